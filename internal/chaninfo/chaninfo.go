@@ -1,0 +1,107 @@
+// Package chaninfo writes channel info the way Nchan does, in plain text
+// (CRLF lines), JSON, XML or YAML chosen by the request's Accept header.
+package chaninfo
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"herald/internal/store"
+)
+
+// Format is a channel info format.
+type Format uint8
+
+// The formats, with their response content types.
+const (
+	Plain Format = iota // text/plain
+	JSON                // text/json
+	XML                 // text/xml
+	YAML                // text/yaml
+)
+
+// ContentType returns the response Content-Type for f.
+func (f Format) ContentType() string {
+	switch f {
+	case JSON:
+		return "text/json"
+	case XML:
+		return "text/xml"
+	case YAML:
+		return "text/yaml"
+	}
+	return "text/plain"
+}
+
+// Negotiate picks the format from an Accept header: the first of text/ or
+// application/ plain, json, x-json, yaml, x-yaml or xml; plain by default.
+func Negotiate(accept string) Format {
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, _, _ := strings.Cut(part, ";")
+		mt = strings.ToLower(strings.TrimSpace(mt))
+		sub, ok := strings.CutPrefix(mt, "text/")
+		if !ok {
+			if sub, ok = strings.CutPrefix(mt, "application/"); !ok {
+				continue
+			}
+		}
+		switch sub {
+		case "plain":
+			return Plain
+		case "json", "x-json":
+			return JSON
+		case "yaml", "x-yaml":
+			return YAML
+		case "xml":
+			return XML
+		}
+	}
+	return Plain
+}
+
+// Append writes info in format f to b.
+func Append(b []byte, f Format, info store.Info, now time.Time) []byte {
+	req := info.Requested(now)
+	id := info.LastMessageID.String()
+	switch f {
+	case JSON:
+		b = append(b, `{"messages": `...)
+		b = strconv.AppendInt(b, int64(info.Messages), 10)
+		b = append(b, `, "requested": `...)
+		b = strconv.AppendInt(b, req, 10)
+		b = append(b, `, "subscribers": `...)
+		b = strconv.AppendInt(b, int64(info.Subscribers), 10)
+		b = append(b, `, "last_message_id": "`...)
+		b = append(b, id...)
+		return append(b, `" }`...)
+	case XML:
+		b = append(b, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\r\n<channel>\r\n  <messages>"...)
+		b = strconv.AppendInt(b, int64(info.Messages), 10)
+		b = append(b, "</messages>\r\n  <requested>"...)
+		b = strconv.AppendInt(b, req, 10)
+		b = append(b, "</requested>\r\n  <subscribers>"...)
+		b = strconv.AppendInt(b, int64(info.Subscribers), 10)
+		b = append(b, "</subscribers>\r\n  <last_message_id>"...)
+		b = append(b, id...)
+		return append(b, "</last_message_id>\r\n</channel>"...)
+	case YAML:
+		b = append(b, "---\r\nmessages: "...)
+		b = strconv.AppendInt(b, int64(info.Messages), 10)
+		b = append(b, "\r\nrequested: "...)
+		b = strconv.AppendInt(b, req, 10)
+		b = append(b, "\r\nsubscribers: "...)
+		b = strconv.AppendInt(b, int64(info.Subscribers), 10)
+		b = append(b, "\r\nlast_message_id: \""...)
+		b = append(b, id...)
+		return append(b, "\"\r\n\r\n"...)
+	}
+	b = append(b, "queued messages: "...)
+	b = strconv.AppendInt(b, int64(info.Messages), 10)
+	b = append(b, "\r\nlast requested: "...)
+	b = strconv.AppendInt(b, req, 10)
+	b = append(b, " sec. ago\r\nactive subscribers: "...)
+	b = strconv.AppendInt(b, int64(info.Subscribers), 10)
+	b = append(b, "\r\nlast message id: "...)
+	return append(b, id...)
+}

@@ -1,0 +1,199 @@
+// Package cli implements the herald command line: serve, config check,
+// config defaults, config docs and version.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"herald/internal/config"
+	"herald/internal/server"
+	"herald/internal/store/memory"
+)
+
+// Version is Herald's release version.
+const Version = "0.1.0"
+
+// Exit codes.
+const (
+	ExitOK      = 0 // success, including a graceful shutdown.
+	ExitFailure = 1 // the server could not start or failed while running.
+	ExitUsage   = 2 // bad command line or invalid configuration.
+)
+
+const usage = `Herald: a real-time pub/sub push server.
+
+Usage:
+  herald [serve] [-c FILE] [--listen ADDR]   run the server (built-in config without -c)
+  herald config check -c FILE                validate a configuration file
+  herald config defaults                     print the built-in configuration
+  herald config docs                         print the configuration key reference
+  herald version                             print the version
+
+Without a file Herald listens on 127.0.0.1:8080 with:
+  /pub/<id>, /pub?id=<id>         publisher (POST/PUT publish, GET info, DELETE)
+  /sub/<id>, /sub?id=<id>         subscriber (long-poll)
+  /pubsub/<id>, /pubsub?id=<id>   both
+`
+
+// Run runs the command line args (without the program name) and returns the
+// exit code. ctx ends the server gracefully.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return serve(ctx, nil, stdout, stderr)
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "config":
+		return configCmd(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, versionString())
+		return ExitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return ExitOK
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return serve(ctx, args, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "herald: unknown command %q\n\n%s", args[0], usage)
+	return ExitUsage
+}
+
+func versionString() string {
+	v := "herald " + Version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v += " (" + bi.GoVersion
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += ", " + s.Value[:12]
+			}
+		}
+		v += ")"
+	}
+	return v
+}
+
+func configCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "herald config: want check, defaults or docs\n")
+		return ExitUsage
+	}
+	switch args[0] {
+	case "defaults":
+		stdout.Write(config.DefaultYAML())
+		return ExitOK
+	case "docs":
+		fmt.Fprint(stdout, config.Reference())
+		return ExitOK
+	case "check":
+		fs := flag.NewFlagSet("herald config check", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		file := fs.String("c", "", "configuration file to check")
+		fs.StringVar(file, "config", "", "configuration file to check")
+		if err := fs.Parse(args[1:]); err != nil {
+			return ExitUsage
+		}
+		if *file == "" && fs.NArg() == 1 {
+			*file = fs.Arg(0)
+		}
+		if *file == "" {
+			fmt.Fprintln(stderr, "herald config check: -c FILE is required")
+			return ExitUsage
+		}
+		cfg, err := config.Load(*file)
+		if err != nil {
+			fmt.Fprintf(stderr, "herald: %v\n", err)
+			return ExitUsage
+		}
+		n := 0
+		for _, s := range cfg.Servers {
+			n += len(s.Locations)
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d servers, %d locations)\n", *file, len(cfg.Servers), n)
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "herald config: unknown subcommand %q (want check, defaults or docs)\n", args[0])
+	return ExitUsage
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("herald serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("c", "", "configuration file (YAML); the built-in default without it")
+	fs.StringVar(file, "config", "", "configuration file (same as -c)")
+	listen := fs.String("listen", "", "listen address host:port, overriding the configuration's")
+	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (overrides log_level)")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "herald serve: unexpected argument %q\n", fs.Arg(0))
+		return ExitUsage
+	}
+	var cfg *config.Config
+	if *file == "" {
+		cfg = config.Default()
+	} else {
+		var err error
+		if cfg, err = config.Load(*file); err != nil {
+			fmt.Fprintf(stderr, "herald: %v\n", err)
+			return ExitUsage
+		}
+	}
+	if *listen != "" {
+		if len(cfg.Servers) != 1 {
+			fmt.Fprintln(stderr, "herald: --listen needs a configuration with exactly one server")
+			return ExitUsage
+		}
+		cfg.Servers[0].Listen = []string{*listen}
+	}
+	if *logLevel != "" {
+		cfg.LogLevel = *logLevel
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "herald: %v\n", err)
+		return ExitUsage
+	}
+	st := memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, Logger: log})
+	defer st.Close()
+	srv := server.New(cfg, st, server.Options{Logger: log})
+	if err := srv.Listen(ctx); err != nil {
+		log.Error("cannot start", "err", err)
+		return ExitFailure
+	}
+	log.Info("herald started", "version", Version, "config", configName(*file))
+	if err := srv.Serve(ctx); err != nil {
+		log.Error("server failed", "err", err)
+		return ExitFailure
+	}
+	log.Info("herald stopped")
+	return ExitOK
+}
+
+func configName(file string) string {
+	if file == "" {
+		return "built-in default"
+	}
+	return file
+}
+
+func newLogger(cfg *config.Config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, errors.New("log level: want debug, info, warn or error")
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}

@@ -1,0 +1,377 @@
+// Package config is Herald's configuration model: the YAML file format, the
+// built-in default, validation that names the bad key and line, and the
+// reference documentation, all generated from one table of directives.
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"herald/internal/location"
+)
+
+// Config is a whole configuration.
+type Config struct {
+	MaxReservedMemory int64
+	ShutdownTimeout   time.Duration
+	LogLevel          string
+	LogFormat         string
+	Servers           []Server
+}
+
+// Server is a set of listen addresses sharing one list of locations.
+type Server struct {
+	Listen    []string
+	Locations []Location
+}
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the built-in configuration used when no file is given.
+func DefaultYAML() []byte { return append([]byte(nil), defaultYAML...) }
+
+// Default returns the built-in configuration.
+func Default() *Config {
+	c, err := Parse(defaultYAML, "built-in default")
+	if err != nil {
+		panic(fmt.Sprintf("built-in config: %v", err)) // covered by tests
+	}
+	return c
+}
+
+// Load reads and validates a configuration file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse parses and validates a configuration; file names it in errors.
+func Parse(data []byte, file string) (*Config, error) {
+	c, err := parse(data)
+	if err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			ce.File = file
+			return nil, ce
+		}
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return c, nil
+}
+
+type index struct {
+	loc  map[string]*Directive
+	glob map[string]*Directive
+	all  []Directive
+}
+
+func newIndex() *index {
+	ix := &index{loc: map[string]*Directive{}, glob: map[string]*Directive{}, all: Directives()}
+	for i := range ix.all {
+		d := &ix.all[i]
+		m := ix.loc
+		if d.Scope == ScopeGlobal {
+			m = ix.glob
+		}
+		m[d.Name] = d
+		for _, a := range d.Aliases {
+			m[a] = d
+		}
+	}
+	return ix
+}
+
+// canonical strips the Nchan and Push Module prefixes from a key.
+func canonical(key string) string {
+	k := strings.ToLower(key)
+	for _, p := range []string{"nchan_", "push_"} {
+		if rest, ok := strings.CutPrefix(k, p); ok {
+			return rest
+		}
+	}
+	return k
+}
+
+func (ix *index) unknown(n *yaml.Node, where string) error {
+	msg := fmt.Sprintf("unknown key %q %s", n.Value, where)
+	if s := ix.suggest(canonical(n.Value)); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return nodeErr(n, "%s", msg)
+}
+
+func (ix *index) suggest(k string) string {
+	best, bestD := "", 4
+	for _, d := range ix.all {
+		for _, name := range append([]string{d.Name}, d.Aliases...) {
+			if dist := editDistance(k, name); dist < bestD {
+				best, bestD = d.Name, dist
+			}
+		}
+	}
+	for _, s := range []string{"servers", "listen", "locations", "location"} {
+		if dist := editDistance(k, s); dist < bestD {
+			best, bestD = s, dist
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func mapping(n *yaml.Node, what string) error {
+	if n.Kind != yaml.MappingNode {
+		return nodeErr(n, "%s must be a mapping of keys to values", what)
+	}
+	return nil
+}
+
+func parse(data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, yamlErr(err)
+	}
+	ix := newIndex()
+	c := &Config{}
+	base := &Location{}
+	for _, d := range ix.all {
+		if d.Default == "" && d.Scope == ScopeLocation {
+			continue
+		}
+		n := &yaml.Node{Kind: yaml.ScalarNode, Value: d.Default}
+		var err error
+		if d.Scope == ScopeGlobal {
+			err = d.setGlob(c, n)
+		} else {
+			err = d.setLoc(base, n)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("default of %s: %w", d.Name, err)
+		}
+	}
+	if len(doc.Content) == 0 {
+		return nil, &Error{Msg: "empty configuration: it needs a servers list"}
+	}
+	root := doc.Content[0]
+	if err := mapping(root, "the configuration"); err != nil {
+		return nil, err
+	}
+	var servers *yaml.Node
+	for i := 0; i < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		key := canonical(k.Value)
+		switch {
+		case key == "servers":
+			servers = v
+		case ix.glob[key] != nil:
+			if err := ix.glob[key].setGlob(c, v); err != nil {
+				return nil, keyErr(err, k)
+			}
+		case ix.loc[key] != nil:
+			if err := ix.loc[key].setLoc(base, v); err != nil {
+				return nil, keyErr(err, k)
+			}
+		default:
+			return nil, ix.unknown(k, "at the top level")
+		}
+	}
+	if servers == nil {
+		return nil, nodeErr(root, "no servers: the configuration needs a servers list")
+	}
+	if servers.Kind != yaml.SequenceNode || len(servers.Content) == 0 {
+		return nil, nodeErr(servers, "servers must be a non-empty list")
+	}
+	seen := map[string]int{}
+	for _, sn := range servers.Content {
+		s, err := ix.server(sn, base)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range s.Listen {
+			if line, dup := seen[a]; dup {
+				return nil, nodeErr(sn, "listen address %s is already used by the server at line %d", a, line)
+			}
+			seen[a] = sn.Line
+		}
+		c.Servers = append(c.Servers, s)
+	}
+	return c, nil
+}
+
+func yamlErr(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return &Error{Msg: strings.Join(te.Errors, "; ")}
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var line int
+	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
+		_, rest, _ := strings.Cut(msg, ":")
+		return &Error{Line: line, Column: 1, Msg: "invalid YAML:" + rest}
+	}
+	return &Error{Msg: "invalid YAML: " + msg}
+}
+
+// keyErr prefixes a value error with the key it belongs to.
+func keyErr(err error, k *yaml.Node) error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		ce.Msg = fmt.Sprintf("%s: %s", k.Value, ce.Msg)
+		if ce.Line == 0 {
+			ce.Line, ce.Column = k.Line, k.Column
+		}
+		return ce
+	}
+	return nodeErr(k, "%s: %v", k.Value, err)
+}
+
+func (ix *index) server(n *yaml.Node, base *Location) (Server, error) {
+	if err := mapping(n, "a server"); err != nil {
+		return Server{}, err
+	}
+	var s Server
+	sb := *base
+	var locs *yaml.Node
+	for i := 0; i < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := canonical(k.Value)
+		switch {
+		case key == "listen":
+			addrs, err := scalars(v, true)
+			if err != nil {
+				return Server{}, keyErr(err, k)
+			}
+			for _, a := range addrs {
+				if _, _, err := net.SplitHostPort(a); err != nil {
+					return Server{}, nodeErr(v, "listen: %q is not host:port", a)
+				}
+			}
+			s.Listen = addrs
+		case key == "locations":
+			locs = v
+		case ix.loc[key] != nil:
+			if err := ix.loc[key].setLoc(&sb, v); err != nil {
+				return Server{}, keyErr(err, k)
+			}
+		case ix.glob[key] != nil:
+			return Server{}, nodeErr(k, "%s goes at the top level, not in a server", k.Value)
+		default:
+			return Server{}, ix.unknown(k, "in a server")
+		}
+	}
+	if len(s.Listen) == 0 {
+		return Server{}, nodeErr(n, "server has no listen address")
+	}
+	if locs == nil || locs.Kind != yaml.SequenceNode || len(locs.Content) == 0 {
+		return Server{}, nodeErr(n, "server needs a non-empty locations list")
+	}
+	for _, ln := range locs.Content {
+		l, err := ix.location(ln, &sb)
+		if err != nil {
+			return Server{}, err
+		}
+		s.Locations = append(s.Locations, l)
+	}
+	return s, nil
+}
+
+func (ix *index) location(n *yaml.Node, base *Location) (Location, error) {
+	if err := mapping(n, "a location"); err != nil {
+		return Location{}, err
+	}
+	l := *base
+	l.Line = n.Line
+	havePattern := false
+	for i := 0; i < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := canonical(k.Value)
+		switch {
+		case key == "location":
+			s, err := scalar(v)
+			if err != nil {
+				return Location{}, keyErr(err, k)
+			}
+			p, err := location.ParsePattern(s)
+			if err != nil {
+				return Location{}, nodeErr(v, "location: %v", err)
+			}
+			l.Pattern, havePattern = p, true
+		case ix.loc[key] != nil:
+			if err := ix.loc[key].setLoc(&l, v); err != nil {
+				return Location{}, keyErr(err, k)
+			}
+		case ix.glob[key] != nil:
+			return Location{}, nodeErr(k, "%s goes at the top level, not in a location", k.Value)
+		default:
+			return Location{}, ix.unknown(k, "in a location")
+		}
+	}
+	if !havePattern {
+		return Location{}, nodeErr(n, "location needs a `location` key with its path pattern (for example \"~ ^/sub/(.+)$\")")
+	}
+	if err := l.validate(); err != nil {
+		return Location{}, nodeErr(n, "location %q: %v", l.Pattern, err)
+	}
+	return l, nil
+}
+
+func (l *Location) validate() error {
+	if !l.Publisher.Enabled() && l.Subscriber == 0 {
+		return errors.New("needs publisher, subscriber or pubsub")
+	}
+	if l.Publisher.Enabled() && len(l.PublisherChannelID) == 0 && len(l.ChannelID) == 0 {
+		return errors.New("publisher needs channel_id or publisher_channel_id")
+	}
+	if l.Subscriber != 0 && len(l.SubscriberChannelID) == 0 && len(l.ChannelID) == 0 {
+		return errors.New("subscriber needs channel_id or subscriber_channel_id")
+	}
+	if l.MinMessageBufferLength > l.MessageBufferLength {
+		return fmt.Errorf("min_message_buffer_length %d is more than message_buffer_length %d", l.MinMessageBufferLength, l.MessageBufferLength)
+	}
+	caps := l.Pattern.Captures()
+	for _, set := range [][]location.Expr{l.ChannelID, l.PublisherChannelID, l.SubscriberChannelID, {l.ChannelGroup}} {
+		for _, e := range set {
+			if n := e.MaxCapture(); n > caps {
+				return fmt.Errorf("%q uses $%d but the location pattern has %d capture group(s)", e, n, caps)
+			}
+		}
+	}
+	return nil
+}
+
+// BufferLength is the number of messages a publish through this location keeps.
+func (l *Location) BufferLength() int {
+	if !l.StoreMessages {
+		return 0
+	}
+	return l.MessageBufferLength
+}

@@ -1,0 +1,519 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"herald/internal/location"
+	"herald/internal/store"
+)
+
+// Publisher says which publishing protocols a location accepts.
+type Publisher struct {
+	HTTP      bool
+	WebSocket bool
+}
+
+// Enabled reports whether the location publishes at all.
+func (p Publisher) Enabled() bool { return p.HTTP || p.WebSocket }
+
+func (p Publisher) String() string {
+	var s []string
+	if p.HTTP {
+		s = append(s, "http")
+	}
+	if p.WebSocket {
+		s = append(s, "websocket")
+	}
+	if len(s) == 0 {
+		return "off"
+	}
+	return strings.Join(s, " ")
+}
+
+// Location is one configured endpoint. Every field is set by the directive
+// of the same name in the table below (see docs/configuration.md).
+type Location struct {
+	Pattern location.Pattern
+	Line    int // line of the location in the file; 0 for built-ins.
+
+	Publisher           Publisher
+	Subscriber          Transport
+	ChannelID           []location.Expr
+	PublisherChannelID  []location.Expr
+	SubscriberChannelID []location.Expr
+	SplitDelimiter      string
+	ChannelGroup        location.Expr
+	MaxChannelIDLength  int
+
+	MessageBufferLength    int
+	MinMessageBufferLength int
+	MessageTimeout         time.Duration
+	StoreMessages          bool
+	ChannelTimeout         time.Duration
+
+	SubscriberFirstMessage        store.Start
+	SubscriberTimeout             time.Duration
+	SubscriberConcurrency         store.Concurrency
+	SubscribeExistingChannelsOnly bool
+	MaxChannelSubscribers         int
+	SubscriberLastMessageID       []location.Expr
+	CompoundEtagMessageID         bool
+	CustomEtagHeader              string
+
+	ClientMaxBodySize int64
+	DefaultType       string
+}
+
+// Scope says where a directive may appear.
+type Scope uint8
+
+// Directive scopes.
+const (
+	// ScopeLocation directives go in a location, or at server or top level as
+	// defaults for the locations below.
+	ScopeLocation Scope = iota
+	// ScopeGlobal directives go at the top level only.
+	ScopeGlobal
+)
+
+// Directive is one configuration key: the single source of truth for its
+// name, aliases, default and documentation.
+type Directive struct {
+	Name    string
+	Aliases []string
+	Scope   Scope
+	Default string // as written in YAML
+	Doc     string
+	setLoc  func(l *Location, n *yaml.Node) error
+	setGlob func(c *Config, n *yaml.Node) error
+}
+
+func boolKey(get func(*Location) *bool) func(*Location, *yaml.Node) error {
+	return func(l *Location, n *yaml.Node) error {
+		s, err := scalar(n)
+		if err != nil {
+			return err
+		}
+		b, err := ParseBool(s)
+		if err != nil {
+			return nodeErr(n, "%v", err)
+		}
+		*get(l) = b
+		return nil
+	}
+}
+
+func intKey(min, max int, get func(*Location) *int) func(*Location, *yaml.Node) error {
+	return func(l *Location, n *yaml.Node) error {
+		s, err := scalar(n)
+		if err != nil {
+			return err
+		}
+		v, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || v < min || v > max {
+			return nodeErr(n, "want a whole number from %d to %d, got %q", min, max, s)
+		}
+		*get(l) = v
+		return nil
+	}
+}
+
+func durationKey(get func(*Location) *time.Duration) func(*Location, *yaml.Node) error {
+	return func(l *Location, n *yaml.Node) error {
+		s, err := scalar(n)
+		if err != nil {
+			return err
+		}
+		d, err := ParseDuration(s)
+		if err != nil {
+			return nodeErr(n, "%v", err)
+		}
+		*get(l) = d
+		return nil
+	}
+}
+
+func exprsKey(max int, split bool, get func(*Location) *[]location.Expr) func(*Location, *yaml.Node) error {
+	return func(l *Location, n *yaml.Node) error {
+		vals, err := scalars(n, split)
+		if err != nil {
+			return err
+		}
+		if len(vals) > max {
+			return nodeErr(n, "at most %d values", max)
+		}
+		exprs := make([]location.Expr, 0, len(vals))
+		for _, v := range vals {
+			e, err := location.Compile(v)
+			if err != nil {
+				return nodeErr(n, "%v", err)
+			}
+			exprs = append(exprs, e)
+		}
+		*get(l) = exprs
+		return nil
+	}
+}
+
+func setTransports(n *yaml.Node, allowHTTP bool) (Transport, Publisher, error) {
+	vals, err := scalars(n, true)
+	if err != nil {
+		return 0, Publisher{}, err
+	}
+	if len(vals) == 1 {
+		if b, err := ParseBool(vals[0]); err == nil {
+			if !b {
+				return 0, Publisher{}, nil
+			}
+			return DefaultTransports, Publisher{HTTP: true, WebSocket: true}, nil
+		}
+		switch strings.ToLower(vals[0]) {
+		case "none", "disabled":
+			return 0, Publisher{}, nil
+		}
+	}
+	var t Transport
+	var p Publisher
+	for _, v := range vals {
+		if allowHTTP && strings.EqualFold(v, "http") {
+			p.HTTP = true
+			continue
+		}
+		tr, ok := parseTransport(v)
+		if !ok {
+			return 0, Publisher{}, nodeErr(n, "unknown transport %q (want websocket, eventsource, longpoll, intervalpoll, chunked, multipart-mixed or http-raw-stream)", v)
+		}
+		if tr == WebSocket {
+			p.WebSocket = true
+		}
+		t |= tr
+	}
+	return t, p, nil
+}
+
+// Directives returns every configuration key, in documentation order.
+func Directives() []Directive {
+	return []Directive{
+		{
+			Name: "max_reserved_memory", Aliases: []string{"shared_memory_size"}, Scope: ScopeGlobal, Default: "128M",
+			Doc: "Memory for buffered messages and channels in the memory store. A publish that would pass it gets 507 Insufficient Storage; nothing grows past it.",
+			setGlob: func(c *Config, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				v, err := ParseSize(s)
+				if err != nil {
+					return nodeErr(n, "%v", err)
+				}
+				if v < 1<<20 && v != 0 {
+					return nodeErr(n, "max_reserved_memory must be at least 1M (or 0 for no limit)")
+				}
+				c.MaxReservedMemory = v
+				return nil
+			},
+		},
+		{
+			Name: "shutdown_timeout", Scope: ScopeGlobal, Default: "10s",
+			Doc: "On SIGTERM/SIGINT: how long to wait for open requests to finish after waiting subscribers were answered, before closing connections.",
+			setGlob: func(c *Config, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				d, err := ParseDuration(s)
+				if err != nil {
+					return nodeErr(n, "%v", err)
+				}
+				c.ShutdownTimeout = d
+				return nil
+			},
+		},
+		{
+			Name: "log_level", Scope: ScopeGlobal, Default: "info",
+			Doc: "Log level: debug, info, warn or error. Logs are structured (slog) on standard error.",
+			setGlob: func(c *Config, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				switch strings.ToLower(s) {
+				case "debug", "info", "warn", "error":
+					c.LogLevel = strings.ToLower(s)
+					return nil
+				}
+				return nodeErr(n, "log_level %q: want debug, info, warn or error", s)
+			},
+		},
+		{
+			Name: "log_format", Scope: ScopeGlobal, Default: "text",
+			Doc: "Log format: text or json.",
+			setGlob: func(c *Config, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				switch strings.ToLower(s) {
+				case "text", "json":
+					c.LogFormat = strings.ToLower(s)
+					return nil
+				}
+				return nodeErr(n, "log_format %q: want text or json", s)
+			},
+		},
+		{
+			Name: "publisher", Aliases: []string{"publisher_location"}, Default: "off",
+			Doc: "Makes the location a publisher: POST/PUT publish, GET shows channel info, DELETE deletes the channel. `true`, or a list of `http` and `websocket`.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				vals, err := scalars(n, true)
+				if err != nil {
+					return err
+				}
+				if len(vals) == 1 {
+					if b, err := ParseBool(vals[0]); err == nil {
+						l.Publisher = Publisher{HTTP: b, WebSocket: b}
+						return nil
+					}
+				}
+				var p Publisher
+				for _, v := range vals {
+					switch strings.ToLower(v) {
+					case "http":
+						p.HTTP = true
+					case "websocket", "ws":
+						p.WebSocket = true
+					default:
+						return nodeErr(n, "publisher %q: want true, false, or a list of http and websocket", v)
+					}
+				}
+				l.Publisher = p
+				return nil
+			},
+		},
+		{
+			Name: "subscriber", Aliases: []string{"subscriber_location"}, Default: "off",
+			Doc: "Makes the location a subscriber endpoint. `true` allows websocket, eventsource, longpoll, chunked and multipart-mixed; or list the transports allowed from websocket, eventsource, longpoll, intervalpoll, chunked, multipart-mixed, http-raw-stream.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				t, _, err := setTransports(n, false)
+				if err != nil {
+					return err
+				}
+				l.Subscriber = t
+				return nil
+			},
+		},
+		{
+			Name: "pubsub", Aliases: []string{"pubsub_location"}, Default: "off",
+			Doc: "Publisher and subscriber in one: GET subscribes, POST/PUT publish, DELETE deletes. `true` allows http and websocket publishing and the default subscriber transports; or a list of transports plus `http`.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				t, p, err := setTransports(n, true)
+				if err != nil {
+					return err
+				}
+				l.Subscriber, l.Publisher = t, p
+				return nil
+			},
+		},
+		{
+			Name: "channel_id", Aliases: []string{"pubsub_channel_id"}, Default: "",
+			Doc:    "Channel id, built from variables: `$1`..`$9` (location regex captures), `$arg_NAME`, `$http_NAME`, `$cookie_NAME`, `$remote_addr`, `$uri`, `$request_uri`, `$args`, `$host`. Up to 7 values (a list) for multiplexing.",
+			setLoc: exprsKey(7, false, func(l *Location) *[]location.Expr { return &l.ChannelID }),
+		},
+		{
+			Name: "publisher_channel_id", Aliases: []string{"pub_channel_id"}, Default: "",
+			Doc:    "Channel id for publishing, overriding `channel_id`.",
+			setLoc: exprsKey(7, false, func(l *Location) *[]location.Expr { return &l.PublisherChannelID }),
+		},
+		{
+			Name: "subscriber_channel_id", Aliases: []string{"sub_channel_id"}, Default: "",
+			Doc:    "Channel id for subscribing, overriding `channel_id`.",
+			setLoc: exprsKey(7, false, func(l *Location) *[]location.Expr { return &l.SubscriberChannelID }),
+		},
+		{
+			Name: "channel_id_split_delimiter", Default: "",
+			Doc: "Splits each channel id value on this string into up to 255 channels: `/sub/a,b,c` subscribes to three channels at once (multiplexing), `/pub/a,b` publishes to both. Empty: no splitting.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.SplitDelimiter = s
+				return nil
+			},
+		},
+		{
+			Name: "channel_group", Default: "",
+			Doc: "Namespace for channel ids (variables allowed): channel `x` in group `g` is a different channel from `x` in group `h`. A group may not contain `/` or be `m` (403).",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				e, err := location.Compile(s)
+				if err != nil {
+					return nodeErr(n, "%v", err)
+				}
+				l.ChannelGroup = e
+				return nil
+			},
+		},
+		{
+			Name: "max_channel_id_length", Default: "1024",
+			Doc:    "Longest channel id accepted (before splitting); longer ids get 403.",
+			setLoc: intKey(1, 1<<20, func(l *Location) *int { return &l.MaxChannelIDLength }),
+		},
+		{
+			Name: "message_buffer_length", Aliases: []string{"max_message_buffer_length", "message_max_buffer_length"}, Default: "10",
+			Doc:    "Most messages kept per channel; the oldest is dropped beyond it. Set by the publishing location: a channel takes the settings of its latest publish.",
+			setLoc: intKey(0, 1<<20, func(l *Location) *int { return &l.MessageBufferLength }),
+		},
+		{
+			Name: "min_message_buffer_length", Default: "0",
+			Doc:    "Messages kept per channel even after `message_timeout` (the Push Module's minimum buffer).",
+			setLoc: intKey(0, 1<<20, func(l *Location) *int { return &l.MinMessageBufferLength }),
+		},
+		{
+			Name: "message_timeout", Default: "1h",
+			Doc:    "How long a message stays buffered; 0 keeps messages until they are pushed out by newer ones.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.MessageTimeout }),
+		},
+		{
+			Name: "store_messages", Default: "on",
+			Doc:    "`off` keeps no message buffer (as `message_buffer_length: 0`); messages still reach subscribers that are connected or reconnect within 10 seconds.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.StoreMessages }),
+		},
+		{
+			Name: "channel_timeout", Default: "1h",
+			Doc:    "How long a channel with no messages and no subscribers lingers before it is forgotten (GET then answers 404).",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.ChannelTimeout }),
+		},
+		{
+			Name: "subscriber_first_message", Default: "oldest",
+			Doc: "Where a subscriber without a message id starts: `oldest` buffered message, `newest` (the next one published), `N` (the N-th from the oldest) or `-N` (the N-th from the newest), N up to 32.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				st, err := ParseStart(s)
+				if err != nil {
+					return nodeErr(n, "%v", err)
+				}
+				l.SubscriberFirstMessage = st
+				return nil
+			},
+		},
+		{
+			Name: "subscriber_timeout", Default: "0",
+			Doc:    "How long a subscriber may wait for a message before it gets 408 Request Timeout; 0 waits forever.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.SubscriberTimeout }),
+		},
+		{
+			Name: "subscriber_concurrency", Default: "broadcast",
+			Doc: "Push Module rule for several subscribers on one channel: `broadcast` (all get every message), `first` (newcomers get 409 Conflict while one waits), `last` (a newcomer evicts those waiting with 409).",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				switch strings.ToLower(s) {
+				case "broadcast":
+					l.SubscriberConcurrency = store.Broadcast
+				case "first":
+					l.SubscriberConcurrency = store.First
+				case "last":
+					l.SubscriberConcurrency = store.Last
+				default:
+					return nodeErr(n, "subscriber_concurrency %q: want broadcast, first or last", s)
+				}
+				return nil
+			},
+		},
+		{
+			Name: "subscribe_existing_channels_only", Aliases: []string{"authorized_channels_only"}, Default: "off",
+			Doc:    "Subscribers may only subscribe to channels a publisher created (by publishing or by PUT); others get 403.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.SubscribeExistingChannelsOnly }),
+		},
+		{
+			Name: "max_channel_subscribers", Default: "0",
+			Doc:    "Most subscribers a channel may have at once; more get 403. 0: no limit.",
+			setLoc: intKey(0, 1<<30, func(l *Location) *int { return &l.MaxChannelSubscribers }),
+		},
+		{
+			Name: "subscriber_last_message_id", Default: "$http_last_event_id $arg_last_event_id",
+			Doc:    "Where a subscriber's last message id is read from when it sends no If-Modified-Since/If-None-Match: the first non-empty value (url-decoded) of these, up to 5.",
+			setLoc: exprsKey(5, true, func(l *Location) *[]location.Expr { return &l.SubscriberLastMessageID }),
+		},
+		{
+			Name: "subscriber_compound_etag_message_id", Default: "off",
+			Doc:    "Send the whole message id (`time:tag`) in the Etag and ignore Last-Modified/If-Modified-Since, for proxies that mangle dates.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.CompoundEtagMessageID }),
+		},
+		{
+			Name: "subscriber_message_id_custom_etag_header", Default: "",
+			Doc: "Use this header instead of Etag for the message id (for proxies that strip Etag); requests then carry it back in the same header.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.CustomEtagHeader = strings.TrimSpace(s)
+				return nil
+			},
+		},
+		{
+			Name: "client_max_body_size", Default: "1M",
+			Doc: "Largest message a publisher may send; larger bodies get 413 and nothing is published.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				v, err := ParseSize(s)
+				if err != nil {
+					return nodeErr(n, "%v", err)
+				}
+				l.ClientMaxBodySize = v
+				return nil
+			},
+		},
+		{
+			Name: "default_type", Default: "text/plain",
+			Doc: "Content-Type of messages published without one.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.DefaultType = s
+				return nil
+			},
+		},
+	}
+}
+
+// ParseStart parses a subscriber_first_message value.
+func ParseStart(s string) (store.Start, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "oldest":
+		return store.Start{Kind: store.StartOldest}, nil
+	case "newest":
+		return store.Start{Kind: store.StartNewest}, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < -32 || n > 32 {
+		return store.Start{}, fmt.Errorf("subscriber_first_message %q: want oldest, newest, or a number from -32 to 32", s)
+	}
+	switch n {
+	case 0:
+		return store.Start{Kind: store.StartNewest}, nil
+	case 1:
+		return store.Start{Kind: store.StartOldest}, nil
+	}
+	return store.Start{Kind: store.StartNth, N: n}, nil
+}

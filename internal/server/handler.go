@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"herald/internal/location"
+	"herald/internal/msgid"
+	"herald/internal/store"
+)
+
+// ServeHTTP routes a request to its location and role.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	i, caps, ok := h.matcher.Match(r.URL.Path)
+	if !ok {
+		plainError(w, http.StatusNotFound, "No location matches this path.")
+		return
+	}
+	l := h.locs[i]
+	vars := location.Request{HTTP: r, Captures: caps}
+	switch r.Method {
+	case http.MethodGet:
+		if l.Subscriber != 0 {
+			if t := selectTransport(r, l.Subscriber); t != 0 {
+				ids, herr := channelIDs(vars, l, l.subscriberIDs())
+				if herr != nil {
+					herr.write(w)
+					return
+				}
+				h.subscribe(w, r, l, caps, ids, t)
+				return
+			}
+		}
+		if l.Publisher.HTTP {
+			h.withPublisherIDs(w, vars, l, h.info)
+			return
+		}
+		plainError(w, http.StatusForbidden, "This location does not allow that kind of subscriber.")
+	case http.MethodPost, http.MethodPut, http.MethodDelete:
+		if !l.Publisher.HTTP {
+			plainError(w, http.StatusForbidden, "Publishing is not allowed here.")
+			return
+		}
+		switch r.Method {
+		case http.MethodDelete:
+			h.withPublisherIDs(w, vars, l, h.delete)
+		default:
+			h.withPublisherIDs(w, vars, l, h.publish)
+		}
+	case http.MethodOptions:
+		h.options(w, r, l)
+	default:
+		w.Header().Set("Allow", l.allow)
+		plainError(w, http.StatusMethodNotAllowed, "Method not allowed: use "+l.allow+".")
+	}
+}
+
+type idHandler func(w http.ResponseWriter, r *http.Request, l *loc, ids []string)
+
+func (h *handler) withPublisherIDs(w http.ResponseWriter, vars location.Request, l *loc, next idHandler) {
+	ids, herr := channelIDs(vars, l, l.publisherIDs())
+	if herr != nil {
+		herr.write(w)
+		return
+	}
+	next(w, vars.HTTP, l, ids)
+}
+
+func (h *handler) options(w http.ResponseWriter, r *http.Request, l *loc) {
+	hd := w.Header()
+	hd.Set("Allow", l.allow)
+	if origin := r.Header.Get("Origin"); origin != "" {
+		hd.Set("Access-Control-Allow-Origin", origin)
+		hd.Set("Access-Control-Allow-Credentials", "true")
+		switch {
+		case l.Publisher.HTTP && l.Subscriber != 0:
+			hd.Set("Access-Control-Allow-Headers", "If-None-Match, If-Modified-Since, Content-Type, Cache-Control, X-EventSource-Event, Etag, Last-Event-ID")
+			hd.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+		case l.Publisher.HTTP:
+			hd.Set("Access-Control-Allow-Headers", "Content-Type")
+			hd.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+		default:
+			hd.Set("Access-Control-Allow-Headers", "If-None-Match, If-Modified-Since, Content-Type, Cache-Control, X-EventSource-Event, Etag, Last-Event-ID")
+			hd.Set("Access-Control-Allow-Methods", "GET")
+		}
+	}
+	hd.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+}
+
+// httpError is a response for a request that cannot proceed.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) write(w http.ResponseWriter) { plainError(w, e.status, e.msg) }
+
+// plainError writes a short text/plain error body; an empty msg writes none.
+func plainError(w http.ResponseWriter, status int, msg string) {
+	hd := w.Header()
+	if msg == "" {
+		hd.Set("Content-Length", "0")
+		w.WriteHeader(status)
+		return
+	}
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("Content-Length", strconv.Itoa(len(msg)+1))
+	w.WriteHeader(status)
+	w.Write([]byte(msg + "\n"))
+}
+
+// storeError maps a store error to a response.
+func storeError(err error) *httpError {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &httpError{http.StatusNotFound, ""}
+	case errors.Is(err, store.ErrGone):
+		return &httpError{http.StatusGone, ""}
+	case errors.Is(err, store.ErrNotAuthorized):
+		return &httpError{http.StatusForbidden, "Channel does not exist: subscribers may only subscribe to channels a publisher created."}
+	case errors.Is(err, store.ErrTooManySubscribers):
+		return &httpError{http.StatusForbidden, "Channel subscriber limit reached."}
+	case errors.Is(err, store.ErrConflict):
+		return &httpError{http.StatusConflict, ""}
+	case errors.Is(err, store.ErrOutOfMemory):
+		return &httpError{http.StatusInsufficientStorage, "Message store is full (max_reserved_memory)."}
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrClosed):
+		return &httpError{http.StatusServiceUnavailable, "Message store unavailable."}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &httpError{http.StatusServiceUnavailable, "Request cancelled."}
+	}
+	return &httpError{http.StatusInternalServerError, "Internal error."}
+}
+
+func (l *loc) subscriberIDs() []location.Expr {
+	if len(l.SubscriberChannelID) > 0 {
+		return l.SubscriberChannelID
+	}
+	return l.ChannelID
+}
+
+func (l *loc) publisherIDs() []location.Expr {
+	if len(l.PublisherChannelID) > 0 {
+		return l.PublisherChannelID
+	}
+	return l.ChannelID
+}
+
+// channelIDs evaluates the location's channel id expressions into store
+// keys ("group/id"), splitting on the delimiter and enforcing the limits.
+func channelIDs(vars location.Request, l *loc, exprs []location.Expr) ([]string, *httpError) {
+	group := l.ChannelGroup.Eval(vars)
+	if group == "m" || strings.Contains(group, "/") {
+		return nil, &httpError{http.StatusForbidden, "Invalid channel group."}
+	}
+	var ids []string
+	for _, e := range exprs {
+		v := e.Eval(vars)
+		if len(v) > l.MaxChannelIDLength {
+			return nil, &httpError{http.StatusForbidden, "Channel id is too long (max_channel_id_length)."}
+		}
+		if l.SplitDelimiter == "" {
+			ids = append(ids, v)
+			continue
+		}
+		for part := range strings.SplitSeq(v, l.SplitDelimiter) {
+			ids = append(ids, part)
+			if len(ids) > msgid.MaxChannels {
+				return nil, &httpError{http.StatusForbidden, "Too many channels (at most 255)."}
+			}
+		}
+	}
+	if len(ids) > msgid.MaxChannels {
+		return nil, &httpError{http.StatusForbidden, "Too many channels (at most 255)."}
+	}
+	for i, id := range ids {
+		if id == "" {
+			return nil, &httpError{http.StatusNotFound, "No channel id provided."}
+		}
+		ids[i] = group + "/" + id
+	}
+	if len(ids) == 0 {
+		return nil, &httpError{http.StatusNotFound, "No channel id provided."}
+	}
+	return ids, nil
+}

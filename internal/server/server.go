@@ -1,0 +1,192 @@
+// Package server is Herald's HTTP side: it listens, matches requests to
+// locations, resolves channel ids, and hands publishers to the store and
+// subscribers to their transport.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"herald/internal/config"
+	"herald/internal/location"
+	"herald/internal/store"
+)
+
+// Server runs every listener of a configuration against one store.
+type Server struct {
+	cfg   *config.Config
+	store store.Store
+	log   *slog.Logger
+	now   func() time.Time
+
+	quit     chan struct{} // closed when shutdown starts: waiting subscribers answer.
+	quitOnce sync.Once
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	servers   []*http.Server
+}
+
+// Options configure a Server.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// New prepares a server; Listen and Serve start it.
+func New(cfg *config.Config, st store.Store, o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Server{cfg: cfg, store: st, log: o.Logger, now: o.Now, quit: make(chan struct{})}
+}
+
+// Handler returns the HTTP handler of configured server block i.
+func (s *Server) Handler(i int) http.Handler {
+	return newHandler(s, s.cfg.Servers[i])
+}
+
+// Listen opens every configured listen address. Addresses holding port 0
+// get a free port; Addrs reports what was bound.
+func (s *Server) Listen(ctx context.Context) error {
+	var lc net.ListenConfig
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, sc := range s.cfg.Servers {
+		h := newHandler(s, sc)
+		for _, addr := range sc.Listen {
+			ln, err := lc.Listen(ctx, "tcp", addr)
+			if err != nil {
+				for _, l := range s.listeners {
+					l.Close()
+				}
+				s.listeners, s.servers = nil, nil
+				return fmt.Errorf("listen on %s (server %d): %w", addr, i+1, err)
+			}
+			s.listeners = append(s.listeners, ln)
+			s.servers = append(s.servers, &http.Server{
+				Handler:           h,
+				ReadHeaderTimeout: 10 * time.Second,
+				IdleTimeout:       2 * time.Minute,
+				ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+				BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+			})
+		}
+	}
+	return nil
+}
+
+// Addrs returns the bound listen addresses, in configuration order.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]net.Addr, len(s.listeners))
+	for i, l := range s.listeners {
+		out[i] = l.Addr()
+	}
+	return out
+}
+
+// Serve serves every listener until ctx is done, then shuts down gracefully:
+// it stops accepting, answers waiting subscribers, waits up to the
+// configured shutdown timeout for requests to finish and returns.
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	servers, listeners := s.servers, s.listeners
+	s.mu.Unlock()
+	if len(servers) == 0 {
+		return errors.New("serve: no listeners (call Listen first)")
+	}
+	errc := make(chan error, len(servers))
+	for i := range servers {
+		go func() {
+			s.log.Info("listening", "addr", listeners[i].Addr().String())
+			if err := servers[i].Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", listeners[i].Addr(), err)
+				return
+			}
+			errc <- nil
+		}()
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("shutting down")
+	s.quitOnce.Do(func() { close(s.quit) })
+	timeout := s.cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, hs := range servers {
+		wg.Go(func() {
+			if err := hs.Shutdown(sctx); err != nil {
+				s.log.Warn("shutdown did not finish in time; closing connections", "err", err)
+				hs.Close()
+			}
+		})
+	}
+	wg.Wait()
+	return serveErr
+}
+
+// loc is a configured location with what is derived from it once.
+type loc struct {
+	*config.Location
+	chanOpts store.ChannelOptions
+	subOpts  store.SubscribeOptions
+	allow    string // methods for the Allow header
+}
+
+func newLoc(l *config.Location) *loc {
+	lc := &loc{Location: l}
+	lc.chanOpts = store.ChannelOptions{
+		BufferLength:    l.BufferLength(),
+		MinBufferLength: l.MinMessageBufferLength,
+		MessageTimeout:  l.MessageTimeout,
+		ChannelTimeout:  l.ChannelTimeout,
+	}
+	lc.subOpts = store.SubscribeOptions{
+		ExistingOnly:   l.SubscribeExistingChannelsOnly,
+		MaxSubscribers: l.MaxChannelSubscribers,
+		Concurrency:    l.SubscriberConcurrency,
+		ChannelTimeout: l.ChannelTimeout,
+	}
+	switch {
+	case l.Publisher.HTTP:
+		lc.allow = "GET, POST, PUT, DELETE, OPTIONS"
+	default:
+		lc.allow = "GET, OPTIONS"
+	}
+	return lc
+}
+
+type handler struct {
+	s       *Server
+	matcher *location.Matcher
+	locs    []*loc
+}
+
+func newHandler(s *Server, sc config.Server) *handler {
+	h := &handler{s: s}
+	pats := make([]location.Pattern, len(sc.Locations))
+	for i := range sc.Locations {
+		pats[i] = sc.Locations[i].Pattern
+		h.locs = append(h.locs, newLoc(&sc.Locations[i]))
+	}
+	h.matcher = location.NewMatcher(pats)
+	return h
+}

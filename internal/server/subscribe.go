@@ -1,0 +1,377 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"herald/internal/config"
+	"herald/internal/location"
+	"herald/internal/msgid"
+	"herald/internal/store"
+)
+
+// implemented are the subscriber transports this server speaks; selection
+// skips the others as if the location did not allow them.
+const implemented = config.LongPoll | config.IntervalPoll
+
+// selectTransport picks the transport for a GET in Nchan's order: WebSocket
+// upgrade, EventSource, chunked, multipart/mixed, interval-poll, raw stream,
+// long-poll. A transport the location does not allow falls through; 0 means
+// none is left.
+func selectTransport(r *http.Request, allowed config.Transport) config.Transport {
+	allowed &= implemented
+	hd := r.Header
+	candidates := []struct {
+		t  config.Transport
+		ok bool
+	}{
+		{config.WebSocket, headerHasToken(hd, "Connection", "upgrade") && strings.EqualFold(hd.Get("Upgrade"), "websocket")},
+		{config.EventSource, headerContains(hd, "Accept", "text/event-stream")},
+		{config.Chunked, headerHasToken(hd, "TE", "chunked")},
+		{config.Multipart, headerContains(hd, "Accept", "multipart/mixed")},
+		{config.IntervalPoll, true},
+		{config.RawStream, true},
+		{config.LongPoll, true},
+	}
+	for _, c := range candidates {
+		if c.ok && allowed.Has(c.t) {
+			return c.t
+		}
+	}
+	return 0
+}
+
+func headerContains(h http.Header, name, sub string) bool {
+	for _, v := range h.Values(name) {
+		if strings.Contains(strings.ToLower(v), sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// headerHasToken reports whether a comma-separated header has token (with a
+// non-zero q value, if any).
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			tok, params, _ := strings.Cut(part, ";")
+			if !strings.EqualFold(strings.TrimSpace(tok), token) {
+				continue
+			}
+			if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+				if f, err := strconv.ParseFloat(q, 64); err == nil && f <= 0 {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// etagHeader is the response header carrying the message id tag.
+func (l *loc) etagHeader() string {
+	if l.CustomEtagHeader != "" {
+		return l.CustomEtagHeader
+	}
+	return "Etag"
+}
+
+// requestCursors finds the message id a subscriber request carries, in
+// Nchan's order: If-Modified-Since with If-None-Match; a compound id in
+// If-None-Match (or the Etag request header NchanSubscriber.js sends);
+// subscriber_last_message_id (Last-Event-ID, ?last_event_id=). given is false
+// when there is none.
+func requestCursors(r *http.Request, l *loc, caps []string, n int) (cursors []msgid.ID, given bool, herr *httpError) {
+	bad := &httpError{http.StatusBadRequest, "Message ID invalid"}
+	hd := r.Header
+	inm := unquote(hd.Get("If-None-Match"))
+	if l.CustomEtagHeader != "" {
+		inm = unquote(hd.Get(l.CustomEtagHeader))
+	}
+	if inm == "" {
+		inm = unquote(hd.Get("Etag"))
+	}
+	if ims := hd.Get("If-Modified-Since"); ims != "" && !l.CompoundEtagMessageID {
+		if t, err := http.ParseTime(ims); err == nil && t.Unix() > 0 {
+			if inm == "" {
+				return nil, false, bad
+			}
+			var m msgid.Multi
+			if strings.Contains(inm, ":") {
+				m, err = msgid.Parse(inm, n)
+			} else {
+				m, err = msgid.ParseTags(inm, n)
+				m.Time = t.Unix()
+			}
+			if err != nil {
+				return nil, false, bad
+			}
+			return m.Cursors(), true, nil
+		}
+	}
+	if strings.Contains(inm, ":") {
+		m, err := msgid.Parse(inm, n)
+		if err != nil {
+			return nil, false, bad
+		}
+		return m.Cursors(), true, nil
+	}
+	vars := location.Request{HTTP: r, Captures: caps}
+	for _, e := range l.SubscriberLastMessageID {
+		v := e.Eval(vars)
+		if v == "" {
+			continue
+		}
+		if dec, err := url.QueryUnescape(v); err == nil {
+			v = dec
+		}
+		m, err := msgid.Parse(v, n)
+		if err != nil {
+			return nil, false, bad
+		}
+		return m.Cursors(), true, nil
+	}
+	return make([]msgid.ID, n), false, nil
+}
+
+func unquote(s string) string {
+	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "W/"))
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// session is one subscriber request's hold on its channels and its cursors.
+type session struct {
+	subs    []store.Subscription
+	cursors []msgid.ID
+	buf     []*store.Message
+}
+
+func (ss *session) close() {
+	for _, s := range ss.subs {
+		s.Close()
+	}
+}
+
+// next returns the earliest message after the cursors across the session's
+// channels and the index of its channel; when there is none, the channels to
+// wait on.
+func (ss *session) next() (*store.Message, int, []<-chan struct{}, error) {
+	var best *store.Message
+	bestIdx := -1
+	var waits []<-chan struct{}
+	for i, sub := range ss.subs {
+		msgs, wait, err := sub.Read(ss.cursors[i], ss.buf[:0], 1)
+		if err != nil {
+			return nil, -1, nil, err
+		}
+		if len(msgs) == 0 {
+			waits = append(waits, wait)
+			continue
+		}
+		if best == nil || msgs[0].ID.Compare(best.ID) < 0 {
+			best, bestIdx = msgs[0], i
+		}
+	}
+	if best != nil {
+		ss.cursors[bestIdx] = best.ID
+		return best, bestIdx, nil, nil
+	}
+	return nil, -1, waits, nil
+}
+
+// subscribe registers the subscriber on its channels and serves it with the
+// chosen transport.
+func (h *handler) subscribe(w http.ResponseWriter, r *http.Request, l *loc, caps []string, ids []string, t config.Transport) {
+	cursors, given, herr := requestCursors(r, l, caps, len(ids))
+	if herr != nil {
+		herr.write(w)
+		return
+	}
+	ss := &session{cursors: cursors, buf: make([]*store.Message, 0, 1)}
+	defer ss.close()
+	for _, id := range ids {
+		sub, err := h.s.store.Subscribe(r.Context(), id, l.subOpts)
+		if err != nil {
+			ss.close()
+			storeError(err).write(w)
+			return
+		}
+		ss.subs = append(ss.subs, sub)
+	}
+	if !given {
+		for i, sub := range ss.subs {
+			c, err := sub.Start(l.SubscriberFirstMessage)
+			if err != nil {
+				ss.close()
+				storeError(err).write(w)
+				return
+			}
+			ss.cursors[i] = c
+		}
+	}
+	h.poll(w, r, l, ss, t == config.IntervalPoll)
+}
+
+// waitResult says why a wait ended.
+type waitResult int
+
+const (
+	woken waitResult = iota
+	clientGone
+	timedOut
+	shuttingDown
+)
+
+// wait blocks until one of the channels changes, the client leaves, the
+// subscriber timeout passes or the server shuts down.
+func (h *handler) wait(r *http.Request, waits []<-chan struct{}, timeout <-chan time.Time) waitResult {
+	done := r.Context().Done()
+	if len(waits) == 1 {
+		select {
+		case <-waits[0]:
+			return woken
+		case <-done:
+			return clientGone
+		case <-timeout:
+			return timedOut
+		case <-h.s.quit:
+			return shuttingDown
+		}
+	}
+	cases := make([]reflect.SelectCase, 0, len(waits)+3)
+	for _, extra := range []any{done, timeout, h.s.quit} {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(extra)})
+	}
+	for _, wc := range waits {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(wc)})
+	}
+	i, _, _ := reflect.Select(cases)
+	switch i {
+	case 0:
+		return clientGone
+	case 1:
+		return timedOut
+	case 2:
+		return shuttingDown
+	}
+	return woken
+}
+
+// poll serves a long-poll (or interval-poll) subscriber: one message, or a
+// status when there is none to give.
+func (h *handler) poll(w http.ResponseWriter, r *http.Request, l *loc, ss *session, interval bool) {
+	var timeout <-chan time.Time
+	if l.SubscriberTimeout > 0 {
+		t := time.NewTimer(l.SubscriberTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for {
+		m, idx, waits, err := ss.next()
+		if err != nil {
+			ss.close()
+			h.setCORS(w, r, l)
+			storeError(err).write(w)
+			return
+		}
+		if m != nil {
+			ss.close()
+			h.writeMessage(w, r, l, ss, m, idx)
+			return
+		}
+		if interval {
+			ss.close()
+			h.writeStatus(w, r, l, ss, http.StatusNotModified)
+			return
+		}
+		switch h.wait(r, waits, timeout) {
+		case clientGone:
+			return
+		case timedOut:
+			ss.close()
+			h.writeStatus(w, r, l, ss, http.StatusRequestTimeout)
+			return
+		case shuttingDown:
+			ss.close()
+			w.Header().Set("Retry-After", "1")
+			h.setCORS(w, r, l)
+			plainError(w, http.StatusServiceUnavailable, "Server shutting down.")
+			return
+		}
+	}
+}
+
+func (h *handler) setCORS(w http.ResponseWriter, r *http.Request, l *loc) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", origin)
+	hd.Set("Access-Control-Allow-Credentials", "true")
+	hd.Set("Access-Control-Expose-Headers", "Last-Modified, "+l.etagHeader()+", Content-Type")
+}
+
+// setIDHeaders writes the id the subscriber sends back for the next message:
+// Last-Modified (the second) and Etag (the tags), or the whole id in the
+// Etag in compound mode.
+func (h *handler) setIDHeaders(w http.ResponseWriter, l *loc, m msgid.Multi) {
+	hd := w.Header()
+	if l.CompoundEtagMessageID {
+		hd.Set(l.etagHeader(), m.String())
+	} else {
+		hd.Set("Last-Modified", time.Unix(m.Time, 0).UTC().Format(http.TimeFormat))
+		hd.Set(l.etagHeader(), m.TagString())
+	}
+	hd.Set("Vary", "If-None-Match, If-Modified-Since")
+}
+
+// multiID is the id of the message just delivered from channel idx.
+func (ss *session) multiID(idx int) msgid.Multi {
+	if len(ss.cursors) == 1 {
+		c := ss.cursors[0]
+		return msgid.Multi{Time: c.Time, Tags: []int32{c.Tag}, Active: 0}
+	}
+	return msgid.FromCursors(ss.cursors, idx)
+}
+
+// cursorID is the id describing where the subscriber stands now.
+func (ss *session) cursorID() msgid.Multi {
+	newest := 0
+	for i, c := range ss.cursors {
+		if c.Compare(ss.cursors[newest]) > 0 {
+			newest = i
+		}
+	}
+	return ss.multiID(newest)
+}
+
+func (h *handler) writeMessage(w http.ResponseWriter, r *http.Request, l *loc, ss *session, m *store.Message, idx int) {
+	hd := w.Header()
+	ct := m.ContentType
+	if ct == "" {
+		ct = l.DefaultType
+	}
+	hd.Set("Content-Type", ct)
+	hd.Set("Content-Length", strconv.Itoa(len(m.Body)))
+	h.setIDHeaders(w, l, ss.multiID(idx))
+	h.setCORS(w, r, l)
+	w.WriteHeader(http.StatusOK)
+	w.Write(m.Body)
+}
+
+func (h *handler) writeStatus(w http.ResponseWriter, r *http.Request, l *loc, ss *session, status int) {
+	h.setIDHeaders(w, l, ss.cursorID())
+	h.setCORS(w, r, l)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(status)
+}

@@ -1,0 +1,607 @@
+// Package memory is the in-memory Store engine: channels live in a sharded
+// registry (no global lock), each with a bounded ring of recent messages.
+package memory
+
+import (
+	"context"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"herald/internal/msgid"
+	"herald/internal/store"
+)
+
+const (
+	shardCount = 64
+	// channelOverhead approximates the bookkeeping bytes of one channel.
+	channelOverhead = 256
+	// Channels that keep no messages (store_messages off) still hold their
+	// latest messages this long, so subscribers that are between two requests
+	// do not miss what was published meanwhile.
+	inflightTTL = 10 * time.Second
+	inflightCap = 64
+)
+
+// Options configure a memory store.
+type Options struct {
+	// MemoryLimit caps the bytes of messages and channels; 0 = no cap.
+	MemoryLimit int64
+	// SweepInterval is how often expired messages and idle channels are
+	// removed; default 1s.
+	SweepInterval time.Duration
+	// Now returns the current time; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Store is the in-memory engine. It is safe for concurrent use.
+type Store struct {
+	shards [shardCount]shard
+	seed   maphash.Seed
+	now    func() time.Time
+	log    *slog.Logger
+	limit  int64
+
+	clock       atomic.Int64 // newest Unix second handed out: ids never go back.
+	used        atomic.Int64
+	channels    atomic.Int64
+	subscribers atomic.Int64
+	stored      atomic.Int64
+	published   atomic.Uint64
+
+	stop     chan struct{}
+	done     chan struct{}
+	closeOne sync.Once
+}
+
+type shard struct {
+	mu    sync.RWMutex
+	chans map[string]*channel
+}
+
+type channel struct {
+	key string
+
+	mu            sync.Mutex
+	msgs          ring
+	last          msgid.ID
+	opts          store.ChannelOptions
+	wake          chan struct{} // closed and dropped when the log changes.
+	subs          int
+	lastSubs      []*subscription // subscribers under the "last" rule.
+	authorized    bool            // created by a publisher.
+	deleted       bool
+	lastRequested time.Time
+	lastActive    time.Time
+}
+
+// New starts a memory store; Close stops its sweeper.
+func New(o Options) *Store {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		seed:  maphash.MakeSeed(),
+		now:   o.Now,
+		log:   o.Logger,
+		limit: o.MemoryLimit,
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	for i := range s.shards {
+		s.shards[i].chans = make(map[string]*channel)
+	}
+	go s.sweep(o.SweepInterval)
+	return s
+}
+
+func (s *Store) shard(key string) *shard {
+	return &s.shards[maphash.String(s.seed, key)%shardCount]
+}
+
+// seconds returns the Unix second for a new message id, never less than one
+// already handed out, so ids stay monotonic across channels even if the wall
+// clock steps back.
+func (s *Store) seconds(now time.Time) int64 {
+	wall := now.Unix()
+	for {
+		last := s.clock.Load()
+		if wall <= last {
+			return last
+		}
+		if s.clock.CompareAndSwap(last, wall) {
+			return wall
+		}
+	}
+}
+
+// reserve accounts delta bytes, failing if that would pass the limit.
+func (s *Store) reserve(delta int64) bool {
+	for {
+		used := s.used.Load()
+		if delta > 0 && s.limit > 0 && used+delta > s.limit {
+			return false
+		}
+		if s.used.CompareAndSwap(used, used+delta) {
+			return true
+		}
+	}
+}
+
+func (s *Store) closed() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Store) lookup(key string) *channel {
+	sh := s.shard(key)
+	sh.mu.RLock()
+	c := sh.chans[key]
+	sh.mu.RUnlock()
+	return c
+}
+
+// getOrCreate returns the channel, creating it if the memory limit allows.
+func (s *Store) getOrCreate(key string, channelTimeout time.Duration) (*channel, error) {
+	if c := s.lookup(key); c != nil {
+		return c, nil
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if c := sh.chans[key]; c != nil {
+		return c, nil
+	}
+	if !s.reserve(channelOverhead + int64(len(key))) {
+		return nil, store.ErrOutOfMemory
+	}
+	c := &channel{key: key, lastActive: s.now()}
+	c.opts.ChannelTimeout = channelTimeout
+	sh.chans[key] = c
+	s.channels.Add(1)
+	return c, nil
+}
+
+// wakeAll closes the channel's wake channel, if anyone holds it. c.mu held.
+func (c *channel) wakeAll() {
+	if c.wake != nil {
+		close(c.wake)
+		c.wake = nil
+	}
+}
+
+func (c *channel) waitChan() <-chan struct{} {
+	if c.wake == nil {
+		c.wake = make(chan struct{})
+	}
+	return c.wake
+}
+
+func (c *channel) capacity() int {
+	if c.opts.BufferLength <= 0 {
+		return inflightCap
+	}
+	return c.opts.BufferLength
+}
+
+// trim drops messages past the buffer length and expired ones. c.mu held.
+func (s *Store) trim(c *channel, now time.Time) {
+	capacity := c.capacity()
+	for c.msgs.len() > capacity {
+		s.drop(c)
+	}
+	keep := c.opts.MinBufferLength
+	if c.opts.BufferLength <= 0 {
+		keep = 0
+	}
+	ns := now.UnixNano()
+	for c.msgs.len() > keep {
+		e := c.msgs.front()
+		if e.expires == 0 || e.expires > ns {
+			break
+		}
+		s.drop(c)
+	}
+}
+
+func (s *Store) drop(c *channel) {
+	m := c.msgs.popFront()
+	s.used.Add(-m.Size())
+	s.stored.Add(-1)
+}
+
+// buffered returns the number of messages subscribers see as stored.
+func (c *channel) buffered() int {
+	if c.opts.BufferLength <= 0 {
+		return 0
+	}
+	return c.msgs.len()
+}
+
+func (c *channel) info() store.Info {
+	return store.Info{
+		Messages:      c.buffered(),
+		Subscribers:   c.subs,
+		LastRequested: c.lastRequested,
+		LastMessageID: c.last,
+	}
+}
+
+// Publish implements store.Store.
+func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o store.ChannelOptions) (store.PublishResult, error) {
+	if s.closed() {
+		return store.PublishResult{}, store.ErrClosed
+	}
+	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName}
+	size := m.Size()
+	for {
+		if err := ctx.Err(); err != nil {
+			return store.PublishResult{}, err
+		}
+		c, err := s.getOrCreate(key, o.ChannelTimeout)
+		if err != nil {
+			return store.PublishResult{}, err
+		}
+		c.mu.Lock()
+		if c.deleted {
+			c.mu.Unlock()
+			continue
+		}
+		now := s.now()
+		c.opts = o
+		c.authorized = true
+		s.trim(c, now)
+		freed := int64(0)
+		if c.msgs.len() >= c.capacity() && c.msgs.len() > 0 {
+			freed = c.msgs.front().m.Size()
+		}
+		if !s.reserve(size - freed) {
+			c.mu.Unlock()
+			return store.PublishResult{}, store.ErrOutOfMemory
+		}
+		s.used.Add(freed) // reserve counted the net change; drop subtracts again.
+		m.ID = msgid.Next(c.last, s.seconds(now))
+		c.last = m.ID
+		ttl := o.MessageTimeout
+		if o.BufferLength <= 0 {
+			ttl = inflightTTL
+		}
+		var expires int64
+		if ttl > 0 {
+			expires = now.Add(ttl).UnixNano()
+		}
+		c.msgs.push(entry{m: m, expires: expires})
+		s.stored.Add(1)
+		s.trim(c, now)
+		c.lastActive = now
+		info := c.info()
+		c.wakeAll()
+		c.mu.Unlock()
+		s.published.Add(1)
+		return store.PublishResult{Message: m, Info: info}, nil
+	}
+}
+
+// Create implements store.Store.
+func (s *Store) Create(ctx context.Context, key string, o store.ChannelOptions) (store.Info, error) {
+	if s.closed() {
+		return store.Info{}, store.ErrClosed
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return store.Info{}, err
+		}
+		c, err := s.getOrCreate(key, o.ChannelTimeout)
+		if err != nil {
+			return store.Info{}, err
+		}
+		c.mu.Lock()
+		if c.deleted {
+			c.mu.Unlock()
+			continue
+		}
+		now := s.now()
+		c.opts = o
+		c.authorized = true
+		c.lastActive = now
+		s.trim(c, now)
+		info := c.info()
+		c.mu.Unlock()
+		return info, nil
+	}
+}
+
+// Info implements store.Store.
+func (s *Store) Info(ctx context.Context, key string) (store.Info, error) {
+	c := s.lookup(key)
+	if c == nil {
+		return store.Info{}, store.ErrNotFound
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.deleted {
+		return store.Info{}, store.ErrNotFound
+	}
+	s.trim(c, s.now())
+	return c.info(), nil
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, key string) (store.Info, error) {
+	sh := s.shard(key)
+	sh.mu.Lock()
+	c := sh.chans[key]
+	if c == nil {
+		sh.mu.Unlock()
+		return store.Info{}, store.ErrNotFound
+	}
+	delete(sh.chans, key)
+	sh.mu.Unlock()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.trim(c, s.now())
+	info := c.info()
+	s.remove(c)
+	return info, nil
+}
+
+// remove marks a channel deleted and releases its memory; the caller has
+// taken it out of its shard. c.mu held.
+func (s *Store) remove(c *channel) {
+	c.deleted = true
+	for c.msgs.len() > 0 {
+		s.drop(c)
+	}
+	c.msgs.clear()
+	c.lastSubs = nil
+	s.used.Add(-(channelOverhead + int64(len(c.key))))
+	s.channels.Add(-1)
+	c.wakeAll()
+}
+
+// Subscribe implements store.Store.
+func (s *Store) Subscribe(ctx context.Context, key string, o store.SubscribeOptions) (store.Subscription, error) {
+	if s.closed() {
+		return nil, store.ErrClosed
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var c *channel
+		if o.ExistingOnly {
+			c = s.lookup(key)
+			if c == nil {
+				return nil, store.ErrNotAuthorized
+			}
+		} else {
+			var err error
+			if c, err = s.getOrCreate(key, o.ChannelTimeout); err != nil {
+				return nil, err
+			}
+		}
+		c.mu.Lock()
+		if c.deleted {
+			c.mu.Unlock()
+			continue
+		}
+		if o.ExistingOnly && !c.authorized {
+			c.mu.Unlock()
+			return nil, store.ErrNotAuthorized
+		}
+		if o.MaxSubscribers > 0 && c.subs >= o.MaxSubscribers {
+			c.mu.Unlock()
+			return nil, store.ErrTooManySubscribers
+		}
+		sub := &subscription{s: s, c: c, rule: o.Concurrency}
+		switch o.Concurrency {
+		case store.First:
+			if c.subs > 0 {
+				c.mu.Unlock()
+				return nil, store.ErrConflict
+			}
+		case store.Last:
+			for _, old := range c.lastSubs {
+				old.evicted = true
+			}
+			c.lastSubs = append(c.lastSubs[:0], sub)
+			c.wakeAll()
+		}
+		now := s.now()
+		c.subs++
+		c.lastRequested = now
+		c.lastActive = now
+		c.mu.Unlock()
+		s.subscribers.Add(1)
+		return sub, nil
+	}
+}
+
+// Stats implements store.Store.
+func (s *Store) Stats() store.Stats {
+	return store.Stats{
+		Channels:       int(s.channels.Load()),
+		Subscribers:    int(s.subscribers.Load()),
+		StoredMessages: int(s.stored.Load()),
+		Published:      s.published.Load(),
+		MemoryUsed:     s.used.Load(),
+		MemoryLimit:    s.limit,
+	}
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.closeOne.Do(func() { close(s.stop) })
+	<-s.done
+	return nil
+}
+
+// sweep removes expired messages and idle channels until Close.
+func (s *Store) sweep(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var batch []*channel
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		for i := range s.shards {
+			batch = s.sweepShard(&s.shards[i], batch[:0])
+		}
+		clear(batch)
+	}
+}
+
+func (s *Store) sweepShard(sh *shard, batch []*channel) []*channel {
+	sh.mu.RLock()
+	for _, c := range sh.chans {
+		batch = append(batch, c)
+	}
+	sh.mu.RUnlock()
+	now := s.now()
+	idle := batch[len(batch):]
+	for _, c := range batch {
+		c.mu.Lock()
+		if !c.deleted {
+			s.trim(c, now)
+			if c.idle(now) {
+				idle = append(idle, c)
+			}
+		}
+		c.mu.Unlock()
+	}
+	if len(idle) == 0 {
+		return batch
+	}
+	sh.mu.Lock()
+	for _, c := range idle {
+		c.mu.Lock()
+		if !c.deleted && c.idle(now) && sh.chans[c.key] == c {
+			delete(sh.chans, c.key)
+			s.remove(c)
+			s.log.Debug("channel expired", "channel", c.key)
+		}
+		c.mu.Unlock()
+	}
+	sh.mu.Unlock()
+	return batch
+}
+
+// idle reports whether the channel has nothing left and has lingered its
+// channel timeout. c.mu held.
+func (c *channel) idle(now time.Time) bool {
+	return c.subs == 0 && c.msgs.len() == 0 && now.Sub(c.lastActive) >= c.opts.ChannelTimeout
+}
+
+type subscription struct {
+	s       *Store
+	c       *channel
+	rule    store.Concurrency
+	evicted bool // under c.mu
+	closed  bool // under c.mu
+}
+
+// Start implements store.Subscription.
+func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
+	c := sub.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.deleted {
+		return msgid.ID{}, store.ErrGone
+	}
+	sub.s.trim(c, sub.s.now())
+	n := c.buffered()
+	if n == 0 {
+		// Nothing stored (or an unbuffered channel): wait for the next message.
+		return c.last, nil
+	}
+	idx := 0
+	switch st.Kind {
+	case store.StartOldest:
+		return msgid.ID{}, nil
+	case store.StartNewest:
+		return c.last, nil
+	case store.StartNth:
+		switch {
+		case st.N > 0:
+			idx = min(st.N-1, n-1)
+		case st.N < 0:
+			idx = max(n+st.N, 0)
+		default:
+			return c.last, nil
+		}
+	}
+	if idx == 0 {
+		return msgid.ID{}, nil
+	}
+	return c.msgs.at(idx - 1).m.ID, nil
+}
+
+// Read implements store.Subscription.
+func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) ([]*store.Message, <-chan struct{}, error) {
+	c := sub.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.deleted {
+		return buf, nil, store.ErrGone
+	}
+	if sub.evicted {
+		return buf, nil, store.ErrConflict
+	}
+	now := sub.s.now()
+	sub.s.trim(c, now)
+	i := c.msgs.firstAfter(cursor)
+	if i == c.msgs.len() {
+		return buf, c.waitChan(), nil
+	}
+	for ; i < c.msgs.len() && max > 0; i++ {
+		buf = append(buf, c.msgs.at(i).m)
+		max--
+	}
+	c.lastRequested = now
+	return buf, nil, nil
+}
+
+// Close implements store.Subscription.
+func (sub *subscription) Close() {
+	c := sub.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sub.closed {
+		return
+	}
+	sub.closed = true
+	sub.s.subscribers.Add(-1)
+	if c.deleted {
+		return
+	}
+	c.subs--
+	c.lastActive = sub.s.now()
+	if sub.rule == store.Last {
+		for i, o := range c.lastSubs {
+			if o == sub {
+				c.lastSubs = append(c.lastSubs[:i], c.lastSubs[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+var _ store.Store = (*Store)(nil)

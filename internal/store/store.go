@@ -1,0 +1,192 @@
+// Package store defines how Herald keeps channels and their message buffers:
+// the Store interface that every engine (memory now, Redis next) implements,
+// and the values that cross it.
+//
+// A channel is a log of recent messages addressed by message id; a subscriber
+// is a cursor into that log. Subscribers read every message after their
+// cursor and, when there is none, wait on a channel that is closed when the
+// log changes. Live delivery, catch-up after a reconnect and resume from an
+// id are therefore one code path.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"herald/internal/msgid"
+)
+
+// Errors returned by engines. Callers map them to HTTP statuses.
+var (
+	// ErrNotFound: the channel does not exist.
+	ErrNotFound = errors.New("channel not found")
+	// ErrGone: the channel was deleted while the subscriber was on it.
+	ErrGone = errors.New("channel deleted")
+	// ErrNotAuthorized: subscribing to a channel no publisher created, with
+	// existing-channels-only set.
+	ErrNotAuthorized = errors.New("channel not created by a publisher")
+	// ErrTooManySubscribers: the channel is at its subscriber cap.
+	ErrTooManySubscribers = errors.New("channel subscriber limit reached")
+	// ErrConflict: a subscriber concurrency rule (first/last) refused or
+	// evicted the subscriber.
+	ErrConflict = errors.New("subscriber conflict")
+	// ErrOutOfMemory: the store's memory limit would be exceeded.
+	ErrOutOfMemory = errors.New("message store is full")
+	// ErrUnavailable: the engine's backend cannot be reached.
+	ErrUnavailable = errors.New("store unavailable")
+	// ErrClosed: the store has been closed.
+	ErrClosed = errors.New("store closed")
+)
+
+// Message is one published message. Messages are immutable once published and
+// shared by every subscriber that receives them.
+type Message struct {
+	ID          msgid.ID
+	Body        []byte
+	ContentType string
+	EventName   string // EventSource event name, from X-EventSource-Event.
+}
+
+// Size is the number of bytes the message accounts for in a store.
+func (m *Message) Size() int64 {
+	return int64(len(m.Body)+len(m.ContentType)+len(m.EventName)) + messageOverhead
+}
+
+// messageOverhead approximates the bookkeeping bytes of one stored message.
+const messageOverhead = 96
+
+// Publication is what a publisher sends.
+type Publication struct {
+	Body        []byte
+	ContentType string
+	EventName   string
+}
+
+// ChannelOptions are the buffer settings of the publishing location; a channel
+// takes the options of its most recent publish or create.
+type ChannelOptions struct {
+	BufferLength    int           // messages kept; 0 keeps none (store_messages off).
+	MinBufferLength int           // messages kept even past MessageTimeout.
+	MessageTimeout  time.Duration // message lifetime; 0 = never expire.
+	ChannelTimeout  time.Duration // how long an idle, empty channel lingers.
+}
+
+// Info describes a channel, as publishers see it.
+type Info struct {
+	Messages      int       // messages in the buffer.
+	Subscribers   int       // subscribers connected now.
+	LastRequested time.Time // last time a subscriber touched the channel; zero if never.
+	LastMessageID msgid.ID  // id of the newest message ever published; zero if none.
+}
+
+// Requested returns the seconds since a subscriber last touched the channel,
+// or -1 if none ever did, as Nchan reports it.
+func (i Info) Requested(now time.Time) int64 {
+	if i.LastRequested.IsZero() {
+		return -1
+	}
+	d := int64(now.Sub(i.LastRequested) / time.Second)
+	if d < 0 {
+		return 0
+	}
+	return d
+}
+
+// PublishResult is the outcome of a publish.
+type PublishResult struct {
+	Message *Message
+	Info    Info // after the publish; Subscribers is the count that received it.
+}
+
+// Concurrency is a Push Module subscriber concurrency rule.
+type Concurrency uint8
+
+// The subscriber concurrency rules.
+const (
+	Broadcast Concurrency = iota // any number of subscribers.
+	First                        // the oldest subscriber stays; newcomers get a conflict.
+	Last                         // the newest subscriber stays; older ones get a conflict.
+)
+
+// SubscribeOptions are the subscriber settings of the location.
+type SubscribeOptions struct {
+	ExistingOnly   bool // refuse channels no publisher created.
+	MaxSubscribers int  // 0 = unlimited.
+	Concurrency    Concurrency
+	ChannelTimeout time.Duration // for a channel the subscribe creates.
+}
+
+// StartKind says where a new subscriber without a message id starts.
+type StartKind uint8
+
+// The start positions of subscriber_first_message.
+const (
+	StartOldest StartKind = iota // the oldest buffered message.
+	StartNewest                  // the next message published.
+	StartNth                     // N-th from the oldest (N>0) or from the newest (N<0).
+)
+
+// Start is a parsed subscriber_first_message value.
+type Start struct {
+	Kind StartKind
+	N    int
+}
+
+// String formats the start as the config value it came from.
+func (s Start) String() string {
+	switch s.Kind {
+	case StartNewest:
+		return "newest"
+	case StartNth:
+		return fmt.Sprint(s.N)
+	}
+	return "oldest"
+}
+
+// Subscription is one subscriber's hold on one channel; it counts as a
+// subscriber until Close.
+type Subscription interface {
+	// Start returns the cursor a subscriber without a message id begins at.
+	Start(s Start) (msgid.ID, error)
+	// Read appends to buf up to max messages after cursor, oldest first. A
+	// cursor older than the buffer yields the oldest buffered message. When
+	// nothing is new it returns no messages and a channel that is closed as
+	// soon as something changes (a publish, a delete, an eviction); the
+	// caller then reads again. Errors: ErrGone, ErrConflict, ErrUnavailable.
+	Read(cursor msgid.ID, buf []*Message, max int) ([]*Message, <-chan struct{}, error)
+	// Close releases the subscription. It is safe to call more than once.
+	Close()
+}
+
+// Stats are engine-wide counters.
+type Stats struct {
+	Channels       int
+	Subscribers    int
+	StoredMessages int
+	Published      uint64
+	MemoryUsed     int64
+	MemoryLimit    int64
+}
+
+// Store is a message engine.
+type Store interface {
+	// Publish appends a message to a channel, creating the channel if needed.
+	Publish(ctx context.Context, channel string, p Publication, o ChannelOptions) (PublishResult, error)
+	// Create makes the channel exist (as a publisher's PUT does) without
+	// publishing, and returns its info.
+	Create(ctx context.Context, channel string, o ChannelOptions) (Info, error)
+	// Info returns the channel's info or ErrNotFound.
+	Info(ctx context.Context, channel string) (Info, error)
+	// Delete removes the channel; its subscribers get ErrGone. It returns the
+	// info from just before the delete, or ErrNotFound.
+	Delete(ctx context.Context, channel string) (Info, error)
+	// Subscribe registers a subscriber on a channel.
+	Subscribe(ctx context.Context, channel string, o SubscribeOptions) (Subscription, error)
+	// Stats returns engine-wide counters.
+	Stats() Stats
+	// Close stops the engine's background work; waiting subscribers are not
+	// woken (the server answers them itself).
+	Close() error
+}
