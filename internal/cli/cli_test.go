@@ -1,0 +1,254 @@
+package cli_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildHerald compiles the herald command once per test binary run.
+func buildHerald(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "herald")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-race", "-o", bin, "../../cmd/herald").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// run runs herald to completion with a bounded time.
+func run(t *testing.T, bin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), o.String(), e.String()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return 0, o.String(), e.String()
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const goodConfig = `servers:
+  - listen: 127.0.0.1:0
+    locations:
+      - location: ~ ^/publish/(\w+)$
+        publisher: true
+        channel_id: $1
+      - location: ~ ^/activity/(\w+)$
+        subscriber: [longpoll]
+        channel_id: $1
+`
+
+func TestCommands(t *testing.T) {
+	bin := buildHerald(t)
+	good := writeFile(t, "good.yaml", goodConfig)
+	badKey := writeFile(t, "bad.yaml", strings.Replace(goodConfig, "        channel_id: $1\n      - location: ~ ^/activity",
+		"        channel_id: $1\n        mesage_timeout: 5m\n      - location: ~ ^/activity", 1))
+	badYAML := writeFile(t, "broken.yaml", "servers:\n  - listen: [127.0.0.1:0\n")
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stdoutRe string
+		stderrRe string
+	}{
+		{"version", []string{"version"}, 0, `^herald \d+\.\d+\.\d+`, ``},
+		{"help", []string{"help"}, 0, `herald config check`, ``},
+		{"unknown command", []string{"frobnicate"}, 2, ``, `unknown command "frobnicate"`},
+		{"check good", []string{"config", "check", "-c", good}, 0, `ok \(1 servers, 2 locations\)`, ``},
+		{"check bad key names line and key", []string{"config", "check", "-c", badKey}, 2, ``,
+			`bad\.yaml:7:9: unknown key "mesage_timeout" in a location \(did you mean "message_timeout"\?\)`},
+		{"check broken yaml names line", []string{"config", "check", "-c", badYAML}, 2, ``, `broken\.yaml:\d+:\d+: invalid YAML`},
+		{"check missing file", []string{"config", "check", "-c", "/nonexistent.yaml"}, 2, ``, `read config`},
+		{"check without file", []string{"config", "check"}, 2, ``, `-c FILE is required`},
+		{"defaults", []string{"config", "defaults"}, 0, `location: ~ \^/sub/\(\.\+\)\$`, ``},
+		{"docs", []string{"config", "docs"}, 0, "`message_buffer_length` \\| `10`", ``},
+		{"serve bad config", []string{"serve", "-c", badKey}, 2, ``, `unknown key "mesage_timeout"`},
+		{"serve bad flag", []string{"serve", "--bogus"}, 2, ``, `flag provided but not defined`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := run(t, bin, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
+			}
+			if tc.stdoutRe != "" && !regexp.MustCompile(tc.stdoutRe).MatchString(out) {
+				t.Errorf("stdout %q does not match %q", out, tc.stdoutRe)
+			}
+			if tc.stderrRe != "" && !regexp.MustCompile(tc.stderrRe).MatchString(errOut) {
+				t.Errorf("stderr %q does not match %q", errOut, tc.stderrRe)
+			}
+		})
+	}
+
+	t.Run("port in use exits 1", func(t *testing.T) {
+		srv, addr := startHerald(t, bin, "--listen", "127.0.0.1:0")
+		defer stopHerald(t, srv)
+		code, _, errOut := run(t, bin, "--listen", addr)
+		if code != 1 || !strings.Contains(errOut, "address already in use") {
+			t.Errorf("exit %d, stderr %q; want 1 and 'address already in use'", code, errOut)
+		}
+	})
+
+	t.Run("serve and SIGTERM", func(t *testing.T) {
+		srv, addr := startHerald(t, bin, "--listen", "127.0.0.1:0")
+		base := "http://" + addr
+		pub := httpDo(t, "POST", base+"/pub/chat", "hello")
+		if pub.StatusCode != http.StatusAccepted {
+			t.Fatalf("publish: %d", pub.StatusCode)
+		}
+		if r := httpDo(t, "GET", base+"/sub?id=chat", ""); r.StatusCode != 200 || r.body != "hello" {
+			t.Fatalf("subscribe: %d %q", r.StatusCode, r.body)
+		}
+		// Park a long-poll that waits for the next message, then stop Herald.
+		parked := make(chan *httpResult, 1)
+		go func() {
+			parked <- httpDo(t, "GET", base+"/sub/chat", "", "Last-Event-ID", "9999999999:0")
+		}()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			info := httpDo(t, "GET", base+"/pub/chat", "")
+			if strings.Contains(info.body, "active subscribers: 1") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("long-poll never parked: %q", info.body)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-parked:
+			if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+				t.Errorf("parked subscriber got %d (Retry-After %q), want 503 with Retry-After", r.StatusCode, r.Header.Get("Retry-After"))
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("parked subscriber not answered on shutdown")
+		}
+		if code := waitExit(t, srv); code != 0 {
+			t.Errorf("exit code after SIGTERM %d, want 0; log:\n%s", code, srv.log.String())
+		}
+	})
+}
+
+type heraldProc struct {
+	cmd  *exec.Cmd
+	done chan error
+	log  *strings.Builder
+}
+
+var listenRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startHerald starts `herald` and returns once it logs its listen address.
+func startHerald(t *testing.T, bin string, args ...string) (*heraldProc, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &heraldProc{cmd: cmd, done: make(chan error, 1), log: &strings.Builder{}}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			p.log.WriteString(line + "\n")
+			if m := listenRe.FindStringSubmatch(line); m != nil {
+				select {
+				case addrc <- m[1]:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+	})
+	select {
+	case addr := <-addrc:
+		return p, addr
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("herald did not start listening")
+	}
+	return nil, ""
+}
+
+func stopHerald(t *testing.T, p *heraldProc) {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, p)
+}
+
+func waitExit(t *testing.T, p *heraldProc) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatal("herald did not exit")
+	}
+	return -1
+}
+
+type httpResult struct {
+	*http.Response
+	body string
+}
+
+func httpDo(t *testing.T, method, url, body string, headers ...string) *httpResult {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		t.Error(err)
+		return &httpResult{Response: &http.Response{}}
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("%s %s: %v", method, url, err)
+		return &httpResult{Response: &http.Response{}}
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return &httpResult{Response: res, body: string(b)}
+}
