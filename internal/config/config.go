@@ -148,9 +148,23 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-func mapping(n *yaml.Node, what string) error {
+func (ix *index) mapping(n *yaml.Node, what string) error {
 	if n.Kind != yaml.MappingNode {
 		return nodeErr(n, "%s must be a mapping of keys to values", what)
+	}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i < len(n.Content); i += 2 {
+		k := n.Content[i]
+		name := canonical(k.Value)
+		if d := ix.loc[name]; d != nil {
+			name = d.Name
+		} else if d := ix.glob[name]; d != nil {
+			name = d.Name
+		}
+		if prev, dup := seen[name]; dup {
+			return nodeErr(k, "%s is set twice (first at line %d)", k.Value, prev.Line)
+		}
+		seen[name] = k
 	}
 	return nil
 }
@@ -182,7 +196,7 @@ func parse(data []byte) (*Config, error) {
 		return nil, &Error{Msg: "empty configuration: it needs a servers list"}
 	}
 	root := doc.Content[0]
-	if err := mapping(root, "the configuration"); err != nil {
+	if err := ix.mapping(root, "the configuration"); err != nil {
 		return nil, err
 	}
 	var servers *yaml.Node
@@ -255,7 +269,7 @@ func keyErr(err error, k *yaml.Node) error {
 }
 
 func (ix *index) server(n *yaml.Node, base *Location) (Server, error) {
-	if err := mapping(n, "a server"); err != nil {
+	if err := ix.mapping(n, "a server"); err != nil {
 		return Server{}, err
 	}
 	var s Server
@@ -305,7 +319,7 @@ func (ix *index) server(n *yaml.Node, base *Location) (Server, error) {
 }
 
 func (ix *index) location(n *yaml.Node, base *Location) (Location, error) {
-	if err := mapping(n, "a location"); err != nil {
+	if err := ix.mapping(n, "a location"); err != nil {
 		return Location{}, err
 	}
 	l := *base

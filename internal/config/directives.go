@@ -446,7 +446,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "subscriber_last_message_id", Default: "$http_last_event_id $arg_last_event_id",
-			Doc:    "Where a subscriber's last message id is read from when it sends no If-Modified-Since/If-None-Match: the first non-empty value (url-decoded) of these, up to 5.",
+			Doc:    "Where a subscriber's last message id is read from when If-Modified-Since/If-None-Match carry none (a tag-only If-None-Match without If-Modified-Since carries none): the first non-empty value (url-decoded) of these, up to 5.",
 			setLoc: exprsKey(5, true, func(l *Location) *[]location.Expr { return &l.SubscriberLastMessageID }),
 		},
 		{
@@ -468,7 +468,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "client_max_body_size", Default: "1M",
-			Doc: "Largest message a publisher may send; larger bodies get 413 and nothing is published.",
+			Doc: "Largest message a publisher may send; larger bodies get 413 and nothing is published. 0: no limit.",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				s, err := scalar(n)
 				if err != nil {

@@ -188,7 +188,7 @@ func ParseSize(s string) (int64, error) {
 		t = t[:len(t)-1]
 	}
 	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || v*mult > 1<<50 {
+	if err != nil || !(v >= 0) || v*mult > 1<<50 {
 		return 0, fmt.Errorf("bad size %q (want bytes, or a number with k, m or g)", s)
 	}
 	return int64(v * mult), nil

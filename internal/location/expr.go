@@ -208,9 +208,9 @@ func (p part) eval(r Request) string {
 		return h.URL.RawQuery
 	case host:
 		if hn, _, err := net.SplitHostPort(h.Host); err == nil {
-			return hn
+			return strings.ToLower(hn)
 		}
-		return h.Host
+		return strings.ToLower(h.Host)
 	case scheme:
 		if h.TLS != nil {
 			return "https"

@@ -226,7 +226,7 @@ func ParseTags(s string, n int) (Multi, error) {
 	for len(m.Tags) < n {
 		m.Tags = append(m.Tags, -1)
 	}
-	if m.Active < 0 && n == 1 {
+	if m.Active < 0 {
 		m.Active = 0
 	}
 	return m, nil

@@ -58,7 +58,11 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, l *loc, ids []
 }
 
 // readBody reads the whole request body, failing past limit bytes.
+// A limit of 0 means no limit, as in nginx.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		return io.ReadAll(r.Body)
+	}
 	if r.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}

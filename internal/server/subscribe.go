@@ -87,7 +87,7 @@ func (l *loc) etagHeader() string {
 // If-None-Match (or the Etag request header NchanSubscriber.js sends);
 // subscriber_last_message_id (Last-Event-ID, ?last_event_id=). given is false
 // when there is none.
-func requestCursors(r *http.Request, l *loc, caps []string, n int) (cursors []msgid.ID, given bool, herr *httpError) {
+func requestCursors(r *http.Request, l *loc, caps []string, n int) (cursors []msgid.ID, active int, herr *httpError) {
 	bad := &httpError{http.StatusBadRequest, "Message ID invalid"}
 	hd := r.Header
 	inm := unquote(hd.Get("If-None-Match"))
@@ -100,7 +100,7 @@ func requestCursors(r *http.Request, l *loc, caps []string, n int) (cursors []ms
 	if ims := hd.Get("If-Modified-Since"); ims != "" && !l.CompoundEtagMessageID {
 		if t, err := http.ParseTime(ims); err == nil && t.Unix() > 0 {
 			if inm == "" {
-				return nil, false, bad
+				return nil, -1, bad
 			}
 			var m msgid.Multi
 			if strings.Contains(inm, ":") {
@@ -110,17 +110,17 @@ func requestCursors(r *http.Request, l *loc, caps []string, n int) (cursors []ms
 				m.Time = t.Unix()
 			}
 			if err != nil {
-				return nil, false, bad
+				return nil, -1, bad
 			}
-			return m.Cursors(), true, nil
+			return m.Cursors(), m.Active, nil
 		}
 	}
 	if strings.Contains(inm, ":") {
 		m, err := msgid.Parse(inm, n)
 		if err != nil {
-			return nil, false, bad
+			return nil, -1, bad
 		}
-		return m.Cursors(), true, nil
+		return m.Cursors(), m.Active, nil
 	}
 	vars := location.Request{HTTP: r, Captures: caps}
 	for _, e := range l.SubscriberLastMessageID {
@@ -133,11 +133,11 @@ func requestCursors(r *http.Request, l *loc, caps []string, n int) (cursors []ms
 		}
 		m, err := msgid.Parse(v, n)
 		if err != nil {
-			return nil, false, bad
+			return nil, -1, bad
 		}
-		return m.Cursors(), true, nil
+		return m.Cursors(), m.Active, nil
 	}
-	return make([]msgid.ID, n), false, nil
+	return make([]msgid.ID, n), -1, nil
 }
 
 func unquote(s string) string {
@@ -152,6 +152,7 @@ func unquote(s string) string {
 type session struct {
 	subs    []store.Subscription
 	cursors []msgid.ID
+	active  int // channel of the last message delivered (or named by the request).
 	buf     []*store.Message
 }
 
@@ -177,12 +178,13 @@ func (ss *session) next() (*store.Message, int, []<-chan struct{}, error) {
 			waits = append(waits, wait)
 			continue
 		}
-		if best == nil || msgs[0].ID.Compare(best.ID) < 0 {
+		if best == nil || msgs[0].Before(best) {
 			best, bestIdx = msgs[0], i
 		}
 	}
 	if best != nil {
 		ss.cursors[bestIdx] = best.ID
+		ss.active = bestIdx
 		return best, bestIdx, nil, nil
 	}
 	return nil, -1, waits, nil
@@ -191,12 +193,13 @@ func (ss *session) next() (*store.Message, int, []<-chan struct{}, error) {
 // subscribe registers the subscriber on its channels and serves it with the
 // chosen transport.
 func (h *handler) subscribe(w http.ResponseWriter, r *http.Request, l *loc, caps []string, ids []string, t config.Transport) {
-	cursors, given, herr := requestCursors(r, l, caps, len(ids))
+	cursors, active, herr := requestCursors(r, l, caps, len(ids))
 	if herr != nil {
 		herr.write(w)
 		return
 	}
-	ss := &session{cursors: cursors, buf: make([]*store.Message, 0, 1)}
+	given := active >= 0
+	ss := &session{cursors: cursors, active: max(active, 0), buf: make([]*store.Message, 0, 1)}
 	defer ss.close()
 	for _, id := range ids {
 		sub, err := h.s.store.Subscribe(r.Context(), id, l.subOpts)
@@ -344,9 +347,10 @@ func (ss *session) multiID(idx int) msgid.Multi {
 	return msgid.FromCursors(ss.cursors, idx)
 }
 
-// cursorID is the id describing where the subscriber stands now.
+// cursorID is the id describing where the subscriber stands now: the id it
+// asked with, or of the last message it was given.
 func (ss *session) cursorID() msgid.Multi {
-	newest := 0
+	newest := ss.active
 	for i, c := range ss.cursors {
 		if c.Compare(ss.cursors[newest]) > 0 {
 			newest = i

@@ -47,6 +47,22 @@ type Message struct {
 	Body        []byte
 	ContentType string
 	EventName   string // EventSource event name, from X-EventSource-Event.
+	// Seq is the engine-wide publish order; it orders messages of different
+	// channels that share a second, so a subscriber to several channels gets
+	// them in the order they were published. 0 when the engine has none.
+	Seq uint64
+}
+
+// Before reports whether m was published before o: by id time, then by
+// engine publish order, then by tag.
+func (m *Message) Before(o *Message) bool {
+	if m.ID.Time != o.ID.Time {
+		return m.ID.Time < o.ID.Time
+	}
+	if m.Seq != 0 && o.Seq != 0 && m.Seq != o.Seq {
+		return m.Seq < o.Seq
+	}
+	return m.ID.Tag < o.ID.Tag
 }
 
 // Size is the number of bytes the message accounts for in a store.

@@ -46,11 +46,14 @@ type Store struct {
 	limit  int64
 
 	clock       atomic.Int64 // newest Unix second handed out: ids never go back.
+	floorMu     sync.Mutex
+	floor       msgid.ID // newest id of any removed channel.
 	used        atomic.Int64
 	channels    atomic.Int64
 	subscribers atomic.Int64
 	stored      atomic.Int64
 	published   atomic.Uint64
+	seq         atomic.Uint64 // publish order across channels.
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -68,6 +71,7 @@ type channel struct {
 	mu            sync.Mutex
 	msgs          ring
 	last          msgid.ID
+	floor         msgid.ID // ids start after this: a re-created channel continues past its predecessor.
 	opts          store.ChannelOptions
 	wake          chan struct{} // closed and dropped when the log changes.
 	subs          int
@@ -168,7 +172,10 @@ func (s *Store) getOrCreate(key string, channelTimeout time.Duration) (*channel,
 	if !s.reserve(channelOverhead + int64(len(key))) {
 		return nil, store.ErrOutOfMemory
 	}
-	c := &channel{key: key, lastActive: s.now()}
+	s.floorMu.Lock()
+	floor := s.floor
+	s.floorMu.Unlock()
+	c := &channel{key: key, lastActive: s.now(), floor: floor}
 	c.opts.ChannelTimeout = channelTimeout
 	sh.chans[key] = c
 	s.channels.Add(1)
@@ -264,16 +271,27 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 		c.opts = o
 		c.authorized = true
 		s.trim(c, now)
+		// A full buffer gives up its oldest message for the new one: account
+		// for the net change only, so usage never passes the limit.
+		evict := c.msgs.len() > 0 && c.msgs.len() >= c.capacity()
 		freed := int64(0)
-		if c.msgs.len() >= c.capacity() && c.msgs.len() > 0 {
+		if evict {
 			freed = c.msgs.front().m.Size()
 		}
 		if !s.reserve(size - freed) {
 			c.mu.Unlock()
 			return store.PublishResult{}, store.ErrOutOfMemory
 		}
-		s.used.Add(freed) // reserve counted the net change; drop subtracts again.
-		m.ID = msgid.Next(c.last, s.seconds(now))
+		if evict {
+			c.msgs.popFront()
+			s.stored.Add(-1)
+		}
+		prev := c.last
+		if prev.Compare(c.floor) < 0 {
+			prev = c.floor
+		}
+		m.ID = msgid.Next(prev, s.seconds(now))
+		m.Seq = s.seq.Add(1)
 		c.last = m.ID
 		ttl := o.MessageTimeout
 		if o.BufferLength <= 0 {
@@ -363,6 +381,11 @@ func (s *Store) Delete(ctx context.Context, key string) (store.Info, error) {
 // taken it out of its shard. c.mu held.
 func (s *Store) remove(c *channel) {
 	c.deleted = true
+	s.floorMu.Lock()
+	if c.last.Compare(s.floor) > 0 {
+		s.floor = c.last
+	}
+	s.floorMu.Unlock()
 	for c.msgs.len() > 0 {
 		s.drop(c)
 	}

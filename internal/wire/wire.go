@@ -1,0 +1,166 @@
+// Package wire writes the byte formats of Herald's streaming transports,
+// exactly as Nchan writes them: EventSource events and comments, multipart
+// parts, HTTP chunks, raw-stream records and ws+meta.nchan headers. The
+// encoders append to a caller's buffer so a message can be encoded once and
+// the same bytes written to every subscriber.
+package wire
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// AppendEvent appends one EventSource event: an "event:" line when event is
+// not empty, the "id:" line, one "data:" line per line of body (CR, LF and
+// CRLF all end a line, as the EventSource format reads them), and the blank
+// line that dispatches it. An empty body is one empty data line.
+func AppendEvent(b []byte, event, id string, body []byte) []byte {
+	if event != "" {
+		b = append(b, "event: "...)
+		b = appendLine(b, event)
+		b = append(b, '\n')
+	}
+	b = append(b, "id: "...)
+	b = appendLine(b, id)
+	b = append(b, '\n')
+	start := 0
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c != '\n' && c != '\r' {
+			continue
+		}
+		b = append(b, "data: "...)
+		b = append(b, body[start:i]...)
+		b = append(b, '\n')
+		if c == '\r' && i+1 < len(body) && body[i+1] == '\n' {
+			i++
+		}
+		start = i + 1
+	}
+	b = append(b, "data: "...)
+	b = append(b, body[start:]...)
+	return append(b, "\n\n"...)
+}
+
+// appendLine appends s with any line breaks removed: a field value in the
+// EventSource format cannot span lines.
+func appendLine(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\n' && s[i] != '\r' {
+			b = append(b, s[i])
+		}
+	}
+	return b
+}
+
+// EventSourcePreamble starts every EventSource stream.
+const EventSourcePreamble = ": hi\n\n"
+
+// AppendPing appends an EventSource ping: a comment, event and data line for
+// each non-empty value, then the blank line; all empty gives ":\n\n".
+func AppendPing(b []byte, comment, event, data string) []byte {
+	if comment == "" && event == "" && data == "" {
+		return append(b, ":\n\n"...)
+	}
+	if comment != "" {
+		b = append(b, ':')
+		b = appendLine(b, comment)
+		b = append(b, '\n')
+	}
+	if event != "" {
+		b = append(b, "event: "...)
+		b = appendLine(b, event)
+		b = append(b, '\n')
+	}
+	if data != "" {
+		b = append(b, "data: "...)
+		b = appendLine(b, data)
+		b = append(b, '\n')
+	}
+	return append(b, '\n')
+}
+
+// AppendStatusComment appends the comment that ends an EventSource stream
+// with a status, as ":410: 410 Gone\n\n".
+func AppendStatusComment(b []byte, status int) []byte {
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ": "...)
+	b = AppendStatusLine(b, status)
+	return append(b, "\n\n"...)
+}
+
+// AppendStatusLine appends "410 Gone".
+func AppendStatusLine(b []byte, status int) []byte {
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	return append(b, http.StatusText(status)...)
+}
+
+// HTTPDate formats a message id's second as an HTTP date.
+func HTTPDate(sec int64) string {
+	return time.Unix(sec, 0).UTC().Format(http.TimeFormat)
+}
+
+// AppendMultipartPart appends one multipart/mixed part and the boundary that
+// ends it: "\r\n" headers "\r\n" body "\r\n--" boundary. lastModified is
+// left out when empty (compound ids); contentType when empty.
+func AppendMultipartPart(b []byte, boundary, lastModified, etagHeader, etag, contentType string, body []byte) []byte {
+	if lastModified != "" {
+		b = append(b, "\r\nLast-Modified: "...)
+		b = append(b, lastModified...)
+	}
+	b = append(b, "\r\n"...)
+	b = append(b, etagHeader...)
+	b = append(b, ": "...)
+	b = append(b, etag...)
+	if contentType != "" {
+		b = append(b, "\r\nContent-Type: "...)
+		b = appendLine(b, contentType)
+	}
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, body...)
+	b = append(b, "\r\n--"...)
+	return append(b, boundary...)
+}
+
+// MultipartEnd completes the final boundary of a multipart/mixed stream.
+const MultipartEnd = "--\r\n"
+
+// boundaryChars are the characters Nchan draws boundaries from.
+const boundaryChars = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// Boundary makes a 32-character multipart boundary from 32 random bytes.
+func Boundary(random [32]byte) string {
+	var b [32]byte
+	for i, r := range random {
+		b[i] = boundaryChars[int(r)%len(boundaryChars)]
+	}
+	return string(b[:])
+}
+
+// AppendChunk appends body as one HTTP/1.1 chunk.
+func AppendChunk(b []byte, body []byte) []byte {
+	b = strconv.AppendInt(b, int64(len(body)), 16)
+	b = append(b, "\r\n"...)
+	b = append(b, body...)
+	return append(b, "\r\n"...)
+}
+
+// ChunkedEnd is the last chunk of an HTTP/1.1 chunked body.
+const ChunkedEnd = "0\r\n\r\n"
+
+// AppendWSMeta appends the ws+meta.nchan header block that precedes each
+// message: "id: <id>\n", "content-type: <ct>\n" when there is one, "\n".
+func AppendWSMeta(b []byte, id, contentType string) []byte {
+	b = append(b, "id: "...)
+	b = appendLine(b, id)
+	b = append(b, '\n')
+	if contentType != "" {
+		b = append(b, "content-type: "...)
+		b = appendLine(b, contentType)
+		b = append(b, '\n')
+	}
+	return append(b, '\n')
+}
