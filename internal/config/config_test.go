@@ -700,3 +700,18 @@ func TestReferenceListsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: any input gives a configuration or an error, never a panic,
+// and errors name the file.
+func FuzzParse(f *testing.F) {
+	f.Add(string(DefaultYAML()))
+	f.Add(locYAML("mesage_timeout: 5m"))
+	f.Add("servers:\n  - listen: [127.0.0.1:0\n")
+	f.Add("servers: []\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		_, err := Parse([]byte(text), "fuzz.yaml")
+		if err != nil && !strings.Contains(err.Error(), "fuzz.yaml") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
+}

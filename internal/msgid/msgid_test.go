@@ -498,3 +498,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("1450755280:12,[3],-", 3); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendTo(b *testing.B) {
+	b.ReportAllocs()
+	buf := make([]byte, 0, 32)
+	id := ID{Time: 1450755280, Tag: 12}
+	for b.Loop() {
+		buf = id.AppendTo(buf[:0])
+	}
+}

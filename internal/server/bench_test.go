@@ -1,0 +1,75 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkPublishHTTP measures POST /pub/<id> round trips on one connection.
+func BenchmarkPublishHTTP(b *testing.B) {
+	s := startServer(b, "")
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := client.Post(s.URL+"/pub/bench", "text/plain", strings.NewReader("hello world"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+}
+
+// BenchmarkLongPollFanout parks n long-poll subscribers on one channel,
+// publishes one message and waits until every subscriber has it: one op is
+// one fan-out to n subscribers over real sockets.
+func BenchmarkLongPollFanout(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := startServer(b, "")
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: n}}
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				ch := fmt.Sprintf("fan%d", i)
+				var wg sync.WaitGroup
+				errs := make(chan error, n)
+				for range n {
+					wg.Go(func() {
+						ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+						defer cancel()
+						req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/sub/"+ch, nil)
+						res, err := client.Do(req)
+						if err != nil {
+							errs <- err
+							return
+						}
+						io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+						if res.StatusCode != 200 {
+							errs <- fmt.Errorf("status %d", res.StatusCode)
+						}
+					})
+				}
+				waitSubscribers(b, s, "/"+ch, n)
+				b.StartTimer()
+				res, err := http.Post(s.URL+"/pub/"+ch, "text/plain", strings.NewReader("hello"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Body.Close()
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
