@@ -67,6 +67,22 @@ type Location struct {
 
 	ClientMaxBodySize int64
 	DefaultType       string
+
+	EventSourceEvent        string
+	EventSourcePingInterval time.Duration
+	EventSourcePingEvent    string
+	EventSourcePingData     string
+	EventSourcePingComment  string
+	WebSocketPingInterval   time.Duration
+	WebSocketHeartbeatIn    string
+	WebSocketHeartbeatOut   string
+	DeflateWebSocket        bool
+	DeflateLevel            int
+	RawStreamSeparator      string
+	LongpollMultipart       string // "off", "on" or "raw"
+	AllowOrigin             []string
+	AllowCredentials        bool
+	SendTimeout             time.Duration
 }
 
 // Scope says where a directive may appear.
@@ -493,6 +509,151 @@ func Directives() []Directive {
 				l.DefaultType = s
 				return nil
 			},
+		},
+		{
+			Name: "eventsource_event", Default: "",
+			Doc: "EventSource `event:` name for every message sent from this location, overriding the publisher's `X-EventSource-Event`.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.EventSourceEvent = s
+				return nil
+			},
+		},
+		{
+			Name: "eventsource_ping_interval", Default: "0",
+			Doc:    "Send an EventSource ping this often on idle streams; 0: never.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.EventSourcePingInterval }),
+		},
+		{
+			Name: "eventsource_ping_event", Default: "ping",
+			Doc: "`event:` line of EventSource pings (empty: none).",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.EventSourcePingEvent = s
+				return nil
+			},
+		},
+		{
+			Name: "eventsource_ping_data", Default: "",
+			Doc: "`data:` line of EventSource pings (empty: none).",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.EventSourcePingData = s
+				return nil
+			},
+		},
+		{
+			Name: "eventsource_ping_comment", Default: "",
+			Doc: "Comment line (`:...`) of EventSource pings (empty: none).",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.EventSourcePingComment = s
+				return nil
+			},
+		},
+		{
+			Name: "websocket_ping_interval", Default: "0",
+			Doc:    "Send a WebSocket PING frame this often; 0: never.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.WebSocketPingInterval }),
+		},
+		{
+			Name: "websocket_client_heartbeat", Default: "",
+			Doc: "Two words `IN OUT`: a WebSocket client text frame equal to IN is answered with a text frame OUT and not published.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				vals, err := scalars(n, true)
+				if err != nil {
+					return err
+				}
+				if len(vals) != 2 {
+					return nodeErr(n, "want two values: the client's heartbeat and the reply")
+				}
+				l.WebSocketHeartbeatIn, l.WebSocketHeartbeatOut = vals[0], vals[1]
+				return nil
+			},
+		},
+		{
+			Name: "deflate_message_for_websocket", Default: "off",
+			Doc:    "Compress messages (once each) for WebSocket subscribers that negotiated permessage-deflate.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.DeflateWebSocket }),
+		},
+		{
+			Name: "permessage_deflate_compression_level", Default: "6",
+			Doc:    "zlib level (1-9) for `deflate_message_for_websocket`.",
+			setLoc: intKey(1, 9, func(l *Location) *int { return &l.DeflateLevel }),
+		},
+		{
+			Name: "subscriber_http_raw_stream_separator", Default: "\\n",
+			Doc: "What follows each message on an http-raw-stream subscriber (`\\n` escapes allowed); a newline is added if missing unless it is empty.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				s = strings.NewReplacer(`\n`, "\n", `\r`, "\r", `\t`, "\t").Replace(s)
+				if s != "" && !strings.HasSuffix(s, "\n") {
+					s += "\n"
+				}
+				l.RawStreamSeparator = s
+				return nil
+			},
+		},
+		{
+			Name: "longpoll_multipart_response", Default: "off",
+			Doc: "`on`: a long-poll answer carries every available message at once as multipart/mixed; `raw`: the bodies each followed by the raw-stream separator; `off`: one message per answer.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				switch v := strings.ToLower(s); v {
+				case "raw":
+					l.LongpollMultipart = v
+				default:
+					b, err := ParseBool(v)
+					if err != nil {
+						return nodeErr(n, "want on, off or raw")
+					}
+					l.LongpollMultipart = "off"
+					if b {
+						l.LongpollMultipart = "on"
+					}
+				}
+				return nil
+			},
+		},
+		{
+			Name: "access_control_allow_origin", Default: "",
+			Doc: "Origins allowed to use this location (space-separated, or `*`); a request with another Origin gets 403. Empty: any origin, echoed back.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				vals, err := scalars(n, true)
+				if err != nil {
+					return err
+				}
+				l.AllowOrigin = vals
+				return nil
+			},
+		},
+		{
+			Name: "access_control_allow_credentials", Default: "on",
+			Doc:    "Send `Access-Control-Allow-Credentials: true` to cross-origin requests.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.AllowCredentials }),
+		},
+		{
+			Name: "send_timeout", Default: "10s",
+			Doc:    "A streaming subscriber that accepts no data for this long is too slow: it is disconnected (logged and counted) instead of holding memory or slowing others.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.SendTimeout }),
 		},
 	}
 }

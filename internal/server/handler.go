@@ -20,6 +20,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := h.locs[i]
+	if origin := r.Header.Get("Origin"); origin != "" && !l.originAllowed(origin) {
+		plainError(w, http.StatusForbidden, "Origin not allowed.")
+		return
+	}
 	vars := location.Request{HTTP: r, Captures: caps}
 	switch r.Method {
 	case http.MethodGet:
@@ -33,6 +37,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.subscribe(w, r, l, caps, ids, t)
 				return
 			}
+		}
+		if l.Publisher.WebSocket && isWebSocketUpgrade(r) {
+			h.websocket(w, r, l, nil, caps)
+			return
 		}
 		if l.Publisher.HTTP {
 			h.withPublisherIDs(w, vars, l, h.info)
@@ -58,6 +66,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+func isWebSocketUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
 type idHandler func(w http.ResponseWriter, r *http.Request, l *loc, ids []string)
 
 func (h *handler) withPublisherIDs(w http.ResponseWriter, vars location.Request, l *loc, next idHandler) {
@@ -72,9 +84,9 @@ func (h *handler) withPublisherIDs(w http.ResponseWriter, vars location.Request,
 func (h *handler) options(w http.ResponseWriter, r *http.Request, l *loc) {
 	hd := w.Header()
 	hd.Set("Allow", l.allow)
-	if origin := r.Header.Get("Origin"); origin != "" {
-		hd.Set("Access-Control-Allow-Origin", origin)
-		hd.Set("Access-Control-Allow-Credentials", "true")
+	if r.Header.Get("Origin") != "" {
+		h.setCORS(hd, r, l)
+		hd.Del("Access-Control-Expose-Headers")
 		switch {
 		case l.Publisher.HTTP && l.Subscriber != 0:
 			hd.Set("Access-Control-Allow-Headers", "If-None-Match, If-Modified-Since, Content-Type, Cache-Control, X-EventSource-Event, Etag, Last-Event-ID")
@@ -89,6 +101,37 @@ func (h *handler) options(w http.ResponseWriter, r *http.Request, l *loc) {
 	}
 	hd.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
+}
+
+// originAllowed reports whether a cross-origin request from origin may use
+// the location (access_control_allow_origin; empty allows any).
+func (l *loc) originAllowed(origin string) bool {
+	if len(l.AllowOrigin) == 0 {
+		return true
+	}
+	for _, o := range l.AllowOrigin {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// setCORS adds the CORS response headers for a request with an Origin.
+func (h *handler) setCORS(hd http.Header, r *http.Request, l *loc) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	if len(l.AllowOrigin) == 1 && l.AllowOrigin[0] == "*" {
+		hd.Set("Access-Control-Allow-Origin", "*")
+	} else {
+		hd.Set("Access-Control-Allow-Origin", origin)
+	}
+	if l.AllowCredentials {
+		hd.Set("Access-Control-Allow-Credentials", "true")
+	}
+	hd.Set("Access-Control-Expose-Headers", "Last-Modified, "+l.etagHeader()+", Content-Type")
 }
 
 // httpError is a response for a request that cannot proceed.

@@ -32,7 +32,7 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, l *loc, ids []
 				return
 			}
 		}
-		h.writeInfo(w, r, http.StatusOK, info)
+		h.writeInfo(w, r, l, http.StatusOK, info)
 		return
 	}
 	p := store.Publication{
@@ -54,7 +54,7 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, l *loc, ids []
 		}
 		info = res.Info
 	}
-	h.writeInfo(w, r, status, info)
+	h.writeInfo(w, r, l, status, info)
 }
 
 // readBody reads the whole request body, failing past limit bytes.
@@ -91,7 +91,7 @@ func (h *handler) info(w http.ResponseWriter, r *http.Request, l *loc, ids []str
 			return
 		}
 	}
-	h.writeInfo(w, r, http.StatusOK, info)
+	h.writeInfo(w, r, l, http.StatusOK, info)
 }
 
 // delete answers DELETE: 200 with the info from before the delete, or 404.
@@ -114,19 +114,16 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, l *loc, ids []s
 		storeError(store.ErrNotFound).write(w)
 		return
 	}
-	h.writeInfo(w, r, http.StatusOK, info)
+	h.writeInfo(w, r, l, http.StatusOK, info)
 }
 
-func (h *handler) writeInfo(w http.ResponseWriter, r *http.Request, status int, info store.Info) {
+func (h *handler) writeInfo(w http.ResponseWriter, r *http.Request, l *loc, status int, info store.Info) {
 	f := chaninfo.Negotiate(r.Header.Get("Accept"))
 	body := chaninfo.Append(make([]byte, 0, 160), f, info, h.s.now())
 	hd := w.Header()
 	hd.Set("Content-Type", f.ContentType())
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	if origin := r.Header.Get("Origin"); origin != "" {
-		hd.Set("Access-Control-Allow-Origin", origin)
-		hd.Set("Access-Control-Allow-Credentials", "true")
-	}
+	h.setCORS(hd, r, l)
 	w.WriteHeader(status)
 	w.Write(body)
 }

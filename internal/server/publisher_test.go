@@ -273,7 +273,8 @@ func TestPubPost(t *testing.T) {
 		if err != nil {
 			t.Fatalf("start: %v", err)
 		}
-		msgs, _, err := sub.Read(cur, nil, 10)
+		batch, err := sub.Read(cur, nil, 10)
+		msgs := batch.Messages
 		if err != nil || len(msgs) != 1 {
 			t.Fatalf("read: %d messages, err %v; want 1", len(msgs), err)
 		}

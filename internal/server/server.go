@@ -5,17 +5,20 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"herald/internal/config"
 	"herald/internal/location"
 	"herald/internal/store"
+	"herald/internal/wire"
 )
 
 // Server runs every listener of a configuration against one store.
@@ -27,6 +30,11 @@ type Server struct {
 
 	quit     chan struct{} // closed when shutdown starts: waiting subscribers answer.
 	quitOnce sync.Once
+
+	streams         sync.WaitGroup // streaming subscribers on hijacked connections.
+	slowSubscribers atomic.Uint64  // subscribers disconnected for being too slow.
+	boundary        string         // multipart boundary of streamed parts.
+	deflaters       deflaters
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -47,8 +55,14 @@ func New(cfg *config.Config, st store.Store, o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Server{cfg: cfg, store: st, log: o.Logger, now: o.Now, quit: make(chan struct{})}
+	var rnd [32]byte
+	rand.Read(rnd[:])
+	return &Server{cfg: cfg, store: st, log: o.Logger, now: o.Now, quit: make(chan struct{}), boundary: wire.Boundary(rnd)}
 }
+
+// SlowSubscribers returns how many streaming subscribers were disconnected
+// for not keeping up.
+func (s *Server) SlowSubscribers() uint64 { return s.slowSubscribers.Load() }
 
 // Handler returns the HTTP handler of configured server block i.
 func (s *Server) Handler(i int) http.Handler {
@@ -140,8 +154,21 @@ func (s *Server) Serve(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	// Streaming subscribers live on hijacked connections that Shutdown does
+	// not track; they saw quit and are ending.
+	streamsDone := make(chan struct{})
+	go func() { s.streams.Wait(); close(streamsDone) }()
+	select {
+	case <-streamsDone:
+	case <-sctx.Done():
+		s.log.Warn("streaming subscribers did not finish in time")
+	}
 	return serveErr
 }
+
+// contextFor is the context of work a connection does on its own (a
+// WebSocket publish) rather than for one HTTP request.
+func contextFor(s *Server) context.Context { return context.Background() }
 
 // loc is a configured location with what is derived from it once.
 type loc struct {

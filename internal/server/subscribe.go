@@ -16,7 +16,8 @@ import (
 
 // implemented are the subscriber transports this server speaks; selection
 // skips the others as if the location did not allow them.
-const implemented = config.LongPoll | config.IntervalPoll
+const implemented = config.WebSocket | config.EventSource | config.LongPoll | config.IntervalPoll |
+	config.Chunked | config.Multipart | config.RawStream
 
 // selectTransport picks the transport for a GET in Nchan's order: WebSocket
 // upgrade, EventSource, chunked, multipart/mixed, interval-poll, raw stream,
@@ -29,7 +30,7 @@ func selectTransport(r *http.Request, allowed config.Transport) config.Transport
 		t  config.Transport
 		ok bool
 	}{
-		{config.WebSocket, headerHasToken(hd, "Connection", "upgrade") && strings.EqualFold(hd.Get("Upgrade"), "websocket")},
+		{config.WebSocket, isWebSocketUpgrade(r)},
 		{config.EventSource, headerContains(hd, "Accept", "text/event-stream")},
 		{config.Chunked, headerHasToken(hd, "TE", "chunked")},
 		{config.Multipart, headerContains(hd, "Accept", "multipart/mixed")},
@@ -154,6 +155,8 @@ type session struct {
 	cursors []msgid.ID
 	active  int // channel of the last message delivered (or named by the request).
 	buf     []*store.Message
+	pending []*store.Message // read ahead on a single channel, not yet delivered.
+	readOne bool             // a read has been made: later misses are the subscriber's lag.
 }
 
 func (ss *session) close() {
@@ -170,16 +173,16 @@ func (ss *session) next() (*store.Message, int, []<-chan struct{}, error) {
 	bestIdx := -1
 	var waits []<-chan struct{}
 	for i, sub := range ss.subs {
-		msgs, wait, err := sub.Read(ss.cursors[i], ss.buf[:0], 1)
+		b, err := sub.Read(ss.cursors[i], ss.buf[:0], 1)
 		if err != nil {
 			return nil, -1, nil, err
 		}
-		if len(msgs) == 0 {
-			waits = append(waits, wait)
+		if len(b.Messages) == 0 {
+			waits = append(waits, b.Wait)
 			continue
 		}
-		if best == nil || msgs[0].Before(best) {
-			best, bestIdx = msgs[0], i
+		if best == nil || b.Messages[0].Before(best) {
+			best, bestIdx = b.Messages[0], i
 		}
 	}
 	if best != nil {
@@ -188,6 +191,38 @@ func (ss *session) next() (*store.Message, int, []<-chan struct{}, error) {
 		return best, bestIdx, nil, nil
 	}
 	return nil, -1, waits, nil
+}
+
+// nextStream is next for streaming subscribers: on one channel it reads
+// ahead in batches. missed reports that messages after the subscriber's
+// position left the buffer before it could read them (it is too slow); a
+// subscriber resuming from an old id is not counted as missing anything.
+func (ss *session) nextStream() (m *store.Message, idx int, waits []<-chan struct{}, missed bool, err error) {
+	first := !ss.readOne
+	ss.readOne = true
+	if len(ss.subs) != 1 {
+		m, idx, waits, err = ss.next()
+		return m, idx, waits, false, err
+	}
+	if len(ss.pending) == 0 {
+		b, err := ss.subs[0].Read(ss.cursors[0], ss.buf[:0], maxBatch)
+		if err != nil {
+			return nil, -1, nil, false, err
+		}
+		if b.Missed && !first {
+			return nil, -1, nil, true, nil
+		}
+		if len(b.Messages) == 0 {
+			return nil, -1, []<-chan struct{}{b.Wait}, false, nil
+		}
+		ss.buf = b.Messages
+		ss.pending = b.Messages
+	}
+	m = ss.pending[0]
+	ss.pending[0] = nil
+	ss.pending = ss.pending[1:]
+	ss.cursors[0] = m.ID
+	return m, 0, nil, false, nil
 }
 
 // subscribe registers the subscriber on its channels and serves it with the
@@ -200,7 +235,6 @@ func (h *handler) subscribe(w http.ResponseWriter, r *http.Request, l *loc, caps
 	}
 	given := active >= 0
 	ss := &session{cursors: cursors, active: max(active, 0), buf: make([]*store.Message, 0, 1)}
-	defer ss.close()
 	for _, id := range ids {
 		sub, err := h.s.store.Subscribe(r.Context(), id, l.subOpts)
 		if err != nil {
@@ -221,7 +255,14 @@ func (h *handler) subscribe(w http.ResponseWriter, r *http.Request, l *loc, caps
 			ss.cursors[i] = c
 		}
 	}
-	h.poll(w, r, l, ss, t == config.IntervalPoll)
+	switch t {
+	case config.LongPoll, config.IntervalPoll:
+		h.poll(w, r, l, ss, t == config.IntervalPoll)
+	case config.WebSocket:
+		h.websocket(w, r, l, ss, caps)
+	default:
+		h.streamHTTP(w, r, l, ss, t)
+	}
 }
 
 // waitResult says why a wait ended.
@@ -272,6 +313,7 @@ func (h *handler) wait(r *http.Request, waits []<-chan struct{}, timeout <-chan 
 // poll serves a long-poll (or interval-poll) subscriber: one message, or a
 // status when there is none to give.
 func (h *handler) poll(w http.ResponseWriter, r *http.Request, l *loc, ss *session, interval bool) {
+	defer ss.close()
 	var timeout <-chan time.Time
 	if l.SubscriberTimeout > 0 {
 		t := time.NewTimer(l.SubscriberTimeout)
@@ -282,7 +324,7 @@ func (h *handler) poll(w http.ResponseWriter, r *http.Request, l *loc, ss *sessi
 		m, idx, waits, err := ss.next()
 		if err != nil {
 			ss.close()
-			h.setCORS(w, r, l)
+			h.setCORS(w.Header(), r, l)
 			storeError(err).write(w)
 			return
 		}
@@ -306,22 +348,11 @@ func (h *handler) poll(w http.ResponseWriter, r *http.Request, l *loc, ss *sessi
 		case shuttingDown:
 			ss.close()
 			w.Header().Set("Retry-After", "1")
-			h.setCORS(w, r, l)
+			h.setCORS(w.Header(), r, l)
 			plainError(w, http.StatusServiceUnavailable, "Server shutting down.")
 			return
 		}
 	}
-}
-
-func (h *handler) setCORS(w http.ResponseWriter, r *http.Request, l *loc) {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return
-	}
-	hd := w.Header()
-	hd.Set("Access-Control-Allow-Origin", origin)
-	hd.Set("Access-Control-Allow-Credentials", "true")
-	hd.Set("Access-Control-Expose-Headers", "Last-Modified, "+l.etagHeader()+", Content-Type")
 }
 
 // setIDHeaders writes the id the subscriber sends back for the next message:
@@ -368,14 +399,14 @@ func (h *handler) writeMessage(w http.ResponseWriter, r *http.Request, l *loc, s
 	hd.Set("Content-Type", ct)
 	hd.Set("Content-Length", strconv.Itoa(len(m.Body)))
 	h.setIDHeaders(w, l, ss.multiID(idx))
-	h.setCORS(w, r, l)
+	h.setCORS(w.Header(), r, l)
 	w.WriteHeader(http.StatusOK)
 	w.Write(m.Body)
 }
 
 func (h *handler) writeStatus(w http.ResponseWriter, r *http.Request, l *loc, ss *session, status int) {
 	h.setIDHeaders(w, l, ss.cursorID())
-	h.setCORS(w, r, l)
+	h.setCORS(w.Header(), r, l)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(status)
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"herald/internal/msgid"
@@ -51,6 +52,25 @@ type Message struct {
 	// channels that share a second, so a subscriber to several channels gets
 	// them in the order they were published. 0 when the engine has none.
 	Seq uint64
+
+	enc [NumEncodings]atomic.Pointer[[]byte]
+}
+
+// NumEncodings is the number of transport encodings a message caches.
+const NumEncodings = 8
+
+// Encoded returns the message's encoding in slot (0..NumEncodings-1),
+// building it with build the first time: a message is encoded once per
+// transport format and the same bytes are written to every subscriber.
+func (m *Message) Encoded(slot int, build func(*Message) []byte) []byte {
+	if p := m.enc[slot].Load(); p != nil {
+		return *p
+	}
+	b := build(m)
+	if !m.enc[slot].CompareAndSwap(nil, &b) {
+		return *m.enc[slot].Load()
+	}
+	return b
 }
 
 // Before reports whether m was published before o: by id time, then by
@@ -161,17 +181,27 @@ func (s Start) String() string {
 	return "oldest"
 }
 
+// Batch is the result of a Subscription.Read.
+type Batch struct {
+	Messages []*Message     // the messages after the cursor, oldest first.
+	Wait     <-chan struct{} // when Messages is empty: closed on the next change.
+	// Missed reports that messages after the (non-zero) cursor were dropped
+	// from the buffer before this subscriber read them.
+	Missed bool
+}
+
 // Subscription is one subscriber's hold on one channel; it counts as a
 // subscriber until Close.
 type Subscription interface {
 	// Start returns the cursor a subscriber without a message id begins at.
 	Start(s Start) (msgid.ID, error)
 	// Read appends to buf up to max messages after cursor, oldest first. A
-	// cursor older than the buffer yields the oldest buffered message. When
-	// nothing is new it returns no messages and a channel that is closed as
-	// soon as something changes (a publish, a delete, an eviction); the
-	// caller then reads again. Errors: ErrGone, ErrConflict, ErrUnavailable.
-	Read(cursor msgid.ID, buf []*Message, max int) ([]*Message, <-chan struct{}, error)
+	// cursor older than the buffer yields the oldest buffered message (and
+	// Missed). When nothing is new it returns no messages and a channel that
+	// is closed as soon as something changes (a publish, a delete, an
+	// eviction); the caller then reads again. Errors: ErrGone, ErrConflict,
+	// ErrUnavailable.
+	Read(cursor msgid.ID, buf []*Message, max int) (Batch, error)
 	// Close releases the subscription. It is safe to call more than once.
 	Close()
 }

@@ -72,6 +72,7 @@ type channel struct {
 	msgs          ring
 	last          msgid.ID
 	floor         msgid.ID // ids start after this: a re-created channel continues past its predecessor.
+	dropped       msgid.ID // newest id dropped from the buffer.
 	opts          store.ChannelOptions
 	wake          chan struct{} // closed and dropped when the log changes.
 	subs          int
@@ -226,6 +227,7 @@ func (s *Store) trim(c *channel, now time.Time) {
 
 func (s *Store) drop(c *channel) {
 	m := c.msgs.popFront()
+	c.dropped = m.ID
 	s.used.Add(-m.Size())
 	s.stored.Add(-1)
 }
@@ -283,7 +285,7 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 			return store.PublishResult{}, store.ErrOutOfMemory
 		}
 		if evict {
-			c.msgs.popFront()
+			c.dropped = c.msgs.popFront().ID
 			s.stored.Add(-1)
 		}
 		prev := c.last
@@ -578,28 +580,29 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 }
 
 // Read implements store.Subscription.
-func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) ([]*store.Message, <-chan struct{}, error) {
+func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) (store.Batch, error) {
 	c := sub.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.deleted {
-		return buf, nil, store.ErrGone
+		return store.Batch{Messages: buf}, store.ErrGone
 	}
 	if sub.evicted {
-		return buf, nil, store.ErrConflict
+		return store.Batch{Messages: buf}, store.ErrConflict
 	}
 	now := sub.s.now()
 	sub.s.trim(c, now)
+	missed := !cursor.IsZero() && cursor.Compare(c.dropped) < 0
 	i := c.msgs.firstAfter(cursor)
 	if i == c.msgs.len() {
-		return buf, c.waitChan(), nil
+		return store.Batch{Messages: buf, Wait: c.waitChan(), Missed: missed}, nil
 	}
 	for ; i < c.msgs.len() && max > 0; i++ {
 		buf = append(buf, c.msgs.at(i).m)
 		max--
 	}
 	c.lastRequested = now
-	return buf, nil, nil
+	return store.Batch{Messages: buf, Missed: missed}, nil
 }
 
 // Close implements store.Subscription.

@@ -89,7 +89,7 @@ func subscribe(t testing.TB, s *Store, ch string, o store.SubscribeOptions) stor
 // subscriber would have to wait.
 func read(t testing.TB, sub store.Subscription, cursor msgid.ID) (bodies []string, ids []msgid.ID, wait bool) {
 	t.Helper()
-	msgs, w, err := sub.Read(cursor, nil, 1000)
+	msgs, w, err := read3(sub, cursor, nil, 1000)
 	if err != nil {
 		t.Fatalf("Read(%v): %v", cursor, err)
 	}
@@ -161,7 +161,7 @@ func TestPublishRead(t *testing.T) {
 
 	// max limits the messages returned; buf is appended to.
 	buf := make([]*store.Message, 0, 4)
-	got, w, err := sub.Read(msgid.ID{}, buf, 2)
+	got, w, err := read3(sub, msgid.ID{}, buf, 2)
 	if err != nil || w != nil || len(got) != 2 || string(got[0].Body) != "m0" || string(got[1].Body) != "m1" {
 		t.Fatalf("Read(zero, max 2) = %v, %v, %v", got, w, err)
 	}
@@ -178,7 +178,7 @@ func TestPublishRead(t *testing.T) {
 	}
 
 	// A publish wakes a waiting reader.
-	_, w, _ = sub.Read(msgs[2].ID, nil, 10)
+	_, w, _ = read3(sub, msgs[2].ID, nil, 10)
 	if w == nil {
 		t.Fatal("no wait channel at the newest message")
 	}
@@ -328,7 +328,7 @@ func TestStoreMessagesOff(t *testing.T) {
 		}
 	}
 	cur, _ := sub.Start(store.Start{Kind: store.StartOldest})
-	_, w, _ := sub.Read(cur, nil, 10)
+	_, w, _ := read3(sub, cur, nil, 10)
 	m1 := publish(t, s, "ch", "m1", off)
 	if !closed(w) {
 		t.Fatal("publish did not wake the waiting reader")
@@ -424,7 +424,7 @@ func TestDeleteWakesReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, w, err := sub.Read(m1.ID, nil, 10)
+	_, w, err := read3(sub, m1.ID, nil, 10)
 	if err != nil || w == nil {
 		t.Fatalf("Read at newest = %v, %v; want a wait channel", w, err)
 	}
@@ -435,7 +435,7 @@ func TestDeleteWakesReader(t *testing.T) {
 	if !closed(w) {
 		t.Fatal("Delete did not wake the waiting reader")
 	}
-	if _, _, err := sub.Read(m1.ID, nil, 10); !errors.Is(err, store.ErrGone) {
+	if _, _, err := read3(sub, m1.ID, nil, 10); !errors.Is(err, store.ErrGone) {
 		t.Fatalf("Read after Delete = %v, want ErrGone", err)
 	}
 	if _, err := sub.Start(store.Start{}); !errors.Is(err, store.ErrGone) {
@@ -521,7 +521,7 @@ func TestConcurrencyLast(t *testing.T) {
 	s, _ := newStore(t, Options{})
 	o := store.SubscribeOptions{Concurrency: store.Last}
 	a := subscribe(t, s, "ch", o)
-	_, w, err := a.Read(msgid.ID{}, nil, 10)
+	_, w, err := read3(a, msgid.ID{}, nil, 10)
 	if err != nil || w == nil {
 		t.Fatalf("Read = %v, %v", w, err)
 	}
@@ -529,7 +529,7 @@ func TestConcurrencyLast(t *testing.T) {
 	if !closed(w) {
 		t.Fatal("newcomer did not wake the evicted subscriber")
 	}
-	if _, _, err := a.Read(msgid.ID{}, nil, 10); !errors.Is(err, store.ErrConflict) {
+	if _, _, err := read3(a, msgid.ID{}, nil, 10); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("evicted subscriber Read = %v, want ErrConflict", err)
 	}
 	if _, _, wait := read(t, b, msgid.ID{}); !wait {
@@ -537,7 +537,7 @@ func TestConcurrencyLast(t *testing.T) {
 	}
 	a.Close()
 	c := subscribe(t, s, "ch", o)
-	if _, _, err := b.Read(msgid.ID{}, nil, 10); !errors.Is(err, store.ErrConflict) {
+	if _, _, err := read3(b, msgid.ID{}, nil, 10); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second evicted subscriber Read = %v, want ErrConflict", err)
 	}
 	b.Close()
@@ -797,7 +797,7 @@ func TestConcurrentPublishRead(t *testing.T) {
 				var cursor msgid.ID
 				buf := make([]*store.Message, 0, readBatchSize)
 				for len(got) < perChannel {
-					msgs, wait, err := sub.Read(cursor, buf[:0], readBatchSize)
+					msgs, wait, err := read3(sub, cursor, buf[:0], readBatchSize)
 					if err != nil {
 						results <- result{c, got, err}
 						return
@@ -949,10 +949,16 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		msgs, _, err := sub.Read(ids[i%90], buf[:0], 10)
+		msgs, _, err := read3(sub, ids[i%90], buf[:0], 10)
 		if err != nil || len(msgs) != 10 {
 			b.Fatalf("Read: %d, %v", len(msgs), err)
 		}
 		i++
 	}
+}
+
+// read3 unpacks a Read batch for tests that check messages and the wait channel.
+func read3(sub store.Subscription, cursor msgid.ID, buf []*store.Message, max int) ([]*store.Message, <-chan struct{}, error) {
+	b, err := sub.Read(cursor, buf, max)
+	return b.Messages, b.Wait, err
 }

@@ -1,0 +1,325 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"herald/internal/msgid"
+	"herald/internal/store"
+)
+
+// maxBatch is the most messages a streaming subscriber is sent in one write.
+const maxBatch = 64
+
+// output is where a streaming subscriber's bytes go: a hijacked HTTP/1.1
+// connection, or an HTTP/2 stream.
+type output interface {
+	// write sends bufs in one batch, failing if the client accepts nothing
+	// for the send timeout.
+	write(bufs [][]byte) error
+	// gone is closed when the client goes away.
+	gone() <-chan struct{}
+	// close ends the response and releases the connection.
+	close()
+}
+
+// connOutput is a hijacked HTTP/1.1 (or WebSocket) connection. Its reader
+// goroutine only watches for the client going away (or, for WebSocket,
+// reads frames); writes come from the stream loop.
+type connOutput struct {
+	conn    net.Conn
+	timeout time.Duration
+	mu      sync.Mutex // serialises writes (WebSocket control replies)
+	done    chan struct{}
+	once    sync.Once
+}
+
+func newConnOutput(conn net.Conn, timeout time.Duration) *connOutput {
+	return &connOutput{conn: conn, timeout: timeout, done: make(chan struct{})}
+}
+
+func (o *connOutput) write(bufs [][]byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.timeout > 0 {
+		o.conn.SetWriteDeadline(time.Now().Add(o.timeout))
+	}
+	nb := net.Buffers(bufs)
+	_, err := nb.WriteTo(o.conn)
+	return err
+}
+
+func (o *connOutput) gone() <-chan struct{} { return o.done }
+
+// markGone records that the client went away.
+func (o *connOutput) markGone() { o.once.Do(func() { close(o.done) }) }
+
+func (o *connOutput) close() {
+	o.markGone()
+	o.conn.Close()
+}
+
+// watchClose reads and discards until the connection ends. Streaming HTTP
+// clients send nothing after their request; the read only detects that
+// they left, so subscriber counts drop at once.
+func (o *connOutput) watchClose() {
+	var b [16]byte
+	for {
+		if _, err := o.conn.Read(b[:]); err != nil {
+			o.markGone()
+			return
+		}
+	}
+}
+
+// h2Output is an HTTP/2 stream (or an HTTP/1 connection that cannot be
+// hijacked): writes go through the ResponseWriter and are flushed.
+type h2Output struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	done    <-chan struct{}
+	finish  chan struct{}
+}
+
+func (o *h2Output) write(bufs [][]byte) error {
+	if o.timeout > 0 {
+		o.rc.SetWriteDeadline(time.Now().Add(o.timeout))
+	}
+	for _, b := range bufs {
+		if _, err := o.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return o.rc.Flush()
+}
+
+func (o *h2Output) gone() <-chan struct{} { return o.done }
+
+func (o *h2Output) close() {}
+
+// isTimeout reports whether err is a write deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// writeHead writes an HTTP/1.1 response head to a hijacked connection's
+// first batch.
+func appendHead(b []byte, status int, h http.Header) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = appendStatusLine(b, status)
+	b = append(b, "\r\n"...)
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, strings.NewReplacer("\r", "", "\n", "").Replace(v)...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return append(b, "\r\n"...)
+}
+
+func appendStatusLine(b []byte, status int) []byte {
+	b = append(b, itoa(status)...)
+	b = append(b, ' ')
+	return append(b, http.StatusText(status)...)
+}
+
+func itoa(n int) string {
+	var buf [20]byte
+	i := len(buf)
+	if n == 0 {
+		return "0"
+	}
+	for n > 0 {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(buf[i:])
+}
+
+// format is one streaming transport's encoding.
+type format interface {
+	// message returns the bytes for one message delivered from channel idx
+	// with id (the subscriber's id after this message).
+	message(m *store.Message, id msgid.Multi, single bool) []byte
+	// ping returns keep-alive bytes, or nil.
+	ping() []byte
+	// end returns the bytes that end the stream with a status (0: a plain
+	// close), or nil.
+	end(status int, reason string) []byte
+}
+
+// streamer runs one streaming subscriber: it reads every message after the
+// session's cursors, writes them in batches, and waits for more.
+type streamer struct {
+	h      *handler
+	l      *loc
+	ss     *session
+	out    output
+	f      format
+	ping   time.Duration
+	kind   string
+	remote string
+}
+
+// run serves until the client leaves, the channel ends, the subscriber
+// times out, it proves too slow, or the server shuts down.
+func (st *streamer) run() {
+	defer st.h.s.streams.Done()
+	defer st.out.close()
+	defer st.ss.close()
+	var pingC, timeoutC <-chan time.Time
+	if st.ping > 0 {
+		t := time.NewTicker(st.ping)
+		defer t.Stop()
+		pingC = t.C
+	}
+	var idle *time.Timer
+	if st.l.SubscriberTimeout > 0 {
+		idle = time.NewTimer(st.l.SubscriberTimeout)
+		defer idle.Stop()
+		timeoutC = idle.C
+	}
+	bufs := make([][]byte, 0, 4)
+	for {
+		bufs = bufs[:0]
+		var waits []<-chan struct{}
+		for len(bufs) < maxBatch {
+			m, idx, w, missed, err := st.ss.nextStream()
+			if err != nil {
+				st.finish(bufs, statusFor(err), "")
+				return
+			}
+			if missed {
+				st.h.s.slowSubscribers.Add(1)
+				st.h.s.log.Warn("subscriber too slow: messages left the buffer before it read them; disconnecting",
+					"transport", st.kind, "remote", st.remote)
+				st.finish(bufs, http.StatusServiceUnavailable, "Subscriber Too Slow")
+				return
+			}
+			if m == nil {
+				waits = w
+				break
+			}
+			bufs = append(bufs, st.f.message(m, st.ss.multiID(idx), len(st.ss.subs) == 1))
+		}
+		if len(bufs) > 0 {
+			if err := st.out.write(bufs); err != nil {
+				st.writeFailed(err)
+				return
+			}
+			clear(bufs)
+			if idle != nil {
+				idle.Reset(st.l.SubscriberTimeout)
+			}
+			if len(waits) == 0 {
+				continue
+			}
+		}
+		switch st.wait(waits, pingC, timeoutC) {
+		case clientGone:
+			return
+		case timedOut:
+			st.finish(nil, http.StatusRequestTimeout, "")
+			return
+		case shuttingDown:
+			st.finish(nil, http.StatusServiceUnavailable, "")
+			return
+		case pinged:
+			if p := st.f.ping(); p != nil {
+				if err := st.out.write([][]byte{p}); err != nil {
+					st.writeFailed(err)
+					return
+				}
+			}
+		}
+	}
+}
+
+func (st *streamer) writeFailed(err error) {
+	if isTimeout(err) {
+		st.h.s.slowSubscribers.Add(1)
+		st.h.s.log.Warn("subscriber too slow: nothing accepted within send_timeout; disconnecting",
+			"transport", st.kind, "remote", st.remote, "send_timeout", st.l.SendTimeout)
+	}
+}
+
+// finish writes what is pending plus the ending for status, best effort.
+func (st *streamer) finish(bufs [][]byte, status int, reason string) {
+	if e := st.f.end(status, reason); e != nil {
+		bufs = append(bufs, e)
+	}
+	if len(bufs) > 0 {
+		st.out.write(bufs)
+	}
+}
+
+const pinged waitResult = shuttingDown + 1
+
+func (st *streamer) wait(waits []<-chan struct{}, pingC, timeoutC <-chan time.Time) waitResult {
+	quit := st.h.s.quit
+	gone := st.out.gone()
+	if len(waits) == 1 {
+		select {
+		case <-waits[0]:
+			return woken
+		case <-gone:
+			return clientGone
+		case <-timeoutC:
+			return timedOut
+		case <-pingC:
+			return pinged
+		case <-quit:
+			return shuttingDown
+		}
+	}
+	// Several channels: wait on each in a helper goroutine (bounded by the
+	// 255-channel limit) and on the rest here.
+	any := make(chan struct{}, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, w := range waits {
+		go func() {
+			select {
+			case <-w:
+				select {
+				case any <- struct{}{}:
+				default:
+				}
+			case <-stop:
+			}
+		}()
+	}
+	select {
+	case <-any:
+		return woken
+	case <-gone:
+		return clientGone
+	case <-timeoutC:
+		return timedOut
+	case <-pingC:
+		return pinged
+	case <-quit:
+		return shuttingDown
+	}
+}
+
+// statusFor maps a store error that ends a stream to its status.
+func statusFor(err error) int {
+	return storeError(err).status
+}

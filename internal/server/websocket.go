@@ -1,0 +1,515 @@
+package server
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+
+	"herald/internal/chaninfo"
+	"herald/internal/location"
+	"herald/internal/msgid"
+	"herald/internal/store"
+)
+
+// Nchan's WebSocket subprotocol: a header block with the message id and
+// content type before every message.
+const wsMetaProtocol = "ws+meta.nchan"
+
+// wsGUID is RFC 6455's key suffix.
+const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// wsHandshake is what the upgrade negotiated.
+type wsHandshake struct {
+	meta         bool // ws+meta.nchan
+	deflate      bool // permessage-deflate accepted
+	sendDeflated bool // the client allows our uncontexted compressed frames
+	inflateReset bool // client_no_context_takeover
+}
+
+// wsUpgrade validates the handshake (with Nchan's error messages), hijacks
+// the connection and answers 101. On failure it has already answered.
+func (h *handler) wsUpgrade(w http.ResponseWriter, r *http.Request, l *loc) (net.Conn, wsHandshake, bool) {
+	var hs wsHandshake
+	hd := r.Header
+	version := strings.TrimSpace(hd.Get("Sec-WebSocket-Version"))
+	key := strings.TrimSpace(hd.Get("Sec-WebSocket-Key"))
+	switch {
+	case version == "":
+		plainError(w, http.StatusBadRequest, "No Sec-Websocket-Version header present")
+		return nil, hs, false
+	case version != "13":
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		plainError(w, http.StatusBadRequest, "Unsupported websocket protocol version (only version 13 is supported)")
+		return nil, hs, false
+	case key == "":
+		plainError(w, http.StatusBadRequest, "No Sec-Websocket-Key header present")
+		return nil, hs, false
+	}
+	ext, err := negotiateDeflate(hd.Values("Sec-WebSocket-Extensions"), &hs)
+	if err != nil {
+		plainError(w, http.StatusBadRequest, err.Error())
+		return nil, hs, false
+	}
+	hs.meta = strings.HasPrefix(strings.TrimSpace(hd.Get("Sec-WebSocket-Protocol")), wsMetaProtocol)
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		plainError(w, http.StatusInternalServerError, "Cannot upgrade this connection.")
+		return nil, hs, false
+	}
+	if brw.Reader.Buffered() > 0 {
+		// The client sent frames before our answer: keep them.
+		buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
+		conn = &prefixConn{Conn: conn, prefix: append([]byte(nil), buffered...)}
+	}
+	sum := sha1.Sum([]byte(key + wsGUID))
+	resp := http.Header{}
+	resp.Set("Upgrade", "websocket")
+	resp.Set("Connection", "Upgrade")
+	resp.Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(sum[:]))
+	if hs.meta {
+		resp.Set("Sec-WebSocket-Protocol", wsMetaProtocol)
+	}
+	if ext != "" {
+		resp.Set("Sec-WebSocket-Extensions", ext)
+	}
+	h.setCORS(resp, r, l)
+	head := appendHead(make([]byte, 0, 256), http.StatusSwitchingProtocols, resp)
+	if _, err := conn.Write(head); err != nil {
+		conn.Close()
+		return nil, hs, false
+	}
+	return conn, hs, true
+}
+
+// prefixConn replays bytes read ahead of the hijack.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// negotiateDeflate accepts the first permessage-deflate offer. Herald
+// compresses each message once for every subscriber, so it never keeps
+// compression context: it answers server_no_context_takeover, and sends
+// compressed frames only when the client allows a full 32 KiB window.
+func negotiateDeflate(offers []string, hs *wsHandshake) (string, error) {
+	for _, header := range offers {
+		for offer := range strings.SplitSeq(header, ",") {
+			params := strings.Split(offer, ";")
+			if strings.TrimSpace(params[0]) != "permessage-deflate" {
+				continue
+			}
+			reply := "permessage-deflate; server_no_context_takeover"
+			hs.sendDeflated = true
+			for _, p := range params[1:] {
+				name, val, hasVal := strings.Cut(strings.TrimSpace(p), "=")
+				val = strings.Trim(strings.TrimSpace(val), `"`)
+				switch strings.TrimSpace(name) {
+				case "server_no_context_takeover":
+				case "client_no_context_takeover":
+					hs.inflateReset = true
+					reply += "; client_no_context_takeover"
+				case "server_max_window_bits":
+					n, err := strconv.Atoi(val)
+					if !hasVal || err != nil || n < 8 || n > 15 {
+						return "", errors.New("invalid server_max_window_bits permessage-deflate setting")
+					}
+					if n < 15 {
+						hs.sendDeflated = false // Go's compressor always uses a 32 KiB window.
+					}
+					reply += "; server_max_window_bits=" + val
+				case "client_max_window_bits":
+					if hasVal {
+						n, err := strconv.Atoi(val)
+						if err != nil || n < 8 || n > 15 {
+							return "", errors.New("invalid client_max_window_bits permessage-deflate setting")
+						}
+					}
+				default:
+					return "", errors.New("invalid permessage-deflate setting " + strings.TrimSpace(name))
+				}
+			}
+			hs.deflate = true
+			return reply, nil
+		}
+	}
+	return "", nil
+}
+
+// appendFrame appends an unmasked server frame.
+func appendFrame(b []byte, op ws.OpCode, rsv1 bool, parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	h := ws.Header{Fin: true, OpCode: op, Length: int64(n)}
+	if rsv1 {
+		h.Rsv = ws.Rsv(true, false, false)
+	}
+	w := appendWriter{b: b}
+	ws.WriteHeader(&w, h)
+	b = w.b
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
+}
+
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// closeFrame builds a close frame; reasons are cut to 123 bytes.
+func closeFrame(code ws.StatusCode, reason string) []byte {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	payload := make([]byte, 2, 2+len(reason))
+	payload[0], payload[1] = byte(code>>8), byte(code)
+	payload = append(payload, reason...)
+	return appendFrame(nil, ws.OpClose, false, payload)
+}
+
+// wsCloseFor maps an ending status to Nchan's close code and reason.
+func wsCloseFor(status int, reason string) []byte {
+	statusLine := strconv.Itoa(status) + " " + http.StatusText(status)
+	switch {
+	case status == 0:
+		return closeFrame(ws.StatusNormalClosure, "")
+	case reason != "":
+		return closeFrame(1013, reason) // Try Again Later: too slow.
+	case status == http.StatusGone:
+		return closeFrame(ws.StatusGoingAway, statusLine)
+	case status == http.StatusForbidden:
+		return closeFrame(ws.StatusPolicyViolation, statusLine)
+	case status == http.StatusServiceUnavailable:
+		return closeFrame(ws.StatusGoingAway, statusLine)
+	case status >= 500:
+		return closeFrame(ws.StatusInternalServerError, statusLine)
+	}
+	return closeFrame(ws.StatusNormalClosure, strconv.Itoa(status)+" "+statusLine)
+}
+
+// deflaters compress messages once each; flate writers are large, so they
+// are pooled per level.
+type deflaters struct {
+	pools [10]sync.Pool
+}
+
+func (d *deflaters) compress(level int, parts ...[]byte) []byte {
+	var buf bytes.Buffer
+	fw, _ := d.pools[level].Get().(*flate.Writer)
+	if fw == nil {
+		fw, _ = flate.NewWriter(&buf, level)
+	} else {
+		fw.Reset(&buf)
+	}
+	for _, p := range parts {
+		fw.Write(p)
+	}
+	fw.Flush()
+	d.pools[level].Put(fw)
+	return bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})
+}
+
+// wsFormat writes messages as WebSocket frames: text, or binary for
+// application/octet-stream; with the ws+meta.nchan header block if
+// negotiated; compressed once per message when allowed.
+type wsFormat struct {
+	s       *Server
+	l       *loc
+	meta    bool
+	deflate bool
+}
+
+func (f *wsFormat) message(m *store.Message, id msgid.Multi, single bool) []byte {
+	if !single && f.meta {
+		return f.build(m, id.String())
+	}
+	slot := slotWSPlain
+	switch {
+	case f.meta && f.deflate:
+		slot = slotWSMetaDeflate
+	case f.meta:
+		slot = slotWSMeta
+	case f.deflate:
+		slot = slotWSPlainDeflate
+	}
+	return m.Encoded(slot, func(m *store.Message) []byte { return f.build(m, m.ID.String()) })
+}
+
+func (f *wsFormat) build(m *store.Message, id string) []byte {
+	op := ws.OpText
+	if m.ContentType == "application/octet-stream" {
+		op = ws.OpBinary
+	}
+	var meta []byte
+	if f.meta {
+		meta = appendWSMeta(nil, id, m.ContentType)
+	}
+	if f.deflate {
+		return appendFrame(nil, op, true, f.s.deflaters.compress(f.l.DeflateLevel, meta, m.Body))
+	}
+	return appendFrame(make([]byte, 0, len(meta)+len(m.Body)+10), op, false, meta, m.Body)
+}
+
+func appendWSMeta(b []byte, id, contentType string) []byte {
+	b = append(b, "id: "...)
+	b = append(b, id...)
+	b = append(b, '\n')
+	if contentType != "" {
+		b = append(b, "content-type: "...)
+		b = append(b, contentType...)
+		b = append(b, '\n')
+	}
+	return append(b, '\n')
+}
+
+func (f *wsFormat) ping() []byte { return appendFrame(nil, ws.OpPing, false) }
+
+func (f *wsFormat) end(status int, reason string) []byte { return wsCloseFor(status, reason) }
+
+// websocket serves a WebSocket: a subscriber (when ss is not nil), a
+// publisher (when the location publishes over WebSocket), or both.
+func (h *handler) websocket(w http.ResponseWriter, r *http.Request, l *loc, ss *session, caps []string) {
+	var pubIDs []string
+	if l.Publisher.WebSocket {
+		ids, herr := channelIDs(location.Request{HTTP: r, Captures: caps}, l, l.publisherIDs())
+		if herr != nil && ss == nil {
+			herr.write(w)
+			return
+		}
+		pubIDs = ids
+	}
+	conn, hs, ok := h.wsUpgrade(w, r, l)
+	if !ok {
+		if ss != nil {
+			ss.close()
+		}
+		return
+	}
+	o := newConnOutput(conn, l.SendTimeout)
+	wc := &wsConn{
+		h: h, l: l, out: o, hs: hs, pubIDs: pubIDs,
+		contentType: r.Header.Get("Content-Type"),
+		infoFormat:  chaninfo.Negotiate(r.Header.Get("Accept")),
+		replyInfo:   ss == nil || l.Subscriber == 0,
+		remote:      r.RemoteAddr,
+	}
+	h.s.streams.Add(1)
+	go wc.readLoop()
+	if ss == nil {
+		// Publisher only: the reader owns the connection; wait for the end.
+		go func() {
+			defer h.s.streams.Done()
+			select {
+			case <-o.gone():
+			case <-h.s.quit:
+				o.write([][]byte{wsCloseFor(http.StatusServiceUnavailable, "")})
+			}
+			o.close()
+		}()
+		return
+	}
+	f := &wsFormat{s: h.s, l: l, meta: hs.meta, deflate: hs.sendDeflated && l.DeflateWebSocket}
+	st := &streamer{h: h, l: l, ss: ss, out: o, f: f, ping: l.WebSocketPingInterval, kind: "websocket", remote: r.RemoteAddr}
+	go st.run()
+}
+
+// wsConn is the reading side of a WebSocket.
+type wsConn struct {
+	h           *handler
+	l           *loc
+	out         *connOutput
+	hs          wsHandshake
+	pubIDs      []string
+	contentType string
+	infoFormat  chaninfo.Format
+	replyInfo   bool // publisher locations answer each publish with channel info.
+	remote      string
+	dict        []byte // inflate window for client context takeover.
+}
+
+// readLoop reads client frames until the connection ends: it answers pings,
+// echoes closes, publishes messages and closes with the right code on
+// protocol errors.
+func (c *wsConn) readLoop() {
+	defer c.out.markGone()
+	conn := c.out.conn
+	limit := c.l.ClientMaxBodySize
+	if limit <= 0 {
+		limit = 1 << 30
+	}
+	var hdrBuf [ws.MaxHeaderSize - 2]byte
+	var msg []byte
+	var msgOp ws.OpCode
+	var compressed bool
+	for {
+		hdr, err := ws.ReadHeaderBuffer(conn, hdrBuf[:])
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.fail(ws.StatusProtocolError, "Invalid frame header.")
+			}
+			return
+		}
+		rsv1 := hdr.Rsv&0x4 != 0
+		switch {
+		case !hdr.Masked:
+			c.fail(ws.StatusProtocolError, "Client frames must be masked.")
+			return
+		case hdr.Rsv&0x3 != 0 || (rsv1 && (!c.hs.deflate || hdr.OpCode.IsControl() || hdr.OpCode == ws.OpContinuation)):
+			c.fail(ws.StatusProtocolError, "Unexpected reserved bits.")
+			return
+		case hdr.OpCode.IsControl() && (hdr.Length > 125 || !hdr.Fin):
+			c.fail(ws.StatusProtocolError, "Control frame too long or fragmented.")
+			return
+		case hdr.OpCode.IsReserved():
+			c.fail(ws.StatusProtocolError, "Unknown opcode.")
+			return
+		case !hdr.OpCode.IsControl() && int64(len(msg))+hdr.Length > limit:
+			c.fail(ws.StatusMessageTooBig, "Message too big.")
+			return
+		}
+		payload := make([]byte, hdr.Length)
+		if _, err := io.ReadFull(conn, payload); err != nil {
+			return
+		}
+		ws.Cipher(payload, hdr.Mask, 0)
+		switch hdr.OpCode {
+		case ws.OpPing:
+			c.out.write([][]byte{appendFrame(nil, ws.OpPong, false, payload)})
+			continue
+		case ws.OpPong:
+			continue
+		case ws.OpClose:
+			code := ws.StatusNormalClosure
+			if len(payload) >= 2 {
+				code = ws.StatusCode(uint16(payload[0])<<8 | uint16(payload[1]))
+			}
+			c.out.write([][]byte{closeFrame(code, "")})
+			c.out.close()
+			return
+		case ws.OpContinuation:
+			if msg == nil {
+				c.fail(ws.StatusProtocolError, "Continuation without a message.")
+				return
+			}
+		default: // text or binary
+			if msg != nil {
+				c.fail(ws.StatusProtocolError, "New message inside a fragmented one.")
+				return
+			}
+			msgOp, compressed = hdr.OpCode, rsv1
+			msg = make([]byte, 0, hdr.Length)
+		}
+		msg = append(msg, payload...)
+		if !hdr.Fin {
+			continue
+		}
+		body := msg
+		msg = nil
+		if compressed {
+			if body, err = c.inflate(body, limit); err != nil {
+				c.fail(ws.StatusMessageTooBig, "Message too big.")
+				return
+			}
+		}
+		if msgOp == ws.OpText && !utf8.Valid(body) {
+			c.fail(ws.StatusInvalidFramePayloadData, "Invalid text frame (not UTF8).")
+			return
+		}
+		if !c.handleMessage(msgOp, body) {
+			return
+		}
+	}
+}
+
+// inflate decompresses one client message, keeping the window across
+// messages unless the client promised client_no_context_takeover.
+func (c *wsConn) inflate(p []byte, limit int64) ([]byte, error) {
+	src := io.MultiReader(bytes.NewReader(p), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}))
+	fr := flate.NewReaderDict(src, c.dict)
+	out, err := io.ReadAll(io.LimitReader(fr, limit+1))
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, err
+	}
+	if int64(len(out)) > limit {
+		return nil, errors.New("message too big")
+	}
+	if !c.hs.inflateReset {
+		c.dict = append(c.dict, out...)
+		if len(c.dict) > 32<<10 {
+			c.dict = append([]byte(nil), c.dict[len(c.dict)-32<<10:]...)
+		}
+	}
+	return out, nil
+}
+
+func (c *wsConn) fail(code ws.StatusCode, reason string) {
+	c.out.write([][]byte{closeFrame(code, reason)})
+	c.out.close()
+}
+
+// handleMessage publishes a client message; false ends the connection.
+func (c *wsConn) handleMessage(op ws.OpCode, body []byte) bool {
+	l := c.l
+	if op == ws.OpText && l.WebSocketHeartbeatIn != "" && string(body) == l.WebSocketHeartbeatIn {
+		c.out.write([][]byte{appendFrame(nil, ws.OpText, false, []byte(l.WebSocketHeartbeatOut))})
+		return true
+	}
+	if !l.Publisher.WebSocket || len(c.pubIDs) == 0 {
+		c.fail(ws.StatusPolicyViolation, "Publishing not allowed.")
+		return false
+	}
+	p := store.Publication{Body: body, ContentType: c.contentType}
+	if op == ws.OpBinary {
+		p.ContentType = "application/octet-stream"
+	}
+	var info store.Info
+	for _, id := range c.pubIDs {
+		res, err := c.h.s.store.Publish(contextFor(c.h.s), id, p, l.chanOpts)
+		if err != nil {
+			herr := storeError(err)
+			c.fail(wsCloseCode(herr.status), strconv.Itoa(herr.status)+" "+http.StatusText(herr.status))
+			return false
+		}
+		info = res.Info
+	}
+	if c.replyInfo {
+		reply := chaninfo.Append(nil, c.infoFormat, info, c.h.s.now())
+		c.out.write([][]byte{appendFrame(nil, ws.OpText, false, reply)})
+	}
+	return true
+}
+
+func wsCloseCode(status int) ws.StatusCode {
+	switch {
+	case status == http.StatusForbidden:
+		return ws.StatusPolicyViolation
+	case status >= 500:
+		return ws.StatusInternalServerError
+	}
+	return ws.StatusNormalClosure
+}
