@@ -183,7 +183,7 @@ func (s Start) String() string {
 
 // Batch is the result of a Subscription.Read.
 type Batch struct {
-	Messages []*Message     // the messages after the cursor, oldest first.
+	Messages []*Message      // the messages after the cursor, oldest first.
 	Wait     <-chan struct{} // when Messages is empty: closed on the next change.
 	// Missed reports that messages after the (non-zero) cursor were dropped
 	// from the buffer before this subscriber read them.
