@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ref=$(go run ./cmd/herald config docs)
-awk -v ref="$ref" '
+ref="$ref" awk '
+  BEGIN { ref = ENVIRON["ref"] }
   /<!-- BEGIN GENERATED REFERENCE -->/ { print; print ref; skip = 1; next }
   /<!-- END GENERATED REFERENCE -->/ { skip = 0 }
   !skip { print }

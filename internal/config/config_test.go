@@ -683,7 +683,7 @@ func TestReferenceInDocs(t *testing.T) {
 		t.Fatalf("docs/configuration.md has no %s marker", end)
 	}
 	if got, want := strings.TrimSpace(inside), strings.TrimSpace(Reference()); got != want {
-		t.Fatalf("docs/configuration.md reference is out of date; regenerate it with `herald config docs`.\n--- docs\n%s\n--- Reference()\n%s", got, want)
+		t.Fatalf("docs/configuration.md reference is out of date; regenerate it with scripts/update-config-docs.sh.\n--- docs\n%s\n--- Reference()\n%s", got, want)
 	}
 }
 
