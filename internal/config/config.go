@@ -30,6 +30,11 @@ type Config struct {
 type Server struct {
 	Listen    []string
 	Locations []Location
+	// TLSCertificate and TLSKey are PEM files (ssl_certificate,
+	// ssl_certificate_key); when set, every listen address speaks TLS with
+	// HTTP/2 and HTTP/1.1.
+	TLSCertificate string
+	TLSKey         string
 }
 
 //go:embed default.yaml
@@ -120,7 +125,7 @@ func (ix *index) suggest(k string) string {
 			}
 		}
 	}
-	for _, s := range []string{"servers", "listen", "locations", "location"} {
+	for _, s := range []string{"servers", "listen", "locations", "location", "ssl_certificate", "ssl_certificate_key"} {
 		if dist := editDistance(k, s); dist < bestD {
 			best, bestD = s, dist
 		}
@@ -292,6 +297,19 @@ func (ix *index) server(n *yaml.Node, base *Location) (Server, error) {
 			s.Listen = addrs
 		case key == "locations":
 			locs = v
+		case key == "ssl_certificate" || key == "ssl_certificate_key" || key == "tls_certificate" || key == "tls_key":
+			s2, err := scalar(v)
+			if err != nil {
+				return Server{}, keyErr(err, k)
+			}
+			if _, err := os.Stat(s2); err != nil {
+				return Server{}, nodeErr(v, "%s: %v", k.Value, err)
+			}
+			if key == "ssl_certificate" || key == "tls_certificate" {
+				s.TLSCertificate = s2
+			} else {
+				s.TLSKey = s2
+			}
 		case ix.loc[key] != nil:
 			if err := ix.loc[key].setLoc(&sb, v); err != nil {
 				return Server{}, keyErr(err, k)
@@ -304,6 +322,9 @@ func (ix *index) server(n *yaml.Node, base *Location) (Server, error) {
 	}
 	if len(s.Listen) == 0 {
 		return Server{}, nodeErr(n, "server has no listen address")
+	}
+	if (s.TLSCertificate == "") != (s.TLSKey == "") {
+		return Server{}, nodeErr(n, "ssl_certificate and ssl_certificate_key go together")
 	}
 	if locs == nil || locs.Kind != yaml.SequenceNode || len(locs.Content) == 0 {
 		return Server{}, nodeErr(n, "server needs a non-empty locations list")

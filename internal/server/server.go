@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -77,8 +78,19 @@ func (s *Server) Listen(ctx context.Context) error {
 	defer s.mu.Unlock()
 	for i, sc := range s.cfg.Servers {
 		h := newHandler(s, sc)
+		var tlsCfg *tls.Config
+		if sc.TLSCertificate != "" {
+			cert, err := tls.LoadX509KeyPair(sc.TLSCertificate, sc.TLSKey)
+			if err != nil {
+				return fmt.Errorf("server %d: load TLS certificate: %w", i+1, err)
+			}
+			tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+		}
 		for _, addr := range sc.Listen {
 			ln, err := lc.Listen(ctx, "tcp", addr)
+			if err == nil && tlsCfg != nil {
+				ln = tls.NewListener(ln, tlsCfg)
+			}
 			if err != nil {
 				for _, l := range s.listeners {
 					l.Close()
@@ -86,8 +98,16 @@ func (s *Server) Listen(ctx context.Context) error {
 				s.listeners, s.servers = nil, nil
 				return fmt.Errorf("listen on %s (server %d): %w", addr, i+1, err)
 			}
+			// HTTP/1.1 and HTTP/2: over TLS by ALPN, in clear text (h2c) by
+			// prior knowledge.
+			protos := new(http.Protocols)
+			protos.SetHTTP1(true)
+			protos.SetHTTP2(true)
+			protos.SetUnencryptedHTTP2(true)
 			s.listeners = append(s.listeners, ln)
 			s.servers = append(s.servers, &http.Server{
+				Protocols:         protos,
+				TLSConfig:         tlsCfg,
 				Handler:           h,
 				ReadHeaderTimeout: 10 * time.Second,
 				IdleTimeout:       2 * time.Minute,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/rand"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"herald/internal/location"
 	"herald/internal/msgid"
 	"herald/internal/store"
+	"herald/internal/wire"
 )
 
 // implemented are the subscriber transports this server speaks; selection
@@ -329,6 +331,10 @@ func (h *handler) poll(w http.ResponseWriter, r *http.Request, l *loc, ss *sessi
 			return
 		}
 		if m != nil {
+			if l.LongpollMultipart != "off" {
+				h.writeMessages(w, r, l, ss, m, idx)
+				return
+			}
 			ss.close()
 			h.writeMessage(w, r, l, ss, m, idx)
 			return
@@ -402,6 +408,64 @@ func (h *handler) writeMessage(w http.ResponseWriter, r *http.Request, l *loc, s
 	h.setCORS(w.Header(), r, l)
 	w.WriteHeader(http.StatusOK)
 	w.Write(m.Body)
+}
+
+// maxMultipartMessages bounds one longpoll_multipart_response answer.
+const maxMultipartMessages = 255
+
+// writeMessages answers a long-poll with every available message at once
+// (longpoll_multipart_response): multipart/mixed parts, or with "raw" the
+// bodies each followed by the raw-stream separator. A single message is
+// answered plainly. The id headers are the last message's.
+func (h *handler) writeMessages(w http.ResponseWriter, r *http.Request, l *loc, ss *session, first *store.Message, firstIdx int) {
+	msgs := []*store.Message{first}
+	lastIdx := firstIdx
+	for len(msgs) < maxMultipartMessages {
+		m, idx, _, err := ss.next()
+		if err != nil || m == nil {
+			break
+		}
+		msgs = append(msgs, m)
+		lastIdx = idx
+	}
+	ss.close()
+	if len(msgs) == 1 {
+		h.writeMessage(w, r, l, ss, first, firstIdx)
+		return
+	}
+	var body []byte
+	var ct string
+	if l.LongpollMultipart == "raw" {
+		ct = l.DefaultType
+		for _, m := range msgs {
+			body = append(append(body, m.Body...), l.RawStreamSeparator...)
+		}
+	} else {
+		var rnd [32]byte
+		rand.Read(rnd[:])
+		boundary := wire.Boundary(rnd)
+		ct = "multipart/mixed; boundary=" + boundary
+		body = append(body, "--"...)
+		body = append(body, boundary...)
+		for _, m := range msgs {
+			if m.ContentType != "" {
+				body = append(body, "\r\nContent-Type: "...)
+				body = append(body, m.ContentType...)
+			}
+			body = append(body, "\r\n\r\n"...)
+			body = append(body, m.Body...)
+			body = append(body, "\r\n--"...)
+			body = append(body, boundary...)
+		}
+		body = append(body, wire.MultipartEnd...)
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", ct)
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	h.setIDHeaders(w, l, ss.multiID(lastIdx))
+	h.setCORS(hd, r, l)
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 }
 
 func (h *handler) writeStatus(w http.ResponseWriter, r *http.Request, l *loc, ss *session, status int) {
