@@ -1,0 +1,185 @@
+// Package browser_test runs the browser end-to-end tests (run.mjs) against a
+// freshly built herald: headless Chromium talks to Herald with native
+// EventSource and WebSocket and with NchanSubscriber.js. See
+// docs/browser-tests.md.
+package browser_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests skipped in -short mode")
+	}
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("browser tests need Chromium at %s (fix: apt-get update && apt-get install -y chromium): %v", chromiumPath, err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skipf("browser tests need Node.js (node) on PATH (fix: apt-get install -y nodejs npm): %v", err)
+	}
+	for _, dir := range []string{"node_modules/playwright-core", "node_modules/nchan"} {
+		if _, err := os.Stat(dir); err != nil {
+			t.Skipf("browser tests need browser/%s (fix: cd browser && npm ci): %v", dir, err)
+		}
+	}
+
+	bin := buildHerald(t)
+	h := startHerald(t, bin, "--listen", "127.0.0.1:0")
+	defer func() {
+		if code := h.stop(t); code != 0 {
+			t.Errorf("herald exited %d after SIGTERM, want 0; log:\n%s", code, h.logText())
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "run.mjs")
+	cmd.Env = append(os.Environ(), "HERALD_URL=http://"+h.addr, "CHROMIUM="+chromiumPath)
+	// On timeout ask run.mjs to close the browser itself; kill it if it
+	// has not gone 15 s later.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout // one stream, in order
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start node run.mjs: %v", err)
+	}
+	var failures []string
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		t.Log(line)
+		if strings.HasPrefix(line, "FAIL ") {
+			failures = append(failures, line)
+		}
+	}
+	io.Copy(io.Discard, out)
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		t.Errorf("node run.mjs did not finish within 2 minutes")
+	}
+	if err != nil {
+		t.Errorf("node run.mjs: %v", err)
+		for _, f := range failures {
+			t.Error(f)
+		}
+		t.Logf("herald log:\n%s", h.logText())
+	}
+}
+
+// buildHerald compiles the herald command into a temporary directory.
+func buildHerald(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "herald")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/herald").CombinedOutput(); err != nil {
+		t.Fatalf("go build ../cmd/herald: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type herald struct {
+	cmd  *exec.Cmd
+	addr string
+	done chan struct{} // closed once the log is drained and the process waited for
+
+	mu  sync.Mutex
+	log strings.Builder
+}
+
+var listenRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startHerald starts herald and returns once it logs its listen address.
+func startHerald(t *testing.T, bin string, args ...string) *herald {
+	t.Helper()
+	h := &herald{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	stderr, err := h.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addrc := make(chan string, 1)
+	go func() {
+		defer close(h.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			h.mu.Lock()
+			h.log.WriteString(line + "\n")
+			h.mu.Unlock()
+			if m := listenRe.FindStringSubmatch(line); m != nil {
+				select {
+				case addrc <- m[1]:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		h.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-h.done:
+		default:
+			h.cmd.Process.Kill()
+			<-h.done
+		}
+	})
+	select {
+	case h.addr = <-addrc:
+		return h
+	case <-h.done:
+		t.Fatalf("herald exited before listening; log:\n%s", h.logText())
+	case <-time.After(20 * time.Second):
+		h.cmd.Process.Kill()
+		t.Fatalf("herald did not start listening within 20 s; log:\n%s", h.logText())
+	}
+	return nil
+}
+
+func (h *herald) logText() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.log.String()
+}
+
+// stop sends SIGTERM and waits (bounded) for herald to exit; it returns the
+// exit code.
+func (h *herald) stop(t *testing.T) int {
+	t.Helper()
+	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("SIGTERM herald: %v", err)
+	}
+	select {
+	case <-h.done:
+		return h.cmd.ProcessState.ExitCode()
+	case <-time.After(15 * time.Second):
+		h.cmd.Process.Kill()
+		<-h.done
+		t.Errorf("herald did not exit within 15 s of SIGTERM")
+		return -1
+	}
+}
