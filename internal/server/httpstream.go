@@ -67,7 +67,12 @@ func (h *handler) streamHTTP(w http.ResponseWriter, r *http.Request, l *loc, ss 
 		preamble = []byte("--" + h.s.boundary)
 	}
 	st := &streamer{h: h, l: l, ss: ss, f: f, ping: pingInterval(l, t), kind: kind, remote: r.RemoteAddr}
-	h.s.streams.Add(1)
+	if !h.s.streams.add() {
+		ss.close()
+		w.Header().Set("Retry-After", "1")
+		plainError(w, http.StatusServiceUnavailable, "Server shutting down.")
+		return
+	}
 	if !h1 {
 		for k, v := range hd {
 			w.Header()[k] = v
@@ -78,7 +83,7 @@ func (h *handler) streamHTTP(w http.ResponseWriter, r *http.Request, l *loc, ss 
 			o.w.Write(preamble)
 		}
 		if err := o.rc.Flush(); err != nil {
-			h.s.streams.Done()
+			h.s.streams.done()
 			ss.close()
 			return
 		}
@@ -88,7 +93,7 @@ func (h *handler) streamHTTP(w http.ResponseWriter, r *http.Request, l *loc, ss 
 	}
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		h.s.streams.Done()
+		h.s.streams.done()
 		ss.close()
 		plainError(w, http.StatusInternalServerError, "Cannot stream on this connection.")
 		return
@@ -97,7 +102,7 @@ func (h *handler) streamHTTP(w http.ResponseWriter, r *http.Request, l *loc, ss 
 	head := appendHead(make([]byte, 0, 256), http.StatusOK, hd)
 	head = append(head, preamble...)
 	if err := o.write([][]byte{head}); err != nil {
-		h.s.streams.Done()
+		h.s.streams.done()
 		ss.close()
 		conn.Close()
 		return

@@ -32,7 +32,7 @@ type Server struct {
 	quit     chan struct{} // closed when shutdown starts: waiting subscribers answer.
 	quitOnce sync.Once
 
-	streams         sync.WaitGroup // streaming subscribers on hijacked connections.
+	streams         tracker        // streaming subscribers, which Shutdown does not see.
 	slowSubscribers atomic.Uint64  // subscribers disconnected for being too slow.
 	boundary        string         // multipart boundary of streamed parts.
 	deflaters       deflaters
@@ -176,14 +176,61 @@ func (s *Server) Serve(ctx context.Context) error {
 	wg.Wait()
 	// Streaming subscribers live on hijacked connections that Shutdown does
 	// not track; they saw quit and are ending.
-	streamsDone := make(chan struct{})
-	go func() { s.streams.Wait(); close(streamsDone) }()
-	select {
-	case <-streamsDone:
-	case <-sctx.Done():
+	if !s.streams.wait(sctx) {
 		s.log.Warn("streaming subscribers did not finish in time")
 	}
 	return serveErr
+}
+
+// tracker counts running streams; once closed it admits no new ones, so
+// shutdown can wait for the last one to end.
+type tracker struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	zero   chan struct{} // closed when n drops to 0 after close.
+}
+
+// add admits a stream; false once shutdown has begun.
+func (t *tracker) add() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.n++
+	return true
+}
+
+// done ends a stream admitted by add.
+func (t *tracker) done() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n--
+	if t.closed && t.n == 0 && t.zero != nil {
+		close(t.zero)
+		t.zero = nil
+	}
+}
+
+// wait closes the tracker and waits until no stream runs or ctx ends; it
+// reports whether every stream ended.
+func (t *tracker) wait(ctx context.Context) bool {
+	t.mu.Lock()
+	t.closed = true
+	if t.n == 0 {
+		t.mu.Unlock()
+		return true
+	}
+	zero := make(chan struct{})
+	t.zero = zero
+	t.mu.Unlock()
+	select {
+	case <-zero:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // contextFor is the context of work a connection does on its own (a

@@ -175,12 +175,13 @@ type streamer struct {
 	ping   time.Duration
 	kind   string
 	remote string
+	linger time.Duration // after writing an ending, wait this long for the client to close.
 }
 
 // run serves until the client leaves, the channel ends, the subscriber
 // times out, it proves too slow, or the server shuts down.
 func (st *streamer) run() {
-	defer st.h.s.streams.Done()
+	defer st.h.s.streams.done()
 	defer st.out.close()
 	defer st.ss.close()
 	var pingC, timeoutC <-chan time.Time
@@ -266,6 +267,14 @@ func (st *streamer) finish(bufs [][]byte, status int, reason string) {
 	}
 	if len(bufs) > 0 {
 		st.out.write(bufs)
+	}
+	if st.linger > 0 {
+		t := time.NewTimer(st.linger)
+		defer t.Stop()
+		select {
+		case <-st.out.gone():
+		case <-t.C:
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -25,6 +26,10 @@ import (
 // Nchan's WebSocket subprotocol: a header block with the message id and
 // content type before every message.
 const wsMetaProtocol = "ws+meta.nchan"
+
+// wsCloseLinger is how long a server-initiated close waits for the
+// client's close frame before dropping the connection.
+const wsCloseLinger = 250 * time.Millisecond
 
 // wsGUID is RFC 6455's key suffix.
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -303,11 +308,20 @@ func (h *handler) websocket(w http.ResponseWriter, r *http.Request, l *loc, ss *
 		}
 		pubIDs = ids
 	}
+	if !h.s.streams.add() {
+		if ss != nil {
+			ss.close()
+		}
+		w.Header().Set("Retry-After", "1")
+		plainError(w, http.StatusServiceUnavailable, "Server shutting down.")
+		return
+	}
 	conn, hs, ok := h.wsUpgrade(w, r, l)
 	if !ok {
 		if ss != nil {
 			ss.close()
 		}
+		h.s.streams.done()
 		return
 	}
 	o := newConnOutput(conn, l.SendTimeout)
@@ -318,12 +332,11 @@ func (h *handler) websocket(w http.ResponseWriter, r *http.Request, l *loc, ss *
 		replyInfo:   ss == nil || l.Subscriber == 0,
 		remote:      r.RemoteAddr,
 	}
-	h.s.streams.Add(1)
 	go wc.readLoop()
 	if ss == nil {
 		// Publisher only: the reader owns the connection; wait for the end.
 		go func() {
-			defer h.s.streams.Done()
+			defer h.s.streams.done()
 			select {
 			case <-o.gone():
 			case <-h.s.quit:
@@ -334,7 +347,7 @@ func (h *handler) websocket(w http.ResponseWriter, r *http.Request, l *loc, ss *
 		return
 	}
 	f := &wsFormat{s: h.s, l: l, meta: hs.meta, deflate: hs.sendDeflated && l.DeflateWebSocket}
-	st := &streamer{h: h, l: l, ss: ss, out: o, f: f, ping: l.WebSocketPingInterval, kind: "websocket", remote: r.RemoteAddr}
+	st := &streamer{h: h, l: l, ss: ss, out: o, f: f, ping: l.WebSocketPingInterval, kind: "websocket", remote: r.RemoteAddr, linger: wsCloseLinger}
 	go st.run()
 }
 
