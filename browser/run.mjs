@@ -305,6 +305,10 @@ class Fail extends Error {}
 
 const clip = (s, n = 240) => (s.length > n ? s.slice(0, n) + '…' : s);
 const oneLine = (s) => String(s).replace(/\r?\n/g, '⏎');
+// eslint-disable-next-line no-control-regex
+const noANSI = (s) => String(s).replace(/\x1b\[[0-9;]*m/g, '');
+// The first line of an unexpected error (Playwright appends call and browser logs).
+const errLine = (e) => clip(noANSI(`${e && e.name && e.name !== 'Error' ? e.name + ': ' : ''}${e && e.message ? e.message : e}`).split('\n')[0], 400);
 const show = (body) => JSON.stringify(body);
 
 async function publish(channel, body, { contentType = 'text/plain' } = {}) {
@@ -589,6 +593,7 @@ function withTimeout(promise, ms, what) {
 }
 
 async function runScenario(context, pageURL, name, fn) {
+  if (interrupted) return report(name, false, `not run: interrupted by ${interrupted}`);
   const remaining = RUN_MS - CLEANUP_RESERVE_MS - (Date.now() - started);
   if (remaining < 2_000) return report(name, false, `not run: the run's ${RUN_MS / 1000} s budget is used up`);
   const limit = Math.min(SCENARIO_MS, remaining);
@@ -604,8 +609,10 @@ async function runScenario(context, pageURL, name, fn) {
     await withTimeout(body(), limit, `timed out after ${limit / 1000} s`);
     report(name, true);
   } catch (e) {
-    let reason = e instanceof Fail ? e.message : `${e && e.name ? e.name + ': ' : ''}${e && e.message ? e.message : e}`;
-    if (!(e instanceof Fail) && t) reason = t.fail(reason).message;
+    let reason;
+    if (interrupted) reason = `interrupted by ${interrupted}`;
+    else if (e instanceof Fail) reason = e.message;
+    else reason = t ? t.fail(errLine(e)).message : errLine(e);
     report(name, false, oneLine(reason));
   } finally {
     if (page) await withTimeout(page.close(), WAIT_MS, 'page close').catch(() => {});
@@ -614,6 +621,7 @@ async function runScenario(context, pageURL, name, fn) {
 
 let context = null;
 let server = null;
+let interrupted = null; // the signal that stopped the run
 let userDataDir = null;
 let cleaning = null;
 
@@ -636,7 +644,10 @@ function cleanup() {
   return cleaning;
 }
 
+let summarized = false;
 function summary() {
+  if (summarized) return 1;
+  summarized = true;
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
   console.log(`${passed} passed, ${failed} failed`);
@@ -645,10 +656,16 @@ function summary() {
 
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.once(sig, () => {
-    console.error(`# ${sig}: stopping`);
-    const hard = setTimeout(() => process.exit(1), 12_000);
+    // Close the browser now; the scenario loop stops, the summary is printed
+    // and the process exits 1 (or is made to, 12 s from now).
+    console.error(`# ${sig}: closing the browser and stopping`);
+    interrupted = sig;
+    const hard = setTimeout(() => {
+      summary();
+      process.exit(1);
+    }, 12_000);
     hard.unref();
-    cleanup().finally(() => process.exit(1));
+    cleanup();
   });
 }
 
@@ -679,7 +696,7 @@ async function main() {
       handleSIGHUP: false,
     });
   } catch (e) {
-    const reason = oneLine(`Chromium (${CHROMIUM}) did not start: ${clip(e.message, 600)}`);
+    const reason = oneLine(`Chromium (${CHROMIUM}) did not start: ${errLine(e)}`);
     console.log(`FAIL browser: ${reason}`);
     results.push({ name: 'browser', ok: false, reason });
     for (const [name] of scenarios) report(name, false, 'not run: the browser did not start');
@@ -692,10 +709,10 @@ let code = 1;
 try {
   await main();
 } catch (e) {
-  console.log(`FAIL run: ${oneLine(e && e.stack ? e.stack : e)}`);
+  console.log(`FAIL run: ${oneLine(errLine(e))}`);
   results.push({ name: 'run', ok: false });
 } finally {
   await cleanup();
-  code = summary() ? 1 : 0;
+  code = summary() || interrupted ? 1 : 0;
 }
 process.exit(code);

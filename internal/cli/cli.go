@@ -18,7 +18,7 @@ import (
 )
 
 // Version is Herald's release version.
-const Version = "0.1.0"
+const Version = server.Version
 
 // Exit codes.
 const (

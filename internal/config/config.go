@@ -380,8 +380,11 @@ func (ix *index) location(n *yaml.Node, base *Location) (Location, error) {
 }
 
 func (l *Location) validate() error {
+	if l.StubStatus {
+		return nil
+	}
 	if !l.Publisher.Enabled() && l.Subscriber == 0 {
-		return errors.New("needs publisher, subscriber or pubsub")
+		return errors.New("needs publisher, subscriber, pubsub or stub_status")
 	}
 	if l.Publisher.Enabled() && len(l.PublisherChannelID) == 0 && len(l.ChannelID) == 0 {
 		return errors.New("publisher needs channel_id or publisher_channel_id")

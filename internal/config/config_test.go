@@ -427,7 +427,7 @@ func TestParseErrors(t *testing.T) {
       - location: /x
         channel_id: x
 `,
-			[]string{"test.yaml:4:", "/x", "needs publisher, subscriber or pubsub"},
+			[]string{"test.yaml:4:", "/x", "needs publisher, subscriber, pubsub or stub_status"},
 		},
 		{
 			"location with publisher off", `servers:
@@ -437,7 +437,7 @@ func TestParseErrors(t *testing.T) {
         publisher: off
         channel_id: x
 `,
-			[]string{"test.yaml:4:", "needs publisher, subscriber or pubsub"},
+			[]string{"test.yaml:4:", "needs publisher, subscriber, pubsub or stub_status"},
 		},
 		{
 			"location without channel id", `servers:

@@ -43,6 +43,7 @@ type Location struct {
 
 	Publisher           Publisher
 	Subscriber          Transport
+	StubStatus          bool
 	ChannelID           []location.Expr
 	PublisherChannelID  []location.Expr
 	SubscriberChannelID []location.Expr
@@ -334,6 +335,11 @@ func Directives() []Directive {
 				l.Subscriber, l.Publisher = t, p
 				return nil
 			},
+		},
+		{
+			Name: "stub_status", Default: "off",
+			Doc:    "Makes the location a status page: GET answers Nchan's `nchan_stub_status` text (messages, channels, subscribers, memory) plus Herald's own counters.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.StubStatus }),
 		},
 		{
 			Name: "channel_id", Aliases: []string{"pubsub_channel_id"}, Default: "",

@@ -25,6 +25,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vars := location.Request{HTTP: r, Captures: caps}
+	if l.StubStatus {
+		h.stubStatus(w, r)
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
 		if l.Subscriber != 0 {

@@ -1196,3 +1196,29 @@ func TestPubConcurrentIDsDistinct(t *testing.T) {
 		t.Fatalf("%d distinct ids, want %d", len(seen), workers*each)
 	}
 }
+
+func TestStubStatus(t *testing.T) {
+	s := startServer(t, `servers:
+  - listen: 127.0.0.1:0
+    locations:
+      - location: = /status
+        stub_status: on
+      - location: ~ ^/pub/(.+)$
+        publisher: true
+        channel_id: $1
+`)
+	do(t, "POST", s.URL+"/pub/a", "one")
+	do(t, "POST", s.URL+"/pub/b", "two")
+	r := do(t, "GET", s.URL+"/status", "")
+	for _, want := range []string{"total published messages: 2\n", "stored messages: 2\n", "channels: 2\n", "subscribers: 0\n", "redis connected servers: 0\n", "slow subscribers disconnected: 0\n"} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("status page lacks %q:\n%s", want, r.Body)
+		}
+	}
+	if r.Status != 200 || r.Header.Get("Content-Type") != "text/plain" {
+		t.Errorf("status page: %d %q", r.Status, r.Header.Get("Content-Type"))
+	}
+	if r := do(t, "POST", s.URL+"/status", "x"); r.Status != http.StatusMethodNotAllowed {
+		t.Errorf("POST status page: %d, want 405", r.Status)
+	}
+}
