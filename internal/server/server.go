@@ -32,9 +32,9 @@ type Server struct {
 	quit     chan struct{} // closed when shutdown starts: waiting subscribers answer.
 	quitOnce sync.Once
 
-	streams         tracker        // streaming subscribers, which Shutdown does not see.
-	slowSubscribers atomic.Uint64  // subscribers disconnected for being too slow.
-	boundary        string         // multipart boundary of streamed parts.
+	streams         tracker       // streaming subscribers, which Shutdown does not see.
+	slowSubscribers atomic.Uint64 // subscribers disconnected for being too slow.
+	boundary        string        // multipart boundary of streamed parts.
 	deflaters       deflaters
 
 	mu        sync.Mutex
