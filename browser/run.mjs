@@ -321,12 +321,32 @@ async function publish(channel, body, { contentType = 'text/plain' } = {}) {
     res = await fetch(`${HERALD}/pub/${channel}`, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(PUBLISH_MS) });
     text = await res.text();
   } catch (e) {
-    throw new Fail(`publish to ${channel}: ${e.message}`);
+    throw new Fail(`publish to ${channel}: ${e.name === 'TimeoutError' ? `no answer within ${PUBLISH_MS / 1000} s` : fetchError(e)}`);
   }
   if (res.status !== 201 && res.status !== 202) throw new Fail(`publish to ${channel}: HTTP ${res.status} ${oneLine(clip(text, 200))}`);
   const m = /last message id: (\S+)/.exec(text);
   if (!m) throw new Fail(`publish to ${channel}: no "last message id:" in the response ${JSON.stringify(clip(text, 200))}`);
   return { channel, body, id: m[1], status: res.status };
+}
+
+function fetchError(e) {
+  const cause = e && e.cause ? ` (${e.cause.code || e.cause.message || e.cause})` : '';
+  return `${e && e.message ? e.message : e}${cause}`;
+}
+
+// Checks Herald answers at all (channel info: 200 or 404), so that an absent
+// or hung server fails the run at once rather than every scenario in turn.
+async function checkHerald() {
+  const url = `${HERALD}/pub/${RUN_ID}-probe`;
+  let res;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(PUBLISH_MS) });
+    await res.arrayBuffer();
+  } catch (e) {
+    return `GET ${url}: ${e.name === 'TimeoutError' ? `no answer within ${PUBLISH_MS / 1000} s` : fetchError(e)}`;
+  }
+  if (res.status !== 200 && res.status !== 404) return `GET ${url}: HTTP ${res.status}, want 200 or 404 (is this Herald with its built-in configuration?)`;
+  return null;
 }
 
 // A scenario's view of its page.
@@ -683,6 +703,15 @@ async function main() {
   const pageURL = `http://127.0.0.1:${server.address().port}/`;
   if (new URL(pageURL).origin === new URL(HERALD).origin) throw new Error('the test page must not share Herald\'s origin');
   console.log(`# herald ${HERALD}, test page ${pageURL} (cross-origin), run ${RUN_ID}`);
+
+  const down = await checkHerald();
+  if (down) {
+    const reason = oneLine(`Herald at ${HERALD} is not usable: ${down}`);
+    console.log(`FAIL herald: ${reason}`);
+    results.push({ name: 'herald', ok: false, reason });
+    for (const [name] of scenarios) report(name, false, 'not run: Herald is not usable');
+    return;
+  }
 
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-chromium-'));
   try {
