@@ -46,7 +46,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.websocket(w, r, l, nil, caps)
 			return
 		}
-		if l.Publisher.HTTP {
+		if l.Publisher.HTTP && !isWebSocketUpgrade(r) {
 			h.withPublisherIDs(w, vars, l, h.info)
 			return
 		}

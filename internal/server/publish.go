@@ -40,6 +40,9 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, l *loc, ids []
 		ContentType: r.Header.Get("Content-Type"),
 		EventName:   r.Header.Get("X-EventSource-Event"),
 	}
+	if l.EventSourceEvent != "" {
+		p.EventName = l.EventSourceEvent
+	}
 	status := http.StatusAccepted
 	var info store.Info
 	for _, id := range ids {

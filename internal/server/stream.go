@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"herald/internal/msgid"
@@ -38,6 +39,9 @@ type connOutput struct {
 	mu      sync.Mutex // serialises writes (WebSocket control replies)
 	done    chan struct{}
 	once    sync.Once
+	// closeSent records that a WebSocket close frame went out, so the
+	// client's answering close is not echoed again.
+	closeSent atomic.Bool
 }
 
 func newConnOutput(conn net.Conn, timeout time.Duration) *connOutput {
@@ -264,6 +268,9 @@ func (st *streamer) writeFailed(err error) {
 func (st *streamer) finish(bufs [][]byte, status int, reason string) {
 	if e := st.f.end(status, reason); e != nil {
 		bufs = append(bufs, e)
+		if co, ok := st.out.(*connOutput); ok && st.kind == "websocket" {
+			co.closeSent.Store(true)
+		}
 	}
 	if len(bufs) > 0 {
 		st.out.write(bufs)

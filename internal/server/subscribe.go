@@ -27,6 +27,14 @@ const implemented = config.WebSocket | config.EventSource | config.LongPoll | co
 // none is left.
 func selectTransport(r *http.Request, allowed config.Transport) config.Transport {
 	allowed &= implemented
+	if isWebSocketUpgrade(r) {
+		// A handshake is a WebSocket or nothing: it never falls through
+		// to a polling transport.
+		if allowed.Has(config.WebSocket) {
+			return config.WebSocket
+		}
+		return 0
+	}
 	hd := r.Header
 	candidates := []struct {
 		t  config.Transport

@@ -505,16 +505,24 @@ func TestSubscriberIntervalPoll(t *testing.T) {
 	subCheckMsg(t, doTimeout(t, 2*time.Second, "GET", u, "", h...), "m2", id2)
 }
 
-// TestSubscriberLongPollOnlyLocation: requests asking for another transport
-// fall through to long-poll when the location allows only long-poll.
+// TestSubscriberLongPollOnlyLocation: requests asking for another HTTP
+// transport fall through to long-poll when the location allows only
+// long-poll; a WebSocket handshake never does (403, as in Nchan).
 func TestSubscriberLongPollOnlyLocation(t *testing.T) {
 	t.Parallel()
+	t.Run("websocket upgrade", func(t *testing.T) {
+		t.Parallel()
+		s := startServer(t, subConf("", ""))
+		r := do(t, "GET", s.URL+"/lp/only", "", "Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		if r.Status != http.StatusForbidden {
+			t.Fatalf("handshake on a long-poll-only location: %d, want 403", r.Status)
+		}
+	})
 	cases := []struct {
 		name    string
 		headers []string
 	}{
 		{"plain GET", nil},
-		{"websocket upgrade", []string{"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}},
 		{"eventsource", []string{"Accept", "text/event-stream"}},
 		{"chunked", []string{"TE", "chunked"}},
 	}

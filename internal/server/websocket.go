@@ -421,7 +421,9 @@ func (c *wsConn) readLoop() {
 			if len(payload) >= 2 {
 				code = ws.StatusCode(uint16(payload[0])<<8 | uint16(payload[1]))
 			}
-			c.out.write([][]byte{closeFrame(code, "")})
+			if !c.out.closeSent.Load() {
+				c.out.write([][]byte{closeFrame(code, "")})
+			}
 			c.out.close()
 			return
 		case ws.OpContinuation:
@@ -481,6 +483,7 @@ func (c *wsConn) inflate(p []byte, limit int64) ([]byte, error) {
 }
 
 func (c *wsConn) fail(code ws.StatusCode, reason string) {
+	c.out.closeSent.Store(true)
 	c.out.write([][]byte{closeFrame(code, reason)})
 	c.out.close()
 }
@@ -496,7 +499,7 @@ func (c *wsConn) handleMessage(op ws.OpCode, body []byte) bool {
 		c.fail(ws.StatusPolicyViolation, "Publishing not allowed.")
 		return false
 	}
-	p := store.Publication{Body: body, ContentType: c.contentType}
+	p := store.Publication{Body: body, ContentType: c.contentType, EventName: l.EventSourceEvent}
 	if op == ws.OpBinary {
 		p.ContentType = "application/octet-stream"
 	}
