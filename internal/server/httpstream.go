@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"herald/internal/config"
@@ -143,15 +142,7 @@ func (f *esFormat) end(status int, reason string) []byte {
 	if status == 0 {
 		return nil
 	}
-	if reason != "" {
-		b := append([]byte{':'}, strconv.Itoa(status)...)
-		b = append(b, ": "...)
-		b = append(b, strconv.Itoa(status)...)
-		b = append(b, ' ')
-		b = append(b, reason...)
-		return append(b, "\n\n"...)
-	}
-	return wire.AppendStatusComment(nil, status)
+	return wire.AppendStatusComment(nil, status, reason)
 }
 
 // chunkFormat writes one HTTP chunk per message (framed on HTTP/1.1; on

@@ -13,6 +13,7 @@ import (
 
 	"herald/internal/msgid"
 	"herald/internal/store"
+	"herald/internal/wire"
 )
 
 // maxBatch is the most messages a streaming subscriber is sent in one write.
@@ -118,7 +119,7 @@ func isTimeout(err error) bool {
 // first batch.
 func appendHead(b []byte, status int, h http.Header) []byte {
 	b = append(b, "HTTP/1.1 "...)
-	b = appendStatusLine(b, status)
+	b = wire.AppendStatusLine(b, status, "")
 	b = append(b, "\r\n"...)
 	keys := make([]string, 0, len(h))
 	for k := range h {
@@ -134,26 +135,6 @@ func appendHead(b []byte, status int, h http.Header) []byte {
 		}
 	}
 	return append(b, "\r\n"...)
-}
-
-func appendStatusLine(b []byte, status int) []byte {
-	b = append(b, itoa(status)...)
-	b = append(b, ' ')
-	return append(b, http.StatusText(status)...)
-}
-
-func itoa(n int) string {
-	var buf [20]byte
-	i := len(buf)
-	if n == 0 {
-		return "0"
-	}
-	for n > 0 {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(buf[i:])
 }
 
 // format is one streaming transport's encoding.
@@ -288,51 +269,41 @@ func (st *streamer) finish(bufs [][]byte, status int, reason string) {
 const pinged waitResult = shuttingDown + 1
 
 func (st *streamer) wait(waits []<-chan struct{}, pingC, timeoutC <-chan time.Time) waitResult {
-	quit := st.h.s.quit
-	gone := st.out.gone()
-	if len(waits) == 1 {
-		select {
-		case <-waits[0]:
-			return woken
-		case <-gone:
-			return clientGone
-		case <-timeoutC:
-			return timedOut
-		case <-pingC:
-			return pinged
-		case <-quit:
-			return shuttingDown
-		}
-	}
-	// Several channels: wait on each in a helper goroutine (bounded by the
-	// 255-channel limit) and on the rest here.
-	any := make(chan struct{}, 1)
 	stop := make(chan struct{})
 	defer close(stop)
-	for _, w := range waits {
-		go func() {
-			select {
-			case <-w:
-				select {
-				case any <- struct{}{}:
-				default:
-				}
-			case <-stop:
-			}
-		}()
-	}
 	select {
-	case <-any:
+	case <-anyOf(waits, stop):
 		return woken
-	case <-gone:
+	case <-st.out.gone():
 		return clientGone
 	case <-timeoutC:
 		return timedOut
 	case <-pingC:
 		return pinged
-	case <-quit:
+	case <-st.h.s.quit:
 		return shuttingDown
 	}
+}
+
+// anyOf returns a channel that is closed when any of waits is. With several
+// channels (a multiplexed subscriber, at most 255) a helper goroutine
+// watches each until one fires or stop is closed.
+func anyOf(waits []<-chan struct{}, stop <-chan struct{}) <-chan struct{} {
+	if len(waits) == 1 {
+		return waits[0]
+	}
+	fired := make(chan struct{})
+	var once sync.Once
+	for _, w := range waits {
+		go func() {
+			select {
+			case <-w:
+				once.Do(func() { close(fired) })
+			case <-stop:
+			}
+		}()
+	}
+	return fired
 }
 
 // statusFor maps a store error that ends a stream to its status.

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -288,36 +287,18 @@ const (
 // wait blocks until one of the channels changes, the client leaves, the
 // subscriber timeout passes or the server shuts down.
 func (h *handler) wait(r *http.Request, waits []<-chan struct{}, timeout <-chan time.Time) waitResult {
-	done := r.Context().Done()
-	if len(waits) == 1 {
-		select {
-		case <-waits[0]:
-			return woken
-		case <-done:
-			return clientGone
-		case <-timeout:
-			return timedOut
-		case <-h.s.quit:
-			return shuttingDown
-		}
-	}
-	cases := make([]reflect.SelectCase, 0, len(waits)+3)
-	for _, extra := range []any{done, timeout, h.s.quit} {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(extra)})
-	}
-	for _, wc := range waits {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(wc)})
-	}
-	i, _, _ := reflect.Select(cases)
-	switch i {
-	case 0:
+	stop := make(chan struct{})
+	defer close(stop)
+	select {
+	case <-anyOf(waits, stop):
+		return woken
+	case <-r.Context().Done():
 		return clientGone
-	case 1:
+	case <-timeout:
 		return timedOut
-	case 2:
+	case <-h.s.quit:
 		return shuttingDown
 	}
-	return woken
 }
 
 // poll serves a long-poll (or interval-poll) subscriber: one message, or a

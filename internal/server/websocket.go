@@ -21,6 +21,7 @@ import (
 	"herald/internal/location"
 	"herald/internal/msgid"
 	"herald/internal/store"
+	"herald/internal/wire"
 )
 
 // Nchan's WebSocket subprotocol: a header block with the message id and
@@ -272,24 +273,12 @@ func (f *wsFormat) build(m *store.Message, id string) []byte {
 	}
 	var meta []byte
 	if f.meta {
-		meta = appendWSMeta(nil, id, m.ContentType)
+		meta = wire.AppendWSMeta(nil, id, m.ContentType)
 	}
 	if f.deflate {
 		return appendFrame(nil, op, true, f.s.deflaters.compress(f.l.DeflateLevel, meta, m.Body))
 	}
 	return appendFrame(make([]byte, 0, len(meta)+len(m.Body)+10), op, false, meta, m.Body)
-}
-
-func appendWSMeta(b []byte, id, contentType string) []byte {
-	b = append(b, "id: "...)
-	b = append(b, id...)
-	b = append(b, '\n')
-	if contentType != "" {
-		b = append(b, "content-type: "...)
-		b = append(b, contentType...)
-		b = append(b, '\n')
-	}
-	return append(b, '\n')
 }
 
 func (f *wsFormat) ping() []byte { return appendFrame(nil, ws.OpPing, false) }

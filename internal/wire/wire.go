@@ -82,20 +82,24 @@ func AppendPing(b []byte, comment, event, data string) []byte {
 }
 
 // AppendStatusComment appends the comment that ends an EventSource stream
-// with a status, as ":410: 410 Gone\n\n".
-func AppendStatusComment(b []byte, status int) []byte {
+// with a status, as ":410: 410 Gone\n\n". text replaces the standard
+// status text when it is not empty.
+func AppendStatusComment(b []byte, status int, text string) []byte {
 	b = append(b, ':')
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ": "...)
-	b = AppendStatusLine(b, status)
+	b = AppendStatusLine(b, status, text)
 	return append(b, "\n\n"...)
 }
 
-// AppendStatusLine appends "410 Gone".
-func AppendStatusLine(b []byte, status int) []byte {
+// AppendStatusLine appends "410 Gone", or the status and text.
+func AppendStatusLine(b []byte, status int, text string) []byte {
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
-	return append(b, http.StatusText(status)...)
+	if text == "" {
+		text = http.StatusText(status)
+	}
+	return appendLine(b, text)
 }
 
 // HTTPDate formats a message id's second as an HTTP date.
