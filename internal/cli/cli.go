@@ -1,5 +1,5 @@
 // Package cli implements the herald command line: serve, config check,
-// config defaults, config docs and version.
+// config defaults, config docs, bench and version.
 package cli
 
 import (
@@ -10,8 +10,10 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
+	"herald/internal/bench"
 	"herald/internal/config"
 	"herald/internal/server"
 	"herald/internal/store/memory"
@@ -34,6 +36,7 @@ Usage:
   herald config check -c FILE                validate a configuration file
   herald config defaults                     print the built-in configuration
   herald config docs                         print the configuration key reference
+  herald bench SCENARIO [flags]              load a server: fanout, publish, idle, channels, churn
   herald version                             print the version
 
 Without a file Herald listens on 127.0.0.1:8080 with:
@@ -53,6 +56,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "config":
 		return configCmd(args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return ExitOK
@@ -196,4 +201,77 @@ func newLogger(cfg *config.Config, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// benchCmd parses herald bench's flags and runs package bench.
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "usage: herald bench SCENARIO [flags]  (SCENARIO: %s; herald bench SCENARIO -h lists the flags)\n", strings.Join(bench.Scenarios, ", "))
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	cfg, err := bench.DefaultConfig(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "herald bench: %v\n", err)
+		return ExitUsage
+	}
+	fs := flag.NewFlagSet("herald bench "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Pub, "pub", cfg.Pub, "publisher URL template; {ch} is the channel (loopback hosts only)")
+	fs.StringVar(&cfg.Sub, "sub", cfg.Sub, "subscriber URL template; {ch} is the channel (loopback hosts only)")
+	fs.StringVar(&cfg.Transport, "transport", cfg.Transport, "subscriber transport: eventsource, websocket, longpoll, chunked")
+	fs.IntVar(&cfg.Subscribers, "n", cfg.Subscribers, "subscribers (fanout, idle, churn)")
+	fs.IntVar(&cfg.Subscribers, "subscribers", cfg.Subscribers, "same as -n")
+	fs.IntVar(&cfg.SubscribersPerChannel, "subscribers-per-channel", cfg.SubscribersPerChannel, "publish: subscribers on each channel")
+	fs.IntVar(&cfg.Channels, "channels", cfg.Channels, "channels (publish, channels, churn)")
+	fs.IntVar(&cfg.Publishers, "publishers", cfg.Publishers, "concurrent publishers (publish, channels)")
+	fs.IntVar(&cfg.Messages, "messages", cfg.Messages, "messages: fanout in all; channels per channel; publish, churn at most (0: until --duration)")
+	fs.IntVar(&cfg.Size, "size", cfg.Size, "message body size in bytes")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "messages per second over all publishers (0: back to back, with --pace)")
+	fs.DurationVar(&cfg.Pace, "pace", cfg.Pace, "pause between a publisher's messages when --rate is 0")
+	fs.Float64Var(&cfg.ChurnRate, "churn-rate", cfg.ChurnRate, "churn: subscribers replaced per second")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "longest publishing phase (publish, churn: its length)")
+	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "per connection and request; also how long deliveries may take after the last publish")
+	fs.DurationVar(&cfg.Ramp, "ramp", cfg.Ramp, "spread opening the subscribers over this long")
+	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "most connection attempts in flight")
+	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "idle: wait this long after connecting before reading memory")
+	fs.Func("server-pid", "server process to read memory and CPU time from (repeatable, summed)", func(s string) error {
+		for _, f := range strings.Split(s, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return err
+			}
+			cfg.ServerPIDs = append(cfg.ServerPIDs, pid)
+		}
+		return nil
+	})
+	fs.StringVar(&cfg.Channel, "channel", "", "channel name (prefix with several channels); default bench-<random>")
+	fs.IntVar(&cfg.SourceAddrs, "source-addrs", 0, "spread client sockets over this many 127.0.0.x addresses (0: as needed)")
+	fs.BoolVar(&cfg.JSON, "json", false, "print the result as JSON")
+	fs.BoolVar(&cfg.NoProgress, "quiet", false, "no progress line on stderr")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "herald bench: unexpected argument %q\n", fs.Arg(0))
+		return ExitUsage
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "herald bench: %v\n", err)
+		return ExitUsage
+	}
+	res, err := bench.Run(ctx, &cfg, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "herald bench: %v\n", err)
+		return ExitFailure
+	}
+	if !res.Passed {
+		return ExitFailure
+	}
+	return ExitOK
 }

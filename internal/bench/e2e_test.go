@@ -1,0 +1,208 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"herald/internal/config"
+	"herald/internal/server"
+	"herald/internal/store/memory"
+)
+
+// startHerald starts Herald's built-in configuration on a random loopback
+// port, as internal/server's tests do, and returns its base URL.
+func startHerald(t *testing.T) string {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Servers = cfg.Servers[:1]
+	cfg.Servers[0].Listen = []string{"127.0.0.1:0"}
+	cfg.ShutdownTimeout = 2 * time.Second
+	st := memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, SweepInterval: 50 * time.Millisecond})
+	srv := server.New(cfg, st, server.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := srv.Listen(ctx); err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("server did not stop")
+		}
+		st.Close()
+	})
+	return "http://" + srv.Addrs()[0].String()
+}
+
+// runBench runs a scenario against base with the options applied and
+// checks the run passed with nothing lost, duplicated or out of order.
+func runBench(t *testing.T, base, scenario string, opt func(*Config)) *Result {
+	t.Helper()
+	cfg, err := DefaultConfig(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Pub = base + "/pub/{ch}"
+	cfg.Sub = base + "/sub/{ch}"
+	cfg.Timeout = 5 * time.Second
+	cfg.Pace = time.Millisecond
+	cfg.NoProgress = true
+	if opt != nil {
+		opt(&cfg)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	res, err := Run(ctx, &cfg, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !res.Passed {
+		t.Fatalf("run failed: %v\n%s", res.Failures, out.String())
+	}
+	d := res.Delivery
+	if (d == nil) != (cfg.subscriberCount() == 0) {
+		t.Fatalf("delivery %+v with %d subscribers", d, cfg.subscriberCount())
+	}
+	if d != nil && (d.Lost != 0 || d.Duplicated != 0 || d.OutOfOrder != 0 || d.Malformed != 0) {
+		t.Fatalf("delivery %+v\n%s", d, out.String())
+	}
+	if cfg.JSON {
+		var back Result
+		if err := json.Unmarshal(out.Bytes(), &back); err != nil {
+			t.Fatalf("JSON output: %v\n%s", err, out.String())
+		}
+		if back.Scenario != scenario || back.Delivery == nil || d == nil || back.Delivery.Deliveries != d.Deliveries {
+			t.Fatalf("JSON output does not match the result:\n%s", out.String())
+		}
+	} else if !strings.Contains(out.String(), "result      PASS") {
+		t.Fatalf("table has no PASS line:\n%s", out.String())
+	}
+	return res
+}
+
+func TestFanout(t *testing.T) {
+	base := startHerald(t)
+	for _, tr := range []string{TransportEventSource, TransportWebSocket, TransportLongPoll, TransportChunked} {
+		t.Run(tr, func(t *testing.T) {
+			res := runBench(t, base, ScenarioFanout, func(c *Config) {
+				c.Transport = tr
+				c.Subscribers = 20
+				c.Messages = 20
+				c.JSON = tr == TransportWebSocket
+				if tr == TransportLongPoll {
+					c.Pace = 5 * time.Millisecond // stay within the 10-message buffer
+				}
+			})
+			d := res.Delivery
+			if d.Deliveries != 400 || d.Expected != 400 || d.Latency.Count != 400 || d.Complete != 20 {
+				t.Fatalf("deliveries %d expected %d timed %d complete %d, want 400 400 400 20",
+					d.Deliveries, d.Expected, d.Latency.Count, d.Complete)
+			}
+			if res.Connect.Established != 20 || res.Connect.ServerConfirmed != 20 || res.Publish.OK != 20 {
+				t.Fatalf("connect %+v publish %+v", res.Connect, res.Publish)
+			}
+			if d.Latency.P50 <= 0 || d.Latency.P99 < d.Latency.P50 || d.Latency.Max < d.Latency.P99 {
+				t.Fatalf("latency %+v", d.Latency)
+			}
+		})
+	}
+}
+
+func TestPublish(t *testing.T) {
+	base := startHerald(t)
+	res := runBench(t, base, ScenarioPublish, func(c *Config) {
+		c.Publishers = 2
+		c.Channels = 4
+		c.SubscribersPerChannel = 2
+		c.Messages = 200
+		c.Rate = 1000
+	})
+	if res.Publish.OK != 200 || res.Publish.Status["201"] != 200 || res.Publish.PerSecond <= 0 {
+		t.Fatalf("publish %+v", res.Publish)
+	}
+	if res.Delivery.Deliveries != 400 || !res.Delivery.OrderChecked {
+		t.Fatalf("delivery %+v", res.Delivery)
+	}
+	// Without subscribers: 202 Accepted, counted by status.
+	res = runBench(t, base, ScenarioPublish, func(c *Config) {
+		c.Publishers = 3
+		c.Channels = 2
+		c.Duration = 300 * time.Millisecond
+	})
+	if res.Publish.OK == 0 || res.Publish.Status["202"] != res.Publish.OK {
+		t.Fatalf("publish %+v", res.Publish)
+	}
+}
+
+func TestIdle(t *testing.T) {
+	base := startHerald(t)
+	res := runBench(t, base, ScenarioIdle, func(c *Config) {
+		c.Subscribers = 50
+		c.Settle = 100 * time.Millisecond
+		c.ServerPIDs = []int{os.Getpid()}
+		c.Transport = TransportWebSocket
+	})
+	b, m := res.Broadcast, res.Memory
+	if b == nil || b.Subscribers != 50 || b.Reached != 50 || b.TimeToLastMs <= 0 {
+		t.Fatalf("broadcast %+v", b)
+	}
+	if m == nil || len(m.After) != 2 || m.Before.VmRSS <= 0 || m.After[1].VmRSS <= 0 || m.Subscribers != 50 {
+		t.Fatalf("memory %+v", m)
+	}
+	if res.CPU.ServerUser == nil || res.CPU.ToolUser+res.CPU.ToolSys <= 0 {
+		t.Fatalf("cpu %+v", res.CPU)
+	}
+}
+
+func TestChurn(t *testing.T) {
+	base := startHerald(t)
+	res := runBench(t, base, ScenarioChurn, func(c *Config) {
+		c.Subscribers = 10
+		c.Duration = 1500 * time.Millisecond
+		c.ChurnRate = 20
+		c.Rate = 40
+	})
+	ch := res.Churn
+	if ch == nil || ch.Disconnects < 10 || ch.Reconnects != ch.Disconnects {
+		t.Fatalf("churn %+v", ch)
+	}
+	if res.Connect.Attempted != 10+ch.Reconnects || res.Connect.Failed != 0 {
+		t.Fatalf("connect %+v", res.Connect)
+	}
+	if res.Delivery.Deliveries == 0 || res.Delivery.Subscribers < 20 {
+		t.Fatalf("delivery %+v", res.Delivery)
+	}
+}
+
+func TestChannels(t *testing.T) {
+	base := startHerald(t)
+	res := runBench(t, base, ScenarioChannels, func(c *Config) {
+		c.Channels = 30
+		c.Messages = 2
+		c.Transport = TransportLongPoll
+	})
+	if res.Delivery.Deliveries != 60 || res.Delivery.Complete != 30 {
+		t.Fatalf("delivery %+v", res.Delivery)
+	}
+}
+
+func TestRunRefusesRemote(t *testing.T) {
+	cfg, _ := DefaultConfig(ScenarioFanout)
+	cfg.Sub = "http://198.51.100.1:8080/sub/{ch}"
+	if _, err := Run(context.Background(), &cfg, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("got %v", err)
+	}
+}

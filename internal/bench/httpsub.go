@@ -1,0 +1,234 @@
+package bench
+
+import (
+	"io"
+	"net"
+	"time"
+)
+
+// appendRequest appends a GET request head. hdr holds name, value pairs.
+func appendRequest(b []byte, uri, host string, hdr ...string) []byte {
+	b = append(b, "GET "...)
+	b = append(b, uri...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\nUser-Agent: herald-bench\r\n"...)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		b = append(b, hdr[i]...)
+		b = append(b, ": "...)
+		b = append(b, hdr[i+1]...)
+		b = append(b, "\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// streamHandler reads an EventSource or HTTP-chunked subscriber response.
+type streamHandler struct {
+	s       *subscriber
+	conn    net.Conn
+	t0      time.Time
+	es      bool
+	sse     sseParser
+	msg     prefixBuf
+	deliver func([]byte)
+}
+
+func (h *streamHandler) head(p *respParser) error {
+	if p.Status != 200 {
+		return &statusError{p.Status}
+	}
+	h.conn.SetDeadline(time.Time{})
+	h.s.connected(h.t0)
+	return nil
+}
+
+func (h *streamHandler) data(b []byte) error {
+	if h.es {
+		return h.sse.feed(b, h.deliver)
+	}
+	h.msg.write(b)
+	return nil
+}
+
+// chunkEnd ends a message on the chunked transport, where each message is
+// one chunk.
+func (h *streamHandler) chunkEnd() error {
+	if !h.es {
+		h.deliver(h.msg.bytes())
+		h.msg.reset()
+	}
+	return nil
+}
+
+func (h *streamHandler) bodyEnd() error { return errStreamClosed }
+
+// runStream subscribes over EventSource (es) or HTTP chunked and reads the
+// stream until it ends.
+func (s *subscriber) runStream(es bool) error {
+	r := s.r
+	t0 := time.Now()
+	c, err := r.dial(r.ctx, r.sub.addr, s.src)
+	if err != nil {
+		return err
+	}
+	if !s.setConn(c) {
+		return errStopped
+	}
+	defer c.Close()
+	c.SetDeadline(t0.Add(r.cfg.Timeout))
+	var req []byte
+	if es {
+		req = appendRequest(make([]byte, 0, 256), s.ch.subURI, r.sub.host, "Accept", "text/event-stream", "Cache-Control", "no-cache")
+	} else {
+		req = appendRequest(make([]byte, 0, 256), s.ch.subURI, r.sub.host, "TE", "chunked")
+	}
+	if _, err := c.Write(req); err != nil {
+		return err
+	}
+	h := &streamHandler{s: s, conn: c, t0: t0, es: es}
+	h.deliver = s.deliver
+	var p respParser
+	p.reset()
+	buf := make([]byte, readBufSize)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, ferr := p.feed(buf[:n], h); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return p.eof(h)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// pollHandler reads one long-poll response.
+type pollHandler struct {
+	status        int
+	close         bool
+	etag, lastMod string
+	msg           prefixBuf
+	done          bool
+}
+
+func (h *pollHandler) head(p *respParser) error {
+	h.status, h.close = p.Status, p.Close
+	h.etag, h.lastMod = p.Etag, p.LastModified
+	return nil
+}
+
+func (h *pollHandler) data(b []byte) error { h.msg.write(b); return nil }
+
+func (h *pollHandler) chunkEnd() error { return nil }
+
+func (h *pollHandler) bodyEnd() error { h.done = true; return errDone }
+
+// runLongPoll walks the channel with long-poll requests, sending each
+// answer's Last-Modified and Etag back as If-Modified-Since and
+// If-None-Match so every request asks for the next message. Connections are
+// kept alive and reopened when the server closes them.
+func (s *subscriber) runLongPoll() error {
+	r := s.r
+	var (
+		c       net.Conn
+		lastMod string
+		etag    string
+		p       respParser
+		h       pollHandler
+		fresh   bool
+		t0      time.Time
+	)
+	p.keepIDs = true
+	buf := make([]byte, readBufSize)
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for {
+		if c == nil {
+			if !s.wasConnected {
+				t0 = time.Now()
+			}
+			nc, err := r.dial(r.ctx, r.sub.addr, s.src)
+			if err != nil {
+				return err
+			}
+			if !s.setConn(nc) {
+				return errStopped
+			}
+			c, fresh = nc, true
+		}
+		var req []byte
+		if lastMod != "" || etag != "" {
+			req = appendRequest(make([]byte, 0, 256), s.ch.subURI, r.sub.host, "If-Modified-Since", lastMod, "If-None-Match", etag)
+		} else {
+			req = appendRequest(make([]byte, 0, 256), s.ch.subURI, r.sub.host)
+		}
+		c.SetWriteDeadline(time.Now().Add(r.cfg.Timeout))
+		_, err := c.Write(req)
+		if err == nil && !s.wasConnected {
+			// A long-poll is "connected" once its request is out: the server
+			// answers only when there is a message.
+			s.connected(t0)
+		}
+		p.reset()
+		h = pollHandler{}
+		got := 0
+		for err == nil && !h.done {
+			var n int
+			n, err = c.Read(buf)
+			got += n
+			if n > 0 {
+				if _, ferr := p.feed(buf[:n], &h); ferr != nil && ferr != errDone {
+					err = ferr
+				}
+			}
+			if err == io.EOF && !h.done {
+				if ferr := p.eof(&h); h.done {
+					err = nil
+				} else {
+					err = ferr
+				}
+			}
+		}
+		if !h.done {
+			if s.stopped() {
+				return nil
+			}
+			if got == 0 && !fresh {
+				// The server closed a kept-alive connection: reconnect.
+				c.Close()
+				c = nil
+				continue
+			}
+			return err
+		}
+		fresh = false
+		switch h.status {
+		case 200:
+			s.deliver(h.msg.bytes())
+			if h.lastMod != "" || h.etag != "" {
+				lastMod, etag = h.lastMod, h.etag
+			}
+		case 304, 408:
+			// Nothing new (interval poll) or the subscriber timed out: ask again.
+		case 502, 503, 504:
+			select {
+			case <-r.ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+		default:
+			return &statusError{h.status}
+		}
+		if h.close {
+			c.Close()
+			c = nil
+		}
+	}
+}

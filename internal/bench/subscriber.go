@@ -1,0 +1,163 @@
+package bench
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// errStopped is a subscriber's connection attempt cut short by the run
+// ending.
+var errStopped = errors.New("stopped")
+
+// readBufSize is each HTTP subscriber connection's read buffer: parsers keep
+// only message prefixes, so this is all a connection holds besides its
+// goroutine.
+const readBufSize = 1024
+
+// subscriber is one subscriber connection (one "session" in churn): it
+// connects, reads messages until the run stops it or the server ends it,
+// and keeps its own delivery record.
+type subscriber struct {
+	r   *runner
+	ch  *channel
+	id  int
+	src net.IP
+
+	onConnect    func(ok bool) // called once: established, or failed before
+	wasConnected bool
+	floor        uint64       // ch.next when established (written before estab)
+	estab        atomic.Int64 // unix nanos when established; 0 before
+	tr           seqTracker
+	maxSeen      atomic.Int64 // mirrors tr.max for the drain check; -1: none
+	distinct     atomic.Uint64
+	lastRecv     int64 // unix nanos of the last delivery
+	churned      atomic.Bool
+	exited       atomic.Bool
+
+	mu     sync.Mutex
+	conn   net.Conn
+	closed bool
+}
+
+// setConn records the connection so stop can close it; false if the
+// subscriber was already stopped (c is then closed).
+func (s *subscriber) setConn(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		c.Close()
+		return false
+	}
+	s.conn = c
+	return true
+}
+
+// stop closes the subscriber's connection; its goroutine then ends. abort
+// resets the connection instead of closing it gracefully, so it leaves no
+// socket in TIME_WAIT holding a port for a minute: the end of a run frees
+// every port it used for the next run.
+func (s *subscriber) stop(abort bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.conn != nil {
+		if tc, ok := s.conn.(*net.TCPConn); ok && abort {
+			tc.SetLinger(0)
+		}
+		s.conn.Close()
+	}
+}
+
+func (s *subscriber) stopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// connected marks the subscription established; t0 is when connecting
+// began.
+func (s *subscriber) connected(t0 time.Time) {
+	now := time.Now()
+	s.floor = s.ch.next.Load()
+	s.estab.Store(now.UnixNano())
+	s.wasConnected = true
+	s.r.connectHist.Record(s.id, now.Sub(t0))
+	s.r.connected.Add(1)
+	s.r.noteEstablished(now)
+	s.ch.live.Add(1)
+	if s.onConnect != nil {
+		s.onConnect(true)
+		s.onConnect = nil
+	}
+}
+
+// deliver records one received message from the start of its body.
+func (s *subscriber) deliver(p []byte) {
+	now := time.Now().UnixNano()
+	seq, ts, ok := parseBody(p)
+	if !ok || seq >= s.ch.next.Load() {
+		s.r.malformed.Add(1)
+		return
+	}
+	s.r.deliveries.Add(1)
+	s.lastRecv = now
+	if ts >= s.estab.Load() {
+		s.r.deliveryHist.Record(s.id, time.Duration(now-ts))
+	} else {
+		s.r.backlog.Add(1) // published before this subscriber was there
+	}
+	if s.tr.add(seq, s.ch.ordered) != deliveryDuplicate {
+		s.distinct.Add(1)
+		s.maxSeen.Store(int64(s.tr.max))
+	}
+}
+
+// caughtUp reports whether the subscriber has everything acknowledged on
+// its channel so far (as far as counting tells).
+func (s *subscriber) caughtUp() bool {
+	if s.estab.Load() == 0 {
+		return true
+	}
+	la := s.ch.lastAcked.Load()
+	if la < 0 {
+		return true
+	}
+	if s.maxSeen.Load() < la {
+		return false
+	}
+	return s.floor > 0 || s.distinct.Load() >= uint64(s.ch.ackedN.Load())
+}
+
+// run is the subscriber's goroutine.
+func (s *subscriber) run() {
+	defer s.r.subWG.Done()
+	var err error
+	switch s.r.cfg.Transport {
+	case TransportEventSource:
+		err = s.runStream(true)
+	case TransportChunked:
+		err = s.runStream(false)
+	case TransportLongPoll:
+		err = s.runLongPoll()
+	case TransportWebSocket:
+		err = s.runWebSocket()
+	}
+	switch {
+	case !s.wasConnected:
+		if !s.stopped() {
+			s.r.connectFailed.Add(1)
+			s.r.countError("connect", err)
+		}
+		if s.onConnect != nil {
+			s.onConnect(false)
+			s.onConnect = nil
+		}
+	case err != nil && !s.stopped():
+		s.r.streamErrors.Add(1)
+		s.r.countError("subscriber", err)
+	}
+	s.r.ended(s)
+}
