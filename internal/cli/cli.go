@@ -15,6 +15,7 @@ import (
 
 	"herald/internal/bench"
 	"herald/internal/config"
+	"herald/internal/memtrim"
 	"herald/internal/server"
 	"herald/internal/store/memory"
 )
@@ -175,6 +176,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return ExitFailure
 	}
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	defer stopTrim()
+	go memtrim.Run(trimCtx, memtrim.Options{Logger: log})
 	log.Info("herald started", "version", Version, "config", configName(*file))
 	if err := srv.Serve(ctx); err != nil {
 		log.Error("server failed", "err", err)
