@@ -18,7 +18,7 @@ type Options struct {
 	// Interval between checks; default 5s.
 	Interval time.Duration
 	// MinFree is the idle heap (bytes not in use and not yet returned) that
-	// makes a trim worthwhile; default 16 MiB.
+	// makes a trim worthwhile; default 4 MiB.
 	MinFree uint64
 	Logger  *slog.Logger
 }
@@ -31,7 +31,7 @@ func Run(ctx context.Context, o Options) {
 		o.Interval = 5 * time.Second
 	}
 	if o.MinFree == 0 {
-		o.MinFree = 16 << 20
+		o.MinFree = 4 << 20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
