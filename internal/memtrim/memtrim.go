@@ -24,7 +24,7 @@ type Options struct {
 }
 
 // Run checks every Interval until ctx ends and, when at least MinFree bytes
-// of heap are free and that is over a quarter of the heap the process
+// of heap are free and that is over an eighth of the heap the process
 // holds, collects garbage and returns the free pages.
 func Run(ctx context.Context, o Options) {
 	if o.Interval <= 0 {
@@ -52,7 +52,7 @@ func Run(ctx context.Context, o Options) {
 		metrics.Read(samples)
 		free := samples[0].Value.Uint64() + samples[1].Value.Uint64()
 		held := free + samples[2].Value.Uint64()
-		if free >= o.MinFree && free*4 >= held {
+		if free >= o.MinFree && free*8 >= held {
 			start := time.Now()
 			debug.FreeOSMemory()
 			o.Logger.Debug("returned free memory to the OS", "free_bytes", free, "took", time.Since(start))
