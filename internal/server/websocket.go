@@ -356,98 +356,130 @@ type wsConn struct {
 
 // readLoop reads client frames until the connection ends: it answers pings,
 // echoes closes, publishes messages and closes with the right code on
-// protocol errors.
+// protocol errors. While idle it sits in a shallow read of one byte, so the
+// goroutine's stack stays small; the frame is parsed in readFrame.
 func (c *wsConn) readLoop() {
 	defer c.out.markGone()
+	var first [1]byte
+	rs := &wsReadState{}
+	for {
+		if _, err := c.out.conn.Read(first[:]); err != nil {
+			return
+		}
+		if !c.readFrame(first[0], rs) {
+			return
+		}
+	}
+}
+
+// wsReadState is a message being assembled from fragments.
+type wsReadState struct {
+	msg        []byte
+	op         ws.OpCode
+	compressed bool
+}
+
+// byteThenReader yields one byte already read, then the rest of r.
+type byteThenReader struct {
+	b    byte
+	done bool
+	r    io.Reader
+}
+
+func (br *byteThenReader) Read(p []byte) (int, error) {
+	if !br.done && len(p) > 0 {
+		br.done = true
+		p[0] = br.b
+		return 1, nil
+	}
+	return br.r.Read(p)
+}
+
+// readFrame reads the frame starting with byte first and acts on it; false
+// ends the connection.
+func (c *wsConn) readFrame(first byte, rs *wsReadState) bool {
 	conn := c.out.conn
 	limit := c.l.ClientMaxBodySize
 	if limit <= 0 {
 		limit = 1 << 30
 	}
 	var hdrBuf [ws.MaxHeaderSize - 2]byte
-	var msg []byte
-	var msgOp ws.OpCode
-	var compressed bool
-	for {
-		hdr, err := ws.ReadHeaderBuffer(conn, hdrBuf[:])
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				c.fail(ws.StatusProtocolError, "Invalid frame header.")
-			}
-			return
+	hdr, err := ws.ReadHeaderBuffer(&byteThenReader{b: first, r: conn}, hdrBuf[:])
+	if err != nil {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			c.fail(ws.StatusProtocolError, "Invalid frame header.")
 		}
-		rsv1 := hdr.Rsv&0x4 != 0
-		switch {
-		case !hdr.Masked:
-			c.fail(ws.StatusProtocolError, "Client frames must be masked.")
-			return
-		case hdr.Rsv&0x3 != 0 || (rsv1 && (!c.hs.deflate || hdr.OpCode.IsControl() || hdr.OpCode == ws.OpContinuation)):
-			c.fail(ws.StatusProtocolError, "Unexpected reserved bits.")
-			return
-		case hdr.OpCode.IsControl() && (hdr.Length > 125 || !hdr.Fin):
-			c.fail(ws.StatusProtocolError, "Control frame too long or fragmented.")
-			return
-		case hdr.OpCode.IsReserved():
-			c.fail(ws.StatusProtocolError, "Unknown opcode.")
-			return
-		case !hdr.OpCode.IsControl() && int64(len(msg))+hdr.Length > limit:
+		return false
+	}
+	rsv1 := hdr.Rsv&0x4 != 0
+	switch {
+	case !hdr.Masked:
+		c.fail(ws.StatusProtocolError, "Client frames must be masked.")
+		return false
+	case hdr.Rsv&0x3 != 0 || (rsv1 && (!c.hs.deflate || hdr.OpCode.IsControl() || hdr.OpCode == ws.OpContinuation)):
+		c.fail(ws.StatusProtocolError, "Unexpected reserved bits.")
+		return false
+	case hdr.OpCode.IsControl() && (hdr.Length > 125 || !hdr.Fin):
+		c.fail(ws.StatusProtocolError, "Control frame too long or fragmented.")
+		return false
+	case hdr.OpCode.IsReserved():
+		c.fail(ws.StatusProtocolError, "Unknown opcode.")
+		return false
+	case !hdr.OpCode.IsControl() && int64(len(rs.msg))+hdr.Length > limit:
+		c.fail(ws.StatusMessageTooBig, "Message too big.")
+		return false
+	}
+	payload := make([]byte, hdr.Length)
+	if _, err := io.ReadFull(conn, payload); err != nil {
+		return false
+	}
+	ws.Cipher(payload, hdr.Mask, 0)
+	switch hdr.OpCode {
+	case ws.OpPing:
+		c.out.write([][]byte{appendFrame(nil, ws.OpPong, false, payload)})
+		return true
+	case ws.OpPong:
+		return true
+	case ws.OpClose:
+		code := ws.StatusNormalClosure
+		if len(payload) >= 2 {
+			code = ws.StatusCode(uint16(payload[0])<<8 | uint16(payload[1]))
+		}
+		if !c.out.closeSent.Load() {
+			c.out.write([][]byte{closeFrame(code, "")})
+		}
+		c.out.close()
+		return false
+	case ws.OpContinuation:
+		if rs.msg == nil {
+			c.fail(ws.StatusProtocolError, "Continuation without a message.")
+			return false
+		}
+	default: // text or binary
+		if rs.msg != nil {
+			c.fail(ws.StatusProtocolError, "New message inside a fragmented one.")
+			return false
+		}
+		rs.op, rs.compressed = hdr.OpCode, rsv1
+		rs.msg = make([]byte, 0, hdr.Length)
+	}
+	rs.msg = append(rs.msg, payload...)
+	if !hdr.Fin {
+		return true
+	}
+	body := rs.msg
+	rs.msg = nil
+	if rs.compressed {
+		if body, err = c.inflate(body, limit); err != nil {
 			c.fail(ws.StatusMessageTooBig, "Message too big.")
-			return
-		}
-		payload := make([]byte, hdr.Length)
-		if _, err := io.ReadFull(conn, payload); err != nil {
-			return
-		}
-		ws.Cipher(payload, hdr.Mask, 0)
-		switch hdr.OpCode {
-		case ws.OpPing:
-			c.out.write([][]byte{appendFrame(nil, ws.OpPong, false, payload)})
-			continue
-		case ws.OpPong:
-			continue
-		case ws.OpClose:
-			code := ws.StatusNormalClosure
-			if len(payload) >= 2 {
-				code = ws.StatusCode(uint16(payload[0])<<8 | uint16(payload[1]))
-			}
-			if !c.out.closeSent.Load() {
-				c.out.write([][]byte{closeFrame(code, "")})
-			}
-			c.out.close()
-			return
-		case ws.OpContinuation:
-			if msg == nil {
-				c.fail(ws.StatusProtocolError, "Continuation without a message.")
-				return
-			}
-		default: // text or binary
-			if msg != nil {
-				c.fail(ws.StatusProtocolError, "New message inside a fragmented one.")
-				return
-			}
-			msgOp, compressed = hdr.OpCode, rsv1
-			msg = make([]byte, 0, hdr.Length)
-		}
-		msg = append(msg, payload...)
-		if !hdr.Fin {
-			continue
-		}
-		body := msg
-		msg = nil
-		if compressed {
-			if body, err = c.inflate(body, limit); err != nil {
-				c.fail(ws.StatusMessageTooBig, "Message too big.")
-				return
-			}
-		}
-		if msgOp == ws.OpText && !utf8.Valid(body) {
-			c.fail(ws.StatusInvalidFramePayloadData, "Invalid text frame (not UTF8).")
-			return
-		}
-		if !c.handleMessage(msgOp, body) {
-			return
+			return false
 		}
 	}
+	if rs.op == ws.OpText && !utf8.Valid(body) {
+		c.fail(ws.StatusInvalidFramePayloadData, "Invalid text frame (not UTF8).")
+		return false
+	}
+	return c.handleMessage(rs.op, body)
 }
 
 // inflate decompresses one client message, keeping the window across
