@@ -17,7 +17,9 @@ import (
 	"herald/internal/config"
 	"herald/internal/memtrim"
 	"herald/internal/server"
+	"herald/internal/store"
 	"herald/internal/store/memory"
+	redisstore "herald/internal/store/redis"
 )
 
 // Version is Herald's release version.
@@ -171,7 +173,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	st := memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, Logger: log})
 	defer st.Close()
-	srv := server.New(cfg, st, server.Options{Logger: log})
+	engines, err := redisEngines(cfg, log)
+	defer func() {
+		for _, e := range engines {
+			e.Close()
+		}
+	}()
+	if err != nil {
+		fmt.Fprintf(stderr, "herald: %v\n", err)
+		return ExitUsage
+	}
+	def, storeFor := storeSelection(cfg, st, engines)
+	srv := server.New(cfg, def, server.Options{Logger: log, StoreFor: storeFor})
 	if err := srv.Listen(ctx); err != nil {
 		log.Error("cannot start", "err", err)
 		return ExitFailure
@@ -186,6 +199,69 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("herald stopped")
 	return ExitOK
+}
+
+// redisEngines starts one Redis engine per distinct Redis target (upstream
+// or URL, and key namespace) that the configuration's locations use.
+func redisEngines(cfg *config.Config, log *slog.Logger) (map[string]*redisstore.Store, error) {
+	engines := map[string]*redisstore.Store{}
+	for _, sc := range cfg.Servers {
+		for i := range sc.Locations {
+			t, ok := cfg.Redis(&sc.Locations[i])
+			if !ok || engines[t.Key()] != nil {
+				continue
+			}
+			o, err := redisstore.ParseURLs(t.URLs, t.Cluster)
+			if err != nil {
+				return engines, err
+			}
+			if t.Password != "" {
+				o.Password = t.Password
+			}
+			o.Namespace = t.Namespace
+			o.Logger = log
+			e, err := redisstore.New(o)
+			if err != nil {
+				return engines, err
+			}
+			engines[t.Key()] = e
+			log.Info("redis engine", "servers", o.Addrs, "cluster", o.Cluster, "namespace", o.Namespace, "node", e.NodeID())
+		}
+	}
+	return engines, nil
+}
+
+// storeSelection returns the server's default store and how each location
+// picks its own: memory locations use mem, Redis locations their engine.
+// When every location uses one Redis engine, it is the default too.
+func storeSelection(cfg *config.Config, mem store.Store, engines map[string]*redisstore.Store) (store.Store, func(*config.Location) store.Store) {
+	if len(engines) == 0 {
+		return mem, nil
+	}
+	storeFor := func(l *config.Location) store.Store {
+		if t, ok := cfg.Redis(l); ok {
+			return engines[t.Key()]
+		}
+		return mem
+	}
+	var only store.Store
+	for _, sc := range cfg.Servers {
+		for i := range sc.Locations {
+			l := &sc.Locations[i]
+			if l.StubStatus {
+				continue
+			}
+			st := storeFor(l)
+			if only != nil && st != only {
+				return mem, storeFor
+			}
+			only = st
+		}
+	}
+	if only == nil {
+		only = mem
+	}
+	return only, storeFor
 }
 
 func configName(file string) string {

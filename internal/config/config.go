@@ -23,6 +23,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	LogLevel          string
 	LogFormat         string
+	RedisUpstreams    map[string]RedisUpstream
 	Servers           []Server
 }
 
@@ -242,6 +243,9 @@ func parse(data []byte) (*Config, error) {
 			seen[a] = sn.Line
 		}
 		c.Servers = append(c.Servers, s)
+	}
+	if err := c.checkRedis(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -84,6 +84,11 @@ type Location struct {
 	AllowOrigin             []string
 	AllowCredentials        bool
 	SendTimeout             time.Duration
+
+	UseRedis       bool
+	RedisURL       string
+	RedisPass      string
+	RedisNamespace string
 }
 
 // Scope says where a directive may appear.
@@ -282,6 +287,11 @@ func Directives() []Directive {
 				}
 				return nodeErr(n, "log_format %q: want text or json", s)
 			},
+		},
+		{
+			Name: "redis_upstreams", Scope: ScopeGlobal, Default: "",
+			Doc:     "Named Redis deployments for `redis_pass`: `{name: {servers: [redis://host:port, ...], cluster: true|false, namespace: \"\", password: \"\"}}`. A single server has one URL; a cluster lists seed nodes (the rest are discovered). See docs/redis.md.",
+			setGlob: setRedisUpstreams,
 		},
 		{
 			Name: "publisher", Aliases: []string{"publisher_location"}, Default: "off",
@@ -655,6 +665,40 @@ func Directives() []Directive {
 			Name: "access_control_allow_credentials", Default: "on",
 			Doc:    "Send `Access-Control-Allow-Credentials: true` to cross-origin requests.",
 			setLoc: boolKey(func(l *Location) *bool { return &l.AllowCredentials }),
+		},
+		{
+			Name: "use_redis", Default: "off",
+			Doc:    "Keep this location's channels in Redis at `redis_url` instead of in this process's memory, so every Herald node on that Redis shares them (docs/redis.md). Memory and Redis locations can be mixed.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.UseRedis }),
+		},
+		{
+			Name: "redis_url", Default: "redis://127.0.0.1:6379/0",
+			Doc:    "The Redis server of `use_redis`: `redis://[user:password@]host:port[/db]`, `rediss://` for TLS, or `host:port`. Written at the top level it is every location's default.",
+			setLoc: setRedisURL,
+		},
+		{
+			Name: "redis_pass", Default: "",
+			Doc: "Keep this location's channels in the `redis_upstreams` entry of this name (a server or a Redis Cluster); takes precedence over `use_redis`.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.RedisPass = strings.TrimSpace(s)
+				return nil
+			},
+		},
+		{
+			Name: "redis_namespace", Default: "",
+			Doc: "Prefix of this location's Redis keys (overrides the upstream's `namespace`), so several Herald installations can share a Redis.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.RedisNamespace = s
+				return nil
+			},
 		},
 		{
 			Name: "send_timeout", Default: "10s",

@@ -27,7 +27,7 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, l *loc, ids []
 	if r.Method == http.MethodPut && len(body) == 0 {
 		var info store.Info
 		for _, id := range ids {
-			if info, err = h.s.store.Create(ctx, id, l.chanOpts); err != nil {
+			if info, err = l.store.Create(ctx, id, l.chanOpts); err != nil {
 				storeError(err).write(w)
 				return
 			}
@@ -46,7 +46,7 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, l *loc, ids []
 	status := http.StatusAccepted
 	var info store.Info
 	for _, id := range ids {
-		res, err := h.s.store.Publish(ctx, id, p, l.chanOpts)
+		res, err := l.store.Publish(ctx, id, p, l.chanOpts)
 		if err != nil {
 			h.s.log.Warn("publish failed", "channel", id, "err", err)
 			storeError(err).write(w)
@@ -89,7 +89,7 @@ func (h *handler) info(w http.ResponseWriter, r *http.Request, l *loc, ids []str
 	var info store.Info
 	for _, id := range ids {
 		var err error
-		if info, err = h.s.store.Info(r.Context(), id); err != nil {
+		if info, err = l.store.Info(r.Context(), id); err != nil {
 			storeError(err).write(w)
 			return
 		}
@@ -102,7 +102,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, l *loc, ids []s
 	var info store.Info
 	found := false
 	for _, id := range ids {
-		i, err := h.s.store.Delete(r.Context(), id)
+		i, err := l.store.Delete(r.Context(), id)
 		switch {
 		case err == nil:
 			info, found = i, true

@@ -22,12 +22,15 @@ import (
 	"herald/internal/wire"
 )
 
-// Server runs every listener of a configuration against one store.
+// Server runs every listener of a configuration. Each location keeps its
+// channels in the store Options.StoreFor picks for it (memory or Redis);
+// the default store serves the rest.
 type Server struct {
-	cfg   *config.Config
-	store store.Store
-	log   *slog.Logger
-	now   func() time.Time
+	cfg      *config.Config
+	store    store.Store
+	storeFor func(*config.Location) store.Store
+	log      *slog.Logger
+	now      func() time.Time
 
 	quit     chan struct{} // closed when shutdown starts: waiting subscribers answer.
 	quitOnce sync.Once
@@ -46,6 +49,9 @@ type Server struct {
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
+	// StoreFor picks a location's store; nil (or a nil result) means the
+	// default store given to New.
+	StoreFor func(*config.Location) store.Store
 }
 
 // New prepares a server; Listen and Serve start it.
@@ -58,7 +64,7 @@ func New(cfg *config.Config, st store.Store, o Options) *Server {
 	}
 	var rnd [32]byte
 	rand.Read(rnd[:])
-	return &Server{cfg: cfg, store: st, log: o.Logger, now: o.Now, quit: make(chan struct{}), boundary: wire.Boundary(rnd)}
+	return &Server{cfg: cfg, store: st, storeFor: o.StoreFor, log: o.Logger, now: o.Now, quit: make(chan struct{}), boundary: wire.Boundary(rnd)}
 }
 
 // SlowSubscribers returns how many streaming subscribers were disconnected
@@ -240,13 +246,19 @@ func contextFor(s *Server) context.Context { return context.Background() }
 // loc is a configured location with what is derived from it once.
 type loc struct {
 	*config.Location
+	store    store.Store // where its channels live
 	chanOpts store.ChannelOptions
 	subOpts  store.SubscribeOptions
 	allow    string // methods for the Allow header
 }
 
-func newLoc(l *config.Location) *loc {
-	lc := &loc{Location: l}
+func newLoc(s *Server, l *config.Location) *loc {
+	lc := &loc{Location: l, store: s.store}
+	if s.storeFor != nil {
+		if st := s.storeFor(l); st != nil {
+			lc.store = st
+		}
+	}
 	lc.chanOpts = store.ChannelOptions{
 		BufferLength:    l.BufferLength(),
 		MinBufferLength: l.MinMessageBufferLength,
@@ -279,7 +291,7 @@ func newHandler(s *Server, sc config.Server) *handler {
 	pats := make([]location.Pattern, len(sc.Locations))
 	for i := range sc.Locations {
 		pats[i] = sc.Locations[i].Pattern
-		h.locs = append(h.locs, newLoc(&sc.Locations[i]))
+		h.locs = append(h.locs, newLoc(s, &sc.Locations[i]))
 	}
 	h.matcher = location.NewMatcher(pats)
 	return h

@@ -245,7 +245,7 @@ func (h *handler) subscribe(w http.ResponseWriter, r *http.Request, l *loc, caps
 	given := active >= 0
 	ss := &session{cursors: cursors, active: max(active, 0), buf: make([]*store.Message, 0, 1)}
 	for _, id := range ids {
-		sub, err := h.s.store.Subscribe(r.Context(), id, l.subOpts)
+		sub, err := l.store.Subscribe(r.Context(), id, l.subOpts)
 		if err != nil {
 			ss.close()
 			storeError(err).write(w)

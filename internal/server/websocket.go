@@ -526,7 +526,7 @@ func (c *wsConn) handleMessage(op ws.OpCode, body []byte) bool {
 	}
 	var info store.Info
 	for _, id := range c.pubIDs {
-		res, err := c.h.s.store.Publish(contextFor(c.h.s), id, p, l.chanOpts)
+		res, err := l.store.Publish(contextFor(c.h.s), id, p, l.chanOpts)
 		if err != nil {
 			herr := storeError(err)
 			c.fail(wsCloseCode(herr.status), strconv.Itoa(herr.status)+" "+http.StatusText(herr.status))

@@ -1,0 +1,135 @@
+package redis
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"herald/internal/msgid"
+	"herald/internal/store"
+)
+
+// Stream entry ids are message ids: "<seconds>-<tag>".
+
+func streamID(id msgid.ID) string {
+	b := strconv.AppendInt(make([]byte, 0, 24), id.Time, 10)
+	b = append(b, '-')
+	return string(strconv.AppendInt(b, int64(id.Tag), 10))
+}
+
+func parseStreamID(s string) (msgid.ID, error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return msgid.ID{}, errors.New("bad stream id " + s)
+	}
+	t, err := strconv.ParseInt(a, 10, 64)
+	if err != nil {
+		return msgid.ID{}, errors.New("bad stream id " + s)
+	}
+	g, err := strconv.ParseInt(b, 10, 32)
+	if err != nil {
+		return msgid.ID{}, errors.New("bad stream id " + s)
+	}
+	return msgid.ID{Time: t, Tag: int32(g)}, nil
+}
+
+// rangeAfter is the XRANGE start of the messages after cursor: exclusive of
+// a message id, inclusive of a "dash" cursor (tag -1: before every message
+// of its second).
+func rangeAfter(cursor msgid.ID) string {
+	switch {
+	case cursor.IsZero():
+		return "-"
+	case cursor.Tag < 0:
+		return strconv.FormatInt(cursor.Time, 10) + "-0"
+	}
+	return "(" + streamID(cursor)
+}
+
+// entry is a message of a channel copy with its expiry (Redis clock, ms; 0 never).
+type entry struct {
+	m       *store.Message
+	expires int64
+}
+
+// notice is a decoded pubsub payload.
+type notice struct {
+	kind    byte // 'm' message, 'd' deleted, 'v' eviction (last rule)
+	epoch   int64
+	msg     entry
+	prev    msgid.ID
+	bufLen  int
+	minBuf  int
+	evictID int64
+}
+
+// Payloads, as the scripts write them:
+//
+//	m <epoch> <id> <prev> <seq> <expires> <bl> <mbl> <len(ct)> <len(ev)>\n<ct><ev><body>
+//	d <epoch>
+//	v <epoch> <eviction number>
+func decodeNotice(p string) (notice, error) {
+	bad := errors.New("bad notice")
+	var n notice
+	hdr, rest, _ := strings.Cut(p, "\n")
+	f := strings.Fields(hdr)
+	if len(f) < 2 || len(f[0]) != 1 {
+		return n, bad
+	}
+	n.kind = f[0][0]
+	ep, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return n, bad
+	}
+	n.epoch = ep
+	switch n.kind {
+	case 'd':
+		return n, nil
+	case 'v':
+		if len(f) != 3 {
+			return n, bad
+		}
+		n.evictID, err = strconv.ParseInt(f[2], 10, 64)
+		return n, err
+	case 'm':
+	default:
+		return n, bad
+	}
+	if len(f) != 10 {
+		return n, bad
+	}
+	var nums [6]int64
+	for i, s := range []string{f[4], f[5], f[6], f[7], f[8], f[9]} {
+		if nums[i], err = strconv.ParseInt(s, 10, 64); err != nil {
+			return n, bad
+		}
+	}
+	id, err := parseStreamID(f[2])
+	if err != nil {
+		return n, err
+	}
+	if n.prev, err = parseStreamID(f[3]); err != nil {
+		return n, err
+	}
+	lct, lev := int(nums[4]), int(nums[5])
+	if lct < 0 || lev < 0 || lct+lev > len(rest) {
+		return n, bad
+	}
+	m := &store.Message{ID: id, Seq: uint64(nums[0]), ContentType: rest[:lct], EventName: rest[lct : lct+lev], Body: []byte(rest[lct+lev:])}
+	n.msg = entry{m: m, expires: nums[1]}
+	n.bufLen, n.minBuf = int(nums[2]), int(nums[3])
+	return n, nil
+}
+
+// decodeEntry converts an XRANGE entry (fields x, q, c, e, b) to a message.
+func decodeEntry(id string, fields map[string]any) (entry, error) {
+	mid, err := parseStreamID(id)
+	if err != nil {
+		return entry{}, err
+	}
+	str := func(k string) string { s, _ := fields[k].(string); return s }
+	x, _ := strconv.ParseInt(str("x"), 10, 64)
+	q, _ := strconv.ParseUint(str("q"), 10, 64)
+	m := &store.Message{ID: mid, Seq: q, ContentType: str("c"), EventName: str("e"), Body: []byte(str("b"))}
+	return entry{m: m, expires: x}, nil
+}

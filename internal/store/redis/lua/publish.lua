@@ -1,0 +1,92 @@
+-- publish: store one message and notify every node, atomically.
+-- KEYS: meta, stream, counts, floor
+-- ARGV: body, content type, event, buffer length, min buffer length,
+--   message timeout ms, channel timeout ms, token, hint id, pubsub channel,
+--   publish command (PUBLISH or SPUBLISH), node id, local subscriber count
+-- Returns {id, seq, prev id, expires ms, epoch, messages, subscribers, now ms,
+-- retried (1 when this token's publish was already done), last requested ms}.
+local mkey, skey, nkey, fkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local sec, usec, nowms = clock()
+local bl, mbl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local mt, ct = tonumber(ARGV[6]), tonumber(ARGV[7])
+local tok = ARGV[8]
+local cap, keep = bufsize(bl, mbl)
+local ttl = mt
+if bl <= 0 then ttl = 10000 end
+
+local meta = redis.call('HMGET', mkey, 'ep', 'l', 'lq', 'pt', 'pr', 'lr')
+local ep = meta[1]
+if ep and tok ~= '' and meta[4] == tok then
+  -- The client retried a publish that was done: answer as the first time.
+  local id, seq, prev, x = string.match(meta[5], '^(%S+) (%S+) (%S+) (%S+)$')
+  local n = redis.call('XLEN', skey)
+  if bl <= 0 then n = 0 end
+  local subs = livesubs(nkey, nowms, ARGV[12]) + tonumber(ARGV[13])
+  return {id, seq, prev, x, ep, n, subs, fmt(nowms), 1, meta[6] or '0'}
+end
+-- The first write: Redis refuses it when maxmemory is reached (it checks
+-- only a script's first write), so a full Redis refuses the publish whole.
+if redis.call('HSETNX', mkey, 'ep', newepoch(sec, usec)) == 1 then
+  ep = newepoch(sec, usec)
+  if redis.call('EXISTS', skey) == 1 then redis.call('DEL', skey) end
+end
+local subs = livesubs(nkey, nowms, ARGV[12]) + tonumber(ARGV[13])
+
+-- Drop expired messages (usually the oldest has not expired: one look),
+-- then make room: XADD's MAXLEN drops the oldest, recorded as dropped.
+local n = redis.call('XLEN', skey)
+local oldest = nil
+if n > 0 then
+  oldest = redis.call('XRANGE', skey, '-', '+', 'COUNT', 1)[1]
+  local x = tonumber(oldest[2][2]) or 0
+  if n > keep and x ~= 0 and x <= nowms then
+    n = trimexpired(skey, mkey, nowms, keep)
+    oldest = nil
+  end
+end
+if n >= cap then
+  local over = n - cap + 1
+  if over > 1 or not oldest then
+    local old = redis.call('XRANGE', skey, '-', '+', 'COUNT', over)
+    oldest = old[#old]
+  end
+  redis.call('HSET', mkey, 'd', oldest[1])
+  n = cap - 1
+end
+
+local prev = meta[2] or '0-0'
+local lt, lg = idparse(meta[2])
+local ft, fg = idparse(redis.call('HGET', fkey, 'fl'))
+if idless(lt, lg, ft, fg) then lt, lg = ft, fg end
+local ht, hg = idparse(ARGV[9])
+if idless(lt, lg, ht, hg) then lt, lg = ht, hg end
+local t, g
+if sec > lt then
+  t, g = sec, 0
+elseif lg >= MAXTAG then
+  t, g = lt + 1, 0
+else
+  t, g = lt, lg + 1
+end
+local id = idfmt(t, g)
+
+local seq = sec * 1000000 + usec
+local lq = tonumber(meta[3]) or 0
+if seq <= lq then seq = lq + 1 end
+seq = fmt(seq)
+local x = '0'
+if ttl > 0 then x = fmt(nowms + ttl) end
+
+redis.call('XADD', skey, 'MAXLEN', cap, id, 'x', x, 'q', seq, 'c', ARGV[2], 'e', ARGV[3], 'b', ARGV[1])
+n = n + 1
+redis.call('HSET', mkey, 'ep', ep, 'l', id, 'lq', seq, 'a', '1', 'bl', ARGV[4], 'mbl', ARGV[5],
+  'mt', ARGV[6], 'ct', ARGV[7], 'pt', tok, 'pr', id .. ' ' .. seq .. ' ' .. prev .. ' ' .. x)
+
+local need = -1
+if bl <= 0 or mt > 0 then need = math.max(ttl, ct, 1000) end
+keepfor(mkey, skey, nkey, need)
+if bl <= 0 then n = 0 end
+
+local hdr = table.concat({'m', ep, id, prev, seq, x, ARGV[4], ARGV[5], tostring(#ARGV[2]), tostring(#ARGV[3])}, ' ')
+redis.call(ARGV[11], ARGV[10], hdr .. '\n' .. ARGV[2] .. ARGV[3] .. ARGV[1])
+return {id, seq, prev, x, ep, n, subs, fmt(nowms), 0, meta[6] or '0'}

@@ -1,0 +1,164 @@
+package redis
+
+import (
+	"time"
+
+	"herald/internal/msgid"
+	"herald/internal/store"
+)
+
+// subscription is one subscriber's hold on a channel's mirror.
+type subscription struct {
+	s       *Store
+	mr      *mirror
+	rule    store.Concurrency
+	evictNo int64 // "last" rule: this subscriber's eviction number
+	evicted bool  // under mr.mu
+	closed  bool  // under mr.mu
+}
+
+// Start implements store.Subscription.
+func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
+	mr := sub.mr
+	mr.mu.Lock()
+	if mr.deleted {
+		mr.mu.Unlock()
+		return msgid.ID{}, store.ErrGone
+	}
+	mr.trim(sub.s.redisNow())
+	n := mr.buffered()
+	if n == 0 {
+		last := mr.last
+		mr.mu.Unlock()
+		return last, nil
+	}
+	switch st.Kind {
+	case store.StartOldest:
+		mr.mu.Unlock()
+		return msgid.ID{}, nil
+	case store.StartNewest:
+		last := mr.last
+		mr.mu.Unlock()
+		return last, nil
+	}
+	switch {
+	case st.N > 0:
+		idx := min(st.N-1, n-1)
+		if idx == 0 {
+			mr.mu.Unlock()
+			return msgid.ID{}, nil
+		}
+		if !mr.truncated {
+			id := mr.msgs.at(idx - 1).m.ID
+			mr.mu.Unlock()
+			return id, nil
+		}
+		// The oldest messages are only in Redis.
+		mr.mu.Unlock()
+		return sub.s.nthOldest(mr, idx)
+	case st.N < 0:
+		// Counted from the newest, which the mirror always has.
+		i := n + st.N - 1
+		var id msgid.ID
+		if i >= 0 {
+			id = mr.msgs.at(i).m.ID
+		}
+		mr.mu.Unlock()
+		return id, nil
+	}
+	last := mr.last
+	mr.mu.Unlock()
+	return last, nil
+}
+
+// Read implements store.Subscription.
+func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) (store.Batch, error) {
+	mr := sub.mr
+	mr.mu.Lock()
+	if mr.deleted {
+		mr.mu.Unlock()
+		return store.Batch{Messages: buf}, store.ErrGone
+	}
+	if sub.evicted {
+		mr.mu.Unlock()
+		return store.Batch{Messages: buf}, store.ErrConflict
+	}
+	if mr.retired {
+		// The store closed under the subscriber: it waits for nothing.
+		mr.mu.Unlock()
+		return store.Batch{Messages: buf}, store.ErrClosed
+	}
+	mr.trim(sub.s.redisNow())
+	missed := !cursor.IsZero() && cursor.Compare(mr.dropped) < 0
+	if mr.truncated && mr.msgs.len() > 0 && cursor.Compare(mr.msgs.front().m.ID) < 0 {
+		mr.mu.Unlock()
+		return sub.readRedis(cursor, buf, max, missed)
+	}
+	i := mr.msgs.firstAfter(cursor)
+	if i == mr.msgs.len() {
+		w := mr.waitChan()
+		mr.mu.Unlock()
+		return store.Batch{Messages: buf, Wait: w, Missed: missed}, nil
+	}
+	for ; i < mr.msgs.len() && max > 0; i++ {
+		buf = append(buf, mr.msgs.at(i).m)
+		max--
+	}
+	mr.lastRequested = time.Now()
+	mr.mu.Unlock()
+	return store.Batch{Messages: buf, Missed: missed}, nil
+}
+
+// readRedis serves a cursor older than the mirror from the stream.
+func (sub *subscription) readRedis(cursor msgid.ID, buf []*store.Message, max int, missed bool) (store.Batch, error) {
+	n := len(buf)
+	buf, err := sub.s.readStream(sub.mr, cursor, buf, max)
+	if err != nil {
+		return store.Batch{Messages: buf[:n]}, err
+	}
+	if len(buf) == n {
+		// Trimmed meanwhile: the mirror has the rest.
+		mr := sub.mr
+		mr.mu.Lock()
+		defer mr.mu.Unlock()
+		if mr.msgs.len() > 0 && mr.msgs.front().m.ID.After(cursor) {
+			for i := 0; i < mr.msgs.len() && max > 0; i++ {
+				buf = append(buf, mr.msgs.at(i).m)
+				max--
+			}
+			return store.Batch{Messages: buf, Missed: true}, nil
+		}
+		return store.Batch{Messages: buf, Wait: mr.waitChan(), Missed: missed}, nil
+	}
+	return store.Batch{Messages: buf, Missed: missed}, nil
+}
+
+// Close implements store.Subscription.
+func (sub *subscription) Close() {
+	mr := sub.mr
+	mr.mu.Lock()
+	if sub.closed {
+		mr.mu.Unlock()
+		return
+	}
+	sub.closed = true
+	sub.s.subscribers.Add(-1)
+	if mr.retired {
+		mr.mu.Unlock()
+		return
+	}
+	mr.subs--
+	if mr.subs == 0 {
+		mr.idleSince = time.Now()
+	}
+	if sub.rule == store.Last {
+		for i, o := range mr.lastSubs {
+			if o == sub {
+				mr.lastSubs = append(mr.lastSubs[:i], mr.lastSubs[i+1:]...)
+				break
+			}
+		}
+	}
+	mr.mu.Unlock()
+	sub.s.markDirty(mr)
+}
