@@ -10,40 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/config"
-	"herald/internal/server"
-	"herald/internal/store/memory"
+	"herald/internal/servertest"
 )
 
 // startHerald starts Herald's built-in configuration on a random loopback
-// port, as internal/server's tests do, and returns its base URL.
+// port and returns its base URL.
 func startHerald(t *testing.T) string {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Servers = cfg.Servers[:1]
-	cfg.Servers[0].Listen = []string{"127.0.0.1:0"}
-	cfg.ShutdownTimeout = 2 * time.Second
-	st := memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, SweepInterval: 50 * time.Millisecond})
-	srv := server.New(cfg, st, server.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := srv.Listen(ctx); err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Errorf("server did not stop")
-		}
-		st.Close()
-	})
-	return "http://" + srv.Addrs()[0].String()
+	return servertest.Start(t, servertest.Options{}).URL
 }
 
 // runBench runs a scenario against base with the options applied and

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"herald/internal/config"
-	"herald/internal/server"
+	"herald/internal/servertest"
 	"herald/internal/store/memory"
 )
 
@@ -25,38 +25,14 @@ type testServer struct {
 func startServer(t testing.TB, yamlText string) *testServer {
 	t.Helper()
 	var cfg *config.Config
-	if yamlText == "" {
-		cfg = config.Default()
-	} else {
+	if yamlText != "" {
 		var err error
 		if cfg, err = config.Parse([]byte(yamlText), "test.yaml"); err != nil {
 			t.Fatalf("config: %v", err)
 		}
 	}
-	cfg.Servers = cfg.Servers[:1]
-	cfg.Servers[0].Listen = []string{"127.0.0.1:0"}
-	cfg.ShutdownTimeout = 2 * time.Second
-	st := memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, SweepInterval: 50 * time.Millisecond})
-	srv := server.New(cfg, st, server.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := srv.Listen(ctx); err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Errorf("server did not stop")
-		}
-		st.Close()
-	})
-	return &testServer{URL: "http://" + srv.Addrs()[0].String(), Store: st}
+	s := servertest.Start(t, servertest.Options{Config: cfg})
+	return &testServer{URL: s.URL, Store: s.Store.(*memory.Store)}
 }
 
 // response is a finished HTTP exchange.

@@ -16,7 +16,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"herald/internal/config"
-	"herald/internal/server"
+	"herald/internal/servertest"
 	"herald/internal/store"
 	"herald/internal/store/memory"
 	redisstore "herald/internal/store/redis"
@@ -47,11 +47,10 @@ servers:
 
 // node is one running Herald node.
 type node struct {
-	URL    string
-	Store  *redisstore.Store
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
+	URL   string
+	Store *redisstore.Store
+	srv   *servertest.Server
+	once  sync.Once
 }
 
 func nodeOpts(addrs []string, cluster bool) redisstore.Options {
@@ -86,13 +85,8 @@ func startNode(t testing.TB, o redisstore.Options) *node {
 		}
 		return st
 	}
-	srv := server.New(cfg, st, server.Options{StoreFor: storeFor})
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := srv.Listen(ctx); err != nil {
-		t.Fatal(err)
-	}
-	n := &node{URL: "http://" + srv.Addrs()[0].String(), Store: st, cancel: cancel, done: make(chan error, 1)}
-	go func() { n.done <- srv.Serve(ctx) }()
+	s := servertest.Start(t, servertest.Options{Config: cfg, Store: st, StoreFor: storeFor})
+	n := &node{URL: s.URL, Store: st, srv: s}
 	t.Cleanup(func() {
 		n.stop(t, false)
 		mem.Close()
@@ -104,11 +98,8 @@ func startNode(t testing.TB, o redisstore.Options) *node {
 // expire, as a node that died would.
 func (n *node) stop(t testing.TB, crash bool) {
 	n.once.Do(func() {
-		n.cancel()
-		select {
-		case <-n.done:
-		case <-time.After(5 * time.Second):
-			t.Errorf("node %s did not stop", n.URL)
+		if err := n.srv.Stop(); err != nil {
+			t.Errorf("node %s did not stop: %v", n.URL, err)
 		}
 		if crash {
 			n.Store.Crash()
