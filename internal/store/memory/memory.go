@@ -12,6 +12,7 @@ import (
 
 	"herald/internal/msgid"
 	"herald/internal/store"
+	"herald/internal/store/msgring"
 )
 
 const (
@@ -65,11 +66,14 @@ type shard struct {
 	chans map[string]*channel
 }
 
+// entry is a buffered message with its expiry (Unix ns; 0 never).
+type entry = msgring.Entry
+
 type channel struct {
 	key string
 
 	mu            sync.Mutex
-	msgs          ring
+	msgs          msgring.Ring
 	last          msgid.ID
 	floor         msgid.ID // ids start after this: a re-created channel continues past its predecessor.
 	dropped       msgid.ID // newest id dropped from the buffer.
@@ -208,7 +212,7 @@ func (c *channel) capacity() int {
 // trim drops messages past the buffer length and expired ones. c.mu held.
 func (s *Store) trim(c *channel, now time.Time) {
 	capacity := c.capacity()
-	for c.msgs.len() > capacity {
+	for c.msgs.Len() > capacity {
 		s.drop(c)
 	}
 	keep := c.opts.MinBufferLength
@@ -216,9 +220,9 @@ func (s *Store) trim(c *channel, now time.Time) {
 		keep = 0
 	}
 	ns := now.UnixNano()
-	for c.msgs.len() > keep {
-		e := c.msgs.front()
-		if e.expires == 0 || e.expires > ns {
+	for c.msgs.Len() > keep {
+		e := c.msgs.Front()
+		if e.Expires == 0 || e.Expires > ns {
 			break
 		}
 		s.drop(c)
@@ -226,7 +230,7 @@ func (s *Store) trim(c *channel, now time.Time) {
 }
 
 func (s *Store) drop(c *channel) {
-	m := c.msgs.popFront()
+	m := c.msgs.PopFront().Msg
 	c.dropped = m.ID
 	s.used.Add(-m.Size())
 	s.stored.Add(-1)
@@ -237,7 +241,7 @@ func (c *channel) buffered() int {
 	if c.opts.BufferLength <= 0 {
 		return 0
 	}
-	return c.msgs.len()
+	return c.msgs.Len()
 }
 
 func (c *channel) info() store.Info {
@@ -275,17 +279,17 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 		s.trim(c, now)
 		// A full buffer gives up its oldest message for the new one: account
 		// for the net change only, so usage never passes the limit.
-		evict := c.msgs.len() > 0 && c.msgs.len() >= c.capacity()
+		evict := c.msgs.Len() > 0 && c.msgs.Len() >= c.capacity()
 		freed := int64(0)
 		if evict {
-			freed = c.msgs.front().m.Size()
+			freed = c.msgs.Front().Msg.Size()
 		}
 		if !s.reserve(size - freed) {
 			c.mu.Unlock()
 			return store.PublishResult{}, store.ErrOutOfMemory
 		}
 		if evict {
-			c.dropped = c.msgs.popFront().ID
+			c.dropped = c.msgs.PopFront().Msg.ID
 			s.stored.Add(-1)
 		}
 		prev := c.last
@@ -303,7 +307,7 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 		if ttl > 0 {
 			expires = now.Add(ttl).UnixNano()
 		}
-		c.msgs.push(entry{m: m, expires: expires})
+		c.msgs.Push(entry{Msg: m, Expires: expires})
 		s.stored.Add(1)
 		s.trim(c, now)
 		c.lastActive = now
@@ -388,10 +392,10 @@ func (s *Store) remove(c *channel) {
 		s.floor = c.last
 	}
 	s.floorMu.Unlock()
-	for c.msgs.len() > 0 {
+	for c.msgs.Len() > 0 {
 		s.drop(c)
 	}
-	c.msgs.clear()
+	c.msgs.Clear()
 	c.lastSubs = nil
 	s.used.Add(-(channelOverhead + int64(len(c.key))))
 	s.channels.Add(-1)
@@ -532,7 +536,7 @@ func (s *Store) sweepShard(sh *shard, batch []*channel) []*channel {
 // idle reports whether the channel has nothing left and has lingered its
 // channel timeout. c.mu held.
 func (c *channel) idle(now time.Time) bool {
-	return c.subs == 0 && c.msgs.len() == 0 && now.Sub(c.lastActive) >= c.opts.ChannelTimeout
+	return c.subs == 0 && c.msgs.Len() == 0 && now.Sub(c.lastActive) >= c.opts.ChannelTimeout
 }
 
 type subscription struct {
@@ -576,7 +580,7 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 	if idx == 0 {
 		return msgid.ID{}, nil
 	}
-	return c.msgs.at(idx - 1).m.ID, nil
+	return c.msgs.At(idx - 1).Msg.ID, nil
 }
 
 // Read implements store.Subscription.
@@ -593,12 +597,12 @@ func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) (s
 	now := sub.s.now()
 	sub.s.trim(c, now)
 	missed := !cursor.IsZero() && cursor.Compare(c.dropped) < 0
-	i := c.msgs.firstAfter(cursor)
-	if i == c.msgs.len() {
+	i := c.msgs.FirstAfter(cursor)
+	if i == c.msgs.Len() {
 		return store.Batch{Messages: buf, Wait: c.waitChan(), Missed: missed}, nil
 	}
-	for ; i < c.msgs.len() && max > 0; i++ {
-		buf = append(buf, c.msgs.at(i).m)
+	for ; i < c.msgs.Len() && max > 0; i++ {
+		buf = append(buf, c.msgs.At(i).Msg)
 		max--
 	}
 	c.lastRequested = now

@@ -7,6 +7,7 @@ import (
 
 	"herald/internal/msgid"
 	"herald/internal/store"
+	"herald/internal/store/msgring"
 )
 
 // Stream entry ids are message ids: "<seconds>-<tag>".
@@ -47,10 +48,7 @@ func rangeAfter(cursor msgid.ID) string {
 }
 
 // entry is a message of a channel copy with its expiry (Redis clock, ms; 0 never).
-type entry struct {
-	m       *store.Message
-	expires int64
-}
+type entry = msgring.Entry
 
 // notice is a decoded pubsub payload.
 type notice struct {
@@ -116,7 +114,7 @@ func decodeNotice(p string) (notice, error) {
 		return n, bad
 	}
 	m := &store.Message{ID: id, Seq: uint64(nums[0]), ContentType: rest[:lct], EventName: rest[lct : lct+lev], Body: []byte(rest[lct+lev:])}
-	n.msg = entry{m: m, expires: nums[1]}
+	n.msg = entry{Msg: m, Expires: nums[1]}
 	n.bufLen, n.minBuf = int(nums[2]), int(nums[3])
 	return n, nil
 }
@@ -131,5 +129,5 @@ func decodeEntry(id string, fields map[string]any) (entry, error) {
 	x, _ := strconv.ParseInt(str("x"), 10, 64)
 	q, _ := strconv.ParseUint(str("q"), 10, 64)
 	m := &store.Message{ID: mid, Seq: q, ContentType: str("c"), EventName: str("e"), Body: []byte(str("b"))}
-	return entry{m: m, expires: x}, nil
+	return entry{Msg: m, Expires: x}, nil
 }

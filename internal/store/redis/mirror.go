@@ -10,6 +10,7 @@ import (
 
 	"herald/internal/msgid"
 	"herald/internal/store"
+	"herald/internal/store/msgring"
 )
 
 // mirror is this node's copy of a channel it has subscribers on: the
@@ -30,7 +31,7 @@ type mirror struct {
 
 	mu         sync.Mutex
 	epoch      int64 // the channel's incarnation in Redis; 0 until known
-	msgs       ring
+	msgs       msgring.Ring
 	bytes      int64
 	last       msgid.ID // newest message id known
 	dropped    msgid.ID // newest id dropped from the channel's buffer
@@ -74,7 +75,7 @@ func (mr *mirror) retireLocked(deleted bool) bool {
 	}
 	mr.retired, mr.deleted = true, deleted
 	mr.gone.Store(true)
-	mr.msgs.clear()
+	mr.msgs.Clear()
 	mr.bytes = 0
 	mr.lastSubs = nil
 	mr.wakeAll()
@@ -112,28 +113,28 @@ func (mr *mirror) capacity() int {
 func (mr *mirror) trim(nowMs int64) {
 	capacity := mr.capacity()
 	local := min(capacity, mr.s.o.MirrorLength)
-	for mr.msgs.len() > local {
-		e := mr.msgs.popFront()
-		mr.bytes -= e.m.Size()
+	for mr.msgs.Len() > local {
+		e := mr.msgs.PopFront()
+		mr.bytes -= e.Msg.Size()
 		if local < capacity {
 			mr.truncated = true
 		} else {
-			mr.dropped = e.m.ID
+			mr.dropped = e.Msg.ID
 		}
 	}
 	keep := mr.minBuf
 	if mr.bufLen <= 0 {
 		keep = 0
 	}
-	for mr.msgs.len() > keep {
-		e := mr.msgs.front()
-		if e.expires == 0 || e.expires > nowMs {
+	for mr.msgs.Len() > keep {
+		e := mr.msgs.Front()
+		if e.Expires == 0 || e.Expires > nowMs {
 			break
 		}
-		mr.bytes -= e.m.Size()
-		mr.dropped = mr.msgs.popFront().m.ID
+		mr.bytes -= e.Msg.Size()
+		mr.dropped = mr.msgs.PopFront().Msg.ID
 	}
-	if mr.msgs.len() == 0 {
+	if mr.msgs.Len() == 0 {
 		mr.truncated = false
 	}
 }
@@ -143,23 +144,23 @@ func (mr *mirror) dropThrough(id msgid.ID) {
 	if id.Compare(mr.dropped) > 0 {
 		mr.dropped = id
 	}
-	for mr.msgs.len() > 0 && !mr.msgs.front().m.ID.After(id) {
-		mr.bytes -= mr.msgs.popFront().m.Size()
+	for mr.msgs.Len() > 0 && !mr.msgs.Front().Msg.ID.After(id) {
+		mr.bytes -= mr.msgs.PopFront().Msg.Size()
 	}
 }
 
 // push appends a message newer than last. mr.mu held.
 func (mr *mirror) push(e entry) {
-	mr.msgs.push(e)
-	mr.bytes += e.m.Size()
-	mr.last = e.m.ID
+	mr.msgs.Push(e)
+	mr.bytes += e.Msg.Size()
+	mr.last = e.Msg.ID
 }
 
 func (mr *mirror) buffered() int {
 	if mr.bufLen <= 0 {
 		return 0
 	}
-	return mr.msgs.len()
+	return mr.msgs.Len()
 }
 
 // evict marks the subscribers under the "last" rule that came before
@@ -210,7 +211,7 @@ func (mr *mirror) handle(n notice) {
 		case mr.epoch == 0 || n.epoch < mr.epoch:
 		case n.epoch > mr.epoch:
 			sync = true
-		case !n.msg.m.ID.After(mr.last):
+		case !n.msg.Msg.ID.After(mr.last):
 			// Already have it.
 		case n.prev != mr.last || !mr.synced:
 			sync = true
@@ -392,7 +393,7 @@ func (s *Store) syncOnce(mr *mirror) (done bool, err error) {
 		changed = true
 	}
 	for _, e := range entries {
-		if e.m.ID.After(mr.last) {
+		if e.Msg.ID.After(mr.last) {
 			mr.push(e)
 			changed = true
 		}
@@ -448,10 +449,10 @@ func (s *Store) readStream(mr *mirror, cursor msgid.ID, buf []*store.Message, ma
 		if err != nil {
 			return buf, err
 		}
-		if e.expires != 0 && e.expires <= now {
+		if e.Expires != 0 && e.Expires <= now {
 			continue
 		}
-		buf = append(buf, e.m)
+		buf = append(buf, e.Msg)
 	}
 	return buf, nil
 }

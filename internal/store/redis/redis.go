@@ -455,7 +455,7 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 		// Deliver to this node's subscribers now; the pubsub copy that
 		// follows is then a duplicate and is ignored.
 		local := &store.Message{ID: id, Seq: m.Seq, Body: p.Body, ContentType: p.ContentType, EventName: p.EventName}
-		mr.handle(notice{kind: 'm', epoch: r.int(4), msg: entry{m: local, expires: r.int(3)}, prev: prev, bufLen: o.BufferLength, minBuf: o.MinBufferLength})
+		mr.handle(notice{kind: 'm', epoch: r.int(4), msg: entry{Msg: local, Expires: r.int(3)}, prev: prev, bufLen: o.BufferLength, minBuf: o.MinBufferLength})
 	}
 	s.rememberID(key, id)
 	s.published.Add(1)
@@ -772,7 +772,7 @@ func (s *Store) Stats() store.Stats {
 		mr.mu.Lock()
 		if !mr.retired {
 			st.Channels++
-			st.StoredMessages += mr.msgs.len()
+			st.StoredMessages += mr.msgs.Len()
 			st.MemoryUsed += mr.bytes
 		}
 		mr.mu.Unlock()

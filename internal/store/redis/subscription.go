@@ -49,7 +49,7 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 			return msgid.ID{}, nil
 		}
 		if !mr.truncated {
-			id := mr.msgs.at(idx - 1).m.ID
+			id := mr.msgs.At(idx - 1).Msg.ID
 			mr.mu.Unlock()
 			return id, nil
 		}
@@ -61,7 +61,7 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 		i := n + st.N - 1
 		var id msgid.ID
 		if i >= 0 {
-			id = mr.msgs.at(i).m.ID
+			id = mr.msgs.At(i).Msg.ID
 		}
 		mr.mu.Unlock()
 		return id, nil
@@ -90,18 +90,18 @@ func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) (s
 	}
 	mr.trim(sub.s.redisNow())
 	missed := !cursor.IsZero() && cursor.Compare(mr.dropped) < 0
-	if mr.truncated && mr.msgs.len() > 0 && cursor.Compare(mr.msgs.front().m.ID) < 0 {
+	if mr.truncated && mr.msgs.Len() > 0 && cursor.Compare(mr.msgs.Front().Msg.ID) < 0 {
 		mr.mu.Unlock()
 		return sub.readRedis(cursor, buf, max, missed)
 	}
-	i := mr.msgs.firstAfter(cursor)
-	if i == mr.msgs.len() {
+	i := mr.msgs.FirstAfter(cursor)
+	if i == mr.msgs.Len() {
 		w := mr.waitChan()
 		mr.mu.Unlock()
 		return store.Batch{Messages: buf, Wait: w, Missed: missed}, nil
 	}
-	for ; i < mr.msgs.len() && max > 0; i++ {
-		buf = append(buf, mr.msgs.at(i).m)
+	for ; i < mr.msgs.Len() && max > 0; i++ {
+		buf = append(buf, mr.msgs.At(i).Msg)
 		max--
 	}
 	mr.lastRequested = time.Now()
@@ -121,9 +121,9 @@ func (sub *subscription) readRedis(cursor msgid.ID, buf []*store.Message, max in
 		mr := sub.mr
 		mr.mu.Lock()
 		defer mr.mu.Unlock()
-		if mr.msgs.len() > 0 && mr.msgs.front().m.ID.After(cursor) {
-			for i := 0; i < mr.msgs.len() && max > 0; i++ {
-				buf = append(buf, mr.msgs.at(i).m)
+		if mr.msgs.Len() > 0 && mr.msgs.Front().Msg.ID.After(cursor) {
+			for i := 0; i < mr.msgs.Len() && max > 0; i++ {
+				buf = append(buf, mr.msgs.At(i).Msg)
 				max--
 			}
 			return store.Batch{Messages: buf, Missed: true}, nil

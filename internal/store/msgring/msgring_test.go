@@ -1,0 +1,59 @@
+package msgring
+
+import (
+	"testing"
+
+	"herald/internal/msgid"
+	"herald/internal/store"
+)
+
+func msg(t int64, tag int32) Entry {
+	return Entry{Msg: &store.Message{ID: msgid.ID{Time: t, Tag: tag}}}
+}
+
+// TestRing pushes and pops across the wrap-around and growth of the buffer
+// and checks order and cursor search after every step.
+func TestRing(t *testing.T) {
+	var r Ring
+	next := int64(1)
+	var want []int64
+	check := func(step string) {
+		t.Helper()
+		if r.Len() != len(want) {
+			t.Fatalf("%s: len %d, want %d", step, r.Len(), len(want))
+		}
+		for i, w := range want {
+			if got := r.At(i).Msg.ID.Time; got != w {
+				t.Fatalf("%s: at(%d) = %d, want %d", step, i, got, w)
+			}
+		}
+		for i, w := range want {
+			if got := r.FirstAfter(msgid.ID{Time: w, Tag: -1}); got != i {
+				t.Fatalf("%s: FirstAfter(before %d) = %d, want %d", step, w, got, i)
+			}
+		}
+		if got := r.FirstAfter(msgid.ID{Time: next}); got != r.Len() {
+			t.Fatalf("%s: FirstAfter(newest) = %d, want %d", step, got, r.Len())
+		}
+	}
+	for _, step := range []struct {
+		push, pop int
+	}{{3, 0}, {0, 2}, {5, 0}, {0, 3}, {10, 1}, {0, 12}, {1, 0}} {
+		for range step.push {
+			r.Push(msg(next, 0))
+			want = append(want, next)
+			next++
+		}
+		for range step.pop {
+			e := r.PopFront()
+			if e.Msg.ID.Time != want[0] {
+				t.Fatalf("PopFront = %d, want %d", e.Msg.ID.Time, want[0])
+			}
+			want = want[1:]
+		}
+		check("after push/pop")
+	}
+	r.Clear()
+	want = nil
+	check("after Clear")
+}
