@@ -35,8 +35,9 @@ type output interface {
 // goroutine only watches for the client going away (or, for WebSocket,
 // reads frames); writes come from the stream loop.
 type connOutput struct {
-	conn    net.Conn
-	timeout time.Duration
+	conn     net.Conn
+	timeout  time.Duration
+	deadline time.Time // write deadline set on conn; renewed when half spent
 	mu      sync.Mutex // serialises writes (WebSocket control replies)
 	done    chan struct{}
 	once    sync.Once
@@ -53,7 +54,13 @@ func (o *connOutput) write(bufs [][]byte) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.timeout > 0 {
-		o.conn.SetWriteDeadline(time.Now().Add(o.timeout))
+		// Renewing the deadline costs a poller update per write; renew it
+		// only when half of it is spent, so a write still gets between
+		// half and all of send_timeout to make progress.
+		if now := time.Now(); o.deadline.Sub(now) < o.timeout/2 {
+			o.deadline = now.Add(o.timeout)
+			o.conn.SetWriteDeadline(o.deadline)
+		}
 	}
 	nb := net.Buffers(bufs)
 	_, err := nb.WriteTo(o.conn)
@@ -269,8 +276,11 @@ func (st *streamer) finish(bufs [][]byte, status int, reason string) {
 const pinged waitResult = shuttingDown + 1
 
 func (st *streamer) wait(waits []<-chan struct{}, pingC, timeoutC <-chan time.Time) waitResult {
-	stop := make(chan struct{})
-	defer close(stop)
+	var stop chan struct{}
+	if len(waits) > 1 {
+		stop = make(chan struct{})
+		defer close(stop)
+	}
 	select {
 	case <-anyOf(waits, stop):
 		return woken

@@ -287,8 +287,11 @@ const (
 // wait blocks until one of the channels changes, the client leaves, the
 // subscriber timeout passes or the server shuts down.
 func (h *handler) wait(r *http.Request, waits []<-chan struct{}, timeout <-chan time.Time) waitResult {
-	stop := make(chan struct{})
-	defer close(stop)
+	var stop chan struct{}
+	if len(waits) > 1 {
+		stop = make(chan struct{})
+		defer close(stop)
+	}
 	select {
 	case <-anyOf(waits, stop):
 		return woken
