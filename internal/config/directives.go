@@ -702,7 +702,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "send_timeout", Default: "10s",
-			Doc:    "A streaming subscriber that accepts no data for this long is too slow: it is disconnected (logged and counted) instead of holding memory or slowing others.",
+			Doc:    "A streaming subscriber that accepts no data while a write waits this long (at least half of it: deadlines are renewed once half spent) is too slow: it is disconnected (logged and counted) instead of holding memory or slowing others.",
 			setLoc: durationKey(func(l *Location) *time.Duration { return &l.SendTimeout }),
 		},
 	}
