@@ -37,10 +37,10 @@ type output interface {
 type connOutput struct {
 	conn     net.Conn
 	timeout  time.Duration
-	deadline time.Time // write deadline set on conn; renewed when half spent
-	mu      sync.Mutex // serialises writes (WebSocket control replies)
-	done    chan struct{}
-	once    sync.Once
+	deadline time.Time  // write deadline set on conn; renewed when half spent
+	mu       sync.Mutex // serialises writes (WebSocket control replies)
+	done     chan struct{}
+	once     sync.Once
 	// closeSent records that a WebSocket close frame went out, so the
 	// client's answering close is not echoed again.
 	closeSent atomic.Bool

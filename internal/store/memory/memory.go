@@ -73,18 +73,20 @@ type channel struct {
 	key string
 
 	mu            sync.Mutex
-	msgs          msgring.Ring
+	msgs          msgring.Log
 	last          msgid.ID
 	floor         msgid.ID // ids start after this: a re-created channel continues past its predecessor.
 	dropped       msgid.ID // newest id dropped from the buffer.
 	opts          store.ChannelOptions
-	wake          chan struct{} // closed and dropped when the log changes.
 	subs          int
 	lastSubs      []*subscription // subscribers under the "last" rule.
 	authorized    bool            // created by a publisher.
 	deleted       bool
-	lastRequested time.Time
-	lastActive    time.Time
+	lastRequested atomic.Int64 // Unix ns; 0 if never
+	// view is what subscribers read without taking mu: an immutable
+	// snapshot of the buffer, replaced (and its wake closed) on change.
+	view       atomic.Pointer[view]
+	lastActive time.Time
 }
 
 // New starts a memory store; Close stops its sweeper.
@@ -182,24 +184,32 @@ func (s *Store) getOrCreate(key string, channelTimeout time.Duration) (*channel,
 	s.floorMu.Unlock()
 	c := &channel{key: key, lastActive: s.now(), floor: floor}
 	c.opts.ChannelTimeout = channelTimeout
+	c.refresh()
 	sh.chans[key] = c
 	s.channels.Add(1)
 	return c, nil
 }
 
-// wakeAll closes the channel's wake channel, if anyone holds it. c.mu held.
-func (c *channel) wakeAll() {
-	if c.wake != nil {
-		close(c.wake)
-		c.wake = nil
-	}
+// view is a snapshot of a channel for lock-free reads.
+type view struct {
+	entries []msgring.Entry // oldest first; never modified
+	keep    int             // entries kept past their expiry (min buffer length)
+	dropped msgid.ID        // newest id dropped before entries[0]
+	deleted bool
+	wake    chan struct{} // closed when a newer view replaces this one
 }
 
-func (c *channel) waitChan() <-chan struct{} {
-	if c.wake == nil {
-		c.wake = make(chan struct{})
+// refresh publishes a new view of the channel and wakes the readers
+// waiting on the old one. c.mu held.
+func (c *channel) refresh() {
+	keep := c.opts.MinBufferLength
+	if c.opts.BufferLength <= 0 {
+		keep = 0
 	}
-	return c.wake
+	old := c.view.Swap(&view{entries: c.msgs.Snapshot(), keep: keep, dropped: c.dropped, deleted: c.deleted, wake: make(chan struct{})})
+	if old != nil {
+		close(old.wake)
+	}
 }
 
 func (c *channel) capacity() int {
@@ -244,11 +254,18 @@ func (c *channel) buffered() int {
 	return c.msgs.Len()
 }
 
+func (c *channel) lastRequestedTime() time.Time {
+	if ns := c.lastRequested.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
 func (c *channel) info() store.Info {
 	return store.Info{
 		Messages:      c.buffered(),
 		Subscribers:   c.subs,
-		LastRequested: c.lastRequested,
+		LastRequested: c.lastRequestedTime(),
 		LastMessageID: c.last,
 	}
 }
@@ -312,7 +329,7 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 		s.trim(c, now)
 		c.lastActive = now
 		info := c.info()
-		c.wakeAll()
+		c.refresh()
 		c.mu.Unlock()
 		s.published.Add(1)
 		return store.PublishResult{Message: m, Info: info}, nil
@@ -342,6 +359,7 @@ func (s *Store) Create(ctx context.Context, key string, o store.ChannelOptions) 
 		c.authorized = true
 		c.lastActive = now
 		s.trim(c, now)
+		c.refresh()
 		info := c.info()
 		c.mu.Unlock()
 		return info, nil
@@ -399,7 +417,7 @@ func (s *Store) remove(c *channel) {
 	c.lastSubs = nil
 	s.used.Add(-(channelOverhead + int64(len(c.key))))
 	s.channels.Add(-1)
-	c.wakeAll()
+	c.refresh()
 }
 
 // Subscribe implements store.Store.
@@ -445,14 +463,14 @@ func (s *Store) Subscribe(ctx context.Context, key string, o store.SubscribeOpti
 			}
 		case store.Last:
 			for _, old := range c.lastSubs {
-				old.evicted = true
+				old.evicted.Store(true)
 			}
 			c.lastSubs = append(c.lastSubs[:0], sub)
-			c.wakeAll()
+			c.refresh()
 		}
 		now := s.now()
 		c.subs++
-		c.lastRequested = now
+		c.lastRequested.Store(now.UnixNano())
 		c.lastActive = now
 		c.mu.Unlock()
 		s.subscribers.Add(1)
@@ -509,7 +527,11 @@ func (s *Store) sweepShard(sh *shard, batch []*channel) []*channel {
 	for _, c := range batch {
 		c.mu.Lock()
 		if !c.deleted {
+			n := c.msgs.Len()
 			s.trim(c, now)
+			if c.msgs.Len() != n {
+				c.refresh() // let the dropped messages go
+			}
 			if c.idle(now) {
 				idle = append(idle, c)
 			}
@@ -543,7 +565,7 @@ type subscription struct {
 	s       *Store
 	c       *channel
 	rule    store.Concurrency
-	evicted bool // under c.mu
+	evicted atomic.Bool
 	closed  bool // under c.mu
 }
 
@@ -584,28 +606,36 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 }
 
 // Read implements store.Subscription.
+// Read implements store.Subscription. It takes no lock: it reads the
+// channel's current view, skipping what expired since the view was made.
 func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) (store.Batch, error) {
 	c := sub.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.deleted {
+	v := c.view.Load()
+	if v.deleted {
 		return store.Batch{Messages: buf}, store.ErrGone
 	}
-	if sub.evicted {
+	if sub.evicted.Load() {
 		return store.Batch{Messages: buf}, store.ErrConflict
 	}
-	now := sub.s.now()
-	sub.s.trim(c, now)
-	missed := !cursor.IsZero() && cursor.Compare(c.dropped) < 0
-	i := c.msgs.FirstAfter(cursor)
-	if i == c.msgs.Len() {
-		return store.Batch{Messages: buf, Wait: c.waitChan(), Missed: missed}, nil
+	now := sub.s.now().UnixNano()
+	entries, dropped := v.entries, v.dropped
+	for len(entries) > v.keep {
+		if e := entries[0]; e.Expires == 0 || e.Expires > now {
+			break
+		}
+		dropped = entries[0].Msg.ID
+		entries = entries[1:]
 	}
-	for ; i < c.msgs.Len() && max > 0; i++ {
-		buf = append(buf, c.msgs.At(i).Msg)
+	missed := !cursor.IsZero() && cursor.Compare(dropped) < 0
+	i := msgring.FirstAfter(entries, cursor)
+	if i == len(entries) {
+		return store.Batch{Messages: buf, Wait: v.wake, Missed: missed}, nil
+	}
+	for ; i < len(entries) && max > 0; i++ {
+		buf = append(buf, entries[i].Msg)
 		max--
 	}
-	c.lastRequested = now
+	c.lastRequested.Store(now)
 	return store.Batch{Messages: buf, Missed: missed}, nil
 }
 
