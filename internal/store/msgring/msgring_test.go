@@ -57,3 +57,48 @@ func TestRing(t *testing.T) {
 	want = nil
 	check("after Clear")
 }
+
+// TestLogSnapshots: a snapshot keeps seeing exactly what it saw while the
+// log appends, drops from the front and compacts.
+func TestLogSnapshots(t *testing.T) {
+	var l Log
+	type snap struct {
+		entries []Entry
+		times   []int64
+	}
+	var snaps []snap
+	next := int64(1)
+	take := func() {
+		s := l.Snapshot()
+		var times []int64
+		for _, e := range s {
+			times = append(times, e.Msg.ID.Time)
+		}
+		snaps = append(snaps, snap{s, times})
+	}
+	for round := range 200 {
+		l.Push(msg(next, 0))
+		next++
+		if round%3 == 0 {
+			l.PopFront()
+		}
+		if round%7 == 0 {
+			take()
+		}
+		if l.Len() > 0 && FirstAfter(l.Snapshot(), msgid.ID{Time: l.Front().Msg.ID.Time, Tag: -1}) != 0 {
+			t.Fatalf("FirstAfter(before front) is not 0")
+		}
+	}
+	for i, s := range snaps {
+		for j, e := range s.entries {
+			if e.Msg.ID.Time != s.times[j] {
+				t.Fatalf("snapshot %d entry %d changed from %d to %d", i, j, s.times[j], e.Msg.ID.Time)
+			}
+		}
+	}
+	for i := 1; i < l.Len(); i++ {
+		if !l.At(i).Msg.ID.After(l.At(i - 1).Msg.ID) {
+			t.Fatalf("log out of order at %d", i)
+		}
+	}
+}
