@@ -166,6 +166,11 @@ type session struct {
 	buf     []*store.Message
 	pending []*store.Message // read ahead on a single channel, not yet delivered.
 	readOne bool             // a read has been made: later misses are the subscriber's lag.
+
+	// Backing arrays for the single-channel case, so delivering a message
+	// allocates nothing per subscriber.
+	tag1  [1]int32
+	wait1 [1]<-chan struct{}
 }
 
 func (ss *session) close() {
@@ -222,7 +227,8 @@ func (ss *session) nextStream() (m *store.Message, idx int, waits []<-chan struc
 			return nil, -1, nil, true, nil
 		}
 		if len(b.Messages) == 0 {
-			return nil, -1, []<-chan struct{}{b.Wait}, false, nil
+			ss.wait1[0] = b.Wait
+			return nil, -1, ss.wait1[:], false, nil
 		}
 		ss.buf = b.Messages
 		ss.pending = b.Messages
@@ -371,7 +377,8 @@ func (h *handler) setIDHeaders(w http.ResponseWriter, l *loc, m msgid.Multi) {
 func (ss *session) multiID(idx int) msgid.Multi {
 	if len(ss.cursors) == 1 {
 		c := ss.cursors[0]
-		return msgid.Multi{Time: c.Time, Tags: []int32{c.Tag}, Active: 0}
+		ss.tag1[0] = c.Tag
+		return msgid.Multi{Time: c.Time, Tags: ss.tag1[:], Active: 0}
 	}
 	return msgid.FromCursors(ss.cursors, idx)
 }
