@@ -88,3 +88,46 @@ func BenchmarkStreamFanout(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEncode measures encoding one message for each transport: "first"
+// builds the bytes (once per message), "cached" is what every further
+// subscriber of that format pays.
+func BenchmarkEncode(b *testing.B) {
+	cfg := config.Default()
+	s := New(cfg, nil, Options{})
+	h := newHandler(s, cfg.Servers[0])
+	l := h.locs[2]
+	body := []byte("a message of about sixty-four bytes, as the load tool sends it.")
+	formats := []struct {
+		name string
+		f    format
+	}{
+		{"eventsource", &esFormat{l: l}},
+		{"chunked", &chunkFormat{framed: true}},
+		{"multipart", &multipartFormat{l: l, boundary: s.boundary}},
+		{"raw", &rawFormat{sep: "\n"}},
+		{"websocket", &wsFormat{s: s, l: l}},
+		{"websocket-meta", &wsFormat{s: s, l: l, meta: true}},
+		{"websocket-deflate", &wsFormat{s: s, l: l, deflate: true}},
+	}
+	ss := &session{cursors: make([]msgid.ID, 1)}
+	for _, tc := range formats {
+		b.Run(tc.name+"/first", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				m := &store.Message{ID: msgid.ID{Time: 1795376591, Tag: 3}, Body: body, ContentType: "text/plain"}
+				ss.cursors[0] = m.ID
+				tc.f.message(m, ss.multiID(0), true)
+			}
+		})
+		b.Run(tc.name+"/cached", func(b *testing.B) {
+			m := &store.Message{ID: msgid.ID{Time: 1795376591, Tag: 3}, Body: body, ContentType: "text/plain"}
+			ss.cursors[0] = m.ID
+			tc.f.message(m, ss.multiID(0), true)
+			b.ReportAllocs()
+			for b.Loop() {
+				tc.f.message(m, ss.multiID(0), true)
+			}
+		})
+	}
+}
