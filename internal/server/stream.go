@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,7 +136,11 @@ func appendHead(b []byte, status int, h http.Header) []byte {
 		for _, v := range h[k] {
 			b = append(b, k...)
 			b = append(b, ": "...)
-			b = append(b, strings.NewReplacer("\r", "", "\n", "").Replace(v)...)
+			for i := 0; i < len(v); i++ { // a value cannot break the head
+				if v[i] != '\r' && v[i] != '\n' {
+					b = append(b, v[i])
+				}
+			}
 			b = append(b, "\r\n"...)
 		}
 	}
