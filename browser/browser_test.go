@@ -18,6 +18,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	// The test builds and runs the herald binary; importing the command's
+	// code ties go test's result cache to it, so a change to Herald reruns
+	// this test instead of reusing an old result.
+	_ "herald/internal/cli"
 )
 
 const chromiumPath = "/usr/bin/chromium"
