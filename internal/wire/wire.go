@@ -17,13 +17,9 @@ import (
 // line that dispatches it. An empty body is one empty data line.
 func AppendEvent(b []byte, event, id string, body []byte) []byte {
 	if event != "" {
-		b = append(b, "event: "...)
-		b = appendLine(b, event)
-		b = append(b, '\n')
+		b = appendField(b, "event", event)
 	}
-	b = append(b, "id: "...)
-	b = appendLine(b, id)
-	b = append(b, '\n')
+	b = appendField(b, "id", id)
 	start := 0
 	for i := 0; i < len(body); i++ {
 		c := body[i]
@@ -41,6 +37,15 @@ func AppendEvent(b []byte, event, id string, body []byte) []byte {
 	b = append(b, "data: "...)
 	b = append(b, body[start:]...)
 	return append(b, "\n\n"...)
+}
+
+// appendField appends one "name: value\n" line, the value without line
+// breaks.
+func appendField(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = appendLine(b, value)
+	return append(b, '\n')
 }
 
 // appendLine appends s with any line breaks removed: a field value in the
@@ -69,14 +74,10 @@ func AppendPing(b []byte, comment, event, data string) []byte {
 		b = append(b, '\n')
 	}
 	if event != "" {
-		b = append(b, "event: "...)
-		b = appendLine(b, event)
-		b = append(b, '\n')
+		b = appendField(b, "event", event)
 	}
 	if data != "" {
-		b = append(b, "data: "...)
-		b = appendLine(b, data)
-		b = append(b, '\n')
+		b = appendField(b, "data", data)
 	}
 	return append(b, '\n')
 }
@@ -158,13 +159,9 @@ const ChunkedEnd = "0\r\n\r\n"
 // AppendWSMeta appends the ws+meta.nchan header block that precedes each
 // message: "id: <id>\n", "content-type: <ct>\n" when there is one, "\n".
 func AppendWSMeta(b []byte, id, contentType string) []byte {
-	b = append(b, "id: "...)
-	b = appendLine(b, id)
-	b = append(b, '\n')
+	b = appendField(b, "id", id)
 	if contentType != "" {
-		b = append(b, "content-type: "...)
-		b = appendLine(b, contentType)
-		b = append(b, '\n')
+		b = appendField(b, "content-type", contentType)
 	}
 	return append(b, '\n')
 }

@@ -435,13 +435,11 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 		hint = streamID(floor)
 	}
 	tok := s.node + "." + strconv.FormatUint(s.tokens.Add(1), 36)
-	octx, cancel := s.opCtx(ctx)
-	defer cancel()
-	res, err := scriptPublish.Run(octx, s.rdb, []string{k.meta, k.stream, k.counts, k.floor},
+	res, err := s.runScript(ctx, scriptPublish, []string{k.meta, k.stream, k.counts, k.floor},
 		p.Body, p.ContentType, p.EventName, o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout),
-		ms(o.ChannelTimeout), tok, hint, k.pubsub, s.pubCmd, s.node, local).Slice()
+		ms(o.ChannelTimeout), tok, hint, k.pubsub, s.pubCmd, s.node, local)
 	if err != nil {
-		return store.PublishResult{}, s.fail(ctx, err)
+		return store.PublishResult{}, err
 	}
 	r := reply(res)
 	id, err1 := parseStreamID(r.str(0))
@@ -523,14 +521,24 @@ func (s *Store) Create(ctx context.Context, key string, o store.ChannelOptions) 
 		return store.Info{}, err
 	}
 	k := s.keys(key)
-	octx, cancel := s.opCtx(ctx)
-	defer cancel()
-	res, err := scriptCreate.Run(octx, s.rdb, []string{k.meta, k.stream, k.counts},
-		o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout), ms(o.ChannelTimeout), s.node, s.localCount(key)).Slice()
+	res, err := s.runScript(ctx, scriptCreate, []string{k.meta, k.stream, k.counts},
+		o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout), ms(o.ChannelTimeout), s.node, s.localCount(key))
 	if err != nil {
-		return store.Info{}, s.fail(ctx, err)
+		return store.Info{}, err
 	}
 	return s.infoReply(res)
+}
+
+// runScript runs a script under the operation timeout; a failure is mapped
+// (and noted) by s.fail.
+func (s *Store) runScript(ctx context.Context, sc *goredis.Script, keys []string, args ...any) ([]any, error) {
+	octx, cancel := s.opCtx(ctx)
+	defer cancel()
+	res, err := sc.Run(octx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return res, nil
 }
 
 // Info implements store.Store.
@@ -539,11 +547,9 @@ func (s *Store) Info(ctx context.Context, key string) (store.Info, error) {
 		return store.Info{}, store.ErrClosed
 	}
 	k := s.keys(key)
-	octx, cancel := s.opCtx(ctx)
-	defer cancel()
-	res, err := scriptInfo.Run(octx, s.rdb, []string{k.meta, k.stream, k.counts}, s.node, s.localCount(key)).Slice()
+	res, err := s.runScript(ctx, scriptInfo, []string{k.meta, k.stream, k.counts}, s.node, s.localCount(key))
 	if err != nil {
-		return store.Info{}, s.fail(ctx, err)
+		return store.Info{}, err
 	}
 	if len(res) == 0 {
 		return store.Info{}, store.ErrNotFound
@@ -557,12 +563,10 @@ func (s *Store) Delete(ctx context.Context, key string) (store.Info, error) {
 		return store.Info{}, store.ErrClosed
 	}
 	k := s.keys(key)
-	octx, cancel := s.opCtx(ctx)
-	defer cancel()
-	res, err := scriptDelete.Run(octx, s.rdb, []string{k.meta, k.stream, k.counts, k.floor},
-		k.pubsub, s.pubCmd, s.node, s.localCount(key)).Slice()
+	res, err := s.runScript(ctx, scriptDelete, []string{k.meta, k.stream, k.counts, k.floor},
+		k.pubsub, s.pubCmd, s.node, s.localCount(key))
 	if err != nil {
-		return store.Info{}, s.fail(ctx, err)
+		return store.Info{}, err
 	}
 	if len(res) == 0 {
 		return store.Info{}, store.ErrNotFound
