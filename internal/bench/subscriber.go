@@ -12,10 +12,12 @@ import (
 // ending.
 var errStopped = errors.New("stopped")
 
-// readBufSize is each HTTP subscriber connection's read buffer: parsers keep
-// only message prefixes, so this is all a connection holds besides its
-// goroutine.
-const readBufSize = 1024
+// readBufSize is each subscriber connection's read buffer (HTTP and
+// WebSocket alike). Parsers keep only message prefixes, so this is most of
+// what a connection holds besides its goroutine. It is large enough that a
+// server writing many messages at once is read in one system call, as a
+// browser would: a smaller buffer would charge batching servers extra reads.
+const readBufSize = 4096
 
 // subscriber is one subscriber connection (one "session" in churn): it
 // connects, reads messages until the run stops it or the server ends it,

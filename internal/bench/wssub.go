@@ -12,9 +12,6 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// wsReadBufSize is each WebSocket subscriber's read buffer.
-const wsReadBufSize = 512
-
 // wsCloseError is the server closing a WebSocket subscriber.
 type wsCloseError struct {
 	code   ws.StatusCode
@@ -32,7 +29,7 @@ func (s *subscriber) runWebSocket() error {
 	t0 := time.Now()
 	d := ws.Dialer{
 		Timeout:         r.cfg.Timeout,
-		ReadBufferSize:  1024,
+		ReadBufferSize:  readBufSize,
 		WriteBufferSize: 512,
 		NetDial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := r.dial(ctx, r.sub.addr, s.src)
@@ -57,7 +54,7 @@ func (s *subscriber) runWebSocket() error {
 	s.connected(t0)
 	rd := br // holds bytes the server sent right after the handshake
 	if rd == nil {
-		rd = bufio.NewReaderSize(c, wsReadBufSize)
+		rd = bufio.NewReaderSize(c, readBufSize)
 	}
 	var (
 		hb  [ws.MaxHeaderSize - 2]byte

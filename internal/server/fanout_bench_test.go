@@ -15,9 +15,11 @@ import (
 )
 
 // countOutput is an output that counts what it is given and discards it.
+// With grouped set, fan-out groups write to it.
 type countOutput struct {
-	bytes atomic.Int64
-	done  chan struct{}
+	bytes   atomic.Int64
+	done    chan struct{}
+	grouped bool
 }
 
 func (o *countOutput) write(bufs [][]byte) error {
@@ -28,65 +30,78 @@ func (o *countOutput) write(bufs [][]byte) error {
 }
 func (o *countOutput) gone() <-chan struct{} { return o.done }
 func (o *countOutput) close()                {}
+func (o *countOutput) direct() bool          { return o.grouped }
+func (o *countOutput) onGone(func())         {}
+func (o *countOutput) tryWrite(_ *writeScratch, bufs [][]byte) (bool, error) {
+	return true, o.write(bufs)
+}
 
-// BenchmarkStreamFanout runs the real streamer loop for n EventSource
-// subscribers of one channel in-process (the output discards): one op is
-// one message published and written to all n. allocs/op covers the whole
-// fan-out of a message, so it shows what the per-subscriber path costs.
+// BenchmarkStreamFanout runs the real fan-out for n EventSource subscribers
+// of one channel in-process (the output discards): one op is one message
+// published and written to all n. "group" is how subscribers on plain TCP
+// connections are served (fan-out groups); "goroutine" is the loop that
+// serves each of the others on a goroutine of its own. allocs/op covers the
+// whole fan-out of a message, so it shows what the per-subscriber path
+// costs.
 func BenchmarkStreamFanout(b *testing.B) {
-	for _, n := range []int{100, 1000, 10000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			cfg := config.Default()
-			st := memory.New(memory.Options{})
-			defer st.Close()
-			s := New(cfg, st, Options{})
-			h := newHandler(s, cfg.Servers[0])
-			var l *loc
-			for _, x := range h.locs {
-				if x.Subscriber != 0 && !x.Publisher.HTTP {
-					l = x
-					break
-				}
-			}
-			outs := make([]*countOutput, n)
-			for i := range outs {
-				sub, err := st.Subscribe(context.Background(), "/bench", l.subOpts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				ss := &session{subs: []store.Subscription{sub}, cursors: make([]msgid.ID, 1), buf: make([]*store.Message, 0, 1)}
-				outs[i] = &countOutput{done: make(chan struct{})}
-				s.streams.add()
-				go (&streamer{h: h, l: l, ss: ss, out: outs[i], f: &esFormat{l: l}, kind: "eventsource"}).run()
-			}
-			defer func() {
-				for _, o := range outs {
-					close(o.done)
-				}
-			}()
-			body := []byte("a message of about sixty-four bytes, as the load tool sends it.")
-			var want int64
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				res, err := st.Publish(context.Background(), "/bench", store.Publication{Body: body}, l.chanOpts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				want += int64(len(wire.AppendEvent(nil, "", res.Message.ID.String(), body)))
-				deadline := time.Now().Add(10 * time.Second)
-				for _, o := range outs {
-					for o.bytes.Load() < want {
-						if time.Now().After(deadline) {
-							b.Fatalf("a subscriber has %d of %d bytes", o.bytes.Load(), want)
-						}
-						time.Sleep(10 * time.Microsecond)
-					}
-				}
-			}
-			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "deliveries/s")
-		})
+	for _, mode := range []string{"group", "goroutine"} {
+		for _, n := range []int{100, 1000, 10000} {
+			b.Run(fmt.Sprintf("%s/%d", mode, n), func(b *testing.B) { benchStreamFanout(b, n, mode == "group") })
+		}
 	}
+}
+
+func benchStreamFanout(b *testing.B, n int, grouped bool) {
+	cfg := config.Default()
+	st := memory.New(memory.Options{})
+	defer st.Close()
+	s := New(cfg, st, Options{})
+	h := newHandler(s, cfg.Servers[0])
+	var l *loc
+	for _, x := range h.locs {
+		if x.Subscriber != 0 && !x.Publisher.HTTP {
+			l = x
+			break
+		}
+	}
+	outs := make([]*countOutput, n)
+	for i := range outs {
+		sub, err := st.Subscribe(context.Background(), "/bench", l.subOpts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ss := &session{subs: []store.Subscription{sub}, channel: "/bench", cursors: make([]msgid.ID, 1), buf: make([]*store.Message, 0, 1)}
+		outs[i] = &countOutput{done: make(chan struct{}), grouped: grouped}
+		s.streams.add()
+		s.startStream(&streamer{h: h, l: l, ss: ss, out: outs[i], f: &esFormat{l: l}, kind: "eventsource"})
+	}
+	defer s.quitOnce.Do(func() { close(s.quit) })
+	defer func() {
+		for _, o := range outs {
+			close(o.done)
+		}
+	}()
+	body := []byte("a message of about sixty-four bytes, as the load tool sends it.")
+	var want int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := st.Publish(context.Background(), "/bench", store.Publication{Body: body}, l.chanOpts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		want += int64(len(wire.AppendEvent(nil, "", res.Message.ID.String(), body)))
+		deadline := time.Now().Add(10 * time.Second)
+		for _, o := range outs {
+			for o.bytes.Load() < want {
+				if time.Now().After(deadline) {
+					b.Fatalf("a subscriber has %d of %d bytes", o.bytes.Load(), want)
+				}
+				time.Sleep(10 * time.Microsecond)
+			}
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "deliveries/s")
 }
 
 // BenchmarkEncode measures encoding one message for each transport: "first"

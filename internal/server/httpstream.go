@@ -108,7 +108,7 @@ func (h *handler) streamHTTP(w http.ResponseWriter, r *http.Request, l *loc, ss 
 	}
 	st.out = o
 	go o.watchClose()
-	go st.run()
+	h.s.startStream(st)
 }
 
 func pingInterval(l *loc, t config.Transport) time.Duration {

@@ -39,6 +39,8 @@ type Server struct {
 	slowSubscribers atomic.Uint64 // subscribers disconnected for being too slow.
 	boundary        string        // multipart boundary of streamed parts.
 	deflaters       deflaters
+	groups          groups    // fan-out groups of streaming subscribers
+	scratchPool     sync.Pool // *writeScratch for group writers
 
 	mu        sync.Mutex
 	listeners []net.Listener

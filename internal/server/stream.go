@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"herald/internal/msgid"
@@ -43,15 +44,27 @@ type connOutput struct {
 	// closeSent records that a WebSocket close frame went out, so the
 	// client's answering close is not echoed again.
 	closeSent atomic.Bool
+
+	// For a fan-out group's writer (see fanout.go): raw is the connection's
+	// descriptor for non-blocking writes (nil when it has none, as with
+	// TLS); pending holds what a non-blocking write left unwritten, which
+	// goes out before anything else; goneFn runs when the client leaves.
+	raw     syscall.RawConn
+	pending [][]byte
+	goneFn  func()
 }
 
 func newConnOutput(conn net.Conn, timeout time.Duration) *connOutput {
-	return &connOutput{conn: conn, timeout: timeout, done: make(chan struct{})}
+	return &connOutput{conn: conn, timeout: timeout, done: make(chan struct{}), raw: rawConnOf(conn)}
 }
 
 func (o *connOutput) write(bufs [][]byte) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if len(o.pending) > 0 {
+		bufs = append(o.pending, bufs...)
+		o.pending = nil
+	}
 	if o.timeout > 0 {
 		// Renewing the deadline costs a poller update per write; renew it
 		// only when half of it is spent, so a write still gets between
@@ -69,7 +82,62 @@ func (o *connOutput) write(bufs [][]byte) error {
 func (o *connOutput) gone() <-chan struct{} { return o.done }
 
 // markGone records that the client went away.
-func (o *connOutput) markGone() { o.once.Do(func() { close(o.done) }) }
+func (o *connOutput) markGone() {
+	o.once.Do(func() {
+		o.mu.Lock()
+		close(o.done)
+		f := o.goneFn
+		o.mu.Unlock()
+		if f != nil {
+			f()
+		}
+	})
+}
+
+// direct implements directOutput.
+func (o *connOutput) direct() bool { return o.raw != nil }
+
+// tryWrite implements directOutput.
+func (o *connOutput) tryWrite(sc *writeScratch, bufs [][]byte) (bool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.pending) > 0 {
+		// A blocking writer owns the connection now.
+		o.pending = append(o.pending, copyBufs(bufs, 0)...)
+		return false, nil
+	}
+	if !o.deadline.IsZero() {
+		// Non-blocking writes need no deadline, and a passed one would
+		// fail them.
+		o.deadline = time.Time{}
+		o.conn.SetWriteDeadline(o.deadline)
+	}
+	n, total, err := sc.writev(o.raw, bufs)
+	if err != nil {
+		return false, err
+	}
+	if n < total {
+		o.pending = copyBufs(bufs, n)
+		return false, nil
+	}
+	return true, nil
+}
+
+// onGone implements directOutput.
+func (o *connOutput) onGone(f func()) {
+	o.mu.Lock()
+	o.goneFn = f
+	gone := false
+	select {
+	case <-o.done:
+		gone = true
+	default:
+	}
+	o.mu.Unlock()
+	if gone && f != nil {
+		f()
+	}
+}
 
 func (o *connOutput) close() {
 	o.markGone()
@@ -171,14 +239,51 @@ type streamer struct {
 	kind   string
 	remote string
 	linger time.Duration // after writing an ending, wait this long for the client to close.
+
+	grp  *group // the fan-out group serving it, if any
+	slot int    // index in grp.members; -1 when not a member
 }
 
 // run serves until the client leaves, the channel ends, the subscriber
 // times out, it proves too slow, or the server shuts down.
 func (st *streamer) run() {
-	defer st.h.s.streams.done()
-	defer st.out.close()
-	defer st.ss.close()
+	defer st.cleanup()
+	st.loop()
+}
+
+// resume serves a subscriber that leaves a fan-out group because its
+// connection did not take a whole write: it finishes that write under the
+// send timeout and goes on as run does.
+func (st *streamer) resume() {
+	defer st.cleanup()
+	if err := st.out.write(nil); err != nil {
+		st.writeFailed(err)
+		return
+	}
+	st.loop()
+}
+
+// end writes bufs and the ending for status, then releases the subscriber.
+func (st *streamer) end(bufs [][]byte, status int, reason string) {
+	defer st.cleanup()
+	st.finish(bufs, status, reason)
+}
+
+// cleanup releases the subscriber's channels and connection.
+func (st *streamer) cleanup() {
+	st.ss.close()
+	st.out.close()
+	st.h.s.streams.done()
+}
+
+// tooSlow counts and logs a subscriber that fell out of the buffer.
+func (st *streamer) tooSlow() {
+	st.h.s.slowSubscribers.Add(1)
+	st.h.s.log.Warn("subscriber too slow: messages left the buffer before it read them; disconnecting",
+		"transport", st.kind, "remote", st.remote)
+}
+
+func (st *streamer) loop() {
 	var pingC, timeoutC <-chan time.Time
 	if st.ping > 0 {
 		t := time.NewTicker(st.ping)
@@ -202,9 +307,7 @@ func (st *streamer) run() {
 				return
 			}
 			if missed {
-				st.h.s.slowSubscribers.Add(1)
-				st.h.s.log.Warn("subscriber too slow: messages left the buffer before it read them; disconnecting",
-					"transport", st.kind, "remote", st.remote)
+				st.tooSlow()
 				st.finish(bufs, http.StatusServiceUnavailable, "Subscriber Too Slow")
 				return
 			}

@@ -154,6 +154,12 @@ func stSend(t testing.TB, s *testServer, method, target string, headers ...strin
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
+	return stRequest(t, s, conn, method, target, headers...)
+}
+
+// stRequest writes one request on conn, which the test then owns.
+func stRequest(t testing.TB, s *testServer, conn net.Conn, method, target string, headers ...string) *stConn {
+	t.Helper()
 	t.Cleanup(func() { conn.Close() })
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, stAddr(s))

@@ -161,6 +161,7 @@ func unquote(s string) string {
 // session is one subscriber request's hold on its channels and its cursors.
 type session struct {
 	subs    []store.Subscription
+	channel string // the channel id, when there is one channel
 	cursors []msgid.ID
 	active  int // channel of the last message delivered (or named by the request).
 	buf     []*store.Message
@@ -258,6 +259,9 @@ func (h *handler) subscribe(w http.ResponseWriter, r *http.Request, l *loc, caps
 			return
 		}
 		ss.subs = append(ss.subs, sub)
+	}
+	if len(ids) == 1 {
+		ss.channel = ids[0]
 	}
 	if !given {
 		for i, sub := range ss.subs {

@@ -337,7 +337,7 @@ func (h *handler) websocket(w http.ResponseWriter, r *http.Request, l *loc, ss *
 	}
 	f := &wsFormat{s: h.s, l: l, meta: hs.meta, deflate: hs.sendDeflated && l.DeflateWebSocket}
 	st := &streamer{h: h, l: l, ss: ss, out: o, f: f, ping: l.WebSocketPingInterval, kind: "websocket", remote: r.RemoteAddr, linger: wsCloseLinger}
-	go st.run()
+	h.s.startStream(st)
 }
 
 // wsConn is the reading side of a WebSocket.

@@ -201,6 +201,11 @@ type Subscription interface {
 	// is closed as soon as something changes (a publish, a delete, an
 	// eviction); the caller then reads again. Errors: ErrGone, ErrConflict,
 	// ErrUnavailable.
+	//
+	// The wait channels of one channel's subscriptions close in the order
+	// they were handed out (a channel returned later never closes before
+	// one returned earlier), so a caller serving many subscribers of a
+	// channel may wait on the earliest channel any of them got.
 	Read(cursor msgid.ID, buf []*Message, max int) (Batch, error)
 	// Close releases the subscription. It is safe to call more than once.
 	Close()

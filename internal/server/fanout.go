@@ -1,0 +1,426 @@
+package server
+
+import (
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Fan-out groups.
+//
+// A streaming subscriber of one channel on a plain TCP connection does not
+// get a goroutine of its own. It joins a group: subscribers of the same
+// channel and location served by one writer goroutine (a channel with many
+// subscribers has up to one group per core). When the
+// channel changes, the writer walks its members and, for each, reads every
+// message after the member's cursor and writes them with one non-blocking
+// writev. A publish therefore wakes one goroutine per group instead of one
+// per subscriber, and messages published while the writer is still walking
+// reach the later members in the same write as the earlier ones.
+//
+// A member whose connection does not take a whole write at once (a slow
+// reader with a full socket buffer) leaves the group: a goroutine of its own
+// finishes the write under send_timeout and serves it from then on, exactly
+// as subscribers that cannot join a group (multiplexed, TLS, HTTP/2, with a
+// subscriber timeout) are served. Whatever ends a member off the fast path
+// (the channel deleted, the server shutting down, the subscriber too slow)
+// is written by such a goroutine too, so the writer never blocks.
+//
+// The writer waits on the wait channel the store returned to the first
+// member that was caught up in its last walk. Stores close a channel's wait
+// channels in the order they hand them out (see store.Subscription.Read),
+// so that one closes no later than any other member's.
+
+// groupSplit is how many members a channel's group has before the channel
+// gets another writer. A channel has at most GOMAXPROCS writers: more would
+// only queue behind each other, and the fewer runnable goroutines there are,
+// the sooner a publish is served (and the more it coalesces with the next).
+const groupSplit = 256
+
+// directOutput is an output that a group writer can write to without
+// blocking.
+type directOutput interface {
+	output
+	// direct reports whether tryWrite works on this output.
+	direct() bool
+	// tryWrite writes bufs if the connection takes them now. If it takes
+	// only part, it keeps the rest to go out before any later write and
+	// returns false; an error means the connection is broken.
+	tryWrite(sc *writeScratch, bufs [][]byte) (bool, error)
+	// onGone arranges for f to run once the client goes away (at once if it
+	// already has); nil cancels it.
+	onGone(f func())
+}
+
+// groupKey names the subscribers one group may serve together: the same
+// channel of the same location (so the same store), with the same ping
+// interval.
+type groupKey struct {
+	l       *loc
+	channel string
+	ping    time.Duration
+}
+
+// groups is a server's registry of fan-out groups.
+type groups struct {
+	mu   sync.Mutex
+	byCh map[groupKey][]*group
+}
+
+// group is one writer goroutine and its members.
+type group struct {
+	s   *Server
+	key groupKey
+	n   int // members, joined or joining; under s.groups.mu
+
+	mu      sync.Mutex
+	joining []*streamer
+	leaving []*streamer
+	kick    chan struct{} // capacity 1: joining or leaving has entries
+
+	members []*streamer // the writer's own
+}
+
+// startStream serves st: in a fan-out group when it can be, on a goroutine
+// of its own otherwise.
+func (s *Server) startStream(st *streamer) {
+	d, ok := st.out.(directOutput)
+	if !ok || !d.direct() || !st.groupable() {
+		go st.run()
+		return
+	}
+	key := groupKey{l: st.l, channel: st.ss.channel, ping: st.ping}
+	s.groups.mu.Lock()
+	if s.groups.byCh == nil {
+		s.groups.byCh = make(map[groupKey][]*group)
+	}
+	list := s.groups.byCh[key]
+	var g *group
+	for _, c := range list {
+		if g == nil || c.n < g.n {
+			g = c
+		}
+	}
+	if g == nil || (g.n >= groupSplit && len(list) < runtime.GOMAXPROCS(0)) {
+		g = &group{s: s, key: key, kick: make(chan struct{}, 1)}
+		s.groups.byCh[key] = append(list, g)
+		go g.run()
+	}
+	g.n++
+	s.groups.mu.Unlock()
+
+	st.grp, st.slot = g, -1
+	d.onGone(func() { g.left(st) })
+	g.mu.Lock()
+	g.joining = append(g.joining, st)
+	g.mu.Unlock()
+	g.wake()
+}
+
+// groupable reports whether the subscriber can be served by a group.
+func (st *streamer) groupable() bool {
+	return len(st.ss.subs) == 1 && st.ss.channel != "" && st.l.SubscriberTimeout <= 0
+}
+
+func (g *group) wake() {
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
+}
+
+// left records that a member's client went away.
+func (g *group) left(st *streamer) {
+	g.mu.Lock()
+	g.leaving = append(g.leaving, st)
+	g.mu.Unlock()
+	g.wake()
+}
+
+// release drops k members from the group's count; it reports whether the
+// group is now empty and gone from the registry, so its writer must stop.
+func (g *group) release(k int) bool {
+	if k == 0 {
+		return false
+	}
+	r := &g.s.groups
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g.n -= k
+	if g.n > 0 {
+		return false
+	}
+	g.unlist()
+	return true
+}
+
+// retire takes the group out of the registry, so nothing joins it any
+// more, and returns how many members it has, joined or on their way.
+func (g *group) retire() int {
+	r := &g.s.groups
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g.unlist()
+	return g.n
+}
+
+// unlist removes the group from the registry; under s.groups.mu.
+func (g *group) unlist() {
+	r := &g.s.groups
+	list := r.byCh[g.key]
+	for i, c := range list {
+		if c == g {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(r.byCh, g.key)
+	} else {
+		r.byCh[g.key] = list
+	}
+}
+
+// run is the group's writer.
+func (g *group) run() {
+	var wait <-chan struct{} // closed when some member may have news
+	var pingC <-chan time.Time
+	if g.key.ping > 0 {
+		t := time.NewTicker(g.key.ping)
+		defer t.Stop()
+		pingC = t.C
+	}
+	for {
+		select {
+		case <-wait:
+			wait = nil
+			removed := 0
+			sc := g.s.scratch()
+			for i := 0; i < len(g.members); {
+				st := g.members[i]
+				w, stay := g.pump(sc, st)
+				if !stay {
+					g.drop(st)
+					removed++
+					continue
+				}
+				if wait == nil {
+					wait = w
+				}
+				i++
+			}
+			g.s.scratchPool.Put(sc)
+			if g.release(removed) {
+				return
+			}
+		case <-g.kick:
+			var stop bool
+			wait, stop = g.admit(wait)
+			if stop {
+				return
+			}
+		case <-pingC:
+			removed := 0
+			sc := g.s.scratch()
+			for i := 0; i < len(g.members); {
+				st := g.members[i]
+				if !g.ping(sc, st) {
+					g.drop(st)
+					removed++
+					continue
+				}
+				i++
+			}
+			g.s.scratchPool.Put(sc)
+			if g.release(removed) {
+				return
+			}
+		case <-g.s.quit:
+			g.shutdown()
+			return
+		}
+	}
+}
+
+// shutdown ends every member with 503, as a server shutting down answers
+// its streaming subscribers, including those still on their way in.
+func (g *group) shutdown() {
+	n := g.retire()
+	for ended := 0; ; {
+		for _, st := range g.members {
+			st.slot = -1
+			st.out.(directOutput).onGone(nil)
+			go st.end(nil, http.StatusServiceUnavailable, "")
+		}
+		ended += len(g.members)
+		g.members = g.members[:0]
+		g.mu.Lock()
+		joining := g.joining
+		g.joining, g.leaving = nil, nil
+		g.mu.Unlock()
+		for _, st := range joining {
+			st.out.(directOutput).onGone(nil)
+			go st.end(nil, http.StatusServiceUnavailable, "")
+		}
+		ended += len(joining)
+		if ended >= n {
+			return
+		}
+		<-g.kick
+	}
+}
+
+// admit takes in joining members (writing what they have pending) and
+// removes members whose clients left. It returns the wait channel to use
+// next and whether the group is done.
+func (g *group) admit(wait <-chan struct{}) (<-chan struct{}, bool) {
+	g.mu.Lock()
+	joining, leaving := g.joining, g.leaving
+	g.joining, g.leaving = nil, nil
+	g.mu.Unlock()
+	removed := 0
+	sc := g.s.scratch()
+	defer g.s.scratchPool.Put(sc)
+	for _, st := range joining {
+		st.slot = len(g.members)
+		g.members = append(g.members, st)
+		w, stay := g.pump(sc, st)
+		if !stay {
+			g.drop(st)
+			removed++
+			continue
+		}
+		if wait == nil {
+			// An older wait, if there is one, closes no later than w.
+			wait = w
+		}
+	}
+	for _, st := range leaving {
+		if st.grp != g || st.slot < 0 {
+			continue // already handed off or ended
+		}
+		g.drop(st)
+		st.cleanup()
+		removed++
+	}
+	if len(g.members) == 0 {
+		wait = nil
+	}
+	return wait, g.release(removed)
+}
+
+// drop removes a member from the writer's list.
+func (g *group) drop(st *streamer) {
+	i := st.slot
+	last := len(g.members) - 1
+	if i < 0 || i > last || g.members[i] != st {
+		return
+	}
+	g.members[i] = g.members[last]
+	g.members[i].slot = i
+	g.members[last] = nil
+	g.members = g.members[:last]
+	st.slot = -1
+	st.out.(directOutput).onGone(nil)
+}
+
+// pump writes every message after the member's cursor without blocking.
+// It returns the channel to wait on once the member is caught up, or
+// stay = false when the member has left the group: ended, or handed to a
+// goroutine of its own.
+func (g *group) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, stay bool) {
+	select {
+	case <-st.out.gone():
+		st.cleanup()
+		return nil, false
+	default:
+	}
+	d := st.out.(directOutput)
+	bufs := sc.bufs
+	for {
+		bufs = bufs[:0]
+		var waits []<-chan struct{}
+		for len(bufs) < maxBatch {
+			m, idx, w, missed, err := st.ss.nextStream()
+			if err != nil {
+				go st.end(copyBufs(bufs, 0), statusFor(err), "")
+				return nil, false
+			}
+			if missed {
+				st.tooSlow()
+				go st.end(copyBufs(bufs, 0), http.StatusServiceUnavailable, "Subscriber Too Slow")
+				return nil, false
+			}
+			if m == nil {
+				waits = w
+				break
+			}
+			bufs = append(bufs, st.f.message(m, st.ss.multiID(idx), true))
+		}
+		if len(bufs) > 0 {
+			if !g.write(sc, st, d, bufs) {
+				clear(bufs)
+				return nil, false
+			}
+			clear(bufs)
+		}
+		if len(waits) > 0 {
+			return waits[0], true
+		}
+	}
+}
+
+// ping writes a keep-alive to a member; false when it left the group.
+func (g *group) ping(sc *writeScratch, st *streamer) bool {
+	p := st.f.ping()
+	if p == nil {
+		return true
+	}
+	bufs := append(sc.bufs[:0], p)
+	ok := g.write(sc, st, st.out.(directOutput), bufs)
+	clear(bufs)
+	return ok
+}
+
+// write writes bufs to a member without blocking. If the connection takes
+// only part, the member is handed to a goroutine of its own that writes the
+// rest and serves it from then on; false means the member left the group.
+func (g *group) write(sc *writeScratch, st *streamer, d directOutput, bufs [][]byte) bool {
+	done, err := d.tryWrite(sc, bufs)
+	if err != nil {
+		st.cleanup()
+		return false
+	}
+	if !done {
+		go st.resume()
+		return false
+	}
+	return true
+}
+
+// scratch returns a writer's scratch space, from a pool: groups with one
+// member are common (one subscriber per channel), and each need not keep
+// its own.
+func (s *Server) scratch() *writeScratch {
+	if sc, ok := s.scratchPool.Get().(*writeScratch); ok {
+		return sc
+	}
+	sc := new(writeScratch)
+	sc.init()
+	return sc
+}
+
+// copyBufs returns a copy of bufs without its first skip bytes.
+func copyBufs(bufs [][]byte, skip int) [][]byte {
+	var out [][]byte
+	for _, b := range bufs {
+		if skip >= len(b) {
+			skip -= len(b)
+			continue
+		}
+		out = append(out, b[skip:])
+		skip = 0
+	}
+	return out
+}

@@ -1,0 +1,83 @@
+//go:build linux
+
+package server
+
+import (
+	"fmt"
+	"net"
+	"syscall"
+	"unsafe"
+)
+
+// rawConnOf returns the connection's descriptor for non-blocking writes, or
+// nil when it has none (TLS, in-memory pipes).
+func rawConnOf(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// writeScratch is a group writer's reusable state for writev, so a write
+// allocates nothing.
+type writeScratch struct {
+	bufs  [][]byte
+	iov   []syscall.Iovec
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+func (sc *writeScratch) init() {
+	sc.bufs = make([][]byte, 0, maxBatch)
+	sc.iov = make([]syscall.Iovec, 0, maxBatch+1)
+	sc.fn = sc.call
+}
+
+// call runs writev once on fd, which the runtime keeps non-blocking.
+func (sc *writeScratch) call(fd uintptr) bool {
+	for {
+		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&sc.iov[0])), uintptr(len(sc.iov)))
+		if e == syscall.EINTR {
+			continue
+		}
+		sc.n, sc.errno = int(r), e
+		return true // never wait for the socket to drain
+	}
+}
+
+// writev writes what the socket takes now of bufs, in one system call. It
+// returns the bytes written and the total; n < total is not an error.
+func (sc *writeScratch) writev(rc syscall.RawConn, bufs [][]byte) (n, total int, err error) {
+	iov := sc.iov[:0]
+	for _, b := range bufs {
+		if len(b) == 0 {
+			continue
+		}
+		v := syscall.Iovec{Base: &b[0]}
+		v.SetLen(len(b))
+		iov = append(iov, v)
+		total += len(b)
+	}
+	if total == 0 {
+		return 0, 0, nil
+	}
+	sc.iov = iov
+	sc.n, sc.errno = 0, 0
+	err = rc.Write(sc.fn)
+	clear(iov) // hold no message past the write
+	switch {
+	case err != nil:
+		return 0, total, fmt.Errorf("writev: %w", err)
+	case sc.errno == syscall.EAGAIN:
+		return 0, total, nil
+	case sc.errno != 0:
+		return 0, total, fmt.Errorf("writev: %w", sc.errno)
+	}
+	return sc.n, total, nil
+}
