@@ -251,8 +251,10 @@ func (h *handler) subscribe(w http.ResponseWriter, r *http.Request, l *loc, caps
 	}
 	given := active >= 0
 	ss := &session{cursors: cursors, active: max(active, 0), buf: make([]*store.Message, 0, 1)}
+	opts := l.subOpts
+	opts.Follow = t != config.LongPoll && t != config.IntervalPoll
 	for _, id := range ids {
-		sub, err := l.store.Subscribe(r.Context(), id, l.subOpts)
+		sub, err := l.store.Subscribe(r.Context(), id, opts)
 		if err != nil {
 			ss.close()
 			storeError(err).write(w)

@@ -152,6 +152,12 @@ type SubscribeOptions struct {
 	MaxSubscribers int  // 0 = unlimited.
 	Concurrency    Concurrency
 	ChannelTimeout time.Duration // for a channel the subscribe creates.
+	// Follow marks a streaming subscriber, which reads the channel
+	// continuously: messages that leave the buffer while it has not been
+	// sent them yet stay readable to it for a grace period, so a burst of
+	// publishes larger than the buffer costs it nothing. Engines without
+	// such a grace period ignore it.
+	Follow bool
 }
 
 // StartKind says where a new subscriber without a message id starts.

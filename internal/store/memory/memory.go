@@ -24,6 +24,14 @@ const (
 	// do not miss what was published meanwhile.
 	inflightTTL = 10 * time.Second
 	inflightCap = 64
+	// Messages that leave a channel's buffer while it has streaming
+	// subscribers stay readable to those subscribers for followGrace (at
+	// most followCap of them), so a burst of publishes larger than the
+	// buffer does not cost a subscriber messages merely because the server
+	// had not written to it yet. Only subscribers whose connection does
+	// not keep up (send_timeout) lose anything.
+	followGrace = 10 * time.Second
+	followCap   = 1024
 )
 
 // Options configure a memory store.
@@ -72,11 +80,18 @@ type entry = msgring.Entry
 type channel struct {
 	key string
 
-	mu            sync.Mutex
-	msgs          msgring.Log
-	last          msgid.ID
-	floor         msgid.ID // ids start after this: a re-created channel continues past its predecessor.
-	dropped       msgid.ID // newest id dropped from the buffer.
+	mu      sync.Mutex
+	msgs    msgring.Log
+	last    msgid.ID
+	floor   msgid.ID // ids start after this: a re-created channel continues past its predecessor.
+	dropped msgid.ID // newest id dropped from the buffer.
+	// msgs starts with evicted entries that have left the buffer but are
+	// kept for streaming subscribers (see followGrace); evictedAt holds
+	// when each left (Unix ns), and gone the newest id dropped entirely.
+	evicted       int
+	evictedAt     []int64
+	gone          msgid.ID
+	followers     int // streaming subscriptions (store.SubscribeOptions.Follow)
 	opts          store.ChannelOptions
 	subs          int
 	lastSubs      []*subscription // subscribers under the "last" rule.
@@ -193,8 +208,10 @@ func (s *Store) getOrCreate(key string, channelTimeout time.Duration) (*channel,
 // view is a snapshot of a channel for lock-free reads.
 type view struct {
 	entries []msgring.Entry // oldest first; never modified
+	evicted int             // leading entries that left the buffer (kept for followers)
 	keep    int             // entries kept past their expiry (min buffer length)
-	dropped msgid.ID        // newest id dropped before entries[0]
+	dropped msgid.ID        // newest id dropped before entries[evicted]
+	gone    msgid.ID        // newest id dropped before entries[0]
 	deleted bool
 	wake    chan struct{} // closed when a newer view replaces this one
 }
@@ -206,7 +223,7 @@ func (c *channel) refresh() {
 	if c.opts.BufferLength <= 0 {
 		keep = 0
 	}
-	old := c.view.Swap(&view{entries: c.msgs.Snapshot(), keep: keep, dropped: c.dropped, deleted: c.deleted, wake: make(chan struct{})})
+	old := c.view.Swap(&view{entries: c.msgs.Snapshot(), evicted: c.evicted, keep: keep, dropped: c.dropped, gone: c.gone, deleted: c.deleted, wake: make(chan struct{})})
 	if old != nil {
 		close(old.wake)
 	}
@@ -219,31 +236,55 @@ func (c *channel) capacity() int {
 	return c.opts.BufferLength
 }
 
-// trim drops messages past the buffer length and expired ones. c.mu held.
-func (s *Store) trim(c *channel, now time.Time) {
+// trim evicts messages past the buffer length and expired ones, and drops
+// evicted messages no streaming subscriber may still need. It reports
+// whether anything changed (the view then needs a refresh). c.mu held.
+func (s *Store) trim(c *channel, now time.Time) bool {
+	n, e := c.msgs.Len(), c.evicted
 	capacity := c.capacity()
-	for c.msgs.Len() > capacity {
-		s.drop(c)
+	for c.held() > capacity {
+		s.evict(c, now)
 	}
 	keep := c.opts.MinBufferLength
 	if c.opts.BufferLength <= 0 {
 		keep = 0
 	}
 	ns := now.UnixNano()
-	for c.msgs.Len() > keep {
-		e := c.msgs.Front()
+	for c.held() > keep {
+		e := c.msgs.At(c.evicted)
 		if e.Expires == 0 || e.Expires > ns {
 			break
 		}
-		s.drop(c)
+		s.evict(c, now)
 	}
+	for c.evicted > 0 && (c.followers == 0 || c.evicted > followCap || ns-c.evictedAt[0] >= int64(followGrace)) {
+		s.dropEvicted(c)
+	}
+	return c.msgs.Len() != n || c.evicted != e
 }
 
-func (s *Store) drop(c *channel) {
-	m := c.msgs.PopFront().Msg
-	c.dropped = m.ID
-	s.used.Add(-m.Size())
+// held returns the number of messages in the buffer. c.mu held.
+func (c *channel) held() int { return c.msgs.Len() - c.evicted }
+
+// evict takes the oldest message out of the buffer; it stays readable to
+// streaming subscribers until trim drops it. c.mu held.
+func (s *Store) evict(c *channel, now time.Time) {
+	c.dropped = c.msgs.At(c.evicted).Msg.ID
+	c.evicted++
+	c.evictedAt = append(c.evictedAt, now.UnixNano())
 	s.stored.Add(-1)
+}
+
+// dropEvicted drops the oldest evicted message for good. c.mu held.
+func (s *Store) dropEvicted(c *channel) {
+	m := c.msgs.PopFront().Msg
+	c.gone = m.ID
+	c.evicted--
+	c.evictedAt = c.evictedAt[1:]
+	if c.evicted == 0 {
+		c.evictedAt = nil
+	}
+	s.used.Add(-m.Size())
 }
 
 // buffered returns the number of messages subscribers see as stored.
@@ -251,7 +292,7 @@ func (c *channel) buffered() int {
 	if c.opts.BufferLength <= 0 {
 		return 0
 	}
-	return c.msgs.Len()
+	return c.held()
 }
 
 func (c *channel) lastRequestedTime() time.Time {
@@ -294,20 +335,44 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 		c.opts = o
 		c.authorized = true
 		s.trim(c, now)
-		// A full buffer gives up its oldest message for the new one: account
-		// for the net change only, so usage never passes the limit.
-		evict := c.msgs.Len() > 0 && c.msgs.Len() >= c.capacity()
-		freed := int64(0)
-		if evict {
-			freed = c.msgs.Front().Msg.Size()
+		// A full buffer gives up its oldest message for the new one. With
+		// streaming subscribers it is kept for them a while (and still
+		// counts); otherwise only the net change is accounted, so usage
+		// never passes the limit.
+		evict := c.held() > 0 && c.held() >= c.capacity()
+		keepEvicted := evict && c.followers > 0
+		needed := size
+		if evict && !keepEvicted {
+			needed -= c.msgs.At(c.evicted).Msg.Size()
 		}
-		if !s.reserve(size - freed) {
-			c.mu.Unlock()
-			return store.PublishResult{}, store.ErrOutOfMemory
+		if !s.reserve(needed) {
+			if c.evicted == 0 && !keepEvicted {
+				c.mu.Unlock()
+				return store.PublishResult{}, store.ErrOutOfMemory
+			}
+			// Short of memory: what is kept for followers goes first.
+			for c.evicted > 0 {
+				s.dropEvicted(c)
+			}
+			keepEvicted = false
+			needed = size
+			if evict {
+				needed -= c.msgs.Front().Msg.Size()
+			}
+			if !s.reserve(needed) {
+				c.refresh()
+				c.mu.Unlock()
+				return store.PublishResult{}, store.ErrOutOfMemory
+			}
 		}
 		if evict {
-			c.dropped = c.msgs.PopFront().Msg.ID
-			s.stored.Add(-1)
+			if keepEvicted {
+				s.evict(c, now)
+			} else {
+				c.dropped = c.msgs.PopFront().Msg.ID
+				c.gone = c.dropped
+				s.stored.Add(-1)
+			}
 		}
 		prev := c.last
 		if prev.Compare(c.floor) < 0 {
@@ -377,7 +442,9 @@ func (s *Store) Info(ctx context.Context, key string) (store.Info, error) {
 	if c.deleted {
 		return store.Info{}, store.ErrNotFound
 	}
-	s.trim(c, s.now())
+	if s.trim(c, s.now()) {
+		c.refresh()
+	}
 	return c.info(), nil
 }
 
@@ -410,8 +477,14 @@ func (s *Store) remove(c *channel) {
 		s.floor = c.last
 	}
 	s.floorMu.Unlock()
+	for c.evicted > 0 {
+		s.dropEvicted(c)
+	}
 	for c.msgs.Len() > 0 {
-		s.drop(c)
+		m := c.msgs.PopFront().Msg
+		c.dropped, c.gone = m.ID, m.ID
+		s.used.Add(-m.Size())
+		s.stored.Add(-1)
 	}
 	c.msgs.Clear()
 	c.lastSubs = nil
@@ -454,7 +527,7 @@ func (s *Store) Subscribe(ctx context.Context, key string, o store.SubscribeOpti
 			c.mu.Unlock()
 			return nil, store.ErrTooManySubscribers
 		}
-		sub := &subscription{s: s, c: c, rule: o.Concurrency}
+		sub := &subscription{s: s, c: c, rule: o.Concurrency, follow: o.Follow, base: c.dropped}
 		switch o.Concurrency {
 		case store.First:
 			if c.subs > 0 {
@@ -470,6 +543,9 @@ func (s *Store) Subscribe(ctx context.Context, key string, o store.SubscribeOpti
 		}
 		now := s.now()
 		c.subs++
+		if o.Follow {
+			c.followers++
+		}
 		c.lastRequested.Store(now.UnixNano())
 		c.lastActive = now
 		c.mu.Unlock()
@@ -527,9 +603,7 @@ func (s *Store) sweepShard(sh *shard, batch []*channel) []*channel {
 	for _, c := range batch {
 		c.mu.Lock()
 		if !c.deleted {
-			n := c.msgs.Len()
-			s.trim(c, now)
-			if c.msgs.Len() != n {
+			if s.trim(c, now) {
 				c.refresh() // let the dropped messages go
 			}
 			if c.idle(now) {
@@ -566,7 +640,9 @@ type subscription struct {
 	c       *channel
 	rule    store.Concurrency
 	evicted atomic.Bool
-	closed  bool // under c.mu
+	follow  bool     // reads messages kept past the buffer (SubscribeOptions.Follow)
+	base    msgid.ID // for a follower, the newest id out of the buffer when it subscribed
+	closed  bool     // under c.mu
 }
 
 // Start implements store.Subscription.
@@ -577,7 +653,9 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 	if c.deleted {
 		return msgid.ID{}, store.ErrGone
 	}
-	sub.s.trim(c, sub.s.now())
+	if sub.s.trim(c, sub.s.now()) {
+		c.refresh()
+	}
 	n := c.buffered()
 	if n == 0 {
 		// Nothing stored (or an unbuffered channel): wait for the next message.
@@ -602,7 +680,7 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 	if idx == 0 {
 		return msgid.ID{}, nil
 	}
-	return c.msgs.At(idx - 1).Msg.ID, nil
+	return c.msgs.At(c.evicted + idx - 1).Msg.ID, nil
 }
 
 // Read implements store.Subscription.
@@ -618,7 +696,16 @@ func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) (s
 		return store.Batch{Messages: buf}, store.ErrConflict
 	}
 	now := sub.s.now().UnixNano()
-	entries, dropped := v.entries, v.dropped
+	entries, dropped := v.entries[v.evicted:], v.dropped
+	if sub.follow {
+		// A streaming subscriber also reads what left the buffer but is
+		// kept for it; from the start, that is what followed the buffer's
+		// start when it subscribed.
+		if cursor.IsZero() {
+			cursor = sub.base
+		}
+		entries, dropped = v.entries, v.gone
+	}
 	for len(entries) > v.keep {
 		if e := entries[0]; e.Expires == 0 || e.Expires > now {
 			break
@@ -653,6 +740,9 @@ func (sub *subscription) Close() {
 		return
 	}
 	c.subs--
+	if sub.follow {
+		c.followers--
+	}
 	c.lastActive = sub.s.now()
 	if sub.rule == store.Last {
 		for i, o := range c.lastSubs {

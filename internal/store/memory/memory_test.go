@@ -962,3 +962,143 @@ func read3(sub store.Subscription, cursor msgid.ID, buf []*store.Message, max in
 	b, err := sub.Read(cursor, buf, max)
 	return b.Messages, b.Wait, err
 }
+
+// TestFollowGrace: messages that leave the buffer while a streaming
+// subscriber has not read them stay readable to it (and only to it) for
+// followGrace, at most followCap of them, and give way under memory
+// pressure; with no streaming subscriber they go at once.
+func TestFollowGrace(t *testing.T) {
+	o := store.ChannelOptions{BufferLength: 3, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
+	setup := func(t *testing.T, opt Options) (*Store, *fakeClock, store.Subscription, store.Subscription, *store.Message) {
+		s, clk := newStore(t, opt)
+		follower := subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
+		poller := subscribe(t, s, "ch", store.SubscribeOptions{})
+		first := publish(t, s, "ch", "m0", o)
+		for i := 1; i < 10; i++ {
+			publish(t, s, "ch", fmt.Sprintf("m%d", i), o)
+		}
+		return s, clk, follower, poller, first
+	}
+	missed := func(t *testing.T, sub store.Subscription, cursor msgid.ID) bool {
+		t.Helper()
+		b, err := sub.Read(cursor, nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Missed
+	}
+
+	t.Run("a follower reads past the buffer, others see the buffer", func(t *testing.T) {
+		s, _, follower, poller, first := setup(t, Options{})
+		if got, _, _ := read(t, follower, first.ID); !slices.Equal(got, bodies("m", 1, 9)) {
+			t.Fatalf("follower read %q, want m1..m9", got)
+		}
+		if missed(t, follower, first.ID) {
+			t.Fatal("follower missed messages kept for it")
+		}
+		if got, _, _ := read(t, poller, first.ID); !slices.Equal(got, bodies("m", 7, 9)) {
+			t.Fatalf("poller read %q, want the buffer m7..m9", got)
+		}
+		if !missed(t, poller, first.ID) {
+			t.Fatal("poller did not see that it missed messages")
+		}
+		if got, _, _ := read(t, follower, msgid.ID{}); !slices.Equal(got, bodies("m", 0, 9)) {
+			t.Fatalf("zero cursor read %q, want m0..m9, all published since it subscribed", got)
+		}
+		late := subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
+		if got, _, _ := read(t, late, msgid.ID{}); !slices.Equal(got, bodies("m", 7, 9)) {
+			t.Fatalf("zero cursor read of a later follower %q, want the buffer m7..m9", got)
+		}
+		if info, _ := s.Info(ctx, "ch"); info.Messages != 3 {
+			t.Fatalf("Info.Messages = %d, want 3", info.Messages)
+		}
+		if st := s.Stats(); st.StoredMessages != 3 {
+			t.Fatalf("StoredMessages = %d, want 3", st.StoredMessages)
+		}
+		sub := subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
+		if c, err := sub.Start(store.Start{Kind: store.StartOldest}); err != nil || !c.IsZero() {
+			t.Fatalf("Start(oldest) = %v, %v", c, err)
+		}
+		if c, err := sub.Start(store.Start{Kind: store.StartNth, N: 2}); err != nil {
+			t.Fatal(err)
+		} else if got, _, _ := read(t, sub, c); !slices.Equal(got, bodies("m", 8, 9)) {
+			t.Fatalf("Start(2) then read %q, want m8..m9", got)
+		}
+	})
+
+	t.Run("kept for followGrace only", func(t *testing.T) {
+		s, clk, follower, _, first := setup(t, Options{})
+		clk.Advance(followGrace)
+		if _, err := s.Info(ctx, "ch"); err != nil { // trims
+			t.Fatal(err)
+		}
+		if !missed(t, follower, first.ID) {
+			t.Fatal("follower still reads messages past followGrace")
+		}
+		if got, _, _ := read(t, follower, first.ID); !slices.Equal(got, bodies("m", 7, 9)) {
+			t.Fatalf("follower read %q, want m7..m9", got)
+		}
+		if got, want := s.Stats().MemoryUsed, int64(channelOverhead+len("ch"))+3*first.Size(); got != want {
+			t.Fatalf("MemoryUsed = %d, want %d (only the buffer)", got, want)
+		}
+	})
+
+	t.Run("no follower, nothing kept", func(t *testing.T) {
+		s, _ := newStore(t, Options{})
+		var first *store.Message
+		for i := range 10 {
+			m := publish(t, s, "ch", fmt.Sprintf("m%d", i), o)
+			if i == 0 {
+				first = m
+			}
+		}
+		if got, want := s.Stats().MemoryUsed, int64(channelOverhead+len("ch"))+3*first.Size(); got != want {
+			t.Fatalf("MemoryUsed = %d, want %d", got, want)
+		}
+		// The follower's closing lets what was kept for it go.
+		s2, _, follower, _, _ := setup(t, Options{})
+		follower.Close()
+		m := publish(t, s2, "ch", "m10", o)
+		if got, want := s2.Stats().MemoryUsed, int64(channelOverhead+len("ch"))+2*first.Size()+m.Size(); got != want {
+			t.Fatalf("after the follower left: MemoryUsed = %d, want %d", got, want)
+		}
+	})
+
+	t.Run("at most followCap kept", func(t *testing.T) {
+		s, _ := newStore(t, Options{})
+		follower := subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
+		first := publish(t, s, "ch", "m0", o)
+		for i := 1; i < followCap+10; i++ {
+			publish(t, s, "ch", fmt.Sprintf("m%d", i), o)
+		}
+		b, err := follower.Read(first.ID, nil, 1)
+		if err != nil || !b.Missed || len(b.Messages) != 1 {
+			t.Fatalf("Read = %+v, %v; want a missed batch", b, err)
+		}
+		// followCap kept past the buffer of 3; the newest is m(followCap+9).
+		if got, want := string(b.Messages[0].Body), fmt.Sprintf("m%d", followCap+9-followCap-3+1); got != want {
+			t.Fatalf("oldest readable %q, want %q", got, want)
+		}
+	})
+
+	t.Run("memory pressure drops what is kept first", func(t *testing.T) {
+		body := string(make([]byte, 500))
+		size := (&store.Message{Body: []byte(body), ContentType: "text/plain"}).Size()
+		limit := int64(channelOverhead+len("ch")) + 5*size
+		s, _ := newStore(t, Options{MemoryLimit: limit})
+		follower := subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
+		first := publish(t, s, "ch", body, o)
+		for range 9 { // would need 10 messages' memory if all were kept
+			publish(t, s, "ch", body, o)
+		}
+		if used := s.Stats().MemoryUsed; used > limit {
+			t.Fatalf("MemoryUsed %d passed the limit %d", used, limit)
+		}
+		if info, _ := s.Info(ctx, "ch"); info.Messages != 3 {
+			t.Fatalf("Info.Messages = %d, want 3", info.Messages)
+		}
+		if !missed(t, follower, first.ID) {
+			t.Fatal("follower read a message the limit forced out")
+		}
+	})
+}

@@ -29,13 +29,21 @@ type mirror struct {
 	// so the last one written is the latest.
 	countMu sync.Mutex
 
-	mu         sync.Mutex
-	epoch      int64 // the channel's incarnation in Redis; 0 until known
-	msgs       msgring.Ring
-	bytes      int64
-	last       msgid.ID // newest message id known
-	dropped    msgid.ID // newest id dropped from the channel's buffer
-	truncated  bool     // Redis holds older messages than msgs does
+	mu        sync.Mutex
+	epoch     int64 // the channel's incarnation in Redis; 0 until known
+	msgs      msgring.Ring
+	bytes     int64
+	last      msgid.ID // newest message id known
+	dropped   msgid.ID // newest id dropped from the channel's buffer
+	truncated bool     // Redis holds older messages than msgs does
+	// msgs starts with evicted messages: out of the channel's buffer but
+	// kept for this node's streaming subscribers (see followGrace);
+	// evictedAt holds when each left (Unix ns, local clock), lost the
+	// newest id dropped from msgs entirely.
+	evicted    int
+	evictedAt  []int64
+	lost       msgid.ID
+	followers  int
 	bufLen     int
 	minBuf     int
 	msgTimeout int64 // ms
@@ -76,6 +84,7 @@ func (mr *mirror) retireLocked(deleted bool) bool {
 	mr.retired, mr.deleted = true, deleted
 	mr.gone.Store(true)
 	mr.msgs.Clear()
+	mr.evicted, mr.evictedAt = 0, nil
 	mr.bytes = 0
 	mr.lastSubs = nil
 	mr.wakeAll()
@@ -113,29 +122,57 @@ func (mr *mirror) capacity() int {
 func (mr *mirror) trim(nowMs int64) {
 	capacity := mr.capacity()
 	local := min(capacity, mr.s.o.MirrorLength)
-	for mr.msgs.Len() > local {
-		e := mr.msgs.PopFront()
-		mr.bytes -= e.Msg.Size()
+	for mr.held() > local {
+		id := mr.evictOne()
 		if local < capacity {
 			mr.truncated = true
 		} else {
-			mr.dropped = e.Msg.ID
+			mr.dropped = id
 		}
 	}
 	keep := mr.minBuf
 	if mr.bufLen <= 0 {
 		keep = 0
 	}
-	for mr.msgs.Len() > keep {
-		e := mr.msgs.Front()
+	for mr.held() > keep {
+		e := mr.msgs.At(mr.evicted)
 		if e.Expires == 0 || e.Expires > nowMs {
 			break
 		}
-		mr.bytes -= e.Msg.Size()
-		mr.dropped = mr.msgs.PopFront().Msg.ID
+		mr.dropped = mr.evictOne()
 	}
-	if mr.msgs.Len() == 0 {
+	if mr.held() == 0 {
 		mr.truncated = false
+	}
+	mr.release()
+}
+
+// held returns the number of messages in the copy of the buffer. mr.mu held.
+func (mr *mirror) held() int { return mr.msgs.Len() - mr.evicted }
+
+// evictOne takes the oldest message out of the copy of the buffer and
+// returns its id; it stays readable to streaming subscribers until release
+// drops it. mr.mu held.
+func (mr *mirror) evictOne() msgid.ID {
+	id := mr.msgs.At(mr.evicted).Msg.ID
+	mr.evicted++
+	mr.evictedAt = append(mr.evictedAt, time.Now().UnixNano())
+	return id
+}
+
+// release drops the evicted messages no streaming subscriber may still
+// need. mr.mu held.
+func (mr *mirror) release() {
+	now := time.Now().UnixNano()
+	for mr.evicted > 0 && (mr.followers == 0 || mr.evicted > followCap || now-mr.evictedAt[0] >= int64(followGrace)) {
+		e := mr.msgs.PopFront()
+		mr.bytes -= e.Msg.Size()
+		mr.lost = e.Msg.ID
+		mr.evicted--
+		mr.evictedAt = mr.evictedAt[1:]
+		if mr.evicted == 0 {
+			mr.evictedAt = nil
+		}
 	}
 }
 
@@ -144,9 +181,10 @@ func (mr *mirror) dropThrough(id msgid.ID) {
 	if id.Compare(mr.dropped) > 0 {
 		mr.dropped = id
 	}
-	for mr.msgs.Len() > 0 && !mr.msgs.Front().Msg.ID.After(id) {
-		mr.bytes -= mr.msgs.PopFront().Msg.Size()
+	for mr.held() > 0 && !mr.msgs.At(mr.evicted).Msg.ID.After(id) {
+		mr.evictOne()
 	}
+	mr.release()
 }
 
 // push appends a message newer than last. mr.mu held.
@@ -160,7 +198,7 @@ func (mr *mirror) buffered() int {
 	if mr.bufLen <= 0 {
 		return 0
 	}
-	return mr.msgs.Len()
+	return mr.held()
 }
 
 // evict marks the subscribers under the "last" rule that came before

@@ -110,6 +110,16 @@ const shardCount = 64
 // 10 seconds so subscribers between two requests miss nothing.
 const inflightCap = 64
 
+// Messages that leave a channel's buffer while this node has streaming
+// subscribers on it stay in the node's copy for those subscribers for
+// followGrace (at most followCap of them), as in the memory engine: a burst
+// of publishes larger than the buffer costs a subscriber nothing merely
+// because the node had not written to it yet.
+const (
+	followGrace = 10 * time.Second
+	followCap   = 1024
+)
+
 // Store is the Redis engine. It is safe for concurrent use.
 type Store struct {
 	o        Options
@@ -708,8 +718,11 @@ func (s *Store) admit(ctx context.Context, mr *mirror, o store.SubscribeOptions)
 		s.markDirty(mr)
 		return nil, true, nil
 	}
-	sub := &subscription{s: s, mr: mr, rule: o.Concurrency}
+	sub := &subscription{s: s, mr: mr, rule: o.Concurrency, follow: o.Follow, base: mr.dropped}
 	mr.subs++
+	if o.Follow {
+		mr.followers++
+	}
 	mr.lastRequested = time.Now()
 	if o.Concurrency == store.Last {
 		sub.evictNo = evict
@@ -759,8 +772,11 @@ func (s *Store) admitLocally(mr *mirror, o store.SubscribeOptions) *subscription
 		mr.mu.Unlock()
 		return nil
 	}
-	sub := &subscription{s: s, mr: mr, rule: o.Concurrency}
+	sub := &subscription{s: s, mr: mr, rule: o.Concurrency, follow: o.Follow, base: mr.dropped}
 	mr.subs++
+	if o.Follow {
+		mr.followers++
+	}
 	mr.lastRequested = time.Now()
 	mr.mu.Unlock()
 	s.subscribers.Add(1)
@@ -776,7 +792,7 @@ func (s *Store) Stats() store.Stats {
 		mr.mu.Lock()
 		if !mr.retired {
 			st.Channels++
-			st.StoredMessages += mr.msgs.Len()
+			st.StoredMessages += mr.held()
 			st.MemoryUsed += mr.bytes
 		}
 		mr.mu.Unlock()

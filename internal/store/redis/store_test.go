@@ -1054,3 +1054,50 @@ func TestDatabasesApart(t *testing.T) {
 		t.Fatalf("database 2 reads %q, %q", got[0].Body, got[1].Body)
 	}
 }
+
+// TestFollowGrace: messages that leave the buffer while a node's streaming
+// subscriber has not read them stay readable to it (and only to it), as in
+// the memory engine.
+func TestFollowGrace(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := newStore(t, srv)
+	b, _ := newStore(t, srv)
+	o := store.ChannelOptions{BufferLength: 3, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
+	follower := subscribe(t, b, "ch", store.SubscribeOptions{Follow: true})
+	poller := subscribe(t, b, "ch", store.SubscribeOptions{})
+	var first *store.Message
+	for i := range 10 {
+		m := publish(t, a, "ch", fmt.Sprintf("m%d", i), o)
+		if i == 0 {
+			first = m
+		}
+	}
+	got := readAll(t, follower, first.ID, 9)
+	var gotBodies []string
+	for _, m := range got {
+		gotBodies = append(gotBodies, string(m.Body))
+	}
+	if !slices.Equal(gotBodies, bodies("m", 1, 9)) {
+		t.Fatalf("follower read %q, want m1..m9", gotBodies)
+	}
+	if b, err := follower.Read(first.ID, nil, 100); err != nil || b.Missed {
+		t.Fatalf("follower Read = missed %v, %v; want nothing missed", b.Missed, err)
+	}
+	bt, err := poller.Read(first.ID, nil, 100)
+	if err != nil || !bt.Missed || len(bt.Messages) != 3 || string(bt.Messages[0].Body) != "m7" {
+		t.Fatalf("poller Read = %d messages, missed %v, %v; want m7..m9 and missed", len(bt.Messages), bt.Missed, err)
+	}
+	if all, _, _ := read(t, follower, msgid.ID{}); !slices.Equal(all, bodies("m", 0, 9)) {
+		t.Fatalf("follower's zero cursor read %q, want m0..m9, all published since it subscribed", all)
+	}
+	late := subscribe(t, b, "ch", store.SubscribeOptions{Follow: true})
+	if buf, _, _ := read(t, late, msgid.ID{}); !slices.Equal(buf, bodies("m", 7, 9)) {
+		t.Fatalf("a later follower's zero cursor read %q, want the buffer m7..m9", buf)
+	}
+	if info, err := b.Info(ctx, "ch"); err != nil || info.Messages != 3 {
+		t.Fatalf("Info = %+v, %v; want 3 messages", info, err)
+	}
+	if st := b.Stats(); st.StoredMessages != 3 {
+		t.Fatalf("StoredMessages = %d, want 3", st.StoredMessages)
+	}
+}

@@ -12,9 +12,11 @@ type subscription struct {
 	s       *Store
 	mr      *mirror
 	rule    store.Concurrency
-	evictNo int64 // "last" rule: this subscriber's eviction number
-	evicted bool  // under mr.mu
-	closed  bool  // under mr.mu
+	evictNo int64    // "last" rule: this subscriber's eviction number
+	evicted bool     // under mr.mu
+	closed  bool     // under mr.mu
+	follow  bool     // reads messages kept past the buffer (SubscribeOptions.Follow)
+	base    msgid.ID // for a follower, the newest id out of the buffer when it subscribed
 }
 
 // Start implements store.Subscription.
@@ -49,7 +51,7 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 			return msgid.ID{}, nil
 		}
 		if !mr.truncated {
-			id := mr.msgs.At(idx - 1).Msg.ID
+			id := mr.msgs.At(mr.evicted + idx - 1).Msg.ID
 			mr.mu.Unlock()
 			return id, nil
 		}
@@ -61,7 +63,7 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 		i := n + st.N - 1
 		var id msgid.ID
 		if i >= 0 {
-			id = mr.msgs.At(i).Msg.ID
+			id = mr.msgs.At(mr.evicted + i).Msg.ID
 		}
 		mr.mu.Unlock()
 		return id, nil
@@ -89,12 +91,28 @@ func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) (s
 		return store.Batch{Messages: buf}, store.ErrClosed
 	}
 	mr.trim(sub.s.redisNow())
-	missed := !cursor.IsZero() && cursor.Compare(mr.dropped) < 0
-	if mr.truncated && mr.msgs.Len() > 0 && cursor.Compare(mr.msgs.Front().Msg.ID) < 0 {
+	start, dropped := mr.evicted, mr.dropped
+	if sub.follow {
+		// A streaming subscriber also reads what left the buffer but is
+		// kept for it; from the start, that is what followed the buffer's
+		// start when it subscribed.
+		if cursor.IsZero() {
+			cursor = sub.base
+		}
+		start = 0
+		if mr.evicted > 0 {
+			dropped = mr.lost
+		}
+	}
+	missed := !cursor.IsZero() && cursor.Compare(dropped) < 0
+	if mr.truncated && mr.msgs.Len() > start && cursor.Compare(mr.msgs.At(start).Msg.ID) < 0 {
 		mr.mu.Unlock()
 		return sub.readRedis(cursor, buf, max, missed)
 	}
 	i := mr.msgs.FirstAfter(cursor)
+	if i < start {
+		i = start
+	}
 	if i == mr.msgs.Len() {
 		w := mr.waitChan()
 		mr.mu.Unlock()
@@ -121,8 +139,8 @@ func (sub *subscription) readRedis(cursor msgid.ID, buf []*store.Message, max in
 		mr := sub.mr
 		mr.mu.Lock()
 		defer mr.mu.Unlock()
-		if mr.msgs.Len() > 0 && mr.msgs.Front().Msg.ID.After(cursor) {
-			for i := 0; i < mr.msgs.Len() && max > 0; i++ {
+		if mr.held() > 0 && mr.msgs.At(mr.evicted).Msg.ID.After(cursor) {
+			for i := mr.evicted; i < mr.msgs.Len() && max > 0; i++ {
 				buf = append(buf, mr.msgs.At(i).Msg)
 				max--
 			}
@@ -148,6 +166,9 @@ func (sub *subscription) Close() {
 		return
 	}
 	mr.subs--
+	if sub.follow {
+		mr.followers--
+	}
 	if mr.subs == 0 {
 		mr.idleSince = time.Now()
 	}
