@@ -37,6 +37,7 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (*Result, e
 		return nil, err
 	}
 	defer r.cancel()
+	defer r.react.close()
 	if nofileErr != nil {
 		r.warn("cannot raise the open-file limit: %v", nofileErr)
 	}

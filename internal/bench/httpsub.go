@@ -24,13 +24,14 @@ func appendRequest(b []byte, uri, host string, hdr ...string) []byte {
 
 // streamHandler reads an EventSource or HTTP-chunked subscriber response.
 type streamHandler struct {
-	s       *subscriber
-	conn    net.Conn
-	t0      time.Time
-	es      bool
-	sse     sseParser
-	msg     prefixBuf
-	deliver func([]byte)
+	s        *subscriber
+	conn     net.Conn
+	t0       time.Time
+	es       bool
+	sse      sseParser
+	msg      prefixBuf
+	deliver  func([]byte)
+	headSeen bool
 }
 
 func (h *streamHandler) head(p *respParser) error {
@@ -39,6 +40,7 @@ func (h *streamHandler) head(p *respParser) error {
 	}
 	h.conn.SetDeadline(time.Time{})
 	h.s.connected(h.t0)
+	h.headSeen = true
 	return nil
 }
 
@@ -89,21 +91,30 @@ func (s *subscriber) runStream(es bool) error {
 	h.deliver = s.deliver
 	var p respParser
 	p.reset()
+	feed := func(b []byte) error {
+		s.readAt = time.Now().UnixNano() // one clock read for every message read together
+		_, err := p.feed(b, h)
+		return err
+	}
+	eof := func() error { return p.eof(h) }
+	// The response head is read here, under the connect timeout; the
+	// stream is then read by the reactor.
 	buf := make([]byte, readBufSize)
-	for {
+	for !h.headSeen {
 		n, err := c.Read(buf)
 		if n > 0 {
-			if _, ferr := p.feed(buf[:n], h); ferr != nil {
+			if ferr := feed(buf[:n]); ferr != nil {
 				return ferr
 			}
 		}
 		if err == io.EOF {
-			return p.eof(h)
+			return eof()
 		}
 		if err != nil {
 			return err
 		}
 	}
+	return r.react.serve(s, c, feed, eof)
 }
 
 // pollHandler reads one long-poll response.

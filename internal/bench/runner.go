@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -99,6 +100,7 @@ type runner struct {
 
 	nextID   atomic.Int64
 	subWG    sync.WaitGroup
+	react    *reactor // reads established streaming subscribers
 	stopping atomic.Bool
 
 	mu       sync.Mutex
@@ -143,6 +145,11 @@ func newRunner(ctx context.Context, cfg *Config) (*runner, error) {
 		live:         make(map[*subscriber]struct{}),
 		errs:         make(map[string]int64),
 		statuses:     make(map[int]int64),
+	}
+	// Streaming subscribers are read by a few goroutines, leaving a core's
+	// worth of scheduling to the publishers and the connecting.
+	if r.react, err = newReactor(max(1, runtime.GOMAXPROCS(0)-1)); err != nil {
+		return nil, fmt.Errorf("subscriber reader: %w", err)
 	}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.setPhase("starting")

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -12,11 +13,12 @@ import (
 // ending.
 var errStopped = errors.New("stopped")
 
-// readBufSize is each subscriber connection's read buffer (HTTP and
-// WebSocket alike). Parsers keep only message prefixes, so this is most of
-// what a connection holds besides its goroutine. It is large enough that a
-// server writing many messages at once is read in one system call, as a
-// browser would: a smaller buffer would charge batching servers extra reads.
+// readBufSize is the read buffer of a subscriber connection while its own
+// goroutine reads it (connecting, long-poll; established streams are read
+// by the reactor, with one 64 KiB buffer per reading goroutine). It is
+// large enough that a server writing many messages at once is read in one
+// system call, as a browser would: a smaller buffer would charge batching
+// servers extra reads.
 const readBufSize = 4096
 
 // subscriber is one subscriber connection (one "session" in churn): it
@@ -36,12 +38,15 @@ type subscriber struct {
 	maxSeen      atomic.Int64 // mirrors tr.max for the drain check; -1: none
 	distinct     atomic.Uint64
 	lastRecv     int64 // unix nanos of the last delivery
+	readAt       int64 // unix nanos the bytes being parsed were read; 0: now
 	churned      atomic.Bool
 	exited       atomic.Bool
 
-	mu     sync.Mutex
-	conn   net.Conn
-	closed bool
+	mu        sync.Mutex
+	conn      net.Conn
+	closed    bool
+	endStream func(err error, abort bool) // ends a stream the reactor reads
+	rawFD     atomic.Int32                // the reactor's descriptor for it; 0: none
 }
 
 // setConn records the connection so stop can close it; false if the
@@ -71,6 +76,29 @@ func (s *subscriber) stop(abort bool) {
 		}
 		s.conn.Close()
 	}
+	if s.endStream != nil {
+		s.endStream(net.ErrClosed, abort)
+	}
+}
+
+// readLoop reads c on the calling goroutine until the stream ends, feeding
+// what arrives to feed and calling eof at the end of the connection.
+func readLoop(c net.Conn, feed func([]byte) error, eof func() error) error {
+	buf := make([]byte, readBufSize)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if ferr := feed(buf[:n]); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return eof()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (s *subscriber) stopped() bool {
@@ -98,7 +126,10 @@ func (s *subscriber) connected(t0 time.Time) {
 
 // deliver records one received message from the start of its body.
 func (s *subscriber) deliver(p []byte) {
-	now := time.Now().UnixNano()
+	now := s.readAt
+	if now == 0 {
+		now = time.Now().UnixNano()
+	}
 	seq, ts, ok := parseBody(p)
 	if !ok || seq >= s.ch.next.Load() {
 		s.r.malformed.Add(1)

@@ -1,11 +1,10 @@
 package bench
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -52,66 +51,34 @@ func (s *subscriber) runWebSocket() error {
 	}
 	defer c.Close()
 	s.connected(t0)
-	rd := br // holds bytes the server sent right after the handshake
-	if rd == nil {
-		rd = bufio.NewReaderSize(c, readBufSize)
-	}
-	var (
-		hb  [ws.MaxHeaderSize - 2]byte
-		msg prefixBuf
-	)
-	for {
-		h, err := ws.ReadHeaderBuffer(rd, hb[:])
-		if err != nil {
-			if err == io.EOF {
-				return errStreamClosed
-			}
-			return err
-		}
-		if h.OpCode.IsControl() {
-			if h.Length > 125 {
-				return fmt.Errorf("websocket control frame of %d bytes", h.Length)
-			}
-			p := make([]byte, h.Length)
-			if _, err := io.ReadFull(rd, p); err != nil {
+	p := &wsParser{
+		deliver: s.deliver,
+		pong: func(payload []byte) error {
+			var b bytes.Buffer
+			if err := ws.WriteFrame(&b, ws.MaskFrameInPlace(ws.NewPongFrame(payload))); err != nil {
 				return err
 			}
-			if h.Masked {
-				ws.Cipher(p, h.Mask, 0)
+			if fd := s.rawFD.Load(); fd > 0 {
+				// Read by the reactor (this runs under its lock): the
+				// connection is its descriptor now.
+				return writeRaw(int(fd), b.Bytes())
 			}
-			switch h.OpCode {
-			case ws.OpPing:
-				f := ws.MaskFrameInPlace(ws.NewPongFrame(p))
-				if err := ws.WriteFrame(c, f); err != nil {
-					return err
-				}
-			case ws.OpClose:
-				code, reason := ws.ParseCloseFrameData(p)
-				return &wsCloseError{code, reason}
-			}
-			continue
-		}
-		// A data frame (or a continuation): keep the start of the message,
-		// skip the rest.
-		keep := min(h.Length, int64(bodyPrefix-msg.n))
-		part := msg.b[msg.n : msg.n+int(keep)]
-		if _, err := io.ReadFull(rd, part); err != nil {
+			c.SetWriteDeadline(time.Now().Add(r.cfg.Timeout))
+			_, err := c.Write(b.Bytes())
+			return err
+		},
+	}
+	if br != nil && br.Buffered() > 0 {
+		// Bytes the server sent right after the handshake.
+		b, _ := br.Peek(br.Buffered())
+		s.readAt = time.Now().UnixNano()
+		if err := p.feed(b); err != nil {
 			return err
 		}
-		if h.Masked {
-			ws.Cipher(part, h.Mask, 0)
-		}
-		msg.n += int(keep)
-		for rest := h.Length - keep; rest > 0; {
-			n, err := rd.Discard(int(min(rest, 1<<20)))
-			rest -= int64(n)
-			if err != nil {
-				return err
-			}
-		}
-		if h.Fin {
-			s.deliver(msg.bytes())
-			msg.reset()
-		}
 	}
+	feed := func(b []byte) error {
+		s.readAt = time.Now().UnixNano() // one clock read for every message read together
+		return p.feed(b)
+	}
+	return r.react.serve(s, c, feed, func() error { return errStreamClosed })
 }
