@@ -99,20 +99,8 @@ func (s *subscriber) runStream(es bool) error {
 	eof := func() error { return p.eof(h) }
 	// The response head is read here, under the connect timeout; the
 	// stream is then read by the reactor.
-	buf := make([]byte, readBufSize)
-	for !h.headSeen {
-		n, err := c.Read(buf)
-		if n > 0 {
-			if ferr := feed(buf[:n]); ferr != nil {
-				return ferr
-			}
-		}
-		if err == io.EOF {
-			return eof()
-		}
-		if err != nil {
-			return err
-		}
+	if err := readUntil(c, feed, eof, func() bool { return h.headSeen }); err != nil {
+		return err
 	}
 	return r.react.serve(s, c, feed, eof)
 }

@@ -84,8 +84,14 @@ func (s *subscriber) stop(abort bool) {
 // readLoop reads c on the calling goroutine until the stream ends, feeding
 // what arrives to feed and calling eof at the end of the connection.
 func readLoop(c net.Conn, feed func([]byte) error, eof func() error) error {
+	return readUntil(c, feed, eof, func() bool { return false })
+}
+
+// readUntil is readLoop that also stops, returning nil, once done reports
+// true after a feed.
+func readUntil(c net.Conn, feed func([]byte) error, eof func() error, done func() bool) error {
 	buf := make([]byte, readBufSize)
-	for {
+	for !done() {
 		n, err := c.Read(buf)
 		if n > 0 {
 			if ferr := feed(buf[:n]); ferr != nil {
@@ -99,6 +105,7 @@ func readLoop(c net.Conn, feed func([]byte) error, eof func() error) error {
 			return err
 		}
 	}
+	return nil
 }
 
 func (s *subscriber) stopped() bool {

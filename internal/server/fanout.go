@@ -194,22 +194,9 @@ func (g *group) run() {
 	for {
 		select {
 		case <-wait:
-			wait = nil
-			removed := 0
 			sc := g.s.scratch()
-			for i := 0; i < len(g.members); {
-				st := g.members[i]
-				w, stay := g.pump(sc, st)
-				if !stay {
-					g.drop(st)
-					removed++
-					continue
-				}
-				if wait == nil {
-					wait = w
-				}
-				i++
-			}
+			var removed int
+			wait, removed = g.pumpFrom(sc, 0, nil)
 			g.s.scratchPool.Put(sc)
 			if g.release(removed) {
 				return
@@ -279,23 +266,15 @@ func (g *group) admit(wait <-chan struct{}) (<-chan struct{}, bool) {
 	joining, leaving := g.joining, g.leaving
 	g.joining, g.leaving = nil, nil
 	g.mu.Unlock()
-	removed := 0
-	sc := g.s.scratch()
-	defer g.s.scratchPool.Put(sc)
+	from := len(g.members)
 	for _, st := range joining {
 		st.slot = len(g.members)
 		g.members = append(g.members, st)
-		w, stay := g.pump(sc, st)
-		if !stay {
-			g.drop(st)
-			removed++
-			continue
-		}
-		if wait == nil {
-			// An older wait, if there is one, closes no later than w.
-			wait = w
-		}
 	}
+	sc := g.s.scratch()
+	// An older wait, if there is one, closes no later than the newcomers'.
+	wait, removed := g.pumpFrom(sc, from, wait)
+	g.s.scratchPool.Put(sc)
 	for _, st := range leaving {
 		if st.grp != g || st.slot < 0 {
 			continue // already handed off or ended
@@ -308,6 +287,27 @@ func (g *group) admit(wait <-chan struct{}) (<-chan struct{}, bool) {
 		wait = nil
 	}
 	return wait, g.release(removed)
+}
+
+// pumpFrom pumps members[from:], dropping those that leave the group. It
+// returns wait, or if that is nil the wait channel of the first member that
+// was caught up, and how many members left.
+func (g *group) pumpFrom(sc *writeScratch, from int, wait <-chan struct{}) (<-chan struct{}, int) {
+	removed := 0
+	for i := from; i < len(g.members); {
+		st := g.members[i]
+		w, stay := g.pump(sc, st)
+		if !stay {
+			g.drop(st) // moves the last member into slot i
+			removed++
+			continue
+		}
+		if wait == nil {
+			wait = w
+		}
+		i++
+	}
+	return wait, removed
 }
 
 // drop removes a member from the writer's list.
@@ -337,33 +337,19 @@ func (g *group) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, stay
 	default:
 	}
 	d := st.out.(directOutput)
-	bufs := sc.bufs
 	for {
-		bufs = bufs[:0]
-		var waits []<-chan struct{}
-		for len(bufs) < maxBatch {
-			m, idx, w, missed, err := st.ss.nextStream()
-			if err != nil {
-				go st.end(copyBufs(bufs, 0), statusFor(err), "")
-				return nil, false
-			}
-			if missed {
-				st.tooSlow()
-				go st.end(copyBufs(bufs, 0), http.StatusServiceUnavailable, "Subscriber Too Slow")
-				return nil, false
-			}
-			if m == nil {
-				waits = w
-				break
-			}
-			bufs = append(bufs, st.f.message(m, st.ss.multiID(idx), true))
+		bufs, waits, end := st.collect(sc.bufs[:0])
+		if end != nil {
+			go st.end(copyBufs(bufs, 0), end.status, end.reason)
+			clear(bufs)
+			return nil, false
 		}
 		if len(bufs) > 0 {
-			if !g.write(sc, st, d, bufs) {
-				clear(bufs)
+			ok := g.write(sc, st, d, bufs)
+			clear(bufs)
+			if !ok {
 				return nil, false
 			}
-			clear(bufs)
 		}
 		if len(waits) > 0 {
 			return waits[0], true

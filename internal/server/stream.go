@@ -283,6 +283,34 @@ func (st *streamer) tooSlow() {
 		"transport", st.kind, "remote", st.remote)
 }
 
+// streamEnd is why a stream ends instead of going on.
+type streamEnd struct {
+	status int
+	reason string
+}
+
+// collect appends to bufs the encodings of the next messages after the
+// session's cursors, at most maxBatch. Once it has every message it
+// returns the channels to wait on; when the stream must end instead (the
+// channel deleted, the subscriber too slow) it returns how.
+func (st *streamer) collect(bufs [][]byte) ([][]byte, []<-chan struct{}, *streamEnd) {
+	for len(bufs) < maxBatch {
+		m, idx, w, missed, err := st.ss.nextStream()
+		if err != nil {
+			return bufs, nil, &streamEnd{status: statusFor(err)}
+		}
+		if missed {
+			st.tooSlow()
+			return bufs, nil, &streamEnd{http.StatusServiceUnavailable, "Subscriber Too Slow"}
+		}
+		if m == nil {
+			return bufs, w, nil
+		}
+		bufs = append(bufs, st.f.message(m, st.ss.multiID(idx), len(st.ss.subs) == 1))
+	}
+	return bufs, nil, nil
+}
+
 func (st *streamer) loop() {
 	var pingC, timeoutC <-chan time.Time
 	if st.ping > 0 {
@@ -298,24 +326,12 @@ func (st *streamer) loop() {
 	}
 	bufs := make([][]byte, 0, 4)
 	for {
-		bufs = bufs[:0]
 		var waits []<-chan struct{}
-		for len(bufs) < maxBatch {
-			m, idx, w, missed, err := st.ss.nextStream()
-			if err != nil {
-				st.finish(bufs, statusFor(err), "")
-				return
-			}
-			if missed {
-				st.tooSlow()
-				st.finish(bufs, http.StatusServiceUnavailable, "Subscriber Too Slow")
-				return
-			}
-			if m == nil {
-				waits = w
-				break
-			}
-			bufs = append(bufs, st.f.message(m, st.ss.multiID(idx), len(st.ss.subs) == 1))
+		var end *streamEnd
+		bufs, waits, end = st.collect(bufs[:0])
+		if end != nil {
+			st.finish(bufs, end.status, end.reason)
+			return
 		}
 		if len(bufs) > 0 {
 			if err := st.out.write(bufs); err != nil {
