@@ -318,86 +318,95 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 	}
 	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName}
 	size := m.Size()
+	c, now, err := s.openForPublisher(ctx, key, o)
+	if err != nil {
+		return store.PublishResult{}, err
+	}
+	s.trim(c, now)
+	// A full buffer gives up its oldest message for the new one. With
+	// streaming subscribers it is kept for them a while (and still
+	// counts); otherwise only the net change is accounted, so usage
+	// never passes the limit.
+	evict := c.held() > 0 && c.held() >= c.capacity()
+	keepEvicted := evict && c.followers > 0
+	needed := size
+	if evict && !keepEvicted {
+		needed -= c.msgs.At(c.evicted).Msg.Size()
+	}
+	if !s.reserve(needed) {
+		if c.evicted == 0 && !keepEvicted {
+			c.mu.Unlock()
+			return store.PublishResult{}, store.ErrOutOfMemory
+		}
+		// Short of memory: what is kept for followers goes first.
+		for c.evicted > 0 {
+			s.dropEvicted(c)
+		}
+		keepEvicted = false
+		needed = size
+		if evict {
+			needed -= c.msgs.Front().Msg.Size()
+		}
+		if !s.reserve(needed) {
+			c.refresh()
+			c.mu.Unlock()
+			return store.PublishResult{}, store.ErrOutOfMemory
+		}
+	}
+	if evict {
+		if keepEvicted {
+			s.evict(c, now)
+		} else {
+			c.dropped = c.msgs.PopFront().Msg.ID
+			c.gone = c.dropped
+			s.stored.Add(-1)
+		}
+	}
+	prev := c.last
+	if prev.Compare(c.floor) < 0 {
+		prev = c.floor
+	}
+	m.ID = msgid.Next(prev, s.seconds(now))
+	m.Seq = s.seq.Add(1)
+	c.last = m.ID
+	ttl := o.MessageTimeout
+	if o.BufferLength <= 0 {
+		ttl = inflightTTL
+	}
+	var expires int64
+	if ttl > 0 {
+		expires = now.Add(ttl).UnixNano()
+	}
+	c.msgs.Push(entry{Msg: m, Expires: expires})
+	s.stored.Add(1)
+	s.trim(c, now)
+	c.lastActive = now
+	info := c.info()
+	c.refresh()
+	c.mu.Unlock()
+	s.published.Add(1)
+	return store.PublishResult{Message: m, Info: info}, nil
+}
+
+// openForPublisher returns the channel, created if needed, locked, not
+// deleted, and with the publisher's options, and the time it was taken.
+func (s *Store) openForPublisher(ctx context.Context, key string, o store.ChannelOptions) (*channel, time.Time, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return store.PublishResult{}, err
+			return nil, time.Time{}, err
 		}
 		c, err := s.getOrCreate(key, o.ChannelTimeout)
 		if err != nil {
-			return store.PublishResult{}, err
+			return nil, time.Time{}, err
 		}
 		c.mu.Lock()
 		if c.deleted {
 			c.mu.Unlock()
 			continue
 		}
-		now := s.now()
 		c.opts = o
 		c.authorized = true
-		s.trim(c, now)
-		// A full buffer gives up its oldest message for the new one. With
-		// streaming subscribers it is kept for them a while (and still
-		// counts); otherwise only the net change is accounted, so usage
-		// never passes the limit.
-		evict := c.held() > 0 && c.held() >= c.capacity()
-		keepEvicted := evict && c.followers > 0
-		needed := size
-		if evict && !keepEvicted {
-			needed -= c.msgs.At(c.evicted).Msg.Size()
-		}
-		if !s.reserve(needed) {
-			if c.evicted == 0 && !keepEvicted {
-				c.mu.Unlock()
-				return store.PublishResult{}, store.ErrOutOfMemory
-			}
-			// Short of memory: what is kept for followers goes first.
-			for c.evicted > 0 {
-				s.dropEvicted(c)
-			}
-			keepEvicted = false
-			needed = size
-			if evict {
-				needed -= c.msgs.Front().Msg.Size()
-			}
-			if !s.reserve(needed) {
-				c.refresh()
-				c.mu.Unlock()
-				return store.PublishResult{}, store.ErrOutOfMemory
-			}
-		}
-		if evict {
-			if keepEvicted {
-				s.evict(c, now)
-			} else {
-				c.dropped = c.msgs.PopFront().Msg.ID
-				c.gone = c.dropped
-				s.stored.Add(-1)
-			}
-		}
-		prev := c.last
-		if prev.Compare(c.floor) < 0 {
-			prev = c.floor
-		}
-		m.ID = msgid.Next(prev, s.seconds(now))
-		m.Seq = s.seq.Add(1)
-		c.last = m.ID
-		ttl := o.MessageTimeout
-		if o.BufferLength <= 0 {
-			ttl = inflightTTL
-		}
-		var expires int64
-		if ttl > 0 {
-			expires = now.Add(ttl).UnixNano()
-		}
-		c.msgs.Push(entry{Msg: m, Expires: expires})
-		s.stored.Add(1)
-		s.trim(c, now)
-		c.lastActive = now
-		info := c.info()
-		c.refresh()
-		c.mu.Unlock()
-		s.published.Add(1)
-		return store.PublishResult{Message: m, Info: info}, nil
+		return c, s.now(), nil
 	}
 }
 
@@ -406,29 +415,16 @@ func (s *Store) Create(ctx context.Context, key string, o store.ChannelOptions) 
 	if s.closed() {
 		return store.Info{}, store.ErrClosed
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return store.Info{}, err
-		}
-		c, err := s.getOrCreate(key, o.ChannelTimeout)
-		if err != nil {
-			return store.Info{}, err
-		}
-		c.mu.Lock()
-		if c.deleted {
-			c.mu.Unlock()
-			continue
-		}
-		now := s.now()
-		c.opts = o
-		c.authorized = true
-		c.lastActive = now
-		s.trim(c, now)
-		c.refresh()
-		info := c.info()
-		c.mu.Unlock()
-		return info, nil
+	c, now, err := s.openForPublisher(ctx, key, o)
+	if err != nil {
+		return store.Info{}, err
 	}
+	c.lastActive = now
+	s.trim(c, now)
+	c.refresh()
+	info := c.info()
+	c.mu.Unlock()
+	return info, nil
 }
 
 // Info implements store.Store.
