@@ -17,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"herald/internal/config"
+	"herald/internal/servertest"
 	"herald/internal/store"
+	"herald/internal/store/memory"
 )
 
 // pubLocations are the locations of the built-in default configuration, so
@@ -1220,5 +1223,45 @@ func TestStubStatus(t *testing.T) {
 	}
 	if r := do(t, "POST", s.URL+"/status", "x"); r.Status != http.StatusMethodNotAllowed {
 		t.Errorf("POST status page: %d, want 405", r.Status)
+	}
+}
+
+// TestStubStatusSumsStores: with locations on two stores, the status page
+// counts both.
+func TestStubStatusSumsStores(t *testing.T) {
+	cfg, err := config.Parse([]byte(`servers:
+  - listen: 127.0.0.1:0
+    locations:
+      - location: = /status
+        stub_status: on
+      - location: ~ ^/pub/(.+)$
+        publisher: true
+        channel_id: $1
+      - location: ~ ^/other/(.+)$
+        publisher: true
+        channel_id: $1
+`), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := memory.New(memory.Options{})
+	t.Cleanup(func() { other.Close() })
+	s := servertest.Start(t, servertest.Options{Config: cfg, StoreFor: func(l *config.Location) store.Store {
+		if strings.Contains(l.Pattern.Path, "other") {
+			return other
+		}
+		return nil
+	}})
+	do(t, "POST", s.URL+"/pub/a", "one")
+	do(t, "POST", s.URL+"/other/b", "two")
+	do(t, "POST", s.URL+"/other/c", "three")
+	if st := other.Stats(); st.Channels != 2 {
+		t.Fatalf("the second store has %d channels, want 2: the location did not use it", st.Channels)
+	}
+	r := do(t, "GET", s.URL+"/status", "")
+	for _, want := range []string{"total published messages: 3\n", "stored messages: 3\n", "channels: 3\n"} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("status page lacks %q:\n%s", want, r.Body)
+		}
 	}
 }

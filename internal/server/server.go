@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,8 +40,10 @@ type Server struct {
 	slowSubscribers atomic.Uint64 // subscribers disconnected for being too slow.
 	boundary        string        // multipart boundary of streamed parts.
 	deflaters       deflaters
-	groups          groups    // fan-out groups of streaming subscribers
-	scratchPool     sync.Pool // *writeScratch for group writers
+	groups          groups // fan-out groups of streaming subscribers
+	storesMu        sync.Mutex
+	stores          []store.Store // every distinct store a location uses
+	scratchPool     sync.Pool     // *writeScratch for group writers
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -254,6 +257,46 @@ type loc struct {
 	allow    string // methods for the Allow header
 }
 
+// noteStore records a store the server's locations use.
+func (s *Server) noteStore(st store.Store) {
+	if st == nil {
+		return
+	}
+	s.storesMu.Lock()
+	defer s.storesMu.Unlock()
+	if !slices.Contains(s.stores, st) {
+		s.stores = append(s.stores, st)
+	}
+}
+
+// Stats sums the counters of every store the server uses: the default one
+// and those its locations pick. A limit of 0 (none) on any store makes the
+// sum 0 too.
+func (s *Server) Stats() store.Stats {
+	s.storesMu.Lock()
+	stores := slices.Clone(s.stores)
+	s.storesMu.Unlock()
+	if s.store != nil && !slices.Contains(stores, s.store) {
+		stores = append(stores, s.store)
+	}
+	var sum store.Stats
+	unlimited := false
+	for _, st := range stores {
+		x := st.Stats()
+		sum.Channels += x.Channels
+		sum.Subscribers += x.Subscribers
+		sum.StoredMessages += x.StoredMessages
+		sum.Published += x.Published
+		sum.MemoryUsed += x.MemoryUsed
+		sum.MemoryLimit += x.MemoryLimit
+		unlimited = unlimited || x.MemoryLimit == 0
+	}
+	if unlimited {
+		sum.MemoryLimit = 0
+	}
+	return sum
+}
+
 func newLoc(s *Server, l *config.Location) *loc {
 	lc := &loc{Location: l, store: s.store}
 	if s.storeFor != nil {
@@ -261,6 +304,7 @@ func newLoc(s *Server, l *config.Location) *loc {
 			lc.store = st
 		}
 	}
+	s.noteStore(lc.store)
 	lc.chanOpts = store.ChannelOptions{
 		BufferLength:    l.BufferLength(),
 		MinBufferLength: l.MinMessageBufferLength,

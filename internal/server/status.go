@@ -11,14 +11,16 @@ import (
 const Version = "0.1.0"
 
 // stubStatus answers a stub_status location with Nchan's nchan_stub_status
-// layout (so tools that parse it keep working) and Herald's own counters.
+// layout (so tools that parse it keep working) and Herald's own counters,
+// summed over every store the server uses (memory and Redis locations
+// alike; for Redis, this node's copies of the channels it follows).
 func (h *handler) stubStatus(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		plainError(w, http.StatusMethodNotAllowed, "Method not allowed: use GET.")
 		return
 	}
-	st := h.s.store.Stats()
+	st := h.s.Stats()
 	var b strings.Builder
 	fmt.Fprintf(&b, "total published messages: %d\n", st.Published)
 	fmt.Fprintf(&b, "stored messages: %d\n", st.StoredMessages)
