@@ -3,6 +3,7 @@ package redis
 import (
 	"errors"
 	"fmt"
+	"herald/internal/store/storetest"
 	"slices"
 	"testing"
 	"time"
@@ -33,12 +34,12 @@ func TestCluster(t *testing.T) {
 	for i := range 12 {
 		ch := fmt.Sprintf("/c%d", i)
 		masters[c.MasterFor(a.keys(ch).meta).Addr] = true
-		sub := subscribe(t, b, ch, store.SubscribeOptions{})
+		sub := storetest.Subscribe(t, b, ch, store.SubscribeOptions{})
 		var ids []msgid.ID
 		for j := range 3 {
-			ids = append(ids, publish(t, a, ch, fmt.Sprintf("m%d", j), buffered).ID)
+			ids = append(ids, storetest.Publish(t, a, ch, fmt.Sprintf("m%d", j), buffered).ID)
 		}
-		got := readAll(t, sub, msgid.ID{}, 3)
+		got := storetest.ReadAll(t, sub, msgid.ID{}, 3)
 		for j, m := range got {
 			if m.ID != ids[j] || string(m.Body) != fmt.Sprintf("m%d", j) {
 				t.Fatalf("%s: message %d is %v %q", ch, j, m.ID, m.Body)
@@ -49,17 +50,17 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("%s: Info = %+v, %v", ch, info, err)
 		}
 		if i%4 == 0 {
-			_, w, _ := read3(sub, ids[2], nil, 10)
+			_, w, _ := storetest.Read3(sub, ids[2], nil, 10)
 			if _, err := a.Delete(ctx, ch); err != nil {
 				t.Fatal(err)
 			}
-			if !closed(w) {
+			if !storetest.Closed(w) {
 				t.Fatalf("%s: delete did not reach the other node", ch)
 			}
-			if _, _, err := read3(sub, ids[2], nil, 10); !errors.Is(err, store.ErrGone) {
+			if _, _, err := storetest.Read3(sub, ids[2], nil, 10); !errors.Is(err, store.ErrGone) {
 				t.Fatalf("%s: Read after delete = %v", ch, err)
 			}
-			if m := publish(t, a, ch, "again", buffered); !m.ID.After(ids[2]) {
+			if m := storetest.Publish(t, a, ch, "again", buffered); !m.ID.After(ids[2]) {
 				t.Fatalf("%s: re-created id %v not after %v", ch, m.ID, ids[2])
 			}
 		}
@@ -75,7 +76,7 @@ func TestCluster(t *testing.T) {
 func streamCheck(t *testing.T, pub, sub *Store, ch string, disrupt func()) {
 	t.Helper()
 	o := store.ChannelOptions{BufferLength: 1000, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
-	s := subscribe(t, sub, ch, store.SubscribeOptions{})
+	s := storetest.Subscribe(t, sub, ch, store.SubscribeOptions{})
 	type ack struct {
 		id   msgid.ID
 		body string
@@ -114,7 +115,7 @@ func streamCheck(t *testing.T, pub, sub *Store, ch string, disrupt func()) {
 	var cursor msgid.ID
 	deadline := time.After(10 * time.Second)
 	for len(got) == 0 || got[len(got)-1].ID.Compare(sent[len(sent)-1].id) < 0 {
-		msgs, w, err := read3(s, cursor, nil, 100)
+		msgs, w, err := storetest.Read3(s, cursor, nil, 100)
 		if err != nil {
 			t.Fatalf("read: %v", err)
 		}

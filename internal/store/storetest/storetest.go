@@ -1,0 +1,709 @@
+// Package storetest is the store.Store contract as tests that every engine
+// runs against itself: the memory engine on a fake clock, the Redis engine
+// against real redis-server processes. What an engine adds of its own (the
+// memory limit, Redis keys and nodes) its own tests cover.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"herald/internal/msgid"
+	"herald/internal/store"
+)
+
+// Engine opens stores of one engine.
+type Engine struct {
+	// Open returns two stores on one backend, closed when the test ends:
+	// two nodes of a shared engine, or the same store twice for an engine
+	// of one process. pass lets d go by for them (a fake clock's step, or a
+	// sleep).
+	Open func(t *testing.T) (a, b store.Store, pass func(d time.Duration))
+	// Unit scales the expiry tests: long on a fake clock, about a second on
+	// a real one (the tests then sleep a few units).
+	Unit time.Duration
+}
+
+// Run runs the contract.
+func Run(t *testing.T, e Engine) {
+	tests := []struct {
+		name string
+		f    func(*testing.T, Engine)
+	}{
+		{"PublishRead", testPublishRead},
+		{"InfoNotFound", testInfoNotFound},
+		{"BufferTrimming", testBufferTrimming},
+		{"MessageExpiry", testMessageExpiry},
+		{"MinBufferLength", testMinBufferLength},
+		{"StoreMessagesOff", testStoreMessagesOff},
+		{"Start", testStart},
+		{"DeleteWakesReader", testDeleteWakesReader},
+		{"SubscribeExistingOnly", testSubscribeExistingOnly},
+		{"MaxSubscribers", testMaxSubscribers},
+		{"ConcurrencyFirst", testConcurrencyFirst},
+		{"ConcurrencyLast", testConcurrencyLast},
+		{"ClosedStore", testClosedStore},
+		{"CanceledContext", testCanceledContext},
+		{"Follow", testFollow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.f(t, e) })
+	}
+}
+
+var ctx = context.Background()
+
+// Buffered is the channel setting most tests use.
+var Buffered = store.ChannelOptions{BufferLength: 10, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
+
+// Publish publishes body to ch and checks the answer.
+func Publish(t testing.TB, s store.Store, ch, body string, o store.ChannelOptions) *store.Message {
+	t.Helper()
+	r, err := s.Publish(ctx, ch, store.Publication{Body: []byte(body), ContentType: "text/plain"}, o)
+	if err != nil {
+		t.Fatalf("Publish(%s, %q): %v", ch, body, err)
+	}
+	if string(r.Message.Body) != body {
+		t.Fatalf("published body %q, want %q", r.Message.Body, body)
+	}
+	return r.Message
+}
+
+// Subscribe subscribes to ch and closes the subscription when the test ends.
+func Subscribe(t testing.TB, s store.Store, ch string, o store.SubscribeOptions) store.Subscription {
+	t.Helper()
+	sub, err := s.Subscribe(ctx, ch, o)
+	if err != nil {
+		t.Fatalf("Subscribe(%s): %v", ch, err)
+	}
+	t.Cleanup(sub.Close)
+	return sub
+}
+
+// Read3 is Subscription.Read with its batch taken apart.
+func Read3(sub store.Subscription, cursor msgid.ID, buf []*store.Message, max int) ([]*store.Message, <-chan struct{}, error) {
+	b, err := sub.Read(cursor, buf, max)
+	return b.Messages, b.Wait, err
+}
+
+// Read returns the bodies and ids of every message after cursor, and
+// whether the subscriber would have to wait.
+func Read(t testing.TB, sub store.Subscription, cursor msgid.ID) (bodies []string, ids []msgid.ID, wait bool) {
+	t.Helper()
+	msgs, w, err := Read3(sub, cursor, nil, 1000)
+	if err != nil {
+		t.Fatalf("Read(%v): %v", cursor, err)
+	}
+	if (len(msgs) == 0) != (w != nil) {
+		t.Fatalf("Read(%v): %d messages and wait channel %v", cursor, len(msgs), w)
+	}
+	for _, m := range msgs {
+		bodies = append(bodies, string(m.Body))
+		ids = append(ids, m.ID)
+	}
+	return bodies, ids, w != nil
+}
+
+// ReadAll reads until the subscriber has n messages after cursor, waiting
+// as a subscriber does (5 s at most).
+func ReadAll(t testing.TB, sub store.Subscription, cursor msgid.ID, n int) []*store.Message {
+	t.Helper()
+	var got []*store.Message
+	deadline := time.After(5 * time.Second)
+	for len(got) < n {
+		msgs, w, err := Read3(sub, cursor, nil, 100)
+		if err != nil {
+			t.Fatalf("Read after %d messages: %v", len(got), err)
+		}
+		if len(msgs) == 0 {
+			select {
+			case <-w:
+			case <-deadline:
+				t.Fatalf("got %d of %d messages", len(got), n)
+			}
+			continue
+		}
+		for _, m := range msgs {
+			if !m.ID.After(cursor) {
+				t.Fatalf("message %v not after cursor %v", m.ID, cursor)
+			}
+			cursor = m.ID
+			got = append(got, m)
+		}
+	}
+	return got
+}
+
+// Bodies returns prefix+from ... prefix+to.
+func Bodies(prefix string, from, to int) []string {
+	var b []string
+	for i := from; i <= to; i++ {
+		b = append(b, fmt.Sprintf("%s%d", prefix, i))
+	}
+	return b
+}
+
+// Closed reports whether c is closed within 3 seconds.
+func Closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	case <-time.After(3 * time.Second):
+		return false
+	}
+}
+
+// Eventually polls cond until it holds, failing after 5 seconds.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func testPublishRead(t *testing.T, e Engine) {
+	s, _, _ := e.Open(t)
+	var msgs []*store.Message
+	for i := range 3 {
+		msgs = append(msgs, Publish(t, s, "ch", fmt.Sprintf("m%d", i), Buffered))
+	}
+	for i := 1; i < len(msgs); i++ {
+		if !msgs[i].ID.After(msgs[i-1].ID) || msgs[i].Seq <= msgs[i-1].Seq {
+			t.Fatalf("ids not increasing: %v then %v (seq %d, %d)", msgs[i-1].ID, msgs[i].ID, msgs[i-1].Seq, msgs[i].Seq)
+		}
+	}
+	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	tests := []struct {
+		name   string
+		cursor msgid.ID
+		want   []string
+	}{
+		{"zero cursor reads from the oldest", msgid.ID{}, Bodies("m", 0, 2)},
+		{"after the first", msgs[0].ID, Bodies("m", 1, 2)},
+		{"after the second", msgs[1].ID, Bodies("m", 2, 2)},
+		{"dash cursor of the first's second", msgid.ID{Time: msgs[0].ID.Time, Tag: -1}, Bodies("m", 0, 2)},
+		{"previous second", msgid.ID{Time: msgs[0].ID.Time - 1, Tag: msgid.MaxTag}, Bodies("m", 0, 2)},
+		{"at the newest waits", msgs[2].ID, nil},
+		{"newer than the newest waits", msgid.ID{Time: msgs[2].ID.Time + 5}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, wait := Read(t, sub, tt.cursor)
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("Read(%v) = %q, want %q", tt.cursor, got, tt.want)
+			}
+			if wait != (tt.want == nil) {
+				t.Fatalf("Read(%v) wait = %v", tt.cursor, wait)
+			}
+		})
+	}
+	// max limits the messages returned; buf is appended to.
+	got, w, err := Read3(sub, msgid.ID{}, make([]*store.Message, 0, 4), 2)
+	if err != nil || w != nil || len(got) != 2 || string(got[0].Body) != "m0" || string(got[1].Body) != "m1" {
+		t.Fatalf("Read(zero, max 2) = %v, %v, %v", got, w, err)
+	}
+	if got[0].ContentType != "text/plain" || got[0].Seq != msgs[0].Seq {
+		t.Fatalf("message fields %+v, want content type and seq of %+v", got[0], msgs[0])
+	}
+
+	info, err := s.Info(ctx, "ch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Messages != 3 || info.Subscribers != 1 || info.LastMessageID != msgs[2].ID || info.LastRequested.IsZero() {
+		t.Fatalf("Info = %+v", info)
+	}
+
+	// A publish wakes a waiting reader.
+	_, w, _ = Read3(sub, msgs[2].ID, nil, 10)
+	if w == nil {
+		t.Fatal("no wait channel at the newest message")
+	}
+	m3 := Publish(t, s, "ch", "m3", Buffered)
+	if !Closed(w) {
+		t.Fatal("publish did not wake the reader")
+	}
+	if got, _, _ := Read(t, sub, msgs[2].ID); !slices.Equal(got, []string{"m3"}) {
+		t.Fatalf("after wake: %q", got)
+	}
+	r, err := s.Publish(ctx, "ch", store.Publication{Body: []byte("m4"), EventName: "ev"}, Buffered)
+	if err != nil || r.Info.Subscribers != 1 || r.Info.Messages != 5 || !r.Message.ID.After(m3.ID) || r.Info.LastRequested.IsZero() {
+		t.Fatalf("Publish result %+v, %v", r, err)
+	}
+	if got := ReadAll(t, sub, m3.ID, 1); got[0].EventName != "ev" {
+		t.Fatalf("event name %q", got[0].EventName)
+	}
+}
+
+func testInfoNotFound(t *testing.T, e Engine) {
+	s, _, _ := e.Open(t)
+	if _, err := s.Info(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Info(unknown) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Delete(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Delete(unknown) = %v, want ErrNotFound", err)
+	}
+	info, err := s.Create(ctx, "made", Buffered)
+	if err != nil || info.Messages != 0 || info.Subscribers != 0 || !info.LastMessageID.IsZero() || !info.LastRequested.IsZero() {
+		t.Fatalf("Create = %+v, %v", info, err)
+	}
+	if _, err := s.Info(ctx, "made"); err != nil {
+		t.Fatalf("Info after Create: %v", err)
+	}
+}
+
+func testBufferTrimming(t *testing.T, e Engine) {
+	s, _, _ := e.Open(t)
+	o := store.ChannelOptions{BufferLength: 3, ChannelTimeout: time.Hour}
+	var msgs []*store.Message
+	for i := range 5 {
+		msgs = append(msgs, Publish(t, s, "ch", fmt.Sprintf("m%d", i), o))
+	}
+	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	tests := []struct {
+		name   string
+		cursor msgid.ID
+		want   []string
+		missed bool
+	}{
+		{"zero cursor", msgid.ID{}, Bodies("m", 2, 4), false},
+		{"cursor older than the buffer gets the oldest buffered", msgs[0].ID, Bodies("m", 2, 4), true},
+		{"cursor of the newest dropped message", msgs[1].ID, Bodies("m", 2, 4), false},
+		{"cursor within the buffer", msgs[2].ID, Bodies("m", 3, 4), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := sub.Read(tt.cursor, nil, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range b.Messages {
+				got = append(got, string(m.Body))
+			}
+			if !slices.Equal(got, tt.want) || b.Missed != tt.missed {
+				t.Fatalf("Read(%v) = %q missed %v, want %q missed %v", tt.cursor, got, b.Missed, tt.want, tt.missed)
+			}
+		})
+	}
+	if info, _ := s.Info(ctx, "ch"); info.Messages != 3 || info.LastMessageID != msgs[4].ID {
+		t.Fatalf("Info = %+v", info)
+	}
+	if st := s.Stats(); st.StoredMessages != 3 {
+		t.Fatalf("StoredMessages = %d, want 3", st.StoredMessages)
+	}
+	// A publish with a shorter buffer trims the channel to it.
+	m5 := Publish(t, s, "ch", "m5", store.ChannelOptions{BufferLength: 1, ChannelTimeout: time.Hour})
+	Eventually(t, "the buffer to shrink", func() bool {
+		got, _, _ := Read(t, sub, msgid.ID{})
+		return slices.Equal(got, []string{"m5"})
+	})
+	if info, _ := s.Info(ctx, "ch"); info.Messages != 1 || info.LastMessageID != m5.ID {
+		t.Fatalf("Info = %+v", info)
+	}
+}
+
+func testMessageExpiry(t *testing.T, e Engine) {
+	s, _, pass := e.Open(t)
+	u := e.Unit
+	o := store.ChannelOptions{BufferLength: 10, MessageTimeout: 3 * u / 2, ChannelTimeout: time.Hour}
+	for i := range 3 {
+		Publish(t, s, "ch", fmt.Sprintf("m%d", i), o)
+	}
+	pass(8 * u / 10)
+	Publish(t, s, "ch", "m3", o)
+	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	if got, _, _ := Read(t, sub, msgid.ID{}); !slices.Equal(got, Bodies("m", 0, 3)) {
+		t.Fatalf("before expiry: %q", got)
+	}
+	pass(9 * u / 10) // m0..m2 are 1.7 units old, m3 0.9.
+	if got, _, _ := Read(t, sub, msgid.ID{}); !slices.Equal(got, []string{"m3"}) {
+		t.Fatalf("after the first three expired: %q", got)
+	}
+	if info, _ := s.Info(ctx, "ch"); info.Messages != 1 {
+		t.Fatalf("Info.Messages = %d, want 1", info.Messages)
+	}
+	pass(8 * u / 10)
+	if _, _, wait := Read(t, sub, msgid.ID{}); !wait {
+		t.Fatal("all expired, but the reader does not wait")
+	}
+	info, _ := s.Info(ctx, "ch")
+	if info.Messages != 0 || info.LastMessageID.IsZero() {
+		t.Fatalf("Info after expiry = %+v (last id must survive expiry)", info)
+	}
+	if st := s.Stats(); st.StoredMessages != 0 {
+		t.Fatalf("StoredMessages = %d, want 0", st.StoredMessages)
+	}
+
+	// MessageTimeout 0: never expire.
+	forever := store.ChannelOptions{BufferLength: 10, ChannelTimeout: time.Hour}
+	Publish(t, s, "keep", "k", forever)
+	pass(11 * u / 10)
+	if info, err := s.Info(ctx, "keep"); err != nil || info.Messages != 1 {
+		t.Fatalf("message with no timeout expired: %+v, %v", info, err)
+	}
+}
+
+func testMinBufferLength(t *testing.T, e Engine) {
+	s, _, pass := e.Open(t)
+	o := store.ChannelOptions{BufferLength: 10, MinBufferLength: 2, MessageTimeout: e.Unit, ChannelTimeout: time.Hour}
+	for i := range 5 {
+		Publish(t, s, "ch", fmt.Sprintf("m%d", i), o)
+	}
+	pass(11 * e.Unit / 10)
+	if info, _ := s.Info(ctx, "ch"); info.Messages != 2 {
+		t.Fatalf("Info.Messages = %d, want 2 (the minimum buffer)", info.Messages)
+	}
+	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	if got, _, _ := Read(t, sub, msgid.ID{}); !slices.Equal(got, Bodies("m", 3, 4)) {
+		t.Fatalf("Read = %q, want the newest two", got)
+	}
+}
+
+func testStoreMessagesOff(t *testing.T, e Engine) {
+	s, _, _ := e.Open(t)
+	off := store.ChannelOptions{BufferLength: 0, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
+	m0 := Publish(t, s, "ch", "m0", off)
+	info, err := s.Info(ctx, "ch")
+	if err != nil || info.Messages != 0 || info.LastMessageID != m0.ID {
+		t.Fatalf("Info = %+v, %v; want 0 messages and last id %v", info, err, m0.ID)
+	}
+	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	for _, st := range []store.Start{{Kind: store.StartOldest}, {Kind: store.StartNewest}, {Kind: store.StartNth, N: 2}, {Kind: store.StartNth, N: -1}} {
+		cur, err := sub.Start(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, wait := Read(t, sub, cur); !wait {
+			t.Fatalf("Start(%v) on an unbuffered channel does not wait", st)
+		}
+	}
+	cur, _ := sub.Start(store.Start{Kind: store.StartOldest})
+	_, w, _ := Read3(sub, cur, nil, 10)
+	m1 := Publish(t, s, "ch", "m1", off)
+	if !Closed(w) {
+		t.Fatal("publish did not wake the waiting reader")
+	}
+	if got, _, _ := Read(t, sub, cur); !slices.Equal(got, []string{"m1"}) {
+		t.Fatalf("Read(start) = %q, want [m1]", got)
+	}
+	// A subscriber between two requests still gets what was published meanwhile.
+	if got, _, _ := Read(t, sub, m0.ID); !slices.Equal(got, []string{"m1"}) {
+		t.Fatalf("Read(cursor at m0) = %q, want [m1]", got)
+	}
+	if info, _ := s.Info(ctx, "ch"); info.Messages != 0 || info.LastMessageID != m1.ID {
+		t.Fatalf("Info = %+v", info)
+	}
+}
+
+func testStart(t *testing.T, e Engine) {
+	s, _, _ := e.Open(t)
+	oldest := store.Start{Kind: store.StartOldest}
+	newest := store.Start{Kind: store.StartNewest}
+	nth := func(n int) store.Start { return store.Start{Kind: store.StartNth, N: n} }
+	tests := []struct {
+		name      string
+		published int
+		bufferLen int
+		start     store.Start
+		want      string // first message read, "" = wait
+	}{
+		{"oldest", 5, 10, oldest, "m0"},
+		{"newest", 5, 10, newest, ""},
+		{"2nd", 5, 10, nth(2), "m1"},
+		{"5th", 5, 10, nth(5), "m4"},
+		{"6th of 5 is the newest", 5, 10, nth(6), "m4"},
+		{"32nd of 5 is the newest", 5, 10, nth(32), "m4"},
+		{"-1 is the newest", 5, 10, nth(-1), "m4"},
+		{"-2 is the second newest", 5, 10, nth(-2), "m3"},
+		{"-5 is the oldest", 5, 10, nth(-5), "m0"},
+		{"-6 of 5 is the oldest", 5, 10, nth(-6), "m0"},
+		{"2nd of 1", 1, 10, nth(2), "m0"},
+		{"-2 of 1", 1, 10, nth(-2), "m0"},
+		{"oldest of 1", 1, 10, oldest, "m0"},
+		{"newest of 1", 1, 10, newest, ""},
+		{"3rd of 2", 2, 10, nth(3), "m1"},
+		{"-3 of 2", 2, 10, nth(-3), "m0"},
+		{"empty oldest", 0, 10, oldest, ""},
+		{"empty newest", 0, 10, newest, ""},
+		{"empty 2nd", 0, 10, nth(2), ""},
+		{"empty -1", 0, 10, nth(-1), ""},
+		{"trimmed oldest", 5, 3, oldest, "m2"},
+		{"trimmed 2nd", 5, 3, nth(2), "m3"},
+		{"trimmed -1", 5, 3, nth(-1), "m4"},
+		{"trimmed -3", 5, 3, nth(-3), "m2"},
+		{"trimmed -4", 5, 3, nth(-4), "m2"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ch := fmt.Sprintf("start%d", i)
+			o := store.ChannelOptions{BufferLength: tt.bufferLen, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
+			if _, err := s.Create(ctx, ch, o); err != nil {
+				t.Fatal(err)
+			}
+			for i := range tt.published {
+				Publish(t, s, ch, fmt.Sprintf("m%d", i), o)
+			}
+			sub := Subscribe(t, s, ch, store.SubscribeOptions{})
+			cur, err := sub.Start(tt.start)
+			if err != nil {
+				t.Fatalf("Start(%v): %v", tt.start, err)
+			}
+			got, _, wait := Read(t, sub, cur)
+			if tt.want == "" {
+				if !wait {
+					t.Fatalf("Start(%v) reads %q, want to wait", tt.start, got)
+				}
+				return
+			}
+			if wait || got[0] != tt.want {
+				t.Fatalf("Start(%v) reads %q first, want %q", tt.start, got, tt.want)
+			}
+		})
+	}
+}
+
+func testDeleteWakesReader(t *testing.T, e Engine) {
+	s, other, _ := e.Open(t)
+	Publish(t, s, "ch", "m0", Buffered)
+	m1 := Publish(t, s, "ch", "m1", Buffered)
+	sub, err := s.Subscribe(ctx, "ch", store.SubscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	osub := Subscribe(t, other, "ch", store.SubscribeOptions{})
+	_, w, err := Read3(sub, m1.ID, nil, 10)
+	if err != nil || w == nil {
+		t.Fatalf("Read at newest = %v, %v; want a wait channel", w, err)
+	}
+	_, ow, _ := Read3(osub, m1.ID, nil, 10)
+	info, err := s.Delete(ctx, "ch")
+	if err != nil || info.Messages != 2 || info.Subscribers != 2 || info.LastMessageID != m1.ID {
+		t.Fatalf("Delete = %+v, %v; want the info from before the delete", info, err)
+	}
+	if !Closed(w) || !Closed(ow) {
+		t.Fatal("Delete did not wake the waiting readers")
+	}
+	for _, x := range []store.Subscription{sub, osub} {
+		if _, _, err := Read3(x, m1.ID, nil, 10); !errors.Is(err, store.ErrGone) {
+			t.Fatalf("Read after Delete = %v, want ErrGone", err)
+		}
+		if _, err := x.Start(store.Start{}); !errors.Is(err, store.ErrGone) {
+			t.Fatalf("Start after Delete = %v, want ErrGone", err)
+		}
+	}
+	if _, err := s.Info(ctx, "ch"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Info after Delete = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Delete(ctx, "ch"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second Delete = %v, want ErrNotFound", err)
+	}
+	sub.Close()
+	sub.Close()
+	osub.Close()
+	if st := s.Stats(); st.Subscribers != 0 || st.StoredMessages != 0 {
+		t.Fatalf("Stats after Delete and Close = %+v", st)
+	}
+	// The channel can be made again, empty; its ids continue past the old ones.
+	again := Publish(t, other, "ch", "again", Buffered)
+	if !again.ID.After(m1.ID) {
+		t.Fatalf("re-created channel id %v not after %v", again.ID, m1.ID)
+	}
+	if info, _ := s.Info(ctx, "ch"); info.Messages != 1 {
+		t.Fatalf("re-created channel Info = %+v", info)
+	}
+	nsub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	if got, _, _ := Read(t, nsub, msgid.ID{}); !slices.Equal(got, []string{"again"}) {
+		t.Fatalf("re-created channel reads %q", got)
+	}
+}
+
+func testSubscribeExistingOnly(t *testing.T, e Engine) {
+	s, _, _ := e.Open(t)
+	only := store.SubscribeOptions{ExistingOnly: true}
+	if _, err := s.Subscribe(ctx, "ch", only); !errors.Is(err, store.ErrNotAuthorized) {
+		t.Fatalf("Subscribe before Create = %v, want ErrNotAuthorized", err)
+	}
+	if _, err := s.Info(ctx, "ch"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("refused subscribe created the channel: %v", err)
+	}
+	// A subscriber without the option makes the channel, but not authorized.
+	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	if _, err := s.Subscribe(ctx, "ch", only); !errors.Is(err, store.ErrNotAuthorized) {
+		t.Fatalf("Subscribe to a subscriber-made channel = %v, want ErrNotAuthorized", err)
+	}
+	sub.Close()
+	if _, err := s.Create(ctx, "ch", Buffered); err != nil {
+		t.Fatal(err)
+	}
+	Subscribe(t, s, "ch", only)
+	// Publishing authorizes too.
+	Publish(t, s, "pubbed", "x", Buffered)
+	Subscribe(t, s, "pubbed", only)
+}
+
+func testMaxSubscribers(t *testing.T, e Engine) {
+	a, b, _ := e.Open(t)
+	o := store.SubscribeOptions{MaxSubscribers: 2}
+	x := Subscribe(t, a, "ch", o)
+	Subscribe(t, b, "ch", o) // the limit counts every node's subscribers
+	if _, err := a.Subscribe(ctx, "ch", o); !errors.Is(err, store.ErrTooManySubscribers) {
+		t.Fatalf("third Subscribe = %v, want ErrTooManySubscribers", err)
+	}
+	if _, err := b.Subscribe(ctx, "ch", o); !errors.Is(err, store.ErrTooManySubscribers) {
+		t.Fatalf("third Subscribe on the other node = %v, want ErrTooManySubscribers", err)
+	}
+	if info, _ := a.Info(ctx, "ch"); info.Subscribers != 2 {
+		t.Fatalf("Subscribers = %d, want 2", info.Subscribers)
+	}
+	x.Close()
+	x.Close() // twice is harmless
+	Eventually(t, "the count to drop", func() bool {
+		info, _ := b.Info(ctx, "ch")
+		return info.Subscribers == 1
+	})
+	Subscribe(t, b, "ch", o)
+}
+
+func testConcurrencyFirst(t *testing.T, e Engine) {
+	s, other, _ := e.Open(t)
+	o := store.SubscribeOptions{Concurrency: store.First}
+	a := Subscribe(t, s, "ch", o)
+	if _, err := s.Subscribe(ctx, "ch", o); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second subscriber under first = %v, want ErrConflict", err)
+	}
+	if _, err := other.Subscribe(ctx, "ch", o); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second subscriber on another node = %v, want ErrConflict", err)
+	}
+	if _, _, wait := Read(t, a, msgid.ID{}); !wait {
+		t.Fatal("first subscriber disturbed")
+	}
+	a.Close()
+	Eventually(t, "the first subscriber to leave", func() bool {
+		sub, err := other.Subscribe(ctx, "ch", o)
+		if err == nil {
+			sub.Close()
+		}
+		return err == nil
+	})
+}
+
+func testConcurrencyLast(t *testing.T, e Engine) {
+	s, other, _ := e.Open(t)
+	o := store.SubscribeOptions{Concurrency: store.Last}
+	a := Subscribe(t, s, "ch", o)
+	_, w, err := Read3(a, msgid.ID{}, nil, 10)
+	if err != nil || w == nil {
+		t.Fatalf("Read = %v, %v", w, err)
+	}
+	b := Subscribe(t, s, "ch", o)
+	if !Closed(w) {
+		t.Fatal("newcomer did not wake the evicted subscriber")
+	}
+	if _, _, err := Read3(a, msgid.ID{}, nil, 10); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("evicted subscriber Read = %v, want ErrConflict", err)
+	}
+	if _, _, wait := Read(t, b, msgid.ID{}); !wait {
+		t.Fatal("newest subscriber cannot read")
+	}
+	_, w, _ = Read3(b, msgid.ID{}, nil, 10)
+	c := Subscribe(t, other, "ch", o) // a newcomer on another node evicts b
+	if !Closed(w) {
+		t.Fatal("a newcomer on another node did not wake the evicted subscriber")
+	}
+	if _, _, err := Read3(b, msgid.ID{}, nil, 10); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second evicted subscriber Read = %v, want ErrConflict", err)
+	}
+	if _, _, wait := Read(t, c, msgid.ID{}); !wait {
+		t.Fatal("newest subscriber cannot read")
+	}
+	a.Close()
+	b.Close()
+	c.Close()
+	Eventually(t, "every subscriber to leave", func() bool {
+		info, _ := s.Info(ctx, "ch")
+		return info.Subscribers == 0
+	})
+}
+
+func testClosedStore(t *testing.T, e Engine) {
+	s, _, _ := e.Open(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Publish(ctx, "ch", store.Publication{}, Buffered); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Publish after Close = %v", err)
+	}
+	if _, err := s.Subscribe(ctx, "ch", store.SubscribeOptions{}); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Subscribe after Close = %v", err)
+	}
+	if _, err := s.Create(ctx, "ch", Buffered); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Create after Close = %v", err)
+	}
+}
+
+func testCanceledContext(t *testing.T, e Engine) {
+	s, _, _ := e.Open(t)
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Publish(c, "ch", store.Publication{}, Buffered); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Publish = %v, want context.Canceled", err)
+	}
+	if _, err := s.Subscribe(c, "ch", store.SubscribeOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Subscribe = %v, want context.Canceled", err)
+	}
+}
+
+// testFollow: messages that leave the buffer while a streaming subscriber
+// (Follow) has not read them stay readable to it, and only to it.
+func testFollow(t *testing.T, e Engine) {
+	s, other, _ := e.Open(t)
+	o := store.ChannelOptions{BufferLength: 3, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
+	follower := Subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
+	poller := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	var first *store.Message
+	for i := range 10 {
+		m := Publish(t, other, "ch", fmt.Sprintf("m%d", i), o)
+		if i == 0 {
+			first = m
+		}
+	}
+	var got []string
+	for _, m := range ReadAll(t, follower, first.ID, 9) {
+		got = append(got, string(m.Body))
+	}
+	if !slices.Equal(got, Bodies("m", 1, 9)) {
+		t.Fatalf("follower read %q, want m1..m9", got)
+	}
+	if b, err := follower.Read(first.ID, nil, 100); err != nil || b.Missed {
+		t.Fatalf("follower Read = missed %v, %v; want nothing missed", b.Missed, err)
+	}
+	b, err := poller.Read(first.ID, nil, 100)
+	if err != nil || !b.Missed || len(b.Messages) != 3 || string(b.Messages[0].Body) != "m7" {
+		t.Fatalf("poller Read = %d messages, missed %v, %v; want m7..m9 and missed", len(b.Messages), b.Missed, err)
+	}
+	if all, _, _ := Read(t, follower, msgid.ID{}); !slices.Equal(all, Bodies("m", 0, 9)) {
+		t.Fatalf("follower's zero cursor read %q, want m0..m9, all published since it subscribed", all)
+	}
+	late := Subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
+	if buf, _, _ := Read(t, late, msgid.ID{}); !slices.Equal(buf, Bodies("m", 7, 9)) {
+		t.Fatalf("a later follower's zero cursor read %q, want the buffer m7..m9", buf)
+	}
+	if info, err := s.Info(ctx, "ch"); err != nil || info.Messages != 3 {
+		t.Fatalf("Info = %+v, %v; want 3 messages", info, err)
+	}
+	if st := s.Stats(); st.StoredMessages != 3 {
+		t.Fatalf("StoredMessages = %d, want 3", st.StoredMessages)
+	}
+}
