@@ -12,10 +12,9 @@ import (
 // A streaming subscriber of one channel on a plain TCP connection does not
 // get a goroutine of its own. It joins a group: subscribers of the same
 // channel and location served by one writer goroutine (a channel with many
-// subscribers has up to one group per core). When the
-// channel changes, the writer walks its members and, for each, reads every
-// message after the member's cursor and writes them with one non-blocking
-// writev. A publish therefore wakes one goroutine per group instead of one
+// subscribers has up to one group per core). When the channel changes, the
+// writer walks its members and, for each, reads every message after the
+// member's cursor and writes them with one non-blocking writev. A publish therefore wakes one goroutine per group instead of one
 // per subscriber, and messages published while the writer is still walking
 // reach the later members in the same write as the earlier ones.
 //

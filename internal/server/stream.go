@@ -102,7 +102,9 @@ func (o *connOutput) tryWrite(sc *writeScratch, bufs [][]byte) (bool, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.pending) > 0 {
-		// A blocking writer owns the connection now.
+		// Not reached by a group writer (a member whose write was left
+		// pending has left its group), but bytes must never overtake
+		// what is pending.
 		o.pending = append(o.pending, copyBufs(bufs, 0)...)
 		return false, nil
 	}
