@@ -223,7 +223,7 @@ func Directives() []Directive {
 	return []Directive{
 		{
 			Name: "max_reserved_memory", Aliases: []string{"shared_memory_size"}, Scope: ScopeGlobal, Default: "128M",
-			Doc: "Memory for buffered messages and channels in the memory store. A publish that would pass it gets 507 Insufficient Storage; nothing grows past it.",
+			Doc: "Memory for buffered messages (with the encodings cached for each transport) and channels in the memory store. A publish that would pass it gets 507 Insufficient Storage. An encoding is built when a subscriber first needs it, after its publish was admitted, so usage can pass the limit by those encodings until messages are dropped; publishes meanwhile get 507.",
 			setGlob: func(c *Config, n *yaml.Node) error {
 				s, err := scalar(n)
 				if err != nil {

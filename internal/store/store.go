@@ -54,6 +54,11 @@ type Message struct {
 	Seq uint64
 
 	enc [NumEncodings]atomic.Pointer[[]byte]
+	// encBytes is the size of the encodings built so far, -1 once the
+	// engine has released the message; acct is the engine's memory
+	// counter they are added to (see Account).
+	encBytes atomic.Int64
+	acct     *atomic.Int64
 }
 
 // NumEncodings is the number of transport encodings a message caches.
@@ -70,7 +75,35 @@ func (m *Message) Encoded(slot int, build func(*Message) []byte) []byte {
 	if !m.enc[slot].CompareAndSwap(nil, &b) {
 		return *m.enc[slot].Load()
 	}
+	if m.acct != nil {
+		for {
+			v := m.encBytes.Load()
+			if v < 0 {
+				break // released: the engine no longer counts it
+			}
+			if m.encBytes.CompareAndSwap(v, v+int64(len(b))) {
+				m.acct.Add(int64(len(b)))
+				break
+			}
+		}
+	}
 	return b
+}
+
+// Account makes the message add the size of every encoding it caches to
+// used, an engine's memory counter, until Release: a message costs its
+// encodings as well as its body. The engine calls it before the message is
+// shared.
+func (m *Message) Account(used *atomic.Int64) { m.acct = used }
+
+// Release stops the accounting of Account and returns the bytes of the
+// encodings counted so far, which the engine subtracts as it drops the
+// message. An encoding built later is not counted.
+func (m *Message) Release() int64 {
+	if n := m.encBytes.Swap(-1); n > 0 {
+		return n
+	}
+	return 0
 }
 
 // Before reports whether m was published before o: by id time, then by

@@ -284,7 +284,7 @@ func (s *Store) dropEvicted(c *channel) {
 	if c.evicted == 0 {
 		c.evictedAt = nil
 	}
-	s.used.Add(-m.Size())
+	s.used.Add(-m.Size() - m.Release())
 }
 
 // buffered returns the number of messages subscribers see as stored.
@@ -317,6 +317,7 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 		return store.PublishResult{}, store.ErrClosed
 	}
 	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName}
+	m.Account(&s.used)
 	size := m.Size()
 	c, now, err := s.openForPublisher(ctx, key, o)
 	if err != nil {
@@ -357,8 +358,9 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 		if keepEvicted {
 			s.evict(c, now)
 		} else {
-			c.dropped = c.msgs.PopFront().Msg.ID
-			c.gone = c.dropped
+			old := c.msgs.PopFront().Msg // its size was netted out above
+			s.used.Add(-old.Release())
+			c.dropped, c.gone = old.ID, old.ID
 			s.stored.Add(-1)
 		}
 	}
@@ -479,7 +481,7 @@ func (s *Store) remove(c *channel) {
 	for c.msgs.Len() > 0 {
 		m := c.msgs.PopFront().Msg
 		c.dropped, c.gone = m.ID, m.ID
-		s.used.Add(-m.Size())
+		s.used.Add(-m.Size() - m.Release())
 		s.stored.Add(-1)
 	}
 	c.msgs.Clear()

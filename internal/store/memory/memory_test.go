@@ -600,3 +600,50 @@ func TestFollowGrace(t *testing.T) {
 		}
 	})
 }
+
+// TestEncodingsCount: the encodings a message caches for the transports
+// count in the store's memory while the message is held, and no longer once
+// it is dropped (whichever way it goes).
+func TestEncodingsCount(t *testing.T) {
+	const encSize = 1000
+	encode := func(m *store.Message, slot int) {
+		m.Encoded(slot, func(*store.Message) []byte { return make([]byte, encSize) })
+	}
+	chanSize := int64(channelOverhead + len("ch"))
+	tests := []struct {
+		name string
+		drop func(t *testing.T, s *Store, o store.ChannelOptions)
+	}{
+		{"deleted", func(t *testing.T, s *Store, o store.ChannelOptions) {
+			if _, err := s.Delete(ctx, "ch"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"replaced in a full buffer", func(t *testing.T, s *Store, o store.ChannelOptions) {
+			storetest.Publish(t, s, "ch", "m1", o)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newStore(t, Options{})
+			o := store.ChannelOptions{BufferLength: 1, ChannelTimeout: time.Hour}
+			m := storetest.Publish(t, s, "ch", "m0", o)
+			base := s.Stats().MemoryUsed
+			encode(m, 0)
+			encode(m, 0) // cached: counted once
+			encode(m, 1)
+			if got, want := s.Stats().MemoryUsed, base+2*encSize; got != want {
+				t.Fatalf("MemoryUsed with two encodings = %d, want %d", got, want)
+			}
+			tt.drop(t, s, o)
+			encode(m, 2) // built after the drop: not counted
+			want := int64(0)
+			if tt.name != "deleted" {
+				want = chanSize + (&store.Message{Body: []byte("m1"), ContentType: "text/plain"}).Size()
+			}
+			if got := s.Stats().MemoryUsed; got != want {
+				t.Fatalf("MemoryUsed after the drop = %d, want %d", got, want)
+			}
+		})
+	}
+}
