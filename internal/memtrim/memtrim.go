@@ -15,7 +15,8 @@ import (
 
 // Options tune the trimmer.
 type Options struct {
-	// Interval between checks; default 5s.
+	// Interval between checks; default 1s. A trim for free heap comes at
+	// most every five intervals.
 	Interval time.Duration
 	// MinFree is the idle heap (bytes not in use and not yet returned) that
 	// makes a trim worthwhile; default 4 MiB.
@@ -23,12 +24,16 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
-// Run checks every Interval until ctx ends and, when at least MinFree bytes
-// of heap are free and that is over an eighth of the heap the process
-// holds, collects garbage and returns the free pages.
+// Run checks every Interval until ctx ends, and collects garbage and
+// returns the free pages when
+//   - at least MinFree bytes of heap are free and that is over an eighth of
+//     the heap the process holds, or
+//   - the heap grew by at least MinFree since the last trim and then held
+//     still for an interval: a burst (of handshakes, say) is over, and what
+//     it left behind may be garbage no collection has run for yet.
 func Run(ctx context.Context, o Options) {
 	if o.Interval <= 0 {
-		o.Interval = 5 * time.Second
+		o.Interval = time.Second
 	}
 	if o.MinFree == 0 {
 		o.MinFree = 4 << 20
@@ -41,6 +46,13 @@ func Run(ctx context.Context, o Options) {
 		{Name: "/memory/classes/heap/unused:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},
 	}
+	read := func() (free, objects uint64) {
+		metrics.Read(samples)
+		return samples[0].Value.Uint64() + samples[1].Value.Uint64(), samples[2].Value.Uint64()
+	}
+	_, base := read() // objects after the last trim
+	prev := base      // objects at the last check
+	var last time.Time
 	t := time.NewTicker(o.Interval)
 	defer t.Stop()
 	for {
@@ -49,13 +61,18 @@ func Run(ctx context.Context, o Options) {
 			return
 		case <-t.C:
 		}
-		metrics.Read(samples)
-		free := samples[0].Value.Uint64() + samples[1].Value.Uint64()
-		held := free + samples[2].Value.Uint64()
-		if free >= o.MinFree && free*8 >= held {
+		free, objects := read()
+		grown := objects >= base+o.MinFree
+		still := objects <= prev+prev/16 && objects+objects/16 >= prev
+		prev = objects
+		idle := free >= o.MinFree && free*8 >= free+objects && time.Since(last) >= 5*o.Interval
+		if idle || (grown && still) {
 			start := time.Now()
+			last = start
 			debug.FreeOSMemory()
-			o.Logger.Debug("returned free memory to the OS", "free_bytes", free, "took", time.Since(start))
+			_, base = read()
+			prev = base
+			o.Logger.Debug("returned free memory to the OS", "free_bytes", free, "heap_objects_bytes", objects, "after_bytes", base, "took", time.Since(start))
 		}
 	}
 }

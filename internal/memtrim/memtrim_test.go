@@ -3,6 +3,7 @@ package memtrim
 import (
 	"context"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
@@ -38,5 +39,37 @@ func TestRunReturnsFreeMemory(t *testing.T) {
 	case <-done:
 	case <-time.After(time.Second):
 		t.Fatal("Run did not stop with its context")
+	}
+}
+
+// TestRunCollectsAfterABurst: garbage no collection has run for yet (the
+// heap grew, then held still) is collected and returned too.
+func TestRunCollectsAfterABurst(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // only the trimmer collects
+	objects := func() uint64 {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go Run(ctx, Options{Interval: 10 * time.Millisecond, MinFree: 1 << 20})
+	time.Sleep(50 * time.Millisecond)
+	before := objects()
+	garbage := make([][]byte, 0, 2048)
+	for range 2048 {
+		garbage = append(garbage, make([]byte, 16<<10)) // 32 MiB
+	}
+	runtime.KeepAlive(garbage)
+	garbage = nil
+	if grown := objects(); grown < before+16<<20 {
+		t.Fatalf("heap objects %d after the burst, %d before: the burst was collected already", grown, before)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for objects() > before+8<<20 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := objects(); got > before+8<<20 {
+		t.Fatalf("heap objects still %d bytes (%d before the burst): the burst's garbage was not collected", got, before)
 	}
 }
