@@ -33,7 +33,8 @@ type output interface {
 
 // connOutput is a hijacked HTTP/1.1 (or WebSocket) connection. Its reader
 // goroutine only watches for the client going away (or, for WebSocket,
-// reads frames); writes come from the stream loop.
+// reads frames); writes come from its fan-out group's writer or its own
+// streamer (see fanout.go).
 type connOutput struct {
 	conn     net.Conn
 	timeout  time.Duration
