@@ -298,137 +298,15 @@ func TestIDsMonotonicWhenClockStepsBack(t *testing.T) {
 	}
 }
 
-// TestConcurrentPublishRead runs publishers and readers together (run it with
-// -race): every reader sees every message of its channel exactly once, in
-// increasing id order.
+// TestConcurrentPublishRead runs the contract's concurrency test on a
+// store with a real clock and a sweeper running every millisecond.
 func TestConcurrentPublishRead(t *testing.T) {
-	const (
-		channels      = 4
-		publishers    = 8
-		perPublisher  = 300
-		readersPerCh  = 2
-		perChannel    = publishers / channels * perPublisher
-		readBatchSize = 16
-	)
-	s := New(Options{SweepInterval: time.Millisecond}) // real clock, busy sweeper
+	s := New(Options{SweepInterval: time.Millisecond})
 	defer s.Close()
-	o := store.ChannelOptions{BufferLength: perChannel, ChannelTimeout: time.Hour}
-	name := func(i int) string { return fmt.Sprintf("chan-%d", i) }
-
-	var published [channels][]msgid.ID
-	var pubMu [channels]sync.Mutex
-	var wg sync.WaitGroup
-	type result struct {
-		ch  int
-		ids []msgid.ID
-		err error
-	}
-	results := make(chan result, channels*readersPerCh)
-
-	for c := range channels {
-		for range readersPerCh {
-			sub, err := s.Subscribe(ctx, name(c), store.SubscribeOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer sub.Close()
-				var got []msgid.ID
-				var cursor msgid.ID
-				buf := make([]*store.Message, 0, readBatchSize)
-				for len(got) < perChannel {
-					msgs, wait, err := storetest.Read3(sub, cursor, buf[:0], readBatchSize)
-					if err != nil {
-						results <- result{c, got, err}
-						return
-					}
-					if len(msgs) == 0 {
-						select {
-						case <-wait:
-						case <-time.After(5 * time.Second):
-							results <- result{c, got, errors.New("reader stuck")}
-							return
-						}
-						continue
-					}
-					for _, m := range msgs {
-						if !m.ID.After(cursor) {
-							results <- result{c, got, fmt.Errorf("id %v not after cursor %v", m.ID, cursor)}
-							return
-						}
-						cursor = m.ID
-						got = append(got, m.ID)
-					}
-				}
-				results <- result{c, got, nil}
-			}()
-		}
-	}
-
-	var pwg sync.WaitGroup
-	var failed atomic.Bool
-	for p := range publishers {
-		pwg.Add(1)
-		go func() {
-			defer pwg.Done()
-			c := p % channels
-			for i := range perPublisher {
-				r, err := s.Publish(ctx, name(c), store.Publication{Body: fmt.Appendf(nil, "%d-%d", p, i)}, o)
-				if err != nil {
-					failed.Store(true)
-					return
-				}
-				pubMu[c].Lock()
-				published[c] = append(published[c], r.Message.ID)
-				pubMu[c].Unlock()
-			}
-		}()
-	}
-	pwg.Wait()
-	if failed.Load() {
-		t.Fatal("a publish failed")
-	}
-	wg.Wait()
-	close(results)
-
-	for c := range channels {
-		slices.SortFunc(published[c], msgid.ID.Compare)
-		if len(published[c]) != perChannel {
-			t.Fatalf("channel %d: %d published", c, len(published[c]))
-		}
-		for i := 1; i < len(published[c]); i++ {
-			if !published[c][i].After(published[c][i-1]) {
-				t.Fatalf("channel %d: duplicate id %v", c, published[c][i])
-			}
-		}
-	}
-	n := 0
-	for r := range results {
-		n++
-		if r.err != nil {
-			t.Fatalf("reader on channel %d: %v after %d messages", r.ch, r.err, len(r.ids))
-		}
-		if !slices.Equal(r.ids, published[r.ch]) {
-			t.Fatalf("reader on channel %d saw %d ids, not the %d published (first difference at %d)", r.ch, len(r.ids), len(published[r.ch]), firstDiff(r.ids, published[r.ch]))
-		}
-	}
-	if n != channels*readersPerCh {
-		t.Fatalf("%d reader results", n)
-	}
-	if st := s.Stats(); st.Published != publishers*perPublisher || st.Subscribers != 0 {
+	storetest.ConcurrentPublishRead(t, s, s)
+	if st := s.Stats(); st.Published != 600 || st.Subscribers != 0 {
 		t.Fatalf("Stats = %+v", st)
 	}
-}
-
-func firstDiff(a, b []msgid.ID) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
 }
 
 var benchBody = make([]byte, 64)

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,109 +284,6 @@ func TestUnavailable(t *testing.T) {
 		info, err := a.Info(ctx, "ch")
 		return err == nil && info.Subscribers == 1
 	})
-}
-
-// TestConcurrentPublishRead runs publishers on two nodes and readers on
-// both (run it with -race): every reader sees every message of its channel
-// exactly once, in increasing id order.
-func TestConcurrentPublishRead(t *testing.T) {
-	const (
-		channels     = 3
-		publishers   = 6
-		perPublisher = 100
-		readersPerCh = 2
-		perChannel   = publishers / channels * perPublisher
-	)
-	srv := redistest.Start(t)
-	nodes := []*Store{}
-	for range 2 {
-		s, _ := newStore(t, srv)
-		nodes = append(nodes, s)
-	}
-	o := store.ChannelOptions{BufferLength: perChannel, ChannelTimeout: time.Hour, MessageTimeout: time.Hour}
-	name := func(i int) string { return fmt.Sprintf("chan-%d", i) }
-	var published [channels][]msgid.ID
-	var pubMu [channels]sync.Mutex
-	type result struct {
-		ch  int
-		ids []msgid.ID
-		err error
-	}
-	results := make(chan result, channels*readersPerCh*2)
-	var wg sync.WaitGroup
-	for c := range channels {
-		for r := range readersPerCh {
-			sub := storetest.Subscribe(t, nodes[r%2], name(c), store.SubscribeOptions{})
-			wg.Go(func() {
-				var got []msgid.ID
-				var cursor msgid.ID
-				buf := make([]*store.Message, 0, 16)
-				for len(got) < perChannel {
-					msgs, wait, err := storetest.Read3(sub, cursor, buf[:0], 16)
-					if err != nil {
-						results <- result{c, got, err}
-						return
-					}
-					if len(msgs) == 0 {
-						select {
-						case <-wait:
-						case <-time.After(5 * time.Second):
-							results <- result{c, got, errors.New("reader stuck")}
-							return
-						}
-						continue
-					}
-					for _, m := range msgs {
-						if !m.ID.After(cursor) {
-							results <- result{c, got, fmt.Errorf("id %v not after cursor %v", m.ID, cursor)}
-							return
-						}
-						cursor = m.ID
-						got = append(got, m.ID)
-					}
-				}
-				results <- result{c, got, nil}
-			})
-		}
-	}
-	var failed atomic.Value
-	var pwg sync.WaitGroup
-	for p := range publishers {
-		pwg.Go(func() {
-			c := p % channels
-			s := nodes[p%2]
-			for i := range perPublisher {
-				r, err := s.Publish(ctx, name(c), store.Publication{Body: fmt.Appendf(nil, "%d-%d", p, i)}, o)
-				if err != nil {
-					failed.Store(err)
-					return
-				}
-				pubMu[c].Lock()
-				published[c] = append(published[c], r.Message.ID)
-				pubMu[c].Unlock()
-			}
-		})
-	}
-	pwg.Wait()
-	if err := failed.Load(); err != nil {
-		t.Fatalf("a publish failed: %v", err)
-	}
-	wg.Wait()
-	close(results)
-	for c := range channels {
-		slices.SortFunc(published[c], msgid.ID.Compare)
-		if len(slices.Compact(slices.Clone(published[c]))) != perChannel {
-			t.Fatalf("channel %d: duplicate ids", c)
-		}
-	}
-	for r := range results {
-		if r.err != nil {
-			t.Fatalf("reader on channel %d: %v after %d messages", r.ch, r.err, len(r.ids))
-		}
-		if !slices.Equal(r.ids, published[r.ch]) {
-			t.Fatalf("reader on channel %d saw %d ids, not the %d published", r.ch, len(r.ids), len(published[r.ch]))
-		}
-	}
 }
 
 // TestKeysShareSlot: every key of a channel hashes to one slot, however

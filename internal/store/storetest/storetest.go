@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +51,10 @@ func Run(t *testing.T, e Engine) {
 		{"ClosedStore", testClosedStore},
 		{"CanceledContext", testCanceledContext},
 		{"Follow", testFollow},
+		{"ConcurrentPublishRead", func(t *testing.T, e Engine) {
+			a, b, _ := e.Open(t)
+			ConcurrentPublishRead(t, a, b)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, e) })
@@ -705,5 +711,113 @@ func testFollow(t *testing.T, e Engine) {
 	}
 	if st := s.Stats(); st.StoredMessages != 3 {
 		t.Fatalf("StoredMessages = %d, want 3", st.StoredMessages)
+	}
+}
+
+// ConcurrentPublishRead publishes from 6 goroutines (alternately on a and
+// b) into 3 channels while 2 readers per channel (alternately on a and b)
+// follow them, and checks that every reader sees every message once, in id
+// order, and that no id is issued twice. Run runs it on the stores Open
+// gives; an engine may run it on other stores too (a real clock, a busy
+// sweeper).
+func ConcurrentPublishRead(t *testing.T, a, b store.Store) {
+	const (
+		channels     = 3
+		publishers   = 6
+		perPublisher = 100
+		readersPerCh = 2
+		perChannel   = publishers / channels * perPublisher
+		batch        = 16
+	)
+	nodes := []store.Store{a, b}
+	o := store.ChannelOptions{BufferLength: perChannel, ChannelTimeout: time.Hour, MessageTimeout: time.Hour}
+	name := func(i int) string { return fmt.Sprintf("chan-%d", i) }
+	var published [channels][]msgid.ID
+	var pubMu [channels]sync.Mutex
+	type result struct {
+		ch  int
+		ids []msgid.ID
+		err error
+	}
+	results := make(chan result, channels*readersPerCh)
+	var wg sync.WaitGroup
+	for c := range channels {
+		for r := range readersPerCh {
+			sub := Subscribe(t, nodes[r%2], name(c), store.SubscribeOptions{})
+			wg.Go(func() {
+				defer sub.Close()
+				var got []msgid.ID
+				var cursor msgid.ID
+				buf := make([]*store.Message, 0, batch)
+				for len(got) < perChannel {
+					msgs, wait, err := Read3(sub, cursor, buf[:0], batch)
+					if err != nil {
+						results <- result{c, got, err}
+						return
+					}
+					if len(msgs) == 0 {
+						select {
+						case <-wait:
+						case <-time.After(5 * time.Second):
+							results <- result{c, got, errors.New("reader stuck")}
+							return
+						}
+						continue
+					}
+					for _, m := range msgs {
+						if !m.ID.After(cursor) {
+							results <- result{c, got, fmt.Errorf("id %v not after cursor %v", m.ID, cursor)}
+							return
+						}
+						cursor = m.ID
+						got = append(got, m.ID)
+					}
+				}
+				results <- result{c, got, nil}
+			})
+		}
+	}
+	var pwg sync.WaitGroup
+	var failed atomic.Value
+	for p := range publishers {
+		pwg.Go(func() {
+			c := p % channels
+			s := nodes[p%2]
+			for i := range perPublisher {
+				r, err := s.Publish(ctx, name(c), store.Publication{Body: fmt.Appendf(nil, "%d-%d", p, i)}, o)
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				pubMu[c].Lock()
+				published[c] = append(published[c], r.Message.ID)
+				pubMu[c].Unlock()
+			}
+		})
+	}
+	pwg.Wait()
+	if err := failed.Load(); err != nil {
+		t.Fatalf("a publish failed: %v", err)
+	}
+	wg.Wait()
+	close(results)
+	for c := range channels {
+		slices.SortFunc(published[c], msgid.ID.Compare)
+		if len(published[c]) != perChannel || len(slices.Compact(slices.Clone(published[c]))) != perChannel {
+			t.Fatalf("channel %d: %d published, or an id issued twice", c, len(published[c]))
+		}
+	}
+	n := 0
+	for r := range results {
+		n++
+		if r.err != nil {
+			t.Fatalf("reader on channel %d: %v after %d messages", r.ch, r.err, len(r.ids))
+		}
+		if !slices.Equal(r.ids, published[r.ch]) {
+			t.Fatalf("reader on channel %d saw %d ids, not the %d published", r.ch, len(r.ids), len(published[r.ch]))
+		}
+	}
+	if n != channels*readersPerCh {
+		t.Fatalf("%d reader results", n)
 	}
 }
