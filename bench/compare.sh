@@ -927,8 +927,8 @@ func tables(dir string, env map[string]string) {
 		}
 	}
 
-	// Summary: the headline figure of each scenario and the issue's targets.
-	fmt.Println("### Summary (means over the runs; targets from issue 5)")
+	// Summary: the headline figure of each scenario and the targets Herald sets itself against Nchan.
+	fmt.Println("### Summary (means over the runs; Herald's targets against Nchan)")
 	fmt.Println()
 	fmt.Println("| scenario | figure | Herald | Nchan | Herald ÷ Nchan | target | met |")
 	fmt.Println("|---|---|---|---|---|---|---|")
