@@ -14,9 +14,10 @@ import (
 // channel and location served by one writer goroutine (a channel with many
 // subscribers has up to one group per core). When the channel changes, the
 // writer walks its members and, for each, reads every message after the
-// member's cursor and writes them with one non-blocking writev. A publish therefore wakes one goroutine per group instead of one
-// per subscriber, and messages published while the writer is still walking
-// reach the later members in the same write as the earlier ones.
+// member's cursor and writes them with one non-blocking writev. A publish
+// therefore wakes one goroutine per group instead of one per subscriber,
+// and messages published while the writer is still walking reach the later
+// members in the same write as the earlier ones.
 //
 // A member whose connection does not take a whole write at once (a slow
 // reader with a full socket buffer) leaves the group: a goroutine of its own
@@ -109,7 +110,7 @@ func (s *Server) startStream(st *streamer) {
 	g.n++
 	s.groups.mu.Unlock()
 
-	st.grp, st.slot = g, -1
+	st.grp, st.slot, st.direct = g, -1, d
 	d.onGone(func() { g.left(st) })
 	g.mu.Lock()
 	g.joining = append(g.joining, st)
@@ -207,17 +208,10 @@ func (g *group) run() {
 				return
 			}
 		case <-pingC:
-			removed := 0
 			sc := g.s.scratch()
-			for i := 0; i < len(g.members); {
-				st := g.members[i]
-				if !g.ping(sc, st) {
-					g.drop(st)
-					removed++
-					continue
-				}
-				i++
-			}
+			_, removed := g.each(0, nil, func(st *streamer) (<-chan struct{}, bool) {
+				return nil, g.ping(sc, st)
+			})
 			g.s.scratchPool.Put(sc)
 			if g.release(removed) {
 				return
@@ -234,22 +228,17 @@ func (g *group) run() {
 func (g *group) shutdown() {
 	n := g.retire()
 	for ended := 0; ; {
-		for _, st := range g.members {
-			st.slot = -1
-			st.out.(directOutput).onGone(nil)
-			go st.end(nil, http.StatusServiceUnavailable, "")
-		}
-		ended += len(g.members)
-		g.members = g.members[:0]
 		g.mu.Lock()
 		joining := g.joining
 		g.joining, g.leaving = nil, nil
 		g.mu.Unlock()
-		for _, st := range joining {
-			st.out.(directOutput).onGone(nil)
+		for _, st := range append(g.members, joining...) {
+			st.slot = -1
+			st.direct.onGone(nil)
 			go st.end(nil, http.StatusServiceUnavailable, "")
+			ended++
 		}
-		ended += len(joining)
+		g.members = g.members[:0]
 		if ended >= n {
 			return
 		}
@@ -292,10 +281,17 @@ func (g *group) admit(wait <-chan struct{}) (<-chan struct{}, bool) {
 // returns wait, or if that is nil the wait channel of the first member that
 // was caught up, and how many members left.
 func (g *group) pumpFrom(sc *writeScratch, from int, wait <-chan struct{}) (<-chan struct{}, int) {
+	return g.each(from, wait, func(st *streamer) (<-chan struct{}, bool) { return g.pump(sc, st) })
+}
+
+// each calls f for members[from:] in turn, dropping those for which it
+// reports that they left the group. It returns wait, or if that is nil the
+// first wait channel f returned, and how many members left.
+func (g *group) each(from int, wait <-chan struct{}, f func(*streamer) (<-chan struct{}, bool)) (<-chan struct{}, int) {
 	removed := 0
 	for i := from; i < len(g.members); {
 		st := g.members[i]
-		w, stay := g.pump(sc, st)
+		w, stay := f(st)
 		if !stay {
 			g.drop(st) // moves the last member into slot i
 			removed++
@@ -321,7 +317,7 @@ func (g *group) drop(st *streamer) {
 	g.members[last] = nil
 	g.members = g.members[:last]
 	st.slot = -1
-	st.out.(directOutput).onGone(nil)
+	st.direct.onGone(nil)
 }
 
 // pump writes every message after the member's cursor without blocking.
@@ -335,7 +331,6 @@ func (g *group) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, stay
 		return nil, false
 	default:
 	}
-	d := st.out.(directOutput)
 	for {
 		bufs, waits, end := st.collect(sc.bufs[:0])
 		if end != nil {
@@ -344,7 +339,7 @@ func (g *group) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, stay
 			return nil, false
 		}
 		if len(bufs) > 0 {
-			ok := g.write(sc, st, d, bufs)
+			ok := g.write(sc, st, bufs)
 			clear(bufs)
 			if !ok {
 				return nil, false
@@ -363,7 +358,7 @@ func (g *group) ping(sc *writeScratch, st *streamer) bool {
 		return true
 	}
 	bufs := append(sc.bufs[:0], p)
-	ok := g.write(sc, st, st.out.(directOutput), bufs)
+	ok := g.write(sc, st, bufs)
 	clear(bufs)
 	return ok
 }
@@ -371,8 +366,8 @@ func (g *group) ping(sc *writeScratch, st *streamer) bool {
 // write writes bufs to a member without blocking. If the connection takes
 // only part, the member is handed to a goroutine of its own that writes the
 // rest and serves it from then on; false means the member left the group.
-func (g *group) write(sc *writeScratch, st *streamer, d directOutput, bufs [][]byte) bool {
-	done, err := d.tryWrite(sc, bufs)
+func (g *group) write(sc *writeScratch, st *streamer, bufs [][]byte) bool {
+	done, err := st.direct.tryWrite(sc, bufs)
 	if err != nil {
 		st.cleanup()
 		return false

@@ -69,7 +69,9 @@ func New(cfg *config.Config, st store.Store, o Options) *Server {
 	}
 	var rnd [32]byte
 	rand.Read(rnd[:])
-	return &Server{cfg: cfg, store: st, storeFor: o.StoreFor, log: o.Logger, now: o.Now, quit: make(chan struct{}), boundary: wire.Boundary(rnd)}
+	s := &Server{cfg: cfg, store: st, storeFor: o.StoreFor, log: o.Logger, now: o.Now, quit: make(chan struct{}), boundary: wire.Boundary(rnd)}
+	s.noteStore(st)
+	return s
 }
 
 // SlowSubscribers returns how many streaming subscribers were disconnected
@@ -276,9 +278,6 @@ func (s *Server) Stats() store.Stats {
 	s.storesMu.Lock()
 	stores := slices.Clone(s.stores)
 	s.storesMu.Unlock()
-	if s.store != nil && !slices.Contains(stores, s.store) {
-		stores = append(stores, s.store)
-	}
 	var sum store.Stats
 	unlimited := false
 	for _, st := range stores {

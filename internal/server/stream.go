@@ -243,8 +243,9 @@ type streamer struct {
 	remote string
 	linger time.Duration // after writing an ending, wait this long for the client to close.
 
-	grp  *group // the fan-out group serving it, if any
-	slot int    // index in grp.members; -1 when not a member
+	grp    *group       // the fan-out group serving it, if any
+	slot   int          // index in grp.members; -1 when not a member
+	direct directOutput // out, as the group writer writes it
 }
 
 // run serves until the client leaves, the channel ends, the subscriber

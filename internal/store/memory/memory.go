@@ -258,7 +258,7 @@ func (s *Store) trim(c *channel, now time.Time) bool {
 		s.evict(c, now)
 	}
 	for c.evicted > 0 && (c.followers == 0 || c.evicted > followCap || ns-c.evictedAt[0] >= int64(followGrace)) {
-		s.dropEvicted(c)
+		s.dropFront(c)
 	}
 	return c.msgs.Len() != n || c.evicted != e
 }
@@ -275,14 +275,20 @@ func (s *Store) evict(c *channel, now time.Time) {
 	s.stored.Add(-1)
 }
 
-// dropEvicted drops the oldest evicted message for good. c.mu held.
-func (s *Store) dropEvicted(c *channel) {
+// dropFront drops the oldest message for good: an evicted one, or else the
+// oldest in the buffer. c.mu held.
+func (s *Store) dropFront(c *channel) {
 	m := c.msgs.PopFront().Msg
 	c.gone = m.ID
-	c.evicted--
-	c.evictedAt = c.evictedAt[1:]
-	if c.evicted == 0 {
-		c.evictedAt = nil
+	if c.evicted > 0 {
+		c.evicted--
+		c.evictedAt = c.evictedAt[1:]
+		if c.evicted == 0 {
+			c.evictedAt = nil
+		}
+	} else {
+		c.dropped = m.ID
+		s.stored.Add(-1)
 	}
 	s.used.Add(-m.Size() - m.Release())
 }
@@ -341,7 +347,7 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 		}
 		// Short of memory: what is kept for followers goes first.
 		for c.evicted > 0 {
-			s.dropEvicted(c)
+			s.dropFront(c)
 		}
 		keepEvicted = false
 		needed = size
@@ -475,14 +481,8 @@ func (s *Store) remove(c *channel) {
 		s.floor = c.last
 	}
 	s.floorMu.Unlock()
-	for c.evicted > 0 {
-		s.dropEvicted(c)
-	}
 	for c.msgs.Len() > 0 {
-		m := c.msgs.PopFront().Msg
-		c.dropped, c.gone = m.ID, m.ID
-		s.used.Add(-m.Size() - m.Release())
-		s.stored.Add(-1)
+		s.dropFront(c)
 	}
 	c.msgs.Clear()
 	c.lastSubs = nil
