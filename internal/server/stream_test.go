@@ -32,7 +32,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"herald/internal/config"
-	"herald/internal/server"
+	"herald/internal/servertest"
 	"herald/internal/store/memory"
 )
 
@@ -1925,19 +1925,10 @@ func TestStreamGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	cfg.Servers[0].Listen = []string{"127.0.0.1:0"}
-	cfg.ShutdownTimeout = 2 * time.Second
-	st := memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, SweepInterval: 50 * time.Millisecond})
-	defer st.Close()
-	srv := server.New(cfg, st, server.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := srv.Listen(ctx); err != nil {
-		t.Fatalf("listen: %v", err)
-	}
+	srv := servertest.Start(t, servertest.Options{Config: cfg})
+	s := &testServer{URL: srv.URL, Store: srv.Store.(*memory.Store)}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	s := &testServer{URL: "http://" + srv.Addrs()[0].String(), Store: st}
+	cancel := func() { go func() { done <- srv.Stop() }() } // shutdown begins
 
 	es := stES(t, s, "/sub/bye")
 	wsc := stWS(t, s, "/sub/bye")

@@ -20,8 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/config"
-	"herald/internal/server"
+	"herald/internal/servertest"
 	"herald/internal/store/memory"
 )
 
@@ -131,6 +130,17 @@ func subRecv(t testing.TB, ch <-chan response, d time.Duration) response {
 		t.Fatalf("no response within %v", d)
 	}
 	return response{}
+}
+
+// subWaitsForNext checks that a long-poll of target parks (for at least
+// pending) and then gets body, published to channel ch meanwhile.
+func subWaitsForNext(t testing.TB, s *testServer, target, ch, body string, pending time.Duration, headers ...string) {
+	t.Helper()
+	got := async(t, 5*time.Second, "GET", s.URL+target, "", headers...)
+	waitSubscribers(t, s, "/"+ch, 1)
+	subPending(t, got, pending)
+	id, _ := subPublish(t, s, ch, body)
+	subCheckMsg(t, subRecv(t, got, 3*time.Second), body, id)
 }
 
 // subPending fails if the async request is answered within d: it is
@@ -530,11 +540,7 @@ func TestSubscriberLongPollOnlyLocation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := startServer(t, subConf("", ""))
-			got := async(t, 5*time.Second, "GET", s.URL+"/lp/only", "", tc.headers...)
-			waitSubscribers(t, s, "/only", 1)
-			subPending(t, got, 50*time.Millisecond)
-			id, _ := subPublish(t, s, "only", "hi")
-			subCheckMsg(t, subRecv(t, got, 3*time.Second), "hi", id)
+			subWaitsForNext(t, s, "/lp/only", "only", "hi", 50*time.Millisecond, tc.headers...)
 		})
 	}
 }
@@ -574,11 +580,7 @@ func TestSubscriberFirstMessage(t *testing.T) {
 				subCheckMsg(t, r, fmt.Sprintf("m%d", tc.want), ids[tc.want-1])
 				return
 			}
-			got := async(t, 5*time.Second, "GET", s.URL+"/sub/fm", "")
-			waitSubscribers(t, s, "/fm", 1)
-			subPending(t, got, 50*time.Millisecond)
-			id, _ := subPublish(t, s, "fm", "next")
-			subCheckMsg(t, subRecv(t, got, 3*time.Second), "next", id)
+			subWaitsForNext(t, s, "/sub/fm", "fm", "next", 50*time.Millisecond)
 		})
 	}
 }
@@ -879,11 +881,7 @@ func TestSubscriberExistingChannelsOnly(t *testing.T) {
 			if r := do(t, "PUT", s.URL+"/pub/made", ""); r.Status != http.StatusOK {
 				t.Fatalf("PUT with empty body: got %d %q, want 200", r.Status, r.Body)
 			}
-			got := async(t, 5*time.Second, "GET", s.URL+"/sub/made", "")
-			waitSubscribers(t, s, "/made", 1)
-			subPending(t, got, 30*time.Millisecond)
-			id, _ := subPublish(t, s, "made", "m1")
-			subCheckMsg(t, subRecv(t, got, 3*time.Second), "m1", id)
+			subWaitsForNext(t, s, "/sub/made", "made", "m1", 30*time.Millisecond)
 
 			id2, _ := subPublish(t, s, "pubbed", "p1")
 			subCheckMsg(t, doTimeout(t, 2*time.Second, "GET", s.URL+"/sub/pubbed", ""), "p1", id2)
@@ -1067,21 +1065,10 @@ func TestSubscriberMonotonicIDs(t *testing.T) {
 // does) to cancel it while a long-poll waits.
 func TestSubscriberGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	cfg := config.Default()
-	cfg.Servers = cfg.Servers[:1]
-	cfg.Servers[0].Listen = []string{"127.0.0.1:0"}
-	cfg.ShutdownTimeout = 2 * time.Second
-	st := memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, SweepInterval: 50 * time.Millisecond})
-	defer st.Close()
-	srv := server.New(cfg, st, server.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := srv.Listen(ctx); err != nil {
-		t.Fatalf("listen: %v", err)
-	}
+	srv := servertest.Start(t, servertest.Options{})
+	s := &testServer{URL: srv.URL, Store: srv.Store.(*memory.Store)}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	s := &testServer{URL: "http://" + srv.Addrs()[0].String(), Store: st}
+	cancel := func() { go func() { done <- srv.Stop() }() } // shutdown begins
 
 	got := async(t, 5*time.Second, "GET", s.URL+"/sub/bye", "")
 	waitSubscribers(t, s, "/bye", 1)
