@@ -1,4 +1,4 @@
-module herald
+module github.com/heraldpush/herald
 
 go 1.26.8
 

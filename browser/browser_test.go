@@ -22,7 +22,7 @@ import (
 	// The test builds and runs the herald binary; importing the command's
 	// code ties go test's result cache to it, so a change to Herald reruns
 	// this test instead of reusing an old result.
-	_ "herald/internal/cli"
+	_ "github.com/heraldpush/herald/internal/cli"
 )
 
 const chromiumPath = "/usr/bin/chromium"

@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"herald/internal/cli"
+	"github.com/heraldpush/herald/internal/cli"
 )
 
 func main() {

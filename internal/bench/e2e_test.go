@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/servertest"
+	"github.com/heraldpush/herald/internal/servertest"
 )
 
 // startHerald starts Herald's built-in configuration on a random loopback

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"herald/internal/wire"
+	"github.com/heraldpush/herald/protocol"
 )
 
 func TestBody(t *testing.T) {
@@ -190,17 +190,17 @@ func TestRespParserErrors(t *testing.T) {
 func TestSSEParser(t *testing.T) {
 	body := func(seq uint64) []byte { return appendBody(nil, seq, 1000+int64(seq), 100) }
 	var stream []byte
-	stream = append(stream, wire.EventSourcePreamble...)
-	stream = wire.AppendEvent(stream, "", "1:0", body(0))
-	stream = wire.AppendPing(stream, "", "ping", "")
-	stream = wire.AppendEvent(stream, "evt", "1:1", body(1))
+	stream = append(stream, protocol.EventSourcePreamble...)
+	stream = protocol.AppendEvent(stream, "", "1:0", body(0))
+	stream = protocol.AppendPing(stream, "", "ping", "")
+	stream = protocol.AppendEvent(stream, "evt", "1:1", body(1))
 	stream = append(stream, "id: 1:2\r\ndata:"...) // CRLF, no space after the colon
 	stream = append(stream, body(2)...)
 	stream = append(stream, "\r\ndata: second line\r\n\r\n"...)
-	stream = wire.AppendPing(stream, "", "", "")
-	stream = wire.AppendEvent(stream, "", "1:3", body(3))
-	stream = append(stream, ":410: 410 Gone\n\n"...)      // Nchan's closing status comment
-	stream = wire.AppendEvent(stream, "", "1:4", body(4)) // after the end: not read
+	stream = protocol.AppendPing(stream, "", "", "")
+	stream = protocol.AppendEvent(stream, "", "1:3", body(3))
+	stream = append(stream, ":410: 410 Gone\n\n"...)          // Nchan's closing status comment
+	stream = protocol.AppendEvent(stream, "", "1:4", body(4)) // after the end: not read
 
 	for _, split := range []int{1, 2, 5, 13, 64, len(stream)} {
 		t.Run(fmt.Sprint(split), func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"herald/internal/store"
+	"github.com/heraldpush/herald/internal/store"
 )
 
 // Format is a channel info format.

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 func TestNegotiate(t *testing.T) {

@@ -13,13 +13,13 @@ import (
 	"strconv"
 	"strings"
 
-	"herald/internal/bench"
-	"herald/internal/config"
-	"herald/internal/memtrim"
-	"herald/internal/server"
-	"herald/internal/store"
-	"herald/internal/store/memory"
-	redisstore "herald/internal/store/redis"
+	"github.com/heraldpush/herald/internal/bench"
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/memtrim"
+	"github.com/heraldpush/herald/internal/server"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/memory"
+	redisstore "github.com/heraldpush/herald/internal/store/redis"
 )
 
 // Version is Herald's release version.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"herald/internal/store/redis/redistest"
+	"github.com/heraldpush/herald/internal/store/redis/redistest"
 )
 
 // testServeRedis runs two herald processes on one redis-server: Redis

@@ -14,7 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"herald/internal/location"
+	"github.com/heraldpush/herald/internal/location"
 )
 
 // Config is a whole configuration.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/location"
-	"herald/internal/store"
+	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/store"
 )
 
 func TestDefault(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"herald/internal/location"
-	"herald/internal/store"
+	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/store"
 )
 
 // Publisher says which publishing protocols a location accepts.

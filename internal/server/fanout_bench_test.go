@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/config"
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/store/memory"
-	"herald/internal/wire"
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/memory"
+	"github.com/heraldpush/herald/protocol"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // countOutput is an output that counts what it is given and discards it.
@@ -90,7 +90,7 @@ func benchStreamFanout(b *testing.B, n int, grouped bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		want += int64(len(wire.AppendEvent(nil, "", res.Message.ID.String(), body)))
+		want += int64(len(protocol.AppendEvent(nil, "", res.Message.ID.String(), body)))
 		deadline := time.Now().Add(10 * time.Second)
 		for _, o := range outs {
 			for o.bytes.Load() < want {

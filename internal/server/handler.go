@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"herald/internal/location"
-	"herald/internal/msgid"
-	"herald/internal/store"
+	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // ServeHTTP routes a request to its location and role.

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/config"
-	"herald/internal/servertest"
-	"herald/internal/store/memory"
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/servertest"
+	"github.com/heraldpush/herald/internal/store/memory"
 )
 
 // testServer is a real Herald listening on a random loopback port.

@@ -4,10 +4,10 @@ import (
 	"net/http"
 	"time"
 
-	"herald/internal/config"
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/wire"
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // Encoding slots of store.Message (see store.Message.Encoded).
@@ -61,7 +61,7 @@ func (h *handler) streamHTTP(w http.ResponseWriter, r *http.Request, l *loc, ss 
 	var preamble []byte
 	switch t {
 	case config.EventSource:
-		preamble = []byte(wire.EventSourcePreamble)
+		preamble = []byte(protocol.EventSourcePreamble)
 	case config.Multipart:
 		preamble = []byte("--" + h.s.boundary)
 	}
@@ -127,22 +127,22 @@ func (f *esFormat) message(m *store.Message, id msgid.Multi, single bool) []byte
 		if f.l.EventSourceEvent != "" {
 			event = f.l.EventSourceEvent
 		}
-		return wire.AppendEvent(nil, event, id.String(), m.Body)
+		return protocol.AppendEvent(nil, event, id.String(), m.Body)
 	}
 	return m.Encoded(slotEventSource, func(m *store.Message) []byte {
-		return wire.AppendEvent(make([]byte, 0, len(m.Body)+40), m.EventName, m.ID.String(), m.Body)
+		return protocol.AppendEvent(make([]byte, 0, len(m.Body)+40), m.EventName, m.ID.String(), m.Body)
 	})
 }
 
 func (f *esFormat) ping() []byte {
-	return wire.AppendPing(nil, f.l.EventSourcePingComment, f.l.EventSourcePingEvent, f.l.EventSourcePingData)
+	return protocol.AppendPing(nil, f.l.EventSourcePingComment, f.l.EventSourcePingEvent, f.l.EventSourcePingData)
 }
 
 func (f *esFormat) end(status int, reason string) []byte {
 	if status == 0 {
 		return nil
 	}
-	return wire.AppendStatusComment(nil, status, reason)
+	return protocol.AppendStatusComment(nil, status, reason)
 }
 
 // chunkFormat writes one HTTP chunk per message (framed on HTTP/1.1; on
@@ -155,7 +155,7 @@ func (f *chunkFormat) message(m *store.Message, _ msgid.Multi, _ bool) []byte {
 		return m.Body
 	}
 	return m.Encoded(slotChunk, func(m *store.Message) []byte {
-		return wire.AppendChunk(make([]byte, 0, len(m.Body)+12), m.Body)
+		return protocol.AppendChunk(make([]byte, 0, len(m.Body)+12), m.Body)
 	})
 }
 
@@ -163,7 +163,7 @@ func (f *chunkFormat) ping() []byte { return nil }
 
 func (f *chunkFormat) end(int, string) []byte {
 	if f.framed {
-		return []byte(wire.ChunkedEnd)
+		return []byte(protocol.ChunkedEnd)
 	}
 	return nil
 }
@@ -181,9 +181,9 @@ func (f *multipartFormat) message(m *store.Message, id msgid.Multi, single bool)
 		if f.l.CompoundEtagMessageID {
 			etag = id.String()
 		} else {
-			lm = wire.HTTPDate(id.Time)
+			lm = protocol.HTTPDate(id.Time)
 		}
-		return wire.AppendMultipartPart(make([]byte, 0, len(m.Body)+120), f.boundary, lm, f.l.etagHeader(), etag, m.ContentType, m.Body)
+		return protocol.AppendMultipartPart(make([]byte, 0, len(m.Body)+120), f.boundary, lm, f.l.etagHeader(), etag, m.ContentType, m.Body)
 	}
 	if !single || f.l.CompoundEtagMessageID || f.l.CustomEtagHeader != "" {
 		return build(m, id)
@@ -195,7 +195,7 @@ func (f *multipartFormat) message(m *store.Message, id msgid.Multi, single bool)
 
 func (f *multipartFormat) ping() []byte { return nil }
 
-func (f *multipartFormat) end(int, string) []byte { return []byte(wire.MultipartEnd) }
+func (f *multipartFormat) end(int, string) []byte { return []byte(protocol.MultipartEnd) }
 
 // rawFormat writes each message followed by the separator.
 type rawFormat struct{ sep string }

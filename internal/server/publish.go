@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"herald/internal/chaninfo"
-	"herald/internal/store"
+	"github.com/heraldpush/herald/internal/chaninfo"
+	"github.com/heraldpush/herald/internal/store"
 )
 
 // publish handles POST, and PUT: a PUT with an empty body creates the

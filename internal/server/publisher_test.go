@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/config"
-	"herald/internal/servertest"
-	"herald/internal/store"
-	"herald/internal/store/memory"
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/servertest"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/memory"
 )
 
 // pubLocations are the locations of the built-in default configuration, so

@@ -17,10 +17,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"herald/internal/config"
-	"herald/internal/location"
-	"herald/internal/store"
-	"herald/internal/wire"
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol"
 )
 
 // Server runs every listener of a configuration. Each location keeps its
@@ -69,7 +69,7 @@ func New(cfg *config.Config, st store.Store, o Options) *Server {
 	}
 	var rnd [32]byte
 	rand.Read(rnd[:])
-	s := &Server{cfg: cfg, store: st, storeFor: o.StoreFor, log: o.Logger, now: o.Now, quit: make(chan struct{}), boundary: wire.Boundary(rnd)}
+	s := &Server{cfg: cfg, store: st, storeFor: o.StoreFor, log: o.Logger, now: o.Now, quit: make(chan struct{}), boundary: protocol.Boundary(rnd)}
 	s.noteStore(st)
 	return s
 }

@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/wire"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // maxBatch is the most messages a streaming subscriber is sent in one write.
@@ -196,7 +196,7 @@ func isTimeout(err error) bool {
 // first batch.
 func appendHead(b []byte, status int, h http.Header) []byte {
 	b = append(b, "HTTP/1.1 "...)
-	b = wire.AppendStatusLine(b, status, "")
+	b = protocol.AppendStatusLine(b, status, "")
 	b = append(b, "\r\n"...)
 	keys := make([]string, 0, len(h))
 	for k := range h {

@@ -31,9 +31,9 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"herald/internal/config"
-	"herald/internal/servertest"
-	"herald/internal/store/memory"
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/servertest"
+	"github.com/heraldpush/herald/internal/store/memory"
 )
 
 // stConfig is the configuration of every streaming test: one location per

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"herald/internal/config"
-	"herald/internal/location"
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/wire"
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // implemented are the subscriber transports this server speaks; selection
@@ -448,7 +448,7 @@ func (h *handler) writeMessages(w http.ResponseWriter, r *http.Request, l *loc, 
 	} else {
 		var rnd [32]byte
 		rand.Read(rnd[:])
-		boundary := wire.Boundary(rnd)
+		boundary := protocol.Boundary(rnd)
 		ct = "multipart/mixed; boundary=" + boundary
 		body = append(body, "--"...)
 		body = append(body, boundary...)
@@ -462,7 +462,7 @@ func (h *handler) writeMessages(w http.ResponseWriter, r *http.Request, l *loc, 
 			body = append(body, "\r\n--"...)
 			body = append(body, boundary...)
 		}
-		body = append(body, wire.MultipartEnd...)
+		body = append(body, protocol.MultipartEnd...)
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", ct)

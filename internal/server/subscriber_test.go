@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/servertest"
-	"herald/internal/store/memory"
+	"github.com/heraldpush/herald/internal/servertest"
+	"github.com/heraldpush/herald/internal/store/memory"
 )
 
 // subConf builds a one-server configuration with four locations:

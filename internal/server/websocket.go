@@ -17,11 +17,11 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"herald/internal/chaninfo"
-	"herald/internal/location"
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/wire"
+	"github.com/heraldpush/herald/internal/chaninfo"
+	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // Nchan's WebSocket subprotocol: a header block with the message id and
@@ -273,7 +273,7 @@ func (f *wsFormat) build(m *store.Message, id string) []byte {
 	}
 	var meta []byte
 	if f.meta {
-		meta = wire.AppendWSMeta(nil, id, m.ContentType)
+		meta = protocol.AppendWSMeta(nil, id, m.ContentType)
 	}
 	if f.deflate {
 		return appendFrame(nil, op, true, f.s.deflaters.compress(f.l.DeflateLevel, meta, m.Body))

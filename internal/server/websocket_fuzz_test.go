@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/config"
-	"herald/internal/store/memory"
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/store/memory"
 )
 
 // FuzzWebSocketFrames feeds arbitrary bytes to the WebSocket frame reader

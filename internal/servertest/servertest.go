@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/config"
-	"herald/internal/server"
-	"herald/internal/store"
-	"herald/internal/store/memory"
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/server"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/memory"
 )
 
 // Server is a running Herald.

@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"herald/internal/msgid"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // Errors returned by engines. Callers map them to HTTP statuses.

@@ -10,9 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/store/msgring"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/msgring"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 const (

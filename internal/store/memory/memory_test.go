@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/store/storetest"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/storetest"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // t0 is the fake clock's starting time.

@@ -6,8 +6,8 @@ package msgring
 import (
 	"sort"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // Entry is a buffered message and the Unix nanosecond it expires at (0:

@@ -3,8 +3,8 @@ package msgring
 import (
 	"testing"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 func msg(t int64, tag int32) Entry {

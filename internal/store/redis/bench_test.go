@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/store/redis/redistest"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/redis/redistest"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // Benchmarks against a real redis-server on loopback, and a real 3-master

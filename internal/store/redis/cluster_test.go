@@ -3,14 +3,14 @@ package redis
 import (
 	"errors"
 	"fmt"
-	"herald/internal/store/storetest"
+	"github.com/heraldpush/herald/internal/store/storetest"
 	"slices"
 	"testing"
 	"time"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/store/redis/redistest"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/redis/redistest"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 func newClusterStore(t testing.TB, c *redistest.Cluster) *Store {

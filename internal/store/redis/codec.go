@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"strings"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/store/msgring"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/msgring"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // Stream entry ids are message ids: "<seconds>-<tag>".

@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/store/msgring"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/msgring"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // mirror is this node's copy of a channel it has subscribers on: the

@@ -15,11 +15,11 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
-	"herald/internal/config"
-	"herald/internal/servertest"
-	"herald/internal/store"
-	"herald/internal/store/memory"
-	redisstore "herald/internal/store/redis"
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/servertest"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/memory"
+	redisstore "github.com/heraldpush/herald/internal/store/redis"
 )
 
 // Several Herald nodes in one test: each a server.Server with a Redis

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/store/redis/redistest"
+	"github.com/heraldpush/herald/internal/store/redis/redistest"
 )
 
 func numbers(from, to int) []string {

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
-	"herald/internal/store/redis/redistest"
-	"herald/internal/store/storetest"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/redis/redistest"
+	"github.com/heraldpush/herald/internal/store/storetest"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // The store contract, as memory_test.go states it for the memory engine,

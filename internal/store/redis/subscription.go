@@ -3,8 +3,8 @@ package redis
 import (
 	"time"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // subscription is one subscriber's hold on a channel's mirror.

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"herald/internal/msgid"
-	"herald/internal/store"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // Engine opens stores of one engine.
