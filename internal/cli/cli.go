@@ -13,13 +13,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/heraldpush/herald/internal/app"
 	"github.com/heraldpush/herald/internal/bench"
 	"github.com/heraldpush/herald/internal/config"
-	"github.com/heraldpush/herald/internal/memtrim"
 	"github.com/heraldpush/herald/internal/server"
-	"github.com/heraldpush/herald/internal/store"
-	"github.com/heraldpush/herald/internal/store/memory"
-	redisstore "github.com/heraldpush/herald/internal/store/redis"
 )
 
 // Version is Herald's release version.
@@ -44,7 +41,7 @@ Usage:
 
 Without a file Herald listens on 127.0.0.1:8080 with:
   /pub/<id>, /pub?id=<id>         publisher (POST/PUT publish, GET info, DELETE)
-  /sub/<id>, /sub?id=<id>         subscriber (long-poll)
+  /sub/<id>, /sub?id=<id>         subscriber (WebSocket, EventSource, long-poll, chunked, multipart/mixed)
   /pubsub/<id>, /pubsub?id=<id>   both
 `
 
@@ -117,6 +114,9 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 			return ExitUsage
 		}
 		cfg, err := config.Load(*file)
+		if err == nil {
+			err = app.Check(cfg, nil)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "herald: %v\n", err)
 			return ExitUsage
@@ -171,97 +171,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald: %v\n", err)
 		return ExitUsage
 	}
-	st := memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, Logger: log})
-	defer st.Close()
-	engines, err := redisEngines(cfg, log)
-	defer func() {
-		for _, e := range engines {
-			e.Close()
-		}
-	}()
+	a, err := app.New(ctx, cfg, app.Options{Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "herald: %v\n", err)
 		return ExitUsage
 	}
-	def, storeFor := storeSelection(cfg, st, engines)
-	srv := server.New(cfg, def, server.Options{Logger: log, StoreFor: storeFor})
-	if err := srv.Listen(ctx); err != nil {
+	if err := a.Start(ctx); err != nil {
 		log.Error("cannot start", "err", err)
+		a.Stop(context.Background())
 		return ExitFailure
 	}
-	trimCtx, stopTrim := context.WithCancel(ctx)
-	defer stopTrim()
-	go memtrim.Run(trimCtx, memtrim.Options{Logger: log})
 	log.Info("herald started", "version", Version, "config", configName(*file))
-	if err := srv.Serve(ctx); err != nil {
+	if err := a.Wait(ctx); err != nil {
 		log.Error("server failed", "err", err)
 		return ExitFailure
 	}
 	log.Info("herald stopped")
 	return ExitOK
-}
-
-// redisEngines starts one Redis engine per distinct Redis target (upstream
-// or URL, and key namespace) that the configuration's locations use.
-func redisEngines(cfg *config.Config, log *slog.Logger) (map[string]*redisstore.Store, error) {
-	engines := map[string]*redisstore.Store{}
-	for _, sc := range cfg.Servers {
-		for i := range sc.Locations {
-			t, ok := cfg.Redis(&sc.Locations[i])
-			if !ok || engines[t.Key()] != nil {
-				continue
-			}
-			o, err := redisstore.ParseURLs(t.URLs, t.Cluster)
-			if err != nil {
-				return engines, err
-			}
-			if t.Password != "" {
-				o.Password = t.Password
-			}
-			o.Namespace = t.Namespace
-			o.Logger = log
-			e, err := redisstore.New(o)
-			if err != nil {
-				return engines, err
-			}
-			engines[t.Key()] = e
-			log.Info("redis engine", "servers", o.Addrs, "cluster", o.Cluster, "namespace", o.Namespace, "node", e.NodeID())
-		}
-	}
-	return engines, nil
-}
-
-// storeSelection returns the server's default store and how each location
-// picks its own: memory locations use mem, Redis locations their engine.
-// When every location uses one Redis engine, it is the default too.
-func storeSelection(cfg *config.Config, mem store.Store, engines map[string]*redisstore.Store) (store.Store, func(*config.Location) store.Store) {
-	if len(engines) == 0 {
-		return mem, nil
-	}
-	storeFor := func(l *config.Location) store.Store {
-		if t, ok := cfg.Redis(l); ok {
-			return engines[t.Key()]
-		}
-		return mem
-	}
-	var only store.Store
-	for _, sc := range cfg.Servers {
-		for i := range sc.Locations {
-			l := &sc.Locations[i]
-			if l.StubStatus {
-				continue
-			}
-			st := storeFor(l)
-			if only != nil && st != only {
-				return mem, storeFor
-			}
-			only = st
-		}
-	}
-	if only == nil {
-		only = mem
-	}
-	return only, storeFor
 }
 
 func configName(file string) string {

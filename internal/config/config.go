@@ -396,6 +396,9 @@ func (l *Location) validate() error {
 	if l.Subscriber != 0 && len(l.SubscriberChannelID) == 0 && len(l.ChannelID) == 0 {
 		return errors.New("subscriber needs channel_id or subscriber_channel_id")
 	}
+	if l.Store != "" && l.Store != "redis" && (l.UseRedis || l.RedisPass != "") {
+		return fmt.Errorf("store: %s conflicts with use_redis and redis_pass, which keep channels in Redis", l.Store)
+	}
 	if l.MinMessageBufferLength > l.MessageBufferLength {
 		return fmt.Errorf("min_message_buffer_length %d is more than message_buffer_length %d", l.MinMessageBufferLength, l.MessageBufferLength)
 	}

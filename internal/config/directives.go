@@ -85,6 +85,7 @@ type Location struct {
 	AllowCredentials        bool
 	SendTimeout             time.Duration
 
+	Store          string // the engine's name; "" lets UseRedis and RedisPass decide
 	UseRedis       bool
 	RedisURL       string
 	RedisPass      string
@@ -667,6 +668,22 @@ func Directives() []Directive {
 			setLoc: boolKey(func(l *Location) *bool { return &l.AllowCredentials }),
 		},
 		{
+			Name: "store", Default: "",
+			Doc: "The engine that keeps this location's channels: `memory` (this process, the default) or `redis` (shared by every Herald node on that Redis: the same as `use_redis: on`; `redis_pass` also implies it). Left empty, `use_redis` and `redis_pass` decide.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				s = strings.ToLower(strings.TrimSpace(s))
+				if s != "" && !validEngineName(s) {
+					return nodeErr(n, "%q is not an engine name (memory, redis)", s)
+				}
+				l.Store = s
+				return nil
+			},
+		},
+		{
 			Name: "use_redis", Default: "off",
 			Doc:    "Keep this location's channels in Redis at `redis_url` instead of in this process's memory, so every Herald node on that Redis shares them (docs/redis.md). Memory and Redis locations can be mixed.",
 			setLoc: boolKey(func(l *Location) *bool { return &l.UseRedis }),
@@ -706,6 +723,33 @@ func Directives() []Directive {
 			setLoc: durationKey(func(l *Location) *time.Duration { return &l.SendTimeout }),
 		},
 	}
+}
+
+// validEngineName reports whether s can name a store engine: a lower-case
+// letter, then letters, digits, '-' or '_'.
+func validEngineName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '_'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// StoreName is the engine that keeps the location's channels: the store
+// key, or "redis" when use_redis or redis_pass is set, else "memory".
+func (l *Location) StoreName() string {
+	switch {
+	case l.Store != "":
+		return l.Store
+	case l.RedisPass != "" || l.UseRedis:
+		return "redis"
+	}
+	return "memory"
 }
 
 // ParseStart parses a subscriber_first_message value.

@@ -51,7 +51,7 @@ func (c *Config) Redis(l *Location) (RedisTarget, bool) {
 		}
 		return RedisTarget{Upstream: l.RedisPass, URLs: u.Servers, Cluster: u.Cluster, Namespace: ns, Password: u.Password}, true
 	}
-	if l.UseRedis {
+	if l.StoreName() == "redis" {
 		return RedisTarget{URLs: []string{l.RedisURL}, Namespace: l.RedisNamespace}, true
 	}
 	return RedisTarget{}, false

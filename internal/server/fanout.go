@@ -1,28 +1,30 @@
 package server
 
 import (
-	"net/http"
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/heraldpush/herald/internal/route"
+	"github.com/heraldpush/herald/internal/store"
 )
 
-// Fan-out groups.
+// Fan-out writers.
 //
 // A streaming subscriber of one channel on a plain TCP connection does not
-// get a goroutine of its own. It joins a group: subscribers of the same
-// channel and location served by one writer goroutine (a channel with many
-// subscribers has up to one group per core). When the channel changes, the
+// get a goroutine of its own. It joins a fan-out writer: one goroutine that
+// serves subscribers of the same channel and location (a channel with many
+// subscribers has up to one writer per core). When the channel changes, the
 // writer walks its members and, for each, reads every message after the
 // member's cursor and writes them with one non-blocking writev. A publish
-// therefore wakes one goroutine per group instead of one per subscriber,
+// therefore wakes one goroutine per writer instead of one per subscriber,
 // and messages published while the writer is still walking reach the later
 // members in the same write as the earlier ones.
 //
 // A member whose connection does not take a whole write at once (a slow
-// reader with a full socket buffer) leaves the group: a goroutine of its own
+// reader with a full socket buffer) leaves the writer: a goroutine of its own
 // finishes the write under send_timeout and serves it from then on, exactly
-// as subscribers that cannot join a group (multiplexed, TLS, HTTP/2, with a
+// as subscribers that cannot join a writer (multiplexed, TLS, HTTP/2, with a
 // subscriber timeout) are served. Whatever ends a member off the fast path
 // (the channel deleted, the server shutting down, the subscriber too slow)
 // is written by such a goroutine too, so the writer never blocks.
@@ -32,13 +34,13 @@ import (
 // channels in the order they hand them out (see store.Subscription.Read),
 // so that one closes no later than any other member's.
 
-// groupSplit is how many members a channel's group has before the channel
-// gets another writer. A channel has at most GOMAXPROCS writers: more would
+// writerSplit is how many members a channel's fan-out writer has before the
+// channel gets another writer. A channel has at most GOMAXPROCS writers: more would
 // only queue behind each other, and the fewer runnable goroutines there are,
 // the sooner a publish is served (and the more it coalesces with the next).
-const groupSplit = 256
+const writerSplit = 256
 
-// directOutput is an output that a group writer can write to without
+// directOutput is an output that a fan-out writer can write to without
 // blocking.
 type directOutput interface {
 	output
@@ -53,26 +55,26 @@ type directOutput interface {
 	onGone(f func())
 }
 
-// groupKey names the subscribers one group may serve together: the same
-// channel of the same location (so the same store), with the same ping
-// interval.
-type groupKey struct {
-	l       *loc
-	channel string
+// fanKey names the subscribers one fan-out writer may serve together: the
+// same channel of the same route (so the same store and formats), with the
+// same ping interval.
+type fanKey struct {
+	rt      *route.Route
+	channel store.ChannelKey
 	ping    time.Duration
 }
 
-// groups is a server's registry of fan-out groups.
-type groups struct {
+// fanWriters is a server's registry of fan-out writers.
+type fanWriters struct {
 	mu   sync.Mutex
-	byCh map[groupKey][]*group
+	byCh map[fanKey][]*fanWriter
 }
 
-// group is one writer goroutine and its members.
-type group struct {
+// fanWriter is one writer goroutine and its members.
+type fanWriter struct {
 	s   *Server
-	key groupKey
-	n   int // members, joined or joining; under s.groups.mu
+	key fanKey
+	n   int // members, joined or joining; under s.writers.mu
 
 	mu      sync.Mutex
 	joining []*streamer
@@ -80,37 +82,47 @@ type group struct {
 	kick    chan struct{} // capacity 1: joining or leaving has entries
 
 	members []*streamer // the writer's own
+	sent    int         // messages written since the last report
 }
 
-// startStream serves st: in a fan-out group when it can be, on a goroutine
+// reportSent reports the messages written in one walk of the members as
+// one delivery count.
+func (g *fanWriter) reportSent() {
+	if g.sent > 0 {
+		g.s.deliveredN(&g.key, g.sent)
+		g.sent = 0
+	}
+}
+
+// startStream serves st: by a fan-out writer when it can be, on a goroutine
 // of its own otherwise.
 func (s *Server) startStream(st *streamer) {
 	d, ok := st.out.(directOutput)
-	if !ok || !d.direct() || !st.groupable() {
+	if !ok || !d.direct() || !st.shareable() {
 		go st.run()
 		return
 	}
-	key := groupKey{l: st.l, channel: st.ss.channel, ping: st.ping}
-	s.groups.mu.Lock()
-	if s.groups.byCh == nil {
-		s.groups.byCh = make(map[groupKey][]*group)
+	key := fanKey{rt: st.ss.rt, channel: st.ss.key, ping: st.ping}
+	s.writers.mu.Lock()
+	if s.writers.byCh == nil {
+		s.writers.byCh = make(map[fanKey][]*fanWriter)
 	}
-	list := s.groups.byCh[key]
-	var g *group
+	list := s.writers.byCh[key]
+	var g *fanWriter
 	for _, c := range list {
 		if g == nil || c.n < g.n {
 			g = c
 		}
 	}
-	if g == nil || (g.n >= groupSplit && len(list) < runtime.GOMAXPROCS(0)) {
-		g = &group{s: s, key: key, kick: make(chan struct{}, 1)}
-		s.groups.byCh[key] = append(list, g)
+	if g == nil || (g.n >= writerSplit && len(list) < runtime.GOMAXPROCS(0)) {
+		g = &fanWriter{s: s, key: key, kick: make(chan struct{}, 1)}
+		s.writers.byCh[key] = append(list, g)
 		go g.run()
 	}
 	g.n++
-	s.groups.mu.Unlock()
+	s.writers.mu.Unlock()
 
-	st.grp, st.slot, st.direct = g, -1, d
+	st.fw, st.slot, st.direct = g, -1, d
 	d.onGone(func() { g.left(st) })
 	g.mu.Lock()
 	g.joining = append(g.joining, st)
@@ -118,12 +130,12 @@ func (s *Server) startStream(st *streamer) {
 	g.wake()
 }
 
-// groupable reports whether the subscriber can be served by a group.
-func (st *streamer) groupable() bool {
-	return len(st.ss.subs) == 1 && st.ss.channel != "" && st.l.SubscriberTimeout <= 0
+// shareable reports whether a fan-out writer can serve the subscriber.
+func (st *streamer) shareable() bool {
+	return st.ss.single && st.ss.rt.Subscriber.Timeout <= 0
 }
 
-func (g *group) wake() {
+func (g *fanWriter) wake() {
 	select {
 	case g.kick <- struct{}{}:
 	default:
@@ -131,20 +143,20 @@ func (g *group) wake() {
 }
 
 // left records that a member's client went away.
-func (g *group) left(st *streamer) {
+func (g *fanWriter) left(st *streamer) {
 	g.mu.Lock()
 	g.leaving = append(g.leaving, st)
 	g.mu.Unlock()
 	g.wake()
 }
 
-// release drops k members from the group's count; it reports whether the
-// group is now empty and gone from the registry, so its writer must stop.
-func (g *group) release(k int) bool {
+// release drops k members from the writer's count; it reports whether the
+// writer is now empty and gone from the registry, so it must stop.
+func (g *fanWriter) release(k int) bool {
 	if k == 0 {
 		return false
 	}
-	r := &g.s.groups
+	r := &g.s.writers
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g.n -= k
@@ -155,19 +167,19 @@ func (g *group) release(k int) bool {
 	return true
 }
 
-// retire takes the group out of the registry, so nothing joins it any
+// retire takes the writer out of the registry, so nothing joins it any
 // more, and returns how many members it has, joined or on their way.
-func (g *group) retire() int {
-	r := &g.s.groups
+func (g *fanWriter) retire() int {
+	r := &g.s.writers
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g.unlist()
 	return g.n
 }
 
-// unlist removes the group from the registry; under s.groups.mu.
-func (g *group) unlist() {
-	r := &g.s.groups
+// unlist removes the writer from the registry; under s.writers.mu.
+func (g *fanWriter) unlist() {
+	r := &g.s.writers
 	list := r.byCh[g.key]
 	for i, c := range list {
 		if c == g {
@@ -182,8 +194,8 @@ func (g *group) unlist() {
 	}
 }
 
-// run is the group's writer.
-func (g *group) run() {
+// run is the writer's goroutine.
+func (g *fanWriter) run() {
 	var wait <-chan struct{} // closed when some member may have news
 	var pingC <-chan time.Time
 	if g.key.ping > 0 {
@@ -198,6 +210,7 @@ func (g *group) run() {
 			var removed int
 			wait, removed = g.pumpFrom(sc, 0, nil)
 			g.s.scratchPool.Put(sc)
+			g.reportSent()
 			if g.release(removed) {
 				return
 			}
@@ -225,7 +238,7 @@ func (g *group) run() {
 
 // shutdown ends every member with 503, as a server shutting down answers
 // its streaming subscribers, including those still on their way in.
-func (g *group) shutdown() {
+func (g *fanWriter) shutdown() {
 	n := g.retire()
 	for ended := 0; ; {
 		g.mu.Lock()
@@ -235,7 +248,7 @@ func (g *group) shutdown() {
 		for _, st := range append(g.members, joining...) {
 			st.slot = -1
 			st.direct.onGone(nil)
-			go st.end(nil, http.StatusServiceUnavailable, "")
+			go st.endWith(nil, endShutDown)
 			ended++
 		}
 		g.members = g.members[:0]
@@ -248,8 +261,8 @@ func (g *group) shutdown() {
 
 // admit takes in joining members (writing what they have pending) and
 // removes members whose clients left. It returns the wait channel to use
-// next and whether the group is done.
-func (g *group) admit(wait <-chan struct{}) (<-chan struct{}, bool) {
+// next and whether the writer is done.
+func (g *fanWriter) admit(wait <-chan struct{}) (<-chan struct{}, bool) {
 	g.mu.Lock()
 	joining, leaving := g.joining, g.leaving
 	g.joining, g.leaving = nil, nil
@@ -263,12 +276,13 @@ func (g *group) admit(wait <-chan struct{}) (<-chan struct{}, bool) {
 	// An older wait, if there is one, closes no later than the newcomers'.
 	wait, removed := g.pumpFrom(sc, from, wait)
 	g.s.scratchPool.Put(sc)
+	g.reportSent()
 	for _, st := range leaving {
-		if st.grp != g || st.slot < 0 {
+		if st.fw != g || st.slot < 0 {
 			continue // already handed off or ended
 		}
 		g.drop(st)
-		st.cleanup()
+		st.ss.end(endClientGone)
 		removed++
 	}
 	if len(g.members) == 0 {
@@ -277,17 +291,17 @@ func (g *group) admit(wait <-chan struct{}) (<-chan struct{}, bool) {
 	return wait, g.release(removed)
 }
 
-// pumpFrom pumps members[from:], dropping those that leave the group. It
+// pumpFrom pumps members[from:], dropping those that leave the writer. It
 // returns wait, or if that is nil the wait channel of the first member that
 // was caught up, and how many members left.
-func (g *group) pumpFrom(sc *writeScratch, from int, wait <-chan struct{}) (<-chan struct{}, int) {
+func (g *fanWriter) pumpFrom(sc *writeScratch, from int, wait <-chan struct{}) (<-chan struct{}, int) {
 	return g.each(from, wait, func(st *streamer) (<-chan struct{}, bool) { return g.pump(sc, st) })
 }
 
 // each calls f for members[from:] in turn, dropping those for which it
-// reports that they left the group. It returns wait, or if that is nil the
+// reports that they left the writer. It returns wait, or if that is nil the
 // first wait channel f returned, and how many members left.
-func (g *group) each(from int, wait <-chan struct{}, f func(*streamer) (<-chan struct{}, bool)) (<-chan struct{}, int) {
+func (g *fanWriter) each(from int, wait <-chan struct{}, f func(*streamer) (<-chan struct{}, bool)) (<-chan struct{}, int) {
 	removed := 0
 	for i := from; i < len(g.members); {
 		st := g.members[i]
@@ -306,7 +320,7 @@ func (g *group) each(from int, wait <-chan struct{}, f func(*streamer) (<-chan s
 }
 
 // drop removes a member from the writer's list.
-func (g *group) drop(st *streamer) {
+func (g *fanWriter) drop(st *streamer) {
 	i := st.slot
 	last := len(g.members) - 1
 	if i < 0 || i > last || g.members[i] != st {
@@ -322,28 +336,30 @@ func (g *group) drop(st *streamer) {
 
 // pump writes every message after the member's cursor without blocking.
 // It returns the channel to wait on once the member is caught up, or
-// stay = false when the member has left the group: ended, or handed to a
+// stay = false when the member has left the writer: ended, or handed to a
 // goroutine of its own.
-func (g *group) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, stay bool) {
+func (g *fanWriter) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, stay bool) {
 	select {
 	case <-st.out.gone():
-		st.cleanup()
+		st.ss.end(endClientGone)
 		return nil, false
 	default:
 	}
 	for {
 		bufs, waits, end := st.collect(sc.bufs[:0])
 		if end != nil {
-			go st.end(copyBufs(bufs, 0), end.status, end.reason)
+			go st.endWith(copyBufs(bufs, 0), *end)
 			clear(bufs)
 			return nil, false
 		}
 		if len(bufs) > 0 {
+			n := len(bufs)
 			ok := g.write(sc, st, bufs)
 			clear(bufs)
 			if !ok {
 				return nil, false
 			}
+			g.sent += n
 		}
 		if len(waits) > 0 {
 			return waits[0], true
@@ -351,8 +367,8 @@ func (g *group) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, stay
 	}
 }
 
-// ping writes a keep-alive to a member; false when it left the group.
-func (g *group) ping(sc *writeScratch, st *streamer) bool {
+// ping writes a keep-alive to a member; false when it left the writer.
+func (g *fanWriter) ping(sc *writeScratch, st *streamer) bool {
 	p := st.f.ping()
 	if p == nil {
 		return true
@@ -365,21 +381,21 @@ func (g *group) ping(sc *writeScratch, st *streamer) bool {
 
 // write writes bufs to a member without blocking. If the connection takes
 // only part, the member is handed to a goroutine of its own that writes the
-// rest and serves it from then on; false means the member left the group.
-func (g *group) write(sc *writeScratch, st *streamer, bufs [][]byte) bool {
+// rest and serves it from then on; false means the member left the writer.
+func (g *fanWriter) write(sc *writeScratch, st *streamer, bufs [][]byte) bool {
 	done, err := st.direct.tryWrite(sc, bufs)
 	if err != nil {
-		st.cleanup()
+		st.ss.end(endClientGone)
 		return false
 	}
 	if !done {
-		go st.resume()
+		go st.detach()
 		return false
 	}
 	return true
 }
 
-// scratch returns a writer's scratch space, from a pool: groups with one
+// scratch returns a writer's scratch space, from a pool: writers with one
 // member are common (one subscriber per channel), and each need not keep
 // its own.
 func (s *Server) scratch() *writeScratch {

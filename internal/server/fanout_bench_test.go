@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/memory"
 	"github.com/heraldpush/herald/protocol"
@@ -51,29 +52,39 @@ func BenchmarkStreamFanout(b *testing.B) {
 	}
 }
 
-func benchStreamFanout(b *testing.B, n int, grouped bool) {
+// benchServer provisions the built-in configuration on st and returns the
+// server and its subscriber-only route (/sub).
+func benchServer(b *testing.B, st store.Store) (*Server, *route.Route) {
 	cfg := config.Default()
-	st := memory.New(memory.Options{})
-	defer st.Close()
-	s := New(cfg, st, Options{})
-	h := newHandler(s, cfg.Servers[0])
-	var l *loc
-	for _, x := range h.locs {
-		if x.Subscriber != 0 && !x.Publisher.HTTP {
-			l = x
-			break
+	s, err := New(cfg, Options{StoreFor: func(*config.Location) (store.Store, error) { return st, nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, rt := range s.routers[0].Load().routes {
+		if rt.Subscriber.Transports != 0 && !rt.Publisher.HTTP {
+			return s, rt
 		}
 	}
+	b.Fatal("no subscriber location in the built-in configuration")
+	return nil, nil
+}
+
+func benchStreamFanout(b *testing.B, n int, grouped bool) {
+	st := memory.New(memory.Options{})
+	defer st.Close()
+	s, rt := benchServer(b, st)
+	key := store.ChannelKey{ID: "bench"}
 	outs := make([]*countOutput, n)
 	for i := range outs {
-		sub, err := st.Subscribe(context.Background(), "/bench", l.subOpts)
+		sub, err := st.Subscribe(context.Background(), key.String(), rt.Subscriber.Options)
 		if err != nil {
 			b.Fatal(err)
 		}
-		ss := &session{subs: []store.Subscription{sub}, channel: "/bench", cursors: make([]msgid.ID, 1), buf: make([]*store.Message, 0, 1)}
 		outs[i] = &countOutput{done: make(chan struct{}), grouped: grouped}
+		ss := &session{s: s, rt: rt, kind: "eventsource", key: key, single: true, subs: []store.Subscription{sub},
+			cursors: make([]msgid.ID, 1), buf: make([]*store.Message, 0, 1), out: outs[i], stream: true}
 		s.streams.add()
-		s.startStream(&streamer{h: h, l: l, ss: ss, out: outs[i], f: &esFormat{l: l}, kind: "eventsource"})
+		s.startStream(&streamer{s: s, ss: ss, out: outs[i], f: &esFormat{es: &rt.Subscriber.EventSource}})
 	}
 	defer s.quitOnce.Do(func() { close(s.quit) })
 	defer func() {
@@ -86,7 +97,7 @@ func benchStreamFanout(b *testing.B, n int, grouped bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := st.Publish(context.Background(), "/bench", store.Publication{Body: body}, l.chanOpts)
+		res, err := st.Publish(context.Background(), key.String(), store.Publication{Body: body}, rt.Publisher.Channel)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -108,22 +119,21 @@ func benchStreamFanout(b *testing.B, n int, grouped bool) {
 // builds the bytes (once per message), "cached" is what every further
 // subscriber of that format pays.
 func BenchmarkEncode(b *testing.B) {
-	cfg := config.Default()
-	s := New(cfg, nil, Options{})
-	h := newHandler(s, cfg.Servers[0])
-	l := h.locs[2]
+	st := memory.New(memory.Options{})
+	defer st.Close()
+	s, rt := benchServer(b, st)
 	body := []byte("a message of about sixty-four bytes, as the load tool sends it.")
 	formats := []struct {
 		name string
 		f    format
 	}{
-		{"eventsource", &esFormat{l: l}},
+		{"eventsource", &esFormat{es: &rt.Subscriber.EventSource}},
 		{"chunked", &chunkFormat{framed: true}},
-		{"multipart", &multipartFormat{l: l, boundary: s.boundary}},
+		{"multipart", &multipartFormat{ids: &rt.IDs, boundary: s.boundary}},
 		{"raw", &rawFormat{sep: "\n"}},
-		{"websocket", &wsFormat{s: s, l: l}},
-		{"websocket-meta", &wsFormat{s: s, l: l, meta: true}},
-		{"websocket-deflate", &wsFormat{s: s, l: l, deflate: true}},
+		{"websocket", &wsFormat{s: s, level: rt.Subscriber.WebSocket.DeflateLevel}},
+		{"websocket-meta", &wsFormat{s: s, level: rt.Subscriber.WebSocket.DeflateLevel, meta: true}},
+		{"websocket-deflate", &wsFormat{s: s, level: rt.Subscriber.WebSocket.DeflateLevel, deflate: true}},
 	}
 	ss := &session{cursors: make([]msgid.ID, 1)}
 	for _, tc := range formats {

@@ -2,9 +2,9 @@ package server
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
 	"github.com/heraldpush/herald/protocol/msgid"
@@ -26,123 +26,83 @@ const (
 // multipart/mixed or raw stream) and hands the subscriber to a streamer. On
 // HTTP/1.1 the connection is hijacked so an idle subscriber holds no
 // net/http buffers and no handler goroutine.
-func (h *handler) streamHTTP(w http.ResponseWriter, r *http.Request, l *loc, ss *session, t config.Transport) {
+func (s *Server) streamHTTP(w http.ResponseWriter, q *route.Request, ss *session, t config.Transport) {
+	r, rt := q.HTTP, q.Route
+	sub := &rt.Subscriber
 	hd := make(http.Header)
-	h.setCORS(hd, r, l)
+	rt.Access.SetCORS(hd, r)
 	h1 := r.ProtoMajor == 1
 	var f format
-	var kind string
+	var preamble []byte
+	var ping = sub.EventSource.Ping
 	switch t {
 	case config.EventSource:
-		kind = "eventsource"
 		hd.Set("Content-Type", "text/event-stream; charset=utf-8")
 		hd.Set("Cache-Control", "no-cache")
-		f = &esFormat{l: l}
+		f = &esFormat{es: &sub.EventSource}
+		preamble = []byte(protocol.EventSourcePreamble)
 	case config.Chunked:
-		kind = "http-chunked"
-		hd.Set("Content-Type", l.DefaultType)
+		hd.Set("Content-Type", sub.DefaultType)
 		if h1 {
 			hd.Set("Transfer-Encoding", "chunked")
 		}
 		f = &chunkFormat{framed: h1}
 	case config.Multipart:
-		kind = "http-multipart"
-		hd.Set("Content-Type", "multipart/mixed; boundary="+h.s.boundary)
-		f = &multipartFormat{l: l, boundary: h.s.boundary}
+		hd.Set("Content-Type", "multipart/mixed; boundary="+s.boundary)
+		f = &multipartFormat{ids: &rt.IDs, boundary: s.boundary}
+		preamble = []byte("--" + s.boundary)
 	default:
-		kind = "http-raw-stream"
-		hd.Set("Content-Type", l.DefaultType)
-		f = &rawFormat{sep: l.RawStreamSeparator}
+		hd.Set("Content-Type", sub.DefaultType)
+		f = &rawFormat{sep: sub.RawSeparator}
+	}
+	if t != config.EventSource {
+		ping = 0
 	}
 	if h1 && t != config.Chunked {
 		// The body ends when the connection does, as in Nchan.
 		hd.Set("Connection", "close")
 	}
-	var preamble []byte
-	switch t {
-	case config.EventSource:
-		preamble = []byte(protocol.EventSourcePreamble)
-	case config.Multipart:
-		preamble = []byte("--" + h.s.boundary)
-	}
-	st := &streamer{h: h, l: l, ss: ss, f: f, ping: pingInterval(l, t), kind: kind, remote: r.RemoteAddr}
-	if !h.s.streams.add() {
-		ss.close()
+	if !s.streams.add() {
+		ss.end(endShutdown)
 		w.Header().Set("Retry-After", "1")
 		plainError(w, http.StatusServiceUnavailable, "Server shutting down.")
 		return
 	}
+	ss.stream = true
+	st := &streamer{s: s, ss: ss, f: f, ping: ping}
 	if !h1 {
 		for k, v := range hd {
 			w.Header()[k] = v
 		}
 		w.WriteHeader(http.StatusOK)
-		o := &h2Output{w: w, rc: http.NewResponseController(w), timeout: l.SendTimeout, done: r.Context().Done()}
+		o := &h2Output{w: w, rc: http.NewResponseController(w), timeout: sub.SendTimeout, done: r.Context().Done()}
+		ss.out, st.out = o, o
 		if preamble != nil {
 			o.w.Write(preamble)
 		}
 		if err := o.rc.Flush(); err != nil {
-			h.s.streams.done()
-			ss.close()
+			ss.end(endClientGone)
 			return
 		}
-		st.out = o
 		st.run() // HTTP/2 streams keep the handler goroutine.
 		return
 	}
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		h.s.streams.done()
-		ss.close()
+		ss.end(endClientGone)
 		plainError(w, http.StatusInternalServerError, "Cannot stream on this connection.")
 		return
 	}
-	o := newConnOutput(conn, l.SendTimeout)
+	o := newConnOutput(conn, sub.SendTimeout)
+	ss.out, st.out = o, o
 	head := appendHead(make([]byte, 0, 256), http.StatusOK, hd)
 	head = append(head, preamble...)
 	if err := o.write([][]byte{head}); err != nil {
-		h.s.streams.done()
-		ss.close()
-		conn.Close()
+		ss.end(endClientGone)
 		return
 	}
-	st.out = o
 	go o.watchClose()
-	h.s.startStream(st)
-}
-
-func pingInterval(l *loc, t config.Transport) time.Duration {
-	if t == config.EventSource {
-		return l.EventSourcePingInterval
-	}
-	return 0
-}
-
-// esFormat writes EventSource events.
-type esFormat struct{ l *loc }
-
-func (f *esFormat) message(m *store.Message, id msgid.Multi, single bool) []byte {
-	if f.l.EventSourceEvent != "" || !single {
-		event := m.EventName
-		if f.l.EventSourceEvent != "" {
-			event = f.l.EventSourceEvent
-		}
-		return protocol.AppendEvent(nil, event, id.String(), m.Body)
-	}
-	return m.Encoded(slotEventSource, func(m *store.Message) []byte {
-		return protocol.AppendEvent(make([]byte, 0, len(m.Body)+40), m.EventName, m.ID.String(), m.Body)
-	})
-}
-
-func (f *esFormat) ping() []byte {
-	return protocol.AppendPing(nil, f.l.EventSourcePingComment, f.l.EventSourcePingEvent, f.l.EventSourcePingData)
-}
-
-func (f *esFormat) end(status int, reason string) []byte {
-	if status == 0 {
-		return nil
-	}
-	return protocol.AppendStatusComment(nil, status, reason)
+	s.startStream(st)
 }
 
 // chunkFormat writes one HTTP chunk per message (framed on HTTP/1.1; on
@@ -171,21 +131,21 @@ func (f *chunkFormat) end(int, string) []byte {
 // multipartFormat writes multipart/mixed parts with each message's
 // Last-Modified, Etag and Content-Type.
 type multipartFormat struct {
-	l        *loc
+	ids      *route.IDs
 	boundary string
 }
 
 func (f *multipartFormat) message(m *store.Message, id msgid.Multi, single bool) []byte {
 	build := func(m *store.Message, id msgid.Multi) []byte {
 		lm, etag := "", id.TagString()
-		if f.l.CompoundEtagMessageID {
+		if f.ids.Compound {
 			etag = id.String()
 		} else {
 			lm = protocol.HTTPDate(id.Time)
 		}
-		return protocol.AppendMultipartPart(make([]byte, 0, len(m.Body)+120), f.boundary, lm, f.l.etagHeader(), etag, m.ContentType, m.Body)
+		return protocol.AppendMultipartPart(make([]byte, 0, len(m.Body)+120), f.boundary, lm, f.ids.Header, etag, m.ContentType, m.Body)
 	}
-	if !single || f.l.CompoundEtagMessageID || f.l.CustomEtagHeader != "" {
+	if !single || !f.ids.Cacheable() {
 		return build(m, id)
 	}
 	return m.Encoded(slotMultipart, func(m *store.Message) []byte {

@@ -1,23 +1,61 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/heraldpush/herald/internal/chaninfo"
+	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 )
 
-// publish handles POST, and PUT: a PUT with an empty body creates the
+// published is the outcome of a publish to a request's channels.
+type published struct {
+	// status is 201 when a subscriber was waiting on some channel, 202
+	// when the message was only stored.
+	status int
+	// info is the channel info to answer with.
+	info store.Info
+}
+
+// publish stores a message in every channel of keys, through the route's
+// store and buffer rules. It is the one publish path: HTTP publishers
+// (POST, PUT) and WebSocket publishers both come here. It stops at the
+// first channel that fails.
+func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.ChannelKey, p store.Publication, transport, remote string) (published, error) {
+	if rt.Publisher.EventName != "" {
+		p.EventName = rt.Publisher.EventName
+	}
+	out := published{status: http.StatusAccepted}
+	for _, k := range keys {
+		res, err := rt.Store.Publish(ctx, k.String(), p, rt.Publisher.Channel)
+		if err != nil {
+			s.log.Warn("publish failed", "channel", k.String(), "err", err)
+			return out, err
+		}
+		if res.Info.Subscribers > 0 {
+			out.status = http.StatusCreated
+		}
+		out.info = res.Info
+		s.emit(events.Event{Kind: events.MessagePublished, Group: k.Group, Channel: k.ID, Transport: transport,
+			Location: rt.Name, Remote: remote, MessageID: res.Message.ID, Bytes: len(p.Body)})
+	}
+	return out, nil
+}
+
+// publishHTTP handles POST, and PUT: a PUT with an empty body creates the
 // channels (200) without publishing, as the Push Module protocol says.
-func (h *handler) publish(w http.ResponseWriter, r *http.Request, l *loc, ids []string) {
-	body, err := readBody(w, r, l.ClientMaxBodySize)
+func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
+	r, rt := q.HTTP, q.Route
+	body, err := readBody(w, r, rt.Publisher.MaxBodySize)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			plainError(w, http.StatusRequestEntityTooLarge, "Message is larger than client_max_body_size ("+strconv.FormatInt(l.ClientMaxBodySize, 10)+" bytes).")
+			plainError(w, http.StatusRequestEntityTooLarge, "Message is larger than client_max_body_size ("+strconv.FormatInt(rt.Publisher.MaxBodySize, 10)+" bytes).")
 			return
 		}
 		plainError(w, http.StatusBadRequest, "Could not read the request body.")
@@ -26,13 +64,13 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, l *loc, ids []
 	ctx := r.Context()
 	if r.Method == http.MethodPut && len(body) == 0 {
 		var info store.Info
-		for _, id := range ids {
-			if info, err = l.store.Create(ctx, id, l.chanOpts); err != nil {
+		for _, k := range q.Keys() {
+			if info, err = rt.Store.Create(ctx, k.String(), rt.Publisher.Channel); err != nil {
 				storeError(err).write(w)
 				return
 			}
 		}
-		h.writeInfo(w, r, l, http.StatusOK, info)
+		s.writeInfo(w, r, rt, http.StatusOK, info)
 		return
 	}
 	p := store.Publication{
@@ -40,24 +78,12 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, l *loc, ids []
 		ContentType: r.Header.Get("Content-Type"),
 		EventName:   r.Header.Get("X-EventSource-Event"),
 	}
-	if l.EventSourceEvent != "" {
-		p.EventName = l.EventSourceEvent
+	res, err := s.publish(ctx, rt, q.Keys(), p, "http", r.RemoteAddr)
+	if err != nil {
+		storeError(err).write(w)
+		return
 	}
-	status := http.StatusAccepted
-	var info store.Info
-	for _, id := range ids {
-		res, err := l.store.Publish(ctx, id, p, l.chanOpts)
-		if err != nil {
-			h.s.log.Warn("publish failed", "channel", id, "err", err)
-			storeError(err).write(w)
-			return
-		}
-		if res.Info.Subscribers > 0 {
-			status = http.StatusCreated
-		}
-		info = res.Info
-	}
-	h.writeInfo(w, r, l, status, info)
+	s.writeInfo(w, r, rt, res.status, res.info)
 }
 
 // readBody reads the whole request body, failing past limit bytes.
@@ -85,28 +111,28 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 // info answers GET on a publisher location: 200 with the channel's info, or
 // 404 with an empty body.
-func (h *handler) info(w http.ResponseWriter, r *http.Request, l *loc, ids []string) {
+func (s *Server) info(w http.ResponseWriter, q *route.Request) {
 	var info store.Info
-	for _, id := range ids {
+	for _, k := range q.Keys() {
 		var err error
-		if info, err = l.store.Info(r.Context(), id); err != nil {
+		if info, err = q.Route.Store.Info(q.HTTP.Context(), k.String()); err != nil {
 			storeError(err).write(w)
 			return
 		}
 	}
-	h.writeInfo(w, r, l, http.StatusOK, info)
+	s.writeInfo(w, q.HTTP, q.Route, http.StatusOK, info)
 }
 
 // delete answers DELETE: 200 with the info from before the delete, or 404.
-func (h *handler) delete(w http.ResponseWriter, r *http.Request, l *loc, ids []string) {
+func (s *Server) delete(w http.ResponseWriter, q *route.Request) {
 	var info store.Info
 	found := false
-	for _, id := range ids {
-		i, err := l.store.Delete(r.Context(), id)
+	for _, k := range q.Keys() {
+		i, err := q.Route.Store.Delete(q.HTTP.Context(), k.String())
 		switch {
 		case err == nil:
 			info, found = i, true
-			h.s.log.Debug("channel deleted", "channel", id)
+			s.log.Debug("channel deleted", "channel", k.String())
 		case errors.Is(err, store.ErrNotFound):
 		default:
 			storeError(err).write(w)
@@ -117,16 +143,17 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, l *loc, ids []s
 		storeError(store.ErrNotFound).write(w)
 		return
 	}
-	h.writeInfo(w, r, l, http.StatusOK, info)
+	s.writeInfo(w, q.HTTP, q.Route, http.StatusOK, info)
 }
 
-func (h *handler) writeInfo(w http.ResponseWriter, r *http.Request, l *loc, status int, info store.Info) {
+// writeInfo answers with channel info in the format the request accepts.
+func (s *Server) writeInfo(w http.ResponseWriter, r *http.Request, rt *route.Route, status int, info store.Info) {
 	f := chaninfo.Negotiate(r.Header.Get("Accept"))
-	body := chaninfo.Append(make([]byte, 0, 160), f, info, h.s.now())
+	body := chaninfo.Append(make([]byte, 0, 160), f, info, s.now())
 	hd := w.Header()
 	hd.Set("Content-Type", f.ContentType())
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	h.setCORS(hd, r, l)
+	rt.Access.SetCORS(hd, r)
 	w.WriteHeader(status)
 	w.Write(body)
 }

@@ -1,6 +1,21 @@
-// Package server is Herald's HTTP side: it listens, matches requests to
-// locations, resolves channel ids, and hands publishers to the store and
-// subscribers to their transport.
+// Package server is Herald's HTTP side: it listens, matches each request
+// to its route (a location provisioned once, see package route), and hands
+// publishers to the store and subscribers to their transport.
+//
+// Where things are: router.go matches a request and dispatches it by role;
+// publish.go is the one publish path (HTTP and WebSocket publishers);
+// subscribe.go admits a subscriber into a session (session.go), whose end
+// runs once; longpoll.go answers long-poll and interval-poll subscribers;
+// stream.go runs streaming subscribers over outputs (a hijacked connection
+// or an HTTP/2 stream), in the formats of eventsource.go, httpstream.go
+// (chunked, multipart/mixed, raw) and websocket.go; fanout.go serves many
+// subscribers of one channel from one writer goroutine.
+//
+// Lock order (outer first): fanWriters.mu, then fanWriter.mu; connOutput.mu
+// is taken alone (never while holding another server lock) and runs the
+// client-gone callback after releasing it; tracker.mu is taken alone. The
+// stores' own locks are taken inside store calls only, never while a
+// server lock is held.
 package server
 
 import (
@@ -18,98 +33,135 @@ import (
 	"time"
 
 	"github.com/heraldpush/herald/internal/config"
-	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
 )
 
-// Server runs every listener of a configuration. Each location keeps its
-// channels in the store Options.StoreFor picks for it (memory or Redis);
-// the default store serves the rest.
-type Server struct {
-	cfg      *config.Config
-	store    store.Store
-	storeFor func(*config.Location) store.Store
-	log      *slog.Logger
-	now      func() time.Time
-
-	quit     chan struct{} // closed when shutdown starts: waiting subscribers answer.
-	quitOnce sync.Once
-
-	streams         tracker       // streaming subscribers, which Shutdown does not see.
-	slowSubscribers atomic.Uint64 // subscribers disconnected for being too slow.
-	boundary        string        // multipart boundary of streamed parts.
-	deflaters       deflaters
-	groups          groups // fan-out groups of streaming subscribers
-	storesMu        sync.Mutex
-	stores          []store.Store // every distinct store a location uses
-	scratchPool     sync.Pool     // *writeScratch for group writers
-
-	mu        sync.Mutex
-	listeners []net.Listener
-	servers   []*http.Server
-}
+// StoreFor returns the store a location keeps its channels in.
+type StoreFor func(*config.Location) (store.Store, error)
 
 // Options configure a Server.
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
-	// StoreFor picks a location's store; nil (or a nil result) means the
-	// default store given to New.
-	StoreFor func(*config.Location) store.Store
+	// Events receives what happens to subscribers and messages; nil makes
+	// a bus of the server's own (see Server.Events).
+	Events *events.Bus
+	// StoreFor picks each location's store (stub_status locations keep no
+	// channels and have none). Required.
+	StoreFor StoreFor
 }
 
-// New prepares a server; Listen and Serve start it.
-func New(cfg *config.Config, st store.Store, o Options) *Server {
+// Server runs every listener of a configuration.
+type Server struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	now    func() time.Time
+	events *events.Bus
+
+	routers []atomic.Pointer[router] // one per server block
+	stores  []store.Store            // every distinct store a location uses
+
+	quit     chan struct{} // closed when draining starts: waiting subscribers answer.
+	quitOnce sync.Once
+
+	streams     tracker // streaming subscribers, which http.Server.Shutdown does not see.
+	boundary    string  // multipart boundary of streamed parts.
+	deflaters   deflaters
+	writers     fanWriters // fan-out writers of streaming subscribers
+	scratchPool sync.Pool  // *writeScratch for fan-out writers
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	servers   []*http.Server
+	started   bool
+	errc      chan error // a listener that failed while serving
+}
+
+// New provisions a server for cfg: every location becomes a route on the
+// store o.StoreFor picks for it. Listen and Start run it.
+func New(cfg *config.Config, o Options) (*Server, error) {
+	if o.StoreFor == nil {
+		return nil, errors.New("server: no StoreFor")
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Events == nil {
+		o.Events = events.New()
+	}
 	var rnd [32]byte
 	rand.Read(rnd[:])
-	s := &Server{cfg: cfg, store: st, storeFor: o.StoreFor, log: o.Logger, now: o.Now, quit: make(chan struct{}), boundary: protocol.Boundary(rnd)}
-	s.noteStore(st)
-	return s
+	s := &Server{cfg: cfg, log: o.Logger, now: o.Now, events: o.Events, quit: make(chan struct{}),
+		boundary: protocol.Boundary(rnd), errc: make(chan error, 1)}
+	storeFor := func(l *config.Location) (store.Store, error) {
+		st, err := o.StoreFor(l)
+		if err == nil && st == nil {
+			err = errors.New("no store")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("location %s (line %d): %w", l.Pattern, l.Line, err)
+		}
+		if !slices.Contains(s.stores, st) {
+			s.stores = append(s.stores, st)
+		}
+		return st, nil
+	}
+	s.routers = make([]atomic.Pointer[router], len(cfg.Servers))
+	for i := range cfg.Servers {
+		rr, err := newRouter(&cfg.Servers[i], storeFor)
+		if err != nil {
+			return nil, err
+		}
+		s.routers[i].Store(rr)
+	}
+	return s, nil
 }
 
-// SlowSubscribers returns how many streaming subscribers were disconnected
-// for not keeping up.
-func (s *Server) SlowSubscribers() uint64 { return s.slowSubscribers.Load() }
+// Events returns the server's event bus.
+func (s *Server) Events() *events.Bus { return s.events }
 
 // Handler returns the HTTP handler of configured server block i.
-func (s *Server) Handler(i int) http.Handler {
-	return newHandler(s, s.cfg.Servers[i])
-}
+func (s *Server) Handler(i int) http.Handler { return &handler{s: s, block: i} }
 
-// Listen opens every configured listen address. Addresses holding port 0
-// get a free port; Addrs reports what was bound.
-func (s *Server) Listen(ctx context.Context) error {
+// Listen opens every configured listen address, taking the listener for an
+// address from inherited when it holds one (a socket handed over by another
+// process) instead of opening it. Addresses holding port 0 get a free
+// port; Addrs reports what was bound.
+func (s *Server) Listen(ctx context.Context, inherited map[string]net.Listener) error {
 	var lc net.ListenConfig
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	fail := func(err error) error {
+		for _, l := range s.listeners {
+			l.Close()
+		}
+		s.listeners, s.servers = nil, nil
+		return err
+	}
 	for i, sc := range s.cfg.Servers {
-		h := newHandler(s, sc)
 		var tlsCfg *tls.Config
 		if sc.TLSCertificate != "" {
 			cert, err := tls.LoadX509KeyPair(sc.TLSCertificate, sc.TLSKey)
 			if err != nil {
-				return fmt.Errorf("server %d: load TLS certificate: %w", i+1, err)
+				return fail(fmt.Errorf("server %d: load TLS certificate: %w", i+1, err))
 			}
 			tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
 		}
 		for _, addr := range sc.Listen {
-			ln, err := lc.Listen(ctx, "tcp", addr)
-			if err == nil && tlsCfg != nil {
-				ln = tls.NewListener(ln, tlsCfg)
-			}
-			if err != nil {
-				for _, l := range s.listeners {
-					l.Close()
+			ln := inherited[addr]
+			if ln == nil {
+				var err error
+				if ln, err = lc.Listen(ctx, "tcp", addr); err != nil {
+					return fail(fmt.Errorf("listen on %s (server %d): %w", addr, i+1, err))
 				}
-				s.listeners, s.servers = nil, nil
-				return fmt.Errorf("listen on %s (server %d): %w", addr, i+1, err)
+			}
+			if tlsCfg != nil {
+				ln = tls.NewListener(ln, tlsCfg)
 			}
 			// HTTP/1.1 and HTTP/2: over TLS by ALPN, in clear text (h2c) by
 			// prior knowledge.
@@ -121,7 +173,7 @@ func (s *Server) Listen(ctx context.Context) error {
 			s.servers = append(s.servers, &http.Server{
 				Protocols:         protos,
 				TLSConfig:         tlsCfg,
-				Handler:           h,
+				Handler:           s.Handler(i),
 				ReadHeaderTimeout: 10 * time.Second,
 				IdleTimeout:       2 * time.Minute,
 				ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -143,55 +195,93 @@ func (s *Server) Addrs() []net.Addr {
 	return out
 }
 
-// Serve serves every listener until ctx is done, then shuts down gracefully:
-// it stops accepting, answers waiting subscribers, waits up to the
-// configured shutdown timeout for requests to finish and returns.
-func (s *Server) Serve(ctx context.Context) error {
+// Start serves every listener in the background. A listener that fails
+// while serving is reported on Failed.
+func (s *Server) Start() error {
 	s.mu.Lock()
-	servers, listeners := s.servers, s.listeners
-	s.mu.Unlock()
-	if len(servers) == 0 {
+	defer s.mu.Unlock()
+	if len(s.servers) == 0 {
 		return errors.New("serve: no listeners (call Listen first)")
 	}
-	errc := make(chan error, len(servers))
-	for i := range servers {
+	if s.started {
+		return errors.New("serve: already started")
+	}
+	s.started = true
+	for i, hs := range s.servers {
+		ln := s.listeners[i]
 		go func() {
-			s.log.Info("listening", "addr", listeners[i].Addr().String())
-			if err := servers[i].Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("serve %s: %w", listeners[i].Addr(), err)
-				return
+			s.log.Info("listening", "addr", ln.Addr().String())
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				select {
+				case s.errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err):
+				default:
+				}
 			}
-			errc <- nil
 		}()
 	}
-	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-errc:
-	}
-	s.log.Info("shutting down")
+	return nil
+}
+
+// Failed delivers the error of a listener that stopped serving on its own.
+func (s *Server) Failed() <-chan error { return s.errc }
+
+// Drain stops accepting connections, answers every waiting subscriber
+// (503 with Retry-After; streams get their transport's ending) and waits
+// until every request and stream has finished or ctx ends. It returns
+// ctx's error if some did not finish.
+func (s *Server) Drain(ctx context.Context) error {
 	s.quitOnce.Do(func() { close(s.quit) })
-	timeout := s.cfg.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	s.mu.Lock()
+	servers := slices.Clone(s.servers)
+	s.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, hs := range servers {
-		wg.Go(func() {
-			if err := hs.Shutdown(sctx); err != nil {
-				s.log.Warn("shutdown did not finish in time; closing connections", "err", err)
-				hs.Close()
-			}
-		})
+	errs := make([]error, len(servers))
+	for i, hs := range servers {
+		wg.Go(func() { errs[i] = hs.Shutdown(ctx) })
 	}
 	wg.Wait()
 	// Streaming subscribers live on hijacked connections that Shutdown does
 	// not track; they saw quit and are ending.
-	if !s.streams.wait(sctx) {
-		s.log.Warn("streaming subscribers did not finish in time")
+	if !s.streams.wait(ctx) {
+		errs = append(errs, fmt.Errorf("streaming subscribers still running: %w", ctx.Err()))
 	}
+	return errors.Join(errs...)
+}
+
+// Stop drains the server for at most the configured shutdown timeout and
+// then closes whatever connections are left.
+func (s *Server) Stop(ctx context.Context) error {
+	timeout := s.cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := s.Drain(dctx)
+	if err != nil {
+		s.log.Warn("shutdown did not finish in time; closing connections", "err", err)
+		s.mu.Lock()
+		for _, hs := range s.servers {
+			hs.Close()
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// Serve serves every listener until ctx is done or a listener fails, then
+// stops gracefully (Stop). It returns the listener's failure, if any.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-s.errc:
+	}
+	s.log.Info("shutting down")
+	s.Stop(context.Background())
 	return serveErr
 }
 
@@ -235,8 +325,11 @@ func (t *tracker) wait(ctx context.Context) bool {
 		t.mu.Unlock()
 		return true
 	}
-	zero := make(chan struct{})
-	t.zero = zero
+	zero := t.zero
+	if zero == nil {
+		zero = make(chan struct{})
+		t.zero = zero
+	}
 	t.mu.Unlock()
 	select {
 	case <-zero:
@@ -246,41 +339,12 @@ func (t *tracker) wait(ctx context.Context) bool {
 	}
 }
 
-// contextFor is the context of work a connection does on its own (a
-// WebSocket publish) rather than for one HTTP request.
-func contextFor(s *Server) context.Context { return context.Background() }
-
-// loc is a configured location with what is derived from it once.
-type loc struct {
-	*config.Location
-	store    store.Store // where its channels live
-	chanOpts store.ChannelOptions
-	subOpts  store.SubscribeOptions
-	allow    string // methods for the Allow header
-}
-
-// noteStore records a store the server's locations use.
-func (s *Server) noteStore(st store.Store) {
-	if st == nil {
-		return
-	}
-	s.storesMu.Lock()
-	defer s.storesMu.Unlock()
-	if !slices.Contains(s.stores, st) {
-		s.stores = append(s.stores, st)
-	}
-}
-
-// Stats sums the counters of every store the server uses: the default one
-// and those its locations pick. A limit of 0 (none) on any store makes the
-// sum 0 too.
+// Stats sums the counters of every store the server's locations use. A
+// limit of 0 (none) on any store makes the sum 0 too.
 func (s *Server) Stats() store.Stats {
-	s.storesMu.Lock()
-	stores := slices.Clone(s.stores)
-	s.storesMu.Unlock()
 	var sum store.Stats
 	unlimited := false
-	for _, st := range stores {
+	for _, st := range s.stores {
 		x := st.Stats()
 		sum.Channels += x.Channels
 		sum.Subscribers += x.Subscribers
@@ -296,48 +360,31 @@ func (s *Server) Stats() store.Stats {
 	return sum
 }
 
-func newLoc(s *Server, l *config.Location) *loc {
-	lc := &loc{Location: l, store: s.store}
-	if s.storeFor != nil {
-		if st := s.storeFor(l); st != nil {
-			lc.store = st
-		}
+// SlowSubscribers returns how many streaming subscribers were disconnected
+// for not keeping up.
+func (s *Server) SlowSubscribers() uint64 { return s.events.Count(events.SubscriberTooSlow) }
+
+// emit sends an event to the bus.
+func (s *Server) emit(e events.Event) { s.events.Emit(e) }
+
+// delivered reports n messages (bytes in all, when known) written to one
+// subscriber.
+func (s *Server) delivered(ss *session, n, bytes int) {
+	if !s.events.Active() {
+		s.events.CountOnly(events.MessageDelivered, n)
+		return
 	}
-	s.noteStore(lc.store)
-	lc.chanOpts = store.ChannelOptions{
-		BufferLength:    l.BufferLength(),
-		MinBufferLength: l.MinMessageBufferLength,
-		MessageTimeout:  l.MessageTimeout,
-		ChannelTimeout:  l.ChannelTimeout,
-	}
-	lc.subOpts = store.SubscribeOptions{
-		ExistingOnly:   l.SubscribeExistingChannelsOnly,
-		MaxSubscribers: l.MaxChannelSubscribers,
-		Concurrency:    l.SubscriberConcurrency,
-		ChannelTimeout: l.ChannelTimeout,
-	}
-	switch {
-	case l.Publisher.HTTP:
-		lc.allow = "GET, POST, PUT, DELETE, OPTIONS"
-	default:
-		lc.allow = "GET, OPTIONS"
-	}
-	return lc
+	s.emit(events.Event{Kind: events.MessageDelivered, Group: ss.key.Group, Channel: ss.key.ID,
+		Transport: ss.kind, Location: ss.rt.Name, N: n, Bytes: bytes})
 }
 
-type handler struct {
-	s       *Server
-	matcher *location.Matcher
-	locs    []*loc
-}
-
-func newHandler(s *Server, sc config.Server) *handler {
-	h := &handler{s: s}
-	pats := make([]location.Pattern, len(sc.Locations))
-	for i := range sc.Locations {
-		pats[i] = sc.Locations[i].Pattern
-		h.locs = append(h.locs, newLoc(s, &sc.Locations[i]))
+// deliveredN reports n messages written by a fan-out writer to the
+// subscribers of one channel.
+func (s *Server) deliveredN(k *fanKey, n int) {
+	if !s.events.Active() {
+		s.events.CountOnly(events.MessageDelivered, n)
+		return
 	}
-	h.matcher = location.NewMatcher(pats)
-	return h
+	s.emit(events.Event{Kind: events.MessageDelivered, Group: k.channel.Group, Channel: k.channel.ID,
+		Location: k.rt.Name, N: n})
 }

@@ -14,13 +14,13 @@ const Version = "0.1.0"
 // layout (so tools that parse it keep working) and Herald's own counters,
 // summed over every store the server uses (memory and Redis locations
 // alike; for Redis, this node's copies of the channels it follows).
-func (h *handler) stubStatus(w http.ResponseWriter, r *http.Request) {
+func (s *Server) stubStatus(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		plainError(w, http.StatusMethodNotAllowed, "Method not allowed: use GET.")
 		return
 	}
-	st := h.s.Stats()
+	st := s.Stats()
 	var b strings.Builder
 	fmt.Fprintf(&b, "total published messages: %d\n", st.Published)
 	fmt.Fprintf(&b, "stored messages: %d\n", st.StoredMessages)
@@ -30,7 +30,7 @@ func (h *handler) stubStatus(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(&b, "subscribers: %d\n", st.Subscribers)
 	b.WriteString("redis pending commands: 0\nredis connected servers: 0\nredis unhealthy upstreams: 0\ntotal redis commands sent: 0\n")
 	b.WriteString("total interprocess alerts received: 0\ninterprocess alerts in transit: 0\ninterprocess queued alerts: 0\ntotal interprocess send delay: 0\ntotal interprocess receive delay: 0\n")
-	fmt.Fprintf(&b, "slow subscribers disconnected: %d\n", h.s.slowSubscribers.Load())
+	fmt.Fprintf(&b, "slow subscribers disconnected: %d\n", s.SlowSubscribers())
 	fmt.Fprintf(&b, "herald version: %s\n", Version)
 	hd := w.Header()
 	hd.Set("Content-Type", "text/plain")

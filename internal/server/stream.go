@@ -231,66 +231,66 @@ type format interface {
 }
 
 // streamer runs one streaming subscriber: it reads every message after the
-// session's cursors, writes them in batches, and waits for more.
+// session's cursors, writes them in batches, and waits for more. A
+// subscriber of one channel on a plain connection is written by its
+// channel's fan-out writer instead (see fanout.go) until it needs a
+// goroutine of its own.
 type streamer struct {
-	h      *handler
-	l      *loc
+	s      *Server
 	ss     *session
 	out    output
 	f      format
 	ping   time.Duration
-	kind   string
-	remote string
 	linger time.Duration // after writing an ending, wait this long for the client to close.
 
-	grp    *group       // the fan-out group serving it, if any
-	slot   int          // index in grp.members; -1 when not a member
-	direct directOutput // out, as the group writer writes it
+	fw     *fanWriter   // the fan-out writer serving it, if any
+	slot   int          // index in fw.members; -1 when not a member
+	direct directOutput // out, as the fan-out writer writes it
 }
 
-// run serves until the client leaves, the channel ends, the subscriber
-// times out, it proves too slow, or the server shuts down.
-func (st *streamer) run() {
-	defer st.cleanup()
-	st.loop()
-}
+// run serves the subscriber on its own goroutine until the session ends.
+func (st *streamer) run() { st.ss.end(st.loop()) }
 
-// resume serves a subscriber that leaves a fan-out group because its
+// detach serves a subscriber that leaves its fan-out writer because its
 // connection did not take a whole write: it finishes that write under the
 // send timeout and goes on as run does.
-func (st *streamer) resume() {
-	defer st.cleanup()
+func (st *streamer) detach() {
 	if err := st.out.write(nil); err != nil {
-		st.writeFailed(err)
+		st.ss.end(st.writeFailed(err))
 		return
 	}
-	st.loop()
+	st.run()
 }
 
-// end writes bufs and the ending for status, then releases the subscriber.
-func (st *streamer) end(bufs [][]byte, status int, reason string) {
-	defer st.cleanup()
-	st.finish(bufs, status, reason)
+// endWith writes bufs and the ending e, then ends the session.
+func (st *streamer) endWith(bufs [][]byte, e streamEnd) {
+	st.finish(bufs, e.status, e.text)
+	st.ss.end(e.why)
 }
 
-// cleanup releases the subscriber's channels and connection.
-func (st *streamer) cleanup() {
-	st.ss.close()
-	st.out.close()
-	st.h.s.streams.done()
-}
-
-// tooSlow counts and logs a subscriber that fell out of the buffer.
-func (st *streamer) tooSlow() {
-	st.h.s.slowSubscribers.Add(1)
-	st.h.s.log.Warn("subscriber too slow: messages left the buffer before it read them; disconnecting",
-		"transport", st.kind, "remote", st.remote)
-}
-
-// streamEnd is why a stream ends instead of going on.
+// streamEnd is how a stream ends instead of going on: the status its
+// ending reports, a text for it, and the reason.
 type streamEnd struct {
 	status int
-	reason string
+	text   string
+	why    endReason
+}
+
+var (
+	endSlow     = streamEnd{http.StatusServiceUnavailable, "Subscriber Too Slow", endTooSlow}
+	endTimedOut = streamEnd{http.StatusRequestTimeout, "", endTimeout}
+	endShutDown = streamEnd{http.StatusServiceUnavailable, "", endShutdown}
+)
+
+// storeEnd is the reason a store error ends a session.
+func storeEnd(err error) endReason {
+	switch {
+	case errors.Is(err, store.ErrGone):
+		return endDeleted
+	case errors.Is(err, store.ErrConflict):
+		return endConflict
+	}
+	return endStoreError
 }
 
 // collect appends to bufs the encodings of the next messages after the
@@ -298,24 +298,28 @@ type streamEnd struct {
 // returns the channels to wait on; when the stream must end instead (the
 // channel deleted, the subscriber too slow) it returns how.
 func (st *streamer) collect(bufs [][]byte) ([][]byte, []<-chan struct{}, *streamEnd) {
+	ss := st.ss
 	for len(bufs) < maxBatch {
-		m, idx, w, missed, err := st.ss.nextStream()
+		m, idx, w, missed, err := ss.nextStream()
 		if err != nil {
-			return bufs, nil, &streamEnd{status: statusFor(err)}
+			return bufs, nil, &streamEnd{status: storeError(err).status, why: storeEnd(err)}
 		}
 		if missed {
-			st.tooSlow()
-			return bufs, nil, &streamEnd{http.StatusServiceUnavailable, "Subscriber Too Slow"}
+			st.s.log.Warn("subscriber too slow: messages left the buffer before it read them; disconnecting",
+				"transport", ss.kind, "remote", ss.remote)
+			return bufs, nil, &endSlow
 		}
 		if m == nil {
 			return bufs, w, nil
 		}
-		bufs = append(bufs, st.f.message(m, st.ss.multiID(idx), len(st.ss.subs) == 1))
+		bufs = append(bufs, st.f.message(m, ss.multiID(idx), ss.single))
 	}
 	return bufs, nil, nil
 }
 
-func (st *streamer) loop() {
+// loop serves the subscriber until its session must end, and says why.
+func (st *streamer) loop() endReason {
+	ss := st.ss
 	var pingC, timeoutC <-chan time.Time
 	if st.ping > 0 {
 		t := time.NewTicker(st.ping)
@@ -323,8 +327,9 @@ func (st *streamer) loop() {
 		pingC = t.C
 	}
 	var idle *time.Timer
-	if st.l.SubscriberTimeout > 0 {
-		idle = time.NewTimer(st.l.SubscriberTimeout)
+	timeout := ss.rt.Subscriber.Timeout
+	if timeout > 0 {
+		idle = time.NewTimer(timeout)
 		defer idle.Stop()
 		timeoutC = idle.C
 	}
@@ -334,55 +339,58 @@ func (st *streamer) loop() {
 		var end *streamEnd
 		bufs, waits, end = st.collect(bufs[:0])
 		if end != nil {
-			st.finish(bufs, end.status, end.reason)
-			return
+			st.finish(bufs, end.status, end.text)
+			return end.why
 		}
 		if len(bufs) > 0 {
+			n := len(bufs)
 			if err := st.out.write(bufs); err != nil {
-				st.writeFailed(err)
-				return
+				return st.writeFailed(err)
 			}
+			st.s.delivered(ss, n, 0)
 			clear(bufs)
 			if idle != nil {
-				idle.Reset(st.l.SubscriberTimeout)
+				idle.Reset(timeout)
 			}
 			if len(waits) == 0 {
 				continue
 			}
 		}
-		switch st.wait(waits, pingC, timeoutC) {
+		switch st.s.waitAny(waits, st.out.gone(), timeoutC, pingC) {
 		case clientGone:
-			return
+			return endClientGone
 		case timedOut:
-			st.finish(nil, http.StatusRequestTimeout, "")
-			return
+			st.finish(nil, endTimedOut.status, "")
+			return endTimedOut.why
 		case shuttingDown:
-			st.finish(nil, http.StatusServiceUnavailable, "")
-			return
+			st.finish(nil, endShutDown.status, "")
+			return endShutDown.why
 		case pinged:
 			if p := st.f.ping(); p != nil {
 				if err := st.out.write([][]byte{p}); err != nil {
-					st.writeFailed(err)
-					return
+					return st.writeFailed(err)
 				}
 			}
 		}
 	}
 }
 
-func (st *streamer) writeFailed(err error) {
+// writeFailed says why a failed write ends the session: a client that
+// accepted nothing for send_timeout is too slow; otherwise it is gone.
+func (st *streamer) writeFailed(err error) endReason {
 	if isTimeout(err) {
-		st.h.s.slowSubscribers.Add(1)
-		st.h.s.log.Warn("subscriber too slow: nothing accepted within send_timeout; disconnecting",
-			"transport", st.kind, "remote", st.remote, "send_timeout", st.l.SendTimeout)
+		st.s.log.Warn("subscriber too slow: nothing accepted within send_timeout; disconnecting",
+			"transport", st.ss.kind, "remote", st.ss.remote, "send_timeout", st.ss.rt.Subscriber.SendTimeout)
+		return endTooSlow
 	}
+	return endClientGone
 }
 
 // finish writes what is pending plus the ending for status, best effort.
-func (st *streamer) finish(bufs [][]byte, status int, reason string) {
-	if e := st.f.end(status, reason); e != nil {
+func (st *streamer) finish(bufs [][]byte, status int, text string) {
+	if e := st.f.end(status, text); e != nil {
 		bufs = append(bufs, e)
-		if co, ok := st.out.(*connOutput); ok && st.kind == "websocket" {
+		if co, ok := st.out.(*connOutput); ok && st.ss.kind == "websocket" {
 			co.closeSent.Store(true)
 		}
 	}
@@ -397,52 +405,4 @@ func (st *streamer) finish(bufs [][]byte, status int, reason string) {
 		case <-t.C:
 		}
 	}
-}
-
-const pinged waitResult = shuttingDown + 1
-
-func (st *streamer) wait(waits []<-chan struct{}, pingC, timeoutC <-chan time.Time) waitResult {
-	var stop chan struct{}
-	if len(waits) > 1 {
-		stop = make(chan struct{})
-		defer close(stop)
-	}
-	select {
-	case <-anyOf(waits, stop):
-		return woken
-	case <-st.out.gone():
-		return clientGone
-	case <-timeoutC:
-		return timedOut
-	case <-pingC:
-		return pinged
-	case <-st.h.s.quit:
-		return shuttingDown
-	}
-}
-
-// anyOf returns a channel that is closed when any of waits is. With several
-// channels (a multiplexed subscriber, at most 255) a helper goroutine
-// watches each until one fires or stop is closed.
-func anyOf(waits []<-chan struct{}, stop <-chan struct{}) <-chan struct{} {
-	if len(waits) == 1 {
-		return waits[0]
-	}
-	fired := make(chan struct{})
-	var once sync.Once
-	for _, w := range waits {
-		go func() {
-			select {
-			case <-w:
-				once.Do(func() { close(fired) })
-			case <-stop:
-			}
-		}()
-	}
-	return fired
-}
-
-// statusFor maps a store error that ends a stream to its status.
-func statusFor(err error) int {
-	return storeError(err).status
 }

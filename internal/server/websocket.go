@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"compress/flate"
+	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
@@ -18,7 +19,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/heraldpush/herald/internal/chaninfo"
-	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
 	"github.com/heraldpush/herald/protocol/msgid"
@@ -45,7 +46,7 @@ type wsHandshake struct {
 
 // wsUpgrade validates the handshake (with Nchan's error messages), hijacks
 // the connection and answers 101. On failure it has already answered.
-func (h *handler) wsUpgrade(w http.ResponseWriter, r *http.Request, l *loc) (net.Conn, wsHandshake, bool) {
+func wsUpgrade(w http.ResponseWriter, r *http.Request, rt *route.Route) (net.Conn, wsHandshake, bool) {
 	var hs wsHandshake
 	hd := r.Header
 	version := strings.TrimSpace(hd.Get("Sec-WebSocket-Version"))
@@ -89,7 +90,7 @@ func (h *handler) wsUpgrade(w http.ResponseWriter, r *http.Request, l *loc) (net
 	if ext != "" {
 		resp.Set("Sec-WebSocket-Extensions", ext)
 	}
-	h.setCORS(resp, r, l)
+	rt.Access.SetCORS(resp, r)
 	head := appendHead(make([]byte, 0, 256), http.StatusSwitchingProtocols, resp)
 	if _, err := conn.Write(head); err != nil {
 		conn.Close()
@@ -245,7 +246,7 @@ func (d *deflaters) compress(level int, parts ...[]byte) []byte {
 // negotiated; compressed once per message when allowed.
 type wsFormat struct {
 	s       *Server
-	l       *loc
+	level   int // compression level
 	meta    bool
 	deflate bool
 }
@@ -276,7 +277,7 @@ func (f *wsFormat) build(m *store.Message, id string) []byte {
 		meta = protocol.AppendWSMeta(nil, id, m.ContentType)
 	}
 	if f.deflate {
-		return appendFrame(nil, op, true, f.s.deflaters.compress(f.l.DeflateLevel, meta, m.Body))
+		return appendFrame(nil, op, true, f.s.deflaters.compress(f.level, meta, m.Body))
 	}
 	return appendFrame(make([]byte, 0, len(meta)+len(m.Body)+10), op, false, meta, m.Body)
 }
@@ -287,66 +288,69 @@ func (f *wsFormat) end(status int, reason string) []byte { return wsCloseFor(sta
 
 // websocket serves a WebSocket: a subscriber (when ss is not nil), a
 // publisher (when the location publishes over WebSocket), or both.
-func (h *handler) websocket(w http.ResponseWriter, r *http.Request, l *loc, ss *session, caps []string) {
-	var pubIDs []string
-	if l.Publisher.WebSocket {
-		ids, herr := channelIDs(location.Request{HTTP: r, Captures: caps}, l, l.publisherIDs())
-		if herr != nil && ss == nil {
-			herr.write(w)
-			return
-		}
-		pubIDs = ids
+func (s *Server) websocket(w http.ResponseWriter, q *route.Request, ss *session) {
+	r, rt := q.HTTP, q.Route
+	pubKeys := q.Publish
+	if ss == nil {
+		pubKeys = q.Keys()
 	}
-	if !h.s.streams.add() {
+	if !s.streams.add() {
 		if ss != nil {
-			ss.close()
+			ss.end(endShutdown)
 		}
 		w.Header().Set("Retry-After", "1")
 		plainError(w, http.StatusServiceUnavailable, "Server shutting down.")
 		return
 	}
-	conn, hs, ok := h.wsUpgrade(w, r, l)
+	if ss != nil {
+		ss.stream = true
+	}
+	conn, hs, ok := wsUpgrade(w, r, rt)
 	if !ok {
 		if ss != nil {
-			ss.close()
+			ss.end(endClientGone)
+		} else {
+			s.streams.done()
 		}
-		h.s.streams.done()
 		return
 	}
-	o := newConnOutput(conn, l.SendTimeout)
+	o := newConnOutput(conn, rt.Subscriber.SendTimeout)
 	wc := &wsConn{
-		h: h, l: l, out: o, hs: hs, pubIDs: pubIDs,
+		s: s, rt: rt, out: o, hs: hs, pubKeys: pubKeys, ss: ss,
 		contentType: r.Header.Get("Content-Type"),
 		infoFormat:  chaninfo.Negotiate(r.Header.Get("Accept")),
-		replyInfo:   ss == nil || l.Subscriber == 0,
+		replyInfo:   ss == nil || rt.Subscriber.Transports == 0,
 		remote:      r.RemoteAddr,
 	}
 	go wc.readLoop()
 	if ss == nil {
 		// Publisher only: the reader owns the connection; wait for the end.
 		go func() {
-			defer h.s.streams.done()
+			defer s.streams.done()
 			select {
 			case <-o.gone():
-			case <-h.s.quit:
+			case <-s.quit:
 				o.write([][]byte{wsCloseFor(http.StatusServiceUnavailable, "")})
 			}
 			o.close()
 		}()
 		return
 	}
-	f := &wsFormat{s: h.s, l: l, meta: hs.meta, deflate: hs.sendDeflated && l.DeflateWebSocket}
-	st := &streamer{h: h, l: l, ss: ss, out: o, f: f, ping: l.WebSocketPingInterval, kind: "websocket", remote: r.RemoteAddr, linger: wsCloseLinger}
-	h.s.startStream(st)
+	ws := &rt.Subscriber.WebSocket
+	ss.out = o
+	f := &wsFormat{s: s, level: ws.DeflateLevel, meta: hs.meta, deflate: hs.sendDeflated && ws.Deflate}
+	st := &streamer{s: s, ss: ss, out: o, f: f, ping: ws.Ping, linger: wsCloseLinger}
+	s.startStream(st)
 }
 
 // wsConn is the reading side of a WebSocket.
 type wsConn struct {
-	h           *handler
-	l           *loc
+	s           *Server
+	rt          *route.Route
 	out         *connOutput
 	hs          wsHandshake
-	pubIDs      []string
+	ss          *session // the subscriber's session; nil for a publisher
+	pubKeys     []store.ChannelKey
 	contentType string
 	infoFormat  chaninfo.Format
 	replyInfo   bool // publisher locations answer each publish with channel info.
@@ -399,7 +403,7 @@ func (br *byteThenReader) Read(p []byte) (int, error) {
 // ends the connection.
 func (c *wsConn) readFrame(first byte, rs *wsReadState) bool {
 	conn := c.out.conn
-	limit := c.l.ClientMaxBodySize
+	limit := c.rt.Publisher.MaxBodySize
 	if limit <= 0 {
 		limit = 1 << 30
 	}
@@ -511,31 +515,28 @@ func (c *wsConn) fail(code ws.StatusCode, reason string) {
 
 // handleMessage publishes a client message; false ends the connection.
 func (c *wsConn) handleMessage(op ws.OpCode, body []byte) bool {
-	l := c.l
-	if op == ws.OpText && l.WebSocketHeartbeatIn != "" && string(body) == l.WebSocketHeartbeatIn {
-		c.out.write([][]byte{appendFrame(nil, ws.OpText, false, []byte(l.WebSocketHeartbeatOut))})
+	rt := c.rt
+	hb := &rt.Subscriber.WebSocket
+	if op == ws.OpText && hb.HeartbeatIn != "" && string(body) == hb.HeartbeatIn {
+		c.out.write([][]byte{appendFrame(nil, ws.OpText, false, []byte(hb.HeartbeatOut))})
 		return true
 	}
-	if !l.Publisher.WebSocket || len(c.pubIDs) == 0 {
+	if !rt.Publisher.WebSocket || len(c.pubKeys) == 0 {
 		c.fail(ws.StatusPolicyViolation, "Publishing not allowed.")
 		return false
 	}
-	p := store.Publication{Body: body, ContentType: c.contentType, EventName: l.EventSourceEvent}
+	p := store.Publication{Body: body, ContentType: c.contentType}
 	if op == ws.OpBinary {
 		p.ContentType = "application/octet-stream"
 	}
-	var info store.Info
-	for _, id := range c.pubIDs {
-		res, err := l.store.Publish(contextFor(c.h.s), id, p, l.chanOpts)
-		if err != nil {
-			herr := storeError(err)
-			c.fail(wsCloseCode(herr.status), strconv.Itoa(herr.status)+" "+http.StatusText(herr.status))
-			return false
-		}
-		info = res.Info
+	res, err := c.s.publish(context.Background(), rt, c.pubKeys, p, "websocket", c.remote)
+	if err != nil {
+		herr := storeError(err)
+		c.fail(wsCloseCode(herr.status), strconv.Itoa(herr.status)+" "+http.StatusText(herr.status))
+		return false
 	}
 	if c.replyInfo {
-		reply := chaninfo.Append(nil, c.infoFormat, info, c.h.s.now())
+		reply := chaninfo.Append(nil, c.infoFormat, res.info, c.s.now())
 		c.out.write([][]byte{appendFrame(nil, ws.OpText, false, reply)})
 	}
 	return true

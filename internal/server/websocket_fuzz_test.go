@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/route"
+	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/memory"
 )
 
@@ -32,20 +34,22 @@ func FuzzWebSocketFrames(f *testing.F) {
 	cfg := config.Default()
 	st := memory.New(memory.Options{MemoryLimit: 64 << 20})
 	f.Cleanup(func() { st.Close() })
-	s := New(cfg, st, Options{})
-	h := newHandler(s, cfg.Servers[0])
-	var pubsub *loc
-	for _, l := range h.locs {
-		if l.Publisher.WebSocket && l.Subscriber != 0 {
-			pubsub = l
+	s, err := New(cfg, Options{StoreFor: func(*config.Location) (store.Store, error) { return st, nil }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	var pubsub *route.Route
+	for _, rt := range s.routers[0].Load().routes {
+		if rt.Publisher.WebSocket && rt.Subscriber.Transports != 0 {
+			pubsub = rt
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		server, client := net.Pipe()
 		defer client.Close()
 		c := &wsConn{
-			h: h, l: pubsub, out: newConnOutput(server, time.Second),
-			hs: wsHandshake{deflate: true}, pubIDs: []string{"/fuzz"},
+			s: s, rt: pubsub, out: newConnOutput(server, time.Second),
+			hs: wsHandshake{deflate: true}, pubKeys: []store.ChannelKey{{ID: "fuzz"}},
 		}
 		done := make(chan struct{})
 		go func() { c.readLoop(); close(done) }()

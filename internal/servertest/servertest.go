@@ -35,7 +35,7 @@ type Options struct {
 	// Store is the default store; nil means a memory store (with a fast
 	// sweeper) that is closed with the server.
 	Store store.Store
-	// StoreFor picks a location's store (see server.Options).
+	// StoreFor picks a location's store; a nil result means Store.
 	StoreFor func(*config.Location) store.Store
 }
 
@@ -54,9 +54,20 @@ func Start(t testing.TB, o Options) *Server {
 		st = memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, SweepInterval: 50 * time.Millisecond})
 		ownStore = true
 	}
-	srv := server.New(cfg, st, server.Options{StoreFor: o.StoreFor})
+	storeFor := func(l *config.Location) (store.Store, error) {
+		if o.StoreFor != nil {
+			if x := o.StoreFor(l); x != nil {
+				return x, nil
+			}
+		}
+		return st, nil
+	}
+	srv, err := server.New(cfg, server.Options{StoreFor: storeFor})
+	if err != nil {
+		t.Fatalf("server: %v", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := srv.Listen(ctx); err != nil {
+	if err := srv.Listen(ctx, nil); err != nil {
 		cancel()
 		t.Fatalf("listen: %v", err)
 	}

@@ -280,3 +280,13 @@ type Store interface {
 	// woken (the server answers them itself).
 	Close() error
 }
+
+// ChannelKey names a channel: its group (Nchan's channel_group; "" is the
+// default group) and its id within the group.
+type ChannelKey struct {
+	Group string
+	ID    string
+}
+
+// String returns the key as engines store it: "group/id".
+func (k ChannelKey) String() string { return k.Group + "/" + k.ID }

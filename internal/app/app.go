@@ -1,0 +1,166 @@
+// Package app builds a running Herald from a configuration: it opens the
+// stores the locations choose (through a registry of engines), provisions
+// the server, listens (on sockets it opens or that are handed to it),
+// serves, trims memory, and stops in two steps: Drain (stop accepting and
+// let every client finish) and Stop (drain within the shutdown timeout,
+// then close the stores).
+//
+// The command line (package cli) only parses flags and calls it; tests
+// build the same App.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/memtrim"
+	"github.com/heraldpush/herald/internal/server"
+	"github.com/heraldpush/herald/internal/store"
+)
+
+// Options configure an App.
+type Options struct {
+	Logger *slog.Logger
+	// Engines are the stores locations can choose; nil is DefaultRegistry.
+	Engines *Registry
+	// Listeners are sockets handed in from outside (by a parent process or
+	// a service manager), by the configured listen address they serve; the
+	// App opens the other addresses itself.
+	Listeners map[string]net.Listener
+	// NoMemoryTrim turns off returning freed memory to the operating system.
+	NoMemoryTrim bool
+}
+
+// App is a running (or ready to run) Herald.
+type App struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	bus    *events.Bus
+	stores *stores
+	srv    *server.Server
+	o      Options
+
+	stopTrim context.CancelFunc
+	trimDone chan struct{}
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New opens the stores of cfg and provisions its server. Nothing listens
+// yet; Start does. Stores do not wait for their backends (a Redis that is
+// down is retried in the background).
+func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Engines == nil {
+		o.Engines = DefaultRegistry()
+	}
+	a := &App{cfg: cfg, log: o.Logger, bus: events.New(), o: o}
+	ss, err := o.Engines.open(ctx, Env{Logger: o.Logger, Events: a.bus}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.stores = ss
+	srv, err := server.New(cfg, server.Options{Logger: o.Logger, Events: a.bus, StoreFor: o.Engines.storeFor(cfg, ss)})
+	if err != nil {
+		ss.close()
+		return nil, err
+	}
+	a.srv = srv
+	return a, nil
+}
+
+// Check validates what New would refuse in a configuration that parsed:
+// every location's store is one the registry has and can serve. It opens
+// nothing.
+func Check(cfg *config.Config, engines *Registry) error {
+	if engines == nil {
+		engines = DefaultRegistry()
+	}
+	return engines.Check(cfg)
+}
+
+// Server returns the App's server.
+func (a *App) Server() *server.Server { return a.srv }
+
+// Events returns the App's event bus.
+func (a *App) Events() *events.Bus { return a.bus }
+
+// Stores returns every store the App opened.
+func (a *App) Stores() []store.Store { return a.stores.order }
+
+// Start listens on every configured address and serves in the background.
+func (a *App) Start(ctx context.Context) error {
+	if err := a.srv.Listen(ctx, a.o.Listeners); err != nil {
+		return err
+	}
+	if err := a.srv.Start(); err != nil {
+		return err
+	}
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopTrim, a.trimDone = cancel, make(chan struct{})
+	go func() {
+		defer close(a.trimDone)
+		if !a.o.NoMemoryTrim {
+			memtrim.Run(tctx, memtrim.Options{Logger: a.log})
+		}
+	}()
+	return nil
+}
+
+// Addrs returns the addresses the App listens on, in configuration order.
+func (a *App) Addrs() []net.Addr { return a.srv.Addrs() }
+
+// Failed delivers the error of a listener that stopped serving on its own.
+func (a *App) Failed() <-chan error { return a.srv.Failed() }
+
+// Drain stops accepting connections, answers every waiting subscriber and
+// waits for every request and stream to finish, until ctx ends.
+func (a *App) Drain(ctx context.Context) error { return a.srv.Drain(ctx) }
+
+// Stop drains for at most the configured shutdown timeout, closes what is
+// left, closes the stores and stops the memory trimmer. It runs once;
+// later calls return its result.
+func (a *App) Stop(ctx context.Context) error {
+	a.stopOnce.Do(func() {
+		err := a.srv.Stop(ctx)
+		a.stores.close()
+		if a.stopTrim != nil {
+			a.stopTrim()
+			<-a.trimDone
+		}
+		a.stopErr = err
+	})
+	return a.stopErr
+}
+
+// Run starts the App and serves until ctx ends or a listener fails, then
+// stops it (see Wait).
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		a.Stop(context.Background())
+		return fmt.Errorf("start: %w", err)
+	}
+	return a.Wait(ctx)
+}
+
+// Wait serves until ctx ends or a listener fails, then stops the App. It
+// returns the listener's failure, if that is why it stopped.
+func (a *App) Wait(ctx context.Context) error {
+	var failed error
+	select {
+	case <-ctx.Done():
+	case failed = <-a.Failed():
+	}
+	a.log.Info("shutting down")
+	if err := a.Stop(context.Background()); err != nil {
+		a.log.Warn("stopped before every client finished", "err", err)
+	}
+	return failed
+}

@@ -1,0 +1,129 @@
+package route
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/protocol/msgid"
+)
+
+// IDs is how a location tells subscribers the id of a message and reads it
+// back from their next request: Nchan's Last-Modified and Etag pair, the
+// whole id in the Etag (subscriber_compound_etag_message_id), a custom
+// header in place of Etag, and subscriber_last_message_id (Last-Event-ID,
+// ?last_event_id=).
+type IDs struct {
+	// Header carries the id's tags (or the whole id in compound mode):
+	// "Etag" unless subscriber_message_id_custom_etag_header says otherwise.
+	Header   string
+	custom   bool
+	Compound bool
+	// LastID are where else a request may carry an id.
+	LastID []location.Expr
+}
+
+func newIDs(l *config.Location) IDs {
+	ids := IDs{Header: "Etag", Compound: l.CompoundEtagMessageID, LastID: l.SubscriberLastMessageID}
+	if l.CustomEtagHeader != "" {
+		ids.Header, ids.custom = l.CustomEtagHeader, true
+	}
+	return ids
+}
+
+// Cursor is the message id a subscriber request carries: one cursor per
+// channel and the channel of the last message it got (Active, -1 if the id
+// did not say). Given is false when the request carries no id.
+type Cursor struct {
+	IDs    []msgid.ID
+	Active int
+	Given  bool
+}
+
+// parse finds the message id a subscriber request carries, in Nchan's
+// order: If-Modified-Since with If-None-Match; a compound id in
+// If-None-Match (or the Etag request header NchanSubscriber.js sends);
+// subscriber_last_message_id.
+func (ids *IDs) parse(r *http.Request, vars location.Request, n int) (Cursor, *Refusal) {
+	bad := refuse(http.StatusBadRequest, "message id", "Message ID invalid")
+	given := func(m msgid.Multi) (Cursor, *Refusal) {
+		return Cursor{IDs: m.Cursors(), Active: m.Active, Given: true}, nil
+	}
+	hd := r.Header
+	inm := unquote(hd.Get("If-None-Match"))
+	if ids.custom {
+		inm = unquote(hd.Get(ids.Header))
+	}
+	if inm == "" {
+		inm = unquote(hd.Get("Etag"))
+	}
+	if ims := hd.Get("If-Modified-Since"); ims != "" && !ids.Compound {
+		if t, err := http.ParseTime(ims); err == nil && t.Unix() > 0 {
+			if inm == "" {
+				return Cursor{}, bad
+			}
+			var m msgid.Multi
+			if strings.Contains(inm, ":") {
+				m, err = msgid.Parse(inm, n)
+			} else {
+				m, err = msgid.ParseTags(inm, n)
+				m.Time = t.Unix()
+			}
+			if err != nil {
+				return Cursor{}, bad
+			}
+			return given(m)
+		}
+	}
+	if strings.Contains(inm, ":") {
+		m, err := msgid.Parse(inm, n)
+		if err != nil {
+			return Cursor{}, bad
+		}
+		return given(m)
+	}
+	for _, e := range ids.LastID {
+		v := e.Eval(vars)
+		if v == "" {
+			continue
+		}
+		if dec, err := url.QueryUnescape(v); err == nil {
+			v = dec
+		}
+		m, err := msgid.Parse(v, n)
+		if err != nil {
+			return Cursor{}, bad
+		}
+		return given(m)
+	}
+	return Cursor{IDs: make([]msgid.ID, n), Active: -1}, nil
+}
+
+func unquote(s string) string {
+	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "W/"))
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// SetHeaders writes the id a subscriber sends back for the next message:
+// Last-Modified (the second) and the tags, or the whole id in compound
+// mode.
+func (ids *IDs) SetHeaders(hd http.Header, m msgid.Multi) {
+	if ids.Compound {
+		hd.Set(ids.Header, m.String())
+	} else {
+		hd.Set("Last-Modified", time.Unix(m.Time, 0).UTC().Format(http.TimeFormat))
+		hd.Set(ids.Header, m.TagString())
+	}
+	hd.Set("Vary", "If-None-Match, If-Modified-Since")
+}
+
+// Cacheable reports whether a message's id can be written as Nchan's
+// default Etag/Last-Modified pair, so encodings that carry it may be
+// shared by every subscriber of the location kind.
+func (ids *IDs) Cacheable() bool { return !ids.Compound && !ids.custom }

@@ -1,0 +1,377 @@
+// Package route turns each configured location into a route: what the
+// location does, provisioned once from its configuration, and the ordered
+// stages every request on it goes through before its role handler runs:
+//
+//	access (origin check) → channel resolution → limits → role
+//
+// Access refuses what the location never serves (a forbidden origin).
+// Channel resolution evaluates the location's channel id expressions into
+// channel specs: the channel's key (group and id) and, for a subscriber,
+// where it starts (the message id the request carries, or the location's
+// first-message rule). Limits refuse what resolved but is not allowed (an id
+// too long). The role handler (in package server) publishes, answers
+// channel info, deletes, or serves a subscriber with the transport chosen
+// here.
+//
+// A stage that authorizes (an application hook, a token) or rate-limits
+// goes in this list: rate limits after access, authorization after channel
+// resolution, since an authorization request names the channels
+// ($nchan_channel_id). Each stage is built once, at provisioning, only when
+// the location configures it, so a request pays only for what its location
+// uses.
+package route
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/store"
+)
+
+// Role is what a request asks of its location.
+type Role uint8
+
+// The roles, decided from the method and the request's headers.
+const (
+	// Refused: the location does not serve this request (see Classify).
+	Refused Role = iota
+	// Subscribe: a subscriber, served by Request.Transport.
+	Subscribe
+	// Publish: POST or PUT to a publisher location.
+	Publish
+	// Info: GET of a channel's info on a publisher location.
+	Info
+	// Delete: DELETE on a publisher location.
+	Delete
+	// PublishSocket: a WebSocket that only publishes (a publisher location
+	// that accepts WebSocket publishers but no subscribers).
+	PublishSocket
+	// Options: a CORS preflight or OPTIONS request.
+	Options
+	// Status: a stub_status location.
+	Status
+)
+
+var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status"}
+
+// String names the role.
+func (r Role) String() string {
+	if int(r) < len(roleNames) {
+		return roleNames[r]
+	}
+	return "unknown"
+}
+
+// Publishes reports whether the role acts as a publisher (and so resolves
+// the publisher's channel ids).
+func (r Role) Publishes() bool {
+	return r == Publish || r == Info || r == Delete || r == PublishSocket
+}
+
+// Route is one location, provisioned once from its configuration.
+type Route struct {
+	// Name is the location's pattern as written, for logs and events.
+	Name string
+	// Line is the location's line in the configuration file (0 for the
+	// built-in one).
+	Line int
+	// Store keeps the location's channels.
+	Store store.Store
+
+	// Status marks a stub_status location.
+	Status bool
+	// Allow is the Allow header: the methods the location answers.
+	Allow string
+
+	Access     Access
+	Channels   Channels
+	IDs        IDs
+	Publisher  Publisher
+	Subscriber Subscriber
+
+	// stages is the pipeline: stages[:channelStages] run for every
+	// request, the rest for requests that name channels.
+	stages        []Stage
+	channelStages int
+}
+
+// Publisher is what a location does for publishers.
+type Publisher struct {
+	HTTP      bool // POST/PUT/GET/DELETE over HTTP
+	WebSocket bool // messages sent over a WebSocket
+	// Channel is the buffer a publish through this location gives the
+	// channel.
+	Channel store.ChannelOptions
+	// MaxBodySize caps a message (client_max_body_size); 0 is no limit.
+	MaxBodySize int64
+	// EventName, when set, replaces every message's EventSource event name
+	// (eventsource_event).
+	EventName string
+}
+
+// Subscriber is what a location does for subscribers.
+type Subscriber struct {
+	Transports config.Transport
+	Options    store.SubscribeOptions
+	// Timeout ends a subscriber that received nothing for this long
+	// (subscriber_timeout); 0 never.
+	Timeout time.Duration
+	// SendTimeout disconnects a streaming subscriber that accepts nothing
+	// for this long.
+	SendTimeout time.Duration
+	// DefaultType is the Content-Type of messages published without one,
+	// and of chunked and raw streams.
+	DefaultType string
+	// Multipart is longpoll_multipart_response: "off", "on" or "raw".
+	Multipart string
+	// RawSeparator follows each message of a raw stream.
+	RawSeparator string
+
+	EventSource EventSource
+	WebSocket   WebSocket
+}
+
+// EventSource is a location's EventSource settings.
+type EventSource struct {
+	// Event, when set, names every event (eventsource_event).
+	Event string
+	// Ping is the keep-alive interval; 0 sends none.
+	Ping time.Duration
+	// PingComment, PingEvent and PingData make up the keep-alive.
+	PingComment, PingEvent, PingData string
+}
+
+// WebSocket is a location's WebSocket settings.
+type WebSocket struct {
+	// Ping is the interval of server pings; 0 sends none.
+	Ping time.Duration
+	// HeartbeatIn is a client message answered with HeartbeatOut instead of
+	// being published (websocket_client_heartbeat).
+	HeartbeatIn, HeartbeatOut string
+	// Deflate compresses messages for clients that negotiated
+	// permessage-deflate, at DeflateLevel.
+	Deflate      bool
+	DeflateLevel int
+}
+
+// Provision builds the route of a location whose channels live in st.
+func Provision(l *config.Location, st store.Store) *Route {
+	rt := &Route{
+		Name:   l.Pattern.String(),
+		Line:   l.Line,
+		Store:  st,
+		Status: l.StubStatus,
+		Access: newAccess(l),
+		IDs:    newIDs(l),
+	}
+	rt.Channels = newChannels(l)
+	rt.Publisher = Publisher{
+		HTTP:      l.Publisher.HTTP,
+		WebSocket: l.Publisher.WebSocket,
+		Channel: store.ChannelOptions{
+			BufferLength:    l.BufferLength(),
+			MinBufferLength: l.MinMessageBufferLength,
+			MessageTimeout:  l.MessageTimeout,
+			ChannelTimeout:  l.ChannelTimeout,
+		},
+		MaxBodySize: l.ClientMaxBodySize,
+		EventName:   l.EventSourceEvent,
+	}
+	rt.Subscriber = Subscriber{
+		Transports: l.Subscriber & implemented,
+		Options: store.SubscribeOptions{
+			ExistingOnly:   l.SubscribeExistingChannelsOnly,
+			MaxSubscribers: l.MaxChannelSubscribers,
+			Concurrency:    l.SubscriberConcurrency,
+			ChannelTimeout: l.ChannelTimeout,
+		},
+		Timeout:      l.SubscriberTimeout,
+		SendTimeout:  l.SendTimeout,
+		DefaultType:  l.DefaultType,
+		Multipart:    l.LongpollMultipart,
+		RawSeparator: l.RawStreamSeparator,
+		EventSource: EventSource{
+			Event:       l.EventSourceEvent,
+			Ping:        l.EventSourcePingInterval,
+			PingComment: l.EventSourcePingComment,
+			PingEvent:   l.EventSourcePingEvent,
+			PingData:    l.EventSourcePingData,
+		},
+		WebSocket: WebSocket{
+			Ping:         l.WebSocketPingInterval,
+			HeartbeatIn:  l.WebSocketHeartbeatIn,
+			HeartbeatOut: l.WebSocketHeartbeatOut,
+			Deflate:      l.DeflateWebSocket,
+			DeflateLevel: l.DeflateLevel,
+		},
+	}
+	if l.Publisher.HTTP {
+		rt.Allow = "GET, POST, PUT, DELETE, OPTIONS"
+	} else {
+		rt.Allow = "GET, OPTIONS"
+	}
+	if rt.Access.restricted() {
+		rt.stages = append(rt.stages, originStage{})
+	}
+	rt.channelStages = len(rt.stages)
+	rt.stages = append(rt.stages, resolveStage{}, limitStage{})
+	return rt
+}
+
+// Request is one request on its way through a route.
+type Request struct {
+	HTTP     *http.Request
+	Route    *Route
+	Captures []string
+	Role     Role
+	// Transport serves a Subscribe request.
+	Transport config.Transport
+	// Channels are the channels the request names, resolved by the
+	// channel resolution stage.
+	Channels []ChannelSpec
+	// Cursor is the message id a subscriber request carries, resolved
+	// with the channels (and copied into them).
+	Cursor Cursor
+	// Publish are the channels a WebSocket subscriber on a pubsub location
+	// publishes to.
+	Publish []store.ChannelKey
+
+	values []string // the channel id expressions' values, before splitting
+}
+
+// Vars returns what the location's variables are read from.
+func (q *Request) Vars() location.Request {
+	return location.Request{HTTP: q.HTTP, Captures: q.Captures}
+}
+
+// Keys returns the store keys of the request's channels.
+func (q *Request) Keys() []store.ChannelKey {
+	keys := make([]store.ChannelKey, len(q.Channels))
+	for i, c := range q.Channels {
+		keys[i] = c.Key
+	}
+	return keys
+}
+
+// Refusal ends a request before its role handler: the answer to give and
+// why, for logs and events.
+type Refusal struct {
+	Status  int
+	Message string // the plain-text body; "" for none
+	// Reason is a short name of what refused it ("origin", "channel id",
+	// "limit", ...).
+	Reason string
+	// Header holds headers to add to the answer.
+	Header http.Header
+}
+
+// Error implements error.
+func (r *Refusal) Error() string {
+	if r.Message != "" {
+		return r.Reason + ": " + r.Message
+	}
+	return r.Reason + ": " + http.StatusText(r.Status)
+}
+
+func refuse(status int, reason, msg string) *Refusal {
+	return &Refusal{Status: status, Reason: reason, Message: msg}
+}
+
+// A Stage is one step of a route's pipeline. Run refuses the request, or
+// returns nil to let the next stage (and finally the role handler) have it.
+type Stage interface {
+	// Name names the stage in logs.
+	Name() string
+	Run(ctx context.Context, q *Request) *Refusal
+}
+
+// Stages returns the route's pipeline, in order.
+func (rt *Route) Stages() []Stage { return rt.stages }
+
+// Prepare classifies a request on the route and runs it through the
+// stages: those that guard the location for every request, then, for a
+// request the location serves and that names channels, the channel stages.
+// On success the request is ready for its role handler; otherwise the
+// refusal says how to answer.
+func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string) (*Request, *Refusal) {
+	q := &Request{HTTP: r, Route: rt, Captures: captures}
+	q.Role, q.Transport = rt.classify(r)
+	for _, st := range rt.stages[:rt.channelStages] {
+		if rf := st.Run(ctx, q); rf != nil {
+			return q, rf
+		}
+	}
+	switch q.Role {
+	case Refused:
+		if !knownMethod(r.Method) {
+			return q, &Refusal{Status: http.StatusMethodNotAllowed, Reason: "method",
+				Message: "Method not allowed: use " + rt.Allow + ".", Header: http.Header{"Allow": {rt.Allow}}}
+		}
+		if r.Method != http.MethodGet {
+			return q, refuse(http.StatusForbidden, "role", "Publishing is not allowed here.")
+		}
+		return q, refuse(http.StatusForbidden, "role", "This location does not allow that kind of subscriber.")
+	case Status, Options:
+		return q, nil
+	}
+	for _, st := range rt.stages[rt.channelStages:] {
+		if rf := st.Run(ctx, q); rf != nil {
+			return q, rf
+		}
+	}
+	return q, nil
+}
+
+func knownMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// classify decides a request's role and, for a subscriber, its transport.
+func (rt *Route) classify(r *http.Request) (Role, config.Transport) {
+	if rt.Status {
+		return Status, 0
+	}
+	switch r.Method {
+	case http.MethodGet:
+		upgrade := IsWebSocketUpgrade(r)
+		if t := SelectTransport(r, rt.Subscriber.Transports); t != 0 {
+			return Subscribe, t
+		}
+		if rt.Publisher.WebSocket && upgrade {
+			return PublishSocket, 0
+		}
+		if rt.Publisher.HTTP && !upgrade {
+			return Info, 0
+		}
+	case http.MethodPost, http.MethodPut:
+		if rt.Publisher.HTTP {
+			return Publish, 0
+		}
+	case http.MethodDelete:
+		if rt.Publisher.HTTP {
+			return Delete, 0
+		}
+	case http.MethodOptions:
+		return Options, 0
+	}
+	return Refused, 0
+}
+
+// headerContains reports whether any value of header name contains sub,
+// case-insensitively.
+func headerContains(h http.Header, name, sub string) bool {
+	for _, v := range h.Values(name) {
+		if strings.Contains(strings.ToLower(v), sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,151 @@
+package server
+
+import (
+	"crypto/rand"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/heraldpush/herald/internal/route"
+	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol"
+)
+
+// poll serves a long-poll (or interval-poll) subscriber: one message (or,
+// with longpoll_multipart_response, every message available), or a status
+// when there is none to give. The session ends before the answer is
+// written, so the subscriber no longer counts once it has it.
+func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, interval bool) {
+	r, rt := q.HTTP, q.Route
+	var timeout <-chan time.Time
+	if rt.Subscriber.Timeout > 0 {
+		t := time.NewTimer(rt.Subscriber.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for {
+		m, idx, waits, err := ss.next()
+		if err != nil {
+			ss.end(storeEnd(err))
+			rt.Access.SetCORS(w.Header(), r)
+			storeError(err).write(w)
+			return
+		}
+		if m != nil {
+			if rt.Subscriber.Multipart != "off" {
+				s.writeMessages(w, r, ss, m, idx)
+				return
+			}
+			ss.end(endAnswered)
+			s.writeMessage(w, r, ss, m, idx)
+			return
+		}
+		if interval {
+			ss.end(endAnswered)
+			s.writeStatus(w, r, ss, http.StatusNotModified)
+			return
+		}
+		switch s.waitAny(waits, r.Context().Done(), timeout, nil) {
+		case clientGone:
+			ss.end(endClientGone)
+			return
+		case timedOut:
+			ss.end(endTimeout)
+			s.writeStatus(w, r, ss, http.StatusRequestTimeout)
+			return
+		case shuttingDown:
+			ss.end(endShutdown)
+			w.Header().Set("Retry-After", "1")
+			rt.Access.SetCORS(w.Header(), r)
+			plainError(w, http.StatusServiceUnavailable, "Server shutting down.")
+			return
+		}
+	}
+}
+
+// writeMessage answers a poll with one message.
+func (s *Server) writeMessage(w http.ResponseWriter, r *http.Request, ss *session, m *store.Message, idx int) {
+	rt := ss.rt
+	hd := w.Header()
+	ct := m.ContentType
+	if ct == "" {
+		ct = rt.Subscriber.DefaultType
+	}
+	hd.Set("Content-Type", ct)
+	hd.Set("Content-Length", strconv.Itoa(len(m.Body)))
+	rt.IDs.SetHeaders(hd, ss.multiID(idx))
+	rt.Access.SetCORS(hd, r)
+	w.WriteHeader(http.StatusOK)
+	w.Write(m.Body)
+	s.delivered(ss, 1, len(m.Body))
+}
+
+// maxMultipartMessages bounds one longpoll_multipart_response answer.
+const maxMultipartMessages = 255
+
+// writeMessages answers a poll with every available message at once
+// (longpoll_multipart_response): multipart/mixed parts, or with "raw" the
+// bodies each followed by the raw-stream separator. A single message is
+// answered plainly. The id headers are the last message's.
+func (s *Server) writeMessages(w http.ResponseWriter, r *http.Request, ss *session, first *store.Message, firstIdx int) {
+	rt := ss.rt
+	msgs := []*store.Message{first}
+	lastIdx := firstIdx
+	for len(msgs) < maxMultipartMessages {
+		m, idx, _, err := ss.next()
+		if err != nil || m == nil {
+			break
+		}
+		msgs = append(msgs, m)
+		lastIdx = idx
+	}
+	ss.end(endAnswered)
+	if len(msgs) == 1 {
+		s.writeMessage(w, r, ss, first, firstIdx)
+		return
+	}
+	var body []byte
+	var ct string
+	if rt.Subscriber.Multipart == "raw" {
+		ct = rt.Subscriber.DefaultType
+		for _, m := range msgs {
+			body = append(append(body, m.Body...), rt.Subscriber.RawSeparator...)
+		}
+	} else {
+		var rnd [32]byte
+		rand.Read(rnd[:])
+		boundary := protocol.Boundary(rnd)
+		ct = "multipart/mixed; boundary=" + boundary
+		body = append(body, "--"...)
+		body = append(body, boundary...)
+		for _, m := range msgs {
+			if m.ContentType != "" {
+				body = append(body, "\r\nContent-Type: "...)
+				body = append(body, m.ContentType...)
+			}
+			body = append(body, "\r\n\r\n"...)
+			body = append(body, m.Body...)
+			body = append(body, "\r\n--"...)
+			body = append(body, boundary...)
+		}
+		body = append(body, protocol.MultipartEnd...)
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", ct)
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	rt.IDs.SetHeaders(hd, ss.multiID(lastIdx))
+	rt.Access.SetCORS(hd, r)
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+	s.delivered(ss, len(msgs), len(body))
+}
+
+// writeStatus answers a poll without a message (304, 408), with the id it
+// stands at.
+func (s *Server) writeStatus(w http.ResponseWriter, r *http.Request, ss *session, status int) {
+	rt := ss.rt
+	rt.IDs.SetHeaders(w.Header(), ss.cursorID())
+	rt.Access.SetCORS(w.Header(), r)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(status)
+}

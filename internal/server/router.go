@@ -1,0 +1,96 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/route"
+	"github.com/heraldpush/herald/internal/store"
+)
+
+// router is one server block's locations, provisioned into routes: what a
+// request is matched against. A server holds one per block and replaces it
+// whole, so a request sees one configuration from start to end.
+type router struct {
+	matcher *location.Matcher
+	routes  []*route.Route
+}
+
+// newRouter provisions the routes of a server block.
+func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
+	rr := &router{}
+	pats := make([]location.Pattern, len(sc.Locations))
+	for i := range sc.Locations {
+		l := &sc.Locations[i]
+		pats[i] = l.Pattern
+		var st store.Store
+		if !l.StubStatus { // a status page keeps no channels
+			var err error
+			if st, err = storeFor(l); err != nil {
+				return nil, err
+			}
+		}
+		rr.routes = append(rr.routes, route.Provision(l, st))
+	}
+	rr.matcher = location.NewMatcher(pats)
+	return rr, nil
+}
+
+// handler serves one server block's listeners.
+type handler struct {
+	s     *Server
+	block int
+}
+
+// ServeHTTP matches a request to its route, runs it through the route's
+// stages and hands it to its role.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := h.s
+	rr := s.routers[h.block].Load()
+	i, caps, ok := rr.matcher.Match(r.URL.Path)
+	if !ok {
+		plainError(w, http.StatusNotFound, "No location matches this path.")
+		return
+	}
+	q, rf := rr.routes[i].Prepare(r.Context(), r, caps)
+	if rf != nil {
+		s.refuse(w, q, rf)
+		return
+	}
+	switch q.Role {
+	case route.Status:
+		s.stubStatus(w, r)
+	case route.Options:
+		q.Route.Preflight(w.Header(), r)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+	case route.Subscribe:
+		s.subscribe(w, q)
+	case route.Publish:
+		s.publishHTTP(w, q)
+	case route.Info:
+		s.info(w, q)
+	case route.Delete:
+		s.delete(w, q)
+	case route.PublishSocket:
+		s.websocket(w, q, nil)
+	}
+}
+
+// refuse answers a request a route's stages refused.
+func (s *Server) refuse(w http.ResponseWriter, q *route.Request, rf *route.Refusal) {
+	for k, v := range rf.Header {
+		w.Header()[k] = v
+	}
+	if q.Role == route.Subscribe {
+		e := events.Event{Kind: events.SubscriberRefused, Transport: transportName(q.Transport), Location: q.Route.Name,
+			Remote: q.HTTP.RemoteAddr, Status: rf.Status, Reason: rf.Reason, Channels: len(q.Channels)}
+		if len(q.Channels) > 0 {
+			e.Group, e.Channel = q.Channels[0].Key.Group, q.Channels[0].Key.ID
+		}
+		s.emit(e)
+	}
+	plainError(w, rf.Status, rf.Message)
+}
