@@ -54,6 +54,9 @@ const (
 	Options
 	// Status: a stub_status location.
 	Status
+
+	// NumRoles is the number of roles.
+	NumRoles
 )
 
 var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status"}

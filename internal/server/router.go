@@ -59,24 +59,32 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, q, rf)
 		return
 	}
-	switch q.Role {
-	case route.Status:
-		s.stubStatus(w, r)
-	case route.Options:
-		q.Route.Preflight(w.Header(), r)
-		w.Header().Set("Content-Length", "0")
-		w.WriteHeader(http.StatusOK)
-	case route.Subscribe:
-		s.subscribe(w, q)
-	case route.Publish:
-		s.publishHTTP(w, q)
-	case route.Info:
-		s.info(w, q)
-	case route.Delete:
-		s.delete(w, q)
-	case route.PublishSocket:
-		s.websocket(w, q, nil)
+	s.roles[q.Role](w, q)
+}
+
+// roleHandler serves a request its route prepared for a role.
+type roleHandler func(w http.ResponseWriter, q *route.Request)
+
+// roleHandlers returns the server's handler of each role.
+func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
+	return [route.NumRoles]roleHandler{
+		route.Refused:       func(w http.ResponseWriter, _ *route.Request) { plainError(w, http.StatusForbidden, "") },
+		route.Subscribe:     s.subscribe,
+		route.Publish:       s.publishHTTP,
+		route.Info:          s.info,
+		route.Delete:        s.delete,
+		route.PublishSocket: func(w http.ResponseWriter, q *route.Request) { s.websocket(w, q, nil) },
+		route.Options:       s.options,
+		route.Status:        func(w http.ResponseWriter, q *route.Request) { s.stubStatus(w, q.HTTP) },
 	}
+}
+
+// options answers OPTIONS (a CORS preflight) with what the location
+// accepts.
+func (s *Server) options(w http.ResponseWriter, q *route.Request) {
+	q.Route.Preflight(w.Header(), q.HTTP)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
 }
 
 // refuse answers a request a route's stages refused.

@@ -34,6 +34,7 @@ import (
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
 )
@@ -61,7 +62,8 @@ type Server struct {
 	events *events.Bus
 
 	routers []atomic.Pointer[router] // one per server block
-	stores  []store.Store            // every distinct store a location uses
+	roles   [route.NumRoles]roleHandler
+	stores  []store.Store // every distinct store a location uses
 
 	quit     chan struct{} // closed when draining starts: waiting subscribers answer.
 	quitOnce sync.Once
@@ -111,6 +113,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		}
 		return st, nil
 	}
+	s.roles = s.roleHandlers()
 	s.routers = make([]atomic.Pointer[router], len(cfg.Servers))
 	for i := range cfg.Servers {
 		rr, err := newRouter(&cfg.Servers[i], storeFor)
