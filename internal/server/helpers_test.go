@@ -841,7 +841,7 @@ func sseEvent(event, id, data string) string {
 // and a data line.
 func readEvent(br *bufio.Reader) (id, data string, err error) {
 	var lines []string
-	for {
+	for len(lines) <= 2 { // at most one line more than an id and a data line
 		line, err := br.ReadString('\n')
 		if err != nil {
 			return "", "", err
@@ -983,7 +983,7 @@ func (c *rawConn) writeFrame(t testing.TB, f ws.Frame) {
 // final, unmasked, uncompressed text frame. Pongs on the way are counted in
 // pongs and skipped. It never calls t.Fatal.
 func (c *rawConn) readWSMessage(pongs *int) (string, error) {
-	for {
+	for range 100 { // at most 99 pongs before the message
 		h, err := ws.ReadHeader(c.br)
 		if err != nil {
 			return "", err
@@ -1001,6 +1001,7 @@ func (c *rawConn) readWSMessage(pongs *int) (string, error) {
 		}
 		return string(p), nil
 	}
+	return "", errors.New("100 pongs and no message")
 }
 
 // readMessage reads the next one-line message of an EventSource (its id and

@@ -699,3 +699,59 @@ func TestLongPollMultiplexWaitsOnEveryChannel(t *testing.T) {
 		})
 	}
 }
+
+// TestLongPollMultipartResponse: with longpoll_multipart_response a
+// long-poll gets every available message at once, as multipart/mixed parts
+// ("on") or as the bodies each followed by the raw-stream separator
+// ("raw"), with the ids of the last message; a single message is answered
+// plainly.
+func TestLongPollMultipartResponse(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"on", "raw"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, pollConfig("", "longpoll_multipart_response: "+mode))
+			publish(t, s, "mp", "one", "Content-Type", "text/x-one")
+			publish(t, s, "mp", "two")
+			last, _ := publish(t, s, "mp", "three", "Content-Type", "application/json")
+			r := doTimeout(t, 2*time.Second, "GET", s.URL+"/sub/mp", "")
+			if r.Status != http.StatusOK {
+				t.Fatalf("got %d %q, want 200", r.Status, r.Body)
+			}
+			var wantCT, want string
+			switch ct := r.Header.Get("Content-Type"); mode {
+			case "on":
+				m := multipartBoundaryRE.FindStringSubmatch(ct)
+				if m == nil {
+					t.Fatalf("Content-Type %q, want multipart/mixed with a 32-character boundary", ct)
+				}
+				bnd := m[1]
+				wantCT = ct
+				want = "--" + bnd +
+					"\r\nContent-Type: text/x-one\r\n\r\none\r\n--" + bnd +
+					"\r\n\r\ntwo\r\n--" + bnd +
+					"\r\nContent-Type: application/json\r\n\r\nthree\r\n--" + bnd + "--\r\n"
+			case "raw":
+				wantCT, want = "text/plain", "one\ntwo\nthree\n"
+			}
+			if ct := r.Header.Get("Content-Type"); ct != wantCT || r.Body != want {
+				t.Errorf("got %q %q, want %q %q", ct, r.Body, wantCT, want)
+			}
+			if cl := r.Header.Get("Content-Length"); cl != strconv.Itoa(len(want)) {
+				t.Errorf("Content-Length %q, want %d", cl, len(want))
+			}
+			if et, lm := r.Header.Get("Etag"), r.Header.Get("Last-Modified"); et != strconv.Itoa(last.Tag) || lm != last.httpDate() {
+				t.Errorf("Etag %q Last-Modified %q, want the last message's %q %q", et, lm, strconv.Itoa(last.Tag), last.httpDate())
+			}
+			// Resumed after the last message: it waits, and one new
+			// message is answered plainly.
+			u, h := resumeRequest(t, s.URL+"/sub/mp", byHeaders, &r)
+			got := async(t, 5*time.Second, "GET", u, "", h...)
+			waitSubscribers(t, s, "mp", 1)
+			r, _ = parkedGetsNext(t, s, got, "mp", "four", 30*time.Millisecond)
+			if ct := r.Header.Get("Content-Type"); ct != "text/plain" {
+				t.Errorf("a single message: Content-Type %q, want text/plain", ct)
+			}
+		})
+	}
+}
