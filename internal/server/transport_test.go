@@ -12,15 +12,33 @@ import (
 	"time"
 )
 
-// classify makes a request and names the transport that answered it.
+// classify makes a request and names the transport that answered it:
+// "longpoll" when the server holds the request as a subscriber of the
+// target's channel and sends nothing (for 400ms), else the kind of the
+// response.
 func classify(t testing.TB, s *testServer, target string, headers []string) string {
 	t.Helper()
 	c := sendRaw(t, s, "GET", target, headers...)
 	defer c.conn.Close()
-	if err := c.readHead(400 * time.Millisecond); err != nil {
-		if isTimeoutErr(err) {
-			return "longpoll" // parked, waiting for a message
+	ch := target[strings.LastIndex(target, "/")+1:]
+	answered := func(d time.Duration) bool { // a response is coming (not consumed)
+		c.conn.SetReadDeadline(time.Now().Add(d))
+		_, err := c.br.Peek(1)
+		if err != nil && !isTimeoutErr(err) {
+			t.Fatalf("GET %s: %v", target, err)
 		}
+		return err == nil
+	}
+	// Wait (bounded: 5s) for an answer or for the request to be held.
+	for i := 0; i < 50 && !answered(100*time.Millisecond); i++ {
+		if storeSubscribers(s, ch) == 1 {
+			if !answered(400 * time.Millisecond) {
+				return "longpoll" // parked, waiting for a message
+			}
+			break
+		}
+	}
+	if err := c.readHead(3 * time.Second); err != nil {
 		t.Fatalf("GET %s: %v", target, err)
 	}
 	ct := c.Header.Get("Content-Type")

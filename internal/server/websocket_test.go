@@ -242,11 +242,7 @@ func TestWebSocketFragments(t *testing.T) {
 	s := startServer(t, streamConfig)
 	a := openWebSocket(t, s, "/pubsub/frag")
 	write := func(op ws.OpCode, fin bool, p string) {
-		f := ws.MaskFrame(ws.NewFrame(op, fin, []byte(p)))
-		a.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		if err := ws.WriteFrame(a.conn, f); err != nil {
-			t.Fatal(err)
-		}
+		a.writeFrame(t, ws.MaskFrame(ws.NewFrame(op, fin, []byte(p))))
 	}
 	write(ws.OpText, false, "hel")
 	write(ws.OpPing, true, "mid")
@@ -335,8 +331,8 @@ func TestWebSocketPublishPubsub(t *testing.T) {
 	// The id in the stream is the publisher's last message id.
 	last := getInfo(t, s.URL+"/pub/wpp").ID.String()
 	id = b.metaID(t, ws.OpText, "text/x-custom", "two")
-	if got := last; got != id {
-		t.Errorf("last message id %q, subscriber saw %q", got, id)
+	if last != id {
+		t.Errorf("last message id %q, subscriber saw %q", last, id)
 	}
 }
 
