@@ -56,7 +56,7 @@ func BenchmarkLongPollFanout(b *testing.B) {
 						}
 					})
 				}
-				waitSubscribers(b, s, "/"+ch, n)
+				waitSubscribers(b, s, ch, n)
 				b.StartTimer()
 				res, err := http.Post(s.URL+"/pub/"+ch, "text/plain", strings.NewReader("hello"))
 				if err != nil {

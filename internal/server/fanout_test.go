@@ -9,9 +9,10 @@ package server_test
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,74 +22,60 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// stReadMessage reads the next message body of an EventSource or WebSocket
-// subscription; WebSocket pongs are counted in pongs and skipped.
-func stReadMessage(c *stConn, isWS bool, pongs *int) (id, body string, err error) {
-	if !isWS {
-		var lines []string
-		for {
-			line, err := c.br.ReadString('\n')
-			if err != nil {
-				return "", "", err
-			}
-			if line == "\n" {
-				break
-			}
-			lines = append(lines, strings.TrimSuffix(line, "\n"))
-		}
-		if len(lines) != 2 || !strings.HasPrefix(lines[0], "id: ") || !strings.HasPrefix(lines[1], "data: ") {
-			return "", "", fmt.Errorf("malformed event %.120q", lines)
-		}
-		return strings.TrimPrefix(lines[0], "id: "), strings.TrimPrefix(lines[1], "data: "), nil
+// tcpQueues is the send and receive queue of the IPv4 TCP socket from
+// local to remote, from /proc/net/tcp; ok is false if there is none.
+func tcpQueues(local, remote net.Addr) (tx, rx int, ok bool) {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return 0, 0, false
 	}
-	for {
-		h, err := ws.ReadHeader(c.br)
-		if err != nil {
-			return "", "", err
-		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(c.br, p); err != nil {
-			return "", "", err
-		}
-		switch {
-		case h.OpCode == ws.OpPong && h.Fin:
-			*pongs++
+	key := func(a net.Addr) string {
+		ta := a.(*net.TCPAddr)
+		ip := ta.IP.To4()
+		return fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], ta.Port)
+	}
+	l, r := key(local), key(remote)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[1] != l || f[2] != r {
 			continue
-		case h.OpCode != ws.OpText || !h.Fin || h.Masked || h.Rsv != 0:
-			return "", "", fmt.Errorf("frame op %d fin %v masked %v rsv %d", h.OpCode, h.Fin, h.Masked, h.Rsv)
 		}
-		return "", string(p), nil
+		txs, rxs, _ := strings.Cut(f[4], ":")
+		t, err1 := strconv.ParseUint(txs, 16, 32)
+		r, err2 := strconv.ParseUint(rxs, 16, 32)
+		return int(t), int(r), err1 == nil && err2 == nil
 	}
+	return 0, 0, false
 }
 
-// TestStreamManySubscribers: hundreds of EventSource and WebSocket
+// TestFanOutManySubscribers: hundreds of EventSource and WebSocket
 // subscribers of one channel (more than one group writer's share) get every
 // message of a burst four times the buffer's length once and in order, and
 // stop counting as soon as they close.
-func TestStreamManySubscribers(t *testing.T) {
+func TestFanOutManySubscribers(t *testing.T) {
 	t.Parallel()
 	const perTransport, messages = 350, 40
-	s := startServer(t, stConfig)
+	s := startServer(t, streamConfig)
 	type sub struct {
-		c    *stConn
+		c    *rawConn
 		isWS bool
 	}
 	var subs []sub
 	for i := range perTransport {
-		subs = append(subs, sub{stES(t, s, "/sub/many"), false}, sub{stWS(t, s, "/sub/many"), true})
-		if i%50 == 0 {
-			time.Sleep(time.Millisecond) // a ramp, not a connect storm
+		subs = append(subs, sub{openEventSource(t, s, "/sub/many"), false}, sub{openWebSocket(t, s, "/sub/many"), true})
+		if i%50 == 0 { // a ramp, not a connect storm
+			waitSubscribers(t, s, "many", len(subs))
 		}
 	}
-	waitSubscribers(t, s, "/many", 2*perTransport)
+	waitSubscribers(t, s, "many", 2*perTransport)
 
-	ids := make([]string, messages)
+	ids := make([]msgID, messages)
 	for i := range messages {
 		// Published back to back into a buffer of 10: later messages
 		// arrive while the writers are still delivering earlier ones, go
 		// out together, and those that leave the buffer before a
 		// subscriber was written to are still delivered to it.
-		ids[i] = stPub(t, s, "many", fmt.Sprintf("burst-%03d", i))
+		ids[i], _ = publish(t, s, "many", fmt.Sprintf("burst-%03d", i))
 	}
 
 	errs := make(chan error, len(subs))
@@ -98,12 +85,12 @@ func TestStreamManySubscribers(t *testing.T) {
 			sb.c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 			var pongs int
 			for i := range messages {
-				id, body, err := stReadMessage(sb.c, sb.isWS, &pongs)
+				id, body, err := sb.c.readMessage(sb.isWS, &pongs)
 				if err != nil {
 					errs <- fmt.Errorf("subscriber %d (websocket %v): message %d: %v", n, sb.isWS, i, err)
 					return
 				}
-				if want := fmt.Sprintf("burst-%03d", i); body != want || (!sb.isWS && id != ids[i]) {
+				if want := fmt.Sprintf("burst-%03d", i); body != want || (!sb.isWS && id != ids[i].String()) {
 					errs <- fmt.Errorf("subscriber %d (websocket %v): message %d is id %q %q, want id %q %q", n, sb.isWS, i, id, body, ids[i], want)
 					return
 				}
@@ -128,25 +115,25 @@ func TestStreamManySubscribers(t *testing.T) {
 	for _, sb := range subs[:len(subs)/2] {
 		sb.c.conn.Close()
 	}
-	stWaitActive(t, s, "many", len(subs)-len(subs)/2, 5*time.Second)
+	waitSubscribers(t, s, "many", len(subs)-len(subs)/2)
 	// The rest still receive.
-	id := stPub(t, s, "many", "after")
+	id, _ := publish(t, s, "many", "after")
 	for _, sb := range subs[len(subs)/2:] {
 		sb.c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 		var pongs int
-		gotID, body, err := stReadMessage(sb.c, sb.isWS, &pongs)
-		if err != nil || body != "after" || (!sb.isWS && gotID != id) {
+		gotID, body, err := sb.c.readMessage(sb.isWS, &pongs)
+		if err != nil || body != "after" || (!sb.isWS && gotID != id.String()) {
 			t.Fatalf("after closing half: got %q %q %v, want %q %q", gotID, body, err, id, "after")
 		}
 	}
 }
 
-// TestStreamPausedReader: a subscriber that stops reading while large
+// TestFanOutPausedReader: a subscriber that stops reading while large
 // messages are published (its socket buffers fill, so a write goes out only
 // in part) and then reads on gets every message intact and in order, stays
 // subscribed, and keeps receiving. A WebSocket ping sent meanwhile is
 // answered after the frame in flight, not inside it.
-func TestStreamPausedReader(t *testing.T) {
+func TestFanOutPausedReader(t *testing.T) {
 	t.Parallel()
 	const n, size = 100, 64 << 10 // 6.4 MB: more than loopback socket buffers hold
 	bodyOf := func(i int) string {
@@ -156,7 +143,7 @@ func TestStreamPausedReader(t *testing.T) {
 	for _, isWS := range []bool{false, true} {
 		t.Run(map[bool]string{false: "eventsource", true: "websocket"}[isWS], func(t *testing.T) {
 			t.Parallel()
-			s := startServer(t, stConfig)
+			s := startServer(t, streamConfig)
 			ch := fmt.Sprintf("paused%v", isWS)
 			// A small receive buffer, set before connecting so the window
 			// is sized for it from the start.
@@ -170,15 +157,15 @@ func TestStreamPausedReader(t *testing.T) {
 				}
 				return serr
 			}}
-			conn, err := d.Dial("tcp", stAddr(s))
+			conn, err := d.Dial("tcp", s.addr())
 			if err != nil {
 				t.Fatalf("dial: %v", err)
 			}
-			var c *stConn
+			var c *rawConn
 			if isWS {
-				c = stRequest(t, s, conn, "GET", "/sub/"+ch, stWSHeaders()...)
+				c = sendRawOn(t, s, conn, "GET", "/sub/"+ch, wsHeaders()...)
 			} else {
-				c = stRequest(t, s, conn, "GET", "/sub/"+ch, "Accept", "text/event-stream")
+				c = sendRawOn(t, s, conn, "GET", "/sub/"+ch, "Accept", "text/event-stream")
 			}
 			if err := c.readHead(3 * time.Second); err != nil {
 				t.Fatalf("response head: %v", err)
@@ -189,20 +176,26 @@ func TestStreamPausedReader(t *testing.T) {
 			if !isWS {
 				c.expect(t, ": hi\n\n")
 			}
-			waitSubscribers(t, s, "/"+ch, 1)
+			waitSubscribers(t, s, ch, 1)
 
 			for i := range n {
-				stPubAt(t, s, "/slowpub/"+ch, bodyOf(i))
+				publishTo(t, s, "/slowpub/"+ch, bodyOf(i))
 			}
 			if isWS {
 				c.send(t, ws.OpPing, []byte("are you there"), true, false)
 			}
-			time.Sleep(200 * time.Millisecond)
+			// The reader stays paused until data backs up on both ends: in
+			// its receive queue and in the server's send queue.
+			waitFor(t, waitTimeout, "data backed up on the paused connection", func() bool {
+				_, rx, ok1 := tcpQueues(conn.LocalAddr(), conn.RemoteAddr())
+				tx, _, ok2 := tcpQueues(conn.RemoteAddr(), conn.LocalAddr())
+				return ok1 && ok2 && rx > 0 && tx > 0
+			})
 
 			c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 			var pongs int
 			for i := range n {
-				_, body, err := stReadMessage(c, isWS, &pongs)
+				_, body, err := c.readMessage(isWS, &pongs)
 				if err != nil {
 					t.Fatalf("message %d: %v", i, err)
 				}
@@ -210,11 +203,11 @@ func TestStreamPausedReader(t *testing.T) {
 					t.Fatalf("message %d is %.20q..., want %.20q...", i, body, bodyOf(i))
 				}
 			}
-			if got := stActive(t, s, ch); got != 1 {
+			if got := subscribers(t, s, ch); got != 1 {
 				t.Fatalf("active subscribers %d, want 1: a paused reader is not too slow within send_timeout", got)
 			}
-			stPub(t, s, ch, "still here")
-			if _, body, err := stReadMessage(c, isWS, &pongs); err != nil || body != "still here" {
+			publish(t, s, ch, "still here")
+			if _, body, err := c.readMessage(isWS, &pongs); err != nil || body != "still here" {
 				t.Fatalf("after catching up: %q %v, want %q", body, err, "still here")
 			}
 			if isWS && pongs != 1 {

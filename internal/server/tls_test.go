@@ -59,19 +59,10 @@ func writeSelfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPoo
 // negotiated by ALPN.
 func TestTLSHTTP2(t *testing.T) {
 	certFile, keyFile, pool := writeSelfSigned(t)
-	s := startServer(t, `channel_id_split_delimiter: ","
-servers:
-  - listen: 127.0.0.1:0
-    ssl_certificate: `+certFile+`
-    ssl_certificate_key: `+keyFile+`
-    locations:
-      - location: ~ ^/pub/(.+)$
-        publisher: true
-        channel_id: $1
-      - location: ~ ^/sub/(.+)$
-        subscriber: true
-        channel_id: $1
-`)
+	// A publisher and a subscriber location, served over TLS.
+	cfg := testConfig(nil, prefixLocation("pub", "publisher: true"), prefixLocation("sub", "subscriber: true"))
+	cfg = strings.Replace(cfg, "    locations:\n", "    ssl_certificate: "+certFile+"\n    ssl_certificate_key: "+keyFile+"\n    locations:\n", 1)
+	s := startServer(t, cfg)
 	base := strings.Replace(s.URL, "http://", "https://", 1)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
 	client := &http.Client{Transport: tr}
@@ -102,19 +93,8 @@ servers:
 	if pub.StatusCode != http.StatusCreated {
 		t.Fatalf("publish over HTTP/2: %d", pub.StatusCode)
 	}
-	var event []string
-	for {
-		line, err := rd.ReadString('\n')
-		if err != nil {
-			t.Fatalf("read event: %v (so far %q)", err, event)
-		}
-		if line == "\n" {
-			break
-		}
-		event = append(event, line)
-	}
-	if len(event) != 2 || !strings.HasPrefix(event[0], "id: ") || event[1] != "data: over tls\n" {
-		t.Fatalf("event %q", event)
+	if id, data, err := readEvent(rd); err != nil || data != "over tls" {
+		t.Fatalf("event id %q data %q (%v), want the message", id, data, err)
 	}
 
 	lp, err := client.Get(base + "/sub/tls")

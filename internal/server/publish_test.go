@@ -1,14 +1,13 @@
 package server_test
 
-// Publisher-side tests over real sockets: POST/PUT/GET/DELETE on publisher
-// locations, channel info formats, URL styles, methods, and the limits set
-// by configuration (body size, memory, id length, channel count, groups,
+// Publisher-side tests: POST/PUT/GET/DELETE on publisher locations,
+// channel info formats, URL styles, methods, and the limits set by
+// configuration (body size, memory, id length, channel count, groups,
 // buffer length, message and channel timeouts).
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -17,194 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldpush/herald/internal/config"
-	"github.com/heraldpush/herald/internal/servertest"
 	"github.com/heraldpush/herald/internal/store"
-	"github.com/heraldpush/herald/internal/store/memory"
 )
 
-// pubLocations are the locations of the built-in default configuration, so
-// pubConfig can add directives in front of them.
-const pubLocations = `servers:
-  - listen: 127.0.0.1:0
-    locations:
-      - location: = /pub
-        publisher: true
-        channel_id: $arg_id
-      - location: ~ ^/pub/(.+)$
-        publisher: true
-        channel_id: $1
-      - location: = /sub
-        subscriber: true
-        channel_id: $arg_id
-      - location: ~ ^/sub/(.+)$
-        subscriber: true
-        channel_id: $1
-      - location: = /pubsub
-        pubsub: true
-        channel_id: $arg_id
-      - location: ~ ^/pubsub/(.+)$
-        pubsub: true
-        channel_id: $1
-`
-
-// pubConfig is the default configuration with extra top-level directives
-// (one "key: value" per argument), which apply to every location.
-func pubConfig(directives ...string) string {
-	var b strings.Builder
-	b.WriteString("channel_id_split_delimiter: \",\"\n")
-	for _, d := range directives {
-		b.WriteString(d)
-		b.WriteByte('\n')
-	}
-	b.WriteString(pubLocations)
-	return b.String()
-}
-
-// pubInfoRE is Nchan's text/plain channel info, byte for byte.
-var pubInfoRE = regexp.MustCompile(`^queued messages: (\d+)\r\nlast requested: (-?\d+) sec\. ago\r\nactive subscribers: (\d+)\r\nlast message id: (\d+):(\d+)$`)
-
-// pubInfo is a parsed text/plain channel info.
-type pubInfo struct {
-	Messages    int
-	Requested   int
-	Subscribers int
-	ID          string // "time:tag"
-	Time        int64
-	Tag         int
-}
-
-func pubParseInfo(t testing.TB, body string) pubInfo {
-	t.Helper()
-	m := pubInfoRE.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("not a text/plain channel info: %q", body)
-	}
-	atoi := func(s string) int {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("channel info %q: %v", body, err)
-		}
-		return n
-	}
-	tm, err := strconv.ParseInt(m[4], 10, 64)
-	if err != nil {
-		t.Fatalf("channel info %q: %v", body, err)
-	}
-	return pubInfo{
-		Messages:    atoi(m[1]),
-		Requested:   atoi(m[2]),
-		Subscribers: atoi(m[3]),
-		ID:          m[4] + ":" + m[5],
-		Time:        tm,
-		Tag:         atoi(m[5]),
-	}
-}
-
-// pubExpect fails unless r has the wanted status.
-func pubExpect(t testing.TB, r response, want int, what string) {
-	t.Helper()
-	if r.Status != want {
-		t.Fatalf("%s: got %d (body %q), want %d", what, r.Status, r.Body, want)
-	}
-}
-
-// pubGetInfo GETs the channel info at url and expects 200 with a text/plain
-// info.
-func pubGetInfo(t testing.TB, url string) pubInfo {
-	t.Helper()
-	r := do(t, "GET", url, "")
-	pubExpect(t, r, http.StatusOK, "GET "+url)
-	if ct := r.Header.Get("Content-Type"); ct != "text/plain" {
-		t.Fatalf("GET %s: Content-Type %q, want text/plain", url, ct)
-	}
-	return pubParseInfo(t, r.Body)
-}
-
-// pubExpect404 expects GET url to answer 404 with an empty body.
-func pubExpect404(t testing.TB, url string) {
-	t.Helper()
-	r := do(t, "GET", url, "")
-	if r.Status != http.StatusNotFound || r.Body != "" {
-		t.Fatalf("GET %s: got %d %q, want 404 with an empty body", url, r.Status, r.Body)
-	}
-}
-
-// pubSubscriberID is the message id a long-poll response carries:
-// Last-Modified as Unix seconds and the Etag tag.
-func pubSubscriberID(t testing.TB, r response) string {
-	t.Helper()
-	lm, err := http.ParseTime(r.Header.Get("Last-Modified"))
-	if err != nil {
-		t.Fatalf("subscriber response Last-Modified %q: %v", r.Header.Get("Last-Modified"), err)
-	}
-	return strconv.FormatInt(lm.Unix(), 10) + ":" + r.Header.Get("Etag")
-}
-
-// pubRecv waits (bounded) for an async response.
-func pubRecv(t testing.TB, ch <-chan response, what string) response {
-	t.Helper()
-	select {
-	case r := <-ch:
-		if r.Status == -1 {
-			t.Fatalf("%s: request failed: %s", what, r.Body)
-		}
-		return r
-	case <-time.After(6 * time.Second):
-		t.Fatalf("%s: no response", what)
-	}
-	return response{}
-}
-
-// pubNoResponse fails if an async request answers within d.
-func pubNoResponse(t testing.TB, ch <-chan response, d time.Duration, what string) {
-	t.Helper()
-	select {
-	case r := <-ch:
-		t.Fatalf("%s: answered %d %q, want it to keep waiting", what, r.Status, r.Body)
-	case <-time.After(d):
-	}
-}
-
-// pubWaitUntil polls cond until it holds or the deadline passes.
-func pubWaitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-// pubChunked sends body with chunked transfer encoding (no Content-Length).
-func pubChunked(t testing.TB, method, url, body string) response {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, io.MultiReader(strings.NewReader(body)))
-	if err != nil {
-		t.Fatalf("request: %v", err)
-	}
-	req.ContentLength = -1
-	req.TransferEncoding = []string{"chunked"}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s (chunked): %v", method, url, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatalf("%s %s (chunked): read body: %v", method, url, err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: string(b)}
-}
-
-func TestPubPost(t *testing.T) {
+func TestPublishPost(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
 	tests := []struct {
@@ -228,11 +43,11 @@ func TestPubPost(t *testing.T) {
 			var got <-chan response
 			if tc.subscriber {
 				got = async(t, 6*time.Second, "GET", s.URL+"/sub/"+id, "")
-				waitSubscribers(t, s, "/"+id, 1)
+				waitSubscribers(t, s, id, 1)
 			}
 			pub := do(t, "POST", s.URL+"/pub/"+id, tc.body, tc.headers...)
-			pubExpect(t, pub, tc.wantStatus, "publish")
-			info := pubParseInfo(t, pub.Body)
+			expectStatus(t, pub, tc.wantStatus, "publish")
+			info := parseInfo(t, pub.Body)
 			if info.Messages != 1 {
 				t.Errorf("publish response: %d queued messages, want 1", info.Messages)
 			}
@@ -245,8 +60,8 @@ func TestPubPost(t *testing.T) {
 				}
 				got = async(t, 6*time.Second, "GET", s.URL+"/sub/"+id, "")
 			}
-			r := pubRecv(t, got, "subscriber")
-			pubExpect(t, r, http.StatusOK, "subscriber")
+			r := recv(t, got)
+			expectStatus(t, r, http.StatusOK, "subscriber")
 			if r.Body != tc.body {
 				t.Errorf("subscriber body %q, want %q", r.Body, tc.body)
 			}
@@ -256,7 +71,7 @@ func TestPubPost(t *testing.T) {
 			if ct := r.Header.Get("Content-Type"); ct != tc.wantCT {
 				t.Errorf("subscriber Content-Type %q, want %q", ct, tc.wantCT)
 			}
-			if sid := pubSubscriberID(t, r); sid != info.ID {
+			if sid := responseID(t, r); sid != info.ID.String() {
 				t.Errorf("subscriber got id %s, publisher was told %s", sid, info.ID)
 			}
 		})
@@ -265,7 +80,7 @@ func TestPubPost(t *testing.T) {
 	// The stored message keeps its content type and EventSource event name.
 	t.Run("event name stored", func(t *testing.T) {
 		pub := do(t, "POST", s.URL+"/pub/evt", "data", "Content-Type", "text/x-foo", "X-EventSource-Event", "update")
-		pubExpect(t, pub, http.StatusAccepted, "publish")
+		expectStatus(t, pub, http.StatusAccepted, "publish")
 		ctx := context.Background()
 		sub, err := s.Store.Subscribe(ctx, "/evt", store.SubscribeOptions{})
 		if err != nil {
@@ -285,33 +100,33 @@ func TestPubPost(t *testing.T) {
 		if string(m.Body) != "data" || m.ContentType != "text/x-foo" || m.EventName != "update" {
 			t.Fatalf("stored message body %q type %q event %q, want data, text/x-foo, update", m.Body, m.ContentType, m.EventName)
 		}
-		if m.ID.String() != pubParseInfo(t, pub.Body).ID {
-			t.Fatalf("stored id %s, publisher told %s", m.ID, pubParseInfo(t, pub.Body).ID)
+		if m.ID.String() != parseInfo(t, pub.Body).ID.String() {
+			t.Fatalf("stored id %s, publisher told %s", m.ID, parseInfo(t, pub.Body).ID)
 		}
 	})
 }
 
-func TestPubPut(t *testing.T) {
+func TestPublishPut(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
 
 	t.Run("empty body creates without publishing", func(t *testing.T) {
 		r := do(t, "PUT", s.URL+"/pub/p1", "")
-		pubExpect(t, r, http.StatusOK, "PUT")
-		info := pubParseInfo(t, r.Body)
+		expectStatus(t, r, http.StatusOK, "PUT")
+		info := parseInfo(t, r.Body)
 		if info.Messages != 0 || info.Subscribers != 0 || info.Requested != -1 {
 			t.Fatalf("PUT info %+v, want 0 messages, 0 subscribers, requested -1", info)
 		}
-		if got := pubGetInfo(t, s.URL+"/pub/p1"); got.Messages != 0 {
+		if got := getInfo(t, s.URL+"/pub/p1"); got.Messages != 0 {
 			t.Fatalf("GET after PUT: %d messages, want 0", got.Messages)
 		}
 		// A long-poll with no id must wait: there is no (empty) message.
 		sub := async(t, 6*time.Second, "GET", s.URL+"/sub/p1", "")
-		waitSubscribers(t, s, "/p1", 1)
-		pubNoResponse(t, sub, 200*time.Millisecond, "long-poll after empty PUT")
+		waitSubscribers(t, s, "p1", 1)
+		expectPending(t, sub, 200*time.Millisecond)
 		pub := do(t, "POST", s.URL+"/pub/p1", "real")
-		pubExpect(t, pub, http.StatusCreated, "POST")
-		got := pubRecv(t, sub, "subscriber")
+		expectStatus(t, pub, http.StatusCreated, "POST")
+		got := recv(t, sub)
 		if got.Status != http.StatusOK || got.Body != "real" {
 			t.Fatalf("subscriber got %d %q, want 200 \"real\"", got.Status, got.Body)
 		}
@@ -319,11 +134,11 @@ func TestPubPut(t *testing.T) {
 
 	t.Run("empty body on an existing channel publishes nothing", func(t *testing.T) {
 		pub := do(t, "POST", s.URL+"/pub/p2", "one")
-		pubExpect(t, pub, http.StatusAccepted, "POST")
-		before := pubParseInfo(t, pub.Body)
+		expectStatus(t, pub, http.StatusAccepted, "POST")
+		before := parseInfo(t, pub.Body)
 		r := do(t, "PUT", s.URL+"/pub/p2", "")
-		pubExpect(t, r, http.StatusOK, "PUT")
-		after := pubParseInfo(t, r.Body)
+		expectStatus(t, r, http.StatusOK, "PUT")
+		after := parseInfo(t, r.Body)
 		if after.Messages != 1 || after.ID != before.ID {
 			t.Fatalf("PUT on existing channel: %+v, want 1 message and last id %s", after, before.ID)
 		}
@@ -331,8 +146,8 @@ func TestPubPut(t *testing.T) {
 
 	t.Run("body publishes, no subscriber", func(t *testing.T) {
 		r := do(t, "PUT", s.URL+"/pub/p3", "put-body", "Content-Type", "text/x-put")
-		pubExpect(t, r, http.StatusAccepted, "PUT")
-		if info := pubParseInfo(t, r.Body); info.Messages != 1 {
+		expectStatus(t, r, http.StatusAccepted, "PUT")
+		if info := parseInfo(t, r.Body); info.Messages != 1 {
 			t.Fatalf("PUT info: %d messages, want 1", info.Messages)
 		}
 		got := do(t, "GET", s.URL+"/sub/p3", "")
@@ -343,30 +158,30 @@ func TestPubPut(t *testing.T) {
 
 	t.Run("body publishes, waiting subscriber", func(t *testing.T) {
 		sub := async(t, 6*time.Second, "GET", s.URL+"/sub/p4", "")
-		waitSubscribers(t, s, "/p4", 1)
+		waitSubscribers(t, s, "p4", 1)
 		r := do(t, "PUT", s.URL+"/pub/p4", "put-body")
-		pubExpect(t, r, http.StatusCreated, "PUT")
-		got := pubRecv(t, sub, "subscriber")
+		expectStatus(t, r, http.StatusCreated, "PUT")
+		got := recv(t, sub)
 		if got.Status != http.StatusOK || got.Body != "put-body" {
 			t.Fatalf("subscriber got %d %q", got.Status, got.Body)
 		}
 	})
 }
 
-func TestPubInfoAndDelete(t *testing.T) {
+func TestChannelInfoAndDelete(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
 
 	t.Run("GET unknown channel", func(t *testing.T) {
-		pubExpect404(t, s.URL+"/pub/nothing")
-		pubExpect404(t, s.URL+"/pub?id=nothing")
+		expect404(t, s.URL+"/pub/nothing")
+		expect404(t, s.URL+"/pub?id=nothing")
 	})
 
 	t.Run("GET existing channel", func(t *testing.T) {
 		for i := range 3 {
-			pubExpect(t, do(t, "POST", s.URL+"/pub/info", fmt.Sprint("m", i)), http.StatusAccepted, "POST")
+			expectStatus(t, do(t, "POST", s.URL+"/pub/info", fmt.Sprint("m", i)), http.StatusAccepted, "POST")
 		}
-		info := pubGetInfo(t, s.URL+"/pub/info")
+		info := getInfo(t, s.URL+"/pub/info")
 		if info.Messages != 3 || info.Subscribers != 0 || info.Requested != -1 {
 			t.Fatalf("info %+v, want 3 messages, 0 subscribers, requested -1", info)
 		}
@@ -380,19 +195,19 @@ func TestPubInfoAndDelete(t *testing.T) {
 	})
 
 	t.Run("DELETE answers pre-delete info and 410s subscribers", func(t *testing.T) {
-		var last pubInfo
+		var last channelInfo
 		for i := range 2 {
 			r := do(t, "POST", s.URL+"/pub/del", fmt.Sprint("m", i))
-			pubExpect(t, r, http.StatusAccepted, "POST")
-			last = pubParseInfo(t, r.Body)
+			expectStatus(t, r, http.StatusAccepted, "POST")
+			last = parseInfo(t, r.Body)
 		}
 		// Two subscribers positioned after the newest message wait.
-		sub1 := async(t, 6*time.Second, "GET", s.URL+"/sub/del", "", "Last-Event-ID", last.ID)
-		sub2 := async(t, 6*time.Second, "GET", s.URL+"/sub?id=del", "", "Last-Event-ID", last.ID)
-		waitSubscribers(t, s, "/del", 2)
+		sub1 := async(t, 6*time.Second, "GET", s.URL+"/sub/del", "", "Last-Event-ID", last.ID.String())
+		sub2 := async(t, 6*time.Second, "GET", s.URL+"/sub?id=del", "", "Last-Event-ID", last.ID.String())
+		waitSubscribers(t, s, "del", 2)
 		r := do(t, "DELETE", s.URL+"/pub/del", "")
-		pubExpect(t, r, http.StatusOK, "DELETE")
-		info := pubParseInfo(t, r.Body)
+		expectStatus(t, r, http.StatusOK, "DELETE")
+		info := parseInfo(t, r.Body)
 		if info.Messages != 2 || info.Subscribers != 2 || info.ID != last.ID {
 			t.Fatalf("DELETE info %+v, want 2 messages, 2 subscribers, last id %s", info, last.ID)
 		}
@@ -400,22 +215,22 @@ func TestPubInfoAndDelete(t *testing.T) {
 			t.Fatalf("DELETE info requested %d, want 0 (subscribers just came)", info.Requested)
 		}
 		for i, sub := range []<-chan response{sub1, sub2} {
-			got := pubRecv(t, sub, "subscriber")
+			got := recv(t, sub)
 			if got.Status != http.StatusGone {
 				t.Fatalf("subscriber %d got %d %q, want 410", i+1, got.Status, got.Body)
 			}
 		}
-		pubExpect404(t, s.URL+"/pub/del")
+		expect404(t, s.URL+"/pub/del")
 		if r := do(t, "DELETE", s.URL+"/pub/del", ""); r.Status != http.StatusNotFound {
 			t.Fatalf("second DELETE: %d, want 404", r.Status)
 		}
 	})
 
 	t.Run("DELETE then publish starts a fresh channel", func(t *testing.T) {
-		pubExpect(t, do(t, "POST", s.URL+"/pub/again", "old"), http.StatusAccepted, "POST")
-		pubExpect(t, do(t, "DELETE", s.URL+"/pub/again", ""), http.StatusOK, "DELETE")
-		pubExpect(t, do(t, "POST", s.URL+"/pub/again", "new"), http.StatusAccepted, "POST")
-		if info := pubGetInfo(t, s.URL+"/pub/again"); info.Messages != 1 {
+		expectStatus(t, do(t, "POST", s.URL+"/pub/again", "old"), http.StatusAccepted, "POST")
+		expectStatus(t, do(t, "DELETE", s.URL+"/pub/again", ""), http.StatusOK, "DELETE")
+		expectStatus(t, do(t, "POST", s.URL+"/pub/again", "new"), http.StatusAccepted, "POST")
+		if info := getInfo(t, s.URL+"/pub/again"); info.Messages != 1 {
 			t.Fatalf("after re-publish: %d messages, want 1", info.Messages)
 		}
 		if r := do(t, "GET", s.URL+"/sub/again", ""); r.Body != "new" {
@@ -424,14 +239,14 @@ func TestPubInfoAndDelete(t *testing.T) {
 	})
 }
 
-func TestPubInfoFormats(t *testing.T) {
+func TestChannelInfoFormats(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
 	var id string
 	for i := range 5 {
 		r := do(t, "POST", s.URL+"/pub/fmt", fmt.Sprint("m", i))
-		pubExpect(t, r, http.StatusAccepted, "POST")
-		id = pubParseInfo(t, r.Body).ID
+		expectStatus(t, r, http.StatusAccepted, "POST")
+		id = parseInfo(t, r.Body).ID.String()
 	}
 	plain := "queued messages: 5\r\nlast requested: -1 sec. ago\r\nactive subscribers: 0\r\nlast message id: " + id
 	json := `{"messages": 5, "requested": -1, "subscribers": 0, "last_message_id": "` + id + `" }`
@@ -460,7 +275,7 @@ func TestPubInfoFormats(t *testing.T) {
 				hd = []string{"Accept", tc.accept}
 			}
 			r := do(t, "GET", s.URL+"/pub/fmt", "", hd...)
-			pubExpect(t, r, http.StatusOK, "GET")
+			expectStatus(t, r, http.StatusOK, "GET")
 			if ct := r.Header.Get("Content-Type"); ct != tc.wantCT {
 				t.Errorf("Content-Type %q, want %q", ct, tc.wantCT)
 			}
@@ -475,7 +290,7 @@ func TestPubInfoFormats(t *testing.T) {
 
 	t.Run("publish response negotiates too", func(t *testing.T) {
 		r := do(t, "POST", s.URL+"/pub/fmt2", "x", "Accept", "application/json")
-		pubExpect(t, r, http.StatusAccepted, "POST")
+		expectStatus(t, r, http.StatusAccepted, "POST")
 		re := regexp.MustCompile(`^\{"messages": 1, "requested": -1, "subscribers": 0, "last_message_id": "\d+:0" \}$`)
 		if r.Header.Get("Content-Type") != "text/json" || !re.MatchString(r.Body) {
 			t.Fatalf("POST with Accept json: %q %q", r.Header.Get("Content-Type"), r.Body)
@@ -494,44 +309,44 @@ func TestPubInfoFormats(t *testing.T) {
 	})
 }
 
-func TestPubInfoIDMatchesSubscriber(t *testing.T) {
+func TestChannelInfoIDMatchesSubscriber(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
 	// Published with nobody waiting, read back in order via the id headers.
 	var ids []string
 	for i := range 3 {
 		r := do(t, "POST", s.URL+"/pub/ids", fmt.Sprint("m", i))
-		pubExpect(t, r, http.StatusAccepted, "POST")
-		ids = append(ids, pubParseInfo(t, r.Body).ID)
+		expectStatus(t, r, http.StatusAccepted, "POST")
+		ids = append(ids, parseInfo(t, r.Body).ID.String())
 	}
-	if info := pubGetInfo(t, s.URL+"/pub/ids"); info.ID != ids[2] {
+	if info := getInfo(t, s.URL+"/pub/ids"); info.ID.String() != ids[2] {
 		t.Fatalf("GET info last id %s, want %s", info.ID, ids[2])
 	}
 	var hd []string
 	for i := range 3 {
 		r := do(t, "GET", s.URL+"/sub/ids", "", hd...)
-		pubExpect(t, r, http.StatusOK, "subscriber")
+		expectStatus(t, r, http.StatusOK, "subscriber")
 		if r.Body != fmt.Sprint("m", i) {
 			t.Fatalf("subscriber message %d: %q", i, r.Body)
 		}
-		if got := pubSubscriberID(t, r); got != ids[i] {
+		if got := responseID(t, r); got != ids[i] {
 			t.Fatalf("message %d: subscriber id %s, publisher said %s", i, got, ids[i])
 		}
 		hd = []string{"If-Modified-Since", r.Header.Get("Last-Modified"), "If-None-Match", r.Header.Get("Etag")}
 	}
 	// Published to a waiting subscriber.
 	sub := async(t, 6*time.Second, "GET", s.URL+"/sub/ids", "", hd...)
-	waitSubscribers(t, s, "/ids", 1)
+	waitSubscribers(t, s, "ids", 1)
 	r := do(t, "POST", s.URL+"/pub/ids", "live")
-	pubExpect(t, r, http.StatusCreated, "POST")
-	want := pubParseInfo(t, r.Body).ID
-	got := pubRecv(t, sub, "subscriber")
-	if got.Body != "live" || pubSubscriberID(t, got) != want {
-		t.Fatalf("live subscriber got %q id %s, publisher said %s", got.Body, pubSubscriberID(t, got), want)
+	expectStatus(t, r, http.StatusCreated, "POST")
+	want := parseInfo(t, r.Body).ID.String()
+	got := recv(t, sub)
+	if got.Body != "live" || responseID(t, got) != want {
+		t.Fatalf("live subscriber got %q id %s, publisher said %s", got.Body, responseID(t, got), want)
 	}
 }
 
-func TestPubURLStyles(t *testing.T) {
+func TestPublishURLStyles(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
 	tests := []struct{ pub, info, sub string }{
@@ -546,8 +361,8 @@ func TestPubURLStyles(t *testing.T) {
 		t.Run(tc.pub+" "+tc.sub, func(t *testing.T) {
 			id := fmt.Sprintf("style%d", i)
 			url := func(f string) string { return s.URL + fmt.Sprintf(f, id) }
-			pubExpect(t, do(t, "POST", url(tc.pub), "hello"), http.StatusAccepted, "POST")
-			if info := pubGetInfo(t, url(tc.info)); info.Messages != 1 {
+			expectStatus(t, do(t, "POST", url(tc.pub), "hello"), http.StatusAccepted, "POST")
+			if info := getInfo(t, url(tc.info)); info.Messages != 1 {
 				t.Fatalf("info via other style: %d messages, want 1", info.Messages)
 			}
 			r := do(t, "GET", url(tc.sub), "")
@@ -561,11 +376,11 @@ func TestPubURLStyles(t *testing.T) {
 	}
 }
 
-// TestPubRubyChannelManagement is the Push Module channel-management flow of
+// TestRubyChannelManagement is the Push Module channel-management flow of
 // the Ruby article: open (PUT), exist? (GET), push (POST), close (DELETE).
-func TestPubRubyChannelManagement(t *testing.T) {
+func TestRubyChannelManagement(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pubConfig("subscribe_existing_channels_only: on"))
+	s := startServer(t, defaultConfig("subscribe_existing_channels_only: on"))
 	id := "user-4f2a9c"
 	pubURL := s.URL + "/pub?id=" + id
 	subURL := s.URL + "/sub?id=" + id
@@ -573,18 +388,18 @@ func TestPubRubyChannelManagement(t *testing.T) {
 	if r := do(t, "GET", subURL, ""); r.Status != http.StatusForbidden {
 		t.Fatalf("subscribe before open: %d, want 403 (authorized channels only)", r.Status)
 	}
-	pubExpect404(t, pubURL)
+	expect404(t, pubURL)
 
 	open := do(t, "PUT", pubURL, "")
-	pubExpect(t, open, http.StatusOK, "open (PUT)")
-	if info := pubParseInfo(t, open.Body); info.Messages != 0 {
+	expectStatus(t, open, http.StatusOK, "open (PUT)")
+	if info := parseInfo(t, open.Body); info.Messages != 0 {
 		t.Fatalf("open: %d messages, want 0", info.Messages)
 	}
-	pubExpect(t, do(t, "GET", pubURL, ""), http.StatusOK, "exist? (GET)")
+	expectStatus(t, do(t, "GET", pubURL, ""), http.StatusOK, "exist? (GET)")
 
 	data := `{"created_at":"2013-01-01T00:00:00Z","text":"hi"}`
 	push := do(t, "POST", pubURL, data, "Content-Type", "application/json")
-	pubExpect(t, push, http.StatusAccepted, "push (POST)")
+	expectStatus(t, push, http.StatusAccepted, "push (POST)")
 
 	r := do(t, "GET", subURL, "")
 	if r.Status != http.StatusOK || r.Body != data || r.Header.Get("Content-Type") != "application/json" {
@@ -592,28 +407,28 @@ func TestPubRubyChannelManagement(t *testing.T) {
 	}
 
 	closeRes := do(t, "DELETE", pubURL, "")
-	pubExpect(t, closeRes, http.StatusOK, "close (DELETE)")
-	if info := pubParseInfo(t, closeRes.Body); info.Messages != 1 {
+	expectStatus(t, closeRes, http.StatusOK, "close (DELETE)")
+	if info := parseInfo(t, closeRes.Body); info.Messages != 1 {
 		t.Fatalf("close: %d messages, want 1", info.Messages)
 	}
-	pubExpect404(t, pubURL)
+	expect404(t, pubURL)
 	if r := do(t, "GET", subURL, ""); r.Status != http.StatusForbidden {
 		t.Fatalf("subscribe after close: %d, want 403", r.Status)
 	}
 }
 
-func TestPubMultiChannel(t *testing.T) {
+func TestPublishMultiChannel(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
 
 	t.Run("waiting subscribers on both", func(t *testing.T) {
 		subA := async(t, 6*time.Second, "GET", s.URL+"/sub/ma", "")
 		subB := async(t, 6*time.Second, "GET", s.URL+"/sub?id=mb", "")
-		waitSubscribers(t, s, "/ma", 1)
-		waitSubscribers(t, s, "/mb", 1)
-		pubExpect(t, do(t, "POST", s.URL+"/pub/ma,mb", "both"), http.StatusCreated, "POST")
+		waitSubscribers(t, s, "ma", 1)
+		waitSubscribers(t, s, "mb", 1)
+		expectStatus(t, do(t, "POST", s.URL+"/pub/ma,mb", "both"), http.StatusCreated, "POST")
 		for _, sub := range []<-chan response{subA, subB} {
-			if r := pubRecv(t, sub, "subscriber"); r.Status != http.StatusOK || r.Body != "both" {
+			if r := recv(t, sub); r.Status != http.StatusOK || r.Body != "both" {
 				t.Fatalf("subscriber got %d %q", r.Status, r.Body)
 			}
 		}
@@ -621,15 +436,15 @@ func TestPubMultiChannel(t *testing.T) {
 
 	t.Run("subscriber on one only", func(t *testing.T) {
 		sub := async(t, 6*time.Second, "GET", s.URL+"/sub/mc", "")
-		waitSubscribers(t, s, "/mc", 1)
-		pubExpect(t, do(t, "POST", s.URL+"/pub?id=mc,md", "x"), http.StatusCreated, "POST")
-		pubRecv(t, sub, "subscriber")
+		waitSubscribers(t, s, "mc", 1)
+		expectStatus(t, do(t, "POST", s.URL+"/pub?id=mc,md", "x"), http.StatusCreated, "POST")
+		recv(t, sub)
 	})
 
 	t.Run("stored in both", func(t *testing.T) {
-		pubExpect(t, do(t, "POST", s.URL+"/pub/me,mf", "stored"), http.StatusAccepted, "POST")
+		expectStatus(t, do(t, "POST", s.URL+"/pub/me,mf", "stored"), http.StatusAccepted, "POST")
 		for _, id := range []string{"me", "mf"} {
-			if info := pubGetInfo(t, s.URL+"/pub/"+id); info.Messages != 1 {
+			if info := getInfo(t, s.URL+"/pub/"+id); info.Messages != 1 {
 				t.Fatalf("channel %s: %d messages, want 1", id, info.Messages)
 			}
 			if r := do(t, "GET", s.URL+"/sub/"+id, ""); r.Body != "stored" {
@@ -639,7 +454,7 @@ func TestPubMultiChannel(t *testing.T) {
 	})
 }
 
-func TestPubMethods(t *testing.T) {
+func TestPublisherMethods(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
 	const pubAllow = "GET, POST, PUT, DELETE, OPTIONS"
@@ -703,12 +518,12 @@ func TestPubMethods(t *testing.T) {
 				}
 			}
 			// None of these may have created or published to the channel.
-			pubExpect404(t, s.URL+"/pub/m1")
+			expect404(t, s.URL+"/pub/m1")
 		})
 	}
 
 	t.Run("GET info with Origin gets CORS", func(t *testing.T) {
-		pubExpect(t, do(t, "POST", s.URL+"/pub/cors", "x"), http.StatusAccepted, "POST")
+		expectStatus(t, do(t, "POST", s.URL+"/pub/cors", "x"), http.StatusAccepted, "POST")
 		r := do(t, "GET", s.URL+"/pub/cors", "", "Origin", "http://example.com")
 		if r.Status != http.StatusOK || r.Header.Get("Access-Control-Allow-Origin") != "http://example.com" {
 			t.Fatalf("GET with Origin: %d, Access-Control-Allow-Origin %q", r.Status, r.Header.Get("Access-Control-Allow-Origin"))
@@ -716,9 +531,9 @@ func TestPubMethods(t *testing.T) {
 	})
 }
 
-func TestPubBodySizeLimit(t *testing.T) {
+func TestPublishBodySizeLimit(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pubConfig("client_max_body_size: 1k"))
+	s := startServer(t, defaultConfig("client_max_body_size: 1k"))
 	tests := []struct {
 		name       string
 		method     string
@@ -741,59 +556,63 @@ func TestPubBodySizeLimit(t *testing.T) {
 			for _, existing := range []bool{false, true} {
 				id := fmt.Sprintf("size%d-%v", i, existing)
 				url := s.URL + "/pub/" + id
-				var before pubInfo
+				var before channelInfo
 				if existing {
 					r := do(t, "POST", url, "first")
-					pubExpect(t, r, http.StatusAccepted, "first POST")
-					before = pubParseInfo(t, r.Body)
+					expectStatus(t, r, http.StatusAccepted, "first POST")
+					before = parseInfo(t, r.Body)
 				}
 				var r response
 				if tc.chunked {
-					r = pubChunked(t, tc.method, url, body)
+					r = doChunked(t, tc.method, url, body)
 				} else {
 					r = do(t, tc.method, url, body)
 				}
-				pubExpect(t, r, tc.wantStatus, fmt.Sprintf("%s %d bytes (existing channel %v)", tc.method, tc.size, existing))
+				expectStatus(t, r, tc.wantStatus, fmt.Sprintf("%s %d bytes (existing channel %v)", tc.method, tc.size, existing))
 				switch {
 				case tc.wantStatus == http.StatusAccepted:
-					info := pubGetInfo(t, url)
+					info := getInfo(t, url)
 					if info.Messages != before.Messages+1 {
 						t.Fatalf("after accepted publish: %d messages, want %d", info.Messages, before.Messages+1)
 					}
-					sub := do(t, "GET", s.URL+"/sub/"+id, "", "Last-Event-ID", before.ID)
+					lastID := "" // none: the header is sent empty
+					if existing {
+						lastID = before.ID.String()
+					}
+					sub := do(t, "GET", s.URL+"/sub/"+id, "", "Last-Event-ID", lastID)
 					if existing && len(sub.Body) != tc.size {
 						t.Fatalf("subscriber got %d bytes, want %d", len(sub.Body), tc.size)
 					}
 				case existing:
-					info := pubGetInfo(t, url)
+					info := getInfo(t, url)
 					if info.Messages != 1 || info.ID != before.ID {
 						t.Fatalf("after 413: %+v, want the channel unchanged (1 message, id %s)", info, before.ID)
 					}
 				default:
-					pubExpect404(t, url)
+					expect404(t, url)
 				}
 			}
 		})
 	}
 }
 
-// TestPubBodySizeZeroIsUnlimited: client_max_body_size is nginx's directive,
+// TestPublishBodySizeZeroIsUnlimited: client_max_body_size is nginx's directive,
 // and nginx (so every Nchan configuration) reads 0 as "no limit".
-func TestPubBodySizeZeroIsUnlimited(t *testing.T) {
+func TestPublishBodySizeZeroIsUnlimited(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pubConfig("client_max_body_size: 0"))
-	pubExpect(t, do(t, "POST", s.URL+"/pub/nolimit", "hello"), http.StatusAccepted, "POST 5 bytes with client_max_body_size 0")
+	s := startServer(t, defaultConfig("client_max_body_size: 0"))
+	expectStatus(t, do(t, "POST", s.URL+"/pub/nolimit", "hello"), http.StatusAccepted, "POST 5 bytes with client_max_body_size 0")
 	big := strings.Repeat("x", 3<<19) // 1.5M, past the 1M default
-	pubExpect(t, pubChunked(t, "POST", s.URL+"/pub/nolimit", big), http.StatusAccepted, "chunked POST 1.5M with client_max_body_size 0")
-	if info := pubGetInfo(t, s.URL+"/pub/nolimit"); info.Messages != 2 {
+	expectStatus(t, doChunked(t, "POST", s.URL+"/pub/nolimit", big), http.StatusAccepted, "chunked POST 1.5M with client_max_body_size 0")
+	if info := getInfo(t, s.URL+"/pub/nolimit"); info.Messages != 2 {
 		t.Fatalf("%d messages, want 2", info.Messages)
 	}
 }
 
-func TestPubMaxReservedMemory(t *testing.T) {
+func TestMaxReservedMemory(t *testing.T) {
 	t.Parallel()
 	const limit = 1 << 20
-	s := startServer(t, pubConfig("max_reserved_memory: 1M", "message_buffer_length: 10"))
+	s := startServer(t, defaultConfig("max_reserved_memory: 1M", "message_buffer_length: 10"))
 	body := strings.Repeat("m", 100_000)
 	checkMem := func(when string) {
 		t.Helper()
@@ -804,13 +623,13 @@ func TestPubMaxReservedMemory(t *testing.T) {
 
 	// One channel: the buffer of 10 turns over without running out.
 	for i := range 15 {
-		pubExpect(t, do(t, "POST", s.URL+"/pub/one", body), http.StatusAccepted, fmt.Sprintf("publish %d to one channel", i))
+		expectStatus(t, do(t, "POST", s.URL+"/pub/one", body), http.StatusAccepted, fmt.Sprintf("publish %d to one channel", i))
 		checkMem("one channel")
 	}
-	if info := pubGetInfo(t, s.URL+"/pub/one"); info.Messages != 10 {
+	if info := getInfo(t, s.URL+"/pub/one"); info.Messages != 10 {
 		t.Fatalf("one channel: %d messages, want 10", info.Messages)
 	}
-	pubExpect(t, do(t, "DELETE", s.URL+"/pub/one", ""), http.StatusOK, "DELETE one")
+	expectStatus(t, do(t, "DELETE", s.URL+"/pub/one", ""), http.StatusOK, "DELETE one")
 
 	// Many channels: the store fills and answers 507.
 	const channels = 25
@@ -855,14 +674,14 @@ func TestPubMaxReservedMemory(t *testing.T) {
 		t.Fatalf("memory used %d after deleting every channel (was %d when full)", used, usedFull)
 	}
 	for i := range 3 {
-		pubExpect(t, do(t, "POST", s.URL+fmt.Sprintf("/pub/after%d", i), body), http.StatusAccepted, "publish after delete")
+		expectStatus(t, do(t, "POST", s.URL+fmt.Sprintf("/pub/after%d", i), body), http.StatusAccepted, "publish after delete")
 	}
 	checkMem("after delete")
 }
 
-func TestPubMaxChannelIDLength(t *testing.T) {
+func TestMaxChannelIDLength(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pubConfig("max_channel_id_length: 10"))
+	s := startServer(t, defaultConfig("max_channel_id_length: 10"))
 	tests := []struct {
 		method, path string
 		want         int
@@ -883,10 +702,10 @@ func TestPubMaxChannelIDLength(t *testing.T) {
 			if tc.method == "POST" {
 				body = "x"
 			}
-			pubExpect(t, do(t, tc.method, s.URL+tc.path, body), tc.want, tc.method+" "+tc.path)
+			expectStatus(t, do(t, tc.method, s.URL+tc.path, body), tc.want, tc.method+" "+tc.path)
 		})
 	}
-	if info := pubGetInfo(t, s.URL+"/pub/aaaaaaaaaa"); info.Messages != 1 {
+	if info := getInfo(t, s.URL+"/pub/aaaaaaaaaa"); info.Messages != 1 {
 		t.Fatalf("10-character id: %d messages, want 1", info.Messages)
 	}
 	for _, key := range []string{"/bbbbbbbbbbb", "/xy12", "/cd3456"} {
@@ -896,9 +715,9 @@ func TestPubMaxChannelIDLength(t *testing.T) {
 	}
 }
 
-func TestPubTooManyChannels(t *testing.T) {
+func TestTooManyChannels(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pubConfig("max_channel_id_length: 8192"))
+	s := startServer(t, defaultConfig("max_channel_id_length: 8192"))
 	ids := func(prefix string, n int) string {
 		parts := make([]string, n)
 		for i := range parts {
@@ -906,75 +725,51 @@ func TestPubTooManyChannels(t *testing.T) {
 		}
 		return strings.Join(parts, ",")
 	}
-	pubExpect(t, do(t, "POST", s.URL+"/pub/"+ids("c", 255), "x"), http.StatusAccepted, "255 channels")
+	expectStatus(t, do(t, "POST", s.URL+"/pub/"+ids("c", 255), "x"), http.StatusAccepted, "255 channels")
 	for _, id := range []string{"c0", "c254"} {
-		if info := pubGetInfo(t, s.URL+"/pub/"+id); info.Messages != 1 {
+		if info := getInfo(t, s.URL+"/pub/"+id); info.Messages != 1 {
 			t.Fatalf("channel %s: %d messages, want 1", id, info.Messages)
 		}
 	}
-	pubExpect(t, do(t, "POST", s.URL+"/pub/"+ids("d", 256), "x"), http.StatusForbidden, "256 channels")
-	pubExpect(t, do(t, "POST", s.URL+"/pub?id="+ids("e", 300), "x"), http.StatusForbidden, "300 channels")
+	expectStatus(t, do(t, "POST", s.URL+"/pub/"+ids("d", 256), "x"), http.StatusForbidden, "256 channels")
+	expectStatus(t, do(t, "POST", s.URL+"/pub?id="+ids("e", 300), "x"), http.StatusForbidden, "300 channels")
 	for _, id := range []string{"d0", "d255", "e0"} {
-		pubExpect404(t, s.URL+"/pub/"+id)
+		expect404(t, s.URL+"/pub/"+id)
 	}
 	if n := s.Store.Stats().Channels; n != 255 {
 		t.Fatalf("%d channels in the store, want 255", n)
 	}
 }
 
-func TestPubChannelGroup(t *testing.T) {
+func TestChannelGroup(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, `channel_id_split_delimiter: ","
-servers:
-  - listen: 127.0.0.1:0
-    locations:
-      - location: ~ ^/g1/pub/(.+)$
-        publisher: true
-        channel_id: $1
-        channel_group: g1
-      - location: ~ ^/g1/sub/(.+)$
-        subscriber: true
-        channel_id: $1
-        channel_group: g1
-      - location: ~ ^/g2/pub/(.+)$
-        publisher: true
-        channel_id: $1
-        channel_group: g2
-      - location: ~ ^/g2/sub/(.+)$
-        subscriber: true
-        channel_id: $1
-        channel_group: g2
-      - location: ~ ^/m/pub/(.+)$
-        publisher: true
-        channel_id: $1
-        channel_group: m
-      - location: ~ ^/slash/pub/(.+)$
-        publisher: true
-        channel_id: $1
-        channel_group: a/b
-      - location: ~ ^/var/pub/(.+)$
-        publisher: true
-        channel_id: $1
-        channel_group: $arg_group
-      - location: ~ ^/var/sub/(.+)$
-        subscriber: true
-        channel_id: $1
-        channel_group: $arg_group
-      - location: ~ ^/pub/(.+)$
-        publisher: true
-        channel_id: $1
-`)
-	pubExpect(t, do(t, "POST", s.URL+"/g1/pub/x", "one"), http.StatusAccepted, "POST g1")
-	pubExpect(t, do(t, "POST", s.URL+"/g2/pub/x", "two"), http.StatusAccepted, "POST g2")
-	pubExpect(t, do(t, "POST", s.URL+"/g2/pub/x", "three"), http.StatusAccepted, "POST g2")
+	// The group's locations: /<prefix>/pub/<id> and /<prefix>/sub/<id>.
+	group := func(prefix, group string, sub bool) []string {
+		locs := []string{prefixLocation(prefix+"/pub", "publisher: true", "channel_group: "+group)}
+		if sub {
+			locs = append(locs, prefixLocation(prefix+"/sub", "subscriber: true", "channel_group: "+group))
+		}
+		return locs
+	}
+	var locs []string
+	for _, g := range []struct {
+		prefix, group string
+		sub           bool
+	}{{"g1", "g1", true}, {"g2", "g2", true}, {"m", "m", false}, {"slash", "a/b", false}, {"var", "$arg_group", true}} {
+		locs = append(locs, group(g.prefix, g.group, g.sub)...)
+	}
+	s := startServer(t, testConfig(nil, append(locs, prefixLocation("pub", "publisher: true"))...))
+	expectStatus(t, do(t, "POST", s.URL+"/g1/pub/x", "one"), http.StatusAccepted, "POST g1")
+	expectStatus(t, do(t, "POST", s.URL+"/g2/pub/x", "two"), http.StatusAccepted, "POST g2")
+	expectStatus(t, do(t, "POST", s.URL+"/g2/pub/x", "three"), http.StatusAccepted, "POST g2")
 
-	if info := pubGetInfo(t, s.URL+"/g1/pub/x"); info.Messages != 1 {
+	if info := getInfo(t, s.URL+"/g1/pub/x"); info.Messages != 1 {
 		t.Fatalf("g1/x: %d messages, want 1", info.Messages)
 	}
-	if info := pubGetInfo(t, s.URL+"/g2/pub/x"); info.Messages != 2 {
+	if info := getInfo(t, s.URL+"/g2/pub/x"); info.Messages != 2 {
 		t.Fatalf("g2/x: %d messages, want 2", info.Messages)
 	}
-	pubExpect404(t, s.URL+"/pub/x") // no group: another channel again
+	expect404(t, s.URL+"/pub/x") // no group: another channel again
 	if r := do(t, "GET", s.URL+"/g1/sub/x", ""); r.Body != "one" {
 		t.Fatalf("g1 subscriber got %q, want \"one\"", r.Body)
 	}
@@ -988,11 +783,11 @@ servers:
 	}
 
 	// The group from a variable.
-	pubExpect(t, do(t, "POST", s.URL+"/var/pub/x?group=g1", "four"), http.StatusAccepted, "POST group from $arg_group")
-	if info := pubGetInfo(t, s.URL+"/g1/pub/x"); info.Messages != 2 {
+	expectStatus(t, do(t, "POST", s.URL+"/var/pub/x?group=g1", "four"), http.StatusAccepted, "POST group from $arg_group")
+	if info := getInfo(t, s.URL+"/g1/pub/x"); info.Messages != 2 {
 		t.Fatalf("g1/x after $arg_group publish: %d messages, want 2", info.Messages)
 	}
-	if info := pubGetInfo(t, s.URL+"/var/pub/x?group=g2"); info.Messages != 2 {
+	if info := getInfo(t, s.URL+"/var/pub/x?group=g2"); info.Messages != 2 {
 		t.Fatalf("g2/x via $arg_group: %d messages, want 2", info.Messages)
 	}
 
@@ -1010,7 +805,7 @@ servers:
 	}
 	for _, tc := range tests {
 		t.Run("forbidden "+tc.method+" "+tc.path, func(t *testing.T) {
-			pubExpect(t, do(t, tc.method, s.URL+tc.path, ""), http.StatusForbidden, tc.method+" "+tc.path)
+			expectStatus(t, do(t, tc.method, s.URL+tc.path, ""), http.StatusForbidden, tc.method+" "+tc.path)
 		})
 	}
 	for _, key := range []string{"m/x", "m/y", "a/b/x", "a/b/y"} {
@@ -1020,20 +815,20 @@ servers:
 	}
 }
 
-func TestPubMessageBufferLength(t *testing.T) {
+func TestMessageBufferLength(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pubConfig("message_buffer_length: 3"))
+	s := startServer(t, defaultConfig("message_buffer_length: 3"))
 	var ids []string
 	for i := range 5 {
 		r := do(t, "POST", s.URL+"/pub/buf", fmt.Sprint("m", i))
-		pubExpect(t, r, http.StatusAccepted, "POST")
-		info := pubParseInfo(t, r.Body)
+		expectStatus(t, r, http.StatusAccepted, "POST")
+		info := parseInfo(t, r.Body)
 		if want := min(i+1, 3); info.Messages != want {
 			t.Fatalf("after publish %d: %d messages, want %d", i, info.Messages, want)
 		}
-		ids = append(ids, info.ID)
+		ids = append(ids, info.ID.String())
 	}
-	if info := pubGetInfo(t, s.URL+"/pub/buf"); info.Messages != 3 || info.ID != ids[4] {
+	if info := getInfo(t, s.URL+"/pub/buf"); info.Messages != 3 || info.ID.String() != ids[4] {
 		t.Fatalf("info %+v, want 3 messages, last id %s", info, ids[4])
 	}
 	// An oldest-start subscriber gets the 3rd-newest message, then the rest.
@@ -1043,117 +838,110 @@ func TestPubMessageBufferLength(t *testing.T) {
 		if r.Status != http.StatusOK || r.Body != fmt.Sprint("m", want) {
 			t.Fatalf("subscriber got %d %q, want m%d", r.Status, r.Body, want)
 		}
-		if got := pubSubscriberID(t, r); got != ids[want] {
+		if got := responseID(t, r); got != ids[want] {
 			t.Fatalf("subscriber id %s, want %s", got, ids[want])
 		}
 		hd = []string{"If-Modified-Since", r.Header.Get("Last-Modified"), "If-None-Match", r.Header.Get("Etag")}
 	}
 }
 
-func TestPubMessageTimeout(t *testing.T) {
+func TestMessageTimeout(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pubConfig("message_timeout: 1s"))
+	s := startServer(t, defaultConfig("message_timeout: 1s"))
 	for i := range 2 {
-		pubExpect(t, do(t, "POST", s.URL+"/pub/ttl", fmt.Sprint("m", i)), http.StatusAccepted, "POST")
+		expectStatus(t, do(t, "POST", s.URL+"/pub/ttl", fmt.Sprint("m", i)), http.StatusAccepted, "POST")
 	}
 	start := time.Now()
-	if info := pubGetInfo(t, s.URL+"/pub/ttl"); info.Messages != 2 {
+	if info := getInfo(t, s.URL+"/pub/ttl"); info.Messages != 2 {
 		t.Fatalf("right after publishing: %d messages, want 2", info.Messages)
 	}
-	pubWaitUntil(t, 4*time.Second, "messages expire", func() bool {
-		return pubGetInfo(t, s.URL+"/pub/ttl").Messages == 0
+	waitFor(t, 4*time.Second, "messages expire", func() bool {
+		return getInfo(t, s.URL+"/pub/ttl").Messages == 0
 	})
 	if d := time.Since(start); d < 800*time.Millisecond {
 		t.Fatalf("messages expired after %v, before message_timeout 1s", d)
 	}
 	// The expired messages are not delivered: a new subscriber waits.
 	sub := async(t, 6*time.Second, "GET", s.URL+"/sub/ttl", "")
-	waitSubscribers(t, s, "/ttl", 1)
-	pubNoResponse(t, sub, 100*time.Millisecond, "subscriber after expiry")
-	pubExpect(t, do(t, "POST", s.URL+"/pub/ttl", "fresh"), http.StatusCreated, "POST")
-	if r := pubRecv(t, sub, "subscriber"); r.Body != "fresh" {
-		t.Fatalf("subscriber got %q, want \"fresh\"", r.Body)
-	}
+	waitSubscribers(t, s, "ttl", 1)
+	parkedGetsNext(t, s, sub, "ttl", "fresh", 100*time.Millisecond)
 }
 
-func TestPubStoreMessagesOff(t *testing.T) {
+func TestStoreMessagesOff(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pubConfig("store_messages: off"))
+	s := startServer(t, defaultConfig("store_messages: off"))
 	for i := range 3 {
 		r := do(t, "POST", s.URL+"/pub/nostore", fmt.Sprint("m", i))
-		pubExpect(t, r, http.StatusAccepted, "POST")
-		if info := pubParseInfo(t, r.Body); info.Messages != 0 {
+		expectStatus(t, r, http.StatusAccepted, "POST")
+		if info := parseInfo(t, r.Body); info.Messages != 0 {
 			t.Fatalf("publish response: %d messages, want 0", info.Messages)
 		}
 	}
-	if info := pubGetInfo(t, s.URL+"/pub/nostore"); info.Messages != 0 {
+	if info := getInfo(t, s.URL+"/pub/nostore"); info.Messages != 0 {
 		t.Fatalf("info: %d messages, want 0", info.Messages)
 	}
 	// A waiting subscriber still gets live messages.
 	sub := async(t, 6*time.Second, "GET", s.URL+"/sub/nostore2", "")
-	waitSubscribers(t, s, "/nostore2", 1)
-	pubExpect(t, do(t, "POST", s.URL+"/pub/nostore2", "live"), http.StatusCreated, "POST")
-	if r := pubRecv(t, sub, "subscriber"); r.Body != "live" {
-		t.Fatalf("subscriber got %q", r.Body)
-	}
+	waitSubscribers(t, s, "nostore2", 1)
+	parkedGetsNext(t, s, sub, "nostore2", "live", 0)
 }
 
-func TestPubChannelTimeout(t *testing.T) {
+func TestChannelTimeout(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pubConfig("channel_timeout: 1s"))
-	pubExpect(t, do(t, "PUT", s.URL+"/pub/idle", ""), http.StatusOK, "PUT idle")
-	pubExpect(t, do(t, "PUT", s.URL+"/pub/busy", ""), http.StatusOK, "PUT busy")
+	s := startServer(t, defaultConfig("channel_timeout: 1s"))
+	expectStatus(t, do(t, "PUT", s.URL+"/pub/idle", ""), http.StatusOK, "PUT idle")
+	expectStatus(t, do(t, "PUT", s.URL+"/pub/busy", ""), http.StatusOK, "PUT busy")
 	created := time.Now()
 	sub := async(t, 8*time.Second, "GET", s.URL+"/sub/busy", "")
-	waitSubscribers(t, s, "/busy", 1)
-	pubGetInfo(t, s.URL+"/pub/idle") // still there right away
+	waitSubscribers(t, s, "busy", 1)
+	getInfo(t, s.URL+"/pub/idle") // still there right away
 
-	pubWaitUntil(t, 4*time.Second, "idle channel expires", func() bool {
+	waitFor(t, 4*time.Second, "idle channel expires", func() bool {
 		return do(t, "GET", s.URL+"/pub/idle", "").Status == http.StatusNotFound
 	})
 	if d := time.Since(created); d < 800*time.Millisecond {
 		t.Fatalf("idle channel expired after %v, before channel_timeout 1s", d)
 	}
-	pubExpect404(t, s.URL+"/pub/idle")
+	expect404(t, s.URL+"/pub/idle")
 
 	// The channel with a waiting subscriber outlives the timeout.
 	if wait := 1500*time.Millisecond - time.Since(created); wait > 0 {
 		time.Sleep(wait)
 	}
-	if info := pubGetInfo(t, s.URL+"/pub/busy"); info.Subscribers != 1 {
+	if info := getInfo(t, s.URL+"/pub/busy"); info.Subscribers != 1 {
 		t.Fatalf("busy channel: %d subscribers, want 1", info.Subscribers)
 	}
-	pubExpect(t, do(t, "POST", s.URL+"/pub/busy", "still here"), http.StatusCreated, "POST busy")
-	if r := pubRecv(t, sub, "subscriber"); r.Status != http.StatusOK || r.Body != "still here" {
+	expectStatus(t, do(t, "POST", s.URL+"/pub/busy", "still here"), http.StatusCreated, "POST busy")
+	if r := recv(t, sub); r.Status != http.StatusOK || r.Body != "still here" {
 		t.Fatalf("subscriber got %d %q", r.Status, r.Body)
 	}
 }
 
-func TestPubMonotonicIDs(t *testing.T) {
+func TestPublishMonotonicIDs(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
 	const n = 200
-	var prev pubInfo
+	var prev channelInfo
 	sameSecond := 0
 	for i := range n {
 		r := do(t, "POST", s.URL+"/pub/mono", "x")
-		pubExpect(t, r, http.StatusAccepted, "POST")
-		info := pubParseInfo(t, r.Body)
+		expectStatus(t, r, http.StatusAccepted, "POST")
+		info := parseInfo(t, r.Body)
 		if i > 0 {
 			switch {
-			case info.Time == prev.Time:
+			case info.ID.T == prev.ID.T:
 				sameSecond++
-				if info.Tag != prev.Tag+1 {
-					t.Fatalf("publish %d: id %s after %s, want tag %d", i, info.ID, prev.ID, prev.Tag+1)
+				if info.ID.Tag != prev.ID.Tag+1 {
+					t.Fatalf("publish %d: id %s after %s, want tag %d", i, info.ID, prev.ID, prev.ID.Tag+1)
 				}
-			case info.Time > prev.Time:
-				if info.Tag != 0 {
-					t.Fatalf("publish %d: id %s starts a new second with tag %d, want 0", i, info.ID, info.Tag)
+			case info.ID.T > prev.ID.T:
+				if info.ID.Tag != 0 {
+					t.Fatalf("publish %d: id %s starts a new second with tag %d, want 0", i, info.ID, info.ID.Tag)
 				}
 			default:
 				t.Fatalf("publish %d: id %s went back from %s", i, info.ID, prev.ID)
 			}
-		} else if info.Tag != 0 {
+		} else if info.ID.Tag != 0 {
 			t.Fatalf("first id %s, want tag 0", info.ID)
 		}
 		prev = info
@@ -1161,12 +949,12 @@ func TestPubMonotonicIDs(t *testing.T) {
 	if sameSecond == 0 {
 		t.Fatalf("no two of %d rapid publishes shared a second", n)
 	}
-	if info := pubGetInfo(t, s.URL+"/pub/mono"); info.ID != prev.ID || info.Messages != 10 {
+	if info := getInfo(t, s.URL+"/pub/mono"); info.ID != prev.ID || info.Messages != 10 {
 		t.Fatalf("info %+v, want last id %s and 10 messages (default buffer)", info, prev.ID)
 	}
 }
 
-func TestPubConcurrentIDsDistinct(t *testing.T) {
+func TestPublishConcurrentIDsDistinct(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
 	const workers, each = 10, 20
@@ -1174,15 +962,15 @@ func TestPubConcurrentIDsDistinct(t *testing.T) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			// No t.Fatal off the test goroutine: async and a plain match.
+			// No t.Fatal off the test goroutine: async and tryParseInfo.
 			for range each {
 				r := <-async(t, 5*time.Second, "POST", s.URL+"/pub/conc", "x")
-				m := pubInfoRE.FindStringSubmatch(r.Body)
-				if r.Status != http.StatusAccepted || m == nil {
+				info, err := tryParseInfo(infoRE, r.Body)
+				if r.Status != http.StatusAccepted || err != nil {
 					t.Errorf("POST: %d %q", r.Status, r.Body)
 					return
 				}
-				results <- m[4] + ":" + m[5]
+				results <- info.ID.String()
 			}
 		})
 	}
@@ -1197,71 +985,5 @@ func TestPubConcurrentIDsDistinct(t *testing.T) {
 	}
 	if len(seen) != workers*each {
 		t.Fatalf("%d distinct ids, want %d", len(seen), workers*each)
-	}
-}
-
-func TestStubStatus(t *testing.T) {
-	s := startServer(t, `servers:
-  - listen: 127.0.0.1:0
-    locations:
-      - location: = /status
-        stub_status: on
-      - location: ~ ^/pub/(.+)$
-        publisher: true
-        channel_id: $1
-`)
-	do(t, "POST", s.URL+"/pub/a", "one")
-	do(t, "POST", s.URL+"/pub/b", "two")
-	r := do(t, "GET", s.URL+"/status", "")
-	for _, want := range []string{"total published messages: 2\n", "stored messages: 2\n", "channels: 2\n", "subscribers: 0\n", "redis connected servers: 0\n", "slow subscribers disconnected: 0\n"} {
-		if !strings.Contains(r.Body, want) {
-			t.Errorf("status page lacks %q:\n%s", want, r.Body)
-		}
-	}
-	if r.Status != 200 || r.Header.Get("Content-Type") != "text/plain" {
-		t.Errorf("status page: %d %q", r.Status, r.Header.Get("Content-Type"))
-	}
-	if r := do(t, "POST", s.URL+"/status", "x"); r.Status != http.StatusMethodNotAllowed {
-		t.Errorf("POST status page: %d, want 405", r.Status)
-	}
-}
-
-// TestStubStatusSumsStores: with locations on two stores, the status page
-// counts both.
-func TestStubStatusSumsStores(t *testing.T) {
-	cfg, err := config.Parse([]byte(`servers:
-  - listen: 127.0.0.1:0
-    locations:
-      - location: = /status
-        stub_status: on
-      - location: ~ ^/pub/(.+)$
-        publisher: true
-        channel_id: $1
-      - location: ~ ^/other/(.+)$
-        publisher: true
-        channel_id: $1
-`), "test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := memory.New(memory.Options{})
-	t.Cleanup(func() { other.Close() })
-	s := servertest.Start(t, servertest.Options{Config: cfg, StoreFor: func(l *config.Location) store.Store {
-		if strings.Contains(l.Pattern.Path, "other") {
-			return other
-		}
-		return nil
-	}})
-	do(t, "POST", s.URL+"/pub/a", "one")
-	do(t, "POST", s.URL+"/other/b", "two")
-	do(t, "POST", s.URL+"/other/c", "three")
-	if st := other.Stats(); st.Channels != 2 {
-		t.Fatalf("the second store has %d channels, want 2: the location did not use it", st.Channels)
-	}
-	r := do(t, "GET", s.URL+"/status", "")
-	for _, want := range []string{"total published messages: 3\n", "stored messages: 3\n", "channels: 3\n"} {
-		if !strings.Contains(r.Body, want) {
-			t.Errorf("status page lacks %q:\n%s", want, r.Body)
-		}
 	}
 }
