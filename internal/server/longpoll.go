@@ -13,8 +13,9 @@ import (
 
 // poll serves a long-poll (or interval-poll) subscriber: one message (or,
 // with longpoll_multipart_response, every message available), or a status
-// when there is none to give. The session ends before the answer is
-// written, so the subscriber no longer counts once it has it.
+// when there is none to give. The delivery is reported and the session
+// ends before the answer is written, so the subscriber no longer counts
+// once it has it.
 func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, interval bool) {
 	r, rt := q.HTTP, q.Route
 	var timeout <-chan time.Time
@@ -36,6 +37,7 @@ func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, inte
 				s.writeMessages(w, r, ss, m, idx)
 				return
 			}
+			s.delivered(ss, 1, len(m.Body))
 			ss.end(endAnswered)
 			s.writeMessage(w, r, ss, m, idx)
 			return
@@ -63,7 +65,8 @@ func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, inte
 	}
 }
 
-// writeMessage answers a poll with one message.
+// writeMessage answers a poll with one message. The caller has reported
+// the delivery and ended the session.
 func (s *Server) writeMessage(w http.ResponseWriter, r *http.Request, ss *session, m *store.Message, idx int) {
 	rt := ss.rt
 	hd := w.Header()
@@ -77,7 +80,6 @@ func (s *Server) writeMessage(w http.ResponseWriter, r *http.Request, ss *sessio
 	rt.Access.SetCORS(hd, r)
 	w.WriteHeader(http.StatusOK)
 	w.Write(m.Body)
-	s.delivered(ss, 1, len(m.Body))
 }
 
 // maxMultipartMessages bounds one longpoll_multipart_response answer.
@@ -99,6 +101,11 @@ func (s *Server) writeMessages(w http.ResponseWriter, r *http.Request, ss *sessi
 		msgs = append(msgs, m)
 		lastIdx = idx
 	}
+	size := 0
+	for _, m := range msgs {
+		size += len(m.Body)
+	}
+	s.delivered(ss, len(msgs), size)
 	ss.end(endAnswered)
 	if len(msgs) == 1 {
 		s.writeMessage(w, r, ss, first, firstIdx)
@@ -137,7 +144,6 @@ func (s *Server) writeMessages(w http.ResponseWriter, r *http.Request, ss *sessi
 	rt.Access.SetCORS(hd, r)
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
-	s.delivered(ss, len(msgs), len(body))
 }
 
 // writeStatus answers a poll without a message (304, 408), with the id it
