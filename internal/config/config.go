@@ -4,6 +4,7 @@
 package config
 
 import (
+	"crypto/tls"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -178,7 +179,7 @@ func (ix *index) mapping(n *yaml.Node, what string) error {
 func parse(data []byte) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlErr(err)
+		return nil, yamlErr(data, err)
 	}
 	ix := newIndex()
 	c := &Config{}
@@ -250,7 +251,7 @@ func parse(data []byte) (*Config, error) {
 	return c, nil
 }
 
-func yamlErr(err error) error {
+func yamlErr(data []byte, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		return &Error{Msg: strings.Join(te.Errors, "; ")}
@@ -259,9 +260,38 @@ func yamlErr(err error) error {
 	var line int
 	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
 		_, rest, _ := strings.Cut(msg, ":")
+		if at := firstBadLine(data); at > line {
+			// The parser names the line of the block it was reading; the
+			// mistake is where the prefix of the file stops parsing.
+			line = at
+		}
 		return &Error{Line: line, Column: 1, Msg: "invalid YAML:" + rest}
 	}
 	return &Error{Msg: "invalid YAML: " + msg}
+}
+
+// firstBadLine returns the first line n such that the file's first n
+// lines do not parse as YAML (0 if every prefix parses). A file cut at a
+// line break is still YAML up to the mistake, so that line holds it.
+func firstBadLine(data []byte) int {
+	lines := strings.SplitAfter(string(data), "\n")
+	parses := func(n int) bool {
+		var doc yaml.Node
+		return yaml.Unmarshal([]byte(strings.Join(lines[:n], "")), &doc) == nil
+	}
+	if parses(len(lines)) {
+		return 0
+	}
+	lo, hi := 0, len(lines) // parses(lo) holds, parses(hi) does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if parses(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
 
 // keyErr prefixes a value error with the key it belongs to.
@@ -330,14 +360,25 @@ func (ix *index) server(n *yaml.Node, base *Location) (Server, error) {
 	if (s.TLSCertificate == "") != (s.TLSKey == "") {
 		return Server{}, nodeErr(n, "ssl_certificate and ssl_certificate_key go together")
 	}
+	if s.TLSCertificate != "" {
+		if _, err := tls.LoadX509KeyPair(s.TLSCertificate, s.TLSKey); err != nil {
+			return Server{}, nodeErr(n, "ssl_certificate %s with ssl_certificate_key %s: %v", s.TLSCertificate, s.TLSKey, err)
+		}
+	}
 	if locs == nil || locs.Kind != yaml.SequenceNode || len(locs.Content) == 0 {
 		return Server{}, nodeErr(n, "server needs a non-empty locations list")
 	}
+	seen := map[string]int{}
 	for _, ln := range locs.Content {
 		l, err := ix.location(ln, &sb)
 		if err != nil {
 			return Server{}, err
 		}
+		p := l.Pattern.String()
+		if first, dup := seen[p]; dup {
+			return Server{}, nodeErr(ln, "duplicate location %q (first at line %d)", p, first)
+		}
+		seen[p] = ln.Line
 		s.Locations = append(s.Locations, l)
 	}
 	return s, nil

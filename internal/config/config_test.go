@@ -477,6 +477,34 @@ func TestParseErrors(t *testing.T) {
 `,
 			[]string{"test.yaml:4:", "127.0.0.1:8080", "already used", "line 2"},
 		},
+		{
+			"bad indentation names its own line", `servers:
+  - listen: 127.0.0.1:8080
+    locations:
+      - location: /a
+        pubsub: true
+       channel_id: $1
+`,
+			[]string{"test.yaml:6:", "invalid YAML"},
+		},
+		{
+			"duplicate location", `servers:
+  - listen: 127.0.0.1:8080
+    locations:
+      - {location: "~ ^/a/(.+)$", pubsub: true, channel_id: $1}
+      - {location: "= /b", pubsub: true, channel_id: x}
+      - {location: "~ ^/a/(.+)$", subscriber: true, channel_id: $1}
+`,
+			[]string{"test.yaml:6:", `duplicate location "~ ^/a/(.+)$"`, "line 4"},
+		},
+		{
+			"store conflicts with use_redis", locYAML("store: memory\n        use_redis: on"),
+			[]string{"store: memory conflicts with use_redis"},
+		},
+		{
+			"bad engine name", locYAML("store: Mem ory"),
+			[]string{"test.yaml:7:", "not an engine name"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -714,4 +742,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error does not name the file: %v", err)
 		}
 	})
+}
+
+// TestTLSFilesAreLoadedAtCheck: a certificate file that exists but holds no
+// PEM data fails validation, as it would fail serve.
+func TestTLSFilesAreLoadedAtCheck(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := dir+"/cert.pem", dir+"/key.pem"
+	for _, f := range []string{cert, key} {
+		if err := os.WriteFile(f, []byte("not PEM at all\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yamlText := "servers:\n  - listen: 127.0.0.1:8443\n    ssl_certificate: " + cert + "\n    ssl_certificate_key: " + key +
+		"\n    locations: [{location: /, pubsub: true, channel_id: x}]\n"
+	_, err := Parse([]byte(yamlText), "test.yaml")
+	if err == nil || !strings.Contains(err.Error(), "test.yaml:2:") || !strings.Contains(err.Error(), "ssl_certificate") {
+		t.Fatalf("error %v, want one naming ssl_certificate at line 2", err)
+	}
 }
