@@ -234,7 +234,7 @@ func (d *EventSourceDecoder) nextLine() (line []byte, cut, ok bool) {
 	}
 	if max := d.limit() + lineSlack; len(line) > max {
 		if !d.Truncate {
-			d.err = fmt.Errorf("eventsource: line of %d bytes: %w", len(line), ErrTooLong)
+			d.err = fmt.Errorf("eventsource: line of more than %d bytes: %w", max, ErrTooLong)
 			return nil, false, false
 		}
 		line, d.lineCut = line[:max], true
