@@ -93,7 +93,7 @@ type EventSourceDecoder struct {
 	Truncate bool
 
 	in      []byte // input fed and not yet read
-	lf      int    // index in in of the next LF; -1: none; -2: not searched
+	lf, cr  int    // index in in of the next LF and CR; -1: none; -2: not searched
 	err     error
 	started bool // past a possible byte order mark
 	bom     int  // bytes of a byte order mark matched at the start
@@ -107,6 +107,7 @@ type EventSourceDecoder struct {
 	hasData       bool
 	truncated     bool
 	dispatched    bool // the last Next returned an event: clear it
+	ev            Event
 }
 
 func (d *EventSourceDecoder) limit() int {
@@ -130,15 +131,16 @@ func (d *EventSourceDecoder) Reset() {
 // more input. Feeding before that keeps what was left, in a copy.
 func (d *EventSourceDecoder) Feed(p []byte) {
 	d.in = feedInput(d.in, p)
-	d.lf = -2
+	d.lf, d.cr = -2, -2
 }
 
-// Next returns the next event, comment or retry field. ok is false when
-// the input fed so far holds no more of them: Feed the next bytes. An
-// error is final: every later call returns it.
-func (d *EventSourceDecoder) Next() (e Event, ok bool, err error) {
+// Next returns the next event, comment or retry field, or nil when the
+// input fed so far holds no more of them: Feed the next bytes. The Event
+// is the decoder's own, overwritten by the next call. An error is final:
+// every later call returns it.
+func (d *EventSourceDecoder) Next() (*Event, error) {
 	if d.err != nil {
-		return Event{}, false, d.err
+		return nil, d.err
 	}
 	if d.dispatched {
 		d.typ, d.data, d.hasData, d.truncated, d.dispatched = d.typ[:0], d.data[:0], false, false, false
@@ -146,13 +148,13 @@ func (d *EventSourceDecoder) Next() (e Event, ok bool, err error) {
 	for {
 		line, cut, ok := d.nextLine()
 		if !ok {
-			return Event{}, false, d.err
+			return nil, d.err
 		}
-		if e, ok := d.field(line, cut); ok {
-			return e, true, nil
+		if d.field(line, cut, &d.ev) {
+			return &d.ev, nil
 		}
 		if d.err != nil {
-			return Event{}, false, d.err
+			return nil, d.err
 		}
 	}
 }
@@ -163,6 +165,11 @@ func (d *EventSourceDecoder) consume(n int) {
 	if d.lf >= 0 {
 		if d.lf -= n; d.lf < 0 {
 			d.lf = -2
+		}
+	}
+	if d.cr >= 0 {
+		if d.cr -= n; d.cr < 0 {
+			d.cr = -2
 		}
 	}
 }
@@ -198,14 +205,18 @@ func (d *EventSourceDecoder) nextLine() (line []byte, cut, ok bool) {
 	if len(d.in) == 0 {
 		return nil, false, false
 	}
+	// Where the next LF and the next CR are is remembered as the input is
+	// read, so each byte is searched once for each: in a stream without
+	// CR (as servers write them) one search finds there is none.
 	if d.lf == -2 {
 		d.lf = bytes.IndexByte(d.in, '\n')
 	}
+	if d.cr == -2 {
+		d.cr = bytes.IndexByte(d.in, '\r')
+	}
 	end := d.lf
-	if end < 0 {
-		end = bytes.IndexByte(d.in, '\r')
-	} else if cr := bytes.IndexByte(d.in[:end], '\r'); cr >= 0 {
-		end = cr
+	if d.cr >= 0 && (end < 0 || d.cr < end) {
+		end = d.cr
 	}
 	if end < 0 {
 		d.appendLine(d.in)
@@ -257,21 +268,24 @@ func (d *EventSourceDecoder) appendLine(p []byte) {
 	d.line = append(d.line, p...)
 }
 
-// field acts on one line and returns what it completes.
-func (d *EventSourceDecoder) field(line []byte, cut bool) (Event, bool) {
+// field acts on one line and reports whether it completes something,
+// which it writes to e.
+func (d *EventSourceDecoder) field(line []byte, cut bool, e *Event) bool {
 	if len(line) == 0 {
 		if !d.hasData {
 			d.typ = d.typ[:0]
-			return Event{}, false
+			return false
 		}
 		d.dispatched = true
-		return Event{Kind: KindEvent, ID: d.id, Type: d.typ, Data: d.data, Truncated: d.truncated}, true
+		e.Kind, e.ID, e.Type, e.Data, e.Retry, e.Truncated = KindEvent, d.id, d.typ, d.data, 0, d.truncated
+		return true
 	}
 	if line[0] == ':' {
-		return Event{Kind: KindComment, Data: line[1:], Truncated: cut}, true
+		e.Kind, e.ID, e.Type, e.Data, e.Retry, e.Truncated = KindComment, nil, nil, line[1:], 0, cut
+		return true
 	}
 	name, value := line, line[len(line):]
-	if i := bytes.IndexByte(line, ':'); i >= 0 {
+	if i := colon(line); i >= 0 {
 		name, value = line[:i], line[i+1:]
 		if len(value) > 0 && value[0] == ' ' {
 			value = value[1:]
@@ -294,10 +308,29 @@ func (d *EventSourceDecoder) field(line []byte, cut bool) (Event, bool) {
 		}
 	case "retry":
 		if ms, ok := parseRetry(value); ok {
-			return Event{Kind: KindRetry, Retry: ms}, true
+			e.Kind, e.ID, e.Type, e.Data, e.Retry, e.Truncated = KindRetry, nil, nil, nil, ms, false
+			return true
 		}
 	}
-	return Event{}, false
+	return false
+}
+
+// colon returns the index of the first ':' in line, or -1. Field names
+// are short: the first bytes are looked at one by one, cheaper than a
+// search call.
+func colon(line []byte) int {
+	for i := range min(len(line), 8) {
+		if line[i] == ':' {
+			return i
+		}
+	}
+	if len(line) <= 8 {
+		return -1
+	}
+	if i := bytes.IndexByte(line[8:], ':'); i >= 0 {
+		return 8 + i
+	}
+	return -1
 }
 
 // appendData adds p to the event's data, up to the limit.

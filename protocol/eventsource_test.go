@@ -20,11 +20,11 @@ func esDecodeAll(d *EventSourceDecoder, stream []byte, step int) ([]string, erro
 		d.Feed(stream[:n])
 		stream = stream[n:]
 		for {
-			e, ok, err := d.Next()
+			e, err := d.Next()
 			if err != nil {
 				return out, err
 			}
-			if !ok {
+			if e == nil {
 				break
 			}
 			var s string
@@ -111,7 +111,7 @@ func TestEventSourceDecoderLimits(t *testing.T) {
 				if !errors.Is(err, ErrTooLong) {
 					t.Fatalf("error %v, want ErrTooLong", err)
 				}
-				if _, _, again := d.Next(); again != err {
+				if _, again := d.Next(); again != err {
 					t.Fatalf("error not kept: %v", again)
 				}
 			})
@@ -138,8 +138,8 @@ func TestEventSourceFeedEarly(t *testing.T) {
 	d.Feed([]byte("ta: b\n\n"))
 	var got []string
 	for {
-		e, ok, err := d.Next()
-		if err != nil || !ok {
+		e, err := d.Next()
+		if err != nil || e == nil {
 			break
 		}
 		got = append(got, string(e.Data))

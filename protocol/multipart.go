@@ -69,6 +69,7 @@ type MultipartDecoder struct {
 	lastMod, etag, ctype, body []byte
 	truncated                  bool
 	delivered                  bool
+	part                       Part // what Next returns
 }
 
 func (d *MultipartDecoder) limit() int {
@@ -94,17 +95,18 @@ func (d *MultipartDecoder) Feed(p []byte) {
 	d.in = feedInput(d.in, p)
 }
 
-// Next returns the next part. ok is false when the input fed so far holds
-// no more parts: Feed the next bytes. After the closing boundary Next
-// returns io.EOF. Any error is final: every later call returns it.
-func (d *MultipartDecoder) Next() (p Part, ok bool, err error) {
+// Next returns the next part, or nil when the input fed so far holds no
+// more parts: Feed the next bytes. The Part is the decoder's own,
+// overwritten by the next call. After the closing boundary Next returns
+// io.EOF. Any error is final: every later call returns it.
+func (d *MultipartDecoder) Next() (*Part, error) {
 	if d.err != nil {
-		return Part{}, false, d.err
+		return nil, d.err
 	}
 	if d.delim == nil {
 		if err := checkBoundary(d.Boundary); err != nil {
 			d.err = err
-			return Part{}, false, err
+			return nil, err
 		}
 		d.delim = append([]byte("\r\n--"), d.Boundary...)
 	}
@@ -123,16 +125,17 @@ func (d *MultipartDecoder) Next() (p Part, ok bool, err error) {
 		case mpBody:
 			if d.bodyEnd() && d.err == nil {
 				d.st, d.delivered = mpBoundary, true
-				return Part{LastModified: d.lastMod, Etag: d.etag, ContentType: d.ctype, Body: d.body, Truncated: d.truncated}, true, nil
+				d.part = Part{LastModified: d.lastMod, Etag: d.etag, ContentType: d.ctype, Body: d.body, Truncated: d.truncated}
+				return &d.part, nil
 			}
 		case mpEnd:
 			d.in = nil
 		}
 	}
 	if d.err == nil && d.st == mpEnd {
-		return Part{}, false, io.EOF
+		return nil, io.EOF
 	}
-	return Part{}, false, d.err
+	return nil, d.err
 }
 
 // checkBoundary checks a boundary as RFC 2046 defines it: 1 to 70

@@ -23,11 +23,11 @@ func mpDecodeAll(d *MultipartDecoder, stream []byte, step int) ([]string, error)
 		d.Feed(stream[:n])
 		stream = stream[n:]
 		for {
-			p, ok, err := d.Next()
+			p, err := d.Next()
 			if err != nil {
 				return out, err
 			}
-			if !ok {
+			if p == nil {
 				break
 			}
 			s := fmt.Sprintf("lm=%q etag=%q ct=%q body=%q", p.LastModified, p.Etag, p.ContentType, p.Body)
@@ -109,7 +109,7 @@ func TestMultipartDecoderErrors(t *testing.T) {
 					strings.Contains(err.Error(), "boundary ") != tt.boundary {
 					t.Fatalf("error %v", err)
 				}
-				if _, _, again := d.Next(); again != err {
+				if _, again := d.Next(); again != err {
 					t.Fatalf("error not kept: %v", again)
 				}
 			})

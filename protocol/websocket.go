@@ -310,6 +310,8 @@ type WSDecoder struct {
 	msg           []byte
 	truncated     bool
 	delivered     bool // msg was returned: reset it on the next call
+
+	m WSMessage // what Next returns
 }
 
 func (d *WSDecoder) limit() int64 {
@@ -346,45 +348,44 @@ func feedInput(in, p []byte) []byte {
 	return append(append(buf, in...), p...)
 }
 
-// Next returns the next complete message or control frame. ok is false
-// when the input fed so far holds no more of them: Feed the next bytes.
-// After a close frame the stream is over for the protocol, but the decoder
-// reads on if asked. An error is final: every later call returns it.
-func (d *WSDecoder) Next() (m WSMessage, ok bool, err error) {
+// Next returns the next complete message or control frame, or nil when
+// the input fed so far holds no more of them: Feed the next bytes. The
+// WSMessage is the decoder's own, overwritten by the next call. After a
+// close frame the stream is over for the protocol, but the decoder reads
+// on if asked. An error is final: every later call returns it.
+func (d *WSDecoder) Next() (*WSMessage, error) {
 	if d.err != nil {
-		return WSMessage{}, false, d.err
+		return nil, d.err
 	}
 	if d.delivered {
 		d.msg, d.msgOp, d.msgLen, d.truncated, d.delivered = d.msg[:0], 0, 0, false, false
 	}
 	for {
 		if !d.inFrame {
-			if len(d.in) == 0 {
-				return WSMessage{}, false, nil
-			}
-			if !d.readHeader() {
-				return WSMessage{}, false, nil
+			if len(d.in) == 0 || !d.readHeader() {
+				return nil, nil
 			}
 			if d.err != nil {
-				return WSMessage{}, false, d.err
+				return nil, d.err
 			}
-			if m, ok := d.whole(); ok {
-				return m, true, nil
+			if d.fin && (d.op == OpText || d.op == OpBinary) && d.remain <= int64(len(d.in)) {
+				d.whole()
+				return &d.m, nil
 			}
 		}
 		if d.remain > 0 {
 			if len(d.in) == 0 {
-				return WSMessage{}, false, nil
+				return nil, nil
 			}
 			d.payload()
 		}
 		if d.remain == 0 {
-			m, ok := d.frameEnd()
+			ok := d.frameEnd()
 			if d.err != nil {
-				return WSMessage{}, false, d.err
+				return nil, d.err
 			}
 			if ok {
-				return m, true, nil
+				return &d.m, nil
 			}
 		}
 	}
@@ -497,25 +498,21 @@ func (d *WSDecoder) fail(code CloseCode, reason string, err error) {
 	d.err = &WSError{Code: code, Reason: reason, Err: err}
 }
 
-// whole returns an unfragmented data message whose payload is in the
-// input, without copying it.
-func (d *WSDecoder) whole() (WSMessage, bool) {
-	if !d.fin || d.op == OpContinuation || d.op.IsControl() || d.remain > int64(len(d.in)) {
-		return WSMessage{}, false
-	}
+// whole reads an unfragmented data message whose payload is in the
+// input into d.m, without copying it.
+func (d *WSDecoder) whole() {
 	n := int(d.remain)
 	p := d.in[:n]
 	d.in = d.in[n:]
-	m := WSMessage{Op: d.op, Compressed: d.msgCompressed}
+	d.m = WSMessage{Op: d.op, Compressed: d.msgCompressed}
 	if lim := d.limit(); int64(n) > lim {
-		p, m.Truncated = p[:lim], true
+		p, d.m.Truncated = p[:lim], true
 	}
 	if d.masked {
 		Mask(p, d.key, 0)
 	}
-	m.Data = p
+	d.m.Data = p
 	d.inFrame, d.remain, d.msgOp = false, 0, 0
-	return m, true
 }
 
 // payload reads what the input holds of the frame's payload.
@@ -543,26 +540,26 @@ func (d *WSDecoder) payload() {
 	d.pos += int(n)
 }
 
-// frameEnd finishes a frame whose payload has been read and returns the
-// message it completes, if any.
-func (d *WSDecoder) frameEnd() (WSMessage, bool) {
+// frameEnd finishes a frame whose payload has been read and reports
+// whether it completes a message, which it puts in d.m.
+func (d *WSDecoder) frameEnd() bool {
 	d.inFrame = false
 	if d.op.IsControl() {
 		p := d.ctrl[:d.cn]
 		if d.masked {
 			Mask(p, d.key, 0)
 		}
-		if d.op == OpClose {
-			if len(p) == 1 {
-				d.fail(CloseProtocolError, "close frame with a 1-byte payload", nil)
-				return WSMessage{}, false
-			}
+		if d.op == OpClose && len(p) == 1 {
+			d.fail(CloseProtocolError, "close frame with a 1-byte payload", nil)
+			return false
 		}
-		return WSMessage{Op: d.op, Data: p}, true
+		d.m = WSMessage{Op: d.op, Data: p}
+		return true
 	}
 	if !d.fin {
-		return WSMessage{}, false
+		return false
 	}
 	d.delivered = true
-	return WSMessage{Op: d.msgOp, Data: d.msg, Compressed: d.msgCompressed, Truncated: d.truncated}, true
+	d.m = WSMessage{Op: d.msgOp, Data: d.msg, Compressed: d.msgCompressed, Truncated: d.truncated}
+	return true
 }

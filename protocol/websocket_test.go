@@ -125,11 +125,11 @@ func wsDecodeAll(d *WSDecoder, stream []byte, step int) ([]string, error) {
 		d.Feed(stream[:n])
 		stream = stream[n:]
 		for {
-			m, ok, err := d.Next()
+			m, err := d.Next()
 			if err != nil {
 				return out, err
 			}
-			if !ok {
+			if m == nil {
 				break
 			}
 			s := fmt.Sprintf("%v %q", m.Op, m.Data)
@@ -239,7 +239,7 @@ func TestWSDecoderErrors(t *testing.T) {
 				if (tt.code == CloseMessageTooBig) != errors.Is(err, ErrTooLong) {
 					t.Fatalf("error %v: ErrTooLong %v", err, errors.Is(err, ErrTooLong))
 				}
-				if _, _, again := d.Next(); again != err {
+				if _, again := d.Next(); again != err {
 					t.Fatalf("error not kept: %v", again)
 				}
 			})
@@ -253,8 +253,8 @@ func TestWSDecoderDeclaredLength(t *testing.T) {
 	d := WSDecoder{MaxMessage: 1 << 30}
 	hdr := []byte{0x82, 127, 0, 0, 0, 0, 0x20, 0, 0, 0} // 512 MiB
 	d.Feed(append(hdr, "abc"...))
-	if _, ok, err := d.Next(); ok || err != nil {
-		t.Fatalf("Next: %v %v", ok, err)
+	if m, err := d.Next(); m != nil || err != nil {
+		t.Fatalf("Next: %v %v", m, err)
 	}
 	if cap(d.msg) > 64 {
 		t.Fatalf("buffer of %d bytes for 3 bytes received", cap(d.msg))

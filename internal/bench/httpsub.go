@@ -67,8 +67,8 @@ func (h *streamHandler) data(b []byte) error {
 	}
 	h.sse.Feed(b)
 	for {
-		e, ok, err := h.sse.Next()
-		if err != nil || !ok {
+		e, err := h.sse.Next()
+		if err != nil || e == nil {
 			return err
 		}
 		switch e.Kind {

@@ -106,8 +106,8 @@ type wsReader struct {
 func (w *wsReader) feed(b []byte) error {
 	w.dec.Feed(b)
 	for {
-		m, ok, err := w.dec.Next()
-		if err != nil || !ok {
+		m, err := w.dec.Next()
+		if err != nil || m == nil {
 			return err
 		}
 		switch m.Op {
