@@ -29,7 +29,9 @@
 // pieces of any size, as they come off a connection, and hand back what is
 // complete; they keep a small, bounded state per stream, allocate only when
 // a message is larger than any before it, and never allocate what a header
-// merely declares before the bytes arrive. The byte slices a decoder
-// returns are valid until its next Feed or Next call; copy what must
-// outlive that.
+// merely declares before the bytes arrive. Each Next returns the
+// decoder's own Event, WSMessage or Part, or nil when it needs more bytes;
+// that item and the byte slices in it are valid until the next Feed or
+// Next call, so copy what must outlive that. A decoder keeps no reference
+// to the bytes fed once Next has asked for more.
 package protocol

@@ -148,6 +148,8 @@ func (d *EventSourceDecoder) Next() (*Event, error) {
 	for {
 		line, cut, ok := d.nextLine()
 		if !ok {
+			// Hold no reference to the caller's buffer.
+			d.in, d.ev = nil, Event{}
 			return nil, d.err
 		}
 		if d.field(line, cut, &d.ev) {

@@ -191,3 +191,32 @@ func FuzzEventSourceRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodersDropInput: once a decoder asks for more, it holds no
+// reference to the buffer it was fed, which the caller may reuse or drop.
+func TestDecodersDropInput(t *testing.T) {
+	es := EventSourceDecoder{}
+	es.Feed([]byte(": hi\n\ndata: x\n\ndata: cut"))
+	ws := WSDecoder{}
+	ws.Feed(append(AppendFrame(nil, OpText, Fin, []byte("m")), 0x81))
+	mp := MultipartDecoder{Boundary: "B"}
+	mp.Feed([]byte("--B\r\n\r\nbody\r\n--B\r\n\r\npart"))
+	for {
+		if e, err := es.Next(); e == nil || err != nil {
+			break
+		}
+	}
+	for {
+		if m, err := ws.Next(); m == nil || err != nil {
+			break
+		}
+	}
+	for {
+		if p, err := mp.Next(); p == nil || err != nil {
+			break
+		}
+	}
+	if es.in != nil || ws.in != nil || mp.in != nil || es.ev.Data != nil || ws.m.Data != nil {
+		t.Fatalf("input kept: %q %q %q %q %q", es.in, ws.in, mp.in, es.ev.Data, ws.m.Data)
+	}
+}

@@ -132,6 +132,7 @@ func (d *MultipartDecoder) Next() (*Part, error) {
 			d.in = nil
 		}
 	}
+	d.in = nil // hold no reference to the caller's buffer
 	if d.err == nil && d.st == mpEnd {
 		return nil, io.EOF
 	}

@@ -363,6 +363,8 @@ func (d *WSDecoder) Next() (*WSMessage, error) {
 	for {
 		if !d.inFrame {
 			if len(d.in) == 0 || !d.readHeader() {
+				// Hold no reference to the caller's buffer.
+				d.in, d.m = nil, WSMessage{}
 				return nil, nil
 			}
 			if d.err != nil {
@@ -375,6 +377,7 @@ func (d *WSDecoder) Next() (*WSMessage, error) {
 		}
 		if d.remain > 0 {
 			if len(d.in) == 0 {
+				d.in, d.m = nil, WSMessage{}
 				return nil, nil
 			}
 			d.payload()

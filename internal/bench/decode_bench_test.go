@@ -49,7 +49,8 @@ func BenchmarkDecodeEventSource(b *testing.B) {
 		stream := esStream(size)
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			n := 0
-			h := &streamHandler{es: true, sse: newESDecoder(), deliver: func([]byte) { n++ }}
+			h := &streamHandler{es: true, deliver: func([]byte) { n++ }}
+			setupESDecoder(&h.sse)
 			b.SetBytes(int64(len(stream)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -69,7 +70,8 @@ func BenchmarkDecodeWebSocket(b *testing.B) {
 		stream := wsStream(size)
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			n := 0
-			w := &wsReader{dec: newWSDecoder(), deliver: func([]byte) { n++ }}
+			w := &wsReader{deliver: func([]byte) { n++ }}
+			setupWSDecoder(&w.dec)
 			b.SetBytes(int64(len(stream)))
 			b.ReportAllocs()
 			for b.Loop() {

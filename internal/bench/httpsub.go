@@ -15,11 +15,13 @@ type statusError struct{ code int }
 
 func (e *statusError) Error() string { return fmt.Sprintf("HTTP status %d", e.code) }
 
-// newESDecoder returns the EventSource decoder of a subscriber: it keeps
+// setupESDecoder sets up the EventSource decoder of a subscriber: it keeps
 // the first bodyPrefix bytes of each event's data, all that the tool reads
-// of a message, so a large message costs no memory.
-func newESDecoder() protocol.EventSourceDecoder {
-	return protocol.EventSourceDecoder{MaxData: bodyPrefix, Truncate: true}
+// of a message, so a large message costs no memory. (Set in place: a
+// decoder built on the subscriber's stack would make every subscriber
+// goroutine's stack grow a size.)
+func setupESDecoder(d *protocol.EventSourceDecoder) {
+	d.MaxData, d.Truncate = bodyPrefix, true
 }
 
 // appendRequest appends a GET request head. hdr holds name, value pairs.
@@ -118,7 +120,8 @@ func (s *subscriber) runStream(es bool) error {
 	if _, err := c.Write(req); err != nil {
 		return err
 	}
-	h := &streamHandler{s: s, conn: c, t0: t0, es: es, sse: newESDecoder()}
+	h := &streamHandler{s: s, conn: c, t0: t0, es: es}
+	setupESDecoder(&h.sse)
 	h.deliver = s.deliver
 	var p respParser
 	p.reset()

@@ -205,13 +205,14 @@ func TestSSEParser(t *testing.T) {
 	for _, split := range []int{1, 2, 5, 13, 64, len(stream)} {
 		t.Run(fmt.Sprint(split), func(t *testing.T) {
 			var got []uint64
-			h := &streamHandler{es: true, sse: newESDecoder(), deliver: func(p []byte) {
+			h := &streamHandler{es: true, deliver: func(p []byte) {
 				seq, ts, ok := parseBody(p)
 				if !ok || ts != 1000+int64(seq) || len(p) > bodyPrefix {
 					t.Fatalf("bad event data %q", p)
 				}
 				got = append(got, seq)
 			}}
+			setupESDecoder(&h.sse)
 			var err error
 			for b := stream; len(b) > 0 && err == nil; {
 				k := min(split, len(b))
@@ -246,7 +247,6 @@ func TestWSReader(t *testing.T) {
 			var got []uint64
 			var pongs []string
 			w := &wsReader{
-				dec: newWSDecoder(),
 				deliver: func(p []byte) {
 					seq, ts, ok := parseBody(p)
 					if !ok || ts != 1000+int64(seq) || len(p) > bodyPrefix {
@@ -256,6 +256,7 @@ func TestWSReader(t *testing.T) {
 				},
 				pong: func(p []byte) error { pongs = append(pongs, string(p)); return nil },
 			}
+			setupWSDecoder(&w.dec)
 			in := append([]byte(nil), stream...)
 			var err error
 			for b := in; len(b) > 0 && err == nil; {

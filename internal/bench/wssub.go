@@ -55,7 +55,6 @@ func (s *subscriber) runWebSocket() error {
 	defer c.Close()
 	s.connected(t0)
 	wr := &wsReader{
-		dec:     newWSDecoder(),
 		deliver: s.deliver,
 		pong: func(payload []byte) error {
 			var key [4]byte
@@ -71,6 +70,7 @@ func (s *subscriber) runWebSocket() error {
 			return err
 		},
 	}
+	setupWSDecoder(&wr.dec)
 	if br != nil && br.Buffered() > 0 {
 		// Bytes the server sent right after the handshake.
 		b, _ := br.Peek(br.Buffered())
@@ -86,11 +86,12 @@ func (s *subscriber) runWebSocket() error {
 	return r.react.serve(s, c, feed, func() error { return errStreamClosed })
 }
 
-// newWSDecoder returns the WebSocket decoder of a subscriber: it keeps the
-// first bodyPrefix bytes of each message, all that the tool reads of one,
-// so a large message costs no memory.
-func newWSDecoder() protocol.WSDecoder {
-	return protocol.WSDecoder{MaxMessage: bodyPrefix, Truncate: true}
+// setupWSDecoder sets up the WebSocket decoder of a subscriber: it keeps
+// the first bodyPrefix bytes of each message, all that the tool reads of
+// one, so a large message costs no memory. (Set in place, as
+// setupESDecoder.)
+func setupWSDecoder(d *protocol.WSDecoder) {
+	d.MaxMessage, d.Truncate = bodyPrefix, true
 }
 
 // wsReader reads a server's WebSocket frames: data messages are delivered
