@@ -202,5 +202,10 @@ func FuzzWSMeta(f *testing.F) {
 		if err != nil || string(gotID) != strip.Replace(id) || string(gotType) != strip.Replace(ctype) || !bytes.Equal(gotBody, body) {
 			t.Fatalf("got %q %q %q %v from %q", gotID, gotType, gotBody, err, msg)
 		}
+		// Any bytes at all: a header block or an error, the body a tail
+		// of the message.
+		if _, _, rest, err := ParseWSMeta(body); err == nil && !bytes.HasSuffix(body, rest) {
+			t.Fatalf("body %q is not a tail of %q", rest, body)
+		}
 	})
 }
