@@ -92,8 +92,9 @@ type EventSourceDecoder struct {
 	// drops the rest and marks the event Truncated, instead of failing.
 	Truncate bool
 
-	in      []byte // input fed and not yet read
-	lf, cr  int    // index in in of the next LF and CR; -1: none; -2: not searched
+	in      []byte // input fed
+	off     int    // how much of in has been read
+	lf, cr  int    // index in in of the next LF and CR from off, len(in) if none; below off: not searched
 	err     error
 	started bool // past a possible byte order mark
 	bom     int  // bytes of a byte order mark matched at the start
@@ -130,8 +131,8 @@ func (d *EventSourceDecoder) Reset() {
 // is not copied: it must not change until Next has reported that it needs
 // more input. Feeding before that keeps what was left, in a copy.
 func (d *EventSourceDecoder) Feed(p []byte) {
-	d.in = feedInput(d.in, p)
-	d.lf, d.cr = -2, -2
+	d.in = feedInput(d.in[d.off:], p)
+	d.off, d.lf, d.cr = 0, -1, -1
 }
 
 // Next returns the next event, comment or retry field, or nil when the
@@ -149,7 +150,7 @@ func (d *EventSourceDecoder) Next() (*Event, error) {
 		line, cut, ok := d.nextLine()
 		if !ok {
 			// Hold no reference to the caller's buffer.
-			d.in, d.ev = nil, Event{}
+			d.in, d.off, d.ev = nil, 0, Event{}
 			return nil, d.err
 		}
 		if d.field(line, cut, &d.ev) {
@@ -161,42 +162,28 @@ func (d *EventSourceDecoder) Next() (*Event, error) {
 	}
 }
 
-// consume drops n bytes of input.
-func (d *EventSourceDecoder) consume(n int) {
-	d.in = d.in[n:]
-	if d.lf >= 0 {
-		if d.lf -= n; d.lf < 0 {
-			d.lf = -2
-		}
-	}
-	if d.cr >= 0 {
-		if d.cr -= n; d.cr < 0 {
-			d.cr = -2
-		}
-	}
-}
-
 // nextLine returns the next complete line, without its end, and whether
 // it was cut at the limit.
 func (d *EventSourceDecoder) nextLine() (line []byte, cut, ok bool) {
 	if d.lineUsed {
 		d.line, d.lineCut, d.lineUsed = d.line[:0], false, false
 	}
-	if d.skipLF && len(d.in) > 0 {
-		if d.in[0] == '\n' {
-			d.consume(1)
+	in := d.in
+	if d.skipLF && d.off < len(in) {
+		if in[d.off] == '\n' {
+			d.off++
 		}
 		d.skipLF = false
 	}
 	if !d.started {
-		for d.bom < 3 && len(d.in) > 0 && d.in[0] == "\xef\xbb\xbf"[d.bom] {
+		for d.bom < 3 && d.off < len(in) && in[d.off] == "\xef\xbb\xbf"[d.bom] {
 			d.bom++
-			d.consume(1)
+			d.off++
 		}
 		switch {
 		case d.bom == 3:
 			d.started = true
-		case len(d.in) == 0:
+		case d.off == len(in):
 			return nil, false, false
 		default:
 			// Not a byte order mark: what matched is the line's start.
@@ -204,33 +191,37 @@ func (d *EventSourceDecoder) nextLine() (line []byte, cut, ok bool) {
 			d.started = true
 		}
 	}
-	if len(d.in) == 0 {
+	off := d.off
+	if off >= len(in) {
 		return nil, false, false
 	}
 	// Where the next LF and the next CR are is remembered as the input is
 	// read, so each byte is searched once for each: in a stream without
 	// CR (as servers write them) one search finds there is none.
-	if d.lf == -2 {
-		d.lf = bytes.IndexByte(d.in, '\n')
+	if d.lf < off {
+		d.lf = len(in)
+		if i := bytes.IndexByte(in[off:], '\n'); i >= 0 {
+			d.lf = off + i
+		}
 	}
-	if d.cr == -2 {
-		d.cr = bytes.IndexByte(d.in, '\r')
+	if d.cr < off {
+		d.cr = len(in)
+		if i := bytes.IndexByte(in[off:], '\r'); i >= 0 {
+			d.cr = off + i
+		}
 	}
-	end := d.lf
-	if d.cr >= 0 && (end < 0 || d.cr < end) {
-		end = d.cr
-	}
-	if end < 0 {
-		d.appendLine(d.in)
-		d.consume(len(d.in))
+	end := min(d.lf, d.cr)
+	if end == len(in) {
+		d.appendLine(in[off:])
+		d.off = len(in)
 		return nil, false, false
 	}
-	line = d.in[:end]
-	n := end + 1
-	if d.in[end] == '\r' {
-		if end+1 < len(d.in) {
-			if d.in[end+1] == '\n' {
-				n++
+	line = in[off:end]
+	d.off = end + 1
+	if in[end] == '\r' {
+		if end+1 < len(in) {
+			if in[end+1] == '\n' {
+				d.off++
 			}
 		} else {
 			d.skipLF = true
@@ -240,7 +231,6 @@ func (d *EventSourceDecoder) nextLine() (line []byte, cut, ok bool) {
 		d.appendLine(line)
 		line = d.line
 	}
-	d.consume(n)
 	d.lineUsed = true
 	if d.err != nil {
 		return nil, false, false

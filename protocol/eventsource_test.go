@@ -216,7 +216,7 @@ func TestDecodersDropInput(t *testing.T) {
 			break
 		}
 	}
-	if es.in != nil || ws.in != nil || mp.in != nil || es.ev.Data != nil || ws.m.Data != nil {
+	if es.in != nil || es.off != 0 || ws.in != nil || mp.in != nil || es.ev.Data != nil || ws.m.Data != nil {
 		t.Fatalf("input kept: %q %q %q %q %q", es.in, ws.in, mp.in, es.ev.Data, ws.m.Data)
 	}
 }
