@@ -1,9 +1,3 @@
-// Package protocol is Herald's wire protocol as clients see it: message
-// ids (package msgid), and the byte formats of the streaming transports,
-// exactly as Nchan writes them: EventSource events and comments, multipart
-// parts, HTTP chunks, raw-stream records and ws+meta.nchan headers. The
-// encoders append to a caller's buffer so a message can be encoded once and
-// the same bytes written to every subscriber.
 package protocol
 
 import (

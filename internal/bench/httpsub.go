@@ -1,10 +1,28 @@
 package bench
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"time"
+
+	"github.com/heraldpush/herald/protocol"
 )
+
+// statusError is an HTTP status where a message was expected: a response
+// status, or an EventSource stream ending with ":410: 410 Gone".
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return fmt.Sprintf("HTTP status %d", e.code) }
+
+// setupESDecoder sets up the EventSource decoder of a subscriber: it keeps
+// the first bodyPrefix bytes of each event's data, all that the tool reads
+// of a message, so a large message costs no memory. (Set in place: a
+// decoder built on the subscriber's stack would make every subscriber
+// goroutine's stack grow a size.)
+func setupESDecoder(d *protocol.EventSourceDecoder) {
+	d.MaxData, d.Truncate = bodyPrefix, true
+}
 
 // appendRequest appends a GET request head. hdr holds name, value pairs.
 func appendRequest(b []byte, uri, host string, hdr ...string) []byte {
@@ -28,7 +46,7 @@ type streamHandler struct {
 	conn     net.Conn
 	t0       time.Time
 	es       bool
-	sse      sseParser
+	sse      protocol.EventSourceDecoder
 	msg      prefixBuf
 	deliver  func([]byte)
 	headSeen bool
@@ -45,11 +63,26 @@ func (h *streamHandler) head(p *respParser) error {
 }
 
 func (h *streamHandler) data(b []byte) error {
-	if h.es {
-		return h.sse.feed(b, h.deliver)
+	if !h.es {
+		h.msg.write(b)
+		return nil
 	}
-	h.msg.write(b)
-	return nil
+	h.sse.Feed(b)
+	for {
+		e, err := h.sse.Next()
+		if err != nil || e == nil {
+			return err
+		}
+		switch e.Kind {
+		case protocol.KindEvent:
+			h.deliver(e.Data)
+		case protocol.KindComment:
+			// Nchan ends a stream with its status: ":410: 410 Gone".
+			if code, _, ok := e.Status(); ok {
+				return &statusError{code}
+			}
+		}
+	}
 }
 
 // chunkEnd ends a message on the chunked transport, where each message is
@@ -88,6 +121,7 @@ func (s *subscriber) runStream(es bool) error {
 		return err
 	}
 	h := &streamHandler{s: s, conn: c, t0: t0, es: es}
+	setupESDecoder(&h.sse)
 	h.deliver = s.deliver
 	var p respParser
 	p.reset()

@@ -204,19 +204,19 @@ func TestSSEParser(t *testing.T) {
 
 	for _, split := range []int{1, 2, 5, 13, 64, len(stream)} {
 		t.Run(fmt.Sprint(split), func(t *testing.T) {
-			var s sseParser
 			var got []uint64
-			deliver := func(p []byte) {
+			h := &streamHandler{es: true, deliver: func(p []byte) {
 				seq, ts, ok := parseBody(p)
-				if !ok || ts != 1000+int64(seq) {
+				if !ok || ts != 1000+int64(seq) || len(p) > bodyPrefix {
 					t.Fatalf("bad event data %q", p)
 				}
 				got = append(got, seq)
-			}
+			}}
+			setupESDecoder(&h.sse)
 			var err error
 			for b := stream; len(b) > 0 && err == nil; {
 				k := min(split, len(b))
-				err = s.feed(b[:k], deliver)
+				err = h.data(b[:k])
 				b = b[k:]
 			}
 			var se *statusError
@@ -225,6 +225,51 @@ func TestSSEParser(t *testing.T) {
 			}
 			if fmt.Sprint(got) != "[0 1 2 3]" {
 				t.Fatalf("events %v", got)
+			}
+		})
+	}
+}
+
+// TestWSReader: the subscriber keeps each message's start, answers pings
+// and ends at a close frame.
+func TestWSReader(t *testing.T) {
+	body := func(seq uint64) []byte { return appendBody(nil, seq, 1000+int64(seq), 70_000) }
+	var stream []byte
+	stream = protocol.AppendFrame(stream, protocol.OpText, protocol.Fin, body(0))
+	stream = protocol.AppendPingFrame(stream, []byte("p"))
+	stream = protocol.AppendFrame(stream, protocol.OpBinary, 0, body(1)[:10])
+	stream = protocol.AppendFrame(stream, protocol.OpContinuation, protocol.Fin, body(1)[10:])
+	stream = protocol.AppendFrame(stream, protocol.OpText, protocol.Fin, body(2)[:bodyPrefix])
+	stream = protocol.AppendCloseFrame(stream, protocol.CloseGoingAway, "410 Gone")
+	stream = protocol.AppendFrame(stream, protocol.OpText, protocol.Fin, body(3)) // after the end: not read
+	for _, split := range []int{1, 3, 100, 4096, len(stream)} {
+		t.Run(fmt.Sprint(split), func(t *testing.T) {
+			var got []uint64
+			var pongs []string
+			w := &wsReader{
+				deliver: func(p []byte) {
+					seq, ts, ok := parseBody(p)
+					if !ok || ts != 1000+int64(seq) || len(p) > bodyPrefix {
+						t.Fatalf("bad message %q", p)
+					}
+					got = append(got, seq)
+				},
+				pong: func(p []byte) error { pongs = append(pongs, string(p)); return nil },
+			}
+			setupWSDecoder(&w.dec)
+			in := append([]byte(nil), stream...)
+			var err error
+			for b := in; len(b) > 0 && err == nil; {
+				k := min(split, len(b))
+				err = w.feed(b[:k])
+				b = b[k:]
+			}
+			var ce *wsCloseError
+			if !errors.As(err, &ce) || ce.code != protocol.CloseGoingAway || ce.reason != "410 Gone" {
+				t.Fatalf("end: %v, want close 1001", err)
+			}
+			if fmt.Sprint(got) != "[0 1 2]" || fmt.Sprint(pongs) != "[p]" {
+				t.Fatalf("messages %v, pongs %q", got, pongs)
 			}
 		})
 	}

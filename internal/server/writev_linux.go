@@ -7,6 +7,8 @@ import (
 	"net"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // rawConnOf returns the connection's descriptor for non-blocking writes, or
@@ -27,23 +29,25 @@ func rawConnOf(c net.Conn) syscall.RawConn {
 // allocates nothing.
 type writeScratch struct {
 	bufs  [][]byte
-	iov   []syscall.Iovec
+	iov   []unix.Iovec
 	n     int
-	errno syscall.Errno
+	errno unix.Errno
 	fn    func(fd uintptr) bool
 }
 
 func (sc *writeScratch) init() {
 	sc.bufs = make([][]byte, 0, maxBatch)
-	sc.iov = make([]syscall.Iovec, 0, maxBatch+1)
+	sc.iov = make([]unix.Iovec, 0, maxBatch+1)
 	sc.fn = sc.call
 }
 
 // call runs writev once on fd, which the runtime keeps non-blocking.
 func (sc *writeScratch) call(fd uintptr) bool {
 	for {
-		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&sc.iov[0])), uintptr(len(sc.iov)))
-		if e == syscall.EINTR {
+		// unix.Writev would build a new iovec array on every call; this
+		// one is kept in the scratch.
+		r, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&sc.iov[0])), uintptr(len(sc.iov)))
+		if e == unix.EINTR {
 			continue
 		}
 		sc.n, sc.errno = int(r), e
@@ -59,7 +63,7 @@ func (sc *writeScratch) writev(rc syscall.RawConn, bufs [][]byte) (n, total int,
 		if len(b) == 0 {
 			continue
 		}
-		v := syscall.Iovec{Base: &b[0]}
+		v := unix.Iovec{Base: &b[0]}
 		v.SetLen(len(b))
 		iov = append(iov, v)
 		total += len(b)
@@ -74,7 +78,7 @@ func (sc *writeScratch) writev(rc syscall.RawConn, bufs [][]byte) (n, total int,
 	switch {
 	case err != nil:
 		return 0, total, fmt.Errorf("writev: %w", err)
-	case sc.errno == syscall.EAGAIN:
+	case sc.errno == unix.EAGAIN:
 		return 0, total, nil
 	case sc.errno != 0:
 		return 0, total, fmt.Errorf("writev: %w", sc.errno)
