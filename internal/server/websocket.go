@@ -162,41 +162,9 @@ func negotiateDeflate(offers []string, hs *wsHandshake) (string, error) {
 	return "", nil
 }
 
-// appendFrame appends an unmasked server frame.
-func appendFrame(b []byte, op ws.OpCode, rsv1 bool, parts ...[]byte) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	h := ws.Header{Fin: true, OpCode: op, Length: int64(n)}
-	if rsv1 {
-		h.Rsv = ws.Rsv(true, false, false)
-	}
-	w := appendWriter{b: b}
-	ws.WriteHeader(&w, h)
-	b = w.b
-	for _, p := range parts {
-		b = append(b, p...)
-	}
-	return b
-}
-
-type appendWriter struct{ b []byte }
-
-func (w *appendWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
-}
-
 // closeFrame builds a close frame; reasons are cut to 123 bytes.
-func closeFrame(code ws.StatusCode, reason string) []byte {
-	if len(reason) > 123 {
-		reason = reason[:123]
-	}
-	payload := make([]byte, 2, 2+len(reason))
-	payload[0], payload[1] = byte(code>>8), byte(code)
-	payload = append(payload, reason...)
-	return appendFrame(nil, ws.OpClose, false, payload)
+func closeFrame(code protocol.CloseCode, reason string) []byte {
+	return protocol.AppendCloseFrame(nil, code, reason)
 }
 
 // wsCloseFor maps an ending status to Nchan's close code and reason.
@@ -204,19 +172,19 @@ func wsCloseFor(status int, reason string) []byte {
 	statusLine := strconv.Itoa(status) + " " + http.StatusText(status)
 	switch {
 	case status == 0:
-		return closeFrame(ws.StatusNormalClosure, "")
+		return closeFrame(protocol.CloseNormal, "")
 	case reason != "":
-		return closeFrame(1013, reason) // Try Again Later: too slow.
+		return closeFrame(protocol.CloseTryAgainLater, reason) // too slow
 	case status == http.StatusGone:
-		return closeFrame(ws.StatusGoingAway, statusLine)
+		return closeFrame(protocol.CloseGoingAway, statusLine)
 	case status == http.StatusForbidden:
-		return closeFrame(ws.StatusPolicyViolation, statusLine)
+		return closeFrame(protocol.ClosePolicyViolation, statusLine)
 	case status == http.StatusServiceUnavailable:
-		return closeFrame(ws.StatusGoingAway, statusLine)
+		return closeFrame(protocol.CloseGoingAway, statusLine)
 	case status >= 500:
-		return closeFrame(ws.StatusInternalServerError, statusLine)
+		return closeFrame(protocol.CloseInternalError, statusLine)
 	}
-	return closeFrame(ws.StatusNormalClosure, strconv.Itoa(status)+" "+statusLine)
+	return closeFrame(protocol.CloseNormal, strconv.Itoa(status)+" "+statusLine)
 }
 
 // deflaters compress messages once each; flate writers are large, so they
@@ -268,21 +236,21 @@ func (f *wsFormat) message(m *store.Message, id msgid.Multi, single bool) []byte
 }
 
 func (f *wsFormat) build(m *store.Message, id string) []byte {
-	op := ws.OpText
+	op := protocol.OpText
 	if m.ContentType == "application/octet-stream" {
-		op = ws.OpBinary
+		op = protocol.OpBinary
 	}
 	var meta []byte
 	if f.meta {
 		meta = protocol.AppendWSMeta(nil, id, m.ContentType)
 	}
 	if f.deflate {
-		return appendFrame(nil, op, true, f.s.deflaters.compress(f.level, meta, m.Body))
+		return protocol.AppendFrame(nil, op, protocol.Fin|protocol.RSV1, f.s.deflaters.compress(f.level, meta, m.Body))
 	}
-	return appendFrame(make([]byte, 0, len(meta)+len(m.Body)+10), op, false, meta, m.Body)
+	return protocol.AppendFrame(make([]byte, 0, len(meta)+len(m.Body)+10), op, protocol.Fin, meta, m.Body)
 }
 
-func (f *wsFormat) ping() []byte { return appendFrame(nil, ws.OpPing, false) }
+func (f *wsFormat) ping() []byte { return protocol.AppendPingFrame(nil, nil) }
 
 func (f *wsFormat) end(status int, reason string) []byte { return wsCloseFor(status, reason) }
 
@@ -440,7 +408,7 @@ func (c *wsConn) readFrame(first byte, rs *wsReadState) bool {
 	ws.Cipher(payload, hdr.Mask, 0)
 	switch hdr.OpCode {
 	case ws.OpPing:
-		c.out.write([][]byte{appendFrame(nil, ws.OpPong, false, payload)})
+		c.out.write([][]byte{protocol.AppendPongFrame(nil, payload)})
 		return true
 	case ws.OpPong:
 		return true
@@ -450,7 +418,7 @@ func (c *wsConn) readFrame(first byte, rs *wsReadState) bool {
 			code = ws.StatusCode(uint16(payload[0])<<8 | uint16(payload[1]))
 		}
 		if !c.out.closeSent.Load() {
-			c.out.write([][]byte{closeFrame(code, "")})
+			c.out.write([][]byte{closeFrame(protocol.CloseCode(code), "")})
 		}
 		c.out.close()
 		return false
@@ -509,7 +477,7 @@ func (c *wsConn) inflate(p []byte, limit int64) ([]byte, error) {
 
 func (c *wsConn) fail(code ws.StatusCode, reason string) {
 	c.out.closeSent.Store(true)
-	c.out.write([][]byte{closeFrame(code, reason)})
+	c.out.write([][]byte{closeFrame(protocol.CloseCode(code), reason)})
 	c.out.close()
 }
 
@@ -518,7 +486,7 @@ func (c *wsConn) handleMessage(op ws.OpCode, body []byte) bool {
 	rt := c.rt
 	hb := &rt.Subscriber.WebSocket
 	if op == ws.OpText && hb.HeartbeatIn != "" && string(body) == hb.HeartbeatIn {
-		c.out.write([][]byte{appendFrame(nil, ws.OpText, false, []byte(hb.HeartbeatOut))})
+		c.out.write([][]byte{protocol.AppendFrame(nil, protocol.OpText, protocol.Fin, []byte(hb.HeartbeatOut))})
 		return true
 	}
 	if !rt.Publisher.WebSocket || len(c.pubKeys) == 0 {
@@ -537,7 +505,7 @@ func (c *wsConn) handleMessage(op ws.OpCode, body []byte) bool {
 	}
 	if c.replyInfo {
 		reply := chaninfo.Append(nil, c.infoFormat, res.info, c.s.now())
-		c.out.write([][]byte{appendFrame(nil, ws.OpText, false, reply)})
+		c.out.write([][]byte{protocol.AppendFrame(nil, protocol.OpText, protocol.Fin, reply)})
 	}
 	return true
 }
