@@ -66,7 +66,7 @@ func benchStreamFanout(b *testing.B, n int, grouped bool) {
 	}
 	outs := make([]*countOutput, n)
 	for i := range outs {
-		sub, err := st.Subscribe(context.Background(), "/bench", l.subOpts)
+		sub, err := st.Subscribe(context.Background(), store.ChannelKey{ID: "bench"}, l.subOpts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func benchStreamFanout(b *testing.B, n int, grouped bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := st.Publish(context.Background(), "/bench", store.Publication{Body: body}, l.chanOpts)
+		res, err := st.Publish(context.Background(), store.ChannelKey{ID: "bench"}, store.Publication{Body: body}, l.chanOpts)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -74,7 +74,7 @@ func isWebSocketUpgrade(r *http.Request) bool {
 	return headerHasToken(r.Header, "Connection", "upgrade") && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
-type idHandler func(w http.ResponseWriter, r *http.Request, l *loc, ids []string)
+type idHandler func(w http.ResponseWriter, r *http.Request, l *loc, ids []store.ChannelKey)
 
 func (h *handler) withPublisherIDs(w http.ResponseWriter, vars location.Request, l *loc, next idHandler) {
 	ids, herr := channelIDs(vars, l, l.publisherIDs())
@@ -167,7 +167,7 @@ func storeError(err error) *httpError {
 		return &httpError{http.StatusNotFound, ""}
 	case errors.Is(err, store.ErrGone):
 		return &httpError{http.StatusGone, ""}
-	case errors.Is(err, store.ErrNotAuthorized):
+	case errors.Is(err, store.ErrNotCreated):
 		return &httpError{http.StatusForbidden, "Channel does not exist: subscribers may only subscribe to channels a publisher created."}
 	case errors.Is(err, store.ErrTooManySubscribers):
 		return &httpError{http.StatusForbidden, "Channel subscriber limit reached."}
@@ -198,8 +198,8 @@ func (l *loc) publisherIDs() []location.Expr {
 }
 
 // channelIDs evaluates the location's channel id expressions into store
-// keys ("group/id"), splitting on the delimiter and enforcing the limits.
-func channelIDs(vars location.Request, l *loc, exprs []location.Expr) ([]string, *httpError) {
+// keys (group and id), splitting on the delimiter and enforcing the limits.
+func channelIDs(vars location.Request, l *loc, exprs []location.Expr) ([]store.ChannelKey, *httpError) {
 	group := l.ChannelGroup.Eval(vars)
 	if group == "m" || strings.Contains(group, "/") {
 		return nil, &httpError{http.StatusForbidden, "Invalid channel group."}
@@ -224,14 +224,15 @@ func channelIDs(vars location.Request, l *loc, exprs []location.Expr) ([]string,
 	if len(ids) > msgid.MaxChannels {
 		return nil, &httpError{http.StatusForbidden, "Too many channels (at most 255)."}
 	}
+	if len(ids) == 0 {
+		return nil, &httpError{http.StatusNotFound, "No channel id provided."}
+	}
+	keys := make([]store.ChannelKey, len(ids))
 	for i, id := range ids {
 		if id == "" {
 			return nil, &httpError{http.StatusNotFound, "No channel id provided."}
 		}
-		ids[i] = group + "/" + id
+		keys[i] = store.ChannelKey{Group: group, ID: id}
 	}
-	if len(ids) == 0 {
-		return nil, &httpError{http.StatusNotFound, "No channel id provided."}
-	}
-	return ids, nil
+	return keys, nil
 }

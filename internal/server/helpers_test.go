@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/servertest"
+	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/memory"
 )
 
@@ -105,13 +106,23 @@ func async(t testing.TB, timeout time.Duration, method, url, body string, header
 	return ch
 }
 
+// storeKey parses a channel key in its "group/id" form.
+func storeKey(t testing.TB, s string) store.ChannelKey {
+	t.Helper()
+	k, err := store.ParseChannelKey(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // waitSubscribers polls the store until channel key ("/<id>" without a
 // group) has n subscribers, so a test knows its long-poll is parked.
 func waitSubscribers(t testing.TB, s *testServer, key string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if info, err := s.Store.Info(context.Background(), key); err == nil && info.Subscribers == n {
+		if info, err := s.Store.Info(context.Background(), storeKey(t, key)); err == nil && info.Subscribers == n {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -12,7 +12,7 @@ import (
 
 // publish handles POST, and PUT: a PUT with an empty body creates the
 // channels (200) without publishing, as the Push Module protocol says.
-func (h *handler) publish(w http.ResponseWriter, r *http.Request, l *loc, ids []string) {
+func (h *handler) publish(w http.ResponseWriter, r *http.Request, l *loc, ids []store.ChannelKey) {
 	body, err := readBody(w, r, l.ClientMaxBodySize)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -85,7 +85,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 // info answers GET on a publisher location: 200 with the channel's info, or
 // 404 with an empty body.
-func (h *handler) info(w http.ResponseWriter, r *http.Request, l *loc, ids []string) {
+func (h *handler) info(w http.ResponseWriter, r *http.Request, l *loc, ids []store.ChannelKey) {
 	var info store.Info
 	for _, id := range ids {
 		var err error
@@ -98,7 +98,7 @@ func (h *handler) info(w http.ResponseWriter, r *http.Request, l *loc, ids []str
 }
 
 // delete answers DELETE: 200 with the info from before the delete, or 404.
-func (h *handler) delete(w http.ResponseWriter, r *http.Request, l *loc, ids []string) {
+func (h *handler) delete(w http.ResponseWriter, r *http.Request, l *loc, ids []store.ChannelKey) {
 	var info store.Info
 	found := false
 	for _, id := range ids {

@@ -243,7 +243,7 @@ func (ss *session) nextStream() (m *store.Message, idx int, waits []<-chan struc
 
 // subscribe registers the subscriber on its channels and serves it with the
 // chosen transport.
-func (h *handler) subscribe(w http.ResponseWriter, r *http.Request, l *loc, caps []string, ids []string, t config.Transport) {
+func (h *handler) subscribe(w http.ResponseWriter, r *http.Request, l *loc, caps []string, ids []store.ChannelKey, t config.Transport) {
 	cursors, active, herr := requestCursors(r, l, caps, len(ids))
 	if herr != nil {
 		herr.write(w)
@@ -263,7 +263,7 @@ func (h *handler) subscribe(w http.ResponseWriter, r *http.Request, l *loc, caps
 		ss.subs = append(ss.subs, sub)
 	}
 	if len(ids) == 1 {
-		ss.channel = ids[0]
+		ss.channel = ids[0].String()
 	}
 	if !given {
 		for i, sub := range ss.subs {

@@ -288,7 +288,7 @@ func (f *wsFormat) end(status int, reason string) []byte { return wsCloseFor(sta
 // websocket serves a WebSocket: a subscriber (when ss is not nil), a
 // publisher (when the location publishes over WebSocket), or both.
 func (h *handler) websocket(w http.ResponseWriter, r *http.Request, l *loc, ss *session, caps []string) {
-	var pubIDs []string
+	var pubIDs []store.ChannelKey
 	if l.Publisher.WebSocket {
 		ids, herr := channelIDs(location.Request{HTTP: r, Captures: caps}, l, l.publisherIDs())
 		if herr != nil && ss == nil {
@@ -346,7 +346,7 @@ type wsConn struct {
 	l           *loc
 	out         *connOutput
 	hs          wsHandshake
-	pubIDs      []string
+	pubIDs      []store.ChannelKey
 	contentType string
 	infoFormat  chaninfo.Format
 	replyInfo   bool // publisher locations answer each publish with channel info.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/memory"
 )
 
@@ -45,7 +46,7 @@ func FuzzWebSocketFrames(f *testing.F) {
 		defer client.Close()
 		c := &wsConn{
 			h: h, l: pubsub, out: newConnOutput(server, time.Second),
-			hs: wsHandshake{deflate: true}, pubIDs: []string{"/fuzz"},
+			hs: wsHandshake{deflate: true}, pubIDs: []store.ChannelKey{{ID: "fuzz"}},
 		}
 		done := make(chan struct{})
 		go func() { c.readLoop(); close(done) }()

@@ -90,16 +90,6 @@ type Change struct {
 // Any reports whether the operation changed the Buffer.
 func (c Change) Any() bool { return c.Left != 0 || c.Freed != 0 }
 
-// Add adds o to c.
-func (c *Change) Add(o Change) {
-	c.Left += o.Left
-	c.LeftBytes += o.LeftBytes
-	c.Expired += o.Expired
-	c.Freed += o.Freed
-	c.FreedBytes += o.FreedBytes
-	c.Released += o.Released
-}
-
 // Buffer is a channel's messages under the buffer rules. The zero Buffer
 // is empty, with the limits of a channel that keeps no messages.
 type Buffer struct {
