@@ -13,8 +13,8 @@
 //
 // What the engines keep of their own stays with them: memory accounting
 // and the lock-free snapshots in the memory engine, the copy's length and
-// Redis's clock in the Redis engine. The operations report what they did
-// (a Change) for the engine's counters. A Buffer is not safe for concurrent
+// Redis's clock in the Redis engine. The operations add what they did to a
+// Change, for the engine's counters. A Buffer is not safe for concurrent
 // use: the engine guards it with the channel's lock.
 package buffer
 
@@ -71,7 +71,8 @@ func TTL(bufLen int, timeout time.Duration) time.Duration {
 	return timeout
 }
 
-// Change is what an operation did to a Buffer, for the engine's counters.
+// Change is what operations did to a Buffer, for the engine's counters:
+// each operation adds to the Change it is given.
 type Change struct {
 	// Left is how many messages left the buffer (evicted, or dropped
 	// straight from it), LeftBytes their size (Message.Size), Expired how
@@ -194,48 +195,58 @@ func (b *Buffer) Push(e msgring.Entry) {
 // then the expired ones (the oldest first, stopping at the first that has
 // not expired, keeping Keep), and the evicted messages no follower may
 // still need are dropped. now is Unix ns; expNow is now in the unit of the
-// entries' Expires.
-func (b *Buffer) Trim(now, expNow int64) Change {
-	var c Change
+// entries' Expires. It adds what it did to c and reports whether it did
+// anything.
+func (b *Buffer) Trim(now, expNow int64, c *Change) bool {
+	if b.evicted == 0 && b.settled(expNow) {
+		return false // the usual case, kept cheap for the publish path
+	}
 	for capacity := b.Capacity(); b.Held() > capacity; {
-		b.evict(now, true, &c)
+		b.evict(now, true, c)
 	}
 	for keep := b.Keep(); b.Held() > keep; {
 		e := b.log.At(b.evicted)
 		if e.Expires == 0 || e.Expires > expNow {
 			break
 		}
-		b.evict(now, true, &c)
+		b.evict(now, true, c)
 		c.Expired++
 	}
-	if b.evicted > 0 {
-		b.release(now, &c)
+	b.Release(now, c)
+	return true
+}
+
+// settled reports whether the held messages are within the capacity and
+// the oldest that may expire has not.
+func (b *Buffer) settled(expNow int64) bool {
+	held := b.Held()
+	if held > Capacity(b.bufLen) {
+		return false
 	}
-	return c
+	if held <= Keep(b.bufLen, b.minBuf) {
+		return true
+	}
+	x := b.log.At(b.evicted).Expires
+	return x == 0 || x > expNow
 }
 
 // Shed makes the oldest messages past limit leave the buffer without
 // recording them as dropped: for a copy of a channel that holds fewer
 // messages than the channel (they are still to be had elsewhere). They are
-// kept for followers like evicted ones.
-func (b *Buffer) Shed(limit int, now int64) Change {
-	var c Change
+// kept for followers like evicted ones. It adds what it did to c.
+func (b *Buffer) Shed(limit int, now int64, c *Change) {
 	for b.Held() > limit {
-		b.evict(now, false, &c)
+		b.evict(now, false, c)
 	}
-	return c
 }
 
 // Evict makes the oldest held message leave the buffer; it stays readable
-// to followers until Release drops it. The buffer must hold one.
-func (b *Buffer) Evict(now int64) Change {
-	var c Change
-	b.evict(now, true, &c)
-	return c
-}
+// to followers until Release drops it. The buffer must hold one. It adds
+// what it did to c.
+func (b *Buffer) Evict(now int64, c *Change) { b.evict(now, true, c) }
 
-// evict makes the oldest held message leave the buffer (recording it as
-// dropped if drop is set) and adds that to c.
+// evict makes the oldest held message leave the buffer, recording it as
+// dropped if drop is set.
 func (b *Buffer) evict(now int64, drop bool, c *Change) {
 	m := b.log.At(b.evicted).Msg
 	if drop {
@@ -248,50 +259,37 @@ func (b *Buffer) evict(now int64, drop bool, c *Change) {
 }
 
 // EvictThrough makes every held message up to id leave the buffer, as
-// the channel's buffer elsewhere did, and records id as dropped.
-func (b *Buffer) EvictThrough(id msgid.ID, now int64) Change {
+// the channel's buffer elsewhere did, and records id as dropped. It adds
+// what it did to c.
+func (b *Buffer) EvictThrough(id msgid.ID, now int64, c *Change) {
 	b.MarkDropped(id)
-	var c Change
 	for b.Held() > 0 && !b.log.At(b.evicted).Msg.ID.After(id) {
-		b.evict(now, false, &c)
+		b.evict(now, false, c)
 	}
-	b.release(now, &c)
-	return c
+	b.Release(now, c)
 }
 
 // Release drops the evicted messages no follower may still need: all of
 // them without followers, else those past FollowCap or FollowGrace old.
-func (b *Buffer) Release(now int64) Change {
-	var c Change
-	b.release(now, &c)
-	return c
-}
-
-func (b *Buffer) release(now int64, c *Change) {
+// It adds what it did to c.
+func (b *Buffer) Release(now int64, c *Change) {
 	for b.evicted > 0 && (b.followers == 0 || b.evicted > FollowCap || now-b.evictedAt[0] >= int64(FollowGrace)) {
-		b.dropOldest(c)
+		b.DropOldest(c)
 	}
 }
 
-// DropKept drops every evicted message kept for followers.
-func (b *Buffer) DropKept() Change {
-	var c Change
+// DropKept drops every evicted message kept for followers, adding that to
+// c.
+func (b *Buffer) DropKept(c *Change) {
 	for b.evicted > 0 {
-		b.dropOldest(&c)
+		b.DropOldest(c)
 	}
-	return c
 }
 
 // DropOldest drops the oldest entry for good: an evicted one, else the
 // oldest held message, which leaves the buffer at once. The Buffer must
-// not be empty.
-func (b *Buffer) DropOldest() Change {
-	var c Change
-	b.dropOldest(&c)
-	return c
-}
-
-func (b *Buffer) dropOldest(c *Change) {
+// not be empty. It adds what it did to c.
+func (b *Buffer) DropOldest(c *Change) {
 	m := b.log.PopFront().Msg
 	size := m.Size()
 	b.bytes -= size
@@ -312,14 +310,12 @@ func (b *Buffer) dropOldest(c *Change) {
 	}
 }
 
-// Clear drops every message.
-func (b *Buffer) Clear() Change {
-	var c Change
+// Clear drops every message, adding that to c.
+func (b *Buffer) Clear(c *Change) {
 	for b.log.Len() > 0 {
-		b.dropOldest(&c)
+		b.DropOldest(c)
 	}
 	b.log.Clear()
-	return c
 }
 
 // Oldest returns the oldest held message; the buffer must hold one.

@@ -52,6 +52,13 @@ func neverSecond(i int) int64 {
 	return sec
 }
 
+// did runs an operation and returns what it added to a fresh Change.
+func did(op func(*Change)) Change {
+	var c Change
+	op(&c)
+	return c
+}
+
 func size() int64 { return (&store.Message{Body: []byte("body")}).Size() }
 
 func TestLimits(t *testing.T) {
@@ -69,7 +76,7 @@ func TestLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		b := filled(tt.bufLen, tt.minBuf, 0, 20, nil)
-		b.Trim(0, 0)
+		b.Trim(0, 0, &Change{})
 		if b.Capacity() != tt.capacity || b.Keep() != tt.keep || TTL(tt.bufLen, tt.timeout) != tt.ttl {
 			t.Errorf("bufLen %d: capacity %d keep %d ttl %v, want %d %d %v", tt.bufLen, b.Capacity(), b.Keep(), TTL(tt.bufLen, tt.timeout), tt.capacity, tt.keep, tt.ttl)
 		}
@@ -123,12 +130,13 @@ func TestTrim(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := filled(tt.bufLen, tt.minBuf, tt.followers, tt.n, tt.expires)
-			ch := b.Trim(tt.now, tt.now)
+			var ch Change
+			trimmed := b.Trim(tt.now, tt.now, &ch)
 			held, evicted := ids(b)
 			if !slices.Equal(held, tt.held) || !slices.Equal(evicted, tt.evicted) {
 				t.Fatalf("held %v evicted %v, want %v %v", held, evicted, tt.held, tt.evicted)
 			}
-			if ch != tt.change || ch.Any() != (tt.change != Change{}) {
+			if ch != tt.change || ch.Any() != (tt.change != Change{}) || trimmed != ch.Any() {
 				t.Fatalf("change %+v, want %+v", ch, tt.change)
 			}
 			if b.Dropped().Time != tt.dropped || b.gone.Time != tt.gone {
@@ -145,36 +153,36 @@ func TestTrim(t *testing.T) {
 // FollowCap, and only while there are followers; Gone follows them.
 func TestFollowWindow(t *testing.T) {
 	b := filled(3, 0, 1, 5, nil)
-	b.Trim(0, 0) // 1, 2 evicted at 0
+	b.Trim(0, 0, &Change{}) // 1, 2 evicted at 0
 	if b.Gone() != (msgid.ID{}) || b.Dropped().Time != 2 {
 		t.Fatalf("gone %v dropped %v, want zero and 2", b.Gone(), b.Dropped())
 	}
 	b.Push(msgring.Entry{Msg: &store.Message{ID: msgid.ID{Time: 6}}})
-	b.Trim(sec, sec) // 3 evicted at 1s
+	b.Trim(sec, sec, &Change{}) // 3 evicted at 1s
 	if _, ev := ids(b); !slices.Equal(ev, []int64{1, 2, 3}) {
 		t.Fatalf("evicted %v", ev)
 	}
-	if ch := b.Release(int64(FollowGrace) - 1); ch.Any() {
+	if ch := did(func(c *Change) { b.Release(int64(FollowGrace)-1, c) }); ch.Any() {
 		t.Fatalf("released %+v before the grace ended", ch)
 	}
-	if ch := b.Release(int64(FollowGrace)); ch.Freed != 2 || ch.Left != 0 {
+	if ch := did(func(c *Change) { b.Release(int64(FollowGrace), c) }); ch.Freed != 2 || ch.Left != 0 {
 		t.Fatalf("release at the grace = %+v, want 2 freed", ch)
 	}
 	if b.Gone().Time != 2 {
 		t.Fatalf("gone %v, want 2", b.Gone())
 	}
 	b.AddFollowers(-1)
-	b.Trim(0, 0)
+	b.Trim(0, 0, &Change{})
 	if b.Evicted() != 0 || b.Gone() != b.Dropped() || b.Dropped().Time != 3 {
 		t.Fatalf("without followers: evicted %d gone %v dropped %v", b.Evicted(), b.Gone(), b.Dropped())
 	}
 
 	c := filled(1, 0, 1, FollowCap+5, nil)
-	c.Trim(0, 0)
+	c.Trim(0, 0, &Change{})
 	if c.Evicted() != FollowCap || c.HeldAt(0).Msg.ID.Time != FollowCap+5 || c.At(0).Msg.ID.Time != 5 {
 		t.Fatalf("evicted %d, held from %d, oldest %d", c.Evicted(), c.HeldAt(0).Msg.ID.Time, c.At(0).Msg.ID.Time)
 	}
-	if ch := c.DropKept(); ch.Freed != FollowCap || c.Evicted() != 0 {
+	if ch := did(c.DropKept); ch.Freed != FollowCap || c.Evicted() != 0 {
 		t.Fatalf("DropKept = %+v, %d left", ch, c.Evicted())
 	}
 }
@@ -183,13 +191,13 @@ func TestFollowWindow(t *testing.T) {
 // keeps, or that another dropped.
 func TestShedAndEvictThrough(t *testing.T) {
 	b := filled(10, 0, 1, 8, nil)
-	if ch := b.Shed(5, 0); ch.Left != 3 {
+	if ch := did(func(c *Change) { b.Shed(5, 0, c) }); ch.Left != 3 {
 		t.Fatalf("Shed = %+v", ch)
 	}
 	if !b.Dropped().IsZero() || b.Evicted() != 3 || b.Held() != 5 {
 		t.Fatalf("Shed: dropped %v evicted %d held %d", b.Dropped(), b.Evicted(), b.Held())
 	}
-	if ch := b.EvictThrough(msgid.ID{Time: 6, Tag: 3}, 0); ch.Left != 3 {
+	if ch := did(func(c *Change) { b.EvictThrough(msgid.ID{Time: 6, Tag: 3}, 0, c) }); ch.Left != 3 {
 		t.Fatalf("EvictThrough = %+v", ch)
 	}
 	if b.Dropped() != (msgid.ID{Time: 6, Tag: 3}) || b.HeldAt(0).Msg.ID.Time != 7 {
@@ -199,7 +207,7 @@ func TestShedAndEvictThrough(t *testing.T) {
 	if b.Dropped() != (msgid.ID{Time: 6, Tag: 3}) {
 		t.Fatalf("MarkDropped went back to %v", b.Dropped())
 	}
-	if ch := b.Clear(); ch.Freed != 8 || ch.Left != 2 || b.Len() != 0 || b.Bytes() != 0 {
+	if ch := did(b.Clear); ch.Freed != 8 || ch.Left != 2 || b.Len() != 0 || b.Bytes() != 0 {
 		t.Fatalf("Clear = %+v, %d left, %d bytes", ch, b.Len(), b.Bytes())
 	}
 }
@@ -212,7 +220,7 @@ func TestDropOldestReleases(t *testing.T) {
 	var used atomic.Int64
 	m.Account(&used)
 	m.Encoded(0, func(*store.Message) []byte { return make([]byte, 100) })
-	ch := b.DropOldest()
+	ch := did(b.DropOldest)
 	if ch != (Change{Left: 1, LeftBytes: size(), Freed: 1, FreedBytes: size(), Released: 100}) {
 		t.Fatalf("DropOldest = %+v", ch)
 	}

@@ -12,9 +12,9 @@
 //
 // Lock order: shard.mu before channel.mu; Store.floorMu is innermost (taken
 // under shard.mu or channel.mu, never the other way round). No two shard or
-// two channel locks are held at once. The per-group counters are atomics,
-// and their map and channel counts are under shard.mu. Nothing is emitted
-// on the bus while a lock is held.
+// two channel locks are held at once. A shard's groups and their maps of
+// channels are under shard.mu; the groups' counters are atomics. Nothing
+// is emitted on the bus while a lock is held.
 package memory
 
 import (
@@ -79,15 +79,15 @@ type Store struct {
 
 type shard struct {
 	mu     sync.RWMutex
-	chans  map[store.ChannelKey]*channel
-	groups map[string]*groupCount // the groups of chans
+	groups map[string]*group // the shard's channels, by group and id
 }
 
-// groupCount is one group's counts among one shard's channels; summed
-// over the shards they are its store.GroupStats. Each is on a cache line
-// of its own, as publishers of different shards update theirs at once.
-type groupCount struct {
-	channels    int // under shard.mu
+// group is one group's channels in one shard, and their counts; summed
+// over the shards the counts are its store.GroupStats. Each is on cache
+// lines of its own, as publishers of different shards update theirs at
+// once.
+type group struct {
+	chans       map[string]*channel // by id, under shard.mu
 	subscribers atomic.Int64
 	messages    atomic.Int64
 	bytes       atomic.Int64
@@ -99,7 +99,7 @@ type entry = msgring.Entry
 
 type channel struct {
 	key store.ChannelKey
-	grp *groupCount // its group's counts in its shard
+	grp *group // its group in its shard
 
 	mu            sync.Mutex
 	buf           buffer.Buffer // followers: streaming subscriptions (store.SubscribeOptions.Follow)
@@ -139,8 +139,7 @@ func New(o Options) *Store {
 		done:  make(chan struct{}),
 	}
 	for i := range s.shards {
-		s.shards[i].chans = make(map[store.ChannelKey]*channel)
-		s.shards[i].groups = make(map[string]*groupCount)
+		s.shards[i].groups = make(map[string]*group)
 	}
 	go s.sweep(o.SweepInterval)
 	return s
@@ -201,9 +200,17 @@ func (s *Store) closed() bool {
 func (s *Store) lookup(key store.ChannelKey) *channel {
 	sh := s.shard(key)
 	sh.mu.RLock()
-	c := sh.chans[key]
+	c := sh.get(key)
 	sh.mu.RUnlock()
 	return c
+}
+
+// get returns the channel, or nil. sh.mu held.
+func (sh *shard) get(key store.ChannelKey) *channel {
+	if g := sh.groups[key.Group]; g != nil {
+		return g.chans[key.ID]
+	}
+	return nil
 }
 
 // getOrCreate returns the channel, creating it if the memory limit allows.
@@ -222,7 +229,7 @@ func (s *Store) create(key store.ChannelKey, channelTimeout time.Duration) (_ *c
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if c := sh.chans[key]; c != nil {
+	if c := sh.get(key); c != nil {
 		return c, false, nil
 	}
 	if !s.reserve(keyCost(key)) {
@@ -233,14 +240,13 @@ func (s *Store) create(key store.ChannelKey, channelTimeout time.Duration) (_ *c
 	s.floorMu.Unlock()
 	g := sh.groups[key.Group]
 	if g == nil {
-		g = &groupCount{}
+		g = &group{chans: make(map[string]*channel)}
 		sh.groups[key.Group] = g
 	}
-	g.channels++
 	c := &channel{key: key, grp: g, lastActive: s.now(), floor: floor}
 	c.opts.ChannelTimeout = channelTimeout
 	c.refresh()
-	sh.chans[key] = c
+	g.chans[key.ID] = c
 	s.channels.Add(1)
 	return c, true, nil
 }
@@ -252,15 +258,15 @@ func keyCost(key store.ChannelKey) int64 {
 
 // unlink takes a channel out of its shard. sh.mu held.
 func (sh *shard) unlink(c *channel) {
-	delete(sh.chans, c.key)
-	if c.grp.channels--; c.grp.channels == 0 {
+	delete(c.grp.chans, c.key.ID)
+	if len(c.grp.chans) == 0 {
 		delete(sh.groups, c.key.Group)
 	}
 }
 
 // account applies what an operation did to the channel's buffer to the
 // store's and the group's counters. c.mu held.
-func (s *Store) account(c *channel, ch buffer.Change) {
+func (s *Store) account(c *channel, ch *buffer.Change) {
 	if ch.Left != 0 {
 		s.stored.Add(-int64(ch.Left))
 		c.grp.messages.Add(-int64(ch.Left))
@@ -298,11 +304,11 @@ func (c *channel) refresh() {
 // held.
 func (s *Store) trim(c *channel, now time.Time) bool {
 	ns := now.UnixNano()
-	ch := c.buf.Trim(ns, ns)
-	if !ch.Any() {
+	var ch buffer.Change
+	if !c.buf.Trim(ns, ns, &ch) {
 		return false
 	}
-	s.account(c, ch)
+	s.account(c, &ch)
 	return true
 }
 
@@ -353,7 +359,9 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 			return store.PublishResult{}, store.ErrOutOfMemory
 		}
 		// Short of memory: what is kept for followers goes first.
-		s.account(c, b.DropKept())
+		var ch buffer.Change
+		b.DropKept(&ch)
+		s.account(c, &ch)
 		keepEvicted = false
 		needed = size
 		if evict {
@@ -370,9 +378,9 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	var left buffer.Change
 	if evict {
 		if keepEvicted {
-			left = b.Evict(ns)
+			b.Evict(ns, &left)
 		} else {
-			left = b.DropOldest()
+			b.DropOldest(&left)
 			s.used.Add(-left.Released) // its size was netted out above
 		}
 	}
@@ -465,7 +473,7 @@ func (s *Store) Info(ctx context.Context, key store.ChannelKey) (store.Info, err
 func (s *Store) Delete(ctx context.Context, key store.ChannelKey) (store.Info, error) {
 	sh := s.shard(key)
 	sh.mu.Lock()
-	c := sh.chans[key]
+	c := sh.get(key)
 	if c == nil {
 		sh.mu.Unlock()
 		return store.Info{}, store.ErrNotFound
@@ -495,7 +503,9 @@ func (s *Store) remove(c *channel) (expired int) {
 		s.floor = c.last
 	}
 	s.floorMu.Unlock()
-	s.account(c, c.buf.Clear())
+	var ch buffer.Change
+	c.buf.Clear(&ch)
+	s.account(c, &ch)
 	c.grp.subscribers.Add(-int64(c.subs))
 	c.lastSubs = nil
 	s.used.Add(-keyCost(c.key))
@@ -609,8 +619,10 @@ func (s *Store) sweep(every time.Duration) {
 // expired, and removes the idle channels.
 func (s *Store) sweepShard(sh *shard, batch []*channel) []*channel {
 	sh.mu.RLock()
-	for _, c := range sh.chans {
-		batch = append(batch, c)
+	for _, g := range sh.groups {
+		for _, c := range g.chans {
+			batch = append(batch, c)
+		}
 	}
 	sh.mu.RUnlock()
 	now := s.now()
@@ -642,7 +654,7 @@ func (s *Store) sweepShard(sh *shard, batch []*channel) []*channel {
 	sh.mu.Lock()
 	for _, c := range idle {
 		c.mu.Lock()
-		if !c.deleted && c.idle(now) && sh.chans[c.key] == c {
+		if !c.deleted && c.idle(now) && sh.get(c.key) == c {
 			sh.unlink(c)
 			removed = append(removed, expiredCount{c.key, s.remove(c)})
 		}
@@ -791,8 +803,9 @@ func (sub *subscription) Close() {
 }
 
 // Channels implements store.Lister. A page walks every channel of the
-// store (one shard at a time, under its read lock) and keeps the first
-// Limit in key order, then reads their info.
+// group asked for (of every group with AllGroups), one shard at a time
+// under its read lock, keeps the first Limit in key order, then reads
+// their info.
 func (s *Store) Channels(ctx context.Context, o store.ListOptions) (store.ChannelPage, error) {
 	p, err := store.NewPager(o)
 	if err != nil {
@@ -804,9 +817,12 @@ func (s *Store) Channels(ctx context.Context, o store.ListOptions) (store.Channe
 		}
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		if o.AllGroups || sh.groups[o.Group] != nil {
-			for key := range sh.chans {
-				p.Offer(key)
+		for name, g := range sh.groups {
+			if !o.AllGroups && name != o.Group {
+				continue
+			}
+			for id := range g.chans {
+				p.Offer(store.ChannelKey{Group: name, ID: id})
 			}
 		}
 		sh.mu.RUnlock()
@@ -831,7 +847,7 @@ func (s *Store) GroupStats(ctx context.Context, group string) (store.GroupStats,
 		sh := &s.shards[i]
 		sh.mu.RLock()
 		if g := sh.groups[group]; g != nil {
-			st.Channels += g.channels
+			st.Channels += len(g.chans)
 			st.Subscribers += int(g.subscribers.Load())
 			st.Messages += int(g.messages.Load())
 			st.MessageBytes += g.bytes.Load()

@@ -79,7 +79,7 @@ func (mr *mirror) retireLocked(deleted bool) bool {
 	}
 	mr.retired, mr.deleted = true, deleted
 	mr.gone.Store(true)
-	mr.buf.Clear()
+	mr.buf.Clear(new(buffer.Change))
 	mr.lastSubs = nil
 	mr.wakeAll()
 	if !mr.synced {
@@ -109,11 +109,12 @@ func (mr *mirror) waitChan() <-chan struct{} {
 func (mr *mirror) trim(nowMs int64) {
 	now := time.Now().UnixNano()
 	b := &mr.buf
+	var ch buffer.Change // the copy counts nothing
 	if local := mr.s.o.MirrorLength; local < b.Capacity() && b.Held() > local {
-		b.Shed(local, now)
+		b.Shed(local, now, &ch)
 		mr.truncated = true
 	}
-	b.Trim(now, nowMs)
+	b.Trim(now, nowMs, &ch)
 	if b.Held() == 0 {
 		mr.truncated = false
 	}
@@ -121,7 +122,7 @@ func (mr *mirror) trim(nowMs int64) {
 
 // dropThrough drops every message up to id, as Redis did. mr.mu held.
 func (mr *mirror) dropThrough(id msgid.ID) {
-	mr.buf.EvictThrough(id, time.Now().UnixNano())
+	mr.buf.EvictThrough(id, time.Now().UnixNano(), new(buffer.Change))
 }
 
 // push appends a message newer than last. mr.mu held.
