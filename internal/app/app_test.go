@@ -81,7 +81,7 @@ type countingStore struct {
 	n *atomic.Int64
 }
 
-func (c *countingStore) Publish(ctx context.Context, ch string, p store.Publication, o store.ChannelOptions) (store.PublishResult, error) {
+func (c *countingStore) Publish(ctx context.Context, ch store.ChannelKey, p store.Publication, o store.ChannelOptions) (store.PublishResult, error) {
 	c.n.Add(1)
 	return c.Store.Publish(ctx, ch, p, o)
 }
@@ -216,7 +216,7 @@ func TestDrainAnswersWaitingSubscribersThenStopCloses(t *testing.T) {
 	if err := a.Stop(context.Background()); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	_, err := a.Stores()[0].Publish(context.Background(), "/x", store.Publication{Body: []byte("late")}, store.ChannelOptions{BufferLength: 1})
+	_, err := a.Stores()[0].Publish(context.Background(), store.ChannelKey{ID: "x"}, store.Publication{Body: []byte("late")}, store.ChannelOptions{BufferLength: 1})
 	if !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("publish after Stop: %v, want the store closed", err)
 	}

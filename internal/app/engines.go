@@ -191,7 +191,7 @@ func MemoryEngine() Engine {
 		Name:     "memory",
 		Instance: func(*config.Config, *config.Location) (string, error) { return "", nil },
 		Open: func(_ context.Context, env Env, cfg *config.Config, _ *config.Location) (store.Store, error) {
-			return memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, Logger: env.Logger}), nil
+			return memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, Logger: env.Logger, Events: env.Events}), nil
 		},
 	}
 }
@@ -219,6 +219,7 @@ func RedisEngine() Engine {
 			}
 			o.Namespace = t.Namespace
 			o.Logger = env.Logger
+			o.Events = env.Events
 			e, err := redisstore.New(o)
 			if err != nil {
 				return nil, err

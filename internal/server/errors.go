@@ -38,7 +38,7 @@ func storeError(err error) *httpError {
 		return &httpError{http.StatusNotFound, ""}
 	case errors.Is(err, store.ErrGone):
 		return &httpError{http.StatusGone, ""}
-	case errors.Is(err, store.ErrNotAuthorized):
+	case errors.Is(err, store.ErrNotCreated):
 		return &httpError{http.StatusForbidden, "Channel does not exist: subscribers may only subscribe to channels a publisher created."}
 	case errors.Is(err, store.ErrTooManySubscribers):
 		return &httpError{http.StatusForbidden, "Channel subscriber limit reached."}

@@ -76,7 +76,7 @@ func benchStreamFanout(b *testing.B, n int, grouped bool) {
 	key := store.ChannelKey{ID: "bench"}
 	outs := make([]*countOutput, n)
 	for i := range outs {
-		sub, err := st.Subscribe(context.Background(), key.String(), rt.Subscriber.Options)
+		sub, err := st.Subscribe(context.Background(), key, rt.Subscriber.Options)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -97,7 +97,7 @@ func benchStreamFanout(b *testing.B, n int, grouped bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := st.Publish(context.Background(), key.String(), store.Publication{Body: body}, rt.Publisher.Channel)
+		res, err := st.Publish(context.Background(), key, store.Publication{Body: body}, rt.Publisher.Channel)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/servertest"
+	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/memory"
 )
 
@@ -65,6 +66,17 @@ func startServerWith(t testing.TB, yamlText string, o servertest.Options) *testS
 	}
 	srv := servertest.Start(t, o)
 	return &testServer{URL: srv.URL, Store: srv.Store.(*memory.Store), srv: srv}
+}
+
+// storeKey parses a store key written "group/id" ("/id" in the default
+// group).
+func storeKey(t testing.TB, s string) store.ChannelKey {
+	t.Helper()
+	k, err := store.ParseChannelKey(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // addr is the server's host:port.
@@ -458,7 +470,7 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 // storeSubscribers is the subscriber count the store has for channel ch
 // (no group); 0 when the channel does not exist.
 func storeSubscribers(s *testServer, ch string) int {
-	info, err := s.Store.Info(context.Background(), "/"+ch)
+	info, err := s.Store.Info(context.Background(), store.ChannelKey{ID: ch})
 	if err != nil {
 		return 0
 	}

@@ -32,7 +32,7 @@ func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.Chan
 	}
 	out := published{status: http.StatusAccepted}
 	for _, k := range keys {
-		res, err := rt.Store.Publish(ctx, k.String(), p, rt.Publisher.Channel)
+		res, err := rt.Store.Publish(ctx, k, p, rt.Publisher.Channel)
 		if err != nil {
 			s.log.Warn("publish failed", "channel", k.String(), "err", err)
 			return out, err
@@ -65,7 +65,7 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 	if r.Method == http.MethodPut && len(body) == 0 {
 		var info store.Info
 		for _, k := range q.Keys() {
-			if info, err = rt.Store.Create(ctx, k.String(), rt.Publisher.Channel); err != nil {
+			if info, err = rt.Store.Create(ctx, k, rt.Publisher.Channel); err != nil {
 				storeError(err).write(w)
 				return
 			}
@@ -115,7 +115,7 @@ func (s *Server) info(w http.ResponseWriter, q *route.Request) {
 	var info store.Info
 	for _, k := range q.Keys() {
 		var err error
-		if info, err = q.Route.Store.Info(q.HTTP.Context(), k.String()); err != nil {
+		if info, err = q.Route.Store.Info(q.HTTP.Context(), k); err != nil {
 			storeError(err).write(w)
 			return
 		}
@@ -128,7 +128,7 @@ func (s *Server) delete(w http.ResponseWriter, q *route.Request) {
 	var info store.Info
 	found := false
 	for _, k := range q.Keys() {
-		i, err := q.Route.Store.Delete(q.HTTP.Context(), k.String())
+		i, err := q.Route.Store.Delete(q.HTTP.Context(), k)
 		switch {
 		case err == nil:
 			info, found = i, true

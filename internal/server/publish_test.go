@@ -82,7 +82,7 @@ func TestPublishPost(t *testing.T) {
 		pub := do(t, "POST", s.URL+"/pub/evt", "data", "Content-Type", "text/x-foo", "X-EventSource-Event", "update")
 		expectStatus(t, pub, http.StatusAccepted, "publish")
 		ctx := context.Background()
-		sub, err := s.Store.Subscribe(ctx, "/evt", store.SubscribeOptions{})
+		sub, err := s.Store.Subscribe(ctx, storeKey(t, "/evt"), store.SubscribeOptions{})
 		if err != nil {
 			t.Fatalf("store subscribe: %v", err)
 		}
@@ -369,7 +369,7 @@ func TestPublishURLStyles(t *testing.T) {
 			if r.Status != http.StatusOK || r.Body != "hello" {
 				t.Fatalf("subscriber got %d %q", r.Status, r.Body)
 			}
-			if _, err := s.Store.Info(context.Background(), "/"+id); err != nil {
+			if _, err := s.Store.Info(context.Background(), storeKey(t, "/"+id)); err != nil {
 				t.Fatalf("store has no channel %q: %v", "/"+id, err)
 			}
 		})
@@ -657,7 +657,7 @@ func TestMaxReservedMemory(t *testing.T) {
 	}
 	// A 507 publishes nothing.
 	for i := accepted; i < channels; i++ {
-		if info, err := s.Store.Info(context.Background(), fmt.Sprintf("/mem%d", i)); err == nil && info.Messages != 0 {
+		if info, err := s.Store.Info(context.Background(), storeKey(t, fmt.Sprintf("/mem%d", i))); err == nil && info.Messages != 0 {
 			t.Fatalf("refused channel mem%d holds %d messages", i, info.Messages)
 		}
 	}
@@ -709,7 +709,7 @@ func TestMaxChannelIDLength(t *testing.T) {
 		t.Fatalf("10-character id: %d messages, want 1", info.Messages)
 	}
 	for _, key := range []string{"/bbbbbbbbbbb", "/xy12", "/cd3456"} {
-		if _, err := s.Store.Info(context.Background(), key); err == nil {
+		if _, err := s.Store.Info(context.Background(), storeKey(t, key)); err == nil {
 			t.Fatalf("refused channel %q exists", key)
 		}
 	}
@@ -777,7 +777,7 @@ func TestChannelGroup(t *testing.T) {
 		t.Fatalf("g2 subscriber got %q, want \"two\"", r.Body)
 	}
 	for _, key := range []string{"g1/x", "g2/x"} {
-		if _, err := s.Store.Info(context.Background(), key); err != nil {
+		if _, err := s.Store.Info(context.Background(), storeKey(t, key)); err != nil {
 			t.Fatalf("store key %q: %v", key, err)
 		}
 	}
@@ -809,7 +809,7 @@ func TestChannelGroup(t *testing.T) {
 		})
 	}
 	for _, key := range []string{"m/x", "m/y", "a/b/x", "a/b/y"} {
-		if _, err := s.Store.Info(context.Background(), key); err == nil {
+		if _, err := s.Store.Info(context.Background(), storeKey(t, key)); err == nil {
 			t.Fatalf("channel %q exists after a forbidden group", key)
 		}
 	}

@@ -82,7 +82,7 @@ func (s *Server) admit(q *route.Request, kind string, follow bool) (*session, er
 		}
 	}
 	for _, c := range q.Channels {
-		sub, err := rt.Store.Subscribe(q.HTTP.Context(), c.Key.String(), opts)
+		sub, err := rt.Store.Subscribe(q.HTTP.Context(), c.Key, opts)
 		if err != nil {
 			release()
 			return nil, err

@@ -1,6 +1,11 @@
 // Package store defines how Herald keeps channels and their message buffers:
-// the Store interface that every engine (memory now, Redis next) implements,
-// and the values that cross it.
+// the Store interface that every engine implements (the in-memory engine,
+// internal/store/memory, and the Redis engine, internal/store/redis), the
+// optional interfaces an engine may add (Lister, GroupAccounter), and the
+// values that cross them.
+//
+// A channel is named by a ChannelKey: Nchan's channel group and the
+// channel's id within it.
 //
 // A channel is a log of recent messages addressed by message id; a subscriber
 // is a cursor into that log. Subscribers read every message after their
@@ -25,9 +30,9 @@ var (
 	ErrNotFound = errors.New("channel not found")
 	// ErrGone: the channel was deleted while the subscriber was on it.
 	ErrGone = errors.New("channel deleted")
-	// ErrNotAuthorized: subscribing to a channel no publisher created, with
-	// existing-channels-only set.
-	ErrNotAuthorized = errors.New("channel not created by a publisher")
+	// ErrNotCreated: subscribing to a channel no publisher created, with
+	// existing-channels-only set (subscribe_existing_channels_only).
+	ErrNotCreated = errors.New("channel not created by a publisher")
 	// ErrTooManySubscribers: the channel is at its subscriber cap.
 	ErrTooManySubscribers = errors.New("channel subscriber limit reached")
 	// ErrConflict: a subscriber concurrency rule (first/last) refused or
@@ -263,30 +268,20 @@ type Stats struct {
 // Store is a message engine.
 type Store interface {
 	// Publish appends a message to a channel, creating the channel if needed.
-	Publish(ctx context.Context, channel string, p Publication, o ChannelOptions) (PublishResult, error)
+	Publish(ctx context.Context, channel ChannelKey, p Publication, o ChannelOptions) (PublishResult, error)
 	// Create makes the channel exist (as a publisher's PUT does) without
 	// publishing, and returns its info.
-	Create(ctx context.Context, channel string, o ChannelOptions) (Info, error)
+	Create(ctx context.Context, channel ChannelKey, o ChannelOptions) (Info, error)
 	// Info returns the channel's info or ErrNotFound.
-	Info(ctx context.Context, channel string) (Info, error)
+	Info(ctx context.Context, channel ChannelKey) (Info, error)
 	// Delete removes the channel; its subscribers get ErrGone. It returns the
 	// info from just before the delete, or ErrNotFound.
-	Delete(ctx context.Context, channel string) (Info, error)
+	Delete(ctx context.Context, channel ChannelKey) (Info, error)
 	// Subscribe registers a subscriber on a channel.
-	Subscribe(ctx context.Context, channel string, o SubscribeOptions) (Subscription, error)
+	Subscribe(ctx context.Context, channel ChannelKey, o SubscribeOptions) (Subscription, error)
 	// Stats returns engine-wide counters.
 	Stats() Stats
 	// Close stops the engine's background work; waiting subscribers are not
 	// woken (the server answers them itself).
 	Close() error
 }
-
-// ChannelKey names a channel: its group (Nchan's channel_group; "" is the
-// default group) and its id within the group.
-type ChannelKey struct {
-	Group string
-	ID    string
-}
-
-// String returns the key as engines store it: "group/id".
-func (k ChannelKey) String() string { return k.Group + "/" + k.ID }

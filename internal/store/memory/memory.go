@@ -1,5 +1,20 @@
 // Package memory is the in-memory Store engine: channels live in a sharded
-// registry (no global lock), each with a bounded ring of recent messages.
+// registry (no global lock), each with a bounded buffer of recent messages
+// under the shared buffer rules (internal/store/buffer). Subscribers read a
+// channel without a lock, from an immutable view the channel replaces on
+// every change.
+//
+// Besides store.Store it implements store.Lister and store.GroupAccounter.
+// On its Options.Events bus it emits ChannelCreated, ChannelDeleted (Reason
+// "deleted" for Delete, "expired" when the sweeper removes an idle
+// channel) and MessageExpired (per channel and sweep, N messages). It has
+// no backend to fail, so it emits no StoreError.
+//
+// Lock order: shard.mu before channel.mu; Store.floorMu is innermost (taken
+// under shard.mu or channel.mu, never the other way round). No two shard or
+// two channel locks are held at once. A shard's groups and their maps of
+// channels are under shard.mu; the groups' counters are atomics. Nothing
+// is emitted on the bus while a lock is held.
 package memory
 
 import (
@@ -10,7 +25,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/buffer"
 	"github.com/heraldpush/herald/internal/store/msgring"
 	"github.com/heraldpush/herald/protocol/msgid"
 )
@@ -19,19 +36,6 @@ const (
 	shardCount = 64
 	// channelOverhead approximates the bookkeeping bytes of one channel.
 	channelOverhead = 256
-	// Channels that keep no messages (store_messages off) still hold their
-	// latest messages this long, so subscribers that are between two requests
-	// do not miss what was published meanwhile.
-	inflightTTL = 10 * time.Second
-	inflightCap = 64
-	// Messages that leave a channel's buffer while it has streaming
-	// subscribers stay readable to those subscribers for followGrace (at
-	// most followCap of them), so a burst of publishes larger than the
-	// buffer does not cost a subscriber messages merely because the server
-	// had not written to it yet. Only subscribers whose connection does
-	// not keep up (send_timeout) lose anything.
-	followGrace = 10 * time.Second
-	followCap   = 1024
 )
 
 // Options configure a memory store.
@@ -44,6 +48,9 @@ type Options struct {
 	// Now returns the current time; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Events receives what happens to channels and their messages; nil
+	// discards.
+	Events *events.Bus
 }
 
 // Store is the in-memory engine. It is safe for concurrent use.
@@ -52,6 +59,7 @@ type Store struct {
 	seed   maphash.Seed
 	now    func() time.Time
 	log    *slog.Logger
+	bus    *events.Bus
 	limit  int64
 
 	clock       atomic.Int64 // newest Unix second handed out: ids never go back.
@@ -70,33 +78,39 @@ type Store struct {
 }
 
 type shard struct {
-	mu    sync.RWMutex
-	chans map[string]*channel
+	mu     sync.RWMutex
+	groups map[string]*group // the shard's channels, by group and id
+}
+
+// group is one group's channels in one shard, and their counts; summed
+// over the shards the counts are its store.GroupStats. Each is on cache
+// lines of its own, as publishers of different shards update theirs at
+// once.
+type group struct {
+	chans       map[string]*channel // by id, under shard.mu
+	subscribers atomic.Int64
+	messages    atomic.Int64
+	bytes       atomic.Int64
+	_           [32]byte
 }
 
 // entry is a buffered message with its expiry (Unix ns; 0 never).
 type entry = msgring.Entry
 
 type channel struct {
-	key string
+	key store.ChannelKey
+	grp *group // its group in its shard
 
-	mu      sync.Mutex
-	msgs    msgring.Log
-	last    msgid.ID
-	floor   msgid.ID // ids start after this: a re-created channel continues past its predecessor.
-	dropped msgid.ID // newest id dropped from the buffer.
-	// msgs starts with evicted entries that have left the buffer but are
-	// kept for streaming subscribers (see followGrace); evictedAt holds
-	// when each left (Unix ns), and gone the newest id dropped entirely.
-	evicted       int
-	evictedAt     []int64
-	gone          msgid.ID
-	followers     int // streaming subscriptions (store.SubscribeOptions.Follow)
+	mu            sync.Mutex
+	buf           buffer.Buffer // followers: streaming subscriptions (store.SubscribeOptions.Follow)
+	last          msgid.ID
+	floor         msgid.ID // ids start after this: a re-created channel continues past its predecessor.
 	opts          store.ChannelOptions
 	subs          int
 	lastSubs      []*subscription // subscribers under the "last" rule.
 	authorized    bool            // created by a publisher.
 	deleted       bool
+	expired       int          // messages expired since the sweeper last reported
 	lastRequested atomic.Int64 // Unix ns; 0 if never
 	// view is what subscribers read without taking mu: an immutable
 	// snapshot of the buffer, replaced (and its wake closed) on change.
@@ -119,19 +133,30 @@ func New(o Options) *Store {
 		seed:  maphash.MakeSeed(),
 		now:   o.Now,
 		log:   o.Logger,
+		bus:   o.Events,
 		limit: o.MemoryLimit,
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	for i := range s.shards {
-		s.shards[i].chans = make(map[string]*channel)
+		s.shards[i].groups = make(map[string]*group)
 	}
 	go s.sweep(o.SweepInterval)
 	return s
 }
 
-func (s *Store) shard(key string) *shard {
-	return &s.shards[maphash.String(s.seed, key)%shardCount]
+func (s *Store) shard(key store.ChannelKey) *shard {
+	return &s.shards[key.Hash(s.seed)%shardCount]
+}
+
+// emit hands an event about a channel to the bus, or only counts it when
+// no consumer listens.
+func (s *Store) emit(kind events.Kind, key store.ChannelKey, n int, reason string) {
+	if !s.bus.Active() {
+		s.bus.CountOnly(kind, n)
+		return
+	}
+	s.bus.Emit(events.Event{Kind: kind, Group: key.Group, Channel: key.ID, N: n, Reason: reason})
 }
 
 // seconds returns the Unix second for a new message id, never less than one
@@ -172,37 +197,85 @@ func (s *Store) closed() bool {
 	}
 }
 
-func (s *Store) lookup(key string) *channel {
+func (s *Store) lookup(key store.ChannelKey) *channel {
 	sh := s.shard(key)
 	sh.mu.RLock()
-	c := sh.chans[key]
+	c := sh.get(key)
 	sh.mu.RUnlock()
 	return c
 }
 
+// get returns the channel, or nil. sh.mu held.
+func (sh *shard) get(key store.ChannelKey) *channel {
+	if g := sh.groups[key.Group]; g != nil {
+		return g.chans[key.ID]
+	}
+	return nil
+}
+
 // getOrCreate returns the channel, creating it if the memory limit allows.
-func (s *Store) getOrCreate(key string, channelTimeout time.Duration) (*channel, error) {
+func (s *Store) getOrCreate(key store.ChannelKey, channelTimeout time.Duration) (*channel, error) {
 	if c := s.lookup(key); c != nil {
 		return c, nil
 	}
+	c, created, err := s.create(key, channelTimeout)
+	if created {
+		s.emit(events.ChannelCreated, key, 0, "")
+	}
+	return c, err
+}
+
+func (s *Store) create(key store.ChannelKey, channelTimeout time.Duration) (_ *channel, created bool, _ error) {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if c := sh.chans[key]; c != nil {
-		return c, nil
+	if c := sh.get(key); c != nil {
+		return c, false, nil
 	}
-	if !s.reserve(channelOverhead + int64(len(key))) {
-		return nil, store.ErrOutOfMemory
+	if !s.reserve(keyCost(key)) {
+		return nil, false, store.ErrOutOfMemory
 	}
 	s.floorMu.Lock()
 	floor := s.floor
 	s.floorMu.Unlock()
-	c := &channel{key: key, lastActive: s.now(), floor: floor}
+	g := sh.groups[key.Group]
+	if g == nil {
+		g = &group{chans: make(map[string]*channel)}
+		sh.groups[key.Group] = g
+	}
+	c := &channel{key: key, grp: g, lastActive: s.now(), floor: floor}
 	c.opts.ChannelTimeout = channelTimeout
 	c.refresh()
-	sh.chans[key] = c
+	g.chans[key.ID] = c
 	s.channels.Add(1)
-	return c, nil
+	return c, true, nil
+}
+
+// keyCost is the memory a channel accounts for.
+func keyCost(key store.ChannelKey) int64 {
+	return channelOverhead + int64(len(key.Group)+len(key.ID))
+}
+
+// unlink takes a channel out of its shard. sh.mu held.
+func (sh *shard) unlink(c *channel) {
+	delete(c.grp.chans, c.key.ID)
+	if len(c.grp.chans) == 0 {
+		delete(sh.groups, c.key.Group)
+	}
+}
+
+// account applies what an operation did to the channel's buffer to the
+// store's and the group's counters. c.mu held.
+func (s *Store) account(c *channel, ch *buffer.Change) {
+	if ch.Left != 0 {
+		s.stored.Add(-int64(ch.Left))
+		c.grp.messages.Add(-int64(ch.Left))
+		c.grp.bytes.Add(-ch.LeftBytes)
+		c.expired += ch.Expired
+	}
+	if ch.Freed != 0 {
+		s.used.Add(-(ch.FreedBytes + ch.Released))
+	}
 }
 
 // view is a snapshot of a channel for lock-free reads.
@@ -219,86 +292,24 @@ type view struct {
 // refresh publishes a new view of the channel and wakes the readers
 // waiting on the old one. c.mu held.
 func (c *channel) refresh() {
-	keep := c.opts.MinBufferLength
-	if c.opts.BufferLength <= 0 {
-		keep = 0
-	}
-	old := c.view.Swap(&view{entries: c.msgs.Snapshot(), evicted: c.evicted, keep: keep, dropped: c.dropped, gone: c.gone, deleted: c.deleted, wake: make(chan struct{})})
+	b := &c.buf
+	old := c.view.Swap(&view{entries: b.Snapshot(), evicted: b.Evicted(), keep: b.Keep(), dropped: b.Dropped(), gone: b.Gone(), deleted: c.deleted, wake: make(chan struct{})})
 	if old != nil {
 		close(old.wake)
 	}
 }
 
-func (c *channel) capacity() int {
-	if c.opts.BufferLength <= 0 {
-		return inflightCap
-	}
-	return c.opts.BufferLength
-}
-
-// trim evicts messages past the buffer length and expired ones, and drops
-// evicted messages no streaming subscriber may still need. It reports
-// whether anything changed (the view then needs a refresh). c.mu held.
+// trim applies the buffer rules and accounts for what they dropped. It
+// reports whether anything changed (the view then needs a refresh). c.mu
+// held.
 func (s *Store) trim(c *channel, now time.Time) bool {
-	n, e := c.msgs.Len(), c.evicted
-	capacity := c.capacity()
-	for c.held() > capacity {
-		s.evict(c, now)
-	}
-	keep := c.opts.MinBufferLength
-	if c.opts.BufferLength <= 0 {
-		keep = 0
-	}
 	ns := now.UnixNano()
-	for c.held() > keep {
-		e := c.msgs.At(c.evicted)
-		if e.Expires == 0 || e.Expires > ns {
-			break
-		}
-		s.evict(c, now)
+	var ch buffer.Change
+	if !c.buf.Trim(ns, ns, &ch) {
+		return false
 	}
-	for c.evicted > 0 && (c.followers == 0 || c.evicted > followCap || ns-c.evictedAt[0] >= int64(followGrace)) {
-		s.dropFront(c)
-	}
-	return c.msgs.Len() != n || c.evicted != e
-}
-
-// held returns the number of messages in the buffer. c.mu held.
-func (c *channel) held() int { return c.msgs.Len() - c.evicted }
-
-// evict takes the oldest message out of the buffer; it stays readable to
-// streaming subscribers until trim drops it. c.mu held.
-func (s *Store) evict(c *channel, now time.Time) {
-	c.dropped = c.msgs.At(c.evicted).Msg.ID
-	c.evicted++
-	c.evictedAt = append(c.evictedAt, now.UnixNano())
-	s.stored.Add(-1)
-}
-
-// dropFront drops the oldest message for good: an evicted one, or else the
-// oldest in the buffer. c.mu held.
-func (s *Store) dropFront(c *channel) {
-	m := c.msgs.PopFront().Msg
-	c.gone = m.ID
-	if c.evicted > 0 {
-		c.evicted--
-		c.evictedAt = c.evictedAt[1:]
-		if c.evicted == 0 {
-			c.evictedAt = nil
-		}
-	} else {
-		c.dropped = m.ID
-		s.stored.Add(-1)
-	}
-	s.used.Add(-m.Size() - m.Release())
-}
-
-// buffered returns the number of messages subscribers see as stored.
-func (c *channel) buffered() int {
-	if c.opts.BufferLength <= 0 {
-		return 0
-	}
-	return c.held()
+	s.account(c, &ch)
+	return true
 }
 
 func (c *channel) lastRequestedTime() time.Time {
@@ -310,7 +321,7 @@ func (c *channel) lastRequestedTime() time.Time {
 
 func (c *channel) info() store.Info {
 	return store.Info{
-		Messages:      c.buffered(),
+		Messages:      c.buf.Buffered(),
 		Subscribers:   c.subs,
 		LastRequested: c.lastRequestedTime(),
 		LastMessageID: c.last,
@@ -318,7 +329,7 @@ func (c *channel) info() store.Info {
 }
 
 // Publish implements store.Store.
-func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o store.ChannelOptions) (store.PublishResult, error) {
+func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publication, o store.ChannelOptions) (store.PublishResult, error) {
 	if s.closed() {
 		return store.PublishResult{}, store.ErrClosed
 	}
@@ -329,30 +340,32 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 	if err != nil {
 		return store.PublishResult{}, err
 	}
+	ns := now.UnixNano()
+	b := &c.buf
 	s.trim(c, now)
 	// A full buffer gives up its oldest message for the new one. With
 	// streaming subscribers it is kept for them a while (and still
 	// counts); otherwise only the net change is accounted, so usage
 	// never passes the limit.
-	evict := c.held() > 0 && c.held() >= c.capacity()
-	keepEvicted := evict && c.followers > 0
+	evict := b.Held() > 0 && b.Held() >= b.Capacity()
+	keepEvicted := evict && b.Followers() > 0
 	needed := size
 	if evict && !keepEvicted {
-		needed -= c.msgs.At(c.evicted).Msg.Size()
+		needed -= b.Oldest().Size()
 	}
 	if !s.reserve(needed) {
-		if c.evicted == 0 && !keepEvicted {
+		if b.Evicted() == 0 && !keepEvicted {
 			c.mu.Unlock()
 			return store.PublishResult{}, store.ErrOutOfMemory
 		}
 		// Short of memory: what is kept for followers goes first.
-		for c.evicted > 0 {
-			s.dropFront(c)
-		}
+		var ch buffer.Change
+		b.DropKept(&ch)
+		s.account(c, &ch)
 		keepEvicted = false
 		needed = size
 		if evict {
-			needed -= c.msgs.Front().Msg.Size()
+			needed -= b.Oldest().Size()
 		}
 		if !s.reserve(needed) {
 			c.refresh()
@@ -360,14 +373,15 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 			return store.PublishResult{}, store.ErrOutOfMemory
 		}
 	}
+	// The message that leaves the buffer for the new one is counted with
+	// it: usually the counts do not change.
+	var left buffer.Change
 	if evict {
 		if keepEvicted {
-			s.evict(c, now)
+			b.Evict(ns, &left)
 		} else {
-			old := c.msgs.PopFront().Msg // its size was netted out above
-			s.used.Add(-old.Release())
-			c.dropped, c.gone = old.ID, old.ID
-			s.stored.Add(-1)
+			b.DropOldest(&left)
+			s.used.Add(-left.Released) // its size was netted out above
 		}
 	}
 	prev := c.last
@@ -377,16 +391,18 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 	m.ID = msgid.Next(prev, s.seconds(now))
 	m.Seq = s.seq.Add(1)
 	c.last = m.ID
-	ttl := o.MessageTimeout
-	if o.BufferLength <= 0 {
-		ttl = inflightTTL
-	}
 	var expires int64
-	if ttl > 0 {
+	if ttl := buffer.TTL(o.BufferLength, o.MessageTimeout); ttl > 0 {
 		expires = now.Add(ttl).UnixNano()
 	}
-	c.msgs.Push(entry{Msg: m, Expires: expires})
-	s.stored.Add(1)
+	b.Push(entry{Msg: m, Expires: expires})
+	if n := int64(1 - left.Left); n != 0 {
+		s.stored.Add(n)
+		c.grp.messages.Add(n)
+	}
+	if n := size - left.LeftBytes; n != 0 {
+		c.grp.bytes.Add(n)
+	}
 	s.trim(c, now)
 	c.lastActive = now
 	info := c.info()
@@ -398,7 +414,7 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 
 // openForPublisher returns the channel, created if needed, locked, not
 // deleted, and with the publisher's options, and the time it was taken.
-func (s *Store) openForPublisher(ctx context.Context, key string, o store.ChannelOptions) (*channel, time.Time, error) {
+func (s *Store) openForPublisher(ctx context.Context, key store.ChannelKey, o store.ChannelOptions) (*channel, time.Time, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, time.Time{}, err
@@ -413,13 +429,14 @@ func (s *Store) openForPublisher(ctx context.Context, key string, o store.Channe
 			continue
 		}
 		c.opts = o
+		c.buf.SetLimits(o.BufferLength, o.MinBufferLength)
 		c.authorized = true
 		return c, s.now(), nil
 	}
 }
 
 // Create implements store.Store.
-func (s *Store) Create(ctx context.Context, key string, o store.ChannelOptions) (store.Info, error) {
+func (s *Store) Create(ctx context.Context, key store.ChannelKey, o store.ChannelOptions) (store.Info, error) {
 	if s.closed() {
 		return store.Info{}, store.ErrClosed
 	}
@@ -436,7 +453,7 @@ func (s *Store) Create(ctx context.Context, key string, o store.ChannelOptions) 
 }
 
 // Info implements store.Store.
-func (s *Store) Info(ctx context.Context, key string) (store.Info, error) {
+func (s *Store) Info(ctx context.Context, key store.ChannelKey) (store.Info, error) {
 	c := s.lookup(key)
 	if c == nil {
 		return store.Info{}, store.ErrNotFound
@@ -453,46 +470,53 @@ func (s *Store) Info(ctx context.Context, key string) (store.Info, error) {
 }
 
 // Delete implements store.Store.
-func (s *Store) Delete(ctx context.Context, key string) (store.Info, error) {
+func (s *Store) Delete(ctx context.Context, key store.ChannelKey) (store.Info, error) {
 	sh := s.shard(key)
 	sh.mu.Lock()
-	c := sh.chans[key]
+	c := sh.get(key)
 	if c == nil {
 		sh.mu.Unlock()
 		return store.Info{}, store.ErrNotFound
 	}
-	delete(sh.chans, key)
+	sh.unlink(c)
 	sh.mu.Unlock()
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	s.trim(c, s.now())
 	info := c.info()
-	s.remove(c)
+	expired := s.remove(c)
+	c.mu.Unlock()
+	if expired > 0 {
+		s.emit(events.MessageExpired, key, expired, "")
+	}
+	s.emit(events.ChannelDeleted, key, 0, "deleted")
 	return info, nil
 }
 
 // remove marks a channel deleted and releases its memory; the caller has
-// taken it out of its shard. c.mu held.
-func (s *Store) remove(c *channel) {
+// unlinked it from its shard. It returns the messages that expired since
+// the sweeper last reported them. c.mu held.
+func (s *Store) remove(c *channel) (expired int) {
 	c.deleted = true
 	s.floorMu.Lock()
 	if c.last.Compare(s.floor) > 0 {
 		s.floor = c.last
 	}
 	s.floorMu.Unlock()
-	for c.msgs.Len() > 0 {
-		s.dropFront(c)
-	}
-	c.msgs.Clear()
+	var ch buffer.Change
+	c.buf.Clear(&ch)
+	s.account(c, &ch)
+	c.grp.subscribers.Add(-int64(c.subs))
 	c.lastSubs = nil
-	s.used.Add(-(channelOverhead + int64(len(c.key))))
+	s.used.Add(-keyCost(c.key))
 	s.channels.Add(-1)
 	c.refresh()
+	expired, c.expired = c.expired, 0
+	return expired
 }
 
 // Subscribe implements store.Store.
-func (s *Store) Subscribe(ctx context.Context, key string, o store.SubscribeOptions) (store.Subscription, error) {
+func (s *Store) Subscribe(ctx context.Context, key store.ChannelKey, o store.SubscribeOptions) (store.Subscription, error) {
 	if s.closed() {
 		return nil, store.ErrClosed
 	}
@@ -504,7 +528,7 @@ func (s *Store) Subscribe(ctx context.Context, key string, o store.SubscribeOpti
 		if o.ExistingOnly {
 			c = s.lookup(key)
 			if c == nil {
-				return nil, store.ErrNotAuthorized
+				return nil, store.ErrNotCreated
 			}
 		} else {
 			var err error
@@ -519,13 +543,13 @@ func (s *Store) Subscribe(ctx context.Context, key string, o store.SubscribeOpti
 		}
 		if o.ExistingOnly && !c.authorized {
 			c.mu.Unlock()
-			return nil, store.ErrNotAuthorized
+			return nil, store.ErrNotCreated
 		}
 		if o.MaxSubscribers > 0 && c.subs >= o.MaxSubscribers {
 			c.mu.Unlock()
 			return nil, store.ErrTooManySubscribers
 		}
-		sub := &subscription{s: s, c: c, rule: o.Concurrency, follow: o.Follow, base: c.dropped}
+		sub := &subscription{s: s, c: c, rule: o.Concurrency, follow: o.Follow, base: c.buf.Dropped()}
 		switch o.Concurrency {
 		case store.First:
 			if c.subs > 0 {
@@ -541,8 +565,9 @@ func (s *Store) Subscribe(ctx context.Context, key string, o store.SubscribeOpti
 		}
 		now := s.now()
 		c.subs++
+		c.grp.subscribers.Add(1)
 		if o.Follow {
-			c.followers++
+			c.buf.AddFollowers(1)
 		}
 		c.lastRequested.Store(now.UnixNano())
 		c.lastActive = now
@@ -590,19 +615,28 @@ func (s *Store) sweep(every time.Duration) {
 	}
 }
 
+// sweepShard trims the shard's channels, reports the messages that
+// expired, and removes the idle channels.
 func (s *Store) sweepShard(sh *shard, batch []*channel) []*channel {
 	sh.mu.RLock()
-	for _, c := range sh.chans {
-		batch = append(batch, c)
+	for _, g := range sh.groups {
+		for _, c := range g.chans {
+			batch = append(batch, c)
+		}
 	}
 	sh.mu.RUnlock()
 	now := s.now()
 	idle := batch[len(batch):]
+	var expired []expiredCount
 	for _, c := range batch {
 		c.mu.Lock()
 		if !c.deleted {
 			if s.trim(c, now) {
 				c.refresh() // let the dropped messages go
+			}
+			if c.expired > 0 {
+				expired = append(expired, expiredCount{c.key, c.expired})
+				c.expired = 0
 			}
 			if c.idle(now) {
 				idle = append(idle, c)
@@ -610,27 +644,43 @@ func (s *Store) sweepShard(sh *shard, batch []*channel) []*channel {
 		}
 		c.mu.Unlock()
 	}
+	for _, e := range expired {
+		s.emit(events.MessageExpired, e.key, e.n, "")
+	}
 	if len(idle) == 0 {
 		return batch
 	}
+	var removed []expiredCount
 	sh.mu.Lock()
 	for _, c := range idle {
 		c.mu.Lock()
-		if !c.deleted && c.idle(now) && sh.chans[c.key] == c {
-			delete(sh.chans, c.key)
-			s.remove(c)
-			s.log.Debug("channel expired", "channel", c.key)
+		if !c.deleted && c.idle(now) && sh.get(c.key) == c {
+			sh.unlink(c)
+			removed = append(removed, expiredCount{c.key, s.remove(c)})
 		}
 		c.mu.Unlock()
 	}
 	sh.mu.Unlock()
+	for _, r := range removed {
+		s.log.Debug("channel expired", "channel", r.key)
+		if r.n > 0 {
+			s.emit(events.MessageExpired, r.key, r.n, "")
+		}
+		s.emit(events.ChannelDeleted, r.key, 0, "expired")
+	}
 	return batch
+}
+
+// expiredCount is a channel's count of expired messages, to report.
+type expiredCount struct {
+	key store.ChannelKey
+	n   int
 }
 
 // idle reports whether the channel has nothing left and has lingered its
 // channel timeout. c.mu held.
 func (c *channel) idle(now time.Time) bool {
-	return c.subs == 0 && c.msgs.Len() == 0 && now.Sub(c.lastActive) >= c.opts.ChannelTimeout
+	return c.subs == 0 && c.buf.Len() == 0 && now.Sub(c.lastActive) >= c.opts.ChannelTimeout
 }
 
 type subscription struct {
@@ -654,7 +704,7 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 	if sub.s.trim(c, sub.s.now()) {
 		c.refresh()
 	}
-	n := c.buffered()
+	n := c.buf.Buffered()
 	if n == 0 {
 		// Nothing stored (or an unbuffered channel): wait for the next message.
 		return c.last, nil
@@ -678,10 +728,9 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 	if idx == 0 {
 		return msgid.ID{}, nil
 	}
-	return c.msgs.At(c.evicted + idx - 1).Msg.ID, nil
+	return c.buf.HeldAt(idx - 1).Msg.ID, nil
 }
 
-// Read implements store.Subscription.
 // Read implements store.Subscription. It takes no lock: it reads the
 // channel's current view, skipping what expired since the view was made.
 func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) (store.Batch, error) {
@@ -738,8 +787,9 @@ func (sub *subscription) Close() {
 		return
 	}
 	c.subs--
+	c.grp.subscribers.Add(-1)
 	if sub.follow {
-		c.followers--
+		c.buf.AddFollowers(-1)
 	}
 	c.lastActive = sub.s.now()
 	if sub.rule == store.Last {
@@ -752,4 +802,63 @@ func (sub *subscription) Close() {
 	}
 }
 
-var _ store.Store = (*Store)(nil)
+// Channels implements store.Lister. A page walks every channel of the
+// group asked for (of every group with AllGroups), one shard at a time
+// under its read lock, keeps the first Limit in key order, then reads
+// their info.
+func (s *Store) Channels(ctx context.Context, o store.ListOptions) (store.ChannelPage, error) {
+	p, err := store.NewPager(o)
+	if err != nil {
+		return store.ChannelPage{}, err
+	}
+	for i := range s.shards {
+		if err := ctx.Err(); err != nil {
+			return store.ChannelPage{}, err
+		}
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for name, g := range sh.groups {
+			if !o.AllGroups && name != o.Group {
+				continue
+			}
+			for id := range g.chans {
+				p.Offer(store.ChannelKey{Group: name, ID: id})
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	keys, next := p.Page()
+	page := store.ChannelPage{Channels: make([]store.ChannelInfo, 0, len(keys)), Next: next}
+	for _, key := range keys {
+		info, err := s.Info(ctx, key)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		page.Channels = append(page.Channels, store.ChannelInfo{Key: key, Info: info})
+	}
+	return page, nil
+}
+
+// GroupStats implements store.GroupAccounter from counters kept per group
+// and shard.
+func (s *Store) GroupStats(ctx context.Context, group string) (store.GroupStats, error) {
+	var st store.GroupStats
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		if g := sh.groups[group]; g != nil {
+			st.Channels += len(g.chans)
+			st.Subscribers += int(g.subscribers.Load())
+			st.Messages += int(g.messages.Load())
+			st.MessageBytes += g.bytes.Load()
+		}
+		sh.mu.RUnlock()
+	}
+	return st, nil
+}
+
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.Lister         = (*Store)(nil)
+	_ store.GroupAccounter = (*Store)(nil)
+)

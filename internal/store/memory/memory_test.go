@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/store/buffer"
 	"github.com/heraldpush/herald/internal/store/storetest"
 	"github.com/heraldpush/herald/protocol/msgid"
 )
@@ -74,6 +76,10 @@ func TestContract(t *testing.T) {
 			return s, s, clk.Advance
 		},
 		Unit: time.Minute,
+		OpenEvents: func(t *testing.T, bus *events.Bus) (store.Store, func(time.Duration)) {
+			s, clk := newStore(t, Options{Events: bus, SweepInterval: 5 * time.Millisecond})
+			return s, clk.Advance
+		},
 	})
 }
 
@@ -83,7 +89,7 @@ func TestIDsAndRequested(t *testing.T) {
 	s, _ := newStore(t, Options{})
 	var msgs []*store.Message
 	for i := range 3 {
-		msgs = append(msgs, storetest.Publish(t, s, "ch", fmt.Sprintf("m%d", i), buffered))
+		msgs = append(msgs, storetest.Publish(t, s, storetest.Key("ch"), fmt.Sprintf("m%d", i), buffered))
 	}
 	wantIDs := []msgid.ID{{Time: t0.Unix(), Tag: 0}, {Time: t0.Unix(), Tag: 1}, {Time: t0.Unix(), Tag: 2}}
 	for i, m := range msgs {
@@ -91,9 +97,9 @@ func TestIDsAndRequested(t *testing.T) {
 			t.Errorf("message %d id %v, want %v", i, m.ID, wantIDs[i])
 		}
 	}
-	sub := storetest.Subscribe(t, s, "ch", store.SubscribeOptions{})
+	sub := storetest.Subscribe(t, s, storetest.Key("ch"), store.SubscribeOptions{})
 	storetest.Read(t, sub, msgid.ID{})
-	info, err := s.Info(ctx, "ch")
+	info, err := s.Info(ctx, storetest.Key("ch"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,20 +109,20 @@ func TestIDsAndRequested(t *testing.T) {
 }
 
 // TestStoreMessagesOff: a channel that keeps no messages still holds its
-// latest ones for inflightTTL, for subscribers between two requests, and
+// latest ones for buffer.InflightTTL, for subscribers between two requests, and
 // not after.
 func TestStoreMessagesOff(t *testing.T) {
 	s, clk := newStore(t, Options{})
 	off := store.ChannelOptions{BufferLength: 0, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
-	m0 := storetest.Publish(t, s, "ch", "m0", off)
-	storetest.Publish(t, s, "ch", "m1", off)
-	sub := storetest.Subscribe(t, s, "ch", store.SubscribeOptions{})
+	m0 := storetest.Publish(t, s, storetest.Key("ch"), "m0", off)
+	storetest.Publish(t, s, storetest.Key("ch"), "m1", off)
+	sub := storetest.Subscribe(t, s, storetest.Key("ch"), store.SubscribeOptions{})
 	if got, _, _ := storetest.Read(t, sub, m0.ID); !slices.Equal(got, []string{"m1"}) {
 		t.Fatalf("Read(cursor at m0) = %q, want [m1]", got)
 	}
-	clk.Advance(inflightTTL)
+	clk.Advance(buffer.InflightTTL)
 	if _, _, wait := storetest.Read(t, sub, m0.ID); !wait {
-		t.Fatal("unbuffered message still delivered past inflightTTL")
+		t.Fatal("unbuffered message still delivered past buffer.InflightTTL")
 	}
 }
 
@@ -127,12 +133,12 @@ func TestMemoryLimit(t *testing.T) {
 	m := &store.Message{Body: []byte(body), ContentType: "text/plain"}
 	chanSize := int64(channelOverhead + len("ch"))
 
-	storetest.Publish(t, s, "ch", body, buffered)
-	storetest.Publish(t, s, "ch", body, buffered)
+	storetest.Publish(t, s, storetest.Key("ch"), body, buffered)
+	storetest.Publish(t, s, storetest.Key("ch"), body, buffered)
 	if got, want := s.Stats().MemoryUsed, chanSize+2*m.Size(); got != want {
 		t.Fatalf("MemoryUsed = %d, want %d", got, want)
 	}
-	_, err := s.Publish(ctx, "ch", store.Publication{Body: []byte(body), ContentType: "text/plain"}, buffered)
+	_, err := s.Publish(ctx, storetest.Key("ch"), store.Publication{Body: []byte(body), ContentType: "text/plain"}, buffered)
 	if !errors.Is(err, store.ErrOutOfMemory) {
 		t.Fatalf("Publish past the limit = %v, want ErrOutOfMemory", err)
 	}
@@ -140,18 +146,18 @@ func TestMemoryLimit(t *testing.T) {
 	if st.MemoryUsed > limit || st.MemoryLimit != limit || st.StoredMessages != 2 {
 		t.Fatalf("Stats after refused publish = %+v", st)
 	}
-	if info, _ := s.Info(ctx, "ch"); info.Messages != 2 {
+	if info, _ := s.Info(ctx, storetest.Key("ch")); info.Messages != 2 {
 		t.Fatalf("refused publish changed the buffer: %+v", info)
 	}
 
 	// A publish that replaces the oldest message of a full buffer fits.
 	one := store.ChannelOptions{BufferLength: 2, ChannelTimeout: time.Hour}
-	storetest.Publish(t, s, "ch", body, one)
+	storetest.Publish(t, s, storetest.Key("ch"), body, one)
 	if got, want := s.Stats().MemoryUsed, chanSize+2*m.Size(); got != want {
 		t.Fatalf("MemoryUsed after replacing = %d, want %d", got, want)
 	}
 
-	if _, err := s.Delete(ctx, "ch"); err != nil {
+	if _, err := s.Delete(ctx, storetest.Key("ch")); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Stats().MemoryUsed; got != 0 {
@@ -160,10 +166,10 @@ func TestMemoryLimit(t *testing.T) {
 
 	// A message larger than the whole limit never fits.
 	huge := make([]byte, limit)
-	if _, err := s.Publish(ctx, "big", store.Publication{Body: huge}, buffered); !errors.Is(err, store.ErrOutOfMemory) {
+	if _, err := s.Publish(ctx, storetest.Key("big"), store.Publication{Body: huge}, buffered); !errors.Is(err, store.ErrOutOfMemory) {
 		t.Fatalf("huge Publish = %v, want ErrOutOfMemory", err)
 	}
-	if _, err := s.Delete(ctx, "big"); err != nil {
+	if _, err := s.Delete(ctx, storetest.Key("big")); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Stats().MemoryUsed; got != 0 {
@@ -171,7 +177,7 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	// Channels themselves count: with the limit used up, new channels fail.
 	for i := 0; ; i++ {
-		_, err := s.Create(ctx, fmt.Sprintf("c%d", i), buffered)
+		_, err := s.Create(ctx, storetest.Key(fmt.Sprintf("c%d", i)), buffered)
 		if errors.Is(err, store.ErrOutOfMemory) {
 			break
 		}
@@ -189,20 +195,20 @@ func TestMemoryAccounting(t *testing.T) {
 	o := store.ChannelOptions{BufferLength: 3, MessageTimeout: time.Minute, ChannelTimeout: time.Hour}
 	var size int64
 	for i := range 10 {
-		m := storetest.Publish(t, s, "ch", fmt.Sprintf("message %d", i), o)
+		m := storetest.Publish(t, s, storetest.Key("ch"), fmt.Sprintf("message %d", i), o)
 		size = m.Size()
 	}
 	if got, want := s.Stats().MemoryUsed, int64(channelOverhead+len("ch"))+3*size; got != want {
 		t.Fatalf("MemoryUsed = %d, want %d", got, want)
 	}
 	clk.Advance(2 * time.Minute)
-	if _, err := s.Info(ctx, "ch"); err != nil { // trims the expired messages
+	if _, err := s.Info(ctx, storetest.Key("ch")); err != nil { // trims the expired messages
 		t.Fatal(err)
 	}
 	if got, want := s.Stats().MemoryUsed, int64(channelOverhead+len("ch")); got != want {
 		t.Fatalf("MemoryUsed after expiry = %d, want %d", got, want)
 	}
-	if _, err := s.Delete(ctx, "ch"); err != nil {
+	if _, err := s.Delete(ctx, storetest.Key("ch")); err != nil {
 		t.Fatal(err)
 	}
 	if st := s.Stats(); st.MemoryUsed != 0 || st.Channels != 0 || st.StoredMessages != 0 {
@@ -224,13 +230,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestSweeperExpiresIdleChannels(t *testing.T) {
 	s, clk := newStore(t, Options{SweepInterval: time.Millisecond})
 	o := store.ChannelOptions{BufferLength: 10, MessageTimeout: time.Minute, ChannelTimeout: time.Minute}
-	if _, err := s.Create(ctx, "idle", o); err != nil {
+	if _, err := s.Create(ctx, storetest.Key("idle"), o); err != nil {
 		t.Fatal(err)
 	}
-	storetest.Publish(t, s, "withmsgs", "x", o)
-	storetest.Publish(t, s, "keepmsgs", "x", store.ChannelOptions{BufferLength: 10, ChannelTimeout: time.Minute})
-	storetest.Subscribe(t, s, "busy", store.SubscribeOptions{ChannelTimeout: time.Minute})
-	closedSub, err := s.Subscribe(ctx, "wasbusy", store.SubscribeOptions{ChannelTimeout: time.Minute})
+	storetest.Publish(t, s, storetest.Key("withmsgs"), "x", o)
+	storetest.Publish(t, s, storetest.Key("keepmsgs"), "x", store.ChannelOptions{BufferLength: 10, ChannelTimeout: time.Minute})
+	storetest.Subscribe(t, s, storetest.Key("busy"), store.SubscribeOptions{ChannelTimeout: time.Minute})
+	closedSub, err := s.Subscribe(ctx, storetest.Key("wasbusy"), store.SubscribeOptions{ChannelTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,20 +246,20 @@ func TestSweeperExpiresIdleChannels(t *testing.T) {
 	// Let the sweeper run a few times: nothing has timed out yet.
 	time.Sleep(20 * time.Millisecond)
 	for _, ch := range []string{"idle", "withmsgs", "keepmsgs", "busy", "wasbusy"} {
-		if _, err := s.Info(ctx, ch); err != nil {
+		if _, err := s.Info(ctx, storetest.Key(ch)); err != nil {
 			t.Fatalf("%s gone before its timeout: %v", ch, err)
 		}
 	}
 
 	clk.Advance(45 * time.Second) // +75s
 	gone := func(ch string) func() bool {
-		return func() bool { _, err := s.Info(ctx, ch); return errors.Is(err, store.ErrNotFound) }
+		return func() bool { _, err := s.Info(ctx, storetest.Key(ch)); return errors.Is(err, store.ErrNotFound) }
 	}
 	waitFor(t, "idle channel to expire", gone("idle"))
 	waitFor(t, "channel whose messages expired to expire", gone("withmsgs"))
 	time.Sleep(20 * time.Millisecond)
 	for _, ch := range []string{"keepmsgs", "busy", "wasbusy"} {
-		if _, err := s.Info(ctx, ch); err != nil {
+		if _, err := s.Info(ctx, storetest.Key(ch)); err != nil {
 			t.Fatalf("%s expired: %v", ch, err)
 		}
 	}
@@ -262,6 +268,61 @@ func TestSweeperExpiresIdleChannels(t *testing.T) {
 	waitFor(t, "channel whose subscriber left to expire", gone("wasbusy"))
 	if st := s.Stats(); st.Channels != 2 {
 		t.Fatalf("Stats.Channels = %d, want 2 (keepmsgs, busy)", st.Channels)
+	}
+}
+
+// TestSweeperEvents: expired messages are reported once per channel and
+// sweep, however they were trimmed (here by a publish), and the sweeper's
+// removal of an idle channel is a deletion for "expired".
+func TestSweeperEvents(t *testing.T) {
+	bus := events.New()
+	evs := bus.Subscribe(64)
+	defer evs.Close()
+	s, clk := newStore(t, Options{Events: bus, SweepInterval: time.Millisecond})
+	o := store.ChannelOptions{BufferLength: 10, MessageTimeout: time.Minute, ChannelTimeout: time.Hour}
+	for i := range 3 {
+		storetest.Publish(t, s, storetest.Key("busy"), fmt.Sprint(i), o)
+	}
+	idle := store.ChannelKey{Group: "g", ID: "idle"}
+	storetest.Publish(t, s, idle, "x", store.ChannelOptions{BufferLength: 10, MessageTimeout: time.Minute, ChannelTimeout: time.Minute})
+	clk.Advance(2 * time.Minute)
+	storetest.Publish(t, s, storetest.Key("busy"), "3", o) // trims the 3 expired
+
+	type seen struct {
+		kind          events.Kind
+		group, ch, re string
+		n             int
+	}
+	want := []seen{
+		{events.ChannelCreated, "", "busy", "", 1},
+		{events.ChannelCreated, "g", "idle", "", 1},
+		{events.MessageExpired, "", "busy", "", 3},
+		{events.MessageExpired, "g", "idle", "", 1},
+		{events.ChannelDeleted, "g", "idle", "expired", 1},
+	}
+	var got []seen
+	deadline := time.After(5 * time.Second)
+	for len(got) < len(want) {
+		select {
+		case ev := <-evs.C():
+			got = append(got, seen{ev.Kind, ev.Group, ev.Channel, ev.Reason, ev.Count()})
+		case <-deadline:
+			t.Fatalf("events %v, want %v", got, want)
+		}
+	}
+	// Shards are swept in turn: busy's expiry may come before or after
+	// idle's, which comes before idle's deletion.
+	if i := slices.Index(got, want[2]); i == 4 || i == 2 {
+		got = append(slices.Delete(got, i, i+1), want[2])
+	}
+	if !slices.Equal(got, append(want[:2:2], want[3], want[4], want[2])) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	time.Sleep(10 * time.Millisecond)
+	select {
+	case ev := <-evs.C():
+		t.Fatalf("more events: %+v", ev)
+	default:
 	}
 }
 
@@ -284,12 +345,12 @@ func TestIDsMonotonicWhenClockStepsBack(t *testing.T) {
 	}
 	for i, st := range steps {
 		clk.Set(st.at)
-		m := storetest.Publish(t, s, st.ch, fmt.Sprint(i), buffered)
+		m := storetest.Publish(t, s, storetest.Key(st.ch), fmt.Sprint(i), buffered)
 		if m.ID != st.want {
 			t.Fatalf("step %d (clock %v, channel %s): id %v, want %v", i, st.at.Unix()-T, st.ch, m.ID, st.want)
 		}
 	}
-	sub := storetest.Subscribe(t, s, "a", store.SubscribeOptions{})
+	sub := storetest.Subscribe(t, s, storetest.Key("a"), store.SubscribeOptions{})
 	_, ids, _ := storetest.Read(t, sub, msgid.ID{})
 	for i := 1; i < len(ids); i++ {
 		if !ids[i].After(ids[i-1]) {
@@ -318,7 +379,7 @@ func BenchmarkPublish(b *testing.B) {
 	p := store.Publication{Body: benchBody, ContentType: "text/plain"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Publish(ctx, "bench", p, o); err != nil {
+		if _, err := s.Publish(ctx, storetest.Key("bench"), p, o); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -329,9 +390,9 @@ func BenchmarkPublishParallel(b *testing.B) {
 	defer s.Close()
 	o := store.ChannelOptions{BufferLength: 100, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
 	p := store.Publication{Body: benchBody, ContentType: "text/plain"}
-	names := make([]string, 1024)
+	names := make([]store.ChannelKey, 1024)
 	for i := range names {
-		names[i] = fmt.Sprintf("bench-%d", i)
+		names[i] = storetest.Key(fmt.Sprintf("bench-%d", i))
 	}
 	var next atomic.Int64
 	b.ReportAllocs()
@@ -354,13 +415,13 @@ func BenchmarkRead(b *testing.B) {
 	o := store.ChannelOptions{BufferLength: 100, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
 	var ids []msgid.ID
 	for range 100 {
-		r, err := s.Publish(ctx, "bench", store.Publication{Body: benchBody}, o)
+		r, err := s.Publish(ctx, storetest.Key("bench"), store.Publication{Body: benchBody}, o)
 		if err != nil {
 			b.Fatal(err)
 		}
 		ids = append(ids, r.Message.ID)
 	}
-	sub, err := s.Subscribe(ctx, "bench", store.SubscribeOptions{})
+	sub, err := s.Subscribe(ctx, storetest.Key("bench"), store.SubscribeOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -379,17 +440,17 @@ func BenchmarkRead(b *testing.B) {
 
 // TestFollowGrace: messages that leave the buffer while a streaming
 // subscriber has not read them stay readable to it (and only to it) for
-// followGrace, at most followCap of them, and give way under memory
+// buffer.FollowGrace, at most buffer.FollowCap of them, and give way under memory
 // pressure; with no streaming subscriber they go at once.
 func TestFollowGrace(t *testing.T) {
 	o := store.ChannelOptions{BufferLength: 3, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
 	setup := func(t *testing.T, opt Options) (*Store, *fakeClock, store.Subscription, store.Subscription, *store.Message) {
 		s, clk := newStore(t, opt)
-		follower := storetest.Subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
-		poller := storetest.Subscribe(t, s, "ch", store.SubscribeOptions{})
-		first := storetest.Publish(t, s, "ch", "m0", o)
+		follower := storetest.Subscribe(t, s, storetest.Key("ch"), store.SubscribeOptions{Follow: true})
+		poller := storetest.Subscribe(t, s, storetest.Key("ch"), store.SubscribeOptions{})
+		first := storetest.Publish(t, s, storetest.Key("ch"), "m0", o)
 		for i := 1; i < 10; i++ {
-			storetest.Publish(t, s, "ch", fmt.Sprintf("m%d", i), o)
+			storetest.Publish(t, s, storetest.Key("ch"), fmt.Sprintf("m%d", i), o)
 		}
 		return s, clk, follower, poller, first
 	}
@@ -402,14 +463,14 @@ func TestFollowGrace(t *testing.T) {
 		return b.Missed
 	}
 
-	t.Run("kept for followGrace only", func(t *testing.T) {
+	t.Run("kept for buffer.FollowGrace only", func(t *testing.T) {
 		s, clk, follower, _, first := setup(t, Options{})
-		clk.Advance(followGrace)
-		if _, err := s.Info(ctx, "ch"); err != nil { // trims
+		clk.Advance(buffer.FollowGrace)
+		if _, err := s.Info(ctx, storetest.Key("ch")); err != nil { // trims
 			t.Fatal(err)
 		}
 		if !missed(t, follower, first.ID) {
-			t.Fatal("follower still reads messages past followGrace")
+			t.Fatal("follower still reads messages past buffer.FollowGrace")
 		}
 		if got, _, _ := storetest.Read(t, follower, first.ID); !slices.Equal(got, storetest.Bodies("m", 7, 9)) {
 			t.Fatalf("follower read %q, want m7..m9", got)
@@ -423,7 +484,7 @@ func TestFollowGrace(t *testing.T) {
 		s, _ := newStore(t, Options{})
 		var first *store.Message
 		for i := range 10 {
-			m := storetest.Publish(t, s, "ch", fmt.Sprintf("m%d", i), o)
+			m := storetest.Publish(t, s, storetest.Key("ch"), fmt.Sprintf("m%d", i), o)
 			if i == 0 {
 				first = m
 			}
@@ -434,25 +495,25 @@ func TestFollowGrace(t *testing.T) {
 		// The follower's closing lets what was kept for it go.
 		s2, _, follower, _, _ := setup(t, Options{})
 		follower.Close()
-		m := storetest.Publish(t, s2, "ch", "m10", o)
+		m := storetest.Publish(t, s2, storetest.Key("ch"), "m10", o)
 		if got, want := s2.Stats().MemoryUsed, int64(channelOverhead+len("ch"))+2*first.Size()+m.Size(); got != want {
 			t.Fatalf("after the follower left: MemoryUsed = %d, want %d", got, want)
 		}
 	})
 
-	t.Run("at most followCap kept", func(t *testing.T) {
+	t.Run("at most buffer.FollowCap kept", func(t *testing.T) {
 		s, _ := newStore(t, Options{})
-		follower := storetest.Subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
-		first := storetest.Publish(t, s, "ch", "m0", o)
-		for i := 1; i < followCap+10; i++ {
-			storetest.Publish(t, s, "ch", fmt.Sprintf("m%d", i), o)
+		follower := storetest.Subscribe(t, s, storetest.Key("ch"), store.SubscribeOptions{Follow: true})
+		first := storetest.Publish(t, s, storetest.Key("ch"), "m0", o)
+		for i := 1; i < buffer.FollowCap+10; i++ {
+			storetest.Publish(t, s, storetest.Key("ch"), fmt.Sprintf("m%d", i), o)
 		}
 		b, err := follower.Read(first.ID, nil, 1)
 		if err != nil || !b.Missed || len(b.Messages) != 1 {
 			t.Fatalf("Read = %+v, %v; want a missed batch", b, err)
 		}
-		// followCap kept past the buffer of 3; the newest is m(followCap+9).
-		if got, want := string(b.Messages[0].Body), fmt.Sprintf("m%d", followCap+9-followCap-3+1); got != want {
+		// buffer.FollowCap kept past the buffer of 3; the newest is m(buffer.FollowCap+9).
+		if got, want := string(b.Messages[0].Body), fmt.Sprintf("m%d", buffer.FollowCap+9-buffer.FollowCap-3+1); got != want {
 			t.Fatalf("oldest readable %q, want %q", got, want)
 		}
 	})
@@ -462,15 +523,15 @@ func TestFollowGrace(t *testing.T) {
 		size := (&store.Message{Body: []byte(body), ContentType: "text/plain"}).Size()
 		limit := int64(channelOverhead+len("ch")) + 5*size
 		s, _ := newStore(t, Options{MemoryLimit: limit})
-		follower := storetest.Subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
-		first := storetest.Publish(t, s, "ch", body, o)
+		follower := storetest.Subscribe(t, s, storetest.Key("ch"), store.SubscribeOptions{Follow: true})
+		first := storetest.Publish(t, s, storetest.Key("ch"), body, o)
 		for range 9 { // would need 10 messages' memory if all were kept
-			storetest.Publish(t, s, "ch", body, o)
+			storetest.Publish(t, s, storetest.Key("ch"), body, o)
 		}
 		if used := s.Stats().MemoryUsed; used > limit {
 			t.Fatalf("MemoryUsed %d passed the limit %d", used, limit)
 		}
-		if info, _ := s.Info(ctx, "ch"); info.Messages != 3 {
+		if info, _ := s.Info(ctx, storetest.Key("ch")); info.Messages != 3 {
 			t.Fatalf("Info.Messages = %d, want 3", info.Messages)
 		}
 		if !missed(t, follower, first.ID) {
@@ -493,19 +554,19 @@ func TestEncodingsCount(t *testing.T) {
 		drop func(t *testing.T, s *Store, o store.ChannelOptions)
 	}{
 		{"deleted", func(t *testing.T, s *Store, o store.ChannelOptions) {
-			if _, err := s.Delete(ctx, "ch"); err != nil {
+			if _, err := s.Delete(ctx, storetest.Key("ch")); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"replaced in a full buffer", func(t *testing.T, s *Store, o store.ChannelOptions) {
-			storetest.Publish(t, s, "ch", "m1", o)
+			storetest.Publish(t, s, storetest.Key("ch"), "m1", o)
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := newStore(t, Options{})
 			o := store.ChannelOptions{BufferLength: 1, ChannelTimeout: time.Hour}
-			m := storetest.Publish(t, s, "ch", "m0", o)
+			m := storetest.Publish(t, s, storetest.Key("ch"), "m0", o)
 			base := s.Stats().MemoryUsed
 			encode(m, 0)
 			encode(m, 0) // cached: counted once

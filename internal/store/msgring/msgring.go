@@ -1,6 +1,7 @@
-// Package msgring is the buffer both engines keep a channel's recent
-// messages in: a growable circular buffer in message id order, searched by
-// cursor.
+// Package msgring is the log a channel's recent messages are kept in (see
+// internal/store/buffer, which applies the buffer rules to it): entries in
+// message id order, searched by cursor, whose snapshots can be read without
+// a lock.
 package msgring
 
 import (
@@ -16,63 +17,6 @@ type Entry struct {
 	Msg     *store.Message
 	Expires int64
 }
-
-// Ring holds entries in id order. The zero Ring is empty and ready.
-type Ring struct {
-	buf  []Entry
-	head int
-	n    int
-}
-
-// Len returns the number of entries.
-func (r *Ring) Len() int { return r.n }
-
-// At returns entry i, 0 being the oldest.
-func (r *Ring) At(i int) *Entry { return &r.buf[(r.head+i)%len(r.buf)] }
-
-// Front returns the oldest entry; the ring must not be empty.
-func (r *Ring) Front() *Entry { return &r.buf[r.head] }
-
-// Push appends e, which must come after every entry held.
-func (r *Ring) Push(e Entry) {
-	if r.n == len(r.buf) {
-		size := 2 * len(r.buf)
-		if size == 0 {
-			size = 4
-		}
-		nb := make([]Entry, size)
-		for i := 0; i < r.n; i++ {
-			nb[i] = *r.At(i)
-		}
-		r.buf, r.head = nb, 0
-	}
-	r.buf[(r.head+r.n)%len(r.buf)] = e
-	r.n++
-}
-
-// PopFront removes and returns the oldest entry; the ring must not be
-// empty. An emptied ring gives back a large buffer.
-func (r *Ring) PopFront() Entry {
-	e := r.buf[r.head]
-	r.buf[r.head] = Entry{}
-	r.head = (r.head + 1) % len(r.buf)
-	r.n--
-	if r.n == 0 {
-		r.head = 0
-		if len(r.buf) > 64 {
-			r.buf = nil
-		}
-	}
-	return e
-}
-
-// FirstAfter returns the index of the first entry after cursor, or Len().
-func (r *Ring) FirstAfter(cursor msgid.ID) int {
-	return sort.Search(r.n, func(i int) bool { return r.At(i).Msg.ID.After(cursor) })
-}
-
-// Clear empties the ring and drops its buffer.
-func (r *Ring) Clear() { r.buf, r.head, r.n = nil, 0, 0 }
 
 // Log is a buffer of entries in id order whose snapshots can be read
 // without a lock while the owner appends and drops: it only ever appends

@@ -11,10 +11,10 @@ func msg(t int64, tag int32) Entry {
 	return Entry{Msg: &store.Message{ID: msgid.ID{Time: t, Tag: tag}}}
 }
 
-// TestRing pushes and pops across the wrap-around and growth of the buffer
-// and checks order and cursor search after every step.
-func TestRing(t *testing.T) {
-	var r Ring
+// TestLogOrder pushes and pops across the growth and compaction of the
+// log and checks order and cursor search after every step.
+func TestLogOrder(t *testing.T) {
+	var r Log
 	next := int64(1)
 	var want []int64
 	check := func(step string) {
@@ -38,7 +38,7 @@ func TestRing(t *testing.T) {
 	}
 	for _, step := range []struct {
 		push, pop int
-	}{{3, 0}, {0, 2}, {5, 0}, {0, 3}, {10, 1}, {0, 12}, {1, 0}} {
+	}{{3, 0}, {0, 2}, {5, 0}, {0, 3}, {10, 1}, {0, 12}, {1, 0}, {40, 0}, {0, 30}, {5, 5}, {0, 11}} {
 		for range step.push {
 			r.Push(msg(next, 0))
 			want = append(want, next)

@@ -3,13 +3,13 @@ package redis
 import (
 	"errors"
 	"fmt"
-	"github.com/heraldpush/herald/internal/store/storetest"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/redis/redistest"
+	"github.com/heraldpush/herald/internal/store/storetest"
 	"github.com/heraldpush/herald/protocol/msgid"
 )
 
@@ -32,7 +32,7 @@ func TestCluster(t *testing.T) {
 	b := newClusterStore(t, c)
 	masters := map[string]bool{}
 	for i := range 12 {
-		ch := fmt.Sprintf("/c%d", i)
+		ch := storetest.Key(fmt.Sprintf("c%d", i))
 		masters[c.MasterFor(a.keys(ch).meta).Addr] = true
 		sub := storetest.Subscribe(t, b, ch, store.SubscribeOptions{})
 		var ids []msgid.ID
@@ -68,12 +68,40 @@ func TestCluster(t *testing.T) {
 	if len(masters) != 3 {
 		t.Fatalf("channels landed on %d masters, want 3", len(masters))
 	}
+
+	// Listing is cluster-wide: channels of every master, made by either
+	// node, followed by none (in a namespace of their own).
+	t.Run("List", func(t *testing.T) {
+		open := func() *Store {
+			o := testOpts(c.Addrs(), true)
+			o.Namespace = "list:"
+			s, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+		la, lb := open(), open()
+		storetest.List(t, la, lb)
+		page, err := la.Channels(ctx, store.ListOptions{AllGroups: true, Limit: store.MaxListLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		on := map[string]int{}
+		for _, ch := range page.Channels {
+			on[c.MasterFor(la.keys(ch.Key).meta).Addr]++
+		}
+		if len(on) != 3 || page.Next != "" {
+			t.Fatalf("listed channels of %d masters (%v), next %q; want all 3", len(on), on, page.Next)
+		}
+	})
 }
 
 // streamCheck publishes a numbered stream of messages from one node while
 // another reads, through disrupt; every message whose publish succeeded
 // must arrive, in order, once.
-func streamCheck(t *testing.T, pub, sub *Store, ch string, disrupt func()) {
+func streamCheck(t *testing.T, pub, sub *Store, ch store.ChannelKey, disrupt func()) {
 	t.Helper()
 	o := store.ChannelOptions{BufferLength: 1000, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
 	s := storetest.Subscribe(t, sub, ch, store.SubscribeOptions{})
@@ -163,7 +191,7 @@ func TestClusterFailover(t *testing.T) {
 	c := redistest.StartCluster(t, 3, 1)
 	a := newClusterStore(t, c)
 	b := newClusterStore(t, c)
-	ch := "/failover"
+	ch := storetest.Key("failover")
 	streamCheck(t, a, b, ch, func() {
 		m := c.MasterFor(a.keys(ch).meta)
 		c.Failover(c.ReplicaOf(m))
@@ -174,7 +202,7 @@ func TestClusterKillMaster(t *testing.T) {
 	c := redistest.StartCluster(t, 3, 1)
 	a := newClusterStore(t, c)
 	b := newClusterStore(t, c)
-	ch := "/killed"
+	ch := storetest.Key("killed")
 	streamCheck(t, a, b, ch, func() {
 		m := c.MasterFor(a.keys(ch).meta)
 		r := c.ReplicaOf(m)

@@ -3,6 +3,8 @@ package redis
 import (
 	"strconv"
 	"strings"
+
+	"github.com/heraldpush/herald/internal/store"
 )
 
 // chanKeys are the Redis keys of one channel. They share the hash tag
@@ -13,8 +15,8 @@ type chanKeys struct {
 	meta, stream, counts, floor, pubsub string
 }
 
-func (s *Store) keys(channel string) chanKeys {
-	base := s.ns + "{" + channel + "}"
+func (s *Store) keys(channel store.ChannelKey) chanKeys {
+	base := s.ns + "{" + channel.String() + "}"
 	return chanKeys{
 		meta:   base + ":m",
 		stream: base + ":s",
@@ -25,12 +27,51 @@ func (s *Store) keys(channel string) chanKeys {
 }
 
 // channelOf returns the channel key of a pubsub channel name.
-func (s *Store) channelOf(pubsub string) (string, bool) {
-	rest, ok := strings.CutPrefix(pubsub, s.ns+"{")
+func (s *Store) channelOf(pubsub string) (store.ChannelKey, bool) {
+	return s.keyOf(pubsub, "}"+s.psSuffix)
+}
+
+// channelOfMeta returns the channel key of a meta key.
+func (s *Store) channelOfMeta(meta string) (store.ChannelKey, bool) {
+	return s.keyOf(meta, "}:m")
+}
+
+func (s *Store) keyOf(name, suffix string) (store.ChannelKey, bool) {
+	rest, ok := strings.CutPrefix(name, s.ns+"{")
 	if !ok {
-		return "", false
+		return store.ChannelKey{}, false
 	}
-	return strings.CutSuffix(rest, "}"+s.psSuffix)
+	if rest, ok = strings.CutSuffix(rest, suffix); !ok {
+		return store.ChannelKey{}, false
+	}
+	key, err := store.ParseChannelKey(rest)
+	return key, err == nil
+}
+
+// metaPattern is the SCAN pattern of the meta keys of the channels a
+// listing may want: those of its group (or any) whose id starts with its
+// prefix.
+func (s *Store) metaPattern(o store.ListOptions) string {
+	group := "*"
+	if !o.AllGroups {
+		group = globEscape(o.Group)
+	}
+	return globEscape(s.ns) + "{" + group + "/" + globEscape(o.Prefix) + "*}:m"
+}
+
+// globEscape quotes the characters Redis's glob patterns give a meaning.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(`*?[]\`, s[i]) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // pubsubSuffix ends pubsub channel names. Pubsub ignores the database

@@ -59,6 +59,7 @@ func (s *Store) liveness() {
 			s.refreshAll(batch)
 			s.sweepIdle()
 			s.forgetIDs()
+			s.flushExpired()
 		}
 	}
 }
@@ -108,7 +109,9 @@ func (s *Store) refresh(mr *mirror) bool {
 	if !mr.lastRequested.IsZero() {
 		lr = mr.lastRequested.UnixMilli() + s.skew.Load()
 	}
-	bl, mbl, mt, ct := max(mr.bufLen, 0), mr.minBuf, mr.msgTimeout, mr.chanTimout
+	bl, mbl := mr.buf.Limits()
+	bl = max(bl, 0)
+	mt, ct := mr.msgTimeout, mr.chanTimout
 	mr.mu.Unlock()
 	k := mr.keys
 	ctx, cancel := context.WithTimeout(s.ctx, s.o.OpTimeout)

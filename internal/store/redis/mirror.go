@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldpush/herald/internal/store"
-	"github.com/heraldpush/herald/internal/store/msgring"
+	"github.com/heraldpush/herald/internal/store/buffer"
 	"github.com/heraldpush/herald/protocol/msgid"
 )
 
@@ -20,7 +20,7 @@ import (
 // subscribers read their channel.
 type mirror struct {
 	s    *Store
-	key  string
+	key  store.ChannelKey
 	keys chanKeys
 
 	refs int // under the registry shard's lock: Subscribes in progress
@@ -29,25 +29,19 @@ type mirror struct {
 	// so the last one written is the latest.
 	countMu sync.Mutex
 
-	mu        sync.Mutex
-	epoch     int64 // the channel's incarnation in Redis; 0 until known
-	msgs      msgring.Ring
-	bytes     int64
-	last      msgid.ID // newest message id known
-	dropped   msgid.ID // newest id dropped from the channel's buffer
-	truncated bool     // Redis holds older messages than msgs does
-	// msgs starts with evicted messages: out of the channel's buffer but
-	// kept for this node's streaming subscribers (see followGrace);
-	// evictedAt holds when each left (Unix ns, local clock), lost the
-	// newest id dropped from msgs entirely.
-	evicted    int
-	evictedAt  []int64
-	lost       msgid.ID
-	followers  int
-	bufLen     int
-	minBuf     int
-	msgTimeout int64 // ms
-	chanTimout int64 // ms
+	mu    sync.Mutex
+	epoch int64 // the channel's incarnation in Redis; 0 until known
+	// buf is the copy of the channel's buffer, under the channel's buffer
+	// limits (a buffer length of -1 until known), with the evicted
+	// messages kept for this node's streaming subscribers (evicted at the
+	// local clock). Its Dropped is the newest id dropped from the
+	// channel's buffer in Redis; the messages only the copy let go (past
+	// MirrorLength) are not dropped: truncated says Redis has them.
+	buf        buffer.Buffer
+	last       msgid.ID // newest message id known
+	truncated  bool     // Redis holds older messages than buf does
+	msgTimeout int64    // ms
+	chanTimout int64    // ms
 	authorized bool
 	wake       chan struct{} // closed and dropped when the log changes
 	subs       int
@@ -65,8 +59,10 @@ type mirror struct {
 	lastRequested time.Time
 }
 
-func newMirror(s *Store, key string) *mirror {
-	return &mirror{s: s, key: key, keys: s.keys(key), ready: make(chan struct{}), idleSince: time.Now(), bufLen: -1}
+func newMirror(s *Store, key store.ChannelKey) *mirror {
+	mr := &mirror{s: s, key: key, keys: s.keys(key), ready: make(chan struct{}), idleSince: time.Now()}
+	mr.buf.SetLimits(-1, 0)
+	return mr
 }
 
 func (mr *mirror) isRetired() bool { return mr.gone.Load() }
@@ -83,9 +79,7 @@ func (mr *mirror) retireLocked(deleted bool) bool {
 	}
 	mr.retired, mr.deleted = true, deleted
 	mr.gone.Store(true)
-	mr.msgs.Clear()
-	mr.evicted, mr.evictedAt = 0, nil
-	mr.bytes = 0
+	mr.buf.Clear(new(buffer.Change))
 	mr.lastSubs = nil
 	mr.wakeAll()
 	if !mr.synced {
@@ -109,96 +103,32 @@ func (mr *mirror) waitChan() <-chan struct{} {
 	return mr.wake
 }
 
-// capacity is how many messages the channel's buffer holds in Redis.
-func (mr *mirror) capacity() int {
-	if mr.bufLen <= 0 {
-		return inflightCap
-	}
-	return mr.bufLen
-}
-
-// trim applies the channel's buffer rules to the copy: its length (past the
-// mirror length the older messages stay only in Redis) and expiry. mr.mu held.
+// trim applies the channel's buffer rules to the copy (expiry at Redis's
+// clock, nowMs); past MirrorLength the older messages stay only in Redis.
+// mr.mu held.
 func (mr *mirror) trim(nowMs int64) {
-	capacity := mr.capacity()
-	local := min(capacity, mr.s.o.MirrorLength)
-	for mr.held() > local {
-		id := mr.evictOne()
-		if local < capacity {
-			mr.truncated = true
-		} else {
-			mr.dropped = id
-		}
-	}
-	keep := mr.minBuf
-	if mr.bufLen <= 0 {
-		keep = 0
-	}
-	for mr.held() > keep {
-		e := mr.msgs.At(mr.evicted)
-		if e.Expires == 0 || e.Expires > nowMs {
-			break
-		}
-		mr.dropped = mr.evictOne()
-	}
-	if mr.held() == 0 {
-		mr.truncated = false
-	}
-	mr.release()
-}
-
-// held returns the number of messages in the copy of the buffer. mr.mu held.
-func (mr *mirror) held() int { return mr.msgs.Len() - mr.evicted }
-
-// evictOne takes the oldest message out of the copy of the buffer and
-// returns its id; it stays readable to streaming subscribers until release
-// drops it. mr.mu held.
-func (mr *mirror) evictOne() msgid.ID {
-	id := mr.msgs.At(mr.evicted).Msg.ID
-	mr.evicted++
-	mr.evictedAt = append(mr.evictedAt, time.Now().UnixNano())
-	return id
-}
-
-// release drops the evicted messages no streaming subscriber may still
-// need. mr.mu held.
-func (mr *mirror) release() {
 	now := time.Now().UnixNano()
-	for mr.evicted > 0 && (mr.followers == 0 || mr.evicted > followCap || now-mr.evictedAt[0] >= int64(followGrace)) {
-		e := mr.msgs.PopFront()
-		mr.bytes -= e.Msg.Size()
-		mr.lost = e.Msg.ID
-		mr.evicted--
-		mr.evictedAt = mr.evictedAt[1:]
-		if mr.evicted == 0 {
-			mr.evictedAt = nil
-		}
+	b := &mr.buf
+	var ch buffer.Change // the copy counts nothing
+	if local := mr.s.o.MirrorLength; local < b.Capacity() && b.Held() > local {
+		b.Shed(local, now, &ch)
+		mr.truncated = true
+	}
+	b.Trim(now, nowMs, &ch)
+	if b.Held() == 0 {
+		mr.truncated = false
 	}
 }
 
 // dropThrough drops every message up to id, as Redis did. mr.mu held.
 func (mr *mirror) dropThrough(id msgid.ID) {
-	if id.Compare(mr.dropped) > 0 {
-		mr.dropped = id
-	}
-	for mr.held() > 0 && !mr.msgs.At(mr.evicted).Msg.ID.After(id) {
-		mr.evictOne()
-	}
-	mr.release()
+	mr.buf.EvictThrough(id, time.Now().UnixNano(), new(buffer.Change))
 }
 
 // push appends a message newer than last. mr.mu held.
 func (mr *mirror) push(e entry) {
-	mr.msgs.Push(e)
-	mr.bytes += e.Msg.Size()
+	mr.buf.Push(e)
 	mr.last = e.Msg.ID
-}
-
-func (mr *mirror) buffered() int {
-	if mr.bufLen <= 0 {
-		return 0
-	}
-	return mr.held()
 }
 
 // evict marks the subscribers under the "last" rule that came before
@@ -254,7 +184,7 @@ func (mr *mirror) handle(n notice) {
 		case n.prev != mr.last || !mr.synced:
 			sync = true
 		default:
-			mr.bufLen, mr.minBuf = n.bufLen, n.minBuf
+			mr.buf.SetLimits(n.bufLen, n.minBuf)
 			mr.authorized = true
 			mr.push(n.msg)
 			mr.trim(mr.s.redisNow())
@@ -420,13 +350,14 @@ func (s *Store) syncOnce(mr *mirror) (done bool, err error) {
 	} else if ep != mr.epoch {
 		return false, nil // changed meanwhile: read again
 	}
-	mr.bufLen, mr.minBuf, mr.msgTimeout, mr.chanTimout = int(bl), int(mbl), mt, ct
+	mr.buf.SetLimits(int(bl), int(mbl))
+	mr.msgTimeout, mr.chanTimout = mt, ct
 	mr.authorized = auth == 1
 	if initial && int64(len(entries)) < streamLen {
 		mr.truncated = true
 	}
 	changed := false
-	if metaDropped.Compare(mr.dropped) > 0 {
+	if metaDropped.Compare(mr.buf.Dropped()) > 0 {
 		mr.dropThrough(metaDropped)
 		changed = true
 	}
@@ -441,9 +372,7 @@ func (s *Store) syncOnce(mr *mirror) (done bool, err error) {
 		// Messages this node never saw left the buffer before it could
 		// read them.
 		mr.last = metaLast
-		if metaLast.After(mr.dropped) {
-			mr.dropped = metaLast
-		}
+		mr.buf.MarkDropped(metaLast)
 		changed = true
 	}
 	mr.trim(s.redisNow())
@@ -479,7 +408,7 @@ func (s *Store) readStream(mr *mirror, cursor msgid.ID, buf []*store.Message, ma
 	defer cancel()
 	xs, err := s.rdb.XRangeN(ctx, mr.keys.stream, rangeAfter(cursor), "+", int64(max)).Result()
 	if err != nil {
-		return buf, s.fail(ctx, err)
+		return buf, s.fail(ctx, mr.key, err)
 	}
 	now := s.redisNow()
 	for _, x := range xs {
@@ -501,7 +430,7 @@ func (s *Store) nthOldest(mr *mirror, n int) (msgid.ID, error) {
 	defer cancel()
 	xs, err := s.rdb.XRangeN(ctx, mr.keys.stream, "-", "+", int64(n)).Result()
 	if err != nil {
-		return msgid.ID{}, s.fail(ctx, err)
+		return msgid.ID{}, s.fail(ctx, mr.key, err)
 	}
 	if len(xs) == 0 {
 		return msgid.ID{}, nil

@@ -10,7 +10,31 @@
 // subscribes once per channel that has local subscribers and keeps a local
 // copy (a "mirror") of the channel's recent messages that its subscribers
 // read from; the mirror catches up from the stream by message id after a gap
-// or a reconnect, so nobody misses a message or gets one twice.
+// or a reconnect, so nobody misses a message or gets one twice. A mirror
+// applies the shared buffer rules (internal/store/buffer) to its copy.
+//
+// Besides store.Store it implements store.Lister (cluster-wide). It does
+// not implement store.GroupAccounter yet: a group's counts across nodes
+// need counters kept in Redis.
+//
+// On its Options.Events bus it emits what only it sees:
+//   - ChannelCreated when this node's publish, create or subscribe made the
+//     channel in Redis (the scripts tell);
+//   - ChannelDeleted, Reason "deleted", for this node's Delete. Channels
+//     whose keys expire in Redis go unseen: there is no "expired" deletion;
+//   - MessageExpired: the messages this node's scripts dropped from a
+//     channel's buffer in Redis by age, summed per channel and handed to
+//     consumers with the next liveness tick (counted at once);
+//   - StoreError for a call that failed in Redis, Err being the store error
+//     returned (ErrUnavailable, ErrOutOfMemory, or another Redis error).
+//
+// Lock order: mirror.countMu, then the registry's shard.mu, then mirror.mu.
+// shard.mu comes before pubsub.mu (unregister stops following a channel
+// under it); countMu comes before pubsub.mu, dirtyMu and bgMu (admit and
+// refresh ask pubsub, mark counts dirty and start syncs while they hold
+// it). mirror.mu, pubsub.mu, psConn.mu and dirtyMu are leaves: nothing is
+// taken while one is held. Only countMu (which orders a node's writes of
+// its count) is held while waiting on Redis.
 package redis
 
 import (
@@ -31,6 +55,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol/msgid"
 )
@@ -69,6 +94,9 @@ type Options struct {
 	// that come back at once find it warm.
 	IdleTimeout time.Duration
 	Logger      *slog.Logger
+	// Events receives what happens to channels in Redis as this node sees
+	// it; nil discards.
+	Events *events.Bus
 }
 
 func (o *Options) defaults() {
@@ -105,21 +133,6 @@ func (o *Options) defaults() {
 
 const shardCount = 64
 
-// inflightCap is the buffer of a channel that keeps no messages
-// (store_messages off): as in the memory engine, its latest messages stay
-// 10 seconds so subscribers between two requests miss nothing.
-const inflightCap = 64
-
-// Messages that leave a channel's buffer while this node has streaming
-// subscribers on it stay in the node's copy for those subscribers for
-// followGrace (at most followCap of them), as in the memory engine: a burst
-// of publishes larger than the buffer costs a subscriber nothing merely
-// because the node had not written to it yet.
-const (
-	followGrace = 10 * time.Second
-	followCap   = 1024
-)
-
 // Store is the Redis engine. It is safe for concurrent use.
 type Store struct {
 	o        Options
@@ -129,6 +142,7 @@ type Store struct {
 	rdb      goredis.UniversalClient
 	pubCmd   string // PUBLISH, or SPUBLISH on a cluster
 	log      *slog.Logger
+	bus      *events.Bus
 	ps       *pubsub
 
 	seed   maphash.Seed
@@ -153,8 +167,9 @@ type Store struct {
 
 type shard struct {
 	mu      sync.Mutex
-	mirrors map[string]*mirror
-	recent  map[string]recentID // ids this node published lately
+	mirrors map[store.ChannelKey]*mirror
+	recent  map[store.ChannelKey]recentID // ids this node published lately
+	expired map[store.ChannelKey]int      // messages expired, not yet emitted
 }
 
 // recentID is the newest id this node published on a channel. A publish
@@ -188,6 +203,7 @@ func New(o Options) (*Store, error) {
 		rdb:      newClient(o),
 		pubCmd:   "PUBLISH",
 		log:      o.Logger,
+		bus:      o.Events,
 		seed:     maphash.MakeSeed(),
 		dirty:    map[*mirror]struct{}{},
 		flush:    make(chan struct{}, 1),
@@ -196,8 +212,9 @@ func New(o Options) (*Store, error) {
 		s.pubCmd = "SPUBLISH"
 	}
 	for i := range s.shards {
-		s.shards[i].mirrors = map[string]*mirror{}
-		s.shards[i].recent = map[string]recentID{}
+		s.shards[i].mirrors = map[store.ChannelKey]*mirror{}
+		s.shards[i].recent = map[store.ChannelKey]recentID{}
+		s.shards[i].expired = map[store.ChannelKey]int{}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.ps = newPubsub(s)
@@ -277,12 +294,71 @@ func (s *Store) NodeID() string { return s.node }
 // *goredis.ClusterClient).
 func (s *Store) Client() goredis.UniversalClient { return s.rdb }
 
-func (s *Store) shard(key string) *shard {
-	return &s.shards[maphash.String(s.seed, key)%shardCount]
+func (s *Store) shard(key store.ChannelKey) *shard {
+	return &s.shards[key.Hash(s.seed)%shardCount]
+}
+
+// emit hands an event about a channel to the bus, or only counts it when
+// no consumer listens.
+func (s *Store) emit(kind events.Kind, key store.ChannelKey, n int, reason string, err error) {
+	if !s.bus.Active() {
+		s.bus.CountOnly(kind, n)
+		return
+	}
+	s.bus.Emit(events.Event{Kind: kind, Group: key.Group, Channel: key.ID, N: n, Reason: reason, Err: err})
+}
+
+// noteExpired reports that a script dropped n messages of a channel by
+// age. They are counted at once; consumers get one event per channel with
+// the next liveness tick (flushExpired).
+func (s *Store) noteExpired(key store.ChannelKey, n int) {
+	if n <= 0 {
+		return
+	}
+	if !s.bus.Active() {
+		s.bus.CountOnly(events.MessageExpired, n)
+		return
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	sh.expired[key] += n
+	sh.mu.Unlock()
+}
+
+// takeExpired returns and forgets the channel's expired messages not yet
+// emitted.
+func (s *Store) takeExpired(key store.ChannelKey) int {
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	n := sh.expired[key]
+	delete(sh.expired, key)
+	return n
+}
+
+// flushExpired emits the expired messages noted since the last flush.
+func (s *Store) flushExpired() {
+	type count struct {
+		key store.ChannelKey
+		n   int
+	}
+	var out []count
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for key, n := range sh.expired {
+			out = append(out, count{key, n})
+		}
+		clear(sh.expired)
+		sh.mu.Unlock()
+	}
+	for _, c := range out {
+		s.emit(events.MessageExpired, c.key, c.n, "", nil)
+	}
 }
 
 // lookup returns the live mirror of a channel, if this node follows it.
-func (s *Store) lookup(key string) *mirror {
+func (s *Store) lookup(key store.ChannelKey) *mirror {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	mr := sh.mirrors[key]
@@ -295,7 +371,7 @@ func (s *Store) lookup(key string) *mirror {
 
 // acquire returns the channel's mirror, making one if there is none, and
 // holds it (refs) so the janitor leaves it alone until release.
-func (s *Store) acquire(key string) *mirror {
+func (s *Store) acquire(key store.ChannelKey) *mirror {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -348,14 +424,22 @@ func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, s.o.OpTimeout)
 }
 
-// fail maps a Redis error to a store error.
-func (s *Store) fail(ctx context.Context, err error) error {
+// fail maps a Redis error of a call about a channel (the zero key for
+// none) to a store error, and emits it as a StoreError. A call whose
+// context ended fails with the context's error, which is not emitted.
+func (s *Store) fail(ctx context.Context, key store.ChannelKey, err error) error {
 	if err == nil {
 		return nil
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	err = s.mapError(err)
+	s.emit(events.StoreError, key, 0, "", err)
+	return err
+}
+
+func (s *Store) mapError(err error) error {
 	var rerr goredis.Error
 	if errors.As(err, &rerr) && !errors.Is(err, goredis.ErrClosed) {
 		msg := rerr.Error()
@@ -411,7 +495,7 @@ func (s *Store) localTime(redisMs int64) time.Time {
 func ms(d time.Duration) int64 { return int64(d / time.Millisecond) }
 
 // localCount returns this node's subscriber count of a channel.
-func (s *Store) localCount(key string) int {
+func (s *Store) localCount(key store.ChannelKey) int {
 	mr := s.lookup(key)
 	if mr == nil {
 		return 0
@@ -422,7 +506,7 @@ func (s *Store) localCount(key string) int {
 }
 
 // Publish implements store.Store.
-func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o store.ChannelOptions) (store.PublishResult, error) {
+func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publication, o store.ChannelOptions) (store.PublishResult, error) {
 	if s.isClosed() {
 		return store.PublishResult{}, store.ErrClosed
 	}
@@ -445,7 +529,7 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 		hint = streamID(floor)
 	}
 	tok := s.node + "." + strconv.FormatUint(s.tokens.Add(1), 36)
-	res, err := s.runScript(ctx, scriptPublish, []string{k.meta, k.stream, k.counts, k.floor},
+	res, err := s.runScript(ctx, key, scriptPublish, []string{k.meta, k.stream, k.counts, k.floor},
 		p.Body, p.ContentType, p.EventName, o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout),
 		ms(o.ChannelTimeout), tok, hint, k.pubsub, s.pubCmd, s.node, local)
 	if err != nil {
@@ -454,10 +538,15 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 	r := reply(res)
 	id, err1 := parseStreamID(r.str(0))
 	prev, err2 := parseStreamID(r.str(2))
-	if err := errors.Join(err1, err2, r.err); err != nil || len(res) < 10 {
+	created, expired := r.int(10), r.int(11)
+	if err := errors.Join(err1, err2, r.err); err != nil || len(res) < 12 {
 		return store.PublishResult{}, fmt.Errorf("redis: bad publish reply %v: %v", res, err)
 	}
 	s.observeClock(r.int(7))
+	if created == 1 {
+		s.emit(events.ChannelCreated, key, 0, "", nil)
+	}
+	s.noteExpired(key, int(expired))
 	m := &store.Message{ID: id, Seq: uint64(r.int(1)), Body: p.Body, ContentType: p.ContentType, EventName: p.EventName}
 	if mr != nil && r.int(8) == 0 {
 		// Deliver to this node's subscribers now; the pubsub copy that
@@ -475,14 +564,14 @@ func (s *Store) Publish(ctx context.Context, key string, p store.Publication, o 
 	}}, nil
 }
 
-func (s *Store) recentID(key string) msgid.ID {
+func (s *Store) recentID(key store.ChannelKey) msgid.ID {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	return sh.recent[key].id
 }
 
-func (s *Store) rememberID(key string, id msgid.ID) {
+func (s *Store) rememberID(key store.ChannelKey, id msgid.ID) {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	if id.After(sh.recent[key].id) {
@@ -506,24 +595,28 @@ func (s *Store) forgetIDs() {
 	}
 }
 
-// infoReply parses {messages, subscribers, last requested, last id, now}.
-func (s *Store) infoReply(res []any) (store.Info, error) {
+// infoReply parses {messages, subscribers, last requested, last id, now,
+// created, expired} of a channel's script, and reports the messages it
+// expired.
+func (s *Store) infoReply(key store.ChannelKey, res []any) (_ store.Info, created bool, _ error) {
 	r := reply(res)
 	last, err := parseStreamID(r.str(3))
-	if err := errors.Join(err, r.err); err != nil || len(res) < 5 {
-		return store.Info{}, fmt.Errorf("redis: bad info reply %v: %v", res, err)
+	made, expired := r.int(5), r.int(6)
+	if err := errors.Join(err, r.err); err != nil || len(res) < 7 {
+		return store.Info{}, false, fmt.Errorf("redis: bad info reply %v: %v", res, err)
 	}
 	s.observeClock(r.int(4))
+	s.noteExpired(key, int(expired))
 	return store.Info{
 		Messages:      int(r.int(0)),
 		Subscribers:   int(r.int(1)),
 		LastRequested: s.localTime(r.int(2)),
 		LastMessageID: last,
-	}, nil
+	}, made == 1, nil
 }
 
 // Create implements store.Store.
-func (s *Store) Create(ctx context.Context, key string, o store.ChannelOptions) (store.Info, error) {
+func (s *Store) Create(ctx context.Context, key store.ChannelKey, o store.ChannelOptions) (store.Info, error) {
 	if s.isClosed() {
 		return store.Info{}, store.ErrClosed
 	}
@@ -531,49 +624,54 @@ func (s *Store) Create(ctx context.Context, key string, o store.ChannelOptions) 
 		return store.Info{}, err
 	}
 	k := s.keys(key)
-	res, err := s.runScript(ctx, scriptCreate, []string{k.meta, k.stream, k.counts},
+	res, err := s.runScript(ctx, key, scriptCreate, []string{k.meta, k.stream, k.counts},
 		o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout), ms(o.ChannelTimeout), s.node, s.localCount(key))
 	if err != nil {
 		return store.Info{}, err
 	}
-	return s.infoReply(res)
+	info, created, err := s.infoReply(key, res)
+	if created {
+		s.emit(events.ChannelCreated, key, 0, "", nil)
+	}
+	return info, err
 }
 
-// runScript runs a script under the operation timeout; a failure is mapped
-// (and noted) by s.fail.
-func (s *Store) runScript(ctx context.Context, sc *goredis.Script, keys []string, args ...any) ([]any, error) {
+// runScript runs a script about a channel under the operation timeout; a
+// failure is mapped (and emitted) by s.fail.
+func (s *Store) runScript(ctx context.Context, key store.ChannelKey, sc *goredis.Script, keys []string, args ...any) ([]any, error) {
 	octx, cancel := s.opCtx(ctx)
 	defer cancel()
 	res, err := sc.Run(octx, s.rdb, keys, args...).Slice()
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return nil, s.fail(ctx, key, err)
 	}
 	return res, nil
 }
 
 // Info implements store.Store.
-func (s *Store) Info(ctx context.Context, key string) (store.Info, error) {
+func (s *Store) Info(ctx context.Context, key store.ChannelKey) (store.Info, error) {
 	if s.isClosed() {
 		return store.Info{}, store.ErrClosed
 	}
 	k := s.keys(key)
-	res, err := s.runScript(ctx, scriptInfo, []string{k.meta, k.stream, k.counts}, s.node, s.localCount(key))
+	res, err := s.runScript(ctx, key, scriptInfo, []string{k.meta, k.stream, k.counts}, s.node, s.localCount(key))
 	if err != nil {
 		return store.Info{}, err
 	}
 	if len(res) == 0 {
 		return store.Info{}, store.ErrNotFound
 	}
-	return s.infoReply(res)
+	info, _, err := s.infoReply(key, res)
+	return info, err
 }
 
 // Delete implements store.Store.
-func (s *Store) Delete(ctx context.Context, key string) (store.Info, error) {
+func (s *Store) Delete(ctx context.Context, key store.ChannelKey) (store.Info, error) {
 	if s.isClosed() {
 		return store.Info{}, store.ErrClosed
 	}
 	k := s.keys(key)
-	res, err := s.runScript(ctx, scriptDelete, []string{k.meta, k.stream, k.counts, k.floor},
+	res, err := s.runScript(ctx, key, scriptDelete, []string{k.meta, k.stream, k.counts, k.floor},
 		k.pubsub, s.pubCmd, s.node, s.localCount(key))
 	if err != nil {
 		return store.Info{}, err
@@ -581,7 +679,11 @@ func (s *Store) Delete(ctx context.Context, key string) (store.Info, error) {
 	if len(res) == 0 {
 		return store.Info{}, store.ErrNotFound
 	}
-	info, err := s.infoReply(res)
+	info, _, err := s.infoReply(key, res)
+	if n := s.takeExpired(key); n > 0 {
+		s.emit(events.MessageExpired, key, n, "", nil)
+	}
+	s.emit(events.ChannelDeleted, key, 0, "deleted", nil)
 	if mr := s.lookup(key); mr != nil {
 		// This node's subscribers learn at once; the others by the notice.
 		mr.mu.Lock()
@@ -595,7 +697,7 @@ func (s *Store) Delete(ctx context.Context, key string) (store.Info, error) {
 }
 
 // Subscribe implements store.Store.
-func (s *Store) Subscribe(ctx context.Context, key string, o store.SubscribeOptions) (store.Subscription, error) {
+func (s *Store) Subscribe(ctx context.Context, key store.ChannelKey, o store.SubscribeOptions) (store.Subscription, error) {
 	for attempt := 0; ; attempt++ {
 		if s.isClosed() {
 			return nil, store.ErrClosed
@@ -623,6 +725,12 @@ func (s *Store) Subscribe(ctx context.Context, key string, o store.SubscribeOpti
 // new mirror, starts following the channel and waits for its first sync.
 func (s *Store) admit(ctx context.Context, mr *mirror, o store.SubscribeOptions) (_ *subscription, retry bool, _ error) {
 	k := mr.keys
+	created := false
+	defer func() {
+		if created { // emitted once every lock is released
+			s.emit(events.ChannelCreated, mr.key, 0, "", nil)
+		}
+	}()
 	mr.countMu.Lock()
 	mr.mu.Lock()
 	if mr.retired {
@@ -658,9 +766,16 @@ func (s *Store) admit(ctx context.Context, mr *mirror, o store.SubscribeOptions)
 		s.node, n, o.MaxSubscribers, existing, ms(o.ChannelTimeout), rule, ms(s.o.NodeTTL), k.pubsub, s.pubCmd).Slice()
 	cancel()
 	var status string
+	var ferr error
 	if err == nil {
-		status = reply(res).str(0)
-	} else if errors.Is(s.fail(ctx, err), store.ErrUnavailable) {
+		r := reply(res)
+		switch status = r.str(0); status {
+		case "ok":
+			created = r.int(5) == 1
+		case "toomany", "conflict":
+			created = r.int(1) == 1 // made, then refused
+		}
+	} else if ferr = s.fail(ctx, mr.key, err); errors.Is(ferr, store.ErrUnavailable) {
 		if sub := s.admitLocally(mr, o); sub != nil {
 			mr.countMu.Unlock()
 			return sub, false, nil
@@ -678,9 +793,9 @@ func (s *Store) admit(ctx context.Context, mr *mirror, o store.SubscribeOptions)
 		}
 		switch {
 		case err != nil:
-			return nil, false, s.fail(ctx, err)
+			return nil, false, ferr
 		case status == "notauth":
-			return nil, false, store.ErrNotAuthorized
+			return nil, false, store.ErrNotCreated
 		case status == "toomany":
 			return nil, false, store.ErrTooManySubscribers
 		case status == "conflict":
@@ -718,10 +833,10 @@ func (s *Store) admit(ctx context.Context, mr *mirror, o store.SubscribeOptions)
 		s.markDirty(mr)
 		return nil, true, nil
 	}
-	sub := &subscription{s: s, mr: mr, rule: o.Concurrency, follow: o.Follow, base: mr.dropped}
+	sub := &subscription{s: s, mr: mr, rule: o.Concurrency, follow: o.Follow, base: mr.buf.Dropped()}
 	mr.subs++
 	if o.Follow {
-		mr.followers++
+		mr.buf.AddFollowers(1)
 	}
 	mr.lastRequested = time.Now()
 	if o.Concurrency == store.Last {
@@ -772,10 +887,10 @@ func (s *Store) admitLocally(mr *mirror, o store.SubscribeOptions) *subscription
 		mr.mu.Unlock()
 		return nil
 	}
-	sub := &subscription{s: s, mr: mr, rule: o.Concurrency, follow: o.Follow, base: mr.dropped}
+	sub := &subscription{s: s, mr: mr, rule: o.Concurrency, follow: o.Follow, base: mr.buf.Dropped()}
 	mr.subs++
 	if o.Follow {
-		mr.followers++
+		mr.buf.AddFollowers(1)
 	}
 	mr.lastRequested = time.Now()
 	mr.mu.Unlock()
@@ -792,8 +907,8 @@ func (s *Store) Stats() store.Stats {
 		mr.mu.Lock()
 		if !mr.retired {
 			st.Channels++
-			st.StoredMessages += mr.held()
-			st.MemoryUsed += mr.bytes
+			st.StoredMessages += mr.buf.Held()
+			st.MemoryUsed += mr.buf.Bytes()
 		}
 		mr.mu.Unlock()
 	}
@@ -815,6 +930,7 @@ func (s *Store) shutdown(deregister bool) {
 		s.cancel()
 		s.ps.close()
 		s.wg.Wait()
+		s.flushExpired()
 		if deregister {
 			ctx, cancel := context.WithTimeout(context.Background(), s.o.OpTimeout)
 			for _, mr := range s.mirrors() {

@@ -2,14 +2,20 @@ package redis
 
 import (
 	_ "embed"
+	"fmt"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldpush/herald/internal/store/buffer"
 )
 
-// The engine's Lua scripts (lua/*.lua). Each is lua/common.lua followed by
-// its own body, so it runs alone with EVALSHA (EVAL when the server does not
-// have it cached, as after a restart or a failover).
+// The engine's Lua scripts (lua/*.lua). Each is the shared buffer rules'
+// constants, lua/common.lua and its own body, so it runs alone with EVALSHA
+// (EVAL when the server does not have it cached, as after a restart or a
+// failover).
 var (
+	luaRules = fmt.Sprintf("local INFLIGHT_CAP = %d\nlocal INFLIGHT_TTL = %d\n", buffer.InflightCap, buffer.InflightTTL.Milliseconds())
+
 	//go:embed lua/common.lua
 	luaCommon string
 	//go:embed lua/publish.lua
@@ -27,11 +33,11 @@ var (
 	//go:embed lua/refresh.lua
 	luaRefresh string
 
-	scriptPublish   = goredis.NewScript(luaCommon + luaPublish)
-	scriptCreate    = goredis.NewScript(luaCommon + luaCreate)
-	scriptInfo      = goredis.NewScript(luaCommon + luaInfo)
-	scriptDelete    = goredis.NewScript(luaCommon + luaDelete)
-	scriptSubscribe = goredis.NewScript(luaCommon + luaSubscribe)
-	scriptSync      = goredis.NewScript(luaCommon + luaSync)
-	scriptRefresh   = goredis.NewScript(luaCommon + luaRefresh)
+	scriptPublish   = goredis.NewScript(luaRules + luaCommon + luaPublish)
+	scriptCreate    = goredis.NewScript(luaRules + luaCommon + luaCreate)
+	scriptInfo      = goredis.NewScript(luaRules + luaCommon + luaInfo)
+	scriptDelete    = goredis.NewScript(luaRules + luaCommon + luaDelete)
+	scriptSubscribe = goredis.NewScript(luaRules + luaCommon + luaSubscribe)
+	scriptSync      = goredis.NewScript(luaRules + luaCommon + luaSync)
+	scriptRefresh   = goredis.NewScript(luaRules + luaCommon + luaRefresh)
 )

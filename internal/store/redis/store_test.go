@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/redis/redistest"
 	"github.com/heraldpush/herald/internal/store/storetest"
@@ -64,6 +66,10 @@ func TestContract(t *testing.T) {
 			return a, b, time.Sleep
 		},
 		Unit: time.Second,
+		OpenEvents: func(t *testing.T, bus *events.Bus) (store.Store, func(time.Duration)) {
+			s, _ := newStore(t, nil, func(o *Options) { o.Events = bus })
+			return s, time.Sleep
+		},
 	})
 }
 
@@ -72,13 +78,13 @@ func TestContract(t *testing.T) {
 func TestMessageExpiry(t *testing.T) {
 	s, _ := newStore(t, nil)
 	forever := store.ChannelOptions{BufferLength: 10, ChannelTimeout: time.Second}
-	storetest.Publish(t, s, "keep", "k", forever)
-	if ttl := s.rdb.PTTL(ctx, s.keys("keep").stream).Val(); ttl >= 0 {
+	storetest.Publish(t, s, storetest.Key("keep"), "k", forever)
+	if ttl := s.rdb.PTTL(ctx, s.keys(storetest.Key("keep")).stream).Val(); ttl >= 0 {
 		t.Fatalf("stream of a never-expiring message has TTL %v", ttl)
 	}
 	o := store.ChannelOptions{BufferLength: 10, MessageTimeout: time.Minute, ChannelTimeout: time.Second}
-	storetest.Publish(t, s, "ch", "m", o)
-	if ttl := s.rdb.PTTL(ctx, s.keys("ch").stream).Val(); ttl <= 0 || ttl > time.Minute+2*time.Second {
+	storetest.Publish(t, s, storetest.Key("ch"), "m", o)
+	if ttl := s.rdb.PTTL(ctx, s.keys(storetest.Key("ch")).stream).Val(); ttl <= 0 || ttl > time.Minute+2*time.Second {
 		t.Fatalf("stream TTL %v, want about the message timeout", ttl)
 	}
 }
@@ -86,18 +92,18 @@ func TestMessageExpiry(t *testing.T) {
 func TestChannelExpiry(t *testing.T) {
 	s, _ := newStore(t, nil)
 	o := store.ChannelOptions{BufferLength: 10, MessageTimeout: time.Second, ChannelTimeout: time.Second}
-	if _, err := s.Create(ctx, "idle", o); err != nil {
+	if _, err := s.Create(ctx, storetest.Key("idle"), o); err != nil {
 		t.Fatal(err)
 	}
-	storetest.Publish(t, s, "withmsgs", "x", o)
-	sub := storetest.Subscribe(t, s, "busy", store.SubscribeOptions{ChannelTimeout: time.Second})
+	storetest.Publish(t, s, storetest.Key("withmsgs"), "x", o)
+	sub := storetest.Subscribe(t, s, storetest.Key("busy"), store.SubscribeOptions{ChannelTimeout: time.Second})
 	time.Sleep(2500 * time.Millisecond)
 	for _, ch := range []string{"idle", "withmsgs"} {
-		if _, err := s.Info(ctx, ch); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Info(ctx, storetest.Key(ch)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("%s did not expire: %v", ch, err)
 		}
 	}
-	if info, err := s.Info(ctx, "busy"); err != nil || info.Subscribers != 1 {
+	if info, err := s.Info(ctx, storetest.Key("busy")); err != nil || info.Subscribers != 1 {
 		t.Fatalf("channel with a subscriber expired: %+v, %v", info, err)
 	}
 	sub.Close()
@@ -108,13 +114,13 @@ func TestChannelExpiry(t *testing.T) {
 func TestStoreMessagesOff(t *testing.T) {
 	s, _ := newStore(t, nil)
 	off := store.ChannelOptions{BufferLength: 0, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
-	storetest.Publish(t, s, "ch", "m0", off)
-	storetest.Publish(t, s, "ch", "m1", off)
-	ttl := s.rdb.PTTL(ctx, s.keys("ch").stream).Val()
+	storetest.Publish(t, s, storetest.Key("ch"), "m0", off)
+	storetest.Publish(t, s, storetest.Key("ch"), "m1", off)
+	ttl := s.rdb.PTTL(ctx, s.keys(storetest.Key("ch")).stream).Val()
 	if ttl <= 0 || ttl > time.Hour+time.Second {
 		t.Fatalf("stream TTL %v", ttl)
 	}
-	x := s.rdb.XRange(ctx, s.keys("ch").stream, "-", "+").Val()
+	x := s.rdb.XRange(ctx, s.keys(storetest.Key("ch")).stream, "-", "+").Val()
 	if len(x) != 2 {
 		t.Fatalf("stream holds %d entries, want 2", len(x))
 	}
@@ -131,7 +137,7 @@ func TestIDs(t *testing.T) {
 		if i%2 == 1 {
 			s = b
 		}
-		ids = append(ids, storetest.Publish(t, s, "ch", fmt.Sprint(i), buffered).ID)
+		ids = append(ids, storetest.Publish(t, s, storetest.Key("ch"), fmt.Sprint(i), buffered).ID)
 	}
 	for i := 1; i < len(ids); i++ {
 		if !ids[i].After(ids[i-1]) {
@@ -142,14 +148,14 @@ func TestIDs(t *testing.T) {
 	// (a channel last published by a Redis whose clock was ahead), and move
 	// on to the next second past the last tag.
 	future := time.Now().Unix() + 100
-	k := a.keys("skew")
-	storetest.Publish(t, a, "skew", "x", buffered)
+	k := a.keys(storetest.Key("skew"))
+	storetest.Publish(t, a, storetest.Key("skew"), "x", buffered)
 	srv.MustDo("HSET", k.meta, "l", fmt.Sprintf("%d-5", future))
-	if id := storetest.Publish(t, a, "skew", "y", buffered).ID; id != (msgid.ID{Time: future, Tag: 6}) {
+	if id := storetest.Publish(t, a, storetest.Key("skew"), "y", buffered).ID; id != (msgid.ID{Time: future, Tag: 6}) {
 		t.Fatalf("id %v, want %d:6", id, future)
 	}
 	srv.MustDo("HSET", k.meta, "l", fmt.Sprintf("%d-%d", future, msgid.MaxTag))
-	if id := storetest.Publish(t, a, "skew", "z", buffered).ID; id != (msgid.ID{Time: future + 1, Tag: 0}) {
+	if id := storetest.Publish(t, a, storetest.Key("skew"), "z", buffered).ID; id != (msgid.ID{Time: future + 1, Tag: 0}) {
 		t.Fatalf("id %v, want %d:0", id, future+1)
 	}
 }
@@ -159,11 +165,11 @@ func TestMirrorShorterThanBuffer(t *testing.T) {
 	o := store.ChannelOptions{BufferLength: 150, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
 	var msgs []*store.Message
 	for i := range 100 {
-		msgs = append(msgs, storetest.Publish(t, s, "ch", fmt.Sprintf("m%d", i), o))
+		msgs = append(msgs, storetest.Publish(t, s, storetest.Key("ch"), fmt.Sprintf("m%d", i), o))
 	}
-	sub := storetest.Subscribe(t, s, "ch", store.SubscribeOptions{})
+	sub := storetest.Subscribe(t, s, storetest.Key("ch"), store.SubscribeOptions{})
 	for i := range 100 {
-		msgs = append(msgs, storetest.Publish(t, s, "ch", fmt.Sprintf("m%d", 100+i), o))
+		msgs = append(msgs, storetest.Publish(t, s, storetest.Key("ch"), fmt.Sprintf("m%d", 100+i), o))
 	}
 	// 150 in Redis, 64 in the node: older cursors read from Redis.
 	got := storetest.ReadAll(t, sub, msgid.ID{}, 150)
@@ -188,9 +194,9 @@ func TestCrossNode(t *testing.T) {
 	a, _ := newStore(t, srv)
 	b, _ := newStore(t, srv)
 	c, _ := newStore(t, srv)
-	subB := storetest.Subscribe(t, b, "ch", store.SubscribeOptions{})
-	subC := storetest.Subscribe(t, c, "ch", store.SubscribeOptions{})
-	r, err := a.Publish(ctx, "ch", store.Publication{Body: []byte("hi")}, buffered)
+	subB := storetest.Subscribe(t, b, storetest.Key("ch"), store.SubscribeOptions{})
+	subC := storetest.Subscribe(t, c, storetest.Key("ch"), store.SubscribeOptions{})
+	r, err := a.Publish(ctx, storetest.Key("ch"), store.Publication{Body: []byte("hi")}, buffered)
 	if err != nil || r.Info.Subscribers != 2 {
 		t.Fatalf("Publish = %+v, %v; want 2 subscribers", r, err)
 	}
@@ -200,7 +206,7 @@ func TestCrossNode(t *testing.T) {
 		}
 	}
 	// Info counts every node's subscribers.
-	info, err := a.Info(ctx, "ch")
+	info, err := a.Info(ctx, storetest.Key("ch"))
 	if err != nil || info.Subscribers != 2 || info.Messages != 1 {
 		t.Fatalf("Info on a third node = %+v, %v", info, err)
 	}
@@ -212,23 +218,23 @@ func TestNodeExpiry(t *testing.T) {
 	srv := redistest.Start(t)
 	a, _ := newStore(t, srv)
 	b, _ := newStore(t, srv)
-	storetest.Subscribe(t, a, "ch", store.SubscribeOptions{})
-	storetest.Subscribe(t, b, "ch", store.SubscribeOptions{})
-	storetest.Subscribe(t, b, "ch", store.SubscribeOptions{}) // admitted by b alone: its count follows
+	storetest.Subscribe(t, a, storetest.Key("ch"), store.SubscribeOptions{})
+	storetest.Subscribe(t, b, storetest.Key("ch"), store.SubscribeOptions{})
+	storetest.Subscribe(t, b, storetest.Key("ch"), store.SubscribeOptions{}) // admitted by b alone: its count follows
 	storetest.Eventually(t, "3 subscribers", func() bool {
-		info, _ := a.Info(ctx, "ch")
+		info, _ := a.Info(ctx, storetest.Key("ch"))
 		return info.Subscribers == 3
 	})
 	time.Sleep(1500 * time.Millisecond) // past NodeTTL: renewals keep them
-	if info, _ := a.Info(ctx, "ch"); info.Subscribers != 3 {
+	if info, _ := a.Info(ctx, storetest.Key("ch")); info.Subscribers != 3 {
 		t.Fatalf("Subscribers = %d after the node TTL, want 3 (renewed)", info.Subscribers)
 	}
 	b.Crash()
 	storetest.Eventually(t, "the dead node's subscribers to stop counting", func() bool {
-		info, _ := a.Info(ctx, "ch")
+		info, _ := a.Info(ctx, storetest.Key("ch"))
 		return info.Subscribers == 1
 	})
-	if n := srv.MustDo("HLEN", a.keys("ch").counts); n != ":1" {
+	if n := srv.MustDo("HLEN", a.keys(storetest.Key("ch")).counts); n != ":1" {
 		t.Fatalf("counts hash has %s entries, want the live node's only", n)
 	}
 }
@@ -240,20 +246,20 @@ func TestUnavailable(t *testing.T) {
 	srv := redistest.Start(t)
 	a, _ := newStore(t, srv)
 	b, _ := newStore(t, srv)
-	sub := storetest.Subscribe(t, b, "ch", store.SubscribeOptions{})
-	m0 := storetest.Publish(t, a, "ch", "m0", buffered)
+	sub := storetest.Subscribe(t, b, storetest.Key("ch"), store.SubscribeOptions{})
+	m0 := storetest.Publish(t, a, storetest.Key("ch"), "m0", buffered)
 	storetest.ReadAll(t, sub, msgid.ID{}, 1)
 	srv.Kill()
 	start := time.Now()
 	for _, call := range []func() error{
 		func() error {
-			_, err := a.Publish(ctx, "ch", store.Publication{Body: []byte("x")}, buffered)
+			_, err := a.Publish(ctx, storetest.Key("ch"), store.Publication{Body: []byte("x")}, buffered)
 			return err
 		},
-		func() error { _, err := a.Create(ctx, "ch", buffered); return err },
-		func() error { _, err := a.Info(ctx, "ch"); return err },
-		func() error { _, err := a.Delete(ctx, "ch"); return err },
-		func() error { _, err := a.Subscribe(ctx, "other", store.SubscribeOptions{}); return err },
+		func() error { _, err := a.Create(ctx, storetest.Key("ch"), buffered); return err },
+		func() error { _, err := a.Info(ctx, storetest.Key("ch")); return err },
+		func() error { _, err := a.Delete(ctx, storetest.Key("ch")); return err },
+		func() error { _, err := a.Subscribe(ctx, storetest.Key("other"), store.SubscribeOptions{}); return err },
 	} {
 		if err := call(); !errors.Is(err, store.ErrUnavailable) {
 			t.Fatalf("call while Redis is down = %v, want ErrUnavailable", err)
@@ -269,7 +275,7 @@ func TestUnavailable(t *testing.T) {
 	srv.Restart()
 	var m1 *store.Message
 	storetest.Eventually(t, "publishing to work again", func() bool {
-		r, err := a.Publish(ctx, "ch", store.Publication{Body: []byte("m1")}, buffered)
+		r, err := a.Publish(ctx, storetest.Key("ch"), store.Publication{Body: []byte("m1")}, buffered)
 		if err == nil {
 			m1 = r.Message
 		}
@@ -281,7 +287,7 @@ func TestUnavailable(t *testing.T) {
 	}
 	// The node restored the channel it has a subscriber on.
 	storetest.Eventually(t, "the subscriber count to come back", func() bool {
-		info, err := a.Info(ctx, "ch")
+		info, err := a.Info(ctx, storetest.Key("ch"))
 		return err == nil && info.Subscribers == 1
 	})
 }
@@ -290,8 +296,15 @@ func TestUnavailable(t *testing.T) {
 // odd the channel name.
 func TestKeysShareSlot(t *testing.T) {
 	s := &Store{ns: "ns:", psSuffix: pubsubSuffix(0)}
-	for _, ch := range []string{"/a", "g/b}c", "/{x}", "/}", "/日本"} {
+	for _, name := range []string{"/a", "g/b}c", "/{x}", "/}", "/日本", "g/a/b"} {
+		ch, err := store.ParseChannelKey(name)
+		if err != nil {
+			t.Fatal(err)
+		}
 		k := s.keys(ch)
+		if k.meta != "ns:{"+name+"}:m" {
+			t.Fatalf("channel %q: meta key %q", name, k.meta)
+		}
 		slot := keySlot(k.meta)
 		for _, key := range []string{k.stream, k.counts, k.floor, k.pubsub} {
 			if keySlot(key) != slot {
@@ -299,14 +312,17 @@ func TestKeysShareSlot(t *testing.T) {
 			}
 		}
 		if got, ok := s.channelOf(k.pubsub); !ok || got != ch {
-			t.Fatalf("channelOf(%q) = %q, %v", k.pubsub, got, ok)
+			t.Fatalf("channelOf(%q) = %v, %v", k.pubsub, got, ok)
+		}
+		if got, ok := s.channelOfMeta(k.meta); !ok || got != ch {
+			t.Fatalf("channelOfMeta(%q) = %v, %v", k.meta, got, ok)
 		}
 	}
 	if keySlot("123456789") != 12739 { // the Redis Cluster spec's example
 		t.Fatalf("keySlot(123456789) = %d", keySlot("123456789"))
 	}
-	if !strings.HasPrefix(s.keys("/a").meta, "ns:{/a}") {
-		t.Fatal(s.keys("/a").meta)
+	if !strings.HasPrefix(s.keys(storetest.Key("a")).meta, "ns:{/a}") {
+		t.Fatal(s.keys(storetest.Key("a")).meta)
 	}
 }
 
@@ -316,16 +332,16 @@ func TestGapCatchUp(t *testing.T) {
 	srv := redistest.Start(t)
 	a, _ := newStore(t, srv)
 	b, _ := newStore(t, srv)
-	sub := storetest.Subscribe(t, b, "ch", store.SubscribeOptions{})
-	m0 := storetest.Publish(t, a, "ch", "m0", buffered)
+	sub := storetest.Subscribe(t, b, storetest.Key("ch"), store.SubscribeOptions{})
+	m0 := storetest.Publish(t, a, storetest.Key("ch"), "m0", buffered)
 	storetest.ReadAll(t, sub, msgid.ID{}, 1)
 	// m1 goes into the stream, but its notice to a channel nobody follows.
-	k := a.keys("ch")
+	k := a.keys(storetest.Key("ch"))
 	if err := scriptPublish.Run(ctx, a.rdb, []string{k.meta, k.stream, k.counts, k.floor},
 		"m1", "", "", 10, 0, 3600000, 3600000, "", "", k.pubsub+"-nowhere", "PUBLISH", a.node, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	storetest.Publish(t, a, "ch", "m2", buffered)
+	storetest.Publish(t, a, storetest.Key("ch"), "m2", buffered)
 	got := storetest.ReadAll(t, sub, m0.ID, 2)
 	if string(got[0].Body) != "m1" || string(got[1].Body) != "m2" {
 		t.Fatalf("after the gap: %q %q", got[0].Body, got[1].Body)
@@ -338,14 +354,14 @@ func TestPubsubReconnect(t *testing.T) {
 	srv := redistest.Start(t)
 	a, _ := newStore(t, srv)
 	b, _ := newStore(t, srv)
-	sub := storetest.Subscribe(t, b, "ch", store.SubscribeOptions{})
+	sub := storetest.Subscribe(t, b, storetest.Key("ch"), store.SubscribeOptions{})
 	var last msgid.ID
 	for round := range 5 {
 		if n := srv.MustDo("CLIENT", "KILL", "TYPE", "pubsub"); n == ":0" {
 			t.Fatal("no pubsub connection to kill")
 		}
 		for i := range 5 {
-			storetest.Publish(t, a, "ch", fmt.Sprintf("r%d-%d", round, i), store.ChannelOptions{BufferLength: 100, ChannelTimeout: time.Hour})
+			storetest.Publish(t, a, storetest.Key("ch"), fmt.Sprintf("r%d-%d", round, i), store.ChannelOptions{BufferLength: 100, ChannelTimeout: time.Hour})
 		}
 		got := storetest.ReadAll(t, sub, last, 5)
 		for i, m := range got {
@@ -365,7 +381,7 @@ func TestOutOfMemory(t *testing.T) {
 	big := make([]byte, 256<<10)
 	var err error
 	for i := 0; i < 40 && err == nil; i++ {
-		_, err = s.Publish(ctx, fmt.Sprintf("ch%d", i), store.Publication{Body: big}, store.ChannelOptions{BufferLength: 10, ChannelTimeout: time.Hour})
+		_, err = s.Publish(ctx, storetest.Key(fmt.Sprintf("ch%d", i)), store.Publication{Body: big}, store.ChannelOptions{BufferLength: 10, ChannelTimeout: time.Hour})
 	}
 	if !errors.Is(err, store.ErrOutOfMemory) {
 		t.Fatalf("publish past maxmemory = %v, want ErrOutOfMemory", err)
@@ -378,15 +394,85 @@ func TestDatabasesApart(t *testing.T) {
 	srv := redistest.Start(t)
 	db1, _ := newStore(t, srv, func(o *Options) { o.DB = 1 })
 	db2, _ := newStore(t, srv, func(o *Options) { o.DB = 2 })
-	sub2 := storetest.Subscribe(t, db2, "ch", store.SubscribeOptions{})
-	m := storetest.Publish(t, db2, "ch", "two", buffered)
-	storetest.Publish(t, db1, "ch", "one", buffered)
-	if _, err := db1.Delete(ctx, "ch"); err != nil {
+	sub2 := storetest.Subscribe(t, db2, storetest.Key("ch"), store.SubscribeOptions{})
+	m := storetest.Publish(t, db2, storetest.Key("ch"), "two", buffered)
+	storetest.Publish(t, db1, storetest.Key("ch"), "one", buffered)
+	if _, err := db1.Delete(ctx, storetest.Key("ch")); err != nil {
 		t.Fatal(err)
 	}
-	storetest.Publish(t, db2, "ch", "two again", buffered)
+	storetest.Publish(t, db2, storetest.Key("ch"), "two again", buffered)
 	got := storetest.ReadAll(t, sub2, msgid.ID{}, 2)
 	if string(got[0].Body) != "two" || string(got[1].Body) != "two again" || got[0].ID != m.ID {
 		t.Fatalf("database 2 reads %q, %q", got[0].Body, got[1].Body)
+	}
+}
+
+// TestListPatterns: the characters Redis's glob patterns give a meaning
+// are taken literally in a listing's group and prefix.
+func TestListPatterns(t *testing.T) {
+	s, _ := newStore(t, nil, func(o *Options) { o.Namespace = "t*[" })
+	names := []string{"/x*1", "/x1", "/x[1]", "/x?", `/x\y`, "*/x", "[g]/x", "g/x"}
+	for _, n := range names {
+		k, _ := store.ParseChannelKey(n)
+		if _, err := s.Create(ctx, k, buffered); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		o    store.ListOptions
+		want []string
+	}{
+		{store.ListOptions{Prefix: "x*"}, []string{"/x*1"}},
+		{store.ListOptions{Prefix: "x["}, []string{"/x[1]"}},
+		{store.ListOptions{Prefix: "x?"}, []string{"/x?"}},
+		{store.ListOptions{Prefix: `x\`}, []string{`/x\y`}},
+		{store.ListOptions{Prefix: "x"}, []string{"/x*1", "/x1", "/x?", "/x[1]", `/x\y`}},
+		{store.ListOptions{Group: "*"}, []string{"*/x"}},
+		{store.ListOptions{Group: "[g]"}, []string{"[g]/x"}},
+		{store.ListOptions{AllGroups: true, Prefix: "x"}, []string{"/x*1", "/x1", "/x?", "/x[1]", `/x\y`, "*/x", "[g]/x", "g/x"}},
+	}
+	for _, tt := range tests {
+		page, err := s.Channels(ctx, tt.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range page.Channels {
+			got = append(got, c.Key.String())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Channels(%+v) = %q, want %q", tt.o, got, tt.want)
+		}
+	}
+}
+
+// TestStoreErrorEvents: a call that fails in Redis is emitted as a
+// StoreError with the store error it returned; a canceled call is not.
+func TestStoreErrorEvents(t *testing.T) {
+	bus := events.New()
+	evs := bus.Subscribe(16, events.StoreError)
+	defer evs.Close()
+	s, srv := newStore(t, nil, func(o *Options) { o.Events = bus })
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Info(canceled, storetest.Key("ch")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Info on a canceled context = %v", err)
+	}
+	srv.Kill()
+	key := store.ChannelKey{Group: "g", ID: "ch"}
+	_, err := s.Publish(ctx, key, store.Publication{Body: []byte("x")}, buffered)
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Publish while Redis is down = %v", err)
+	}
+	select {
+	case ev := <-evs.C():
+		if ev.Group != "g" || ev.Channel != "ch" || !errors.Is(ev.Err, store.ErrUnavailable) || ev.Err.Error() != err.Error() {
+			t.Fatalf("event %+v, want the publish's error %v", ev, err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("no StoreError event")
+	}
+	if n := bus.Count(events.StoreError); n != 1 {
+		t.Fatalf("%d store errors counted, want 1", n)
 	}
 }

@@ -28,7 +28,7 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 		return msgid.ID{}, store.ErrGone
 	}
 	mr.trim(sub.s.redisNow())
-	n := mr.buffered()
+	n := mr.buf.Buffered()
 	if n == 0 {
 		last := mr.last
 		mr.mu.Unlock()
@@ -51,7 +51,7 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 			return msgid.ID{}, nil
 		}
 		if !mr.truncated {
-			id := mr.msgs.At(mr.evicted + idx - 1).Msg.ID
+			id := mr.buf.HeldAt(idx - 1).Msg.ID
 			mr.mu.Unlock()
 			return id, nil
 		}
@@ -63,7 +63,7 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 		i := n + st.N - 1
 		var id msgid.ID
 		if i >= 0 {
-			id = mr.msgs.At(mr.evicted + i).Msg.ID
+			id = mr.buf.HeldAt(i).Msg.ID
 		}
 		mr.mu.Unlock()
 		return id, nil
@@ -91,7 +91,8 @@ func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) (s
 		return store.Batch{Messages: buf}, store.ErrClosed
 	}
 	mr.trim(sub.s.redisNow())
-	start, dropped := mr.evicted, mr.dropped
+	b := &mr.buf
+	start, dropped := b.Evicted(), b.Dropped()
 	if sub.follow {
 		// A streaming subscriber also reads what left the buffer but is
 		// kept for it; from the start, that is what followed the buffer's
@@ -99,27 +100,24 @@ func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) (s
 		if cursor.IsZero() {
 			cursor = sub.base
 		}
-		start = 0
-		if mr.evicted > 0 {
-			dropped = mr.lost
-		}
+		start, dropped = 0, b.Gone()
 	}
 	missed := !cursor.IsZero() && cursor.Compare(dropped) < 0
-	if mr.truncated && mr.msgs.Len() > start && cursor.Compare(mr.msgs.At(start).Msg.ID) < 0 {
+	if mr.truncated && b.Len() > start && cursor.Compare(b.At(start).Msg.ID) < 0 {
 		mr.mu.Unlock()
 		return sub.readRedis(cursor, buf, max, missed)
 	}
-	i := mr.msgs.FirstAfter(cursor)
+	i := b.FirstAfter(cursor)
 	if i < start {
 		i = start
 	}
-	if i == mr.msgs.Len() {
+	if i == b.Len() {
 		w := mr.waitChan()
 		mr.mu.Unlock()
 		return store.Batch{Messages: buf, Wait: w, Missed: missed}, nil
 	}
-	for ; i < mr.msgs.Len() && max > 0; i++ {
-		buf = append(buf, mr.msgs.At(i).Msg)
+	for ; i < b.Len() && max > 0; i++ {
+		buf = append(buf, b.At(i).Msg)
 		max--
 	}
 	mr.lastRequested = time.Now()
@@ -139,9 +137,9 @@ func (sub *subscription) readRedis(cursor msgid.ID, buf []*store.Message, max in
 		mr := sub.mr
 		mr.mu.Lock()
 		defer mr.mu.Unlock()
-		if mr.held() > 0 && mr.msgs.At(mr.evicted).Msg.ID.After(cursor) {
-			for i := mr.evicted; i < mr.msgs.Len() && max > 0; i++ {
-				buf = append(buf, mr.msgs.At(i).Msg)
+		if b := &mr.buf; b.Held() > 0 && b.Oldest().ID.After(cursor) {
+			for i := b.Evicted(); i < b.Len() && max > 0; i++ {
+				buf = append(buf, b.At(i).Msg)
 				max--
 			}
 			return store.Batch{Messages: buf, Missed: true}, nil
@@ -167,7 +165,7 @@ func (sub *subscription) Close() {
 	}
 	mr.subs--
 	if sub.follow {
-		mr.followers--
+		mr.buf.AddFollowers(-1)
 	}
 	if mr.subs == 0 {
 		mr.idleSince = time.Now()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol/msgid"
 )
@@ -28,6 +29,11 @@ type Engine struct {
 	// Unit scales the expiry tests: long on a fake clock, about a second on
 	// a real one (the tests then sleep a few units).
 	Unit time.Duration
+	// OpenEvents returns a store that emits on bus (one node of a shared
+	// engine), closed when the test ends, and pass as Open gives it. An
+	// engine that emits promptly what it aggregates (expired messages)
+	// does so within a few seconds.
+	OpenEvents func(t *testing.T, bus *events.Bus) (s store.Store, pass func(d time.Duration))
 }
 
 // Run runs the contract.
@@ -51,6 +57,9 @@ func Run(t *testing.T, e Engine) {
 		{"ClosedStore", testClosedStore},
 		{"CanceledContext", testCanceledContext},
 		{"Follow", testFollow},
+		{"List", testList},
+		{"Events", testEvents},
+		{"GroupStats", testGroupStats},
 		{"ConcurrentPublishRead", func(t *testing.T, e Engine) {
 			a, b, _ := e.Open(t)
 			ConcurrentPublishRead(t, a, b)
@@ -66,8 +75,11 @@ var ctx = context.Background()
 // Buffered is the channel setting most tests use.
 var Buffered = store.ChannelOptions{BufferLength: 10, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
 
+// Key returns the key of channel id in the default group.
+func Key(id string) store.ChannelKey { return store.ChannelKey{ID: id} }
+
 // Publish publishes body to ch and checks the answer.
-func Publish(t testing.TB, s store.Store, ch, body string, o store.ChannelOptions) *store.Message {
+func Publish(t testing.TB, s store.Store, ch store.ChannelKey, body string, o store.ChannelOptions) *store.Message {
 	t.Helper()
 	r, err := s.Publish(ctx, ch, store.Publication{Body: []byte(body), ContentType: "text/plain"}, o)
 	if err != nil {
@@ -80,7 +92,7 @@ func Publish(t testing.TB, s store.Store, ch, body string, o store.ChannelOption
 }
 
 // Subscribe subscribes to ch and closes the subscription when the test ends.
-func Subscribe(t testing.TB, s store.Store, ch string, o store.SubscribeOptions) store.Subscription {
+func Subscribe(t testing.TB, s store.Store, ch store.ChannelKey, o store.SubscribeOptions) store.Subscription {
 	t.Helper()
 	sub, err := s.Subscribe(ctx, ch, o)
 	if err != nil {
@@ -179,14 +191,14 @@ func testPublishRead(t *testing.T, e Engine) {
 	s, _, _ := e.Open(t)
 	var msgs []*store.Message
 	for i := range 3 {
-		msgs = append(msgs, Publish(t, s, "ch", fmt.Sprintf("m%d", i), Buffered))
+		msgs = append(msgs, Publish(t, s, Key("ch"), fmt.Sprintf("m%d", i), Buffered))
 	}
 	for i := 1; i < len(msgs); i++ {
 		if !msgs[i].ID.After(msgs[i-1].ID) || msgs[i].Seq <= msgs[i-1].Seq {
 			t.Fatalf("ids not increasing: %v then %v (seq %d, %d)", msgs[i-1].ID, msgs[i].ID, msgs[i-1].Seq, msgs[i].Seq)
 		}
 	}
-	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	sub := Subscribe(t, s, Key("ch"), store.SubscribeOptions{})
 	tests := []struct {
 		name   string
 		cursor msgid.ID
@@ -220,7 +232,7 @@ func testPublishRead(t *testing.T, e Engine) {
 		t.Fatalf("message fields %+v, want content type and seq of %+v", got[0], msgs[0])
 	}
 
-	info, err := s.Info(ctx, "ch")
+	info, err := s.Info(ctx, Key("ch"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,14 +245,14 @@ func testPublishRead(t *testing.T, e Engine) {
 	if w == nil {
 		t.Fatal("no wait channel at the newest message")
 	}
-	m3 := Publish(t, s, "ch", "m3", Buffered)
+	m3 := Publish(t, s, Key("ch"), "m3", Buffered)
 	if !Closed(w) {
 		t.Fatal("publish did not wake the reader")
 	}
 	if got, _, _ := Read(t, sub, msgs[2].ID); !slices.Equal(got, []string{"m3"}) {
 		t.Fatalf("after wake: %q", got)
 	}
-	r, err := s.Publish(ctx, "ch", store.Publication{Body: []byte("m4"), EventName: "ev"}, Buffered)
+	r, err := s.Publish(ctx, Key("ch"), store.Publication{Body: []byte("m4"), EventName: "ev"}, Buffered)
 	if err != nil || r.Info.Subscribers != 1 || r.Info.Messages != 5 || !r.Message.ID.After(m3.ID) || r.Info.LastRequested.IsZero() {
 		t.Fatalf("Publish result %+v, %v", r, err)
 	}
@@ -251,17 +263,17 @@ func testPublishRead(t *testing.T, e Engine) {
 
 func testInfoNotFound(t *testing.T, e Engine) {
 	s, _, _ := e.Open(t)
-	if _, err := s.Info(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Info(ctx, Key("nope")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Info(unknown) = %v, want ErrNotFound", err)
 	}
-	if _, err := s.Delete(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Delete(ctx, Key("nope")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Delete(unknown) = %v, want ErrNotFound", err)
 	}
-	info, err := s.Create(ctx, "made", Buffered)
+	info, err := s.Create(ctx, Key("made"), Buffered)
 	if err != nil || info.Messages != 0 || info.Subscribers != 0 || !info.LastMessageID.IsZero() || !info.LastRequested.IsZero() {
 		t.Fatalf("Create = %+v, %v", info, err)
 	}
-	if _, err := s.Info(ctx, "made"); err != nil {
+	if _, err := s.Info(ctx, Key("made")); err != nil {
 		t.Fatalf("Info after Create: %v", err)
 	}
 }
@@ -271,9 +283,9 @@ func testBufferTrimming(t *testing.T, e Engine) {
 	o := store.ChannelOptions{BufferLength: 3, ChannelTimeout: time.Hour}
 	var msgs []*store.Message
 	for i := range 5 {
-		msgs = append(msgs, Publish(t, s, "ch", fmt.Sprintf("m%d", i), o))
+		msgs = append(msgs, Publish(t, s, Key("ch"), fmt.Sprintf("m%d", i), o))
 	}
-	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	sub := Subscribe(t, s, Key("ch"), store.SubscribeOptions{})
 	tests := []struct {
 		name   string
 		cursor msgid.ID
@@ -300,19 +312,19 @@ func testBufferTrimming(t *testing.T, e Engine) {
 			}
 		})
 	}
-	if info, _ := s.Info(ctx, "ch"); info.Messages != 3 || info.LastMessageID != msgs[4].ID {
+	if info, _ := s.Info(ctx, Key("ch")); info.Messages != 3 || info.LastMessageID != msgs[4].ID {
 		t.Fatalf("Info = %+v", info)
 	}
 	if st := s.Stats(); st.StoredMessages != 3 {
 		t.Fatalf("StoredMessages = %d, want 3", st.StoredMessages)
 	}
 	// A publish with a shorter buffer trims the channel to it.
-	m5 := Publish(t, s, "ch", "m5", store.ChannelOptions{BufferLength: 1, ChannelTimeout: time.Hour})
+	m5 := Publish(t, s, Key("ch"), "m5", store.ChannelOptions{BufferLength: 1, ChannelTimeout: time.Hour})
 	Eventually(t, "the buffer to shrink", func() bool {
 		got, _, _ := Read(t, sub, msgid.ID{})
 		return slices.Equal(got, []string{"m5"})
 	})
-	if info, _ := s.Info(ctx, "ch"); info.Messages != 1 || info.LastMessageID != m5.ID {
+	if info, _ := s.Info(ctx, Key("ch")); info.Messages != 1 || info.LastMessageID != m5.ID {
 		t.Fatalf("Info = %+v", info)
 	}
 }
@@ -322,11 +334,11 @@ func testMessageExpiry(t *testing.T, e Engine) {
 	u := e.Unit
 	o := store.ChannelOptions{BufferLength: 10, MessageTimeout: 3 * u / 2, ChannelTimeout: time.Hour}
 	for i := range 3 {
-		Publish(t, s, "ch", fmt.Sprintf("m%d", i), o)
+		Publish(t, s, Key("ch"), fmt.Sprintf("m%d", i), o)
 	}
 	pass(8 * u / 10)
-	Publish(t, s, "ch", "m3", o)
-	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	Publish(t, s, Key("ch"), "m3", o)
+	sub := Subscribe(t, s, Key("ch"), store.SubscribeOptions{})
 	if got, _, _ := Read(t, sub, msgid.ID{}); !slices.Equal(got, Bodies("m", 0, 3)) {
 		t.Fatalf("before expiry: %q", got)
 	}
@@ -334,14 +346,14 @@ func testMessageExpiry(t *testing.T, e Engine) {
 	if got, _, _ := Read(t, sub, msgid.ID{}); !slices.Equal(got, []string{"m3"}) {
 		t.Fatalf("after the first three expired: %q", got)
 	}
-	if info, _ := s.Info(ctx, "ch"); info.Messages != 1 {
+	if info, _ := s.Info(ctx, Key("ch")); info.Messages != 1 {
 		t.Fatalf("Info.Messages = %d, want 1", info.Messages)
 	}
 	pass(8 * u / 10)
 	if _, _, wait := Read(t, sub, msgid.ID{}); !wait {
 		t.Fatal("all expired, but the reader does not wait")
 	}
-	info, _ := s.Info(ctx, "ch")
+	info, _ := s.Info(ctx, Key("ch"))
 	if info.Messages != 0 || info.LastMessageID.IsZero() {
 		t.Fatalf("Info after expiry = %+v (last id must survive expiry)", info)
 	}
@@ -351,9 +363,9 @@ func testMessageExpiry(t *testing.T, e Engine) {
 
 	// MessageTimeout 0: never expire.
 	forever := store.ChannelOptions{BufferLength: 10, ChannelTimeout: time.Hour}
-	Publish(t, s, "keep", "k", forever)
+	Publish(t, s, Key("keep"), "k", forever)
 	pass(11 * u / 10)
-	if info, err := s.Info(ctx, "keep"); err != nil || info.Messages != 1 {
+	if info, err := s.Info(ctx, Key("keep")); err != nil || info.Messages != 1 {
 		t.Fatalf("message with no timeout expired: %+v, %v", info, err)
 	}
 }
@@ -362,13 +374,13 @@ func testMinBufferLength(t *testing.T, e Engine) {
 	s, _, pass := e.Open(t)
 	o := store.ChannelOptions{BufferLength: 10, MinBufferLength: 2, MessageTimeout: e.Unit, ChannelTimeout: time.Hour}
 	for i := range 5 {
-		Publish(t, s, "ch", fmt.Sprintf("m%d", i), o)
+		Publish(t, s, Key("ch"), fmt.Sprintf("m%d", i), o)
 	}
 	pass(11 * e.Unit / 10)
-	if info, _ := s.Info(ctx, "ch"); info.Messages != 2 {
+	if info, _ := s.Info(ctx, Key("ch")); info.Messages != 2 {
 		t.Fatalf("Info.Messages = %d, want 2 (the minimum buffer)", info.Messages)
 	}
-	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	sub := Subscribe(t, s, Key("ch"), store.SubscribeOptions{})
 	if got, _, _ := Read(t, sub, msgid.ID{}); !slices.Equal(got, Bodies("m", 3, 4)) {
 		t.Fatalf("Read = %q, want the newest two", got)
 	}
@@ -377,12 +389,12 @@ func testMinBufferLength(t *testing.T, e Engine) {
 func testStoreMessagesOff(t *testing.T, e Engine) {
 	s, _, _ := e.Open(t)
 	off := store.ChannelOptions{BufferLength: 0, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
-	m0 := Publish(t, s, "ch", "m0", off)
-	info, err := s.Info(ctx, "ch")
+	m0 := Publish(t, s, Key("ch"), "m0", off)
+	info, err := s.Info(ctx, Key("ch"))
 	if err != nil || info.Messages != 0 || info.LastMessageID != m0.ID {
 		t.Fatalf("Info = %+v, %v; want 0 messages and last id %v", info, err, m0.ID)
 	}
-	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	sub := Subscribe(t, s, Key("ch"), store.SubscribeOptions{})
 	for _, st := range []store.Start{{Kind: store.StartOldest}, {Kind: store.StartNewest}, {Kind: store.StartNth, N: 2}, {Kind: store.StartNth, N: -1}} {
 		cur, err := sub.Start(st)
 		if err != nil {
@@ -394,7 +406,7 @@ func testStoreMessagesOff(t *testing.T, e Engine) {
 	}
 	cur, _ := sub.Start(store.Start{Kind: store.StartOldest})
 	_, w, _ := Read3(sub, cur, nil, 10)
-	m1 := Publish(t, s, "ch", "m1", off)
+	m1 := Publish(t, s, Key("ch"), "m1", off)
 	if !Closed(w) {
 		t.Fatal("publish did not wake the waiting reader")
 	}
@@ -405,7 +417,7 @@ func testStoreMessagesOff(t *testing.T, e Engine) {
 	if got, _, _ := Read(t, sub, m0.ID); !slices.Equal(got, []string{"m1"}) {
 		t.Fatalf("Read(cursor at m0) = %q, want [m1]", got)
 	}
-	if info, _ := s.Info(ctx, "ch"); info.Messages != 0 || info.LastMessageID != m1.ID {
+	if info, _ := s.Info(ctx, Key("ch")); info.Messages != 0 || info.LastMessageID != m1.ID {
 		t.Fatalf("Info = %+v", info)
 	}
 }
@@ -450,7 +462,7 @@ func testStart(t *testing.T, e Engine) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ch := fmt.Sprintf("start%d", i)
+			ch := Key(fmt.Sprintf("start%d", i))
 			o := store.ChannelOptions{BufferLength: tt.bufferLen, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
 			if _, err := s.Create(ctx, ch, o); err != nil {
 				t.Fatal(err)
@@ -479,19 +491,19 @@ func testStart(t *testing.T, e Engine) {
 
 func testDeleteWakesReader(t *testing.T, e Engine) {
 	s, other, _ := e.Open(t)
-	Publish(t, s, "ch", "m0", Buffered)
-	m1 := Publish(t, s, "ch", "m1", Buffered)
-	sub, err := s.Subscribe(ctx, "ch", store.SubscribeOptions{})
+	Publish(t, s, Key("ch"), "m0", Buffered)
+	m1 := Publish(t, s, Key("ch"), "m1", Buffered)
+	sub, err := s.Subscribe(ctx, Key("ch"), store.SubscribeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	osub := Subscribe(t, other, "ch", store.SubscribeOptions{})
+	osub := Subscribe(t, other, Key("ch"), store.SubscribeOptions{})
 	_, w, err := Read3(sub, m1.ID, nil, 10)
 	if err != nil || w == nil {
 		t.Fatalf("Read at newest = %v, %v; want a wait channel", w, err)
 	}
 	_, ow, _ := Read3(osub, m1.ID, nil, 10)
-	info, err := s.Delete(ctx, "ch")
+	info, err := s.Delete(ctx, Key("ch"))
 	if err != nil || info.Messages != 2 || info.Subscribers != 2 || info.LastMessageID != m1.ID {
 		t.Fatalf("Delete = %+v, %v; want the info from before the delete", info, err)
 	}
@@ -506,10 +518,10 @@ func testDeleteWakesReader(t *testing.T, e Engine) {
 			t.Fatalf("Start after Delete = %v, want ErrGone", err)
 		}
 	}
-	if _, err := s.Info(ctx, "ch"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Info(ctx, Key("ch")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Info after Delete = %v, want ErrNotFound", err)
 	}
-	if _, err := s.Delete(ctx, "ch"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Delete(ctx, Key("ch")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second Delete = %v, want ErrNotFound", err)
 	}
 	sub.Close()
@@ -519,14 +531,14 @@ func testDeleteWakesReader(t *testing.T, e Engine) {
 		t.Fatalf("Stats after Delete and Close = %+v", st)
 	}
 	// The channel can be made again, empty; its ids continue past the old ones.
-	again := Publish(t, other, "ch", "again", Buffered)
+	again := Publish(t, other, Key("ch"), "again", Buffered)
 	if !again.ID.After(m1.ID) {
 		t.Fatalf("re-created channel id %v not after %v", again.ID, m1.ID)
 	}
-	if info, _ := s.Info(ctx, "ch"); info.Messages != 1 {
+	if info, _ := s.Info(ctx, Key("ch")); info.Messages != 1 {
 		t.Fatalf("re-created channel Info = %+v", info)
 	}
-	nsub := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	nsub := Subscribe(t, s, Key("ch"), store.SubscribeOptions{})
 	if got, _, _ := Read(t, nsub, msgid.ID{}); !slices.Equal(got, []string{"again"}) {
 		t.Fatalf("re-created channel reads %q", got)
 	}
@@ -535,58 +547,58 @@ func testDeleteWakesReader(t *testing.T, e Engine) {
 func testSubscribeExistingOnly(t *testing.T, e Engine) {
 	s, _, _ := e.Open(t)
 	only := store.SubscribeOptions{ExistingOnly: true}
-	if _, err := s.Subscribe(ctx, "ch", only); !errors.Is(err, store.ErrNotAuthorized) {
-		t.Fatalf("Subscribe before Create = %v, want ErrNotAuthorized", err)
+	if _, err := s.Subscribe(ctx, Key("ch"), only); !errors.Is(err, store.ErrNotCreated) {
+		t.Fatalf("Subscribe before Create = %v, want ErrNotCreated", err)
 	}
-	if _, err := s.Info(ctx, "ch"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Info(ctx, Key("ch")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("refused subscribe created the channel: %v", err)
 	}
 	// A subscriber without the option makes the channel, but not authorized.
-	sub := Subscribe(t, s, "ch", store.SubscribeOptions{})
-	if _, err := s.Subscribe(ctx, "ch", only); !errors.Is(err, store.ErrNotAuthorized) {
-		t.Fatalf("Subscribe to a subscriber-made channel = %v, want ErrNotAuthorized", err)
+	sub := Subscribe(t, s, Key("ch"), store.SubscribeOptions{})
+	if _, err := s.Subscribe(ctx, Key("ch"), only); !errors.Is(err, store.ErrNotCreated) {
+		t.Fatalf("Subscribe to a subscriber-made channel = %v, want ErrNotCreated", err)
 	}
 	sub.Close()
-	if _, err := s.Create(ctx, "ch", Buffered); err != nil {
+	if _, err := s.Create(ctx, Key("ch"), Buffered); err != nil {
 		t.Fatal(err)
 	}
-	Subscribe(t, s, "ch", only)
+	Subscribe(t, s, Key("ch"), only)
 	// Publishing authorizes too.
-	Publish(t, s, "pubbed", "x", Buffered)
-	Subscribe(t, s, "pubbed", only)
+	Publish(t, s, Key("pubbed"), "x", Buffered)
+	Subscribe(t, s, Key("pubbed"), only)
 }
 
 func testMaxSubscribers(t *testing.T, e Engine) {
 	a, b, _ := e.Open(t)
 	o := store.SubscribeOptions{MaxSubscribers: 2}
-	x := Subscribe(t, a, "ch", o)
-	Subscribe(t, b, "ch", o) // the limit counts every node's subscribers
-	if _, err := a.Subscribe(ctx, "ch", o); !errors.Is(err, store.ErrTooManySubscribers) {
+	x := Subscribe(t, a, Key("ch"), o)
+	Subscribe(t, b, Key("ch"), o) // the limit counts every node's subscribers
+	if _, err := a.Subscribe(ctx, Key("ch"), o); !errors.Is(err, store.ErrTooManySubscribers) {
 		t.Fatalf("third Subscribe = %v, want ErrTooManySubscribers", err)
 	}
-	if _, err := b.Subscribe(ctx, "ch", o); !errors.Is(err, store.ErrTooManySubscribers) {
+	if _, err := b.Subscribe(ctx, Key("ch"), o); !errors.Is(err, store.ErrTooManySubscribers) {
 		t.Fatalf("third Subscribe on the other node = %v, want ErrTooManySubscribers", err)
 	}
-	if info, _ := a.Info(ctx, "ch"); info.Subscribers != 2 {
+	if info, _ := a.Info(ctx, Key("ch")); info.Subscribers != 2 {
 		t.Fatalf("Subscribers = %d, want 2", info.Subscribers)
 	}
 	x.Close()
 	x.Close() // twice is harmless
 	Eventually(t, "the count to drop", func() bool {
-		info, _ := b.Info(ctx, "ch")
+		info, _ := b.Info(ctx, Key("ch"))
 		return info.Subscribers == 1
 	})
-	Subscribe(t, b, "ch", o)
+	Subscribe(t, b, Key("ch"), o)
 }
 
 func testConcurrencyFirst(t *testing.T, e Engine) {
 	s, other, _ := e.Open(t)
 	o := store.SubscribeOptions{Concurrency: store.First}
-	a := Subscribe(t, s, "ch", o)
-	if _, err := s.Subscribe(ctx, "ch", o); !errors.Is(err, store.ErrConflict) {
+	a := Subscribe(t, s, Key("ch"), o)
+	if _, err := s.Subscribe(ctx, Key("ch"), o); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second subscriber under first = %v, want ErrConflict", err)
 	}
-	if _, err := other.Subscribe(ctx, "ch", o); !errors.Is(err, store.ErrConflict) {
+	if _, err := other.Subscribe(ctx, Key("ch"), o); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second subscriber on another node = %v, want ErrConflict", err)
 	}
 	if _, _, wait := Read(t, a, msgid.ID{}); !wait {
@@ -594,7 +606,7 @@ func testConcurrencyFirst(t *testing.T, e Engine) {
 	}
 	a.Close()
 	Eventually(t, "the first subscriber to leave", func() bool {
-		sub, err := other.Subscribe(ctx, "ch", o)
+		sub, err := other.Subscribe(ctx, Key("ch"), o)
 		if err == nil {
 			sub.Close()
 		}
@@ -605,12 +617,12 @@ func testConcurrencyFirst(t *testing.T, e Engine) {
 func testConcurrencyLast(t *testing.T, e Engine) {
 	s, other, _ := e.Open(t)
 	o := store.SubscribeOptions{Concurrency: store.Last}
-	a := Subscribe(t, s, "ch", o)
+	a := Subscribe(t, s, Key("ch"), o)
 	_, w, err := Read3(a, msgid.ID{}, nil, 10)
 	if err != nil || w == nil {
 		t.Fatalf("Read = %v, %v", w, err)
 	}
-	b := Subscribe(t, s, "ch", o)
+	b := Subscribe(t, s, Key("ch"), o)
 	if !Closed(w) {
 		t.Fatal("newcomer did not wake the evicted subscriber")
 	}
@@ -621,7 +633,7 @@ func testConcurrencyLast(t *testing.T, e Engine) {
 		t.Fatal("newest subscriber cannot read")
 	}
 	_, w, _ = Read3(b, msgid.ID{}, nil, 10)
-	c := Subscribe(t, other, "ch", o) // a newcomer on another node evicts b
+	c := Subscribe(t, other, Key("ch"), o) // a newcomer on another node evicts b
 	if !Closed(w) {
 		t.Fatal("a newcomer on another node did not wake the evicted subscriber")
 	}
@@ -635,7 +647,7 @@ func testConcurrencyLast(t *testing.T, e Engine) {
 	b.Close()
 	c.Close()
 	Eventually(t, "every subscriber to leave", func() bool {
-		info, _ := s.Info(ctx, "ch")
+		info, _ := s.Info(ctx, Key("ch"))
 		return info.Subscribers == 0
 	})
 }
@@ -648,13 +660,13 @@ func testClosedStore(t *testing.T, e Engine) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Publish(ctx, "ch", store.Publication{}, Buffered); !errors.Is(err, store.ErrClosed) {
+	if _, err := s.Publish(ctx, Key("ch"), store.Publication{}, Buffered); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("Publish after Close = %v", err)
 	}
-	if _, err := s.Subscribe(ctx, "ch", store.SubscribeOptions{}); !errors.Is(err, store.ErrClosed) {
+	if _, err := s.Subscribe(ctx, Key("ch"), store.SubscribeOptions{}); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("Subscribe after Close = %v", err)
 	}
-	if _, err := s.Create(ctx, "ch", Buffered); !errors.Is(err, store.ErrClosed) {
+	if _, err := s.Create(ctx, Key("ch"), Buffered); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("Create after Close = %v", err)
 	}
 }
@@ -663,10 +675,10 @@ func testCanceledContext(t *testing.T, e Engine) {
 	s, _, _ := e.Open(t)
 	c, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := s.Publish(c, "ch", store.Publication{}, Buffered); !errors.Is(err, context.Canceled) {
+	if _, err := s.Publish(c, Key("ch"), store.Publication{}, Buffered); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Publish = %v, want context.Canceled", err)
 	}
-	if _, err := s.Subscribe(c, "ch", store.SubscribeOptions{}); !errors.Is(err, context.Canceled) {
+	if _, err := s.Subscribe(c, Key("ch"), store.SubscribeOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Subscribe = %v, want context.Canceled", err)
 	}
 }
@@ -676,11 +688,11 @@ func testCanceledContext(t *testing.T, e Engine) {
 func testFollow(t *testing.T, e Engine) {
 	s, other, _ := e.Open(t)
 	o := store.ChannelOptions{BufferLength: 3, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
-	follower := Subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
-	poller := Subscribe(t, s, "ch", store.SubscribeOptions{})
+	follower := Subscribe(t, s, Key("ch"), store.SubscribeOptions{Follow: true})
+	poller := Subscribe(t, s, Key("ch"), store.SubscribeOptions{})
 	var first *store.Message
 	for i := range 10 {
-		m := Publish(t, other, "ch", fmt.Sprintf("m%d", i), o)
+		m := Publish(t, other, Key("ch"), fmt.Sprintf("m%d", i), o)
 		if i == 0 {
 			first = m
 		}
@@ -702,11 +714,11 @@ func testFollow(t *testing.T, e Engine) {
 	if all, _, _ := Read(t, follower, msgid.ID{}); !slices.Equal(all, Bodies("m", 0, 9)) {
 		t.Fatalf("follower's zero cursor read %q, want m0..m9, all published since it subscribed", all)
 	}
-	late := Subscribe(t, s, "ch", store.SubscribeOptions{Follow: true})
+	late := Subscribe(t, s, Key("ch"), store.SubscribeOptions{Follow: true})
 	if buf, _, _ := Read(t, late, msgid.ID{}); !slices.Equal(buf, Bodies("m", 7, 9)) {
 		t.Fatalf("a later follower's zero cursor read %q, want the buffer m7..m9", buf)
 	}
-	if info, err := s.Info(ctx, "ch"); err != nil || info.Messages != 3 {
+	if info, err := s.Info(ctx, Key("ch")); err != nil || info.Messages != 3 {
 		t.Fatalf("Info = %+v, %v; want 3 messages", info, err)
 	}
 	if st := s.Stats(); st.StoredMessages != 3 {
@@ -731,7 +743,7 @@ func ConcurrentPublishRead(t *testing.T, a, b store.Store) {
 	)
 	nodes := []store.Store{a, b}
 	o := store.ChannelOptions{BufferLength: perChannel, ChannelTimeout: time.Hour, MessageTimeout: time.Hour}
-	name := func(i int) string { return fmt.Sprintf("chan-%d", i) }
+	name := func(i int) store.ChannelKey { return store.ChannelKey{Group: "g", ID: fmt.Sprintf("chan-%d", i)} }
 	var published [channels][]msgid.ID
 	var pubMu [channels]sync.Mutex
 	type result struct {
@@ -820,4 +832,233 @@ func ConcurrentPublishRead(t *testing.T, a, b store.Store) {
 	if n != channels*readersPerCh {
 		t.Fatalf("%d reader results", n)
 	}
+}
+
+func testList(t *testing.T, e Engine) {
+	a, b, _ := e.Open(t)
+	if _, ok := a.(store.Lister); !ok {
+		t.Skip("the engine does not list channels")
+	}
+	List(t, a, b)
+}
+
+// List checks a Lister (a) on two nodes of an engine with no channels yet:
+// it lists the channels of every node in key order, a group and an id
+// prefix at a time, in pages that follow each other, with their info. Run
+// runs it on the stores Open gives; an engine may run it on other stores
+// too (a cluster).
+func List(t *testing.T, a, b store.Store) {
+	l := a.(store.Lister)
+	var all []store.ChannelKey
+	for i, g := range []string{"", "g", "g-2"} {
+		for j := range 12 {
+			k := store.ChannelKey{Group: g, ID: fmt.Sprintf("%c-%02d", "ab"[j%2], j)}
+			all = append(all, k)
+			if _, err := []store.Store{a, b}[(i+j)%2].Create(ctx, k, Buffered); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	busy := store.ChannelKey{Group: "g", ID: "a-00"}
+	Publish(t, b, busy, "m0", Buffered)
+	Publish(t, a, busy, "m1", Buffered)
+	Subscribe(t, b, busy, store.SubscribeOptions{})
+	gone := store.ChannelKey{Group: "g", ID: "a-02"}
+	if _, err := a.Delete(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		o    store.ListOptions
+		want func(store.ChannelKey) bool
+	}{
+		{"the default group", store.ListOptions{Limit: 5}, func(k store.ChannelKey) bool { return k.Group == "" }},
+		{"a group", store.ListOptions{Group: "g", Limit: 4}, func(k store.ChannelKey) bool { return k.Group == "g" }},
+		{"a prefix", store.ListOptions{Group: "g-2", Prefix: "b-", Limit: 4}, func(k store.ChannelKey) bool { return k.Group == "g-2" && k.ID[0] == 'b' }},
+		{"every group in one page", store.ListOptions{AllGroups: true}, func(store.ChannelKey) bool { return true }},
+		{"every group, a prefix", store.ListOptions{AllGroups: true, Prefix: "a-0", Limit: 2}, func(k store.ChannelKey) bool { return k.ID[:3] == "a-0" }},
+		{"no such group", store.ListOptions{Group: "nope"}, func(store.ChannelKey) bool { return false }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var want []store.ChannelKey
+			for _, k := range all {
+				if k != gone && tt.want(k) {
+					want = append(want, k)
+				}
+			}
+			slices.SortFunc(want, store.ChannelKey.Compare)
+			var got []store.ChannelKey
+			o := tt.o
+			for pages := 0; ; pages++ {
+				page, err := l.Channels(ctx, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if limit := max(o.Limit, 0); limit > 0 && len(page.Channels) > limit || pages > len(all) {
+					t.Fatalf("page %d has %d channels", pages, len(page.Channels))
+				}
+				for _, c := range page.Channels {
+					got = append(got, c.Key)
+					wantInfo := store.Info{}
+					if c.Key == busy {
+						wantInfo = store.Info{Messages: 2, Subscribers: 1}
+					}
+					if c.Info.Messages != wantInfo.Messages || c.Info.Subscribers != wantInfo.Subscribers || c.Info.LastMessageID.IsZero() != (c.Key != busy) {
+						t.Fatalf("%v: info %+v", c.Key, c.Info)
+					}
+				}
+				if page.Next == "" {
+					break
+				}
+				o.After = page.Next
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("listed %v, want %v", got, want)
+			}
+		})
+	}
+	if _, err := l.Channels(ctx, store.ListOptions{After: "no group"}); err == nil {
+		t.Fatal("a bad cursor was accepted")
+	}
+}
+
+// testEvents: what an engine emits as channels are made, their messages
+// expire and they are deleted.
+func testEvents(t *testing.T, e Engine) {
+	if e.OpenEvents == nil {
+		t.Skip("the engine emits no events")
+	}
+	bus := events.New()
+	evs := bus.Subscribe(256, events.ChannelCreated, events.ChannelDeleted, events.MessageExpired)
+	defer evs.Close()
+	s, pass := e.OpenEvents(t, bus)
+
+	expired := map[store.ChannelKey]int{}
+	// expect reads events until one of want's kind about want's channel
+	// arrives; channels made and deleted must come in order, expired
+	// messages are summed.
+	expect := func(want events.Event) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case ev := <-evs.C():
+				key := store.ChannelKey{Group: ev.Group, ID: ev.Channel}
+				if ev.Kind == events.MessageExpired {
+					expired[key] += ev.Count()
+					if want.Kind == events.MessageExpired && key == (store.ChannelKey{Group: want.Group, ID: want.Channel}) && expired[key] >= want.N {
+						return
+					}
+					continue
+				}
+				if ev.Kind != want.Kind || ev.Group != want.Group || ev.Channel != want.Channel || ev.Reason != want.Reason {
+					t.Fatalf("event %v %q/%q %q, want %v %q/%q %q", ev.Kind, ev.Group, ev.Channel, ev.Reason, want.Kind, want.Group, want.Channel, want.Reason)
+				}
+				if ev.Time.IsZero() {
+					t.Fatalf("event %v without a time", ev.Kind)
+				}
+				return
+			case <-deadline:
+				t.Fatalf("no %v event for %q/%q (expired so far: %v)", want.Kind, want.Group, want.Channel, expired)
+			}
+		}
+	}
+	none := func() {
+		t.Helper()
+		select {
+		case ev := <-evs.C():
+			if ev.Kind != events.MessageExpired {
+				t.Fatalf("unexpected event %v %q/%q", ev.Kind, ev.Group, ev.Channel)
+			}
+			expired[store.ChannelKey{Group: ev.Group, ID: ev.Channel}] += ev.Count()
+		default:
+		}
+	}
+
+	made := store.ChannelKey{Group: "g", ID: "made"}
+	o := store.ChannelOptions{BufferLength: 10, MessageTimeout: e.Unit, ChannelTimeout: time.Hour}
+	if _, err := s.Create(ctx, made, o); err != nil {
+		t.Fatal(err)
+	}
+	expect(events.Event{Kind: events.ChannelCreated, Group: "g", Channel: "made"})
+	if _, err := s.Create(ctx, made, o); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		Publish(t, s, made, fmt.Sprint(i), o)
+	}
+	none()
+	Publish(t, s, Key("published"), "x", Buffered)
+	expect(events.Event{Kind: events.ChannelCreated, Channel: "published"})
+	Subscribe(t, s, Key("subscribed"), store.SubscribeOptions{ChannelTimeout: time.Hour}).Close()
+	expect(events.Event{Kind: events.ChannelCreated, Channel: "subscribed"})
+
+	pass(2 * e.Unit)
+	if info, err := s.Info(ctx, made); err != nil || info.Messages != 0 {
+		t.Fatalf("Info after expiry = %+v, %v", info, err)
+	}
+	expect(events.Event{Kind: events.MessageExpired, Group: "g", Channel: "made", N: 3})
+	if _, err := s.Delete(ctx, made); err != nil {
+		t.Fatal(err)
+	}
+	expect(events.Event{Kind: events.ChannelDeleted, Group: "g", Channel: "made", Reason: "deleted"})
+	if expired[made] != 3 {
+		t.Fatalf("%d messages of %v expired, want 3", expired[made], made)
+	}
+	if n := bus.Count(events.ChannelCreated); n != 3 {
+		t.Fatalf("%d channels counted as made, want 3", n)
+	}
+	if n := bus.Count(events.ChannelDeleted); n != 1 {
+		t.Fatalf("%d channels counted as deleted, want 1", n)
+	}
+}
+
+// testGroupStats: a GroupAccounter counts a group's channels, subscribers
+// and buffered messages as they come and go.
+func testGroupStats(t *testing.T, e Engine) {
+	s, _, pass := e.Open(t)
+	ga, ok := s.(store.GroupAccounter)
+	if !ok {
+		t.Skip("the engine keeps no group counts")
+	}
+	check := func(step, group string, want store.GroupStats) {
+		t.Helper()
+		got, err := ga.GroupStats(ctx, group)
+		if err != nil || got != want {
+			t.Fatalf("%s: GroupStats(%q) = %+v, %v; want %+v", step, group, got, err, want)
+		}
+	}
+	check("empty", "g", store.GroupStats{})
+	a, b := store.ChannelKey{Group: "g", ID: "a"}, store.ChannelKey{Group: "g", ID: "b"}
+	two := store.ChannelOptions{BufferLength: 2, MessageTimeout: e.Unit, ChannelTimeout: time.Hour}
+	var size int64
+	for i := range 3 {
+		size = Publish(t, s, a, fmt.Sprint(i), two).Size()
+	}
+	if _, err := s.Create(ctx, b, Buffered); err != nil {
+		t.Fatal(err)
+	}
+	other := Publish(t, s, Key("a"), "other group", Buffered)
+	sa := Subscribe(t, s, a, store.SubscribeOptions{Follow: true})
+	sb := Subscribe(t, s, b, store.SubscribeOptions{})
+	check("made", "g", store.GroupStats{Channels: 2, Subscribers: 2, Messages: 2, MessageBytes: 2 * size})
+	check("made", "", store.GroupStats{Channels: 1, Messages: 1, MessageBytes: other.Size()})
+	Publish(t, s, b, "4", Buffered)
+	check("published", "g", store.GroupStats{Channels: 2, Subscribers: 2, Messages: 3, MessageBytes: 3 * size})
+	pass(2 * e.Unit)
+	if _, err := s.Info(ctx, a); err != nil { // trims
+		t.Fatal(err)
+	}
+	check("expired", "g", store.GroupStats{Channels: 2, Subscribers: 2, Messages: 1, MessageBytes: size})
+	sa.Close()
+	if _, err := s.Delete(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	check("deleted", "g", store.GroupStats{Channels: 1})
+	sb.Close()
+	if _, err := s.Delete(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	check("all gone", "g", store.GroupStats{})
 }

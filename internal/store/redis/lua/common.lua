@@ -1,5 +1,7 @@
 -- Helpers shared by every Herald script; the engine prepends this file to
--- each script, so every script stands alone for EVAL.
+-- each script, so every script stands alone for EVAL. Before it, the engine
+-- defines the shared buffer rules' constants (internal/store/buffer):
+-- INFLIGHT_CAP and INFLIGHT_TTL (ms), for channels that keep no messages.
 --
 -- Keys of a channel share one hash tag (one cluster slot):
 --   <ns>{<channel>}:m  meta hash
@@ -69,10 +71,11 @@ local function dropthrough(skey, mkey, id)
 end
 
 -- trimexpired drops expired messages from the oldest on, keeping at least
--- keep, and returns the number left. Stream entries start with field x, the
--- expiry in ms (0: never).
+-- keep, and returns the number left and the number dropped. Stream entries
+-- start with field x, the expiry in ms (0: never).
 local function trimexpired(skey, mkey, nowms, keep)
   local n = redis.call('XLEN', skey)
+  local n0 = n
   local last = nil
   local start = '-'
   local size = 1 -- usually the oldest has not expired: look at it alone first
@@ -94,7 +97,7 @@ local function trimexpired(skey, mkey, nowms, keep)
     start = '(' .. last
   end
   if last then dropthrough(skey, mkey, last) end
-  return n
+  return n, n0 - n
 end
 
 -- trimto drops the oldest messages past max, returning the number left.
@@ -134,7 +137,7 @@ end
 -- bufsize returns the buffer's capacity and how many messages expiry never
 -- removes, for options bl (buffer length) and mbl (minimum).
 local function bufsize(bl, mbl)
-  if bl <= 0 then return 64, 0 end
+  if bl <= 0 then return INFLIGHT_CAP, 0 end
   return bl, mbl
 end
 

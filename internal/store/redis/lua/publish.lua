@@ -4,7 +4,8 @@
 --   message timeout ms, channel timeout ms, token, hint id, pubsub channel,
 --   publish command (PUBLISH or SPUBLISH), node id, local subscriber count
 -- Returns {id, seq, prev id, expires ms, epoch, messages, subscribers, now ms,
--- retried (1 when this token's publish was already done), last requested ms}.
+-- retried (1 when this token's publish was already done), last requested ms,
+-- created (1 when this publish made the channel), messages expired}.
 local mkey, skey, nkey, fkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local sec, usec, nowms = clock()
 local bl, mbl = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -12,7 +13,7 @@ local mt, ct = tonumber(ARGV[6]), tonumber(ARGV[7])
 local tok = ARGV[8]
 local cap, keep = bufsize(bl, mbl)
 local ttl = mt
-if bl <= 0 then ttl = 10000 end
+if bl <= 0 then ttl = INFLIGHT_TTL end
 
 local meta = redis.call('HMGET', mkey, 'ep', 'l', 'lq', 'pt', 'pr', 'lr')
 local ep = meta[1]
@@ -22,12 +23,14 @@ if ep and tok ~= '' and meta[4] == tok then
   local n = redis.call('XLEN', skey)
   if bl <= 0 then n = 0 end
   local subs = livesubs(nkey, nowms, ARGV[12]) + tonumber(ARGV[13])
-  return {id, seq, prev, x, ep, n, subs, fmt(nowms), 1, meta[6] or '0'}
+  return {id, seq, prev, x, ep, n, subs, fmt(nowms), 1, meta[6] or '0', 0, 0}
 end
 -- The first write: Redis refuses it when maxmemory is reached (it checks
 -- only a script's first write), so a full Redis refuses the publish whole.
+local created = 0
 if redis.call('HSETNX', mkey, 'ep', newepoch(sec, usec)) == 1 then
   ep = newepoch(sec, usec)
+  created = 1
   if redis.call('EXISTS', skey) == 1 then redis.call('DEL', skey) end
 end
 local subs = livesubs(nkey, nowms, ARGV[12]) + tonumber(ARGV[13])
@@ -35,12 +38,13 @@ local subs = livesubs(nkey, nowms, ARGV[12]) + tonumber(ARGV[13])
 -- Drop expired messages (usually the oldest has not expired: one look),
 -- then make room: XADD's MAXLEN drops the oldest, recorded as dropped.
 local n = redis.call('XLEN', skey)
+local expired = 0
 local oldest = nil
 if n > 0 then
   oldest = redis.call('XRANGE', skey, '-', '+', 'COUNT', 1)[1]
   local x = tonumber(oldest[2][2]) or 0
   if n > keep and x ~= 0 and x <= nowms then
-    n = trimexpired(skey, mkey, nowms, keep)
+    n, expired = trimexpired(skey, mkey, nowms, keep)
     oldest = nil
   end
 end
@@ -89,4 +93,4 @@ if bl <= 0 then n = 0 end
 
 local hdr = table.concat({'m', ep, id, prev, seq, x, ARGV[4], ARGV[5], tostring(#ARGV[2]), tostring(#ARGV[3])}, ' ')
 redis.call(ARGV[11], ARGV[10], hdr .. '\n' .. ARGV[2] .. ARGV[3] .. ARGV[1])
-return {id, seq, prev, x, ep, n, subs, fmt(nowms), 0, meta[6] or '0'}
+return {id, seq, prev, x, ep, n, subs, fmt(nowms), 0, meta[6] or '0', created, expired}

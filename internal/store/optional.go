@@ -1,0 +1,176 @@
+package store
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// The optional interfaces below are what an engine may offer besides Store;
+// callers discover them by type assertion:
+//
+//	if l, ok := st.(store.Lister); ok { ... }
+
+// Lister is an engine that can list its channels.
+type Lister interface {
+	// Channels returns one page of the channels o selects, in key order
+	// (ChannelKey.Compare), with their info. A page holds at most the
+	// limit of o; the next page starts after the cursor it returns.
+	// Channels made or removed while pages are read may or may not be
+	// listed, but none is listed twice and none that lives throughout is
+	// left out.
+	Channels(ctx context.Context, o ListOptions) (ChannelPage, error)
+}
+
+// Limits of a Lister's page.
+const (
+	// DefaultListLimit is the page size of a ListOptions without Limit.
+	DefaultListLimit = 100
+	// MaxListLimit is the largest page: a larger Limit is cut to it.
+	MaxListLimit = 1000
+)
+
+// ListOptions select the channels of a listing and one page of it.
+type ListOptions struct {
+	// Group is the group whose channels are listed ("" is the default
+	// group), unless AllGroups is set.
+	Group string
+	// AllGroups lists the channels of every group, by group and then id.
+	AllGroups bool
+	// Prefix keeps only the channels whose id starts with it.
+	Prefix string
+	// After is the cursor of the page before (ChannelPage.Next): the page
+	// starts after it. "" starts at the first channel.
+	After string
+	// Limit is the most channels in the page: DefaultListLimit when 0 or
+	// less, MaxListLimit at most.
+	Limit int
+}
+
+// ChannelInfo is a channel of a listing and its info.
+type ChannelInfo struct {
+	Key  ChannelKey
+	Info Info
+}
+
+// ChannelPage is one page of a listing.
+type ChannelPage struct {
+	Channels []ChannelInfo
+	// Next is the cursor of the next page (ListOptions.After), "" when
+	// this page is the last. A page may hold fewer channels than the
+	// limit and still have a next one, when channels went away while it
+	// was read.
+	Next string
+}
+
+// Pager picks the keys of one page of a listing, for an engine that offers
+// it every channel it has (in any order, even with repeats) and then reads
+// the info of the keys it kept. It holds at most Limit+1 keys.
+type Pager struct {
+	o     ListOptions
+	after ChannelKey
+	from  bool // after is set
+	limit int
+	keys  keyHeap // the least keys offered so far, at most limit+1
+	in    map[ChannelKey]struct{}
+}
+
+// NewPager checks o (its cursor) and returns a Pager for it.
+func NewPager(o ListOptions) (*Pager, error) {
+	p := &Pager{o: o, limit: o.Limit, in: map[ChannelKey]struct{}{}}
+	if p.limit <= 0 {
+		p.limit = DefaultListLimit
+	}
+	p.limit = min(p.limit, MaxListLimit)
+	if o.After != "" {
+		k, err := ParseChannelKey(o.After)
+		if err != nil {
+			return nil, fmt.Errorf("list cursor: %w", err)
+		}
+		p.after, p.from = k, true
+	}
+	return p, nil
+}
+
+// Limit returns the page size.
+func (p *Pager) Limit() int { return p.limit }
+
+// Wants reports whether k belongs to the listing: its group and prefix,
+// and after the cursor.
+func (p *Pager) Wants(k ChannelKey) bool {
+	if !p.o.AllGroups && k.Group != p.o.Group {
+		return false
+	}
+	if !strings.HasPrefix(k.ID, p.o.Prefix) {
+		return false
+	}
+	return !p.from || k.Compare(p.after) > 0
+}
+
+// Offer considers k for the page.
+func (p *Pager) Offer(k ChannelKey) {
+	if !p.Wants(k) {
+		return
+	}
+	if len(p.keys) > p.limit && k.Compare(p.keys[0]) >= 0 {
+		return // past the page and the key that tells there is a next one
+	}
+	if _, dup := p.in[k]; dup {
+		return
+	}
+	heap.Push(&p.keys, k)
+	p.in[k] = struct{}{}
+	if len(p.keys) > p.limit+1 {
+		delete(p.in, heap.Pop(&p.keys).(ChannelKey))
+	}
+}
+
+// Page returns the page's keys in order, and the cursor of the next page
+// ("" when there is none).
+func (p *Pager) Page() (keys []ChannelKey, next string) {
+	keys = slices.Clone([]ChannelKey(p.keys))
+	slices.SortFunc(keys, ChannelKey.Compare)
+	if len(keys) <= p.limit {
+		return keys, ""
+	}
+	keys = keys[:p.limit]
+	return keys, keys[len(keys)-1].String()
+}
+
+// keyHeap is a max-heap of keys.
+type keyHeap []ChannelKey
+
+func (h keyHeap) Len() int           { return len(h) }
+func (h keyHeap) Less(i, j int) bool { return h[i].Compare(h[j]) > 0 }
+func (h keyHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *keyHeap) Push(x any)        { *h = append(*h, x.(ChannelKey)) }
+func (h *keyHeap) Pop() any {
+	old := *h
+	k := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return k
+}
+
+// GroupAccounter is an engine that keeps counts per channel group, updated
+// as channels, subscribers and messages come and go, so that reading them
+// costs no scan of the channels. The memory engine implements it. The
+// Redis engine does not yet: a group's counts across a cluster's nodes
+// need counters kept in Redis itself.
+type GroupAccounter interface {
+	// GroupStats returns the counts of a group; a group with no channel
+	// has zero counts.
+	GroupStats(ctx context.Context, group string) (GroupStats, error)
+}
+
+// GroupStats are the counts of one channel group.
+type GroupStats struct {
+	Channels    int // channels of the group.
+	Subscribers int // subscribers on them now.
+	// Messages is the number of messages in their buffers (as
+	// Stats.StoredMessages counts them), and MessageBytes their size
+	// (Message.Size).
+	Messages     int
+	MessageBytes int64
+}
