@@ -54,6 +54,7 @@ type mirror struct {
 	again      bool // another sync is wanted after it
 	retired    bool
 	deleted    bool // retired because the channel was deleted
+	failed     bool // retired because the node could not follow the channel
 	gone       atomic.Bool
 
 	lastRequested time.Time
@@ -66,6 +67,22 @@ func newMirror(s *Store, key store.ChannelKey) *mirror {
 }
 
 func (mr *mirror) isRetired() bool { return mr.gone.Load() }
+
+// fail retires the mirror because this node cannot follow the channel: its
+// subscribers' reads fail with ErrUnavailable, so they are told to come
+// back (and resume by id) rather than left on a stream that no longer
+// delivers. A new subscriber makes a new mirror.
+func (mr *mirror) fail() {
+	mr.mu.Lock()
+	gone := mr.retireLocked(false)
+	if gone {
+		mr.failed = true
+	}
+	mr.mu.Unlock()
+	if gone {
+		mr.s.unregister(mr)
+	}
+}
 
 // retireLocked retires the mirror (deleted: its subscribers get ErrGone)
 // and wakes its readers; the caller then unregisters it. It reports whether

@@ -2,38 +2,45 @@ package redis
 
 import (
 	"context"
-	"errors"
-	"net"
 	"slices"
-	"strings"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // pubsub keeps this node subscribed, once per channel, to the pubsub
-// channels of the channels it follows. On one server all go over one
-// connection (SUBSCRIBE). On a cluster it keeps one connection per master
-// and SSUBSCRIBEs each channel on the master that owns its slot, following
-// slot moves and failovers: when the server drops a channel, a connection
-// fails or a subscription goes unconfirmed, it re-reads the slot map and
-// moves the channels to their owners.
+// channels of the channels it follows. On one server every channel goes
+// over one connection (SUBSCRIBE). On a cluster it keeps one connection
+// per master and SSUBSCRIBEs each channel on the master that owns its
+// slot, one command per slot (a sharded subscribe may not mix slots), and
+// follows slot moves and failovers: when a node drops a channel, refuses a
+// subscription, stops answering or goes away, the channels it had are
+// moved to their slots' owners as the slot map now says.
 //
-// Every (re)subscription is confirmed by the server; the confirmation makes
-// the channel's mirror read what it missed from the stream, so a reconnect
-// or a move loses nothing.
+// Every (re)subscription is confirmed by the node; the confirmation makes
+// the channel's mirror read what it missed from the stream by id, so a
+// reconnect, a failover or a slot move loses nothing. A channel that stays
+// unconfirmed past FollowTimeout cannot be followed: its mirror fails, and
+// its subscribers are told (their store reads fail with ErrUnavailable)
+// so they can resume elsewhere instead of waiting on a silent stream.
 type pubsub struct {
 	s       *Store
 	sharded bool
 
 	mu         sync.Mutex
 	want       map[string]*psState // pubsub channel -> state
-	conns      map[string]*psConn  // node address -> connection
-	slots      []string            // cluster: slot -> master address
+	conns      map[string]*subConn // node address -> connection
+	retryAt    map[string]time.Time
+	slots      []string // cluster: slot -> master address
 	slotsStale bool
 	closed     bool
+	lost       int       // channels unconfirmed because a connection failed
+	restored   int       // of those, confirmed again since the last report
+	lostAt     time.Time // when the oldest of them was lost
+
+	losses   atomic.Uint64 // connections lost
+	restores atomic.Uint64 // times every lost channel was followed again
 
 	kick    chan struct{}
 	done    chan struct{}
@@ -42,27 +49,20 @@ type pubsub struct {
 
 type psState struct {
 	owner     *mirror
-	conn      *psConn // where it is subscribed; nil: not yet
+	conn      *subConn // where it is subscribed or on its way; nil: nowhere
 	confirmed bool
-	sentAt    time.Time
-}
-
-// psConn is one subscriber connection to one node.
-type psConn struct {
-	addr   string
-	client *goredis.Client
-	mu     sync.Mutex // guards ps
-	ps     *goredis.PubSub
-	chans  map[string]bool // under pubsub.mu: subscribed here
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	sent      bool      // the subscribe went out on conn
+	sentAt    time.Time // when
+	since     time.Time // unconfirmed since; zero while confirmed
+	lost      bool      // counted in pubsub.lost
 }
 
 const (
-	pingEvery     = time.Second
 	confirmWithin = 3 * time.Second
-	reconcileTick = 500 * time.Millisecond
+	reconcileTick = 250 * time.Millisecond
 	slotsEvery    = 5 * time.Second
+	// maxPerCommand bounds the channels of one (S)SUBSCRIBE.
+	maxPerCommand = 256
 )
 
 func newPubsub(s *Store) *pubsub {
@@ -70,7 +70,8 @@ func newPubsub(s *Store) *pubsub {
 		s:       s,
 		sharded: s.o.Cluster,
 		want:    map[string]*psState{},
-		conns:   map[string]*psConn{},
+		conns:   map[string]*subConn{},
+		retryAt: map[string]time.Time{},
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		runDone: make(chan struct{}),
@@ -89,7 +90,10 @@ func (p *pubsub) wake() {
 // add follows a channel for its mirror.
 func (p *pubsub) add(ch string, owner *mirror) {
 	p.mu.Lock()
-	p.want[ch] = &psState{owner: owner}
+	if old := p.want[ch]; old != nil {
+		p.forgetLocked(old)
+	}
+	p.want[ch] = &psState{owner: owner, since: time.Now()}
 	p.mu.Unlock()
 	p.wake()
 }
@@ -98,10 +102,19 @@ func (p *pubsub) add(ch string, owner *mirror) {
 func (p *pubsub) remove(ch string, owner *mirror) {
 	p.mu.Lock()
 	if st := p.want[ch]; st != nil && st.owner == owner {
+		p.forgetLocked(st)
 		delete(p.want, ch)
 		p.wake()
 	}
 	p.mu.Unlock()
+}
+
+// forgetLocked takes a channel state out of the loss count. p.mu held.
+func (p *pubsub) forgetLocked(st *psState) {
+	if st.lost {
+		st.lost = false
+		p.lost--
+	}
 }
 
 // confirmed reports whether the channel is subscribed now.
@@ -124,7 +137,7 @@ func (p *pubsub) close() {
 	<-p.runDone
 	p.mu.Lock()
 	conns := p.conns
-	p.conns = map[string]*psConn{}
+	p.conns = map[string]*subConn{}
 	p.mu.Unlock()
 	for _, c := range conns {
 		c.close()
@@ -135,7 +148,7 @@ func (p *pubsub) run() {
 	defer close(p.runDone)
 	t := time.NewTicker(reconcileTick)
 	defer t.Stop()
-	lastSlots := time.Time{}
+	var lastSlots time.Time
 	for {
 		select {
 		case <-p.done:
@@ -163,6 +176,8 @@ func (p *pubsub) run() {
 			}
 		}
 		p.reconcile()
+		p.report()
+		p.failStale()
 	}
 }
 
@@ -189,7 +204,7 @@ func (p *pubsub) fetchSlots() ([]string, error) {
 // target is the address a channel is subscribed at; "" when unknown.
 func (p *pubsub) target(ch string) string {
 	if !p.sharded {
-		return p.s.o.Addrs[0]
+		return p.s.masterAddr()
 	}
 	if p.slots == nil {
 		return ""
@@ -197,13 +212,19 @@ func (p *pubsub) target(ch string) string {
 	return p.slots[keySlot(ch)]
 }
 
+// batch is the channels of one command: one connection, one slot.
+type batch struct {
+	c    *subConn
+	slot int
+}
+
 // reconcile subscribes wanted channels where they belong and unsubscribes
-// the rest.
+// the rest, one command per connection and slot.
 func (p *pubsub) reconcile() {
 	now := time.Now()
-	subs := map[*psConn][]string{}
-	unsubs := map[*psConn][]string{}
-	var closing []*psConn
+	subs := map[batch][]string{}
+	unsubs := map[batch][]string{}
+	var closing, starting []*subConn
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -214,252 +235,210 @@ func (p *pubsub) reconcile() {
 		if addr == "" {
 			continue
 		}
-		if st.conn != nil && st.conn.addr == addr {
-			if st.confirmed || now.Sub(st.sentAt) < confirmWithin {
+		if c := st.conn; c != nil && c.addr == addr && !c.dead {
+			switch {
+			case st.confirmed, !c.ready:
 				continue
+			case st.sent && now.Sub(st.sentAt) < confirmWithin:
+				continue
+			case st.sent:
+				// Unconfirmed for long: ask again, and re-read the slots.
+				p.slotsStale = p.sharded
 			}
-			// Unconfirmed for long: ask again (and re-read the slots).
-			p.slotsStale = p.sharded
-		}
-		if st.conn != nil && st.conn.addr != addr {
-			unsubs[st.conn] = append(unsubs[st.conn], ch)
-			delete(st.conn.chans, ch)
+		} else if c != nil {
+			if c.addr != addr && c.ready && !c.dead {
+				unsubs[batch{c, keySlot(ch)}] = append(unsubs[batch{c, keySlot(ch)}], ch)
+			}
+			delete(c.chans, ch)
+			st.conn, st.confirmed, st.sent = nil, false, false
 		}
 		c := p.conns[addr]
 		if c == nil {
-			c = p.newConn(addr)
+			if now.Before(p.retryAt[addr]) {
+				continue
+			}
+			c = newSubConn(p, addr)
 			p.conns[addr] = c
+			starting = append(starting, c)
 		}
 		c.chans[ch] = true
-		st.conn, st.confirmed, st.sentAt = c, false, now
-		subs[c] = append(subs[c], ch)
+		st.conn, st.confirmed = c, false
+		if st.since.IsZero() {
+			st.since = now
+		}
+		if !c.ready {
+			st.sent = false
+			continue
+		}
+		st.sent, st.sentAt = true, now
+		subs[batch{c, keySlot(ch)}] = append(subs[batch{c, keySlot(ch)}], ch)
 	}
 	for addr, c := range p.conns {
 		for ch := range c.chans {
 			if st := p.want[ch]; st == nil || st.conn != c {
-				unsubs[c] = append(unsubs[c], ch)
+				if c.ready && !c.dead {
+					unsubs[batch{c, keySlot(ch)}] = append(unsubs[batch{c, keySlot(ch)}], ch)
+				}
 				delete(c.chans, ch)
 			}
 		}
-		if len(c.chans) == 0 {
+		if len(c.chans) == 0 && c.ready {
 			delete(p.conns, addr)
 			closing = append(closing, c)
 		}
 	}
 	p.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(p.s.ctx, p.s.o.OpTimeout)
-	defer cancel()
-	for c, chs := range unsubs {
-		if !contains(closing, c) {
-			c.unsubscribe(ctx, p.sharded, chs)
+	for _, c := range starting {
+		c.start()
+	}
+	for b, chs := range unsubs {
+		if !slices.Contains(closing, b.c) {
+			p.sendAll(b.c, true, chs)
 		}
 	}
-	for c, chs := range subs {
-		if err := c.subscribe(ctx, p.sharded, chs); err != nil {
-			p.s.log.Debug("redis subscribe", "addr", c.addr, "err", err)
-		}
+	for b, chs := range subs {
+		p.sendAll(b.c, false, chs)
 	}
 	for _, c := range closing {
-		c.close()
+		go c.close()
 	}
 }
 
-func contains(cs []*psConn, c *psConn) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
-
-// newConn opens a subscriber connection to addr. p.mu held.
-func (p *pubsub) newConn(addr string) *psConn {
-	o := p.s.o
-	c := &psConn{
-		addr: addr,
-		client: goredis.NewClient(&goredis.Options{
-			Addr:                     addr,
-			Username:                 o.Username,
-			Password:                 o.Password,
-			TLSConfig:                o.TLS,
-			DialTimeout:              o.DialTimeout,
-			DialerRetries:            1,
-			ReadTimeout:              o.OpTimeout,
-			WriteTimeout:             o.OpTimeout,
-			MaxRetries:               -1,
-			DisableIdentity:          true,
-			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		}),
-		chans: map[string]bool{},
-		stop:  make(chan struct{}),
-	}
-	c.ps = c.client.Subscribe(p.s.ctx)
-	c.wg.Add(1)
-	go p.read(c)
-	return c
-}
-
-func (c *psConn) pubsub() *goredis.PubSub {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ps
-}
-
-func (c *psConn) subscribe(ctx context.Context, sharded bool, chs []string) error {
-	if sharded {
-		return c.pubsub().SSubscribe(ctx, chs...)
-	}
-	return c.pubsub().Subscribe(ctx, chs...)
-}
-
-func (c *psConn) unsubscribe(ctx context.Context, sharded bool, chs []string) {
-	if sharded {
-		c.pubsub().SUnsubscribe(ctx, chs...)
-	} else {
-		c.pubsub().Unsubscribe(ctx, chs...)
-	}
-}
-
-func (c *psConn) close() {
-	select {
-	case <-c.stop:
-		return
-	default:
-	}
-	close(c.stop)
-	c.pubsub().Close()
-	c.wg.Wait()
-	c.client.Close()
-}
-
-func (c *psConn) stopped() bool {
-	select {
-	case <-c.stop:
-		return true
-	default:
-		return false
-	}
-}
-
-// read receives from one connection until it closes: messages go to their
-// mirrors, confirmations make the mirrors sync, failures mark the channels
-// unconfirmed (go-redis reconnects and resubscribes; the new confirmations
-// sync again).
-func (p *pubsub) read(c *psConn) {
-	defer c.wg.Done()
-	ctx := p.s.ctx
-	pinged := false
-	backoff := 10 * time.Millisecond
-	for !c.stopped() {
-		ps := c.pubsub()
-		msg, err := ps.ReceiveTimeout(ctx, pingEvery)
-		if c.stopped() {
+// sendAll sends chans (of one slot) in commands of at most maxPerCommand
+// channels; a connection that fails to take one is lost.
+func (p *pubsub) sendAll(c *subConn, unsubscribe bool, chans []string) {
+	sort.Strings(chans)
+	for len(chans) > 0 {
+		n := min(len(chans), maxPerCommand)
+		if err := c.send(unsubscribe, chans[:n]); err != nil {
+			p.connLost(c, err)
 			return
 		}
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				if pinged {
-					// No answer to the last ping: the connection is dead
-					// without having said so. Start a new one.
-					p.s.log.Debug("redis pubsub connection silent; reconnecting", "addr", c.addr)
-					p.lost(c)
-					c.renew(p)
-					pinged = false
-					continue
-				}
-				ps.Ping(ctx)
-				pinged = true
-				continue
-			}
-			var rerr goredis.Error
-			if errors.As(err, &rerr) {
-				// MOVED and the like: the slot map changed.
-				p.s.log.Debug("redis pubsub error", "addr", c.addr, "err", err)
-				p.markStale()
-				continue
-			}
-			p.s.log.Debug("redis pubsub connection lost", "addr", c.addr, "err", err)
-			p.lost(c)
-			select {
-			case <-c.stop:
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 500*time.Millisecond)
-			continue
-		}
-		pinged = false
-		backoff = 10 * time.Millisecond
-		switch m := msg.(type) {
-		case *goredis.Message:
-			p.s.onNotice(m.Channel, m.Payload)
-		case *goredis.Subscription:
-			switch m.Kind {
-			case "subscribe", "ssubscribe":
-				p.confirm(c, m.Channel)
-			case "unsubscribe", "sunsubscribe":
-				p.dropped(c, m.Channel)
-			}
-		}
+		chans = chans[n:]
 	}
 }
 
-// renew replaces the connection's PubSub with a new one on the same channels.
-func (c *psConn) renew(p *pubsub) {
+// connReady is called when a connection has been dialled and authenticated.
+func (p *pubsub) connReady(c *subConn) {
 	p.mu.Lock()
-	chs := make([]string, 0, len(c.chans))
-	for ch := range c.chans {
-		chs = append(chs, ch)
-	}
-	p.mu.Unlock()
-	c.mu.Lock()
-	old := c.ps
-	c.ps = c.client.Subscribe(p.s.ctx)
-	c.mu.Unlock()
-	old.Close()
-	ctx, cancel := context.WithTimeout(p.s.ctx, p.s.o.OpTimeout)
-	defer cancel()
-	if len(chs) > 0 {
-		c.subscribe(ctx, p.sharded, chs)
-	}
-}
-
-func (p *pubsub) markStale() {
-	if !p.sharded {
-		return
-	}
-	p.mu.Lock()
-	p.slotsStale = true
+	c.ready = true
+	delete(p.retryAt, c.addr)
 	p.mu.Unlock()
 	p.wake()
 }
 
-// lost marks every channel of a failed connection unconfirmed.
-func (p *pubsub) lost(c *psConn) {
+// connFailed is called when a connection could not be made: its channels
+// wait for the next attempt, a little later.
+func (p *pubsub) connFailed(c *subConn, err error) {
 	p.mu.Lock()
-	for ch := range c.chans {
-		if st := p.want[ch]; st != nil && st.conn == c {
-			st.confirmed = false
-			st.sentAt = time.Now()
-		}
+	if p.conns[c.addr] == c {
+		delete(p.conns, c.addr)
 	}
+	c.dead = true
+	p.retryAt[c.addr] = time.Now().Add(p.s.o.DialTimeout / 2)
+	n := p.unassignLocked(c)
 	if p.sharded {
 		p.slotsStale = true
 	}
 	p.mu.Unlock()
+	p.s.log.Debug("redis pubsub connection failed", "addr", c.addr, "channels", n, "err", err)
+	c.closeAsync()
 	p.wake()
 }
 
-func (p *pubsub) confirm(c *psConn, ch string) {
+// connLost is called when a working connection failed: every channel it had
+// is unconfirmed until it is subscribed again (where the slot map now says).
+func (p *pubsub) connLost(c *subConn, err error) {
+	p.mu.Lock()
+	if c.dead {
+		p.mu.Unlock()
+		return
+	}
+	c.dead = true
+	if p.conns[c.addr] == c {
+		delete(p.conns, c.addr)
+	}
+	n := p.unassignLocked(c)
+	if p.sharded {
+		p.slotsStale = true
+	}
+	closed := p.closed
+	p.mu.Unlock()
+	c.closeAsync()
+	if closed {
+		return
+	}
+	p.losses.Add(1)
+	if n > 0 {
+		p.s.log.Warn("redis: lost the subscription connection to a node; its channels wait to be followed again", "addr", c.addr, "channels", n, "err", err)
+	} else {
+		p.s.log.Debug("redis pubsub connection lost", "addr", c.addr, "err", err)
+	}
+	p.wake()
+}
+
+// unassignLocked marks every channel of a failed connection unconfirmed and
+// counts them as lost; it returns how many there were. p.mu held.
+func (p *pubsub) unassignLocked(c *subConn) int {
+	n := 0
+	now := time.Now()
+	for ch := range c.chans {
+		st := p.want[ch]
+		if st == nil || st.conn != c {
+			continue
+		}
+		n++
+		if st.confirmed && !st.lost {
+			st.lost = true
+			if p.lost == 0 {
+				p.lostAt = now
+			}
+			p.lost++
+		}
+		st.conn, st.confirmed, st.sent = nil, false, false
+		if st.since.IsZero() {
+			st.since = now
+		}
+	}
+	clear(c.chans)
+	return n
+}
+
+// subscribeFailed is called when a node refused a subscription (MOVED after
+// a slot moved, or another error): the channels are subscribed again once
+// the slot map has been read again.
+func (p *pubsub) subscribeFailed(c *subConn, chans []string, reply string) {
+	p.mu.Lock()
+	for _, ch := range chans {
+		if st := p.want[ch]; st != nil && st.conn == c {
+			st.sent, st.confirmed = false, false
+			st.sentAt = time.Now()
+			delete(c.chans, ch)
+			st.conn = nil
+		}
+	}
+	p.slotsStale = p.sharded
+	p.mu.Unlock()
+	p.s.log.Debug("redis refused a subscription", "addr", c.addr, "channels", len(chans), "reply", reply)
+	p.wake()
+}
+
+// confirm handles a subscription's confirmation: the channel's mirror
+// reads what it missed.
+func (p *pubsub) confirm(c *subConn, ch string) {
 	p.mu.Lock()
 	st := p.want[ch]
 	ok := st != nil && st.conn == c
 	var owner *mirror
 	if ok {
 		st.confirmed = true
+		st.since = time.Time{}
+		if st.lost {
+			st.lost = false
+			p.lost--
+			p.restored++
+		}
 		owner = st.owner
 	}
 	p.mu.Unlock()
@@ -468,19 +447,90 @@ func (p *pubsub) confirm(c *psConn, ch string) {
 	}
 }
 
-// dropped handles an unsubscribe confirmation: expected after our own
-// UNSUBSCRIBE, otherwise the server dropped the channel (its slot moved).
-func (p *pubsub) dropped(c *psConn, ch string) {
+// dropped handles an unsubscription the node made on its own: the
+// channel's slot moved.
+func (p *pubsub) dropped(c *subConn, ch string) {
 	p.mu.Lock()
 	st := p.want[ch]
-	if st != nil && st.conn == c && c.chans[ch] {
-		st.conn, st.confirmed = nil, false
+	if st != nil && st.conn == c {
+		delete(c.chans, ch)
+		st.conn, st.confirmed, st.sent = nil, false, false
+		st.since = time.Now()
 		p.slotsStale = p.sharded
 		p.mu.Unlock()
 		p.wake()
 		return
 	}
 	p.mu.Unlock()
+}
+
+// report logs, once every lost channel is followed again, how many there
+// were and how long it took.
+func (p *pubsub) report() {
+	p.mu.Lock()
+	n, lost, since := p.restored, p.lost, p.lostAt
+	if n == 0 || lost > 0 {
+		p.mu.Unlock()
+		return
+	}
+	p.restored = 0
+	p.mu.Unlock()
+	p.restores.Add(1)
+	p.s.log.Warn("redis: every channel lost with a node's connection is followed again", "channels", n, "after", time.Since(since).Round(time.Millisecond))
+}
+
+// failStale gives up on channels that could not be followed for
+// FollowTimeout: their mirrors fail, which tells their subscribers.
+func (p *pubsub) failStale() {
+	now := time.Now()
+	var stale []*mirror
+	p.mu.Lock()
+	for ch, st := range p.want {
+		if st.confirmed || st.since.IsZero() || now.Sub(st.since) < p.s.o.FollowTimeout {
+			continue
+		}
+		p.forgetLocked(st)
+		delete(p.want, ch)
+		if st.conn != nil {
+			delete(st.conn.chans, ch)
+		}
+		stale = append(stale, st.owner)
+	}
+	p.mu.Unlock()
+	if len(stale) == 0 {
+		return
+	}
+	p.s.log.Warn("redis: channels could not be followed in time; their subscribers are told to come back later",
+		"channels", len(stale), "follow_timeout", p.s.o.FollowTimeout)
+	for _, mr := range stale {
+		mr.fail()
+	}
+}
+
+// health is what the pubsub side reports for the status page.
+type psHealth struct {
+	connected int    // connections ready
+	lost      int    // channels lost with a connection, not followed again yet
+	unfollow  int    // channels not confirmed now
+	losses    uint64 // connections lost so far
+	restores  uint64 // recoveries of every lost channel so far
+}
+
+func (p *pubsub) health() psHealth {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := psHealth{lost: p.lost, losses: p.losses.Load(), restores: p.restores.Load()}
+	for _, c := range p.conns {
+		if c.ready && !c.dead {
+			h.connected++
+		}
+	}
+	for _, st := range p.want {
+		if !st.confirmed {
+			h.unfollow++
+		}
+	}
+	return h
 }
 
 // onNotice dispatches a pubsub payload to its channel's mirror.
@@ -495,7 +545,7 @@ func (s *Store) onNotice(ch, payload string) {
 	}
 	n, err := decodeNotice(payload)
 	if err != nil {
-		s.log.Warn("redis: bad pubsub notice", "channel", key, "err", err, "payload", strings.TrimSpace(payload[:min(len(payload), 80)]))
+		s.log.Warn("redis: bad pubsub notice", "channel", key, "err", err)
 		s.requestSync(mr)
 		return
 	}

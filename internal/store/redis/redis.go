@@ -93,7 +93,16 @@ type Options struct {
 	// last local subscriber left (default 30s), so long-poll subscribers
 	// that come back at once find it warm.
 	IdleTimeout time.Duration
-	Logger      *slog.Logger
+	// PingInterval is how often a quiet subscriber connection pings its
+	// node (default 1s); a node that answers nothing for three intervals is
+	// taken for gone and its channels are subscribed again where the slot
+	// map says.
+	PingInterval time.Duration
+	// FollowTimeout is how long a channel may stay unsubscribed (its node
+	// gone, no new owner confirmed) before this node gives up on it and
+	// tells its subscribers (default 15s).
+	FollowTimeout time.Duration
+	Logger        *slog.Logger
 	// Events receives what happens to channels in Redis as this node sees
 	// it; nil discards.
 	Events *events.Bus
@@ -120,6 +129,12 @@ func (o *Options) defaults() {
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 30 * time.Second
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = time.Second
+	}
+	if o.FollowTimeout <= 0 {
+		o.FollowTimeout = 15 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -286,6 +301,9 @@ func (s *Store) reloadSlots() {
 		cc.ReloadState(s.ctx)
 	}
 }
+
+// masterAddr is the address of the server a single-server store talks to.
+func (s *Store) masterAddr() string { return s.o.Addrs[0] }
 
 // NodeID returns the id this node counts its subscribers under.
 func (s *Store) NodeID() string { return s.node }

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/heraldpush/herald/internal/store"
@@ -26,6 +27,10 @@ func (sub *subscription) Start(st store.Start) (msgid.ID, error) {
 	if mr.deleted {
 		mr.mu.Unlock()
 		return msgid.ID{}, store.ErrGone
+	}
+	if mr.failed {
+		mr.mu.Unlock()
+		return msgid.ID{}, store.ErrUnavailable
 	}
 	mr.trim(sub.s.redisNow())
 	n := mr.buf.Buffered()
@@ -84,6 +89,12 @@ func (sub *subscription) Read(cursor msgid.ID, buf []*store.Message, max int) (s
 	if sub.evicted {
 		mr.mu.Unlock()
 		return store.Batch{Messages: buf}, store.ErrConflict
+	}
+	if mr.failed {
+		// This node lost the channel: the subscriber is told, and resumes
+		// by id when it comes back.
+		mr.mu.Unlock()
+		return store.Batch{Messages: buf}, fmt.Errorf("%w: this node could not follow the channel", store.ErrUnavailable)
 	}
 	if mr.retired {
 		// The store closed under the subscriber: it waits for nothing.

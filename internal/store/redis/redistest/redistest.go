@@ -527,3 +527,115 @@ func (c *Cluster) WaitMaster(s *Server, within time.Duration) {
 	}
 	c.t.Fatalf("%s did not become master within %v", s.Addr, within)
 }
+
+// NodeID returns the cluster node id of s.
+func (c *Cluster) NodeID(s *Server) string {
+	c.t.Helper()
+	view, err := c.nodesView(s)
+	if err != nil {
+		c.t.Fatalf("cluster nodes: %v", err)
+	}
+	for _, n := range view {
+		if strings.Contains(n.flags, "myself") {
+			return n.id
+		}
+	}
+	c.t.Fatalf("%s does not know itself", s.Addr)
+	return ""
+}
+
+// KeySlot returns the hash slot of key, as the cluster computes it.
+func (c *Cluster) KeySlot(key string) int {
+	c.t.Helper()
+	for _, s := range c.Nodes {
+		if !s.Running() {
+			continue
+		}
+		if r, err := s.Do("CLUSTER", "KEYSLOT", key); err == nil && strings.HasPrefix(r, ":") {
+			n, _ := strconv.Atoi(r[1:])
+			return n
+		}
+	}
+	c.t.Fatalf("no node answers CLUSTER KEYSLOT")
+	return 0
+}
+
+// MigrateSlot moves slot from its master to master to, keys and all, the
+// way redis-cli --cluster reshard does: IMPORTING on the target, MIGRATING
+// on the source, MIGRATE of every key, then the new owner announced to
+// every master.
+func (c *Cluster) MigrateSlot(slot int, to *Server) {
+	c.t.Helper()
+	from := c.masterOfSlot(slot)
+	if from == to {
+		return
+	}
+	sl := strconv.Itoa(slot)
+	toID, fromID := c.NodeID(to), c.NodeID(from)
+	to.MustDo("CLUSTER", "SETSLOT", sl, "IMPORTING", fromID)
+	from.MustDo("CLUSTER", "SETSLOT", sl, "MIGRATING", toID)
+	host, port, _ := net.SplitHostPort(to.Addr)
+	for {
+		r := from.MustDo("CLUSTER", "GETKEYSINSLOT", sl, "100")
+		keys := respStrings(r)
+		if len(keys) == 0 {
+			break
+		}
+		args := append([]string{"MIGRATE", host, port, "", "0", "5000", "REPLACE", "KEYS"}, keys...)
+		from.MustDo(args...)
+	}
+	for _, m := range c.Masters() {
+		m.MustDo("CLUSTER", "SETSLOT", sl, "NODE", toID)
+	}
+}
+
+// masterOfSlot returns the master serving slot.
+func (c *Cluster) masterOfSlot(slot int) *Server {
+	c.t.Helper()
+	for _, s := range c.Nodes {
+		if !s.Running() {
+			continue
+		}
+		view, err := c.nodesView(s)
+		if err != nil {
+			continue
+		}
+		for _, n := range view {
+			if !strings.Contains(n.flags, "master") || strings.Contains(n.flags, "fail") {
+				continue
+			}
+			for _, rg := range n.slots {
+				a, b, ok := strings.Cut(rg, "-")
+				if !ok {
+					b = a
+				}
+				lo, err1 := strconv.Atoi(a)
+				hi, err2 := strconv.Atoi(b)
+				if err1 == nil && err2 == nil && slot >= lo && slot <= hi {
+					return c.server(n.addr)
+				}
+			}
+		}
+	}
+	c.t.Fatalf("no master for slot %d", slot)
+	return nil
+}
+
+// respStrings returns the elements of an array reply as Do renders it
+// (one per line).
+func respStrings(r string) []string {
+	var out []string
+	for line := range strings.SplitSeq(r, "\n") {
+		if line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// Pause stops s from answering its clients for d (CLIENT PAUSE ALL), as a
+// node does that hangs for a while.
+func (s *Server) Pause(d time.Duration) {
+	s.t.Helper()
+	s.MustDo("CLIENT", "PAUSE", strconv.FormatInt(d.Milliseconds(), 10), "ALL")
+}
