@@ -29,9 +29,9 @@ func (f *esFormat) ping() []byte {
 	return protocol.AppendPing(nil, f.es.PingComment, f.es.PingEvent, f.es.PingData)
 }
 
-func (f *esFormat) end(status int, reason string) []byte {
-	if status == 0 {
+func (f *esFormat) end(e streamEnd) []byte {
+	if e.status == 0 {
 		return nil
 	}
-	return protocol.AppendStatusComment(nil, status, reason)
+	return protocol.AppendStatusComment(nil, e.status, e.text)
 }

@@ -121,7 +121,7 @@ func (f *chunkFormat) message(m *store.Message, _ msgid.Multi, _ bool) []byte {
 
 func (f *chunkFormat) ping() []byte { return nil }
 
-func (f *chunkFormat) end(int, string) []byte {
+func (f *chunkFormat) end(streamEnd) []byte {
 	if f.framed {
 		return []byte(protocol.ChunkedEnd)
 	}
@@ -155,7 +155,7 @@ func (f *multipartFormat) message(m *store.Message, id msgid.Multi, single bool)
 
 func (f *multipartFormat) ping() []byte { return nil }
 
-func (f *multipartFormat) end(int, string) []byte { return []byte(protocol.MultipartEnd) }
+func (f *multipartFormat) end(streamEnd) []byte { return []byte(protocol.MultipartEnd) }
 
 // rawFormat writes each message followed by the separator.
 type rawFormat struct{ sep string }
@@ -173,4 +173,4 @@ func (f *rawFormat) message(m *store.Message, _ msgid.Multi, _ bool) []byte {
 
 func (f *rawFormat) ping() []byte { return nil }
 
-func (f *rawFormat) end(int, string) []byte { return nil }
+func (f *rawFormat) end(streamEnd) []byte { return nil }

@@ -3,6 +3,7 @@ package server_test
 // The stub_status page.
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,9 +22,32 @@ func TestStubStatus(t *testing.T) {
 	publish(t, s, "a", "one")
 	publish(t, s, "b", "two")
 	r := do(t, "GET", s.URL+"/status", "")
-	for _, want := range []string{"total published messages: 2\n", "stored messages: 2\n", "channels: 2\n", "subscribers: 0\n", "redis connected servers: 0\n", "slow subscribers disconnected: 0\n"} {
-		if !strings.Contains(r.Body, want) {
-			t.Errorf("status page lacks %q:\n%s", want, r.Body)
+	// Nchan's lines, in Nchan's order, and nothing else.
+	want := []string{
+		"total published messages: 2",
+		"stored messages: 2",
+		"shared memory used: ",
+		"shared memory limit: 131072K",
+		"channels: 2",
+		"subscribers: 0",
+		"redis pending commands: 0",
+		"redis connected servers: 0",
+		"redis unhealthy upstreams: 0",
+		"total redis commands sent: 0",
+		"total interprocess alerts received: 0",
+		"interprocess alerts in transit: 0",
+		"interprocess queued alerts: 0",
+		"total interprocess send delay: 0",
+		"total interprocess receive delay: 0",
+		"nchan version: 1.3.6",
+	}
+	lines := strings.Split(strings.TrimSuffix(r.Body, "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("status page has %d lines, want %d:\n%s", len(lines), len(want), r.Body)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) || (!strings.HasSuffix(w, " ") && lines[i] != w) {
+			t.Errorf("line %d is %q, want %q", i+1, lines[i], w)
 		}
 	}
 	if r.Status != 200 || r.Header.Get("Content-Type") != "text/plain" {
@@ -31,6 +55,22 @@ func TestStubStatus(t *testing.T) {
 	}
 	if r := do(t, "POST", s.URL+"/status", "x"); r.Status != http.StatusMethodNotAllowed {
 		t.Errorf("POST status page: %d, want 405", r.Status)
+	}
+
+	// The JSON form has the same figures and Herald's own.
+	r = do(t, "GET", s.URL+"/status", "", "Accept", "application/json")
+	var st map[string]any
+	if err := json.Unmarshal([]byte(r.Body), &st); err != nil || r.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("JSON status %q (%q): %v", r.Body, r.Header.Get("Content-Type"), err)
+	}
+	for k, v := range map[string]float64{"total_published_messages": 2, "stored_messages": 2, "channels": 2, "subscribers": 0,
+		"redis_connected_servers": 0, "slow_subscribers_disconnected": 0, "redis_channels_lost": 0} {
+		if st[k] != v {
+			t.Errorf("JSON status %s = %v, want %v", k, st[k], v)
+		}
+	}
+	if st["herald_version"] == "" || st["nchan_version"] != "1.3.6" {
+		t.Errorf("JSON status versions: %v %v", st["herald_version"], st["nchan_version"])
 	}
 }
 

@@ -225,9 +225,9 @@ type format interface {
 	message(m *store.Message, id msgid.Multi, single bool) []byte
 	// ping returns keep-alive bytes, or nil.
 	ping() []byte
-	// end returns the bytes that end the stream with a status (0: a plain
-	// close), or nil.
-	end(status int, reason string) []byte
+	// end returns the bytes that end the stream as e says (a status of 0
+	// is a plain close), or nil.
+	end(e streamEnd) []byte
 }
 
 // streamer runs one streaming subscriber: it reads every message after the
@@ -264,7 +264,7 @@ func (st *streamer) detach() {
 
 // endWith writes bufs and the ending e, then ends the session.
 func (st *streamer) endWith(bufs [][]byte, e streamEnd) {
-	st.finish(bufs, e.status, e.text)
+	st.finish(bufs, e)
 	st.ss.end(e.why)
 }
 
@@ -339,7 +339,7 @@ func (st *streamer) loop() endReason {
 		var end *streamEnd
 		bufs, waits, end = st.collect(bufs[:0])
 		if end != nil {
-			st.finish(bufs, end.status, end.text)
+			st.finish(bufs, *end)
 			return end.why
 		}
 		if len(bufs) > 0 {
@@ -360,10 +360,10 @@ func (st *streamer) loop() endReason {
 		case clientGone:
 			return endClientGone
 		case timedOut:
-			st.finish(nil, endTimedOut.status, "")
+			st.finish(nil, endTimedOut)
 			return endTimedOut.why
 		case shuttingDown:
-			st.finish(nil, endShutDown.status, "")
+			st.finish(nil, endShutDown)
 			return endShutDown.why
 		case pinged:
 			if p := st.f.ping(); p != nil {
@@ -386,10 +386,10 @@ func (st *streamer) writeFailed(err error) endReason {
 	return endClientGone
 }
 
-// finish writes what is pending plus the ending for status, best effort.
-func (st *streamer) finish(bufs [][]byte, status int, text string) {
-	if e := st.f.end(status, text); e != nil {
-		bufs = append(bufs, e)
+// finish writes what is pending plus the ending e, best effort.
+func (st *streamer) finish(bufs [][]byte, e streamEnd) {
+	if end := st.f.end(e); end != nil {
+		bufs = append(bufs, end)
 		if co, ok := st.out.(*connOutput); ok && st.ss.kind == "websocket" {
 			co.closeSent.Store(true)
 		}

@@ -252,7 +252,14 @@ func (f *wsFormat) build(m *store.Message, id string) []byte {
 
 func (f *wsFormat) ping() []byte { return protocol.AppendPingFrame(nil, nil) }
 
-func (f *wsFormat) end(status int, reason string) []byte { return wsCloseFor(status, reason) }
+func (f *wsFormat) end(e streamEnd) []byte {
+	if e.why == endStoreError {
+		// The store failed under the subscriber (this node lost its
+		// Redis): an unexpected condition, not the server going away.
+		return closeFrame(protocol.CloseInternalError, string(protocol.AppendStatusLine(nil, e.status, "")))
+	}
+	return wsCloseFor(e.status, e.text)
+}
 
 // websocket serves a WebSocket: a subscriber (when ss is not nil), a
 // publisher (when the location publishes over WebSocket), or both.

@@ -174,3 +174,28 @@ type GroupStats struct {
 	Messages     int
 	MessageBytes int64
 }
+
+// Health is how an engine's backend stands (its connection to Redis, say),
+// for the status page.
+type Health struct {
+	// Reachable reports whether the backend answered the last probe.
+	Reachable bool
+	// ConnectedServers is how many backend servers answered it.
+	ConnectedServers int
+	// PendingCommands is how many commands are on their way now;
+	// CommandsSent counts every command sent so far.
+	PendingCommands int64
+	CommandsSent    uint64
+	// ChannelsLost is how many channels this node followed and lost with
+	// a backend server (a failover, a crash, a moved slot), not followed
+	// again yet; ChannelsUnfollowed, every channel not followed now.
+	ChannelsLost, ChannelsUnfollowed int
+	// Losses counts the times channels were lost with a backend server;
+	// Restores the times every lost channel was followed again.
+	Losses, Restores uint64
+}
+
+// HealthReporter is an engine with a backend that can say how it stands.
+type HealthReporter interface {
+	Health() Health
+}

@@ -1,13 +1,17 @@
 package redis_test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 
 	"github.com/heraldpush/herald/internal/store/redis/redistest"
 )
@@ -307,4 +311,140 @@ func TestClusterManyChannelsAtOnce(t *testing.T) {
 		lp.waitFor(t, "hello "+ch, 10*time.Second)
 		lp.close()
 	}
+}
+
+// statusLine returns the value of one line of a node's status page.
+func statusLine(t *testing.T, n *node, name string) string {
+	t.Helper()
+	res, err := client.Get(n.URL + "/status")
+	if err != nil {
+		t.Fatalf("status page: %v", err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return field(string(b), name)
+}
+
+// TestNodesCannotFollow: when a node cannot follow its channels (Redis gone
+// for longer than follow_timeout), its subscribers are told instead of
+// being left on a silent stream: EventSource gets a ":503:" comment and the
+// end of the stream, WebSocket a 1011 close, a waiting long-poll 503. A
+// publish while Redis is away gets 503 at once, and the status page shows
+// the outage. Once Redis is back, subscribers resume by id.
+func TestNodesCannotFollow(t *testing.T) {
+	srv := redistest.Start(t)
+	o := nodeOpts([]string{srv.Addr}, false)
+	o.FollowTimeout = 1500 * time.Millisecond
+	a, b := startNode(t, o), startNode(t, o)
+	const ch = "unfollowed"
+	status, id1 := publish(t, a, ch, "before")
+	if status != http.StatusAccepted {
+		t.Fatalf("publish: %d", status)
+	}
+	eventually(t, 5*time.Second, "redis reachable", func() bool {
+		return statusLine(t, b, "redis connected servers") == "1" && statusLine(t, b, "redis unhealthy upstreams") == "0"
+	})
+	if sent, _ := strconv.Atoi(statusLine(t, b, "total redis commands sent")); sent == 0 {
+		t.Fatal("no Redis command counted")
+	}
+
+	// An EventSource subscriber, read raw to see its ending.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.URL+"/sub/"+ch, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Last-Event-ID", id1)
+	res, err := client.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("eventsource: %v %v", res, err)
+	}
+	esDone := make(chan string, 1)
+	go func() {
+		defer res.Body.Close()
+		all, _ := io.ReadAll(res.Body)
+		esDone <- string(all)
+	}()
+	// A WebSocket subscriber.
+	conn, _, _, err := ws.Dialer{Timeout: 5 * time.Second}.Dial(ctx, "ws://"+b.host()+"/sub/"+ch)
+	if err != nil {
+		t.Fatalf("websocket: %v", err)
+	}
+	defer conn.Close()
+	wsDone := make(chan ws.StatusCode, 1)
+	go func() {
+		for {
+			h, err := ws.ReadHeader(conn)
+			if err != nil {
+				wsDone <- 0
+				return
+			}
+			p := make([]byte, h.Length)
+			if _, err := io.ReadFull(conn, p); err != nil {
+				wsDone <- 0
+				return
+			}
+			if h.Masked {
+				ws.Cipher(p, h.Mask, 0)
+			}
+			if h.OpCode == ws.OpClose {
+				code, _ := ws.ParseCloseFrameData(p)
+				wsDone <- code
+				return
+			}
+		}
+	}()
+	eventually(t, 5*time.Second, "two subscribers", func() bool { return activeSubscribers(t, a, ch) == 2 })
+	// A long-poll waiting for the next message.
+	lp := make(chan int, 1)
+	go func() {
+		r, err := client.Get(b.URL + "/sub/" + ch + "?last_event_id=" + id1)
+		if err != nil {
+			lp <- -1
+			return
+		}
+		r.Body.Close()
+		lp <- r.StatusCode
+	}()
+	eventually(t, 5*time.Second, "the long-poll to wait", func() bool { return b.Store.Stats().Subscribers == 3 })
+
+	srv.Kill()
+	if status, _ := publish(t, a, ch, "lost"); status != http.StatusServiceUnavailable {
+		t.Fatalf("publish with Redis away: %d, want 503", status)
+	}
+	select {
+	case got := <-esDone:
+		if got != ": hi\n\n:503: 503 Service Unavailable\n\n" {
+			t.Fatalf("eventsource stream %q: want a :503: comment, then its end", got)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("eventsource subscriber not told within 15s")
+	}
+	select {
+	case code := <-wsDone:
+		if code != ws.StatusInternalServerError {
+			t.Fatalf("websocket closed with %d, want 1011", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("websocket subscriber not told within 15s")
+	}
+	select {
+	case code := <-lp:
+		if code != http.StatusServiceUnavailable {
+			t.Fatalf("long-poll got %d, want 503", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("long-poll not answered within 15s")
+	}
+	eventually(t, 5*time.Second, "the status page to show the outage", func() bool {
+		return statusLine(t, b, "redis connected servers") == "0" && statusLine(t, b, "redis unhealthy upstreams") == "1"
+	})
+
+	// Redis comes back (empty): subscribers come back too and resume.
+	srv.Restart()
+	eventually(t, 10*time.Second, "redis reachable again", func() bool { return statusLine(t, b, "redis unhealthy upstreams") == "0" })
+	es := eventSource(t, b, ch, id1)
+	eventually(t, 5*time.Second, "the subscriber back", func() bool { return activeSubscribers(t, a, ch) == 1 })
+	publish(t, a, ch, "after")
+	es.waitFor(t, "after", 10*time.Second)
+	checkSequence(t, "resumed", es.close().bodies, []string{"after"})
 }

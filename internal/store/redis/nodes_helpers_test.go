@@ -43,6 +43,8 @@ servers:
       - location: ~ ^/mem/sub/(.+)$
         subscriber: true
         channel_id: $1
+      - location: = /status
+        stub_status: on
 `
 
 // node is one running Herald node.

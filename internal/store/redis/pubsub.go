@@ -35,11 +35,12 @@ type pubsub struct {
 	slots      []string // cluster: slot -> master address
 	slotsStale bool
 	closed     bool
-	lost       int       // channels unconfirmed because a connection failed
-	restored   int       // of those, confirmed again since the last report
-	lostAt     time.Time // when the oldest of them was lost
+	lost       int            // channels that were followed and are not now
+	restored   int            // of those, confirmed again since the last report
+	lostAt     time.Time      // when the oldest of them was lost
+	newlyLost  map[string]int // channels lost since the last report, by node address
 
-	losses   atomic.Uint64 // connections lost
+	losses   atomic.Uint64 // reports of channels lost on a node
 	restores atomic.Uint64 // times every lost channel was followed again
 
 	kick    chan struct{}
@@ -67,14 +68,15 @@ const (
 
 func newPubsub(s *Store) *pubsub {
 	p := &pubsub{
-		s:       s,
-		sharded: s.o.Cluster,
-		want:    map[string]*psState{},
-		conns:   map[string]*subConn{},
-		retryAt: map[string]time.Time{},
-		kick:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		runDone: make(chan struct{}),
+		s:         s,
+		sharded:   s.o.Cluster,
+		want:      map[string]*psState{},
+		conns:     map[string]*subConn{},
+		retryAt:   map[string]time.Time{},
+		newlyLost: map[string]int{},
+		kick:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		runDone:   make(chan struct{}),
 	}
 	go p.run()
 	return p
@@ -369,12 +371,7 @@ func (p *pubsub) connLost(c *subConn, err error) {
 	if closed {
 		return
 	}
-	p.losses.Add(1)
-	if n > 0 {
-		p.s.log.Warn("redis: lost the subscription connection to a node; its channels wait to be followed again", "addr", c.addr, "channels", n, "err", err)
-	} else {
-		p.s.log.Debug("redis pubsub connection lost", "addr", c.addr, "err", err)
-	}
+	p.s.log.Debug("redis pubsub connection lost", "addr", c.addr, "channels", n, "err", err)
 	p.wake()
 }
 
@@ -382,27 +379,34 @@ func (p *pubsub) connLost(c *subConn, err error) {
 // counts them as lost; it returns how many there were. p.mu held.
 func (p *pubsub) unassignLocked(c *subConn) int {
 	n := 0
-	now := time.Now()
 	for ch := range c.chans {
 		st := p.want[ch]
 		if st == nil || st.conn != c {
 			continue
 		}
 		n++
-		if st.confirmed && !st.lost {
-			st.lost = true
-			if p.lost == 0 {
-				p.lostAt = now
-			}
-			p.lost++
-		}
-		st.conn, st.confirmed, st.sent = nil, false, false
-		if st.since.IsZero() {
-			st.since = now
-		}
+		p.loseLocked(st, c.addr)
 	}
 	clear(c.chans)
 	return n
+}
+
+// loseLocked marks a channel unsubscribed; one that was confirmed counts
+// as lost (from the node at addr) until it is confirmed again. p.mu held.
+func (p *pubsub) loseLocked(st *psState, addr string) {
+	now := time.Now()
+	if st.confirmed && !st.lost {
+		st.lost = true
+		if p.lost == 0 {
+			p.lostAt = now
+		}
+		p.lost++
+		p.newlyLost[addr]++
+	}
+	st.conn, st.confirmed, st.sent = nil, false, false
+	if st.since.IsZero() {
+		st.since = now
+	}
 }
 
 // subscribeFailed is called when a node refused a subscription (MOVED after
@@ -448,14 +452,13 @@ func (p *pubsub) confirm(c *subConn, ch string) {
 }
 
 // dropped handles an unsubscription the node made on its own: the
-// channel's slot moved.
+// channel's slot moved (a migration, or the node is a replica now).
 func (p *pubsub) dropped(c *subConn, ch string) {
 	p.mu.Lock()
 	st := p.want[ch]
 	if st != nil && st.conn == c {
 		delete(c.chans, ch)
-		st.conn, st.confirmed, st.sent = nil, false, false
-		st.since = time.Now()
+		p.loseLocked(st, c.addr)
 		p.slotsStale = p.sharded
 		p.mu.Unlock()
 		p.wake()
@@ -464,19 +467,31 @@ func (p *pubsub) dropped(c *subConn, ch string) {
 	p.mu.Unlock()
 }
 
-// report logs, once every lost channel is followed again, how many there
+// report logs at warn level the channels lost since the last report (by
+// node), and, once every lost channel is followed again, how many there
 // were and how long it took.
 func (p *pubsub) report() {
 	p.mu.Lock()
-	n, lost, since := p.restored, p.lost, p.lostAt
-	if n == 0 || lost > 0 {
-		p.mu.Unlock()
-		return
+	newly := p.newlyLost
+	if len(newly) > 0 {
+		p.newlyLost = map[string]int{}
 	}
-	p.restored = 0
+	n, lost, since := p.restored, p.lost, p.lostAt
+	done := n > 0 && lost == 0
+	if done {
+		p.restored = 0
+	}
 	p.mu.Unlock()
-	p.restores.Add(1)
-	p.s.log.Warn("redis: every channel lost with a node's connection is followed again", "channels", n, "after", time.Since(since).Round(time.Millisecond))
+	for addr, k := range newly {
+		p.losses.Add(1)
+		p.s.log.Warn("redis: lost the subscriptions of channels on a node; following them again where the cluster now serves them",
+			"addr", addr, "channels", k, "channels_lost", lost)
+	}
+	if done {
+		p.restores.Add(1)
+		p.s.log.Warn("redis: every lost channel is followed again and caught up from the stream", "channels", n,
+			"after", time.Since(since).Round(time.Millisecond))
+	}
 }
 
 // failStale gives up on channels that could not be followed for

@@ -164,6 +164,9 @@ type Store struct {
 	shards [shardCount]shard
 
 	skew        atomic.Int64 // Redis clock minus local clock, ms
+	reachable   atomic.Bool  // the last probe reached every server
+	connected   atomic.Int64 // servers that answered the last probe
+	counter     commandCounter
 	published   atomic.Uint64
 	subscribers atomic.Int64
 	tokens      atomic.Uint64
@@ -232,7 +235,10 @@ func New(o Options) (*Store, error) {
 		s.shards[i].expired = map[store.ChannelKey]int{}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.rdb.AddHook(&s.counter)
 	s.ps = newPubsub(s)
+	s.wg.Add(1)
+	go s.probe()
 	s.wg.Add(1)
 	go s.liveness()
 	return s, nil
