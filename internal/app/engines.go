@@ -210,7 +210,13 @@ func RedisEngine() Engine {
 		},
 		Open: func(_ context.Context, env Env, cfg *config.Config, l *config.Location) (store.Store, error) {
 			t, _ := cfg.Redis(l)
-			o, err := redisstore.ParseURLs(t.URLs, t.Cluster)
+			var o redisstore.Options
+			var err error
+			if len(t.Sentinels) > 0 {
+				o, err = redisstore.ParseSentinelURLs(t.Sentinels, t.MasterName)
+			} else {
+				o, err = redisstore.ParseURLs(t.URLs, t.Cluster)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -218,13 +224,16 @@ func RedisEngine() Engine {
 				o.Password = t.Password
 			}
 			o.Namespace = t.Namespace
+			o.DialTimeout, o.PingInterval = t.ConnectTimeout, t.PingInterval
+			o.IdleTimeout, o.FollowTimeout = t.IdleTimeout, t.FollowTimeout
 			o.Logger = env.Logger
 			o.Events = env.Events
 			e, err := redisstore.New(o)
 			if err != nil {
 				return nil, err
 			}
-			env.Logger.Info("redis engine", "servers", o.Addrs, "cluster", o.Cluster, "namespace", o.Namespace, "node", e.NodeID())
+			env.Logger.Info("redis engine", "servers", o.Addrs, "sentinels", o.Sentinels, "master_name", o.MasterName,
+				"cluster", o.Cluster, "namespace", o.Namespace, "mode", t.Mode, "node", e.NodeID())
 			return e, nil
 		},
 	}

@@ -90,6 +90,12 @@ type Location struct {
 	RedisURL       string
 	RedisPass      string
 	RedisNamespace string
+
+	RedisStorageMode             RedisMode
+	RedisConnectTimeout          time.Duration
+	RedisPingInterval            time.Duration
+	RedisIdleChannelCacheTimeout time.Duration
+	RedisFollowTimeout           time.Duration
 }
 
 // Scope says where a directive may appear.
@@ -291,7 +297,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "redis_upstreams", Scope: ScopeGlobal, Default: "",
-			Doc:     "Named Redis deployments for `redis_pass`: `{name: {servers: [redis://host:port, ...], cluster: true|false, namespace: \"\", password: \"\"}}`. A single server has one URL; a cluster lists seed nodes (the rest are discovered). See docs/redis.md.",
+			Doc:     "Named Redis deployments for `redis_pass`: `{name: {servers: [redis://host:port, ...], cluster: true|false, namespace: \"\", password: \"\"}}`. A single server has one URL; a cluster lists seed nodes (the rest are discovered); a master watched by Redis Sentinel is `{sentinels: [redis://host:26379, ...], master_name: mymaster}`. See docs/redis.md.",
 			setGlob: setRedisUpstreams,
 		},
 		{
@@ -716,6 +722,42 @@ func Directives() []Directive {
 				l.RedisNamespace = s
 				return nil
 			},
+		},
+		{
+			Name: "redis_storage_mode", Default: "distributed",
+			Doc: "What Redis keeps, as Nchan's: `distributed` (channels and their messages live in Redis, shared by every node), `backup` (each channel lives in this node's memory and a copy is written to Redis, read back when the node starts: one node per Redis), `nostore` (messages are kept in each node's memory; Redis only relays them between nodes).",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				switch m := RedisMode(strings.ToLower(strings.TrimSpace(s))); m {
+				case RedisDistributed, RedisBackup, RedisNostore:
+					l.RedisStorageMode = m
+					return nil
+				}
+				return nodeErr(n, "%q: want distributed, backup or nostore", s)
+			},
+		},
+		{
+			Name: "redis_connect_timeout", Default: "10s",
+			Doc:    "How long connecting to a Redis server may take before the attempt fails (and is retried).",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.RedisConnectTimeout }),
+		},
+		{
+			Name: "redis_ping_interval", Default: "1s",
+			Doc:    "How often a quiet connection to Redis is pinged. A server that answers nothing for three intervals is taken for gone: its channels are followed again where the cluster (or Sentinel) now serves them. Nchan's default is 4m, a keepalive only; Herald uses it to notice a dead or hung server.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.RedisPingInterval }),
+		},
+		{
+			Name: "redis_idle_channel_cache_timeout", Default: "30s",
+			Doc:    "How long this node keeps following a Redis channel (and its copy of the channel's messages) after its last local subscriber left.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.RedisIdleChannelCacheTimeout }),
+		},
+		{
+			Name: "redis_follow_timeout", Default: "15s",
+			Doc:    "How long a channel may go unfollowed (its Redis server gone and no new one confirmed) before this node gives up on it: its subscribers are told (EventSource `:503:` comment, WebSocket close 1011, long-poll 503) so they resume by id, instead of waiting on a stream that no longer delivers.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.RedisFollowTimeout }),
 		},
 		{
 			Name: "send_timeout", Default: "10s",

@@ -14,6 +14,9 @@ redis_upstreams:
     password: secret
   one:
     servers: redis://10.0.0.9
+  watched:
+    sentinels: [10.0.0.20:26379, redis://10.0.0.21:26379]
+    master_name: mymaster
 servers:
   - listen: 127.0.0.1:8080
     locations:
@@ -44,6 +47,13 @@ servers:
         channel_id: $arg_id
         redis_pass: one
         use_redis: off
+      - location: /watched
+        pubsub: true
+        channel_id: $arg_id
+        redis_pass: watched
+        redis_storage_mode: nostore
+        redis_ping_interval: 2s
+        redis_follow_timeout: 5s
 `
 
 func TestRedisTargets(t *testing.T) {
@@ -52,21 +62,25 @@ func TestRedisTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	locs := c.Servers[0].Locations
+	const tuning = " mode distributed connect 10s ping 1s idle 30s follow 15s"
 	want := []struct {
 		redis bool
 		key   string
 		t     RedisTarget
 	}{
 		{false, "", RedisTarget{}},
-		{true, "url redis://10.0.0.1:6380/2 ns ", RedisTarget{URLs: []string{"redis://10.0.0.1:6380/2"}}},
-		{true, "url redis://127.0.0.1:6379 ns x:", RedisTarget{URLs: []string{"redis://127.0.0.1:6379"}, Namespace: "x:"}},
-		{true, "upstream main ns herald:", RedisTarget{Upstream: "main", URLs: []string{"redis://10.0.0.5:7000", "redis://10.0.0.6:7000"}, Cluster: true, Namespace: "herald:", Password: "secret"}},
-		{true, "upstream main ns other:", RedisTarget{Upstream: "main", URLs: []string{"redis://10.0.0.5:7000", "redis://10.0.0.6:7000"}, Cluster: true, Namespace: "other:", Password: "secret"}},
-		{true, "upstream one ns ", RedisTarget{Upstream: "one", URLs: []string{"redis://10.0.0.9"}}},
+		{true, "url redis://10.0.0.1:6380/2 ns " + tuning, RedisTarget{URLs: []string{"redis://10.0.0.1:6380/2"}}},
+		{true, "url redis://127.0.0.1:6379 ns x:" + tuning, RedisTarget{URLs: []string{"redis://127.0.0.1:6379"}, Namespace: "x:"}},
+		{true, "upstream main ns herald:" + tuning, RedisTarget{Upstream: "main", URLs: []string{"redis://10.0.0.5:7000", "redis://10.0.0.6:7000"}, Cluster: true, Namespace: "herald:", Password: "secret"}},
+		{true, "upstream main ns other:" + tuning, RedisTarget{Upstream: "main", URLs: []string{"redis://10.0.0.5:7000", "redis://10.0.0.6:7000"}, Cluster: true, Namespace: "other:", Password: "secret"}},
+		{true, "upstream one ns " + tuning, RedisTarget{Upstream: "one", URLs: []string{"redis://10.0.0.9"}}},
+		{true, "upstream watched ns  mode nostore connect 10s ping 2s idle 30s follow 5s", RedisTarget{Upstream: "watched",
+			Sentinels: []string{"redis://10.0.0.20:26379", "redis://10.0.0.21:26379"}, MasterName: "mymaster"}},
 	}
 	for i, w := range want {
 		got, ok := c.Redis(&locs[i])
 		if ok != w.redis || (ok && (got.Key() != w.key || strings.Join(got.URLs, " ") != strings.Join(w.t.URLs, " ") ||
+			strings.Join(got.Sentinels, " ") != strings.Join(w.t.Sentinels, " ") || got.MasterName != w.t.MasterName ||
 			got.Cluster != w.t.Cluster || got.Namespace != w.t.Namespace || got.Password != w.t.Password || got.Upstream != w.t.Upstream)) {
 			t.Errorf("location %s: Redis() = %+v %v (key %q), want %+v %v (key %q)", locs[i].Pattern, got, ok, got.Key(), w.t, w.redis, w.key)
 		}
@@ -89,7 +103,11 @@ func TestRedisErrors(t *testing.T) {
 		{"bad url", locYAML("redis_url: http://x"), []string{"test.yaml:7:", "want redis:// or rediss://"}},
 		{"upstream without servers", "redis_upstreams: {a: {cluster: true}}\n" + locYAML(""), []string{"test.yaml:1:", `upstream "a" has no servers`}},
 		{"several servers without cluster", "redis_upstreams: {a: {servers: [h1:1, h2:2]}}\n" + locYAML(""), []string{"test.yaml:1:", "need cluster: true"}},
-		{"unknown upstream key", "redis_upstreams: {a: {servers: h, sentinel: x}}\n" + locYAML(""), []string{"test.yaml:1:", `unknown key "sentinel"`}},
+		{"unknown upstream key", "redis_upstreams: {a: {servers: h, slaves: x}}\n" + locYAML(""), []string{"test.yaml:1:", `unknown key "slaves"`}},
+		{"sentinels without a master name", "redis_upstreams: {a: {sentinels: [h:26379]}}\n" + locYAML(""), []string{"test.yaml:1:", "need master_name"}},
+		{"sentinels and servers", "redis_upstreams: {a: {sentinels: [h:26379], master_name: m, servers: [h:1]}}\n" + locYAML(""), []string{"both servers and sentinels"}},
+		{"master name alone", "redis_upstreams: {a: {servers: [h:1], master_name: m}}\n" + locYAML(""), []string{"master_name goes with sentinels"}},
+		{"bad storage mode", locYAML("redis_storage_mode: everywhere"), []string{"test.yaml:7:", "want distributed, backup or nostore"}},
 		{"upstreams in a server", strings.Replace(locYAML(""), "  - listen: 127.0.0.1:8080\n", "  - listen: 127.0.0.1:8080\n    redis_upstreams: {}\n", 1), []string{"goes at the top level"}},
 	}
 	for _, tt := range tests {

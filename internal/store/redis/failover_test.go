@@ -448,3 +448,59 @@ func TestNodesCannotFollow(t *testing.T) {
 	es.waitFor(t, "after", 10*time.Second)
 	checkSequence(t, "resumed", es.close().bodies, []string{"after"})
 }
+
+// TestSentinelFailover: two Herald nodes on a master watched by three
+// sentinels, with one replica; subscribers on node B over EventSource,
+// WebSocket and long-poll, the publisher on node A. The master is killed;
+// Sentinel promotes the replica; both nodes follow it, and every subscriber
+// receives every acknowledged message once, in order.
+func TestSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: a real Sentinel failover")
+	}
+	ss := redistest.StartSentinels(t, 1, 3)
+	o := nodeOpts(nil, false)
+	o.Sentinels, o.MasterName = ss.Addrs(), ss.MasterName
+	a, b := startNode(t, o), startNode(t, o)
+	var feeds []*feed
+	subs := map[string][]*collector{}
+	for i := range 6 {
+		ch := fmt.Sprintf("s%d", i)
+		feeds = append(feeds, newFeed(ch))
+		subs[ch] = []*collector{eventSource(t, b, ch, ""), webSocket(t, b, ch), longPoll(t, b, ch)}
+	}
+	for ch := range subs {
+		eventually(t, 10*time.Second, "subscribers on "+ch, func() bool { return activeSubscribers(t, a, ch) >= 2 })
+	}
+	stop := make(chan struct{})
+	wg := stream(t, a, feeds, stop)
+	time.Sleep(300 * time.Millisecond)
+
+	old := ss.CurrentMaster()
+	start := time.Now()
+	old.Kill()
+	promoted := ss.WaitPromoted(old, 30*time.Second)
+	marks := make([]int, len(feeds))
+	for i, f := range feeds {
+		marks[i] = f.mark()
+	}
+	for i, f := range feeds {
+		eventually(t, 30*time.Second, "publishing to "+f.ch+" again", func() bool { return f.healthyAfter(marks[i]) })
+	}
+	t.Logf("master %s killed; %s promoted; every channel publishes again %v later", old.Addr, promoted.Addr, time.Since(start).Round(time.Millisecond))
+	close(stop)
+	wg.Wait()
+	for _, f := range feeds {
+		f.mu.Lock()
+		last := strconv.Itoa(f.acked[len(f.acked)-1])
+		acked, uncertain := len(f.acked), len(f.uncertain)
+		f.mu.Unlock()
+		for _, c := range subs[f.ch] {
+			c.waitFor(t, last, 20*time.Second)
+		}
+		for _, c := range subs[f.ch] {
+			f.check(t, c)
+		}
+		t.Logf("%s: %d acknowledged, %d answered 503", f.ch, acked, uncertain)
+	}
+}

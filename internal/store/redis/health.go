@@ -2,10 +2,13 @@ package redis
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/heraldpush/herald/internal/store"
 )
@@ -76,9 +79,9 @@ func (s *Store) probe() {
 			if first {
 				msg = "redis: cannot reach Redis at start-up; retrying (publishes and new subscribers get 503 until it answers)"
 			}
-			s.log.Warn(msg, "servers", s.o.Addrs, "err", err)
+			s.log.Warn(msg, "servers", s.servers(), "err", err)
 		case ok && !down.IsZero():
-			s.log.Warn("redis: reachable again", "servers", s.o.Addrs, "after", time.Since(down).Round(time.Millisecond))
+			s.log.Warn("redis: reachable again", "servers", s.servers(), "after", time.Since(down).Round(time.Millisecond))
 			down = time.Time{}
 		}
 		first = false
@@ -90,10 +93,16 @@ func (s *Store) probe() {
 	}
 }
 
-// ping pings every server and returns how many answered.
+// ping pings every server and returns how many answered. With Sentinel it
+// first asks the sentinels which server is the master.
 func (s *Store) ping() (int, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.o.OpTimeout)
 	defer cancel()
+	if len(s.o.Sentinels) > 0 {
+		if err := s.askSentinels(ctx); err != nil {
+			return 0, err
+		}
+	}
 	cc, ok := s.rdb.(*goredis.ClusterClient)
 	if !ok {
 		if err := s.rdb.Ping(ctx).Err(); err != nil {
@@ -110,4 +119,40 @@ func (s *Store) ping() (int, error) {
 		return nil
 	})
 	return int(n.Load()), err
+}
+
+// askSentinels asks the sentinels, in turn, for the master's address, and
+// moves the store's subscriptions there when it changed.
+func (s *Store) askSentinels(ctx context.Context) error {
+	var last error
+	for _, addr := range s.o.Sentinels {
+		sc := goredis.NewSentinelClient(&goredis.Options{
+			Addr: addr, Username: s.o.SentinelUsername, Password: s.o.SentinelPassword, TLSConfig: s.o.TLS,
+			DialTimeout: s.o.DialTimeout, ReadTimeout: s.o.OpTimeout, WriteTimeout: s.o.OpTimeout, MaxRetries: -1,
+			DisableIdentity: true, MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+		r, err := sc.GetMasterAddrByName(ctx, s.o.MasterName).Result()
+		sc.Close()
+		if err != nil || len(r) != 2 {
+			last = fmt.Errorf("sentinel %s: %v", addr, err)
+			continue
+		}
+		master := net.JoinHostPort(r[0], r[1])
+		if old := s.master.Swap(&master); old == nil || *old != master {
+			if old != nil {
+				s.log.Warn("redis: Sentinel names a new master; following it", "master", master, "was", *old)
+			}
+			s.ps.wake()
+		}
+		return nil
+	}
+	return fmt.Errorf("no sentinel named the master %q: %w", s.o.MasterName, last)
+}
+
+// servers names where the store finds Redis, for logs.
+func (s *Store) servers() []string {
+	if len(s.o.Sentinels) > 0 {
+		return append([]string{"sentinels"}, s.o.Sentinels...)
+	}
+	return s.o.Addrs
 }

@@ -338,7 +338,7 @@ func (p *pubsub) connFailed(c *subConn, err error) {
 		delete(p.conns, c.addr)
 	}
 	c.dead = true
-	p.retryAt[c.addr] = time.Now().Add(p.s.o.DialTimeout / 2)
+	p.retryAt[c.addr] = time.Now().Add(min(p.s.o.DialTimeout/2, 500*time.Millisecond))
 	n := p.unassignLocked(c)
 	if p.sharded {
 		p.slotsStale = true

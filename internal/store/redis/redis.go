@@ -64,12 +64,19 @@ import (
 type Options struct {
 	// Addrs is the address (host:port) of a single server, or seed nodes of
 	// a cluster.
-	Addrs    []string
-	Cluster  bool
-	Username string
-	Password string
-	DB       int // single server only
-	TLS      *tls.Config
+	Addrs   []string
+	Cluster bool
+	// Sentinels are the addresses of the Redis Sentinels that watch the
+	// master named MasterName; with them, Addrs is unused and the store
+	// follows the master Sentinel names, through failovers.
+	Sentinels        []string
+	MasterName       string
+	SentinelUsername string
+	SentinelPassword string
+	Username         string
+	Password         string
+	DB               int // single server only
+	TLS              *tls.Config
 	// Namespace prefixes every key, so several Herald installations can
 	// share one Redis.
 	Namespace string
@@ -167,6 +174,7 @@ type Store struct {
 	reachable   atomic.Bool  // the last probe reached every server
 	connected   atomic.Int64 // servers that answered the last probe
 	counter     commandCounter
+	master      atomic.Pointer[string] // with Sentinel: the master's address
 	published   atomic.Uint64
 	subscribers atomic.Int64
 	tokens      atomic.Uint64
@@ -205,7 +213,12 @@ const recentTTL = time.Minute
 // be reached, calls fail with store.ErrUnavailable and the store keeps
 // reconnecting.
 func New(o Options) (*Store, error) {
-	if len(o.Addrs) == 0 {
+	switch {
+	case len(o.Sentinels) > 0 && o.MasterName == "":
+		return nil, errors.New("redis: sentinels need the master's name")
+	case len(o.Sentinels) > 0 && o.Cluster:
+		return nil, errors.New("redis: a cluster is not watched by Sentinel")
+	case len(o.Addrs) == 0 && len(o.Sentinels) == 0:
 		return nil, errors.New("redis: no address")
 	}
 	if !o.Cluster && len(o.Addrs) > 1 {
@@ -259,6 +272,28 @@ var setLogger sync.Once
 // re-reads the slot map often, so it finds a promoted replica quickly.
 func newClient(o Options) goredis.UniversalClient {
 	maint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	if len(o.Sentinels) > 0 {
+		return goredis.NewFailoverClient(&goredis.FailoverOptions{
+			MasterName:            o.MasterName,
+			SentinelAddrs:         o.Sentinels,
+			SentinelUsername:      o.SentinelUsername,
+			SentinelPassword:      o.SentinelPassword,
+			Username:              o.Username,
+			Password:              o.Password,
+			DB:                    o.DB,
+			TLSConfig:             o.TLS,
+			DialTimeout:           o.DialTimeout,
+			DialerRetries:         1,
+			ReadTimeout:           o.OpTimeout,
+			WriteTimeout:          o.OpTimeout,
+			ContextTimeoutEnabled: true,
+			PoolTimeout:           o.OpTimeout,
+			MaxRetries:            2,
+			MinRetryBackoff:       10 * time.Millisecond,
+			MaxRetryBackoff:       200 * time.Millisecond,
+			DisableIdentity:       true,
+		})
+	}
 	if o.Cluster {
 		return goredis.NewClusterClient(&goredis.ClusterOptions{
 			Addrs:                      o.Addrs,
@@ -308,8 +343,17 @@ func (s *Store) reloadSlots() {
 	}
 }
 
-// masterAddr is the address of the server a single-server store talks to.
-func (s *Store) masterAddr() string { return s.o.Addrs[0] }
+// masterAddr is the address of the server a single-server store talks to:
+// its one server, or the master Sentinel names now ("" until known).
+func (s *Store) masterAddr() string {
+	if len(s.o.Sentinels) == 0 {
+		return s.o.Addrs[0]
+	}
+	if p := s.master.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
 
 // NodeID returns the id this node counts its subscribers under.
 func (s *Store) NodeID() string { return s.node }

@@ -33,3 +33,26 @@ func ParseURLs(urls []string, cluster bool) (Options, error) {
 	}
 	return o, nil
 }
+
+// ParseSentinelURLs makes Options for a master watched by Redis Sentinel:
+// the sentinels' redis:// URLs (user, password and TLS of the first apply
+// to every sentinel) and the master's name. The master's own password, if
+// it needs one, goes in Options.Password.
+func ParseSentinelURLs(urls []string, master string) (Options, error) {
+	var o Options
+	if len(urls) == 0 || master == "" {
+		return o, fmt.Errorf("redis: Sentinel needs sentinel URLs and the master's name")
+	}
+	for i, u := range urls {
+		po, err := goredis.ParseURL(u)
+		if err != nil {
+			return o, fmt.Errorf("redis: sentinel %q: %w", u, err)
+		}
+		o.Sentinels = append(o.Sentinels, po.Addr)
+		if i == 0 {
+			o.SentinelUsername, o.SentinelPassword, o.TLS = po.Username, po.Password, po.TLSConfig
+		}
+	}
+	o.MasterName = master
+	return o, nil
+}

@@ -639,3 +639,148 @@ func (s *Server) Pause(d time.Duration) {
 	s.t.Helper()
 	s.MustDo("CLIENT", "PAUSE", strconv.FormatInt(d.Milliseconds(), 10), "ALL")
 }
+
+// Sentinels is a master with replicas, watched by Redis Sentinels.
+type Sentinels struct {
+	t          testing.TB
+	MasterName string
+	Master     *Server   // the master it started with
+	Replicas   []*Server // its replicas
+	Sentinels  []*Server
+}
+
+// StartSentinels starts a master with replicas replicas and sentinels
+// Sentinels watching it under the name "herald", quorum a majority, with a
+// 1 s down-after time so failovers are quick. It waits until every replica
+// is in sync and every sentinel knows the replicas and the other sentinels.
+func StartSentinels(t testing.TB, replicas, sentinels int) *Sentinels {
+	t.Helper()
+	Require(t, false)
+	const name = "herald"
+	ss := &Sentinels{t: t, MasterName: name}
+	ss.Master = Start(t)
+	host, port, _ := net.SplitHostPort(ss.Master.Addr)
+	for range replicas {
+		ss.Replicas = append(ss.Replicas, Start(t, "--replicaof", host, port))
+	}
+	quorum := sentinels/2 + 1
+	for i := range sentinels {
+		var s *Server
+		var lastErr error
+		for range 5 {
+			p := freePort(t, false)
+			dir := t.TempDir()
+			conf := filepath.Join(dir, "sentinel.conf")
+			text := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndaemonize no\ndir %s\nlogfile %s\n"+
+				"sentinel monitor %s %s %s %d\nsentinel down-after-milliseconds %s 1000\n"+
+				"sentinel failover-timeout %s 3000\nsentinel parallel-syncs %s 1\n",
+				p, dir, filepath.Join(dir, fmt.Sprintf("redis-%d.log", p)), name, host, port, quorum, name, name, name)
+			if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s = &Server{t: t, Port: p, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), dir: dir, args: []string{conf, "--sentinel"}}
+			if lastErr = s.start(); lastErr == nil {
+				break
+			}
+			s = nil
+		}
+		if s == nil {
+			t.Fatalf("sentinel %d did not start: %v", i, lastErr)
+		}
+		t.Cleanup(s.Kill)
+		ss.Sentinels = append(ss.Sentinels, s)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		why := ss.unready(replicas, sentinels)
+		if why == "" {
+			return ss
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sentinels not ready: %s", why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (ss *Sentinels) unready(replicas, sentinels int) string {
+	for _, r := range ss.Replicas {
+		info, err := r.Do("INFO", "replication")
+		if err != nil || !strings.Contains(info, "master_link_status:up") {
+			return r.Addr + ": replica not in sync"
+		}
+	}
+	for _, s := range ss.Sentinels {
+		r, err := s.Do("SENTINEL", "MASTER", ss.MasterName)
+		if err != nil || strings.HasPrefix(r, "-") {
+			return fmt.Sprintf("%s: %v %s", s.Addr, err, r)
+		}
+		f := respStrings(r)
+		field := func(name string) string {
+			for i := 0; i+1 < len(f); i += 2 {
+				if f[i] == name {
+					return f[i+1]
+				}
+			}
+			return ""
+		}
+		if field("num-slaves") != strconv.Itoa(replicas) || field("num-other-sentinels") != strconv.Itoa(sentinels-1) {
+			return fmt.Sprintf("%s: knows %s replicas and %s other sentinels", s.Addr, field("num-slaves"), field("num-other-sentinels"))
+		}
+	}
+	return ""
+}
+
+// Addrs returns the sentinels' addresses.
+func (ss *Sentinels) Addrs() []string {
+	var a []string
+	for _, s := range ss.Sentinels {
+		a = append(a, s.Addr)
+	}
+	return a
+}
+
+// CurrentMaster returns the server the first answering sentinel names as
+// master.
+func (ss *Sentinels) CurrentMaster() *Server {
+	ss.t.Helper()
+	for _, s := range ss.Sentinels {
+		if !s.Running() {
+			continue
+		}
+		r, err := s.Do("SENTINEL", "GET-MASTER-ADDR-BY-NAME", ss.MasterName)
+		if err != nil {
+			continue
+		}
+		f := respStrings(r)
+		if len(f) != 2 {
+			continue
+		}
+		addr := net.JoinHostPort(f[0], f[1])
+		for _, srv := range append([]*Server{ss.Master}, ss.Replicas...) {
+			if srv.Addr == addr {
+				return srv
+			}
+		}
+	}
+	ss.t.Fatalf("no sentinel names a known master")
+	return nil
+}
+
+// WaitPromoted waits until the sentinels name a master other than old and
+// that server says it is a master.
+func (ss *Sentinels) WaitPromoted(old *Server, within time.Duration) *Server {
+	ss.t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		m := ss.CurrentMaster()
+		if m != old {
+			if r, err := m.Do("INFO", "replication"); err == nil && strings.Contains(r, "role:master") {
+				return m
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ss.t.Fatalf("no replica promoted within %v", within)
+	return nil
+}
