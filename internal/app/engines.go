@@ -226,6 +226,7 @@ func RedisEngine() Engine {
 			o.Namespace = t.Namespace
 			o.DialTimeout, o.PingInterval = t.ConnectTimeout, t.PingInterval
 			o.IdleTimeout, o.FollowTimeout = t.IdleTimeout, t.FollowTimeout
+			o.WaitForReplica = t.WaitForReplica
 			o.Logger = env.Logger
 			o.Events = env.Events
 			e, err := redisstore.New(o)

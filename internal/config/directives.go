@@ -96,6 +96,7 @@ type Location struct {
 	RedisPingInterval            time.Duration
 	RedisIdleChannelCacheTimeout time.Duration
 	RedisFollowTimeout           time.Duration
+	RedisWaitForReplica          bool
 }
 
 // Scope says where a directive may appear.
@@ -758,6 +759,11 @@ func Directives() []Directive {
 			Name: "redis_follow_timeout", Default: "15s",
 			Doc:    "How long a channel may go unfollowed (its Redis server gone and no new one confirmed) before this node gives up on it: its subscribers are told (EventSource `:503:` comment, WebSocket close 1011, long-poll 503) so they resume by id, instead of waiting on a stream that no longer delivers.",
 			setLoc: durationKey(func(l *Location) *time.Duration { return &l.RedisFollowTimeout }),
+		},
+		{
+			Name: "redis_wait_for_replica", Default: "on",
+			Doc:    "Acknowledge a publish (201/202) only once a replica of the channel's Redis master has the message (Redis `WAIT`), so a master that dies right after answering cannot take an acknowledged message with it; a publish no replica confirms within half a second gets 503. Masters without replicas are not waited for. `off` acknowledges as soon as the master has the message, as Nchan does.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.RedisWaitForReplica }),
 		},
 		{
 			Name: "send_timeout", Default: "10s",

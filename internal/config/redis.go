@@ -40,6 +40,7 @@ type RedisTarget struct {
 	PingInterval   time.Duration
 	IdleTimeout    time.Duration
 	FollowTimeout  time.Duration
+	WaitForReplica bool
 }
 
 // RedisMode is redis_storage_mode: what Redis keeps.
@@ -64,8 +65,8 @@ func (t RedisTarget) Key() string {
 	if t.Upstream != "" {
 		where = "upstream " + t.Upstream
 	}
-	return fmt.Sprintf("%s ns %s mode %s connect %v ping %v idle %v follow %v", where, t.Namespace, t.Mode,
-		t.ConnectTimeout, t.PingInterval, t.IdleTimeout, t.FollowTimeout)
+	return fmt.Sprintf("%s ns %s mode %s connect %v ping %v idle %v follow %v wait %v", where, t.Namespace, t.Mode,
+		t.ConnectTimeout, t.PingInterval, t.IdleTimeout, t.FollowTimeout, t.WaitForReplica)
 }
 
 // Redis returns where the location keeps its channels, or false for the
@@ -98,6 +99,7 @@ func (l *Location) redisTuning(t RedisTarget) RedisTarget {
 	}
 	t.ConnectTimeout, t.PingInterval = l.RedisConnectTimeout, l.RedisPingInterval
 	t.IdleTimeout, t.FollowTimeout = l.RedisIdleChannelCacheTimeout, l.RedisFollowTimeout
+	t.WaitForReplica = l.RedisWaitForReplica
 	return t
 }
 

@@ -62,7 +62,7 @@ func TestRedisTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	locs := c.Servers[0].Locations
-	const tuning = " mode distributed connect 10s ping 1s idle 30s follow 15s"
+	const tuning = " mode distributed connect 10s ping 1s idle 30s follow 15s wait true"
 	want := []struct {
 		redis bool
 		key   string
@@ -74,7 +74,7 @@ func TestRedisTargets(t *testing.T) {
 		{true, "upstream main ns herald:" + tuning, RedisTarget{Upstream: "main", URLs: []string{"redis://10.0.0.5:7000", "redis://10.0.0.6:7000"}, Cluster: true, Namespace: "herald:", Password: "secret"}},
 		{true, "upstream main ns other:" + tuning, RedisTarget{Upstream: "main", URLs: []string{"redis://10.0.0.5:7000", "redis://10.0.0.6:7000"}, Cluster: true, Namespace: "other:", Password: "secret"}},
 		{true, "upstream one ns " + tuning, RedisTarget{Upstream: "one", URLs: []string{"redis://10.0.0.9"}}},
-		{true, "upstream watched ns  mode nostore connect 10s ping 2s idle 30s follow 5s", RedisTarget{Upstream: "watched",
+		{true, "upstream watched ns  mode nostore connect 10s ping 2s idle 30s follow 5s wait true", RedisTarget{Upstream: "watched",
 			Sentinels: []string{"redis://10.0.0.20:26379", "redis://10.0.0.21:26379"}, MasterName: "mymaster"}},
 	}
 	for i, w := range want {

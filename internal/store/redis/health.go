@@ -105,16 +105,20 @@ func (s *Store) ping() (int, error) {
 	}
 	cc, ok := s.rdb.(*goredis.ClusterClient)
 	if !ok {
-		if err := s.rdb.Ping(ctx).Err(); err != nil {
+		info, err := s.rdb.Info(ctx, "replication").Result()
+		if err != nil {
 			return 0, err
 		}
+		s.replicas.set(s.masterAddr(), connectedReplicas(info))
 		return 1, nil
 	}
 	var n atomic.Int64
 	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
-		if err := c.Ping(ctx).Err(); err != nil {
+		info, err := c.Info(ctx, "replication").Result()
+		if err != nil {
 			return err
 		}
+		s.replicas.set(c.Options().Addr, connectedReplicas(info))
 		n.Add(1)
 		return nil
 	})

@@ -64,6 +64,8 @@ func nodeOpts(addrs []string, cluster bool) redisstore.Options {
 		NodeTTL:         time.Second,
 		OpTimeout:       time.Second,
 		DialTimeout:     300 * time.Millisecond,
+		PingInterval:    300 * time.Millisecond,
+		WaitForReplica:  true,
 	}
 }
 

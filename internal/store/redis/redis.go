@@ -109,7 +109,11 @@ type Options struct {
 	// gone, no new owner confirmed) before this node gives up on it and
 	// tells its subscribers (default 15s).
 	FollowTimeout time.Duration
-	Logger        *slog.Logger
+	// WaitForReplica acknowledges a publish only once a replica of the
+	// channel's master has the message (see durable.go), when the master
+	// has replicas.
+	WaitForReplica bool
+	Logger         *slog.Logger
 	// Events receives what happens to channels in Redis as this node sees
 	// it; nil discards.
 	Events *events.Bus
@@ -175,6 +179,8 @@ type Store struct {
 	connected   atomic.Int64 // servers that answered the last probe
 	counter     commandCounter
 	master      atomic.Pointer[string] // with Sentinel: the master's address
+	replicas    replicas               // replicas of each master, as last probed
+	waitMisses  atomic.Uint64          // publishes no replica confirmed in time
 	published   atomic.Uint64
 	subscribers atomic.Int64
 	tokens      atomic.Uint64
@@ -597,7 +603,7 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 		hint = streamID(floor)
 	}
 	tok := s.node + "." + strconv.FormatUint(s.tokens.Add(1), 36)
-	res, err := s.runScript(ctx, key, scriptPublish, []string{k.meta, k.stream, k.counts, k.floor},
+	res, err := s.runDurable(ctx, key, scriptPublish, []string{k.meta, k.stream, k.counts, k.floor},
 		p.Body, p.ContentType, p.EventName, o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout),
 		ms(o.ChannelTimeout), tok, hint, k.pubsub, s.pubCmd, s.node, local)
 	if err != nil {

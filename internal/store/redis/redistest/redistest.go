@@ -71,6 +71,7 @@ func Start(t testing.TB, extra ...string) *Server {
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--dir", dir, "--protected-mode", "no", "--daemonize", "no",
 			"--logfile", filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)),
+			"--repl-diskless-sync-delay", "0",
 		}, extra...)
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Kill)
@@ -293,6 +294,7 @@ func StartCluster(t testing.TB, masters, replicas int) *Cluster {
 				"--cluster-enabled", "yes", "--cluster-config-file", fmt.Sprintf("nodes-%d-%d.conf", i, port),
 				"--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0",
 				"--cluster-require-full-coverage", "no", "--cluster-allow-replica-migration", "no",
+				"--repl-diskless-sync-delay", "0",
 			}
 			if lastErr = s.start(); lastErr == nil {
 				break
@@ -584,8 +586,19 @@ func (c *Cluster) MigrateSlot(slot int, to *Server) {
 		args := append([]string{"MIGRATE", host, port, "", "0", "5000", "REPLACE", "KEYS"}, keys...)
 		from.MustDo(args...)
 	}
-	for _, m := range c.Masters() {
-		m.MustDo("CLUSTER", "SETSLOT", sl, "NODE", toID)
+	// Announce the owner to every master (replicas refuse SETSLOT and learn
+	// it from their masters).
+	for _, s := range c.Nodes {
+		if !s.Running() {
+			continue
+		}
+		r, err := s.Do("CLUSTER", "SETSLOT", sl, "NODE", toID)
+		if err != nil {
+			c.t.Fatalf("CLUSTER SETSLOT on %s: %v", s.Addr, err)
+		}
+		if strings.HasPrefix(r, "-") && !strings.Contains(r, "only with masters") {
+			c.t.Fatalf("CLUSTER SETSLOT on %s: %s", s.Addr, r)
+		}
 	}
 }
 
