@@ -1,8 +1,12 @@
 package redis
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,3 +75,63 @@ func TestWaitForReplica(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// logRecorder keeps the messages of the records logged at warn level or
+// above.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *logRecorder) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, rec.Message)
+	r.mu.Unlock()
+	return nil
+}
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
+
+func (r *logRecorder) has(sub string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.msgs {
+		if strings.Contains(m, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStartWithoutRedis: a store whose Redis is down at start-up says so at
+// warn level, reports it, keeps retrying, and says when Redis answers.
+func TestStartWithoutRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Kill()
+	rec := &logRecorder{}
+	s, _ := newStore(t, srv, func(o *Options) { o.PingInterval = 50 * time.Millisecond; o.Logger = slog.New(rec) })
+	deadline := time.Now().Add(5 * time.Second)
+	for !rec.has("cannot reach Redis at start-up") {
+		if time.Now().After(deadline) {
+			t.Fatal("no warning that Redis cannot be reached")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h := s.Health(); h.Reachable || h.ConnectedServers != 0 {
+		t.Fatalf("health with Redis down: %+v", h)
+	}
+	if _, err := s.Publish(ctx, store.ChannelKey{ID: "x"}, store.Publication{Body: []byte("x")}, buffered); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("publish with Redis down: %v", err)
+	}
+	srv.Restart()
+	for !rec.has("reachable again") || !s.Health().Reachable {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatal("no word that Redis is reachable again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h := s.Health(); h.ConnectedServers != 1 || h.CommandsSent == 0 {
+		t.Fatalf("health with Redis up: %+v", h)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
@@ -171,7 +172,10 @@ func TestClusterFailures(t *testing.T) {
 	}
 	cl := redistest.StartCluster(t, 3, 1)
 	o := nodeOpts(cl.Addrs(), true)
-	a, b := startNode(t, o), startNode(t, o)
+	a := startNode(t, o)
+	warned := &warnings{}
+	o.Logger = slog.New(warned)
+	b := startNode(t, o)
 	chans, owner := spreadChannels(t, cl, "f", 4)
 	var feeds []*feed
 	subs := map[string][]*collector{}
@@ -252,6 +256,13 @@ func TestClusterFailures(t *testing.T) {
 
 	close(stop)
 	wg.Wait()
+	// Node B said when it lost channels and when it followed them again.
+	if warned.count("lost the subscriptions of channels") == 0 || warned.count("every lost channel is followed again") == 0 {
+		t.Errorf("node B's warnings: %q", warned.msgs)
+	}
+	if h := b.Store.Health(); h.Losses == 0 || h.Restores == 0 || h.ChannelsLost != 0 {
+		t.Errorf("node B's health after the failures: %+v", h)
+	}
 	for _, f := range feeds {
 		f.mu.Lock()
 		if len(f.others) > 0 {
