@@ -30,6 +30,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/server"
 	"github.com/heraldpush/herald/internal/servertest"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/memory"
@@ -81,6 +82,20 @@ func storeKey(t testing.TB, s string) store.ChannelKey {
 
 // addr is the server's host:port.
 func (s *testServer) addr() string { return strings.TrimPrefix(s.URL, "http://") }
+
+// receiving is what the server is receiving from publishers now: bodies
+// and WebSocket messages in progress, and the bytes they hold.
+func (s *testServer) receiving() server.Receiving { return s.srv.Server.Receiving() }
+
+// waitReceiving waits until the server holds want bytes of publishes
+// still arriving (what slow or stalled publishers sent so far).
+func waitReceiving(t testing.TB, s *testServer, want int64) {
+	t.Helper()
+	var got server.Receiving
+	if !poll(waitTimeout, func() bool { got = s.receiving(); return got.Bytes == want }) {
+		t.Fatalf("receiving %+v after %v, want %d bytes held", got, waitTimeout, want)
+	}
+}
 
 // shutdown begins a graceful shutdown; what Serve returned arrives on the
 // channel.
@@ -981,6 +996,31 @@ func (c *rawConn) send(t testing.TB, op ws.OpCode, payload []byte, masked, rsv1 
 		f = ws.MaskFrame(f)
 	}
 	c.writeFrame(t, f)
+}
+
+// write writes raw bytes: a request body, or frames in pieces.
+func (c *rawConn) write(t testing.TB, b []byte) {
+	t.Helper()
+	c.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.conn.Write(b); err != nil {
+		t.Fatalf("write %d bytes: %v", len(b), err)
+	}
+}
+
+// maskedHeader is the header of a final, masked client frame announcing
+// a payload of n bytes, with the mask key 1 2 3 4 (see maskedPayload).
+func maskedHeader(op ws.OpCode, fin bool, n int64) []byte {
+	var b bytes.Buffer
+	ws.WriteHeader(&b, ws.Header{Fin: fin, OpCode: op, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: n})
+	return b.Bytes()
+}
+
+// maskedPayload masks p with maskedHeader's key, from offset pos of the
+// payload.
+func maskedPayload(p []byte, pos int) []byte {
+	out := bytes.Clone(p)
+	ws.Cipher(out, [4]byte{1, 2, 3, 4}, pos)
+	return out
 }
 
 func (c *rawConn) writeFrame(t testing.TB, f ws.Frame) {
