@@ -741,6 +741,41 @@ func openRaw(t testing.TB, s *testServer, method, target string, headers ...stri
 	return c
 }
 
+// openLean sends a request on a new connection and reads the response
+// head with a small reader it then drops, for tests that hold thousands
+// of connections: nothing may follow the head until the test sends again
+// (a 101 answer, a request still being sent). It returns the connection,
+// which the test then owns, and the status.
+func openLean(s *testServer, method, target string, headers ...string) (net.Conn, int, error) {
+	conn, err := net.DialTimeout("tcp", s.addr(), 5*time.Second)
+	if err != nil {
+		return nil, 0, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, s.addr())
+	for i := 0; i+1 < len(headers); i += 2 {
+		fmt.Fprintf(&b, "%s: %s\r\n", headers[i], headers[i+1])
+	}
+	b.WriteString("\r\n")
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	defer conn.SetDeadline(time.Time{})
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		conn.Close()
+		return nil, 0, err
+	}
+	br := bufio.NewReaderSize(conn, 16)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		conn.Close()
+		return nil, 0, err
+	}
+	if br.Buffered() > 0 {
+		conn.Close()
+		return nil, 0, fmt.Errorf("%d bytes after the response head", br.Buffered())
+	}
+	return conn, res.StatusCode, nil
+}
+
 func (c *rawConn) readHead(d time.Duration) error {
 	c.conn.SetReadDeadline(time.Now().Add(d))
 	tp := textproto.NewReader(c.br)
