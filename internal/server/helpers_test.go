@@ -718,17 +718,23 @@ func sendRaw(t testing.TB, s *testServer, method, target string, headers ...stri
 func sendRawOn(t testing.TB, s *testServer, conn net.Conn, method, target string, headers ...string) *rawConn {
 	t.Helper()
 	t.Cleanup(func() { conn.Close() })
+	conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(conn, requestHead(s, method, target, headers)); err != nil {
+		t.Fatalf("write request: %v", err)
+	}
+	return &rawConn{conn: conn, br: bufio.NewReaderSize(conn, 128<<10)}
+}
+
+// requestHead is an HTTP/1.1 request head for s (headers as name, value
+// pairs).
+func requestHead(s *testServer, method, target string, headers []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, s.addr())
 	for i := 0; i+1 < len(headers); i += 2 {
 		fmt.Fprintf(&b, "%s: %s\r\n", headers[i], headers[i+1])
 	}
 	b.WriteString("\r\n")
-	conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		t.Fatalf("write request: %v", err)
-	}
-	return &rawConn{conn: conn, br: bufio.NewReaderSize(conn, 128<<10)}
+	return b.String()
 }
 
 // openRaw sends a request and reads the response head.
@@ -751,15 +757,9 @@ func openLean(s *testServer, method, target string, headers ...string) (net.Conn
 	if err != nil {
 		return nil, 0, err
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, s.addr())
-	for i := 0; i+1 < len(headers); i += 2 {
-		fmt.Fprintf(&b, "%s: %s\r\n", headers[i], headers[i+1])
-	}
-	b.WriteString("\r\n")
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	defer conn.SetDeadline(time.Time{})
-	if _, err := io.WriteString(conn, b.String()); err != nil {
+	if _, err := io.WriteString(conn, requestHead(s, method, target, headers)); err != nil {
 		conn.Close()
 		return nil, 0, err
 	}
@@ -1142,4 +1142,13 @@ func deflate(t testing.TB, s string) []byte {
 		t.Fatal(err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte{0x00, 0x00, 0xff, 0xff})
+}
+
+// compressed is a masked, compressed text frame of msg.
+func compressed(t testing.TB, msg string) []byte {
+	f := ws.MaskFrame(ws.NewFrame(ws.OpText, true, deflate(t, msg)))
+	f.Header.Rsv = ws.Rsv(true, false, false)
+	var b bytes.Buffer
+	ws.WriteFrame(&b, f)
+	return b.Bytes()
 }

@@ -61,24 +61,12 @@ func TestWebSocketHostileFrames(t *testing.T) {
 		{"longer than the heartbeat", "hb", nil,
 			func(*testing.T) []byte { return whole(ws.OpText, text(201)) }, ws.StatusPolicyViolation, "Publishing not allowed."},
 		{"compressed, inflating past 125 bytes on a subscriber location", "sub", deflateExt,
-			func(t *testing.T) []byte {
-				f := ws.MaskFrame(ws.NewFrame(ws.OpText, true, deflate(t, strings.Repeat("z", 1000))))
-				f.Header.Rsv = ws.Rsv(true, false, false)
-				var b bytes.Buffer
-				ws.WriteFrame(&b, f)
-				return b.Bytes()
-			}, ws.StatusPolicyViolation, "Publishing not allowed."},
+			func(t *testing.T) []byte { return compressed(t, strings.Repeat("z", 1000)) }, ws.StatusPolicyViolation, "Publishing not allowed."},
 		// Where it is published, client_max_body_size caps it.
 		{"1 TiB announced on a pubsub location", "pubsub", nil,
 			func(*testing.T) []byte { return maskedHeader(ws.OpBinary, true, 1<<40) }, ws.StatusMessageTooBig, "*"},
 		{"compressed, inflating past client_max_body_size", "small", deflateExt,
-			func(t *testing.T) []byte {
-				f := ws.MaskFrame(ws.NewFrame(ws.OpText, true, deflate(t, strings.Repeat("z", 100))))
-				f.Header.Rsv = ws.Rsv(true, false, false)
-				var b bytes.Buffer
-				ws.WriteFrame(&b, f)
-				return b.Bytes()
-			}, ws.StatusMessageTooBig, "Message too big."},
+			func(t *testing.T) []byte { return compressed(t, strings.Repeat("z", 100)) }, ws.StatusMessageTooBig, "Message too big."},
 		// Frames that stop arriving are given up after client_body_timeout.
 		{"payload stops part way", "pubsub", nil,
 			func(*testing.T) []byte {
