@@ -110,10 +110,11 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, rt *route.Rout
 		b.release(held)
 		b.bodies.Add(-1)
 	}()
-	buf := make([]byte, 0, firstBodyBuffer)
+	first := int64(firstBodyBuffer)
 	if size > 0 && size <= smallBody {
-		buf = make([]byte, 0, size)
+		first = size
 	}
+	buf := make([]byte, 0, first)
 	for size < 0 || int64(len(buf)) < size {
 		if len(buf) == cap(buf) {
 			grow := len(buf)
