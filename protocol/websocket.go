@@ -348,6 +348,29 @@ func feedInput(in, p []byte) []byte {
 	return append(append(buf, in...), p...)
 }
 
+// Idle reports whether the decoder stands between messages: every byte
+// fed has been read, and no frame header, frame or fragmented data message
+// is in progress. A reader that waits for the next message holding no
+// buffer (a server with many idle clients) can let its buffers go when the
+// decoder is idle, and needs to give a slow sender a deadline only when it
+// is not. After an error it reports false.
+func (d *WSDecoder) Idle() bool {
+	return d.err == nil && len(d.in) == 0 && d.hn == 0 && !d.inFrame && (d.msgOp == 0 || d.delivered)
+}
+
+// Buffered returns how many bytes of the data message in progress the
+// decoder holds in its own buffer: the payload received so far (at most
+// MaxMessage) of a message that did not arrive in one piece, unmasked and
+// copied out of the input fed. It is 0 between messages and while a
+// message lies whole in the input. A server counts it against its memory
+// budget for messages being received.
+func (d *WSDecoder) Buffered() int {
+	if d.delivered {
+		return 0
+	}
+	return len(d.msg)
+}
+
 // Next returns the next complete message or control frame, or nil when
 // the input fed so far holds no more of them: Feed the next bytes. The
 // WSMessage is the decoder's own, overwritten by the next call. After a

@@ -151,6 +151,87 @@ func wsDecodeAll(d *WSDecoder, stream []byte, step int) ([]string, error) {
 
 func frames(fs ...[]byte) []byte { return bytes.Join(fs, nil) }
 
+// checkWSState checks what Idle and Buffered report after Next asked for
+// more input: the decoder holds at most its limit, and nothing when idle.
+func checkWSState(d *WSDecoder) error {
+	lim := d.MaxMessage
+	if lim <= 0 {
+		lim = DefaultMaxMessage
+	}
+	switch b := d.Buffered(); {
+	case b < 0 || b > lim:
+		return fmt.Errorf("Buffered() = %d with MaxMessage %d", b, lim)
+	case d.Idle() && b != 0:
+		return fmt.Errorf("idle decoder holds %d bytes", b)
+	}
+	return nil
+}
+
+// wsDecodeState is wsDecodeAll that checks the decoder's state after each
+// piece (checkWSState) and also returns whether it ended idle.
+func wsDecodeState(d *WSDecoder, stream []byte, step int) ([]string, bool, error) {
+	var out []string
+	for len(stream) > 0 {
+		n := min(max(step, 1), len(stream))
+		got, err := wsDecodeAll(d, stream[:n], 0)
+		out = append(out, got...)
+		if err != nil {
+			return out, d.Idle(), err
+		}
+		if err := checkWSState(d); err != nil {
+			return out, false, err
+		}
+		stream = stream[n:]
+	}
+	return out, d.Idle(), nil
+}
+
+// TestWSDecoderState: Idle and Buffered through messages that arrive
+// whole, in pieces, in fragments and too long.
+func TestWSDecoderState(t *testing.T) {
+	key := [4]byte{1, 2, 3, 4}
+	text := AppendMaskedFrame(nil, OpText, Fin, key, []byte("0123456789"))
+	frag1 := AppendMaskedFrame(nil, OpText, 0, key, []byte("abcd"))
+	ping := AppendMaskedFrame(nil, OpPing, Fin, key, []byte("p"))
+	last := AppendMaskedFrame(nil, OpContinuation, Fin, key, []byte("ef"))
+	type state struct {
+		idle     bool
+		buffered int
+	}
+	tests := []struct {
+		name   string
+		dec    WSDecoder
+		pieces [][]byte
+		want   []state // after each piece
+	}{
+		{"whole message", WSDecoder{}, [][]byte{text}, []state{{true, 0}}},
+		{"header in pieces", WSDecoder{}, [][]byte{text[:1], text[1:4], text[4:]}, []state{{false, 0}, {false, 0}, {true, 0}}},
+		{"payload in pieces", WSDecoder{}, [][]byte{text[:8], text[8:13], text[13:]},
+			[]state{{false, 2}, {false, 7}, {true, 0}}},
+		{"fragments with a ping between", WSDecoder{}, [][]byte{frag1, ping, last[:7], last[7:]},
+			[]state{{false, 4}, {false, 4}, {false, 5}, {true, 0}}},
+		{"two messages, the second started", WSDecoder{}, [][]byte{frames(text, text[:9])}, []state{{false, 3}}},
+		{"truncated", WSDecoder{MaxMessage: 4, Truncate: true}, [][]byte{text[:10], text[10:]},
+			[]state{{false, 4}, {true, 0}}},
+		{"control frame in pieces", WSDecoder{}, [][]byte{ping[:6], ping[6:]}, []state{{false, 0}, {true, 0}}},
+		{"broken stream", WSDecoder{RequireMasked: true}, [][]byte{AppendFrame(nil, OpText, Fin, []byte("x"))}, []state{{false, 0}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.dec
+			if !d.Idle() || d.Buffered() != 0 {
+				t.Fatalf("new decoder: Idle %v, Buffered %d", d.Idle(), d.Buffered())
+			}
+			for i, p := range tt.pieces {
+				wsDecodeAll(&d, slices.Clone(p), 0)
+				if got := (state{d.Idle(), d.Buffered()}); got != tt.want[i] {
+					t.Fatalf("after piece %d: Idle %v, Buffered %d; want %+v", i, got.idle, got.buffered, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
 func TestWSDecoder(t *testing.T) {
 	key := [4]byte{9, 8, 7, 6}
 	long := strings.Repeat("x", 300)
@@ -292,10 +373,10 @@ func FuzzWSDecoder(f *testing.F) {
 	f.Add([]byte{0x81, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, uint8(5), false)
 	f.Fuzz(func(t *testing.T, stream []byte, step uint8, truncate bool) {
 		newDec := func() *WSDecoder { return &WSDecoder{MaxMessage: 64, Truncate: truncate, AllowCompressed: true} }
-		m1, e1 := wsDecodeAll(newDec(), slices.Clone(stream), 0)
-		m2, e2 := wsDecodeAll(newDec(), slices.Clone(stream), int(step%16)+1)
-		if !slices.Equal(m1, m2) || fmt.Sprint(e1) != fmt.Sprint(e2) {
-			t.Fatalf("whole: %q %v; in pieces: %q %v", m1, e1, m2, e2)
+		m1, idle1, e1 := wsDecodeState(newDec(), slices.Clone(stream), len(stream))
+		m2, idle2, e2 := wsDecodeState(newDec(), slices.Clone(stream), int(step%16)+1)
+		if !slices.Equal(m1, m2) || fmt.Sprint(e1) != fmt.Sprint(e2) || idle1 != idle2 {
+			t.Fatalf("whole: %q %v idle %v; in pieces: %q %v idle %v", m1, e1, idle1, m2, e2, idle2)
 		}
 	})
 }

@@ -21,6 +21,7 @@ import (
 // Config is a whole configuration.
 type Config struct {
 	MaxReservedMemory int64
+	MaxBodyMemory     int64
 	ShutdownTimeout   time.Duration
 	LogLevel          string
 	LogFormat         string

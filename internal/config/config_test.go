@@ -51,8 +51,8 @@ func TestDefault(t *testing.T) {
 			t.Errorf("location %q: split delimiter %q, want \",\"", w.pattern, l.SplitDelimiter)
 		}
 	}
-	if c.MaxReservedMemory != 128<<20 || c.ShutdownTimeout != 10*time.Second || c.LogLevel != "info" || c.LogFormat != "text" {
-		t.Errorf("globals = %d %v %q %q", c.MaxReservedMemory, c.ShutdownTimeout, c.LogLevel, c.LogFormat)
+	if c.MaxReservedMemory != 128<<20 || c.MaxBodyMemory != 64<<20 || c.ShutdownTimeout != 10*time.Second || c.LogLevel != "info" || c.LogFormat != "text" {
+		t.Errorf("globals = %d %d %v %q %q", c.MaxReservedMemory, c.MaxBodyMemory, c.ShutdownTimeout, c.LogLevel, c.LogFormat)
 	}
 
 	// DefaultYAML is a copy: changing it does not change the built-in.
@@ -93,6 +93,7 @@ servers:
 		{"CompoundEtagMessageID", l.CompoundEtagMessageID, false},
 		{"CustomEtagHeader", l.CustomEtagHeader, ""},
 		{"ClientMaxBodySize", l.ClientMaxBodySize, int64(1 << 20)},
+		{"ClientBodyTimeout", l.ClientBodyTimeout, 60 * time.Second},
 		{"DefaultType", l.DefaultType, "text/plain"},
 		{"SplitDelimiter", l.SplitDelimiter, ""},
 		{"Line", l.Line, 4},
@@ -363,6 +364,14 @@ func TestParseErrors(t *testing.T) {
 		{
 			"bad top-level value", "log_level: loud\nservers: []\n",
 			[]string{"test.yaml:1:", "log_level", "loud"},
+		},
+		{
+			"bad body timeout", locYAML("client_body_timeout: forever"),
+			[]string{"test.yaml:7:", "client_body_timeout", "forever"},
+		},
+		{
+			"bad body memory", "max_body_memory: plenty\nservers: []\n",
+			[]string{"test.yaml:1:", "max_body_memory", "plenty"},
 		},
 		{
 			"small memory", "max_reserved_memory: 1k\nservers: []\n",

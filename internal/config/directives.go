@@ -67,6 +67,7 @@ type Location struct {
 	CustomEtagHeader              string
 
 	ClientMaxBodySize int64
+	ClientBodyTimeout time.Duration
 	DefaultType       string
 
 	EventSourceEvent        string
@@ -153,6 +154,19 @@ func intKey(min, max int, get func(*Location) *int) func(*Location, *yaml.Node) 
 	}
 }
 
+// sizeValue reads a size (bytes, or a number with k, M or G).
+func sizeValue(n *yaml.Node) (int64, error) {
+	s, err := scalar(n)
+	if err != nil {
+		return 0, err
+	}
+	v, err := ParseSize(s)
+	if err != nil {
+		return 0, nodeErr(n, "%v", err)
+	}
+	return v, nil
+}
+
 func durationKey(get func(*Location) *time.Duration) func(*Location, *yaml.Node) error {
 	return func(l *Location, n *yaml.Node) error {
 		s, err := scalar(n)
@@ -233,18 +247,26 @@ func Directives() []Directive {
 			Name: "max_reserved_memory", Aliases: []string{"shared_memory_size"}, Scope: ScopeGlobal, Default: "128M",
 			Doc: "Memory for buffered messages (with the encodings cached for each transport) and channels in the memory store. A publish that would pass it gets 507 Insufficient Storage. An encoding is built when a subscriber first needs it, after its publish was admitted, so usage can pass the limit by those encodings until messages are dropped; publishes meanwhile get 507.",
 			setGlob: func(c *Config, n *yaml.Node) error {
-				s, err := scalar(n)
+				v, err := sizeValue(n)
 				if err != nil {
 					return err
-				}
-				v, err := ParseSize(s)
-				if err != nil {
-					return nodeErr(n, "%v", err)
 				}
 				if v < 1<<20 && v != 0 {
 					return nodeErr(n, "max_reserved_memory must be at least 1M (or 0 for no limit)")
 				}
 				c.MaxReservedMemory = v
+				return nil
+			},
+		},
+		{
+			Name: "max_body_memory", Scope: ScopeGlobal, Default: "64M",
+			Doc: "Most bytes of request bodies and WebSocket messages being received at once, across the server: the bytes received so far of every publish still arriving. A body that would pass it gets 503 Service Unavailable with Retry-After and nothing is published; a WebSocket message closes its connection with 1013 (try again later). Complete messages are the store's (`max_reserved_memory`). 0: no limit.",
+			setGlob: func(c *Config, n *yaml.Node) error {
+				v, err := sizeValue(n)
+				if err != nil {
+					return err
+				}
+				c.MaxBodyMemory = v
 				return nil
 			},
 		},
@@ -508,19 +530,20 @@ func Directives() []Directive {
 		},
 		{
 			Name: "client_max_body_size", Default: "1M",
-			Doc: "Largest message a publisher may send; larger bodies get 413 and nothing is published. 0: no limit.",
+			Doc: "Largest message a publisher may send; larger bodies get 413 and nothing is published, larger WebSocket messages close the connection with 1009. 0: no limit for HTTP bodies (`max_body_memory` still bounds them) and 16M for WebSocket messages. WebSocket messages on locations that do not publish over WebSocket are at most 125 bytes (or the `websocket_client_heartbeat` length).",
 			setLoc: func(l *Location, n *yaml.Node) error {
-				s, err := scalar(n)
+				v, err := sizeValue(n)
 				if err != nil {
 					return err
-				}
-				v, err := ParseSize(s)
-				if err != nil {
-					return nodeErr(n, "%v", err)
 				}
 				l.ClientMaxBodySize = v
 				return nil
 			},
+		},
+		{
+			Name: "client_body_timeout", Default: "60s",
+			Doc:    "Longest wait between two successive reads of a request body, or of the rest of a WebSocket frame or fragmented message once it has begun (as nginx's directive of that name). A publisher that sends nothing for this long gets 408 and nothing is published; a WebSocket is closed with 1008. 0: no limit.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.ClientBodyTimeout }),
 		},
 		{
 			Name: "default_type", Default: "text/plain",

@@ -111,6 +111,10 @@ type Publisher struct {
 	Channel store.ChannelOptions
 	// MaxBodySize caps a message (client_max_body_size); 0 is no limit.
 	MaxBodySize int64
+	// BodyTimeout is the longest wait between two reads of a body, or of
+	// a WebSocket message once it has begun (client_body_timeout); 0
+	// never times out.
+	BodyTimeout time.Duration
 	// EventName, when set, replaces every message's EventSource event name
 	// (eventsource_event).
 	EventName string
@@ -182,6 +186,7 @@ func Provision(l *config.Location, st store.Store) *Route {
 			ChannelTimeout:  l.ChannelTimeout,
 		},
 		MaxBodySize: l.ClientMaxBodySize,
+		BodyTimeout: l.ClientBodyTimeout,
 		EventName:   l.EventSourceEvent,
 	}
 	rt.Subscriber = Subscriber{

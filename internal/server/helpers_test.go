@@ -30,6 +30,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/server"
 	"github.com/heraldpush/herald/internal/servertest"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/memory"
@@ -81,6 +82,20 @@ func storeKey(t testing.TB, s string) store.ChannelKey {
 
 // addr is the server's host:port.
 func (s *testServer) addr() string { return strings.TrimPrefix(s.URL, "http://") }
+
+// receiving is what the server is receiving from publishers now: bodies
+// and WebSocket messages in progress, and the bytes they hold.
+func (s *testServer) receiving() server.Receiving { return s.srv.Server.Receiving() }
+
+// waitReceiving waits until the server holds want bytes of publishes
+// still arriving (what slow or stalled publishers sent so far).
+func waitReceiving(t testing.TB, s *testServer, want int64) {
+	t.Helper()
+	var got server.Receiving
+	if !poll(waitTimeout, func() bool { got = s.receiving(); return got.Bytes == want }) {
+		t.Fatalf("receiving %+v after %v, want %d bytes held", got, waitTimeout, want)
+	}
+}
 
 // shutdown begins a graceful shutdown; what Serve returned arrives on the
 // channel.
@@ -703,17 +718,23 @@ func sendRaw(t testing.TB, s *testServer, method, target string, headers ...stri
 func sendRawOn(t testing.TB, s *testServer, conn net.Conn, method, target string, headers ...string) *rawConn {
 	t.Helper()
 	t.Cleanup(func() { conn.Close() })
+	conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(conn, requestHead(s, method, target, headers)); err != nil {
+		t.Fatalf("write request: %v", err)
+	}
+	return &rawConn{conn: conn, br: bufio.NewReaderSize(conn, 128<<10)}
+}
+
+// requestHead is an HTTP/1.1 request head for s (headers as name, value
+// pairs).
+func requestHead(s *testServer, method, target string, headers []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, s.addr())
 	for i := 0; i+1 < len(headers); i += 2 {
 		fmt.Fprintf(&b, "%s: %s\r\n", headers[i], headers[i+1])
 	}
 	b.WriteString("\r\n")
-	conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		t.Fatalf("write request: %v", err)
-	}
-	return &rawConn{conn: conn, br: bufio.NewReaderSize(conn, 128<<10)}
+	return b.String()
 }
 
 // openRaw sends a request and reads the response head.
@@ -724,6 +745,35 @@ func openRaw(t testing.TB, s *testServer, method, target string, headers ...stri
 		t.Fatalf("%s %s: read response head: %v", method, target, err)
 	}
 	return c
+}
+
+// openLean sends a request on a new connection and reads the response
+// head with a small reader it then drops, for tests that hold thousands
+// of connections: nothing may follow the head until the test sends again
+// (a 101 answer, a request still being sent). It returns the connection,
+// which the test then owns, and the status.
+func openLean(s *testServer, method, target string, headers ...string) (net.Conn, int, error) {
+	conn, err := net.DialTimeout("tcp", s.addr(), 5*time.Second)
+	if err != nil {
+		return nil, 0, err
+	}
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	defer conn.SetDeadline(time.Time{})
+	if _, err := io.WriteString(conn, requestHead(s, method, target, headers)); err != nil {
+		conn.Close()
+		return nil, 0, err
+	}
+	br := bufio.NewReaderSize(conn, 16)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		conn.Close()
+		return nil, 0, err
+	}
+	if br.Buffered() > 0 {
+		conn.Close()
+		return nil, 0, fmt.Errorf("%d bytes after the response head", br.Buffered())
+	}
+	return conn, res.StatusCode, nil
 }
 
 func (c *rawConn) readHead(d time.Duration) error {
@@ -983,6 +1033,31 @@ func (c *rawConn) send(t testing.TB, op ws.OpCode, payload []byte, masked, rsv1 
 	c.writeFrame(t, f)
 }
 
+// write writes raw bytes: a request body, or frames in pieces.
+func (c *rawConn) write(t testing.TB, b []byte) {
+	t.Helper()
+	c.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.conn.Write(b); err != nil {
+		t.Fatalf("write %d bytes: %v", len(b), err)
+	}
+}
+
+// maskedHeader is the header of a final, masked client frame announcing
+// a payload of n bytes, with the mask key 1 2 3 4 (see maskedPayload).
+func maskedHeader(op ws.OpCode, fin bool, n int64) []byte {
+	var b bytes.Buffer
+	ws.WriteHeader(&b, ws.Header{Fin: fin, OpCode: op, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: n})
+	return b.Bytes()
+}
+
+// maskedPayload masks p with maskedHeader's key, from offset pos of the
+// payload.
+func maskedPayload(p []byte, pos int) []byte {
+	out := bytes.Clone(p)
+	ws.Cipher(out, [4]byte{1, 2, 3, 4}, pos)
+	return out
+}
+
 func (c *rawConn) writeFrame(t testing.TB, f ws.Frame) {
 	t.Helper()
 	c.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
@@ -1067,4 +1142,13 @@ func deflate(t testing.TB, s string) []byte {
 		t.Fatal(err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte{0x00, 0x00, 0xff, 0xff})
+}
+
+// compressed is a masked, compressed text frame of msg.
+func compressed(t testing.TB, msg string) []byte {
+	f := ws.MaskFrame(ws.NewFrame(ws.OpText, true, deflate(t, msg)))
+	f.Header.Rsv = ws.Rsv(true, false, false)
+	var b bytes.Buffer
+	ws.WriteFrame(&b, f)
+	return b.Bytes()
 }

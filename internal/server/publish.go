@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -51,14 +50,9 @@ func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.Chan
 // channels (200) without publishing, as the Push Module protocol says.
 func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 	r, rt := q.HTTP, q.Route
-	body, err := readBody(w, r, rt.Publisher.MaxBodySize)
+	body, err := s.readBody(w, r, rt)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			plainError(w, http.StatusRequestEntityTooLarge, "Message is larger than client_max_body_size ("+strconv.FormatInt(rt.Publisher.MaxBodySize, 10)+" bytes).")
-			return
-		}
-		plainError(w, http.StatusBadRequest, "Could not read the request body.")
+		s.bodyError(w, r, rt, err)
 		return
 	}
 	ctx := r.Context()
@@ -84,29 +78,6 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 		return
 	}
 	s.writeInfo(w, r, rt, res.status, res.info)
-}
-
-// readBody reads the whole request body, failing past limit bytes.
-// A limit of 0 means no limit, as in nginx.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if limit <= 0 {
-		return io.ReadAll(r.Body)
-	}
-	if r.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	if r.ContentLength == 0 {
-		return []byte{}, nil
-	}
-	rd := http.MaxBytesReader(w, r.Body, limit)
-	if r.ContentLength > 0 {
-		buf := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(rd, buf); err != nil {
-			return nil, err
-		}
-		return buf, nil
-	}
-	return io.ReadAll(rd)
 }
 
 // info answers GET on a publisher location: 200 with the channel's info, or

@@ -73,6 +73,9 @@ type Server struct {
 	deflaters   deflaters
 	writers     fanWriters // fan-out writers of streaming subscribers
 	scratchPool sync.Pool  // *writeScratch for fan-out writers
+	budget      bodyBudget // publishes being received (max_body_memory)
+	wsDecoders  sync.Pool  // *protocol.WSDecoder of WebSocket messages in progress
+	wsBuffers   sync.Pool  // *[wsReadBuffer]byte WebSocket frames are read into
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -100,6 +103,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	rand.Read(rnd[:])
 	s := &Server{cfg: cfg, log: o.Logger, now: o.Now, events: o.Events, quit: make(chan struct{}),
 		boundary: protocol.Boundary(rnd), errc: make(chan error, 1)}
+	s.budget.limit = cfg.MaxBodyMemory
 	storeFor := func(l *config.Location) (store.Store, error) {
 		st, err := o.StoreFor(l)
 		if err == nil && st == nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -15,8 +16,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/gobwas/ws"
 
 	"github.com/heraldpush/herald/internal/chaninfo"
 	"github.com/heraldpush/herald/internal/route"
@@ -38,10 +37,10 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // wsHandshake is what the upgrade negotiated.
 type wsHandshake struct {
-	meta         bool // ws+meta.nchan
-	deflate      bool // permessage-deflate accepted
-	sendDeflated bool // the client allows our uncontexted compressed frames
-	inflateReset bool // client_no_context_takeover
+	meta         bool  // ws+meta.nchan
+	deflate      bool  // permessage-deflate accepted
+	inflateReset bool  // client_no_context_takeover
+	serverWindow uint8 // server_max_window_bits answered; 0: none, a 32 KiB window
 }
 
 // wsUpgrade validates the handshake (with Nchan's error messages), hijacks
@@ -114,52 +113,144 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// negotiateDeflate accepts the first permessage-deflate offer. Herald
-// compresses each message once for every subscriber, so it never keeps
-// compression context: it answers server_no_context_takeover, and sends
-// compressed frames only when the client allows a full 32 KiB window.
-func negotiateDeflate(offers []string, hs *wsHandshake) (string, error) {
-	for _, header := range offers {
-		for offer := range strings.SplitSeq(header, ",") {
-			params := strings.Split(offer, ";")
-			if strings.TrimSpace(params[0]) != "permessage-deflate" {
-				continue
+// Window bits in compression offers, as Nchan reads them: values from
+// wsMinWindowBits to wsMaxWindowBits are valid, and server_max_window_bits
+// (max_window_bits of the legacy per-frame extensions) is answered with
+// wsServerWindowBits, the window Nchan compresses with by default; an
+// offer below it is refused.
+const (
+	wsMinWindowBits    = 9
+	wsMaxWindowBits    = 15
+	wsServerWindowBits = 10
+)
+
+// wsOffer is one extension offered in Sec-WebSocket-Extensions: its name
+// and parameters ("name" or "name=value").
+type wsOffer struct {
+	name   string
+	params []string
+}
+
+// param returns the value of the offer's first parameter called name, and
+// whether there is one.
+func (o *wsOffer) param(name string) (string, bool) {
+	for _, p := range o.params {
+		n, v, _ := strings.Cut(p, "=")
+		if strings.TrimSpace(n) == name {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+// wsOffers splits Sec-WebSocket-Extensions headers into offers, in order.
+func wsOffers(headers []string) []wsOffer {
+	var offers []wsOffer
+	for _, h := range headers {
+		for offer := range strings.SplitSeq(h, ",") {
+			parts := strings.Split(offer, ";")
+			o := wsOffer{name: strings.TrimSpace(parts[0])}
+			for _, p := range parts[1:] {
+				o.params = append(o.params, strings.TrimSpace(p))
 			}
-			reply := "permessage-deflate; server_no_context_takeover"
-			hs.sendDeflated = true
-			for _, p := range params[1:] {
-				name, val, hasVal := strings.Cut(strings.TrimSpace(p), "=")
-				val = strings.Trim(strings.TrimSpace(val), `"`)
-				switch strings.TrimSpace(name) {
-				case "server_no_context_takeover":
-				case "client_no_context_takeover":
-					hs.inflateReset = true
-					reply += "; client_no_context_takeover"
-				case "server_max_window_bits":
-					n, err := strconv.Atoi(val)
-					if !hasVal || err != nil || n < 8 || n > 15 {
-						return "", errors.New("invalid server_max_window_bits permessage-deflate setting")
-					}
-					if n < 15 {
-						hs.sendDeflated = false // Go's compressor always uses a 32 KiB window.
-					}
-					reply += "; server_max_window_bits=" + val
-				case "client_max_window_bits":
-					if hasVal {
-						n, err := strconv.Atoi(val)
-						if err != nil || n < 8 || n > 15 {
-							return "", errors.New("invalid client_max_window_bits permessage-deflate setting")
-						}
-					}
-				default:
-					return "", errors.New("invalid permessage-deflate setting " + strings.TrimSpace(name))
-				}
+			offers = append(offers, o)
+		}
+	}
+	return offers
+}
+
+// windowBits reads a window-bits value as Nchan does: after an optional
+// opening quote, the digits it starts with. No digits (an absent or other
+// value) leaves the setting unset; a number outside 9–15 is invalid.
+func windowBits(v string) (bits int, set, valid bool) {
+	v = strings.TrimPrefix(v, `"`)
+	end := 0
+	for end < len(v) && v[end] >= '0' && v[end] <= '9' {
+		end++
+	}
+	if end == 0 {
+		return 0, false, true
+	}
+	n, err := strconv.Atoi(v[:end])
+	if err != nil || n < wsMinWindowBits || n > wsMaxWindowBits {
+		return 0, false, false
+	}
+	return n, true, true
+}
+
+// negotiateDeflate answers the client's compression offers as Nchan does:
+// the first permessage-deflate offer is accepted, wherever it stands, and
+// an invalid window size in it is refused (400, with Nchan's message);
+// without one, a legacy x-webkit-deflate-frame (or deflate-frame) offer
+// with an invalid max_window_bits is refused as Nchan refuses it, and a
+// valid one is declined (Herald does not implement per-frame compression).
+//
+// Herald compresses each message once for every subscriber, so it keeps
+// no compression context: it always answers server_no_context_takeover.
+// When the client limits the server's window, the answer is Nchan's
+// server_max_window_bits=10, and only messages that fit a 1 KiB window
+// are sent compressed (see wsFormat).
+func negotiateDeflate(headers []string, hs *wsHandshake) (string, error) {
+	offers := wsOffers(headers)
+	for i := range offers {
+		if offers[i].name == "permessage-deflate" {
+			return acceptDeflate(&offers[i], hs)
+		}
+	}
+	for _, name := range []string{"x-webkit-deflate-frame", "deflate-frame"} {
+		for i := range offers {
+			if offers[i].name == name {
+				return "", checkPerFrameDeflate(&offers[i])
 			}
-			hs.deflate = true
-			return reply, nil
 		}
 	}
 	return "", nil
+}
+
+// acceptDeflate accepts a permessage-deflate offer and returns the answer.
+func acceptDeflate(o *wsOffer, hs *wsHandshake) (string, error) {
+	v, _ := o.param("client_max_window_bits")
+	client, clientSet, ok := windowBits(v)
+	if !ok {
+		return "", errors.New("invalid client_max_window_bits permessage-deflate setting")
+	}
+	v, _ = o.param("server_max_window_bits")
+	server, serverSet, ok := windowBits(v)
+	switch {
+	case !ok:
+		return "", errors.New("invalid server_max_window_bits permessage-deflate setting")
+	case serverSet && server < wsServerWindowBits:
+		return "", errors.New("server_max_window_bits perframe-deflate is too small")
+	}
+	reply := "permessage-deflate; server_no_context_takeover"
+	if _, ok := o.param("client_no_context_takeover"); ok {
+		hs.inflateReset = true
+		reply += "; client_no_context_takeover"
+	}
+	if serverSet {
+		hs.serverWindow = wsServerWindowBits
+		reply += "; server_max_window_bits=" + strconv.Itoa(wsServerWindowBits)
+	}
+	if clientSet {
+		// Any window up to 32 KiB inflates; the client may use less.
+		reply += "; client_max_window_bits=" + strconv.Itoa(client)
+	}
+	hs.deflate = true
+	return reply, nil
+}
+
+// checkPerFrameDeflate refuses a legacy per-frame compression offer whose
+// max_window_bits Nchan refuses.
+func checkPerFrameDeflate(o *wsOffer) error {
+	v, _ := o.param("max_window_bits")
+	bits, set, ok := windowBits(v)
+	switch {
+	case !ok:
+		return errors.New("invalid max_window_bits perframe-deflate setting")
+	case set && bits < wsServerWindowBits:
+		return errors.New("max_window_bits perframe-deflate is too small")
+	}
+	return nil
 }
 
 // closeFrame builds a close frame; reasons are cut to 123 bytes.
@@ -217,25 +308,43 @@ type wsFormat struct {
 	level   int // compression level
 	meta    bool
 	deflate bool
+	// window, when not 0, is the server_max_window_bits answered: only
+	// messages that fit that window are compressed, since Go's compressor
+	// refers back up to 32 KiB.
+	window uint8
 }
+
+// wsMetaMax bounds the ws+meta.nchan header block of a one-channel
+// message, beside its content type: "id: ", an id of at most 31 bytes,
+// "\ncontent-type: " and "\n\n".
+const wsMetaMax = 4 + 31 + 15 + 2
 
 func (f *wsFormat) message(m *store.Message, id msgid.Multi, single bool) []byte {
 	if !single && f.meta {
-		return f.build(m, id.String())
+		ids := id.String()
+		return f.build(m, ids, f.compresses(m, len(ids)+wsMetaMax))
 	}
+	deflate := f.compresses(m, wsMetaMax)
 	slot := slotWSPlain
 	switch {
-	case f.meta && f.deflate:
+	case f.meta && deflate:
 		slot = slotWSMetaDeflate
 	case f.meta:
 		slot = slotWSMeta
-	case f.deflate:
+	case deflate:
 		slot = slotWSPlainDeflate
 	}
-	return m.Encoded(slot, func(m *store.Message) []byte { return f.build(m, m.ID.String()) })
+	return m.Encoded(slot, func(m *store.Message) []byte { return f.build(m, m.ID.String(), deflate) })
 }
 
-func (f *wsFormat) build(m *store.Message, id string) []byte {
+// compresses reports whether m goes out compressed: with permessage-deflate
+// on, and within the negotiated window when there is one (meta bounds the
+// header block that is compressed with it).
+func (f *wsFormat) compresses(m *store.Message, meta int) bool {
+	return f.deflate && (f.window == 0 || len(m.Body)+len(m.ContentType)+meta <= 1<<f.window)
+}
+
+func (f *wsFormat) build(m *store.Message, id string, deflate bool) []byte {
 	op := protocol.OpText
 	if m.ContentType == "application/octet-stream" {
 		op = protocol.OpBinary
@@ -244,7 +353,7 @@ func (f *wsFormat) build(m *store.Message, id string) []byte {
 	if f.meta {
 		meta = protocol.AppendWSMeta(nil, id, m.ContentType)
 	}
-	if f.deflate {
+	if deflate {
 		return protocol.AppendFrame(nil, op, protocol.Fin|protocol.RSV1, f.s.deflaters.compress(f.level, meta, m.Body))
 	}
 	return protocol.AppendFrame(make([]byte, 0, len(meta)+len(m.Body)+10), op, protocol.Fin, meta, m.Body)
@@ -313,7 +422,7 @@ func (s *Server) websocket(w http.ResponseWriter, q *route.Request, ss *session)
 	}
 	ws := &rt.Subscriber.WebSocket
 	ss.out = o
-	f := &wsFormat{s: s, level: ws.DeflateLevel, meta: hs.meta, deflate: hs.sendDeflated && ws.Deflate}
+	f := &wsFormat{s: s, level: ws.DeflateLevel, meta: hs.meta, deflate: hs.deflate && ws.Deflate, window: hs.serverWindow}
 	st := &streamer{s: s, ss: ss, out: o, f: f, ping: ws.Ping, linger: wsCloseLinger}
 	s.startStream(st)
 }
@@ -333,132 +442,220 @@ type wsConn struct {
 	dict        []byte // inflate window for client context takeover.
 }
 
+// wsReadBuffer is the size of the pooled buffers client frames are read
+// into.
+const wsReadBuffer = 8 << 10
+
+// wsMaxMessage is the largest message a WebSocket publisher may send when
+// client_max_body_size is 0 (no limit for HTTP bodies).
+const wsMaxMessage = protocol.DefaultMaxMessage
+
 // readLoop reads client frames until the connection ends: it answers pings,
 // echoes closes, publishes messages and closes with the right code on
-// protocol errors. While idle it sits in a shallow read of one byte, so the
-// goroutine's stack stays small; the frame is parsed in readFrame.
+// protocol errors. Between messages it sits in a read of one byte with no
+// deadline and holds no buffer, so an idle connection costs a small stack;
+// readMessage takes over from a frame's first byte.
 func (c *wsConn) readLoop() {
 	defer c.out.markGone()
 	var first [1]byte
-	rs := &wsReadState{}
 	for {
 		if _, err := c.out.conn.Read(first[:]); err != nil {
 			return
 		}
-		if !c.readFrame(first[0], rs) {
+		if !c.readMessage(first[0]) {
 			return
 		}
 	}
 }
 
-// wsReadState is a message being assembled from fragments.
-type wsReadState struct {
-	msg        []byte
-	op         ws.OpCode
-	compressed bool
-}
-
-// byteThenReader yields one byte already read, then the rest of r.
-type byteThenReader struct {
-	b    byte
-	done bool
-	r    io.Reader
-}
-
-func (br *byteThenReader) Read(p []byte) (int, error) {
-	if !br.done && len(p) > 0 {
-		br.done = true
-		p[0] = br.b
-		return 1, nil
+// readMessage reads from the frame whose first byte is first until the
+// connection stands between messages again, acting on every message and
+// control frame on the way; false ends the connection.
+//
+// The frames are parsed by a pooled protocol.WSDecoder, which keeps a
+// message's payload only as it arrives. client_body_timeout bounds each
+// wait for more bytes, and what the decoder holds of a message in
+// progress counts against max_body_memory. On a plain connection the
+// reader waits in a read of one byte holding no buffer, then takes what
+// has arrived without waiting; on others (TLS) it waits in a read into a
+// pooled buffer.
+func (c *wsConn) readMessage(first byte) bool {
+	s, conn, raw := c.s, c.out.conn, c.out.raw
+	d, _ := s.wsDecoders.Get().(*protocol.WSDecoder)
+	if d == nil {
+		d = new(protocol.WSDecoder)
 	}
-	return br.r.Read(p)
-}
-
-// readFrame reads the frame starting with byte first and acts on it; false
-// ends the connection.
-func (c *wsConn) readFrame(first byte, rs *wsReadState) bool {
-	conn := c.out.conn
-	limit := c.rt.Publisher.MaxBodySize
-	if limit <= 0 {
-		limit = 1 << 30
-	}
-	var hdrBuf [ws.MaxHeaderSize - 2]byte
-	hdr, err := ws.ReadHeaderBuffer(&byteThenReader{b: first, r: conn}, hdrBuf[:])
-	if err != nil {
-		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-			c.fail(ws.StatusProtocolError, "Invalid frame header.")
+	*d = protocol.WSDecoder{MaxMessage: c.maxMessage(), RequireMasked: true, AllowCompressed: c.hs.deflate}
+	b := &s.budget
+	b.messages.Add(1)
+	var held int64
+	defer func() {
+		*d = protocol.WSDecoder{} // its buffer goes with it
+		s.wsDecoders.Put(d)
+		b.release(held)
+		b.messages.Add(-1)
+	}()
+	timeout := c.rt.Publisher.BodyTimeout
+	deadline := false
+	one := [1]byte{first}
+	have := true // one holds a byte read
+	for {
+		buf, _ := s.wsBuffers.Get().(*[wsReadBuffer]byte)
+		if buf == nil {
+			buf = new([wsReadBuffer]byte)
 		}
-		return false
+		var n int
+		var err error
+		if have {
+			buf[0], n = one[0], 1
+			if raw != nil {
+				n += readNow(raw, buf[1:])
+			}
+		} else {
+			n, err = conn.Read(buf[:])
+		}
+		ok := n == 0 || c.decode(d, buf[:n])
+		s.wsBuffers.Put(buf)
+		switch {
+		case !ok:
+			return false
+		case err != nil:
+			c.readFailed(err)
+			return false
+		case d.Idle():
+			if deadline {
+				conn.SetReadDeadline(time.Time{})
+			}
+			return true
+		}
+		if now := int64(d.Buffered()); now > held {
+			if !b.reserve(now - held) {
+				s.log.Warn("websocket message refused: messages being received would pass max_body_memory",
+					"remote", c.remote, "location", c.rt.Name, "max_body_memory", b.limit)
+				c.fail(protocol.CloseTryAgainLater, "Too many messages being received; try again later.")
+				return false
+			}
+			held = now
+		} else if now < held {
+			b.release(held - now)
+			held = now
+		}
+		if timeout > 0 {
+			// Renewed before every wait: the longest wait between two reads.
+			conn.SetReadDeadline(time.Now().Add(timeout))
+			deadline = true
+		}
+		have = raw != nil
+		if have {
+			if _, err := conn.Read(one[:]); err != nil {
+				c.readFailed(err)
+				return false
+			}
+		}
 	}
-	rsv1 := hdr.Rsv&0x4 != 0
-	switch {
-	case !hdr.Masked:
-		c.fail(ws.StatusProtocolError, "Client frames must be masked.")
-		return false
-	case hdr.Rsv&0x3 != 0 || (rsv1 && (!c.hs.deflate || hdr.OpCode.IsControl() || hdr.OpCode == ws.OpContinuation)):
-		c.fail(ws.StatusProtocolError, "Unexpected reserved bits.")
-		return false
-	case hdr.OpCode.IsControl() && (hdr.Length > 125 || !hdr.Fin):
-		c.fail(ws.StatusProtocolError, "Control frame too long or fragmented.")
-		return false
-	case hdr.OpCode.IsReserved():
-		c.fail(ws.StatusProtocolError, "Unknown opcode.")
-		return false
-	case !hdr.OpCode.IsControl() && int64(len(rs.msg))+hdr.Length > limit:
-		c.fail(ws.StatusMessageTooBig, "Message too big.")
-		return false
+}
+
+// decode feeds p to d and acts on every message and control frame it
+// completes; false ends the connection.
+func (c *wsConn) decode(d *protocol.WSDecoder, p []byte) bool {
+	d.Feed(p)
+	for {
+		m, err := d.Next()
+		if err != nil {
+			var we *protocol.WSError
+			switch {
+			case errors.Is(err, protocol.ErrTooLong):
+				c.tooBig()
+			case errors.As(err, &we):
+				c.fail(we.Code, we.Reason)
+			}
+			return false
+		}
+		if m == nil {
+			return true
+		}
+		if !c.handleFrame(m) {
+			return false
+		}
 	}
-	payload := make([]byte, hdr.Length)
-	if _, err := io.ReadFull(conn, payload); err != nil {
-		return false
+}
+
+// readFailed ends a connection whose read failed: one that sent nothing
+// for client_body_timeout in the middle of a message is closed with 1008;
+// one that went away is just gone.
+func (c *wsConn) readFailed(err error) {
+	if !isTimeout(err) {
+		return
 	}
-	ws.Cipher(payload, hdr.Mask, 0)
-	switch hdr.OpCode {
-	case ws.OpPing:
-		c.out.write([][]byte{protocol.AppendPongFrame(nil, payload)})
+	c.s.log.Warn("websocket client too slow: nothing received within client_body_timeout in the middle of a message; disconnecting",
+		"remote", c.remote, "location", c.rt.Name, "client_body_timeout", c.rt.Publisher.BodyTimeout)
+	c.fail(protocol.ClosePolicyViolation, "Message not received within client_body_timeout.")
+}
+
+// publishes reports whether the connection's messages are published.
+func (c *wsConn) publishes() bool { return c.rt.Publisher.WebSocket && len(c.pubKeys) > 0 }
+
+// maxMessage is the largest message the connection accepts: where it
+// publishes, client_max_body_size (wsMaxMessage when that is 0);
+// elsewhere only a heartbeat is meaningful, so the heartbeat's length, at
+// least 125 bytes.
+func (c *wsConn) maxMessage() int {
+	if !c.publishes() {
+		return max(protocol.MaxControlPayload, len(c.rt.Subscriber.WebSocket.HeartbeatIn))
+	}
+	if l := c.rt.Publisher.MaxBodySize; l > 0 {
+		return int(min(l, math.MaxInt))
+	}
+	return wsMaxMessage
+}
+
+// tooBig closes a connection whose message is over maxMessage: 1009 where
+// it publishes, and where it does not, 1008 as for any other publish.
+func (c *wsConn) tooBig() {
+	if !c.publishes() {
+		c.fail(protocol.ClosePolicyViolation, "Publishing not allowed.")
+		return
+	}
+	c.fail(protocol.CloseMessageTooBig, "Message too big.")
+}
+
+// handleFrame acts on a complete message or control frame; false ends the
+// connection.
+func (c *wsConn) handleFrame(m *protocol.WSMessage) bool {
+	switch m.Op {
+	case protocol.OpPing:
+		c.out.write([][]byte{protocol.AppendPongFrame(nil, m.Data)})
 		return true
-	case ws.OpPong:
+	case protocol.OpPong:
 		return true
-	case ws.OpClose:
-		code := ws.StatusNormalClosure
-		if len(payload) >= 2 {
-			code = ws.StatusCode(uint16(payload[0])<<8 | uint16(payload[1]))
+	case protocol.OpClose:
+		code, _ := protocol.ParseClosePayload(m.Data)
+		if code == protocol.CloseNoStatus {
+			code = protocol.CloseNormal
 		}
 		if !c.out.closeSent.Load() {
-			c.out.write([][]byte{closeFrame(protocol.CloseCode(code), "")})
+			c.out.write([][]byte{closeFrame(code, "")})
 		}
 		c.out.close()
 		return false
-	case ws.OpContinuation:
-		if rs.msg == nil {
-			c.fail(ws.StatusProtocolError, "Continuation without a message.")
+	}
+	body := m.Data
+	if m.Compressed {
+		var err error
+		if body, err = c.inflate(body, int64(c.maxMessage())); err != nil {
+			c.tooBig()
 			return false
 		}
-	default: // text or binary
-		if rs.msg != nil {
-			c.fail(ws.StatusProtocolError, "New message inside a fragmented one.")
-			return false
-		}
-		rs.op, rs.compressed = hdr.OpCode, rsv1
-		rs.msg = make([]byte, 0, hdr.Length)
+	} else {
+		// m.Data is the reader's buffer or the decoder's: the store keeps
+		// what is published.
+		body = append(make([]byte, 0, len(body)), body...)
 	}
-	rs.msg = append(rs.msg, payload...)
-	if !hdr.Fin {
-		return true
-	}
-	body := rs.msg
-	rs.msg = nil
-	if rs.compressed {
-		if body, err = c.inflate(body, limit); err != nil {
-			c.fail(ws.StatusMessageTooBig, "Message too big.")
-			return false
-		}
-	}
-	if rs.op == ws.OpText && !utf8.Valid(body) {
-		c.fail(ws.StatusInvalidFramePayloadData, "Invalid text frame (not UTF8).")
+	if m.Op == protocol.OpText && !utf8.Valid(body) {
+		c.fail(protocol.CloseInvalidPayload, "Invalid text frame (not UTF8).")
 		return false
 	}
-	return c.handleMessage(rs.op, body)
+	return c.handleMessage(m.Op, body)
 }
 
 // inflate decompresses one client message, keeping the window across
@@ -482,26 +679,27 @@ func (c *wsConn) inflate(p []byte, limit int64) ([]byte, error) {
 	return out, nil
 }
 
-func (c *wsConn) fail(code ws.StatusCode, reason string) {
+// fail closes the connection with code and reason.
+func (c *wsConn) fail(code protocol.CloseCode, reason string) {
 	c.out.closeSent.Store(true)
-	c.out.write([][]byte{closeFrame(protocol.CloseCode(code), reason)})
+	c.out.write([][]byte{closeFrame(code, reason)})
 	c.out.close()
 }
 
 // handleMessage publishes a client message; false ends the connection.
-func (c *wsConn) handleMessage(op ws.OpCode, body []byte) bool {
+func (c *wsConn) handleMessage(op protocol.OpCode, body []byte) bool {
 	rt := c.rt
 	hb := &rt.Subscriber.WebSocket
-	if op == ws.OpText && hb.HeartbeatIn != "" && string(body) == hb.HeartbeatIn {
+	if op == protocol.OpText && hb.HeartbeatIn != "" && string(body) == hb.HeartbeatIn {
 		c.out.write([][]byte{protocol.AppendFrame(nil, protocol.OpText, protocol.Fin, []byte(hb.HeartbeatOut))})
 		return true
 	}
-	if !rt.Publisher.WebSocket || len(c.pubKeys) == 0 {
-		c.fail(ws.StatusPolicyViolation, "Publishing not allowed.")
+	if !c.publishes() {
+		c.fail(protocol.ClosePolicyViolation, "Publishing not allowed.")
 		return false
 	}
 	p := store.Publication{Body: body, ContentType: c.contentType}
-	if op == ws.OpBinary {
+	if op == protocol.OpBinary {
 		p.ContentType = "application/octet-stream"
 	}
 	res, err := c.s.publish(context.Background(), rt, c.pubKeys, p, "websocket", c.remote)
@@ -517,12 +715,13 @@ func (c *wsConn) handleMessage(op ws.OpCode, body []byte) bool {
 	return true
 }
 
-func wsCloseCode(status int) ws.StatusCode {
+// wsCloseCode is the close code of a publish that failed with status.
+func wsCloseCode(status int) protocol.CloseCode {
 	switch {
 	case status == http.StatusForbidden:
-		return ws.StatusPolicyViolation
+		return protocol.ClosePolicyViolation
 	case status >= 500:
-		return ws.StatusInternalServerError
+		return protocol.CloseInternalError
 	}
-	return ws.StatusNormalClosure
+	return protocol.CloseNormal
 }

@@ -64,3 +64,44 @@ func FuzzWebSocketFrames(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNegotiateDeflate feeds arbitrary Sec-WebSocket-Extensions headers to
+// the permessage-deflate negotiation: it never panics, refuses with one of
+// Nchan's messages or answers with an offer Herald would itself accept
+// unchanged.
+func FuzzNegotiateDeflate(f *testing.F) {
+	f.Add("permessage-deflate; client_max_window_bits", "")
+	f.Add("permessage-deflate; server_max_window_bits=12; client_no_context_takeover", "x-webkit-deflate-frame")
+	f.Add("x-webkit-deflate-frame; max_window_bits=9", "")
+	f.Add(`permessage-deflate; client_max_window_bits="99999999999999999999"`, "permessage-deflate")
+	refusals := map[string]bool{
+		"invalid client_max_window_bits permessage-deflate setting": true,
+		"invalid server_max_window_bits permessage-deflate setting": true,
+		"server_max_window_bits perframe-deflate is too small":      true,
+		"invalid max_window_bits perframe-deflate setting":          true,
+		"max_window_bits perframe-deflate is too small":             true,
+	}
+	f.Fuzz(func(t *testing.T, h1, h2 string) {
+		var hs wsHandshake
+		reply, err := negotiateDeflate([]string{h1, h2}, &hs)
+		switch {
+		case err != nil:
+			if reply != "" || !refusals[err.Error()] {
+				t.Fatalf("refused with %q and answer %q", err, reply)
+			}
+			return
+		case reply == "":
+			if hs.deflate {
+				t.Fatalf("deflate on without an answer")
+			}
+			return
+		}
+		if !hs.deflate || (hs.serverWindow != 0 && hs.serverWindow != wsServerWindowBits) {
+			t.Fatalf("answer %q with %+v", reply, hs)
+		}
+		var again wsHandshake
+		if r2, err := negotiateDeflate([]string{reply}, &again); err != nil || r2 != reply || again != hs {
+			t.Fatalf("answer %q negotiates to %q %v %+v, want itself and %+v", reply, r2, err, again, hs)
+		}
+	})
+}

@@ -85,3 +85,21 @@ func (sc *writeScratch) writev(rc syscall.RawConn, bufs [][]byte) (n, total int,
 	}
 	return sc.n, total, nil
 }
+
+// readNow reads into p what the connection has received, without waiting
+// for more: 0 when nothing has arrived, or when the read failed (the next
+// blocking read reports why).
+func readNow(rc syscall.RawConn, p []byte) int {
+	n := 0
+	rc.Read(func(fd uintptr) bool {
+		for {
+			k, err := unix.Read(int(fd), p)
+			if err == unix.EINTR {
+				continue
+			}
+			n = max(k, 0)
+			return true // never wait for data
+		}
+	})
+	return n
+}
