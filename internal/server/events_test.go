@@ -10,8 +10,9 @@ import (
 
 // eventLog collects a server's events.
 type eventLog struct {
-	t   testing.TB
-	sub *events.Subscription
+	t       testing.TB
+	sub     *events.Subscription
+	skipped []events.Event // read while waiting for another kind
 }
 
 func watchEvents(t testing.TB, s *testServer) *eventLog {
@@ -20,9 +21,18 @@ func watchEvents(t testing.TB, s *testServer) *eventLog {
 	return &eventLog{t: t, sub: sub}
 }
 
-// next waits for the next event of kind k (skipping others) and returns it.
+// next returns the next event of kind k. Events of other kinds read while
+// waiting are kept for later calls: events of different kinds emitted by
+// different goroutines (a publisher's and the subscriber it wakes) may
+// arrive in either order.
 func (l *eventLog) next(k events.Kind) events.Event {
 	l.t.Helper()
+	for i, e := range l.skipped {
+		if e.Kind == k {
+			l.skipped = append(l.skipped[:i], l.skipped[i+1:]...)
+			return e
+		}
+	}
 	deadline := time.After(5 * time.Second)
 	for {
 		select {
@@ -30,6 +40,7 @@ func (l *eventLog) next(k events.Kind) events.Event {
 			if e.Kind == k {
 				return e
 			}
+			l.skipped = append(l.skipped, e)
 		case <-deadline:
 			l.t.Fatalf("no %v event within 5s", k)
 		}
