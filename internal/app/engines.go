@@ -196,8 +196,9 @@ func MemoryEngine() Engine {
 	}
 }
 
-// RedisEngine keeps channels in Redis or a Redis Cluster: one store per
-// distinct Redis target (upstream or URL, and key namespace).
+// RedisEngine keeps channels in Redis or a Redis Cluster, or in this node's
+// memory with Redis as a backup or a relay (redis_storage_mode): one store
+// per distinct Redis target (upstream or URL, key namespace and mode).
 func RedisEngine() Engine {
 	return Engine{
 		Name: "redis",
@@ -228,13 +229,42 @@ func RedisEngine() Engine {
 			o.IdleTimeout, o.FollowTimeout = t.IdleTimeout, t.FollowTimeout
 			o.Logger = env.Logger
 			o.Events = env.Events
-			e, err := redisstore.New(o)
+			st, node, err := openRedisMode(t.Mode, o, memory.Options{MemoryLimit: cfg.MaxReservedMemory, Logger: env.Logger, Events: env.Events})
 			if err != nil {
 				return nil, err
 			}
 			env.Logger.Info("redis engine", "servers", o.Addrs, "sentinels", o.Sentinels, "master_name", o.MasterName,
-				"cluster", o.Cluster, "namespace", o.Namespace, "mode", t.Mode, "node", e.NodeID())
-			return e, nil
+				"cluster", o.Cluster, "namespace", o.Namespace, "mode", t.Mode, "node", node)
+			return st, nil
 		},
 	}
+}
+
+// openRedisMode makes the Redis engine of a redis_storage_mode: channels in
+// Redis (distributed), in this node's memory with a copy in Redis (backup),
+// or in each node's memory with Redis relaying messages (nostore, whose
+// memory store mem configures, as backup's). It returns the store and the
+// id of this node.
+func openRedisMode(mode config.RedisMode, o redisstore.Options, mem memory.Options) (store.Store, string, error) {
+	switch mode {
+	case config.RedisBackup:
+		b, err := redisstore.NewBackup(o, redisstore.ModeOptions{Memory: mem})
+		if err != nil {
+			return nil, "", err
+		}
+		return b, b.Transport().NodeID(), nil
+	case config.RedisNostore:
+		n, err := redisstore.NewNostore(o, redisstore.ModeOptions{Memory: mem})
+		if err != nil {
+			return nil, "", err
+		}
+		return n, n.NodeID(), nil
+	case config.RedisDistributed, "":
+		e, err := redisstore.New(o)
+		if err != nil {
+			return nil, "", err
+		}
+		return e, e.NodeID(), nil
+	}
+	return nil, "", fmt.Errorf("redis_storage_mode %q: want distributed, backup or nostore", mode)
 }
