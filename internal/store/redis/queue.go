@@ -75,11 +75,11 @@ func newOpQueue(s *Store, what string, length int) *opQueue {
 // call queues a script call and returns the channel its answer comes on,
 // or nil when the call was dropped.
 func (q *opQueue) call(sc *goredis.Script, keys []string, args ...any) <-chan queuedResult {
-	op := &queued{sc: sc, keys: keys, args: args, done: make(chan queuedResult, 1)}
-	if !q.put(op) {
+	done := make(chan queuedResult, 1)
+	if !q.put(&queued{sc: sc, keys: keys, args: args, done: done}) {
 		return nil
 	}
-	return op.done
+	return done
 }
 
 // send queues a script call nobody waits for.
