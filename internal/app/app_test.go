@@ -283,7 +283,7 @@ servers:
   - listen: 127.0.0.1:0
     locations:
       - {location: "~ ^/a/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1"}
-      - {location: "~ ^/b/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1", redis_storage_mode: backup}
+      - {location: "~ ^/b/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1", redis_storage_mode: backup, redis_namespace: copy}
       - {location: "~ ^/c/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1", redis_storage_mode: nostore}
 `)
 	a, err := app.New(context.Background(), cfg, app.Options{})
@@ -293,5 +293,31 @@ servers:
 	defer a.Stop(context.Background())
 	if n := len(a.Stores()); n != 3 {
 		t.Fatalf("%d stores, want one per mode", n)
+	}
+}
+
+func TestRedisBackupNeedsANamespaceOfItsOwn(t *testing.T) {
+	tests := []struct {
+		name, b string
+		ok      bool
+	}{
+		{"backup beside distributed", "redis_storage_mode: backup", false},
+		{"backup in a namespace of its own", "redis_storage_mode: backup, redis_namespace: copy", true},
+		{"nostore beside distributed", "redis_storage_mode: nostore", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := parse(t, `
+servers:
+  - listen: 127.0.0.1:0
+    locations:
+      - {location: "~ ^/a/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1"}
+      - {location: "~ ^/b/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1", `+tt.b+`}
+`)
+			err := app.Check(cfg, nil)
+			if (err == nil) != tt.ok || (err != nil && !strings.Contains(err.Error(), "namespace")) {
+				t.Fatalf("check: %v, want ok %v", err, tt.ok)
+			}
+		})
 	}
 }

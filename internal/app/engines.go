@@ -207,6 +207,9 @@ func RedisEngine() Engine {
 			if !ok {
 				return "", fmt.Errorf("no Redis server: set redis_url or redis_pass")
 			}
+			if err := backupClash(cfg, t); err != nil {
+				return "", err
+			}
 			return t.Key(), nil
 		},
 		Open: func(_ context.Context, env Env, cfg *config.Config, l *config.Location) (store.Store, error) {
@@ -267,4 +270,22 @@ func openRedisMode(mode config.RedisMode, o redisstore.Options, mem memory.Optio
 		return e, e.NodeID(), nil
 	}
 	return nil, "", fmt.Errorf("redis_storage_mode %q: want distributed, backup or nostore", mode)
+}
+
+// backupClash refuses a backup-mode target whose Redis and namespace
+// another location uses in another mode (or the other way round): backup
+// writes its copies under the distributed mode's keys, so the two would
+// take each other's channels for their own. (Nostore's keys are its own.)
+func backupClash(cfg *config.Config, t config.RedisTarget) error {
+	return eachLocation(cfg, func(l *config.Location) error {
+		o, ok := cfg.Redis(l)
+		if !ok || o.Mode == t.Mode || (o.Mode != config.RedisBackup && t.Mode != config.RedisBackup) {
+			return nil
+		}
+		if o.Upstream == t.Upstream && slices.Equal(o.URLs, t.URLs) && o.Namespace == t.Namespace {
+			return fmt.Errorf("redis_storage_mode %s and %s (location %s, line %d) share one Redis and namespace %q: give the backup locations a redis_namespace of their own",
+				t.Mode, o.Mode, l.Pattern, l.Line, t.Namespace)
+		}
+		return nil
+	})
 }
