@@ -66,7 +66,7 @@ func NewBackup(o Options, m ModeOptions) (*Backup, error) {
 		m.Memory.Events = o.Events
 	}
 	b.mem = memory.New(m.Memory)
-	b.q = newOpQueue(t, "backup", m.QueueLength)
+	b.q = newOpQueue(t, "backup", m.QueueLength, scriptBackupPut, scriptBackupLoad, scriptBackupDelete)
 	return b, nil
 }
 

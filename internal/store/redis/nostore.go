@@ -146,7 +146,7 @@ func NewNostore(o Options, m ModeOptions) (*Nostore, error) {
 		m.Memory.Events = o.Events
 	}
 	n.mem = memory.New(m.Memory)
-	n.q = newOpQueue(t, "nostore relay", m.QueueLength)
+	n.q = newOpQueue(t, "nostore relay", m.QueueLength, scriptRelay, scriptCount)
 	n.wg.Add(1)
 	go n.liveness()
 	return n, nil

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,9 +22,13 @@ import (
 // the batch it holds (with a growing pause) and the queue fills behind it;
 // the scripts it runs are written so that a retried call does no harm.
 type opQueue struct {
-	s    *Store // the engine whose connections it uses
-	what string // what the queue carries, for the logs
-	ch   chan *queued
+	s       *Store // the engine whose connections it uses
+	what    string // what the queue carries, for the logs
+	ch      chan *queued
+	scripts []*goredis.Script // every script it runs
+	// needLoad is set until the scripts are loaded in Redis, and again
+	// when Redis says it lacks one (a restart, a failover).
+	needLoad atomic.Bool
 
 	down    atomic.Bool   // the last write failed: Redis is away
 	dropped atomic.Uint64 // calls dropped: the queue was full, or closed
@@ -66,8 +71,9 @@ func (op *queued) finish(v any, err error) {
 // maxBatch bounds the calls of one pipeline.
 const maxBatch = 256
 
-func newOpQueue(s *Store, what string, length int) *opQueue {
-	q := &opQueue{s: s, what: what, ch: make(chan *queued, length), stop: make(chan struct{}), done: make(chan struct{})}
+func newOpQueue(s *Store, what string, length int, scripts ...*goredis.Script) *opQueue {
+	q := &opQueue{s: s, what: what, ch: make(chan *queued, length), scripts: scripts, stop: make(chan struct{}), done: make(chan struct{})}
+	q.needLoad.Store(true)
 	go q.run()
 	return q
 }
@@ -202,21 +208,40 @@ func (q *opQueue) drain(batch []*queued) {
 // write runs a batch, retrying the calls that could not reach Redis until
 // they do or the queue closes (final: one more attempt only). It reports
 // whether every call was answered.
+//
+// The scripts are loaded (on every master) before a batch that needs them:
+// were a batch to find some scripts missing and not others, the calls of
+// the missing ones would run after calls queued behind them. When Redis
+// still lacks one after loading, the calls are sent whole (EVAL).
 func (q *opQueue) write(batch []*queued, final bool) bool {
 	pending, eval := batch, false
 	backoff := 20 * time.Millisecond
 	for {
-		retry, unreachable := q.exec(pending, eval)
+		var retry []*queued
+		unreachable := false
+		if q.needLoad.Load() && !eval {
+			if err := q.loadScripts(); err != nil {
+				retry, unreachable = pending, true
+			} else {
+				q.needLoad.Store(false)
+			}
+		}
+		if !unreachable {
+			retry, unreachable = q.exec(pending, eval)
+		}
 		if len(retry) == 0 {
 			q.down.Store(false)
 			return true
 		}
 		if !unreachable {
-			// Only scripts Redis did not have (after a restart or a
-			// failover): send them whole, at once.
-			pending, eval = retry, true
+			// Scripts Redis did not have (after a restart or a
+			// failover): load them again, or, if that was done just
+			// now, send the calls whole.
+			eval = !q.needLoad.Swap(true)
+			pending = retry
 			continue
 		}
+		q.needLoad.Store(true) // Redis may come back without them
 		if !q.down.Swap(true) {
 			q.s.log.Debug("redis: "+q.what+" writes wait for Redis", "waiting", len(retry)+len(q.ch))
 		}
@@ -237,6 +262,19 @@ func (q *opQueue) write(batch []*queued, final bool) bool {
 		backoff = min(2*backoff, time.Second)
 		pending, eval = retry, true
 	}
+}
+
+// loadScripts loads the queue's scripts into Redis (every master of a
+// cluster).
+func (q *opQueue) loadScripts() error {
+	ctx, cancel := context.WithTimeout(context.Background(), q.s.o.OpTimeout)
+	defer cancel()
+	for _, sc := range q.scripts {
+		if err := sc.Load(ctx, q.s.rdb).Err(); err != nil {
+			return fmt.Errorf("redis: load script: %w", err)
+		}
+	}
+	return nil
 }
 
 // exec sends one pipeline of calls (EVALSHA, or EVAL with eval) and hands
