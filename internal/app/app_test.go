@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -246,5 +247,77 @@ func TestRunStopsWithContext(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+func TestRedisStorageModes(t *testing.T) {
+	// Each redis_storage_mode makes its engine (New does not wait for
+	// Redis), and locations of different modes do not share one.
+	tests := []struct {
+		mode, want string
+	}{
+		{"", "*redis.Store"},
+		{"redis_storage_mode: distributed", "*redis.Store"},
+		{"redis_storage_mode: backup", "*redis.Backup"},
+		{"redis_storage_mode: nostore", "*redis.Nostore"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want+" "+tt.mode, func(t *testing.T) {
+			loc := `{location: "~ ^/a/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1"`
+			if tt.mode != "" {
+				loc += ", " + tt.mode
+			}
+			cfg := parse(t, "servers:\n  - listen: 127.0.0.1:0\n    locations:\n      - "+loc+"}\n")
+			a, err := app.New(context.Background(), cfg, app.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Stop(context.Background())
+			if st := a.Stores(); len(st) != 1 || fmt.Sprintf("%T", st[0]) != tt.want {
+				t.Fatalf("stores %T, want one %s", st, tt.want)
+			}
+		})
+	}
+	cfg := parse(t, `
+servers:
+  - listen: 127.0.0.1:0
+    locations:
+      - {location: "~ ^/a/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1"}
+      - {location: "~ ^/b/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1", redis_storage_mode: backup, redis_namespace: copy}
+      - {location: "~ ^/c/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1", redis_storage_mode: nostore}
+`)
+	a, err := app.New(context.Background(), cfg, app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(context.Background())
+	if n := len(a.Stores()); n != 3 {
+		t.Fatalf("%d stores, want one per mode", n)
+	}
+}
+
+func TestRedisBackupNeedsANamespaceOfItsOwn(t *testing.T) {
+	tests := []struct {
+		name, b string
+		ok      bool
+	}{
+		{"backup beside distributed", "redis_storage_mode: backup", false},
+		{"backup in a namespace of its own", "redis_storage_mode: backup, redis_namespace: copy", true},
+		{"nostore beside distributed", "redis_storage_mode: nostore", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := parse(t, `
+servers:
+  - listen: 127.0.0.1:0
+    locations:
+      - {location: "~ ^/a/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1"}
+      - {location: "~ ^/b/(.+)$", pubsub: true, channel_id: $1, store: redis, redis_url: "127.0.0.1:1", `+tt.b+`}
+`)
+			err := app.Check(cfg, nil)
+			if (err == nil) != tt.ok || (err != nil && !strings.Contains(err.Error(), "namespace")) {
+				t.Fatalf("check: %v, want ok %v", err, tt.ok)
+			}
+		})
 	}
 }

@@ -196,8 +196,9 @@ func MemoryEngine() Engine {
 	}
 }
 
-// RedisEngine keeps channels in Redis or a Redis Cluster: one store per
-// distinct Redis target (upstream or URL, and key namespace).
+// RedisEngine keeps channels in Redis or a Redis Cluster, or in this node's
+// memory with Redis as a backup or a relay (redis_storage_mode): one store
+// per distinct Redis target (upstream or URL, key namespace and mode).
 func RedisEngine() Engine {
 	return Engine{
 		Name: "redis",
@@ -205,6 +206,9 @@ func RedisEngine() Engine {
 			t, ok := cfg.Redis(l)
 			if !ok {
 				return "", fmt.Errorf("no Redis server: set redis_url or redis_pass")
+			}
+			if err := backupClash(cfg, t); err != nil {
+				return "", err
 			}
 			return t.Key(), nil
 		},
@@ -229,13 +233,60 @@ func RedisEngine() Engine {
 			o.WaitForReplica = t.WaitForReplica
 			o.Logger = env.Logger
 			o.Events = env.Events
-			e, err := redisstore.New(o)
+			st, node, err := openRedisMode(t.Mode, o, memory.Options{MemoryLimit: cfg.MaxReservedMemory, Logger: env.Logger, Events: env.Events})
 			if err != nil {
 				return nil, err
 			}
 			env.Logger.Info("redis engine", "servers", o.Addrs, "sentinels", o.Sentinels, "master_name", o.MasterName,
-				"cluster", o.Cluster, "namespace", o.Namespace, "mode", t.Mode, "node", e.NodeID())
-			return e, nil
+				"cluster", o.Cluster, "namespace", o.Namespace, "mode", t.Mode, "node", node)
+			return st, nil
 		},
 	}
+}
+
+// openRedisMode makes the Redis engine of a redis_storage_mode: channels in
+// Redis (distributed), in this node's memory with a copy in Redis (backup),
+// or in each node's memory with Redis relaying messages (nostore, whose
+// memory store mem configures, as backup's). It returns the store and the
+// id of this node.
+func openRedisMode(mode config.RedisMode, o redisstore.Options, mem memory.Options) (store.Store, string, error) {
+	switch mode {
+	case config.RedisBackup:
+		b, err := redisstore.NewBackup(o, redisstore.ModeOptions{Memory: mem})
+		if err != nil {
+			return nil, "", err
+		}
+		return b, b.Transport().NodeID(), nil
+	case config.RedisNostore:
+		n, err := redisstore.NewNostore(o, redisstore.ModeOptions{Memory: mem})
+		if err != nil {
+			return nil, "", err
+		}
+		return n, n.NodeID(), nil
+	case config.RedisDistributed, "":
+		e, err := redisstore.New(o)
+		if err != nil {
+			return nil, "", err
+		}
+		return e, e.NodeID(), nil
+	}
+	return nil, "", fmt.Errorf("redis_storage_mode %q: want distributed, backup or nostore", mode)
+}
+
+// backupClash refuses a backup-mode target whose Redis and namespace
+// another location uses in another mode (or the other way round): backup
+// writes its copies under the distributed mode's keys, so the two would
+// take each other's channels for their own. (Nostore's keys are its own.)
+func backupClash(cfg *config.Config, t config.RedisTarget) error {
+	return eachLocation(cfg, func(l *config.Location) error {
+		o, ok := cfg.Redis(l)
+		if !ok || o.Mode == t.Mode || (o.Mode != config.RedisBackup && t.Mode != config.RedisBackup) {
+			return nil
+		}
+		if o.Upstream == t.Upstream && slices.Equal(o.URLs, t.URLs) && o.Namespace == t.Namespace {
+			return fmt.Errorf("redis_storage_mode %s and %s (location %s, line %d) share one Redis and namespace %q: give the backup locations a redis_namespace of their own",
+				t.Mode, o.Mode, l.Pattern, l.Line, t.Namespace)
+		}
+		return nil
+	})
 }

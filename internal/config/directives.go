@@ -749,7 +749,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "redis_storage_mode", Default: "distributed",
-			Doc: "What Redis keeps, as Nchan's: `distributed` (channels and their messages live in Redis, shared by every node), `backup` (each channel lives in this node's memory and a copy is written to Redis, read back when the node starts: one node per Redis), `nostore` (messages are kept in each node's memory; Redis only relays them between nodes).",
+			Doc: "What Redis keeps, as Nchan's: `distributed` (channels and their messages live in Redis, shared by every node), `backup` (each channel lives in this node's memory and a copy is written to Redis behind every change, read back when the node first touches a channel it does not hold, so a restarted node comes back with its channels and ids: one node per Redis and namespace, not shared with another mode), `nostore` (each node keeps its channels in its own memory; a publish is stored on its node and relayed over Redis pub/sub, with its id, to the nodes that follow the channel; Redis stores no message, only subscriber counts). See docs/redis.md, Storage modes.",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				s, err := scalar(n)
 				if err != nil {

@@ -49,7 +49,7 @@ type pubsub struct {
 }
 
 type psState struct {
-	owner     *mirror
+	owner     follower
 	conn      *subConn // where it is subscribed or on its way; nil: nowhere
 	confirmed bool
 	sent      bool      // the subscribe went out on conn
@@ -90,7 +90,7 @@ func (p *pubsub) wake() {
 }
 
 // add follows a channel for its mirror.
-func (p *pubsub) add(ch string, owner *mirror) {
+func (p *pubsub) add(ch string, owner follower) {
 	p.mu.Lock()
 	if old := p.want[ch]; old != nil {
 		p.forgetLocked(old)
@@ -101,7 +101,7 @@ func (p *pubsub) add(ch string, owner *mirror) {
 }
 
 // remove stops following a channel, if owner still owns it.
-func (p *pubsub) remove(ch string, owner *mirror) {
+func (p *pubsub) remove(ch string, owner follower) {
 	p.mu.Lock()
 	if st := p.want[ch]; st != nil && st.owner == owner {
 		p.forgetLocked(st)
@@ -120,7 +120,7 @@ func (p *pubsub) forgetLocked(st *psState) {
 }
 
 // confirmed reports whether the channel is subscribed now.
-func (p *pubsub) confirmed(ch string, owner *mirror) bool {
+func (p *pubsub) confirmed(ch string, owner follower) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := p.want[ch]
@@ -434,7 +434,7 @@ func (p *pubsub) confirm(c *subConn, ch string) {
 	p.mu.Lock()
 	st := p.want[ch]
 	ok := st != nil && st.conn == c
-	var owner *mirror
+	var owner follower
 	if ok {
 		st.confirmed = true
 		st.since = time.Time{}
@@ -447,7 +447,7 @@ func (p *pubsub) confirm(c *subConn, ch string) {
 	}
 	p.mu.Unlock()
 	if ok {
-		p.s.requestSync(owner)
+		owner.resync()
 	}
 }
 
@@ -498,7 +498,7 @@ func (p *pubsub) report() {
 // FollowTimeout: their mirrors fail, which tells their subscribers.
 func (p *pubsub) failStale() {
 	now := time.Now()
-	var stale []*mirror
+	var stale []follower
 	p.mu.Lock()
 	for ch, st := range p.want {
 		if st.confirmed || st.since.IsZero() || now.Sub(st.since) < p.s.o.FollowTimeout {
@@ -517,8 +517,8 @@ func (p *pubsub) failStale() {
 	}
 	p.s.log.Warn("redis: channels could not be followed in time; their subscribers are told to come back later",
 		"channels", len(stale), "follow_timeout", p.s.o.FollowTimeout)
-	for _, mr := range stale {
-		mr.fail()
+	for _, f := range stale {
+		f.fail()
 	}
 }
 
@@ -548,8 +548,13 @@ func (p *pubsub) health() psHealth {
 	return h
 }
 
-// onNotice dispatches a pubsub payload to its channel's mirror.
+// onNotice dispatches a pubsub payload to its channel's mirror (or to
+// the engine of another storage mode).
 func (s *Store) onNotice(ch, payload string) {
+	if s.o.notices != nil {
+		s.o.notices(ch, payload)
+		return
+	}
 	key, ok := s.channelOf(ch)
 	if !ok {
 		return

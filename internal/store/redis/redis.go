@@ -117,6 +117,11 @@ type Options struct {
 	// Events receives what happens to channels in Redis as this node sees
 	// it; nil discards.
 	Events *events.Bus
+
+	// notices, when set, receives every pubsub payload instead of the
+	// channels' mirrors: the backup and nostore modes use the engine for
+	// its connections and subscriptions only.
+	notices func(ch, payload string)
 }
 
 func (o *Options) defaults() {
