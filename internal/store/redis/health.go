@@ -75,9 +75,9 @@ func (s *Store) probe() {
 		switch {
 		case !ok && (first || down.IsZero()):
 			down = time.Now()
-			msg := "redis: cannot reach Redis; retrying (publishes and new subscribers get 503 until it answers)"
+			msg := "redis: cannot reach Redis; retrying"
 			if first {
-				msg = "redis: cannot reach Redis at start-up; retrying (publishes and new subscribers get 503 until it answers)"
+				msg = "redis: cannot reach Redis at start-up; retrying"
 			}
 			s.log.Warn(msg, "servers", s.servers(), "err", err)
 		case ok && !down.IsZero():
