@@ -224,7 +224,7 @@ func Directives() []Directive {
 	return []Directive{
 		{
 			Name: "max_reserved_memory", Aliases: []string{"shared_memory_size"}, Scope: ScopeGlobal, Default: "128M",
-			Doc: "Memory for buffered messages (with the encodings cached for each transport) and channels in the memory store. A publish that would pass it gets 507 Insufficient Storage. An encoding is built when a subscriber first needs it, after its publish was admitted, so usage can pass the limit by those encodings until messages are dropped; publishes meanwhile get 507.",
+			Doc: "Memory for buffered messages and channels in the memory store: each message's body (held once), its fields, and the framing cached for each transport (an EventSource event of more than 16 lines and a compressed WebSocket frame hold a copy of their own). A publish that would pass it gets 507 Insufficient Storage. An encoding is built when a subscriber first needs it, after its publish was admitted, so usage can pass the limit by those encodings until messages are dropped; publishes meanwhile get 507.",
 			setGlob: func(c *Config, n *yaml.Node) error {
 				s, err := scalar(n)
 				if err != nil {

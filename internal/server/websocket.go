@@ -219,9 +219,9 @@ type wsFormat struct {
 	deflate bool
 }
 
-func (f *wsFormat) message(m *store.Message, id msgid.Multi, single bool) []byte {
+func (f *wsFormat) message(bufs [][]byte, m *store.Message, id msgid.Multi, single bool) [][]byte {
 	if !single && f.meta {
-		return f.build(m, id.String())
+		return append(bufs, f.build(m, id.String()).Parts...)
 	}
 	slot := slotWSPlain
 	switch {
@@ -232,10 +232,14 @@ func (f *wsFormat) message(m *store.Message, id msgid.Multi, single bool) []byte
 	case f.deflate:
 		slot = slotWSPlainDeflate
 	}
-	return m.Encoded(slot, func(m *store.Message) []byte { return f.build(m, m.ID.String()) })
+	enc := m.Encoded(slot, func(m *store.Message) store.Encoding { return f.build(m, m.ID.String()) })
+	return append(bufs, enc.Parts...)
 }
 
-func (f *wsFormat) build(m *store.Message, id string) []byte {
+// build encodes a message as one frame: compressed, a frame of its own;
+// otherwise the frame's header (and ws+meta block) followed by the body in
+// place.
+func (f *wsFormat) build(m *store.Message, id string) store.Encoding {
 	op := protocol.OpText
 	if m.ContentType == "application/octet-stream" {
 		op = protocol.OpBinary
@@ -245,9 +249,13 @@ func (f *wsFormat) build(m *store.Message, id string) []byte {
 		meta = protocol.AppendWSMeta(nil, id, m.ContentType)
 	}
 	if f.deflate {
-		return protocol.AppendFrame(nil, op, protocol.Fin|protocol.RSV1, f.s.deflaters.compress(f.level, meta, m.Body))
+		c := f.s.deflaters.compress(f.level, meta, m.Body)
+		frame := protocol.AppendFrame(make([]byte, 0, protocol.MaxFrameHeaderSize+len(c)), op, protocol.Fin|protocol.RSV1, c)
+		return store.Encoding{Parts: [][]byte{frame}, Own: cap(frame)}
 	}
-	return protocol.AppendFrame(make([]byte, 0, len(meta)+len(m.Body)+10), op, protocol.Fin, meta, m.Body)
+	head := protocol.AppendFrameHeader(make([]byte, 0, protocol.MaxFrameHeaderSize+len(meta)), op, protocol.Fin, len(meta)+len(m.Body))
+	head = append(head, meta...)
+	return store.Encoding{Parts: [][]byte{head, m.Body}, Own: cap(head)}
 }
 
 func (f *wsFormat) ping() []byte { return protocol.AppendPingFrame(nil, nil) }

@@ -544,9 +544,12 @@ func TestFollowGrace(t *testing.T) {
 // count in the store's memory while the message is held, and no longer once
 // it is dropped (whichever way it goes).
 func TestEncodingsCount(t *testing.T) {
-	const encSize = 1000
+	// An encoding of 3 parts that holds 1000 bytes of its own (the rest
+	// references the body).
+	enc := store.Encoding{Parts: make([][]byte, 3), Own: 1000}
+	encSize := enc.Size()
 	encode := func(m *store.Message, slot int) {
-		m.Encoded(slot, func(*store.Message) []byte { return make([]byte, encSize) })
+		m.Encoded(slot, func(*store.Message) store.Encoding { return enc })
 	}
 	chanSize := int64(channelOverhead + len("ch"))
 	tests := []struct {
