@@ -602,12 +602,12 @@ func Directives() []Directive {
 		},
 		{
 			Name: "deflate_message_for_websocket", Default: "off",
-			Doc:    "Compress messages (once each) for WebSocket subscribers that negotiated permessage-deflate.",
+			Doc:    "On a publisher location: messages published here go out compressed (once each, RSV1) to every WebSocket subscriber that negotiated permessage-deflate, whatever its location; messages from other publisher locations go out uncompressed. As in Nchan, it is the publisher's setting: on a subscriber-only location it changes nothing.",
 			setLoc: boolKey(func(l *Location) *bool { return &l.DeflateWebSocket }),
 		},
 		{
 			Name: "permessage_deflate_compression_level", Default: "6",
-			Doc:    "zlib level (1-9) for `deflate_message_for_websocket`.",
+			Doc:    "zlib level (1-9) at which a publisher location with `deflate_message_for_websocket` compresses its messages. (Nchan has one level for the whole server; here each publisher location may have its own.)",
 			setLoc: intKey(1, 9, func(l *Location) *int { return &l.DeflateLevel }),
 		},
 		{

@@ -114,6 +114,11 @@ type Publisher struct {
 	// EventName, when set, replaces every message's EventSource event name
 	// (eventsource_event).
 	EventName string
+	// Deflate is the zlib level at which messages published here go out
+	// to WebSocket subscribers that negotiated permessage-deflate
+	// (deflate_message_for_websocket, permessage_deflate_compression_level);
+	// 0: uncompressed.
+	Deflate uint8
 }
 
 // Subscriber is what a location does for subscribers.
@@ -155,10 +160,6 @@ type WebSocket struct {
 	// HeartbeatIn is a client message answered with HeartbeatOut instead of
 	// being published (websocket_client_heartbeat).
 	HeartbeatIn, HeartbeatOut string
-	// Deflate compresses messages for clients that negotiated
-	// permessage-deflate, at DeflateLevel.
-	Deflate      bool
-	DeflateLevel int
 }
 
 // Provision builds the route of a location whose channels live in st.
@@ -184,6 +185,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 		MaxBodySize: l.ClientMaxBodySize,
 		EventName:   l.EventSourceEvent,
 	}
+	if l.DeflateWebSocket {
+		rt.Publisher.Deflate = uint8(l.DeflateLevel)
+	}
 	rt.Subscriber = Subscriber{
 		Transports: l.Subscriber & implemented,
 		Options: store.SubscribeOptions{
@@ -208,8 +212,6 @@ func Provision(l *config.Location, st store.Store) *Route {
 			Ping:         l.WebSocketPingInterval,
 			HeartbeatIn:  l.WebSocketHeartbeatIn,
 			HeartbeatOut: l.WebSocketHeartbeatOut,
-			Deflate:      l.DeflateWebSocket,
-			DeflateLevel: l.DeflateLevel,
 		},
 	}
 	if l.Publisher.HTTP {

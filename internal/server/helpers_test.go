@@ -177,7 +177,9 @@ var streamConfig = testConfig(nil,
 	prefixLocation("wsping", "subscriber: true", "websocket_ping_interval: 150ms"),
 	prefixLocation("hb", "subscriber: true", "websocket_client_heartbeat: PING PONG"),
 	prefixLocation("small", "pubsub: true", "client_max_body_size: 16"),
-	prefixLocation("deflate", "subscriber: true", "deflate_message_for_websocket: on"),
+	prefixLocation("pubdeflate", "publisher: true", "deflate_message_for_websocket: on"),
+	prefixLocation("pubdeflate1", "publisher: true", "deflate_message_for_websocket: on", "permessage_deflate_compression_level: 1"),
+	prefixLocation("subdeflate", "subscriber: true", "deflate_message_for_websocket: on"),
 	prefixLocation("slowpub", "publisher: true", "message_buffer_length: 400"),
 	prefixLocation("slow", "subscriber: true", "send_timeout: 1s"),
 	prefixLocation("cors", "subscriber: true", "access_control_allow_origin: http://good.example"),
@@ -1060,8 +1062,15 @@ func inflate(t testing.TB, p []byte) string {
 // deflate compresses a client message as permessage-deflate does.
 func deflate(t testing.TB, s string) []byte {
 	t.Helper()
+	return deflateAt(t, s, flate.BestCompression)
+}
+
+// deflateAt compresses a message at a zlib level, as permessage-deflate
+// without context takeover does.
+func deflateAt(t testing.TB, s string, level int) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	w, _ := flate.NewWriter(&buf, level)
 	w.Write([]byte(s))
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)

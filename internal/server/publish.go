@@ -23,13 +23,15 @@ type published struct {
 }
 
 // publish stores a message in every channel of keys, through the route's
-// store and buffer rules. It is the one publish path: HTTP publishers
+// store and buffer rules, with what the publisher location adds to it
+// (eventsource_event, deflate_message_for_websocket). It is the one publish path: HTTP publishers
 // (POST, PUT) and WebSocket publishers both come here. It stops at the
 // first channel that fails.
 func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.ChannelKey, p store.Publication, transport, remote string) (published, error) {
 	if rt.Publisher.EventName != "" {
 		p.EventName = rt.Publisher.EventName
 	}
+	p.Deflate = rt.Publisher.Deflate
 	out := published{status: http.StatusAccepted}
 	for _, k := range keys {
 		res, err := rt.Store.Publish(ctx, k, p, rt.Publisher.Channel)

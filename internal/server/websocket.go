@@ -211,35 +211,37 @@ func (d *deflaters) compress(level int, parts ...[]byte) []byte {
 
 // wsFormat writes messages as WebSocket frames: text, or binary for
 // application/octet-stream; with the ws+meta.nchan header block if
-// negotiated; compressed once per message when allowed.
+// negotiated. A message whose publisher location deflates
+// (store.Message.Deflate) goes out compressed, once per message, to a
+// client that negotiated permessage-deflate.
 type wsFormat struct {
 	s       *Server
-	level   int // compression level
 	meta    bool
-	deflate bool
+	deflate bool // the client takes compressed frames
 }
 
 func (f *wsFormat) message(bufs [][]byte, m *store.Message, id msgid.Multi, single bool) [][]byte {
+	deflate := f.deflate && m.Deflate > 0
 	if !single && f.meta {
-		return append(bufs, f.build(m, id.String()).Parts...)
+		return append(bufs, f.build(m, id.String(), deflate).Parts...)
 	}
 	slot := slotWSPlain
 	switch {
-	case f.meta && f.deflate:
+	case f.meta && deflate:
 		slot = slotWSMetaDeflate
 	case f.meta:
 		slot = slotWSMeta
-	case f.deflate:
+	case deflate:
 		slot = slotWSPlainDeflate
 	}
-	enc := m.Encoded(slot, func(m *store.Message) store.Encoding { return f.build(m, m.ID.String()) })
+	enc := m.Encoded(slot, func(m *store.Message) store.Encoding { return f.build(m, m.ID.String(), deflate) })
 	return append(bufs, enc.Parts...)
 }
 
-// build encodes a message as one frame: compressed, a frame of its own;
-// otherwise the frame's header (and ws+meta block) followed by the body in
-// place.
-func (f *wsFormat) build(m *store.Message, id string) store.Encoding {
+// build encodes a message as one frame: compressed (at the message's
+// level), a frame of its own; otherwise the frame's header (and ws+meta
+// block) followed by the body in place.
+func (f *wsFormat) build(m *store.Message, id string, deflate bool) store.Encoding {
 	op := protocol.OpText
 	if m.ContentType == "application/octet-stream" {
 		op = protocol.OpBinary
@@ -248,8 +250,8 @@ func (f *wsFormat) build(m *store.Message, id string) store.Encoding {
 	if f.meta {
 		meta = protocol.AppendWSMeta(nil, id, m.ContentType)
 	}
-	if f.deflate {
-		c := f.s.deflaters.compress(f.level, meta, m.Body)
+	if deflate {
+		c := f.s.deflaters.compress(int(m.Deflate), meta, m.Body)
 		frame := protocol.AppendFrame(make([]byte, 0, protocol.MaxFrameHeaderSize+len(c)), op, protocol.Fin|protocol.RSV1, c)
 		return store.Encoding{Parts: [][]byte{frame}, Own: cap(frame)}
 	}
@@ -314,7 +316,7 @@ func (s *Server) websocket(w http.ResponseWriter, q *route.Request, ss *session)
 	}
 	ws := &rt.Subscriber.WebSocket
 	ss.out = o
-	f := &wsFormat{s: s, level: ws.DeflateLevel, meta: hs.meta, deflate: hs.sendDeflated && ws.Deflate}
+	f := &wsFormat{s: s, meta: hs.meta, deflate: hs.sendDeflated}
 	st := &streamer{s: s, ss: ss, out: o, f: f, ping: ws.Ping, linger: wsCloseLinger}
 	s.startStream(st)
 }

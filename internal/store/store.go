@@ -57,6 +57,11 @@ type Message struct {
 	// channels that share a second, so a subscriber to several channels gets
 	// them in the order they were published. 0 when the engine has none.
 	Seq uint64
+	// Deflate is the zlib level (1-9) at which WebSocket subscribers that
+	// negotiated permessage-deflate receive the message compressed, as its
+	// publishing location asked (deflate_message_for_websocket); 0 sends
+	// it uncompressed to everyone.
+	Deflate uint8
 
 	enc [NumEncodings]atomic.Pointer[Encoding]
 	// encBytes is the size of the encodings built so far, -1 once the
@@ -159,6 +164,9 @@ type Publication struct {
 	Body        []byte
 	ContentType string
 	EventName   string
+	// Deflate is Message.Deflate: the publishing location's compression
+	// for WebSocket subscribers.
+	Deflate uint8
 }
 
 // ChannelOptions are the buffer settings of the publishing location; a channel

@@ -333,7 +333,7 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	if s.closed() {
 		return store.PublishResult{}, store.ErrClosed
 	}
-	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName}
+	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, Deflate: p.Deflate}
 	m.Account(&s.used)
 	size := m.Size()
 	c, now, err := s.openForPublisher(ctx, key, o)
