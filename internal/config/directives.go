@@ -81,7 +81,7 @@ type Location struct {
 	DeflateLevel            int
 	RawStreamSeparator      string
 	LongpollMultipart       string // "off", "on" or "raw"
-	AllowOrigin             []string
+	AllowOrigin             []location.Expr
 	AllowCredentials        bool
 	SendTimeout             time.Duration
 
@@ -652,15 +652,8 @@ func Directives() []Directive {
 		},
 		{
 			Name: "access_control_allow_origin", Default: "",
-			Doc: "Origins allowed to use this location (space-separated, or `*`); a request with another Origin gets 403. Empty: any origin, echoed back.",
-			setLoc: func(l *Location, n *yaml.Node) error {
-				vals, err := scalars(n, true)
-				if err != nil {
-					return err
-				}
-				l.AllowOrigin = vals
-				return nil
-			},
+			Doc:    "Origins allowed to use this location: space-separated (or a list), `*` for any; variables are evaluated for each request, so `$arg_origin` or `$http_x_allowed_origins` can choose them per request. A request whose Origin is not among them gets 403 with an empty body; an empty value allows no origin. Answers send back the request's Origin as `Access-Control-Allow-Origin`, or `*` when the value is exactly `*`. Not set: any origin, echoed back.",
+			setLoc: exprsKey(64, true, func(l *Location) *[]location.Expr { return &l.AllowOrigin }),
 		},
 		{
 			Name: "access_control_allow_credentials", Default: "on",

@@ -110,14 +110,21 @@ func unquote(s string) string {
 	return s
 }
 
-// SetHeaders writes the id a subscriber sends back for the next message:
-// Last-Modified (the second) and the tags, or the whole id in compound
-// mode.
-func (ids *IDs) SetHeaders(hd http.Header, m msgid.Multi) {
-	if ids.Compound {
+// SetHeaders writes, on a poll answer with status, the id a subscriber
+// sends back for the next message, as Nchan does: Last-Modified (the
+// second) and the tags, or the whole id in compound mode. Last-Modified
+// goes only on 200 and 304, the answers nginx sends it on; an id of time
+// 0 (a request that named none, answered without a message) writes
+// neither. Vary is always written.
+func (ids *IDs) SetHeaders(hd http.Header, m msgid.Multi, status int) {
+	switch {
+	case m.Time <= 0:
+	case ids.Compound:
 		hd.Set(ids.Header, m.String())
-	} else {
-		hd.Set("Last-Modified", time.Unix(m.Time, 0).UTC().Format(http.TimeFormat))
+	default:
+		if status == http.StatusOK || status == http.StatusNotModified {
+			hd.Set("Last-Modified", time.Unix(m.Time, 0).UTC().Format(http.TimeFormat))
+		}
 		hd.Set(ids.Header, m.TagString())
 	}
 	hd.Set("Vary", "If-None-Match, If-Modified-Since")

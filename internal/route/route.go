@@ -219,9 +219,7 @@ func Provision(l *config.Location, st store.Store) *Route {
 	} else {
 		rt.Allow = "GET, OPTIONS"
 	}
-	if rt.Access.restricted() {
-		rt.stages = append(rt.stages, originStage{})
-	}
+	rt.stages = append(rt.stages, originStage{})
 	rt.channelStages = len(rt.stages)
 	rt.stages = append(rt.stages, resolveStage{}, limitStage{})
 	return rt
@@ -244,6 +242,10 @@ type Request struct {
 	// Publish are the channels a WebSocket subscriber on a pubsub location
 	// publishes to.
 	Publish []store.ChannelKey
+
+	// allowOrigin is what the answers to a cross-origin request send as
+	// Access-Control-Allow-Origin; "" for a request without an Origin.
+	allowOrigin string
 
 	values []string // the channel id expressions' values, before splitting
 }

@@ -327,6 +327,46 @@ func expect404(t testing.TB, url string) {
 	}
 }
 
+// headerValue is the value of name in a list of name, value pairs, or "".
+func headerValue(headers []string, name string) string {
+	for i := 0; i+1 < len(headers); i += 2 {
+		if strings.EqualFold(headers[i], name) {
+			return headers[i+1]
+		}
+	}
+	return ""
+}
+
+// checkCORS checks the CORS headers of an answer to a request with an
+// Origin: Access-Control-Allow-Origin is origin; Allow-Credentials is
+// "true" when credentials is set, absent otherwise; and, when exposed is
+// set (the answers of long-poll and interval-poll subscribers, which carry
+// message ids), Access-Control-Expose-Headers names the id headers and Vary
+// the request headers they come back in; absent otherwise.
+func checkCORS(t testing.TB, h http.Header, origin string, credentials, exposed bool) {
+	t.Helper()
+	if got := h.Get("Access-Control-Allow-Origin"); got != origin {
+		t.Errorf("Access-Control-Allow-Origin %q, want %q", got, origin)
+	}
+	wantCreds := ""
+	if credentials {
+		wantCreds = "true"
+	}
+	if got := h.Get("Access-Control-Allow-Credentials"); got != wantCreds {
+		t.Errorf("Access-Control-Allow-Credentials %q, want %q", got, wantCreds)
+	}
+	wantExpose, wantVary := "", ""
+	if exposed {
+		wantExpose, wantVary = "Last-Modified, Etag, Content-Type", "If-None-Match, If-Modified-Since"
+	}
+	if got := h.Get("Access-Control-Expose-Headers"); got != wantExpose {
+		t.Errorf("Access-Control-Expose-Headers %q, want %q", got, wantExpose)
+	}
+	if got := h.Get("Vary"); got != wantVary {
+		t.Errorf("Vary %q, want %q", got, wantVary)
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Publishing and channel info.
 

@@ -30,7 +30,7 @@ func (s *Server) streamHTTP(w http.ResponseWriter, q *route.Request, ss *session
 	r, rt := q.HTTP, q.Route
 	sub := &rt.Subscriber
 	hd := make(http.Header)
-	rt.Access.SetCORS(hd, r)
+	q.SetCORS(hd)
 	h1 := r.ProtoMajor == 1
 	var f format
 	var preamble []byte

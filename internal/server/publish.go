@@ -155,7 +155,6 @@ func (s *Server) writeInfo(w http.ResponseWriter, r *http.Request, rt *route.Rou
 	hd := w.Header()
 	hd.Set("Content-Type", f.ContentType())
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	rt.Access.SetCORS(hd, r)
 	w.WriteHeader(status)
 	w.Write(body)
 }
