@@ -241,6 +241,49 @@ func TestIntervalPoll(t *testing.T) {
 	checkMessage(t, doTimeout(t, 2*time.Second, "GET", u, "", h...), "m2", id2)
 }
 
+// TestPollIDHeaders: a poll answered without a message carries the id the
+// request named, as Nchan answers: Etag, with Last-Modified only on 304
+// (nginx sends it only with 200 and 304); a request that named no id
+// (an empty channel, or a location that starts at the newest message)
+// gets neither, only Vary.
+func TestPollIDHeaders(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, testConfig(nil,
+		prefixLocation("pub", "publisher: true"),
+		prefixLocation("ip", "subscriber: intervalpoll"),
+		prefixLocation("ipnew", "subscriber: intervalpoll", "subscriber_first_message: newest"),
+		prefixLocation("lp", "subscriber: longpoll", "subscriber_timeout: 300ms"),
+		prefixLocation("lpnew", "subscriber: longpoll", "subscriber_timeout: 300ms", "subscriber_first_message: newest")))
+	id, _ := publish(t, s, "full", "m")
+	named := []string{"If-Modified-Since", id.httpDate(), "If-None-Match", strconv.Itoa(id.Tag)}
+	tests := []struct {
+		name, target   string
+		headers        []string
+		status         int
+		etag, modified string
+	}{
+		{"interval-poll, empty channel", "/ip/empty", nil, http.StatusNotModified, "", ""},
+		{"interval-poll, caught up", "/ip/full", named, http.StatusNotModified, strconv.Itoa(id.Tag), id.httpDate()},
+		{"interval-poll from the newest, no id", "/ipnew/full", nil, http.StatusNotModified, "", ""},
+		{"long-poll timeout, empty channel", "/lp/empty", nil, http.StatusRequestTimeout, "", ""},
+		{"long-poll timeout, caught up", "/lp/full", named, http.StatusRequestTimeout, strconv.Itoa(id.Tag), ""},
+		{"long-poll timeout from the newest, no id", "/lpnew/full", nil, http.StatusRequestTimeout, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := doTimeout(t, 3*time.Second, "GET", s.URL+tt.target, "", tt.headers...)
+			expectStatus(t, r, tt.status, "GET "+tt.target)
+			if et, lm := r.Header.Get("Etag"), r.Header.Get("Last-Modified"); et != tt.etag || lm != tt.modified {
+				t.Errorf("Etag %q Last-Modified %q, want %q %q", et, lm, tt.etag, tt.modified)
+			}
+			if v := r.Header.Get("Vary"); v != "If-None-Match, If-Modified-Since" {
+				t.Errorf("Vary %q", v)
+			}
+		})
+	}
+}
+
 func TestLongPollFirstMessage(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
