@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/heraldpush/herald/internal/store"
 )
 
@@ -452,6 +454,72 @@ func TestPublishMultiChannel(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestMultiChannelInfo: publisher requests on several channels at once
+// answer with what Nchan answers (measured on Nchan 1.3.6): a publish or a
+// delete sums the channels' info (the most messages, the subscribers
+// added up, the latest request) with "0" as the last message id; a delete
+// answers 200 whatever it found, with 0 messages; a GET is 404.
+func TestMultiChannelInfo(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	sum := func(messages int, requested string, subscribers int) *regexp.Regexp {
+		return regexp.MustCompile(fmt.Sprintf(`^queued messages: %d\r\nlast requested: %s sec\. ago\r\nactive subscribers: %d\r\nlast message id: 0$`,
+			messages, requested, subscribers))
+	}
+	expectSum := func(t *testing.T, r response, status int, want *regexp.Regexp) {
+		t.Helper()
+		expectStatus(t, r, status, "multi-channel request")
+		if !want.MatchString(r.Body) || r.Header.Get("Content-Type") != "text/plain" {
+			t.Fatalf("answer %q (%s), want %s", r.Body, r.Header.Get("Content-Type"), want)
+		}
+	}
+	expect404(t, s.URL+"/pub/m1,m2")
+	r := do(t, "POST", s.URL+"/pub/m1,m2", "one", "Accept", "text/json")
+	expectStatus(t, r, http.StatusAccepted, "POST /pub/m1,m2")
+	if want := `{"messages": 1, "requested": -1, "subscribers": 0, "last_message_id": "0" }`; r.Body != want {
+		t.Fatalf("JSON answer %q, want %q", r.Body, want)
+	}
+	publish(t, s, "m1", "two")
+	expect404(t, s.URL+"/pub/m1,m2") // both exist: still no info for the pair
+
+	// Two waiting subscribers on new channels: 201, the most messages (m1's
+	// 3), both subscribers.
+	subs := []<-chan response{async(t, 5*time.Second, "GET", s.URL+"/sub/m3", ""), async(t, 5*time.Second, "GET", s.URL+"/sub/m4", "")}
+	waitSubscribers(t, s, "m3", 1)
+	waitSubscribers(t, s, "m4", 1)
+	expectSum(t, do(t, "POST", s.URL+"/pub/m1,m3,m4", "three"), http.StatusCreated, sum(3, `[01]`, 2))
+	for _, sub := range subs {
+		if r := recv(t, sub); r.Body != "three" {
+			t.Fatalf("subscriber got %d %q", r.Status, r.Body)
+		}
+	}
+
+	expectSum(t, do(t, "DELETE", s.URL+"/pub/m1,m2", ""), http.StatusOK, sum(0, "-1", 0))
+	expect404(t, s.URL+"/pub/m1")
+	expect404(t, s.URL+"/pub/m2")
+	expectSum(t, do(t, "DELETE", s.URL+"/pub/nx1,nx2", ""), http.StatusOK, sum(0, "-1", 0))
+
+	// Subscribers waiting on the channels a DELETE removes are counted, and
+	// get 410.
+	subs = []<-chan response{async(t, 5*time.Second, "GET", s.URL+"/sub/d1", ""), async(t, 5*time.Second, "GET", s.URL+"/sub/d2", "")}
+	waitSubscribers(t, s, "d1", 1)
+	waitSubscribers(t, s, "d2", 1)
+	expectSum(t, do(t, "DELETE", s.URL+"/pub/d1,d2,nx3", ""), http.StatusOK, sum(0, `[01]`, 2))
+	for _, sub := range subs {
+		expectStatus(t, recv(t, sub), http.StatusGone, "subscriber of a deleted channel")
+	}
+
+	// A PUT creating several channels, and a WebSocket publisher on
+	// several channels, answer the sum too.
+	expectSum(t, do(t, "PUT", s.URL+"/pub/p1,p2", ""), http.StatusOK, sum(0, "-1", 0))
+	c := openWebSocket(t, s, "/pub/w1,w2")
+	c.send(t, ws.OpText, []byte("hi"), true, false)
+	h, p := c.frame(t, 3*time.Second)
+	if h.OpCode != ws.OpText || !sum(1, "-1", 0).Match(p) {
+		t.Fatalf("WebSocket publisher's answer: op %d %q", h.OpCode, p)
+	}
 }
 
 func TestPublisherMethods(t *testing.T) {

@@ -514,7 +514,7 @@ func (c *wsConn) handleMessage(op ws.OpCode, body []byte) bool {
 		return false
 	}
 	if c.replyInfo {
-		reply := chaninfo.Append(nil, c.infoFormat, res.info, c.s.now())
+		reply := res.info.append(nil, c.infoFormat, c.s.now())
 		c.out.write([][]byte{protocol.AppendFrame(nil, protocol.OpText, protocol.Fin, reply)})
 	}
 	return true
