@@ -479,7 +479,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "subscriber_last_message_id", Default: "$http_last_event_id $arg_last_event_id",
-			Doc:    "Where a subscriber's last message id is read from when If-Modified-Since/If-None-Match carry none (a tag-only If-None-Match without If-Modified-Since carries none): the first non-empty value (url-decoded) of these, up to 5.",
+			Doc:    "Where a subscriber's last message id is read from when If-Modified-Since/If-None-Match carry none (a tag-only If-None-Match without If-Modified-Since carries none): the first non-empty value (url-decoded) of these, up to 5. A value without a `:` is no id and the next is tried; one with a `:` that does not parse is 400, except for EventSource subscribers, which then start at `subscriber_first_message` (docs/protocol.md).",
 			setLoc: exprsKey(5, true, func(l *Location) *[]location.Expr { return &l.SubscriberLastMessageID }),
 		},
 		{

@@ -809,6 +809,23 @@ func (c *rawConn) readN(t testing.TB, n int, d time.Duration) string {
 	return string(buf)
 }
 
+// readUntil reads (within 3s) until the bytes read contain want, and
+// returns them; it fails if the connection ends or the time passes first.
+func (c *rawConn) readUntil(t testing.TB, want string) string {
+	t.Helper()
+	c.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	var got []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(got, []byte(want)) {
+		n, err := c.br.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			t.Fatalf("reading until %q: got %q, then %v", want, got, err)
+		}
+	}
+	return string(got)
+}
+
 // expect reads exactly the bytes of want.
 func (c *rawConn) expect(t testing.TB, want string) {
 	t.Helper()
