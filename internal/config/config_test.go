@@ -93,7 +93,7 @@ servers:
 		{"CompoundEtagMessageID", l.CompoundEtagMessageID, false},
 		{"CustomEtagHeader", l.CustomEtagHeader, ""},
 		{"ClientMaxBodySize", l.ClientMaxBodySize, int64(1 << 20)},
-		{"DefaultType", l.DefaultType, "text/plain"},
+		{"DefaultType", l.DefaultType, ""},
 		{"SplitDelimiter", l.SplitDelimiter, ""},
 		{"Line", l.Line, 4},
 	}

@@ -516,8 +516,8 @@ func Directives() []Directive {
 			},
 		},
 		{
-			Name: "default_type", Default: "text/plain",
-			Doc: "Content-Type of messages published without one.",
+			Name: "default_type", Default: "",
+			Doc: "Content-Type given to messages published without one (on long-poll answers) and to chunked and raw streams. Empty, the default: none, as Nchan and the Push Module deliver them (nginx's own `default_type` does not apply to Nchan's answers: it has no counterpart there).",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				s, err := scalar(n)
 				if err != nil {

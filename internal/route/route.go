@@ -132,7 +132,8 @@ type Subscriber struct {
 	// for this long.
 	SendTimeout time.Duration
 	// DefaultType is the Content-Type of messages published without one,
-	// and of chunked and raw streams.
+	// and of chunked and raw streams; "" (the default) sends none, as
+	// Nchan does.
 	DefaultType string
 	// Multipart is longpoll_multipart_response: "off", "on" or "raw".
 	Multipart string

@@ -42,7 +42,7 @@ func (s *Server) streamHTTP(w http.ResponseWriter, q *route.Request, ss *session
 		f = &esFormat{es: &sub.EventSource}
 		preamble = []byte(protocol.EventSourcePreamble)
 	case config.Chunked:
-		hd.Set("Content-Type", sub.DefaultType)
+		setContentType(hd, sub.DefaultType)
 		if h1 {
 			hd.Set("Transfer-Encoding", "chunked")
 		}
@@ -52,7 +52,7 @@ func (s *Server) streamHTTP(w http.ResponseWriter, q *route.Request, ss *session
 		f = &multipartFormat{ids: &rt.IDs, boundary: s.boundary, next: s.partEnd}
 		preamble = []byte("--" + s.boundary)
 	default:
-		hd.Set("Content-Type", sub.DefaultType)
+		setContentType(hd, sub.DefaultType)
 		f = &rawFormat{sep: []byte(sub.RawSeparator)}
 	}
 	if t != config.EventSource {

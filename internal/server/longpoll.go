@@ -85,11 +85,23 @@ func (s *Server) writeMessage(w http.ResponseWriter, q *route.Request, ss *sessi
 	if ct == "" {
 		ct = rt.Subscriber.DefaultType
 	}
-	hd.Set("Content-Type", ct)
+	setContentType(hd, ct)
 	hd.Set("Content-Length", strconv.Itoa(len(m.Body)))
 	pollHeaders(hd, q, ss.multiID(idx), http.StatusOK)
 	w.WriteHeader(http.StatusOK)
 	w.Write(m.Body)
+}
+
+// setContentType sets the Content-Type of an answer, or, when ct is
+// empty, keeps the answer without one (net/http would otherwise guess
+// one from the body): a message published without a Content-Type is
+// delivered without one, as Nchan delivers it.
+func setContentType(hd http.Header, ct string) {
+	if ct == "" {
+		hd["Content-Type"] = nil
+		return
+	}
+	hd.Set("Content-Type", ct)
 }
 
 // maxMultipartMessages bounds one longpoll_multipart_response answer.
@@ -148,7 +160,7 @@ func (s *Server) writeMessages(w http.ResponseWriter, q *route.Request, ss *sess
 		body = append(body, protocol.MultipartEnd...)
 	}
 	hd := w.Header()
-	hd.Set("Content-Type", ct)
+	setContentType(hd, ct)
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	pollHeaders(hd, q, ss.multiID(lastIdx), http.StatusOK)
 	w.WriteHeader(http.StatusOK)
