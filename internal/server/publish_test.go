@@ -680,7 +680,9 @@ func TestPublishBodySizeZeroIsUnlimited(t *testing.T) {
 func TestMaxReservedMemory(t *testing.T) {
 	t.Parallel()
 	const limit = 1 << 20
-	s := startServer(t, defaultConfig("max_reserved_memory: 1M", "message_buffer_length: 10"))
+	s := startServer(t, testConfig([]string{"max_reserved_memory: 1M", "message_buffer_length: 10"},
+		prefixLocation("pub", "publisher: true"),
+		prefixLocation("existing", "subscriber: longpoll", "subscribe_existing_channels_only: on")))
 	body := strings.Repeat("m", 100_000)
 	checkMem := func(when string) {
 		t.Helper()
@@ -723,11 +725,13 @@ func TestMaxReservedMemory(t *testing.T) {
 	if accepted > limit/100_000 {
 		t.Fatalf("%d 100k messages accepted within 1M", accepted)
 	}
-	// A 507 publishes nothing.
+	// A 507 leaves no trace: no channel (GET is 404, a subscriber of
+	// existing channels only is refused).
 	for i := accepted; i < channels; i++ {
-		if info, err := s.Store.Info(context.Background(), storeKey(t, fmt.Sprintf("/mem%d", i))); err == nil && info.Messages != 0 {
-			t.Fatalf("refused channel mem%d holds %d messages", i, info.Messages)
-		}
+		expect404(t, s.URL+fmt.Sprintf("/pub/mem%d", i))
+	}
+	if r := do(t, "GET", s.URL+fmt.Sprintf("/existing/mem%d", channels-1), ""); r.Status != http.StatusForbidden {
+		t.Fatalf("subscriber of existing channels only, to a channel whose publish got 507: %d %q, want 403", r.Status, r.Body)
 	}
 	usedFull := s.Store.Stats().MemoryUsed
 

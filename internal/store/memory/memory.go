@@ -214,25 +214,29 @@ func (sh *shard) get(key store.ChannelKey) *channel {
 }
 
 // getOrCreate returns the channel, creating it if the memory limit allows.
-func (s *Store) getOrCreate(key store.ChannelKey, channelTimeout time.Duration) (*channel, error) {
+// When paid holds memory the caller has already reserved, a channel it
+// creates takes its cost from there.
+func (s *Store) getOrCreate(key store.ChannelKey, channelTimeout time.Duration, paid *int64) (*channel, error) {
 	if c := s.lookup(key); c != nil {
 		return c, nil
 	}
-	c, created, err := s.create(key, channelTimeout)
+	c, created, err := s.create(key, channelTimeout, paid)
 	if created {
 		s.emit(events.ChannelCreated, key, 0, "")
 	}
 	return c, err
 }
 
-func (s *Store) create(key store.ChannelKey, channelTimeout time.Duration) (_ *channel, created bool, _ error) {
+func (s *Store) create(key store.ChannelKey, channelTimeout time.Duration, paid *int64) (_ *channel, created bool, _ error) {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if c := sh.get(key); c != nil {
 		return c, false, nil
 	}
-	if !s.reserve(keyCost(key)) {
+	if cost := keyCost(key); paid != nil && *paid >= cost {
+		*paid -= cost
+	} else if !s.reserve(cost) {
 		return nil, false, store.ErrOutOfMemory
 	}
 	s.floorMu.Lock()
@@ -336,9 +340,39 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, Deflate: p.Deflate}
 	m.Account(&s.used)
 	size := m.Size()
-	c, now, err := s.openForPublisher(ctx, key, o)
+	// A publish refused for memory leaves no trace: to a channel that does
+	// not exist yet, its memory and the channel's are reserved before the
+	// channel is made (paid holds what is reserved and not yet used), and
+	// a channel that exists is left as it was.
+	var paid int64
+	if s.lookup(key) == nil {
+		if !s.reserve(size + keyCost(key)) {
+			return store.PublishResult{}, store.ErrOutOfMemory
+		}
+		paid = size + keyCost(key)
+	}
+	c, now, before, err := s.openForPublisher(ctx, key, o, &paid)
 	if err != nil {
+		s.used.Add(-paid)
 		return store.PublishResult{}, err
+	}
+	// take accounts n bytes for the publish, from what is paid first.
+	take := func(n int64) bool {
+		if d := n - paid; d <= 0 || s.reserve(d) {
+			if d < 0 {
+				s.used.Add(d)
+			}
+			paid = 0
+			return true
+		}
+		return false
+	}
+	refuse := func() (store.PublishResult, error) {
+		s.used.Add(-paid)
+		c.authorized, c.opts = before.authorized, before.opts
+		c.buf.SetLimits(before.bufLen, before.minBuf)
+		c.mu.Unlock()
+		return store.PublishResult{}, store.ErrOutOfMemory
 	}
 	ns := now.UnixNano()
 	b := &c.buf
@@ -353,10 +387,9 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	if evict && !keepEvicted {
 		needed -= b.Oldest().Size()
 	}
-	if !s.reserve(needed) {
+	if !take(needed) {
 		if b.Evicted() == 0 && !keepEvicted {
-			c.mu.Unlock()
-			return store.PublishResult{}, store.ErrOutOfMemory
+			return refuse()
 		}
 		// Short of memory: what is kept for followers goes first.
 		var ch buffer.Change
@@ -367,10 +400,9 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 		if evict {
 			needed -= b.Oldest().Size()
 		}
-		if !s.reserve(needed) {
+		if !take(needed) {
 			c.refresh()
-			c.mu.Unlock()
-			return store.PublishResult{}, store.ErrOutOfMemory
+			return refuse()
 		}
 	}
 	// The message that leaves the buffer for the new one is counted with
@@ -412,26 +444,37 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	return store.PublishResult{Message: m, Info: info}, nil
 }
 
-// openForPublisher returns the channel, created if needed, locked, not
-// deleted, and with the publisher's options, and the time it was taken.
-func (s *Store) openForPublisher(ctx context.Context, key store.ChannelKey, o store.ChannelOptions) (*channel, time.Time, error) {
+// publisherState is what a publisher changes in a channel before it
+// knows whether its publish fits: restored when it does not.
+type publisherState struct {
+	opts           store.ChannelOptions
+	bufLen, minBuf int
+	authorized     bool
+}
+
+// openForPublisher returns the channel, created if needed (its cost taken
+// from paid, see getOrCreate), locked, not deleted, and with the
+// publisher's options; the time it was taken; and what it was before.
+func (s *Store) openForPublisher(ctx context.Context, key store.ChannelKey, o store.ChannelOptions, paid *int64) (*channel, time.Time, publisherState, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, time.Time{}, err
+			return nil, time.Time{}, publisherState{}, err
 		}
-		c, err := s.getOrCreate(key, o.ChannelTimeout)
+		c, err := s.getOrCreate(key, o.ChannelTimeout, paid)
 		if err != nil {
-			return nil, time.Time{}, err
+			return nil, time.Time{}, publisherState{}, err
 		}
 		c.mu.Lock()
 		if c.deleted {
 			c.mu.Unlock()
 			continue
 		}
+		before := publisherState{opts: c.opts, authorized: c.authorized}
+		before.bufLen, before.minBuf = c.buf.Limits()
 		c.opts = o
 		c.buf.SetLimits(o.BufferLength, o.MinBufferLength)
 		c.authorized = true
-		return c, s.now(), nil
+		return c, s.now(), before, nil
 	}
 }
 
@@ -440,7 +483,7 @@ func (s *Store) Create(ctx context.Context, key store.ChannelKey, o store.Channe
 	if s.closed() {
 		return store.Info{}, store.ErrClosed
 	}
-	c, now, err := s.openForPublisher(ctx, key, o)
+	c, now, _, err := s.openForPublisher(ctx, key, o, nil)
 	if err != nil {
 		return store.Info{}, err
 	}
@@ -532,7 +575,7 @@ func (s *Store) Subscribe(ctx context.Context, key store.ChannelKey, o store.Sub
 			}
 		} else {
 			var err error
-			if c, err = s.getOrCreate(key, o.ChannelTimeout); err != nil {
+			if c, err = s.getOrCreate(key, o.ChannelTimeout, nil); err != nil {
 				return nil, err
 			}
 		}
