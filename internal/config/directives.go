@@ -219,6 +219,20 @@ func setTransports(n *yaml.Node, allowHTTP bool) (Transport, Publisher, error) {
 	return t, p, nil
 }
 
+// transportAliasDoc lists the spellings each subscriber transport is
+// accepted under, as Nchan accepts them.
+func transportAliasDoc() string {
+	var parts []string
+	for _, tn := range transportNames {
+		p := "`" + tn.names[0] + "`"
+		if len(tn.names) > 1 {
+			p += " (also " + "`" + strings.Join(tn.names[1:], "`, `") + "`)"
+		}
+		parts = append(parts, p)
+	}
+	return "Accepted spellings, as in Nchan: " + strings.Join(parts, "; ") + "."
+}
+
 // Directives returns every configuration key, in documentation order.
 func Directives() []Directive {
 	return []Directive{
@@ -325,7 +339,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "subscriber", Aliases: []string{"subscriber_location"}, Default: "off",
-			Doc: "Makes the location a subscriber endpoint. `true` allows websocket, eventsource, longpoll, chunked and multipart-mixed; or list the transports allowed from websocket, eventsource, longpoll, intervalpoll, chunked, multipart-mixed, http-raw-stream.",
+			Doc: "Makes the location a subscriber endpoint. `true` allows websocket, eventsource, longpoll, chunked and multipart-mixed; or list the transports allowed from websocket, eventsource, longpoll, intervalpoll, chunked, multipart-mixed, http-raw-stream (`off`, `none` or `disabled`: none). " + transportAliasDoc() + " With both `longpoll` and `intervalpoll`, every plain GET is an interval-poll (it comes first in Nchan's order), so nothing long-polls there.",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				t, _, err := setTransports(n, false)
 				if err != nil {
@@ -337,7 +351,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "pubsub", Aliases: []string{"pubsub_location"}, Default: "off",
-			Doc: "Publisher and subscriber in one: GET subscribes, POST/PUT publish, DELETE deletes. `true` allows http and websocket publishing and the default subscriber transports; or a list of transports plus `http`.",
+			Doc: "Publisher and subscriber in one: GET subscribes, POST/PUT publish, DELETE deletes. `true` allows http and websocket publishing and the default subscriber transports; or a list of transports plus `http`, which here means HTTP publishing (not interval-poll, as in `subscriber`), as in Nchan; the other spellings are those of `subscriber`.",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				t, p, err := setTransports(n, true)
 				if err != nil {
