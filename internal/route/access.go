@@ -136,7 +136,9 @@ func (originStage) Run(_ context.Context, q *Request) *Refusal {
 		return nil
 	}
 	ok, allow := q.Route.Access.Allow(q.Vars(), origin)
-	q.allowOrigin = allow
+	if !q.Route.Status { // a status page answers without CORS headers
+		q.allowOrigin = allow
+	}
 	if !ok {
 		return refuse(http.StatusForbidden, "origin", "")
 	}

@@ -220,7 +220,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 	} else {
 		rt.Allow = "GET, OPTIONS"
 	}
-	rt.stages = append(rt.stages, originStage{})
+	if !rt.Status || len(rt.Access.Origins) > 0 {
+		rt.stages = append(rt.stages, originStage{})
+	}
 	rt.channelStages = len(rt.stages)
 	rt.stages = append(rt.stages, resolveStage{}, limitStage{})
 	return rt
