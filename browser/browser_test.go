@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -23,6 +24,7 @@ import (
 	// code ties go test's result cache to it, so a change to Herald reruns
 	// this test instead of reusing an old result.
 	_ "github.com/heraldpush/herald/internal/cli"
+	"github.com/heraldpush/herald/internal/testenv"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -31,16 +33,17 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests skipped in -short mode")
 	}
+	testenv.SkipIfOptedOut(t, "browser")
 	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("browser tests need Chromium at %s (fix: apt-get update && apt-get install -y chromium): %v", chromiumPath, err)
+		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Chromium at %s (apt-get update && apt-get install -y chromium): %v", chromiumPath, err))
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skipf("browser tests need Node.js (node) on PATH (fix: apt-get install -y nodejs npm): %v", err)
+		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Node.js (node) on PATH (apt-get install -y nodejs npm): %v", err))
 	}
 	for _, dir := range []string{"node_modules/playwright-core", "node_modules/nchan"} {
 		if _, err := os.Stat(dir); err != nil {
-			t.Skipf("browser tests need browser/%s (fix: cd browser && npm ci): %v", dir, err)
+			testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need browser/%s (cd browser && npm ci): %v", dir, err))
 		}
 	}
 

@@ -25,7 +25,12 @@
 //     message id's time as Last-Modified does.
 //
 // Encoders append to a caller's buffer, so a message is encoded once and
-// the same bytes written to every subscriber. Decoders are fed bytes in
+// the same bytes written to every subscriber. AppendEventHead,
+// AppendChunkHead, AppendMultipartHead and AppendFrameHeader write only
+// what goes before a body (EventDataBreak, EventEnd, ChunkDataEnd and
+// AppendMultipartBoundary what goes between its lines and after it), so a
+// server can write a large body from where it is, in pieces, instead of
+// copying it into every format. Decoders are fed bytes in
 // pieces of any size, as they come off a connection, and hand back what is
 // complete; they keep a small, bounded state per stream, allocate only when
 // a message is larger than any before it, and never allocate what a header

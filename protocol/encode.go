@@ -11,27 +11,43 @@ import (
 // CRLF all end a line, as the EventSource format reads them), and the blank
 // line that dispatches it. An empty body is one empty data line.
 func AppendEvent(b []byte, event, id string, body []byte) []byte {
-	if event != "" {
-		b = appendField(b, "event", event)
-	}
-	b = appendField(b, "id", id)
+	b = AppendEventHead(b, event, id)
 	start := 0
 	for i := 0; i < len(body); i++ {
 		c := body[i]
 		if c != '\n' && c != '\r' {
 			continue
 		}
-		b = append(b, "data: "...)
 		b = append(b, body[start:i]...)
-		b = append(b, '\n')
+		b = append(b, EventDataBreak...)
 		if c == '\r' && i+1 < len(body) && body[i+1] == '\n' {
 			i++
 		}
 		start = i + 1
 	}
-	b = append(b, "data: "...)
 	b = append(b, body[start:]...)
-	return append(b, "\n\n"...)
+	return append(b, EventEnd...)
+}
+
+// EventDataBreak and EventEnd are the bytes between a body's lines in an
+// event and after its last one. AppendEventHead, then the body's lines
+// (split at CR, LF and CRLF) joined by EventDataBreak, then EventEnd are
+// the bytes of AppendEvent: a server can write a large body's lines where
+// they are instead of copying them.
+const (
+	EventDataBreak = "\ndata: "
+	EventEnd       = "\n\n"
+)
+
+// AppendEventHead appends the start of an event, up to the text of its
+// first data line: an "event:" line when event is not empty, the "id:"
+// line and "data: ".
+func AppendEventHead(b []byte, event, id string) []byte {
+	if event != "" {
+		b = appendField(b, "event", event)
+	}
+	b = appendField(b, "id", id)
+	return append(b, "data: "...)
 }
 
 // appendField appends one "name: value\n" line, the value without line
@@ -107,6 +123,14 @@ func HTTPDate(sec int64) string {
 // ends it: "\r\n" headers "\r\n" body "\r\n--" boundary. lastModified is
 // left out when empty (compound ids); contentType when empty.
 func AppendMultipartPart(b []byte, boundary, lastModified, etagHeader, etag, contentType string, body []byte) []byte {
+	b = AppendMultipartHead(b, lastModified, etagHeader, etag, contentType)
+	b = append(b, body...)
+	return AppendMultipartBoundary(b, boundary)
+}
+
+// AppendMultipartHead appends what comes before a part's body in
+// AppendMultipartPart: its headers and the blank line.
+func AppendMultipartHead(b []byte, lastModified, etagHeader, etag, contentType string) []byte {
 	if lastModified != "" {
 		b = append(b, "\r\nLast-Modified: "...)
 		b = append(b, lastModified...)
@@ -119,8 +143,12 @@ func AppendMultipartPart(b []byte, boundary, lastModified, etagHeader, etag, con
 		b = append(b, "\r\nContent-Type: "...)
 		b = appendLine(b, contentType)
 	}
-	b = append(b, "\r\n\r\n"...)
-	b = append(b, body...)
+	return append(b, "\r\n\r\n"...)
+}
+
+// AppendMultipartBoundary appends what follows a part's body in
+// AppendMultipartPart: "\r\n--" and the boundary.
+func AppendMultipartBoundary(b []byte, boundary string) []byte {
 	b = append(b, "\r\n--"...)
 	return append(b, boundary...)
 }
@@ -142,11 +170,20 @@ func Boundary(random [32]byte) string {
 
 // AppendChunk appends body as one HTTP/1.1 chunk.
 func AppendChunk(b []byte, body []byte) []byte {
-	b = strconv.AppendInt(b, int64(len(body)), 16)
-	b = append(b, "\r\n"...)
+	b = AppendChunkHead(b, len(body))
 	b = append(b, body...)
+	return append(b, ChunkDataEnd...)
+}
+
+// AppendChunkHead appends the size line of a chunk of n bytes; the chunk's
+// data and ChunkDataEnd follow it.
+func AppendChunkHead(b []byte, n int) []byte {
+	b = strconv.AppendInt(b, int64(n), 16)
 	return append(b, "\r\n"...)
 }
+
+// ChunkDataEnd follows the data of an HTTP/1.1 chunk.
+const ChunkDataEnd = "\r\n"
 
 // ChunkedEnd is the last chunk of an HTTP/1.1 chunked body.
 const ChunkedEnd = "0\r\n\r\n"

@@ -106,3 +106,29 @@ func FuzzAppendEvent(f *testing.F) {
 		}
 	})
 }
+
+// TestPiecewise: the heads, separators and ends written around a body in
+// pieces make the same bytes as the whole encoders.
+func TestPiecewise(t *testing.T) {
+	body := []byte("first line\r\nsecond\nthird")
+	lines := []string{"first line", "second", "third"}
+	tests := []struct {
+		name, got, want string
+	}{
+		{"event", string(AppendEventHead(nil, "chat", "1:2")) + strings.Join(lines, EventDataBreak) + EventEnd,
+			string(AppendEvent(nil, "chat", "1:2", body))},
+		{"event without name", string(AppendEventHead(nil, "", "1:2")) + "x" + EventEnd, string(AppendEvent(nil, "", "1:2", []byte("x")))},
+		{"chunk", string(AppendChunkHead(nil, len(body))) + string(body) + ChunkDataEnd, string(AppendChunk(nil, body))},
+		{"multipart", string(AppendMultipartHead(nil, "Thu, 01 Jan 1970 00:00:01 GMT", "Etag", "0", "text/x")) + string(body) +
+			string(AppendMultipartBoundary(nil, "B")),
+			string(AppendMultipartPart(nil, "B", "Thu, 01 Jan 1970 00:00:01 GMT", "Etag", "0", "text/x", body))},
+		{"frame", string(AppendFrameHeader(nil, OpText, Fin, len(body))) + string(body), string(AppendFrame(nil, OpText, Fin, body))},
+		{"long frame", string(AppendFrameHeader(nil, OpBinary, Fin|RSV1, 70000)) + strings.Repeat("x", 70000),
+			string(AppendFrame(nil, OpBinary, Fin|RSV1, []byte(strings.Repeat("x", 70000))))},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: pieces give %.80q, want %.80q", tt.name, tt.got, tt.want)
+		}
+	}
+}

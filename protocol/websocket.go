@@ -109,6 +109,13 @@ func AppendFrame(b []byte, op OpCode, flags FrameFlags, parts ...[]byte) []byte 
 	return b
 }
 
+// AppendFrameHeader appends the header of an unmasked frame whose payload
+// is n bytes: AppendFrame without the payload, for a server that writes
+// the payload from where it is.
+func AppendFrameHeader(b []byte, op OpCode, flags FrameFlags, n int) []byte {
+	return appendFrameHeader(b, op, flags, n, false)
+}
+
 // AppendMaskedFrame appends one frame masked with key, as a client writes
 // them. The key must be unpredictable (RFC 6455, section 5.3): draw it
 // from crypto/rand or math/rand/v2 for each frame.

@@ -62,8 +62,31 @@ func Negotiate(accept string) Format {
 
 // Append writes info in format f to b.
 func Append(b []byte, f Format, info store.Info, now time.Time) []byte {
+	return appendInfo(b, f, info, info.LastMessageID.String(), now)
+}
+
+// AppendSum writes in format f the info of several channels, as Nchan
+// answers a publish to or a delete of several channels at once: sum is
+// their infos added up with Add, and the last message id is "0" (there is
+// no one id for them).
+func AppendSum(b []byte, f Format, sum store.Info, now time.Time) []byte {
+	return appendInfo(b, f, sum, "0", now)
+}
+
+// Add adds a channel's info to a sum over several channels (see
+// AppendSum), as Nchan adds them up: the most messages any channel has,
+// the subscribers of all of them, and the latest time a subscriber touched
+// any.
+func Add(sum *store.Info, i store.Info) {
+	sum.Messages = max(sum.Messages, i.Messages)
+	sum.Subscribers += i.Subscribers
+	if i.LastRequested.After(sum.LastRequested) {
+		sum.LastRequested = i.LastRequested
+	}
+}
+
+func appendInfo(b []byte, f Format, info store.Info, id string, now time.Time) []byte {
 	req := info.Requested(now)
-	id := info.LastMessageID.String()
 	switch f {
 	case JSON:
 		b = append(b, `{"messages": `...)

@@ -135,3 +135,35 @@ func TestAppend(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendSum: the info of several channels, as Nchan answers a publish
+// to /pub/a,b (measured on Nchan 1.3.6): the most messages, the
+// subscribers added up, the latest request, and "0" as the last message
+// id.
+func TestAppendSum(t *testing.T) {
+	now := time.Unix(1450755298, 0)
+	var sum store.Info
+	for _, i := range []store.Info{
+		{Messages: 2, Subscribers: 1, LastRequested: time.Unix(1450755290, 0), LastMessageID: msgid.ID{Time: 1450755290, Tag: 1}},
+		{Messages: 5, Subscribers: 0, LastMessageID: msgid.ID{Time: 1450755297}},
+		{Messages: 1, Subscribers: 2, LastRequested: time.Unix(1450755296, 0)},
+	} {
+		Add(&sum, i)
+	}
+	tests := []struct {
+		f    Format
+		sum  store.Info
+		want string
+	}{
+		{Plain, sum, "queued messages: 5\r\nlast requested: 2 sec. ago\r\nactive subscribers: 3\r\nlast message id: 0"},
+		{JSON, sum, `{"messages": 5, "requested": 2, "subscribers": 3, "last_message_id": "0" }`},
+		{JSON, store.Info{Messages: 1}, `{"messages": 1, "requested": -1, "subscribers": 0, "last_message_id": "0" }`},
+		{XML, store.Info{Messages: 1}, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\r\n<channel>\r\n  <messages>1</messages>\r\n  <requested>-1</requested>\r\n  <subscribers>0</subscribers>\r\n  <last_message_id>0</last_message_id>\r\n</channel>"},
+		{YAML, store.Info{Messages: 2}, "---\r\nmessages: 2\r\nrequested: -1\r\nsubscribers: 0\r\nlast_message_id: \"0\"\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		if got := string(AppendSum(nil, tt.f, tt.sum, now)); got != tt.want {
+			t.Errorf("AppendSum(%v) =\n%q\nwant\n%q", tt.f, got, tt.want)
+		}
+	}
+}

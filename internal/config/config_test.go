@@ -94,7 +94,7 @@ servers:
 		{"CustomEtagHeader", l.CustomEtagHeader, ""},
 		{"ClientMaxBodySize", l.ClientMaxBodySize, int64(1 << 20)},
 		{"ClientBodyTimeout", l.ClientBodyTimeout, 60 * time.Second},
-		{"DefaultType", l.DefaultType, "text/plain"},
+		{"DefaultType", l.DefaultType, ""},
 		{"SplitDelimiter", l.SplitDelimiter, ""},
 		{"Line", l.Line, 4},
 	}
@@ -768,5 +768,40 @@ func TestTLSFilesAreLoadedAtCheck(t *testing.T) {
 	_, err := Parse([]byte(yamlText), "test.yaml")
 	if err == nil || !strings.Contains(err.Error(), "test.yaml:2:") || !strings.Contains(err.Error(), "ssl_certificate") {
 		t.Fatalf("error %v, want one naming ssl_certificate at line 2", err)
+	}
+}
+
+// TestTransportSpellings: every spelling Nchan accepts for a subscriber
+// transport is accepted, and is named in the configuration reference; on
+// a pubsub location "http" is HTTP publishing instead.
+func TestTransportSpellings(t *testing.T) {
+	docs, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		spelling string
+		want     Transport
+	}{
+		{"websocket", WebSocket}, {"ws", WebSocket}, {"websockets", WebSocket},
+		{"eventsource", EventSource}, {"event-source", EventSource}, {"es", EventSource}, {"sse", EventSource},
+		{"longpoll", LongPoll}, {"long-poll", LongPoll},
+		{"intervalpoll", IntervalPoll}, {"interval-poll", IntervalPoll}, {"poll", IntervalPoll}, {"http", IntervalPoll},
+		{"chunked", Chunked}, {"http-chunked", Chunked},
+		{"multipart-mixed", Multipart}, {"multipart", Multipart}, {"multipart/mixed", Multipart}, {"http-multipart", Multipart},
+		{"http-raw-stream", RawStream},
+	}
+	for _, tt := range tests {
+		c := mustParse(t, "servers: [{listen: \"127.0.0.1:1\", locations: [{location: /, subscriber: \""+tt.spelling+"\", channel_id: x}]}]\n")
+		if got := c.Servers[0].Locations[0].Subscriber; got != tt.want {
+			t.Errorf("subscriber: %s gives %v, want %v", tt.spelling, got, tt.want)
+		}
+		if !strings.Contains(string(docs), "`"+tt.spelling+"`") {
+			t.Errorf("docs/configuration.md does not name the spelling %q", tt.spelling)
+		}
+	}
+	c := mustParse(t, "servers: [{listen: \"127.0.0.1:1\", locations: [{location: /, pubsub: [http, sse], channel_id: x}]}]\n")
+	if l := c.Servers[0].Locations[0]; l.Subscriber != EventSource || !l.Publisher.HTTP || l.Publisher.WebSocket {
+		t.Errorf("pubsub: [http, sse] gives subscriber %v publisher %v, want eventsource and HTTP publishing", l.Subscriber, l.Publisher)
 	}
 }

@@ -82,7 +82,7 @@ type Location struct {
 	DeflateLevel            int
 	RawStreamSeparator      string
 	LongpollMultipart       string // "off", "on" or "raw"
-	AllowOrigin             []string
+	AllowOrigin             []location.Expr
 	AllowCredentials        bool
 	SendTimeout             time.Duration
 
@@ -240,12 +240,26 @@ func setTransports(n *yaml.Node, allowHTTP bool) (Transport, Publisher, error) {
 	return t, p, nil
 }
 
+// transportAliasDoc lists the spellings each subscriber transport is
+// accepted under, as Nchan accepts them.
+func transportAliasDoc() string {
+	var parts []string
+	for _, tn := range transportNames {
+		p := "`" + tn.names[0] + "`"
+		if len(tn.names) > 1 {
+			p += " (also " + "`" + strings.Join(tn.names[1:], "`, `") + "`)"
+		}
+		parts = append(parts, p)
+	}
+	return "Accepted spellings, as in Nchan: " + strings.Join(parts, "; ") + "."
+}
+
 // Directives returns every configuration key, in documentation order.
 func Directives() []Directive {
 	return []Directive{
 		{
 			Name: "max_reserved_memory", Aliases: []string{"shared_memory_size"}, Scope: ScopeGlobal, Default: "128M",
-			Doc: "Memory for buffered messages (with the encodings cached for each transport) and channels in the memory store. A publish that would pass it gets 507 Insufficient Storage. An encoding is built when a subscriber first needs it, after its publish was admitted, so usage can pass the limit by those encodings until messages are dropped; publishes meanwhile get 507.",
+			Doc: "Memory for buffered messages and channels in the memory store: each message's body (held once), its fields, and the framing cached for each transport (an EventSource event of more than 16 lines and a compressed WebSocket frame hold a copy of their own). A publish that would pass it gets 507 Insufficient Storage. An encoding is built when a subscriber first needs it, after its publish was admitted, so usage can pass the limit by those encodings until messages are dropped; publishes meanwhile get 507.",
 			setGlob: func(c *Config, n *yaml.Node) error {
 				v, err := sizeValue(n)
 				if err != nil {
@@ -354,7 +368,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "subscriber", Aliases: []string{"subscriber_location"}, Default: "off",
-			Doc: "Makes the location a subscriber endpoint. `true` allows websocket, eventsource, longpoll, chunked and multipart-mixed; or list the transports allowed from websocket, eventsource, longpoll, intervalpoll, chunked, multipart-mixed, http-raw-stream.",
+			Doc: "Makes the location a subscriber endpoint. `true` allows websocket, eventsource, longpoll, chunked and multipart-mixed; or list the transports allowed from websocket, eventsource, longpoll, intervalpoll, chunked, multipart-mixed, http-raw-stream (`off`, `none` or `disabled`: none). " + transportAliasDoc() + " With both `longpoll` and `intervalpoll`, every plain GET is an interval-poll (it comes first in Nchan's order), so nothing long-polls there.",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				t, _, err := setTransports(n, false)
 				if err != nil {
@@ -366,7 +380,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "pubsub", Aliases: []string{"pubsub_location"}, Default: "off",
-			Doc: "Publisher and subscriber in one: GET subscribes, POST/PUT publish, DELETE deletes. `true` allows http and websocket publishing and the default subscriber transports; or a list of transports plus `http`.",
+			Doc: "Publisher and subscriber in one: GET subscribes, POST/PUT publish, DELETE deletes. `true` allows http and websocket publishing and the default subscriber transports; or a list of transports plus `http`, which here means HTTP publishing (not interval-poll, as in `subscriber`), as in Nchan; the other spellings are those of `subscriber`.",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				t, p, err := setTransports(n, true)
 				if err != nil {
@@ -508,7 +522,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "subscriber_last_message_id", Default: "$http_last_event_id $arg_last_event_id",
-			Doc:    "Where a subscriber's last message id is read from when If-Modified-Since/If-None-Match carry none (a tag-only If-None-Match without If-Modified-Since carries none): the first non-empty value (url-decoded) of these, up to 5.",
+			Doc:    "Where a subscriber's last message id is read from when If-Modified-Since/If-None-Match carry none (a tag-only If-None-Match without If-Modified-Since carries none): the first non-empty value (url-decoded) of these, up to 5. A value without a `:` is no id and the next is tried; one with a `:` that does not parse is 400, except for EventSource subscribers, which then start at `subscriber_first_message` (docs/protocol.md).",
 			setLoc: exprsKey(5, true, func(l *Location) *[]location.Expr { return &l.SubscriberLastMessageID }),
 		},
 		{
@@ -546,8 +560,8 @@ func Directives() []Directive {
 			setLoc: durationKey(func(l *Location) *time.Duration { return &l.ClientBodyTimeout }),
 		},
 		{
-			Name: "default_type", Default: "text/plain",
-			Doc: "Content-Type of messages published without one.",
+			Name: "default_type", Default: "",
+			Doc: "Content-Type given to messages published without one (on long-poll answers) and to chunked and raw streams. Empty, the default: none, as Nchan and the Push Module deliver them (nginx's own `default_type` does not apply to Nchan's answers: it has no counterpart there).",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				s, err := scalar(n)
 				if err != nil {
@@ -632,12 +646,12 @@ func Directives() []Directive {
 		},
 		{
 			Name: "deflate_message_for_websocket", Default: "off",
-			Doc:    "Compress messages (once each) for WebSocket subscribers that negotiated permessage-deflate.",
+			Doc:    "On a publisher location: messages published here go out compressed (once each, RSV1) to every WebSocket subscriber that negotiated permessage-deflate, whatever its location; messages from other publisher locations go out uncompressed. As in Nchan, it is the publisher's setting: on a subscriber-only location it changes nothing.",
 			setLoc: boolKey(func(l *Location) *bool { return &l.DeflateWebSocket }),
 		},
 		{
 			Name: "permessage_deflate_compression_level", Default: "6",
-			Doc:    "zlib level (1-9) for `deflate_message_for_websocket`.",
+			Doc:    "zlib level (1-9) at which a publisher location with `deflate_message_for_websocket` compresses its messages. (Nchan has one level for the whole server; here each publisher location may have its own.)",
 			setLoc: intKey(1, 9, func(l *Location) *int { return &l.DeflateLevel }),
 		},
 		{
@@ -682,15 +696,8 @@ func Directives() []Directive {
 		},
 		{
 			Name: "access_control_allow_origin", Default: "",
-			Doc: "Origins allowed to use this location (space-separated, or `*`); a request with another Origin gets 403. Empty: any origin, echoed back.",
-			setLoc: func(l *Location, n *yaml.Node) error {
-				vals, err := scalars(n, true)
-				if err != nil {
-					return err
-				}
-				l.AllowOrigin = vals
-				return nil
-			},
+			Doc:    "Origins allowed to use this location: space-separated (or a list), `*` for any; variables are evaluated for each request, so `$arg_origin` or `$http_x_allowed_origins` can choose them per request. A request whose Origin is not among them gets 403 with an empty body; an empty value allows no origin. Answers send back the request's Origin as `Access-Control-Allow-Origin`, or `*` when the value is exactly `*`. Not set: any origin, echoed back.",
+			setLoc: exprsKey(64, true, func(l *Location) *[]location.Expr { return &l.AllowOrigin }),
 		},
 		{
 			Name: "access_control_allow_credentials", Default: "on",

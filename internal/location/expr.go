@@ -138,6 +138,17 @@ func varPart(name string) (part, error) {
 // String returns the source text of the expression.
 func (e Expr) String() string { return e.src }
 
+// IsLiteral reports whether the expression has no variables: it evaluates
+// to its text for every request.
+func (e Expr) IsLiteral() bool {
+	for _, p := range e.parts {
+		if p.kind != literal {
+			return false
+		}
+	}
+	return true
+}
+
 // IsEmpty reports whether the expression has no parts at all.
 func (e Expr) IsEmpty() bool { return len(e.parts) == 0 }
 

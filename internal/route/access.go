@@ -6,25 +6,33 @@ import (
 	"strings"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/location"
 )
 
 // Access is a location's cross-origin policy
 // (access_control_allow_origin, access_control_allow_credentials).
 type Access struct {
-	// Origins may use the location; empty allows any, "*" too.
-	Origins     []string
+	// Origins are the access_control_allow_origin values, evaluated for
+	// each request and split at spaces; none configured: any origin may
+	// use the location.
+	Origins     []location.Expr
 	Credentials bool
-	// anyOrigin answers Access-Control-Allow-Origin: * rather than the
-	// request's origin.
-	anyOrigin bool
+	// static holds the entries when no value has a variable, split once.
+	static   []string
+	variable bool
 	// expose is the Access-Control-Expose-Headers value.
 	expose string
 }
 
 func newAccess(l *config.Location) Access {
-	a := Access{Credentials: l.AllowCredentials, anyOrigin: len(l.AllowOrigin) == 1 && l.AllowOrigin[0] == "*"}
-	for _, o := range l.AllowOrigin {
-		a.Origins = append(a.Origins, strings.TrimSuffix(o, "/"))
+	a := Access{Origins: l.AllowOrigin, Credentials: l.AllowCredentials}
+	for _, e := range l.AllowOrigin {
+		if !e.IsLiteral() {
+			a.variable = true
+		}
+	}
+	if !a.variable {
+		a.static = originEntries(nil, a.Origins, location.Request{})
 	}
 	etag := "Etag"
 	if l.CustomEtagHeader != "" {
@@ -34,59 +42,73 @@ func newAccess(l *config.Location) Access {
 	return a
 }
 
-// restricted reports whether some origins are refused.
-func (a *Access) restricted() bool {
+// originEntries appends to dst the allowed origins the values give for a
+// request: each value split at spaces.
+func originEntries(dst []string, values []location.Expr, vars location.Request) []string {
+	for _, e := range values {
+		dst = append(dst, strings.Fields(e.Eval(vars))...)
+	}
+	return dst
+}
+
+// Allow decides whether a request from origin may use the location, and
+// what its answers send as Access-Control-Allow-Origin: "*" when the
+// location's value is exactly "*", the request's origin otherwise (also
+// when it is refused, as Nchan answers). An entry "*" allows any origin;
+// an empty value (a variable that is empty for this request) allows none.
+func (a *Access) Allow(vars location.Request, origin string) (ok bool, allowOrigin string) {
 	if len(a.Origins) == 0 {
-		return false
+		return true, origin
 	}
-	for _, o := range a.Origins {
-		if o == "*" {
-			return false
+	entries := a.static
+	if a.variable {
+		entries = originEntries(make([]string, 0, 4), a.Origins, vars)
+	}
+	if len(entries) == 1 && entries[0] == "*" {
+		return true, "*"
+	}
+	for _, o := range entries {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true, origin
 		}
 	}
-	return true
+	return false, origin
 }
 
-// Allowed reports whether a cross-origin request from origin may use the
-// location.
-func (a *Access) Allowed(origin string) bool {
-	if !a.restricted() {
-		return true
-	}
-	for _, o := range a.Origins {
-		if strings.EqualFold(o, origin) {
-			return true
-		}
-	}
-	return false
-}
-
-// SetCORS adds the CORS response headers for a request with an Origin.
-func (a *Access) SetCORS(hd http.Header, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
+// SetCORS adds the headers every answer to a cross-origin request carries,
+// errors included: Access-Control-Allow-Origin and, unless
+// access_control_allow_credentials is off,
+// Access-Control-Allow-Credentials. It does nothing for a request without
+// an Origin, or one that did not get through the access stage (a path no
+// location matches).
+func (q *Request) SetCORS(hd http.Header) {
+	if q.allowOrigin == "" {
 		return
 	}
-	if a.anyOrigin {
-		hd.Set("Access-Control-Allow-Origin", "*")
-	} else {
-		hd.Set("Access-Control-Allow-Origin", origin)
-	}
-	if a.Credentials {
+	hd.Set("Access-Control-Allow-Origin", q.allowOrigin)
+	if q.Route.Access.Credentials {
 		hd.Set("Access-Control-Allow-Credentials", "true")
 	}
-	hd.Set("Access-Control-Expose-Headers", a.expose)
+}
+
+// ExposeIDs adds Access-Control-Expose-Headers (Last-Modified, the id
+// header, Content-Type) to a cross-origin answer that carries a message
+// id in its headers: what Nchan's long-poll and interval-poll subscribers
+// answer, whatever the status.
+func (q *Request) ExposeIDs(hd http.Header) {
+	if q.allowOrigin != "" {
+		hd.Set("Access-Control-Expose-Headers", q.Route.Access.expose)
+	}
 }
 
 // Preflight sets the headers of an answer to OPTIONS: the methods and
-// request headers the location accepts from other origins.
+// request headers the location accepts from other origins (the CORS
+// headers themselves are every answer's, see SetCORS).
 func (rt *Route) Preflight(hd http.Header, r *http.Request) {
 	hd.Set("Allow", rt.Allow)
 	if r.Header.Get("Origin") == "" {
 		return
 	}
-	rt.Access.SetCORS(hd, r)
-	hd.Del("Access-Control-Expose-Headers")
 	const subscriberHeaders = "If-None-Match, If-Modified-Since, Content-Type, Cache-Control, X-EventSource-Event, Etag, Last-Event-ID"
 	switch {
 	case rt.Publisher.HTTP && rt.Subscriber.Transports != 0:
@@ -101,14 +123,24 @@ func (rt *Route) Preflight(hd http.Header, r *http.Request) {
 	}
 }
 
-// originStage refuses requests from origins the location does not allow.
+// originStage decides a cross-origin request's access: it refuses origins
+// the location does not allow (403, with an empty body) and records what
+// every answer's Access-Control-Allow-Origin is.
 type originStage struct{}
 
 func (originStage) Name() string { return "access" }
 
 func (originStage) Run(_ context.Context, q *Request) *Refusal {
-	if origin := q.HTTP.Header.Get("Origin"); origin != "" && !q.Route.Access.Allowed(origin) {
-		return refuse(http.StatusForbidden, "origin", "Origin not allowed.")
+	origin := q.HTTP.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	ok, allow := q.Route.Access.Allow(q.Vars(), origin)
+	if !q.Route.Status { // a status page answers without CORS headers
+		q.allowOrigin = allow
+	}
+	if !ok {
+		return refuse(http.StatusForbidden, "origin", "")
 	}
 	return nil
 }

@@ -115,7 +115,7 @@ func (resolveStage) Run(_ context.Context, q *Request) *Refusal {
 	if q.Role != Subscribe {
 		return nil
 	}
-	cur, rf := rt.IDs.parse(q.HTTP, vars, len(keys))
+	cur, rf := rt.IDs.parse(q.HTTP, vars, len(keys), q.Transport == config.EventSource)
 	if rf != nil {
 		return rf
 	}

@@ -46,8 +46,13 @@ type Cursor struct {
 // parse finds the message id a subscriber request carries, in Nchan's
 // order: If-Modified-Since with If-None-Match; a compound id in
 // If-None-Match (or the Etag request header NchanSubscriber.js sends);
-// subscriber_last_message_id.
-func (ids *IDs) parse(r *http.Request, vars location.Request, n int) (Cursor, *Refusal) {
+// subscriber_last_message_id. As in Nchan, a subscriber_last_message_id
+// value without a ':' is no id (the next value is tried, then the
+// location's start), and one with a ':' that does not parse is refused
+// (400), unless lenient: an EventSource request, whose Last-Event-ID
+// comes from whatever server the browser last talked to and which would
+// never reconnect after a 400, ignores it as well.
+func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient bool) (Cursor, *Refusal) {
 	bad := refuse(http.StatusBadRequest, "message id", "Message ID invalid")
 	given := func(m msgid.Multi) (Cursor, *Refusal) {
 		return Cursor{IDs: m.Cursors(), Active: m.Active, Given: true}, nil
@@ -93,8 +98,14 @@ func (ids *IDs) parse(r *http.Request, vars location.Request, n int) (Cursor, *R
 		if dec, err := url.QueryUnescape(v); err == nil {
 			v = dec
 		}
+		if !strings.Contains(v, ":") {
+			continue
+		}
 		m, err := msgid.Parse(v, n)
 		if err != nil {
+			if lenient {
+				continue
+			}
 			return Cursor{}, bad
 		}
 		return given(m)
@@ -110,14 +121,21 @@ func unquote(s string) string {
 	return s
 }
 
-// SetHeaders writes the id a subscriber sends back for the next message:
-// Last-Modified (the second) and the tags, or the whole id in compound
-// mode.
-func (ids *IDs) SetHeaders(hd http.Header, m msgid.Multi) {
-	if ids.Compound {
+// SetHeaders writes, on a poll answer with status, the id a subscriber
+// sends back for the next message, as Nchan does: Last-Modified (the
+// second) and the tags, or the whole id in compound mode. Last-Modified
+// goes only on 200 and 304, the answers nginx sends it on; an id of time
+// 0 (a request that named none, answered without a message) writes
+// neither. Vary is always written.
+func (ids *IDs) SetHeaders(hd http.Header, m msgid.Multi, status int) {
+	switch {
+	case m.Time <= 0:
+	case ids.Compound:
 		hd.Set(ids.Header, m.String())
-	} else {
-		hd.Set("Last-Modified", time.Unix(m.Time, 0).UTC().Format(http.TimeFormat))
+	default:
+		if status == http.StatusOK || status == http.StatusNotModified {
+			hd.Set("Last-Modified", time.Unix(m.Time, 0).UTC().Format(http.TimeFormat))
+		}
 		hd.Set(ids.Header, m.TagString())
 	}
 	hd.Set("Vary", "If-None-Match, If-Modified-Since")

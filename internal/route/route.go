@@ -118,6 +118,11 @@ type Publisher struct {
 	// EventName, when set, replaces every message's EventSource event name
 	// (eventsource_event).
 	EventName string
+	// Deflate is the zlib level at which messages published here go out
+	// to WebSocket subscribers that negotiated permessage-deflate
+	// (deflate_message_for_websocket, permessage_deflate_compression_level);
+	// 0: uncompressed.
+	Deflate uint8
 }
 
 // Subscriber is what a location does for subscribers.
@@ -131,7 +136,8 @@ type Subscriber struct {
 	// for this long.
 	SendTimeout time.Duration
 	// DefaultType is the Content-Type of messages published without one,
-	// and of chunked and raw streams.
+	// and of chunked and raw streams; "" (the default) sends none, as
+	// Nchan does.
 	DefaultType string
 	// Multipart is longpoll_multipart_response: "off", "on" or "raw".
 	Multipart string
@@ -159,10 +165,6 @@ type WebSocket struct {
 	// HeartbeatIn is a client message answered with HeartbeatOut instead of
 	// being published (websocket_client_heartbeat).
 	HeartbeatIn, HeartbeatOut string
-	// Deflate compresses messages for clients that negotiated
-	// permessage-deflate, at DeflateLevel.
-	Deflate      bool
-	DeflateLevel int
 }
 
 // Provision builds the route of a location whose channels live in st.
@@ -189,6 +191,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 		BodyTimeout: l.ClientBodyTimeout,
 		EventName:   l.EventSourceEvent,
 	}
+	if l.DeflateWebSocket {
+		rt.Publisher.Deflate = uint8(l.DeflateLevel)
+	}
 	rt.Subscriber = Subscriber{
 		Transports: l.Subscriber & implemented,
 		Options: store.SubscribeOptions{
@@ -213,8 +218,6 @@ func Provision(l *config.Location, st store.Store) *Route {
 			Ping:         l.WebSocketPingInterval,
 			HeartbeatIn:  l.WebSocketHeartbeatIn,
 			HeartbeatOut: l.WebSocketHeartbeatOut,
-			Deflate:      l.DeflateWebSocket,
-			DeflateLevel: l.DeflateLevel,
 		},
 	}
 	if l.Publisher.HTTP {
@@ -222,7 +225,7 @@ func Provision(l *config.Location, st store.Store) *Route {
 	} else {
 		rt.Allow = "GET, OPTIONS"
 	}
-	if rt.Access.restricted() {
+	if !rt.Status || len(rt.Access.Origins) > 0 {
 		rt.stages = append(rt.stages, originStage{})
 	}
 	rt.channelStages = len(rt.stages)
@@ -247,6 +250,10 @@ type Request struct {
 	// Publish are the channels a WebSocket subscriber on a pubsub location
 	// publishes to.
 	Publish []store.ChannelKey
+
+	// allowOrigin is what the answers to a cross-origin request send as
+	// Access-Control-Allow-Origin; "" for a request without an Origin.
+	allowOrigin string
 
 	values []string // the channel id expressions' values, before splitting
 }

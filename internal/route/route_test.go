@@ -260,11 +260,85 @@ func TestPreflight(t *testing.T) {
 			t.Fatalf("%s: refused %v", tt.path, rf)
 		}
 		hd := http.Header{}
+		q.SetCORS(hd)
 		q.Route.Preflight(hd, q.HTTP)
 		if hd.Get("Access-Control-Allow-Methods") != tt.methods || hd.Get("Access-Control-Allow-Headers") != tt.headers ||
 			hd.Get("Access-Control-Allow-Origin") != "https://x.example" || hd.Get("Access-Control-Expose-Headers") != "" {
 			t.Errorf("%s: preflight headers %v", tt.path, hd)
 		}
+	}
+}
+
+// TestAccess: access_control_allow_origin as Nchan evaluates it, for each
+// request: a list, "*", variables (one origin or several per request), an
+// empty value; what a refused origin is answered with.
+func TestAccess(t *testing.T) {
+	locations := []struct{ name, value string }{
+		{"list", `"https://ok.example https://ok2.example/"`},
+		{"yaml list", `[https://ok.example, "$arg_also"]`},
+		{"star", `"*"`},
+		{"star in a list", `"https://ok.example *"`},
+		{"variable", `$arg_origin`},
+		{"header", `$http_x_allowed`},
+		{"unset", `""`},
+	}
+	var yaml strings.Builder
+	yaml.WriteString("servers:\n  - listen: 127.0.0.1:0\n    locations:\n")
+	for _, l := range locations {
+		yaml.WriteString("      - location: ~ ^/" + strings.ReplaceAll(l.name, " ", "-") + "/(.+)$\n        subscriber: true\n        channel_id: $1\n")
+		if l.value != `""` {
+			yaml.WriteString("        access_control_allow_origin: " + l.value + "\n")
+		}
+	}
+	prepare := routes(t, yaml.String())
+	tests := []struct {
+		location, target, origin string
+		headers                  []string
+		allowed                  bool
+		allowOrigin              string
+	}{
+		{"list", "/a", "https://ok.example", nil, true, "https://ok.example"},
+		{"list", "/a", "https://OK2.example", nil, true, "https://OK2.example"},
+		{"list", "/a", "https://bad.example", nil, false, "https://bad.example"},
+		{"yaml list", "/a", "https://ok.example", nil, true, "https://ok.example"},
+		{"yaml list", "/a?also=https://x.example", "https://x.example", nil, true, "https://x.example"},
+		{"yaml list", "/a", "https://x.example", nil, false, "https://x.example"},
+		{"star", "/a", "https://any.example", nil, true, "*"},
+		{"star in a list", "/a", "https://any.example", nil, true, "https://any.example"},
+		{"variable", "/a?origin=https://v.example", "https://v.example", nil, true, "https://v.example"},
+		{"variable", "/a?origin=https://v.example", "https://w.example", nil, false, "https://w.example"},
+		{"variable", "/a", "https://w.example", nil, false, "https://w.example"}, // empty: no origin allowed
+		{"variable", "/a?origin=*", "https://w.example", nil, true, "*"},
+		{"header", "/a", "https://h.example", []string{"X-Allowed", "https://g.example https://h.example"}, true, "https://h.example"},
+		{"header", "/a", "https://h.example", []string{"X-Allowed", "https://g.example"}, false, "https://h.example"},
+		{"unset", "/a", "https://any.example", nil, true, "https://any.example"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.location+" "+tt.target+" "+tt.origin, func(t *testing.T) {
+			path := "/" + strings.ReplaceAll(tt.location, " ", "-") + tt.target
+			q, rf := prepare(request("GET", path, append([]string{"Origin", tt.origin}, tt.headers...)...))
+			if allowed := rf == nil; allowed != tt.allowed {
+				t.Fatalf("allowed %v (refusal %v), want %v", allowed, rf, tt.allowed)
+			}
+			if rf != nil && (rf.Status != http.StatusForbidden || rf.Message != "") {
+				t.Fatalf("refused with %d %q, want 403 with an empty body", rf.Status, rf.Message)
+			}
+			hd := http.Header{}
+			q.SetCORS(hd)
+			if got := hd.Get("Access-Control-Allow-Origin"); got != tt.allowOrigin {
+				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tt.allowOrigin)
+			}
+			if got := hd.Get("Access-Control-Allow-Credentials"); got != "true" {
+				t.Errorf("Access-Control-Allow-Credentials %q, want true", got)
+			}
+		})
+	}
+	// Without an Origin nothing is checked and no CORS header is sent.
+	q, rf := prepare(request("GET", "/variable/a"))
+	hd := http.Header{}
+	q.SetCORS(hd)
+	if rf != nil || len(hd) != 0 {
+		t.Fatalf("without an Origin: refusal %v, headers %v", rf, hd)
 	}
 }
 

@@ -346,14 +346,13 @@ func (g *fanWriter) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, 
 	default:
 	}
 	for {
-		bufs, waits, end := st.collect(sc.bufs[:0])
+		bufs, n, waits, end := st.collect(sc.bufs[:0])
 		if end != nil {
 			go st.endWith(copyBufs(bufs, 0), *end)
 			clear(bufs)
 			return nil, false
 		}
-		if len(bufs) > 0 {
-			n := len(bufs)
+		if n > 0 {
 			ok := g.write(sc, st, bufs)
 			clear(bufs)
 			if !ok {

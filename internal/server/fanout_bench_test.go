@@ -129,29 +129,30 @@ func BenchmarkEncode(b *testing.B) {
 	}{
 		{"eventsource", &esFormat{es: &rt.Subscriber.EventSource}},
 		{"chunked", &chunkFormat{framed: true}},
-		{"multipart", &multipartFormat{ids: &rt.IDs, boundary: s.boundary}},
-		{"raw", &rawFormat{sep: "\n"}},
-		{"websocket", &wsFormat{s: s, level: rt.Subscriber.WebSocket.DeflateLevel}},
-		{"websocket-meta", &wsFormat{s: s, level: rt.Subscriber.WebSocket.DeflateLevel, meta: true}},
-		{"websocket-deflate", &wsFormat{s: s, level: rt.Subscriber.WebSocket.DeflateLevel, deflate: true}},
+		{"multipart", &multipartFormat{ids: &rt.IDs, boundary: s.boundary, next: s.partEnd}},
+		{"raw", &rawFormat{sep: []byte("\n")}},
+		{"websocket", &wsFormat{s: s}},
+		{"websocket-meta", &wsFormat{s: s, meta: true}},
+		{"websocket-deflate", &wsFormat{s: s, deflate: true}},
 	}
 	ss := &session{cursors: make([]msgid.ID, 1)}
+	bufs := make([][]byte, 0, maxParts)
 	for _, tc := range formats {
 		b.Run(tc.name+"/first", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				m := &store.Message{ID: msgid.ID{Time: 1795376591, Tag: 3}, Body: body, ContentType: "text/plain"}
+				m := &store.Message{ID: msgid.ID{Time: 1795376591, Tag: 3}, Body: body, ContentType: "text/plain", Deflate: 6}
 				ss.cursors[0] = m.ID
-				tc.f.message(m, ss.multiID(0), true)
+				bufs = tc.f.message(bufs[:0], m, ss.multiID(0), true)
 			}
 		})
 		b.Run(tc.name+"/cached", func(b *testing.B) {
-			m := &store.Message{ID: msgid.ID{Time: 1795376591, Tag: 3}, Body: body, ContentType: "text/plain"}
+			m := &store.Message{ID: msgid.ID{Time: 1795376591, Tag: 3}, Body: body, ContentType: "text/plain", Deflate: 6}
 			ss.cursors[0] = m.ID
-			tc.f.message(m, ss.multiID(0), true)
+			bufs = tc.f.message(bufs[:0], m, ss.multiID(0), true)
 			b.ReportAllocs()
 			for b.Loop() {
-				tc.f.message(m, ss.multiID(0), true)
+				bufs = tc.f.message(bufs[:0], m, ss.multiID(0), true)
 			}
 		})
 	}

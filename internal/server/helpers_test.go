@@ -192,7 +192,9 @@ var streamConfig = testConfig(nil,
 	prefixLocation("wsping", "subscriber: true", "websocket_ping_interval: 150ms"),
 	prefixLocation("hb", "subscriber: true", "websocket_client_heartbeat: PING PONG"),
 	prefixLocation("small", "pubsub: true", "client_max_body_size: 16"),
-	prefixLocation("deflate", "subscriber: true", "deflate_message_for_websocket: on"),
+	prefixLocation("pubdeflate", "publisher: true", "deflate_message_for_websocket: on"),
+	prefixLocation("pubdeflate1", "publisher: true", "deflate_message_for_websocket: on", "permessage_deflate_compression_level: 1"),
+	prefixLocation("subdeflate", "subscriber: true", "deflate_message_for_websocket: on"),
 	prefixLocation("slowpub", "publisher: true", "message_buffer_length: 400"),
 	prefixLocation("slow", "subscriber: true", "send_timeout: 1s"),
 	prefixLocation("cors", "subscriber: true", "access_control_allow_origin: http://good.example"),
@@ -337,6 +339,46 @@ func expect404(t testing.TB, url string) {
 	r := do(t, "GET", url, "")
 	if r.Status != http.StatusNotFound || r.Body != "" {
 		t.Fatalf("GET %s: got %d %q, want 404 with an empty body", url, r.Status, r.Body)
+	}
+}
+
+// headerValue is the value of name in a list of name, value pairs, or "".
+func headerValue(headers []string, name string) string {
+	for i := 0; i+1 < len(headers); i += 2 {
+		if strings.EqualFold(headers[i], name) {
+			return headers[i+1]
+		}
+	}
+	return ""
+}
+
+// checkCORS checks the CORS headers of an answer to a request with an
+// Origin: Access-Control-Allow-Origin is origin; Allow-Credentials is
+// "true" when credentials is set, absent otherwise; and, when exposed is
+// set (the answers of long-poll and interval-poll subscribers, which carry
+// message ids), Access-Control-Expose-Headers names the id headers and Vary
+// the request headers they come back in; absent otherwise.
+func checkCORS(t testing.TB, h http.Header, origin string, credentials, exposed bool) {
+	t.Helper()
+	if got := h.Get("Access-Control-Allow-Origin"); got != origin {
+		t.Errorf("Access-Control-Allow-Origin %q, want %q", got, origin)
+	}
+	wantCreds := ""
+	if credentials {
+		wantCreds = "true"
+	}
+	if got := h.Get("Access-Control-Allow-Credentials"); got != wantCreds {
+		t.Errorf("Access-Control-Allow-Credentials %q, want %q", got, wantCreds)
+	}
+	wantExpose, wantVary := "", ""
+	if exposed {
+		wantExpose, wantVary = "Last-Modified, Etag, Content-Type", "If-None-Match, If-Modified-Since"
+	}
+	if got := h.Get("Access-Control-Expose-Headers"); got != wantExpose {
+		t.Errorf("Access-Control-Expose-Headers %q, want %q", got, wantExpose)
+	}
+	if got := h.Get("Vary"); got != wantVary {
+		t.Errorf("Vary %q, want %q", got, wantVary)
 	}
 }
 
@@ -817,6 +859,23 @@ func (c *rawConn) readN(t testing.TB, n int, d time.Duration) string {
 	return string(buf)
 }
 
+// readUntil reads (within 3s) until the bytes read contain want, and
+// returns them; it fails if the connection ends or the time passes first.
+func (c *rawConn) readUntil(t testing.TB, want string) string {
+	t.Helper()
+	c.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	var got []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(got, []byte(want)) {
+		n, err := c.br.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			t.Fatalf("reading until %q: got %q, then %v", want, got, err)
+		}
+	}
+	return string(got)
+}
+
 // expect reads exactly the bytes of want.
 func (c *rawConn) expect(t testing.TB, want string) {
 	t.Helper()
@@ -1135,8 +1194,15 @@ func inflate(t testing.TB, p []byte) string {
 // deflate compresses a client message as permessage-deflate does.
 func deflate(t testing.TB, s string) []byte {
 	t.Helper()
+	return deflateAt(t, s, flate.BestCompression)
+}
+
+// deflateAt compresses a message at a zlib level, as permessage-deflate
+// without context takeover does.
+func deflateAt(t testing.TB, s string, level int) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	w, _ := flate.NewWriter(&buf, level)
 	w.Write([]byte(s))
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)

@@ -10,12 +10,12 @@ import (
 	"github.com/heraldpush/herald/protocol/msgid"
 )
 
-// Encoding slots of store.Message (see store.Message.Encoded).
+// Encoding slots of store.Message (see store.Message.Encoded). Raw
+// streams need none: a body and its separator are written as they are.
 const (
 	slotEventSource = iota
 	slotChunk
 	slotMultipart
-	slotRaw
 	slotWSPlain
 	slotWSMeta
 	slotWSPlainDeflate
@@ -30,7 +30,7 @@ func (s *Server) streamHTTP(w http.ResponseWriter, q *route.Request, ss *session
 	r, rt := q.HTTP, q.Route
 	sub := &rt.Subscriber
 	hd := make(http.Header)
-	rt.Access.SetCORS(hd, r)
+	q.SetCORS(hd)
 	h1 := r.ProtoMajor == 1
 	var f format
 	var preamble []byte
@@ -42,18 +42,18 @@ func (s *Server) streamHTTP(w http.ResponseWriter, q *route.Request, ss *session
 		f = &esFormat{es: &sub.EventSource}
 		preamble = []byte(protocol.EventSourcePreamble)
 	case config.Chunked:
-		hd.Set("Content-Type", sub.DefaultType)
+		setContentType(hd, sub.DefaultType)
 		if h1 {
 			hd.Set("Transfer-Encoding", "chunked")
 		}
 		f = &chunkFormat{framed: h1}
 	case config.Multipart:
 		hd.Set("Content-Type", "multipart/mixed; boundary="+s.boundary)
-		f = &multipartFormat{ids: &rt.IDs, boundary: s.boundary}
+		f = &multipartFormat{ids: &rt.IDs, boundary: s.boundary, next: s.partEnd}
 		preamble = []byte("--" + s.boundary)
 	default:
-		hd.Set("Content-Type", sub.DefaultType)
-		f = &rawFormat{sep: sub.RawSeparator}
+		setContentType(hd, sub.DefaultType)
+		f = &rawFormat{sep: []byte(sub.RawSeparator)}
 	}
 	if t != config.EventSource {
 		ping = 0
@@ -110,13 +110,21 @@ func (s *Server) streamHTTP(w http.ResponseWriter, q *route.Request, ss *session
 // skipped: an empty chunk would end the body.
 type chunkFormat struct{ framed bool }
 
-func (f *chunkFormat) message(m *store.Message, _ msgid.Multi, _ bool) []byte {
-	if !f.framed || len(m.Body) == 0 {
-		return m.Body
+// chunkDataEnd follows every chunk's data.
+var chunkDataEnd = []byte(protocol.ChunkDataEnd)
+
+func (f *chunkFormat) message(bufs [][]byte, m *store.Message, _ msgid.Multi, _ bool) [][]byte {
+	if len(m.Body) == 0 {
+		return bufs
 	}
-	return m.Encoded(slotChunk, func(m *store.Message) []byte {
-		return protocol.AppendChunk(make([]byte, 0, len(m.Body)+12), m.Body)
+	if !f.framed {
+		return append(bufs, m.Body)
+	}
+	enc := m.Encoded(slotChunk, func(m *store.Message) store.Encoding {
+		head := protocol.AppendChunkHead(make([]byte, 0, 18), len(m.Body))
+		return store.Encoding{Parts: [][]byte{head, m.Body, chunkDataEnd}, Own: cap(head)}
 	})
+	return append(bufs, enc.Parts...)
 }
 
 func (f *chunkFormat) ping() []byte { return nil }
@@ -133,24 +141,27 @@ func (f *chunkFormat) end(streamEnd) []byte {
 type multipartFormat struct {
 	ids      *route.IDs
 	boundary string
+	next     []byte // what follows each body: "\r\n--" and the boundary
 }
 
-func (f *multipartFormat) message(m *store.Message, id msgid.Multi, single bool) []byte {
-	build := func(m *store.Message, id msgid.Multi) []byte {
+func (f *multipartFormat) message(bufs [][]byte, m *store.Message, id msgid.Multi, single bool) [][]byte {
+	build := func(m *store.Message, id msgid.Multi) store.Encoding {
 		lm, etag := "", id.TagString()
 		if f.ids.Compound {
 			etag = id.String()
 		} else {
 			lm = protocol.HTTPDate(id.Time)
 		}
-		return protocol.AppendMultipartPart(make([]byte, 0, len(m.Body)+120), f.boundary, lm, f.ids.Header, etag, m.ContentType, m.Body)
+		head := protocol.AppendMultipartHead(make([]byte, 0, 120), lm, f.ids.Header, etag, m.ContentType)
+		return store.Encoding{Parts: [][]byte{head, m.Body, f.next}, Own: cap(head)}
 	}
 	if !single || !f.ids.Cacheable() {
-		return build(m, id)
+		return append(bufs, build(m, id).Parts...)
 	}
-	return m.Encoded(slotMultipart, func(m *store.Message) []byte {
+	enc := m.Encoded(slotMultipart, func(m *store.Message) store.Encoding {
 		return build(m, msgid.Multi{Time: m.ID.Time, Tags: []int32{m.ID.Tag}})
 	})
+	return append(bufs, enc.Parts...)
 }
 
 func (f *multipartFormat) ping() []byte { return nil }
@@ -158,17 +169,10 @@ func (f *multipartFormat) ping() []byte { return nil }
 func (f *multipartFormat) end(streamEnd) []byte { return []byte(protocol.MultipartEnd) }
 
 // rawFormat writes each message followed by the separator.
-type rawFormat struct{ sep string }
+type rawFormat struct{ sep []byte }
 
-func (f *rawFormat) message(m *store.Message, _ msgid.Multi, _ bool) []byte {
-	build := func(m *store.Message) []byte {
-		b := make([]byte, 0, len(m.Body)+len(f.sep))
-		return append(append(b, m.Body...), f.sep...)
-	}
-	if f.sep != "\n" {
-		return build(m)
-	}
-	return m.Encoded(slotRaw, build)
+func (f *rawFormat) message(bufs [][]byte, m *store.Message, _ msgid.Multi, _ bool) [][]byte {
+	return append(bufs, m.Body, f.sep)
 }
 
 func (f *rawFormat) ping() []byte { return nil }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gobwas/ws"
 )
 
 func TestChunked(t *testing.T) {
@@ -71,4 +73,44 @@ func TestRawStream(t *testing.T) {
 			c.expectEOF(t)
 		})
 	}
+}
+
+// TestStreamContentType: chunked and raw streams carry no Content-Type, as
+// Nchan's (whose answers nginx's default_type does not touch); a location
+// that sets default_type gives them that one.
+func TestStreamContentType(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, testConfig(nil,
+		prefixLocation("pub", "publisher: true"),
+		prefixLocation("sub", "subscriber: true"),
+		prefixLocation("raw", "subscriber: http-raw-stream"),
+		prefixLocation("dt", "subscriber: [chunked, longpoll]", "default_type: application/x-herald"),
+		prefixLocation("rawdt", "subscriber: http-raw-stream", "default_type: application/x-herald")))
+	tests := []struct {
+		name, target string
+		headers      []string
+		want         string // "": no Content-Type
+	}{
+		{"chunked", "/sub/sct", []string{"TE", "chunked"}, ""},
+		{"raw", "/raw/sct", nil, ""},
+		{"chunked with default_type", "/dt/sct", []string{"TE", "chunked"}, "application/x-herald"},
+		{"raw with default_type", "/rawdt/sct", nil, "application/x-herald"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := openRaw(t, s, "GET", tt.target, tt.headers...)
+			if c.Status != http.StatusOK {
+				t.Fatalf("status %d", c.Status)
+			}
+			if ct, ok := c.Header["Content-Type"]; tt.want == "" && ok || c.Header.Get("Content-Type") != tt.want {
+				t.Fatalf("Content-Type %q, want %q", ct, tt.want)
+			}
+		})
+	}
+	t.Run("ws+meta without a content-type line", func(t *testing.T) {
+		c := openWebSocket(t, s, "/sub/sctws", "Sec-WebSocket-Protocol", "ws+meta.nchan")
+		waitSubscribers(t, s, "sctws", 1)
+		id, _ := publish(t, s, "sctws", "untyped")
+		c.expectFrame(t, ws.OpText, "id: "+id.String()+"\n\nuntyped")
+	})
 }

@@ -9,13 +9,14 @@ import (
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // poll serves a long-poll (or interval-poll) subscriber: one message (or,
 // with longpoll_multipart_response, every message available), or a status
 // when there is none to give. The delivery is reported and the session
 // ends before the answer is written, so the subscriber no longer counts
-// once it has it.
+// once it has it. Every answer carries the id headers (see pollHeaders).
 func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, interval bool) {
 	r, rt := q.HTTP, q.Route
 	var timeout <-chan time.Time
@@ -28,23 +29,24 @@ func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, inte
 		m, idx, waits, err := ss.next()
 		if err != nil {
 			ss.end(storeEnd(err))
-			rt.Access.SetCORS(w.Header(), r)
-			storeError(err).write(w)
+			herr := storeError(err)
+			pollHeaders(w.Header(), q, ss.cursorID(), herr.status)
+			herr.write(w)
 			return
 		}
 		if m != nil {
 			if rt.Subscriber.Multipart != "off" {
-				s.writeMessages(w, r, ss, m, idx)
+				s.writeMessages(w, q, ss, m, idx)
 				return
 			}
 			s.delivered(ss, 1, len(m.Body))
 			ss.end(endAnswered)
-			s.writeMessage(w, r, ss, m, idx)
+			s.writeMessage(w, q, ss, m, idx)
 			return
 		}
 		if interval {
 			ss.end(endAnswered)
-			s.writeStatus(w, r, ss, http.StatusNotModified)
+			s.writeStatus(w, q, ss, http.StatusNotModified)
 			return
 		}
 		switch s.waitAny(waits, r.Context().Done(), timeout, nil) {
@@ -53,33 +55,53 @@ func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, inte
 			return
 		case timedOut:
 			ss.end(endTimeout)
-			s.writeStatus(w, r, ss, http.StatusRequestTimeout)
+			s.writeStatus(w, q, ss, http.StatusRequestTimeout)
 			return
 		case shuttingDown:
 			ss.end(endShutdown)
 			w.Header().Set("Retry-After", "1")
-			rt.Access.SetCORS(w.Header(), r)
+			pollHeaders(w.Header(), q, ss.cursorID(), http.StatusServiceUnavailable)
 			plainError(w, http.StatusServiceUnavailable, "Server shutting down.")
 			return
 		}
 	}
 }
 
+// pollHeaders writes what Nchan's long-poll subscriber puts on every
+// answer it gives, whatever the status: the message id (see
+// route.IDs.SetHeaders), Vary and, to a cross-origin request,
+// Access-Control-Expose-Headers.
+func pollHeaders(hd http.Header, q *route.Request, id msgid.Multi, status int) {
+	q.Route.IDs.SetHeaders(hd, id, status)
+	q.ExposeIDs(hd)
+}
+
 // writeMessage answers a poll with one message. The caller has reported
 // the delivery and ended the session.
-func (s *Server) writeMessage(w http.ResponseWriter, r *http.Request, ss *session, m *store.Message, idx int) {
+func (s *Server) writeMessage(w http.ResponseWriter, q *route.Request, ss *session, m *store.Message, idx int) {
 	rt := ss.rt
 	hd := w.Header()
 	ct := m.ContentType
 	if ct == "" {
 		ct = rt.Subscriber.DefaultType
 	}
-	hd.Set("Content-Type", ct)
+	setContentType(hd, ct)
 	hd.Set("Content-Length", strconv.Itoa(len(m.Body)))
-	rt.IDs.SetHeaders(hd, ss.multiID(idx))
-	rt.Access.SetCORS(hd, r)
+	pollHeaders(hd, q, ss.multiID(idx), http.StatusOK)
 	w.WriteHeader(http.StatusOK)
 	w.Write(m.Body)
+}
+
+// setContentType sets the Content-Type of an answer, or, when ct is
+// empty, keeps the answer without one (net/http would otherwise guess
+// one from the body): a message published without a Content-Type is
+// delivered without one, as Nchan delivers it.
+func setContentType(hd http.Header, ct string) {
+	if ct == "" {
+		hd["Content-Type"] = nil
+		return
+	}
+	hd.Set("Content-Type", ct)
 }
 
 // maxMultipartMessages bounds one longpoll_multipart_response answer.
@@ -89,7 +111,7 @@ const maxMultipartMessages = 255
 // (longpoll_multipart_response): multipart/mixed parts, or with "raw" the
 // bodies each followed by the raw-stream separator. A single message is
 // answered plainly. The id headers are the last message's.
-func (s *Server) writeMessages(w http.ResponseWriter, r *http.Request, ss *session, first *store.Message, firstIdx int) {
+func (s *Server) writeMessages(w http.ResponseWriter, q *route.Request, ss *session, first *store.Message, firstIdx int) {
 	rt := ss.rt
 	msgs := []*store.Message{first}
 	lastIdx := firstIdx
@@ -108,7 +130,7 @@ func (s *Server) writeMessages(w http.ResponseWriter, r *http.Request, ss *sessi
 	s.delivered(ss, len(msgs), size)
 	ss.end(endAnswered)
 	if len(msgs) == 1 {
-		s.writeMessage(w, r, ss, first, firstIdx)
+		s.writeMessage(w, q, ss, first, firstIdx)
 		return
 	}
 	var body []byte
@@ -138,20 +160,17 @@ func (s *Server) writeMessages(w http.ResponseWriter, r *http.Request, ss *sessi
 		body = append(body, protocol.MultipartEnd...)
 	}
 	hd := w.Header()
-	hd.Set("Content-Type", ct)
+	setContentType(hd, ct)
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	rt.IDs.SetHeaders(hd, ss.multiID(lastIdx))
-	rt.Access.SetCORS(hd, r)
+	pollHeaders(hd, q, ss.multiID(lastIdx), http.StatusOK)
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 }
 
 // writeStatus answers a poll without a message (304, 408), with the id it
 // stands at.
-func (s *Server) writeStatus(w http.ResponseWriter, r *http.Request, ss *session, status int) {
-	rt := ss.rt
-	rt.IDs.SetHeaders(w.Header(), ss.cursorID())
-	rt.Access.SetCORS(w.Header(), r)
+func (s *Server) writeStatus(w http.ResponseWriter, q *route.Request, ss *session, status int) {
+	pollHeaders(w.Header(), q, ss.cursorID(), status)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(status)
 }

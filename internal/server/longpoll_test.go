@@ -26,9 +26,9 @@ func TestLongPollResponse(t *testing.T) {
 		origin              string
 	}{
 		{"publisher content type", "", `{"a":1}`, []string{"Content-Type", "application/json"}, "application/json", ""},
-		{"default_type when none", "", "hello", nil, "text/plain", ""},
+		{"none when none", "", "hello", nil, "", ""},
 		{"location default_type", "default_type: text/x-herald", "hello", nil, "text/x-herald", ""},
-		{"empty message", "", "", nil, "text/plain", ""},
+		{"empty message", "", "", nil, "", ""},
 		{"CORS", "", "hi", []string{"Content-Type", "text/x-cors"}, "text/x-cors", "http://app.example"},
 	}
 	for _, tc := range cases {
@@ -45,7 +45,7 @@ func TestLongPollResponse(t *testing.T) {
 			if id.Tag != 0 {
 				t.Errorf("first message of a channel has id %v, want tag 0", id)
 			}
-			if ct := r.Header.Get("Content-Type"); ct != tc.wantType {
+			if ct, ok := r.Header["Content-Type"]; tc.wantType == "" && ok || r.Header.Get("Content-Type") != tc.wantType {
 				t.Errorf("Content-Type %q, want %q", ct, tc.wantType)
 			}
 			if cl := r.Header.Get("Content-Length"); cl != strconv.Itoa(len(tc.body)) {
@@ -132,9 +132,8 @@ func TestLongPollMalformedID(t *testing.T) {
 		name, query string
 		headers     []string
 	}{
-		{"last_event_id garbage", "?last_event_id=garbage", nil},
 		{"last_event_id bad tag", "?last_event_id=" + url.QueryEscape(strconv.FormatInt(ids[0].T, 10)+":x"), nil},
-		{"Last-Event-ID garbage", "", []string{"Last-Event-ID", "nonsense"}},
+		{"Last-Event-ID bad time", "", []string{"Last-Event-ID", "x:0"}},
 		{"If-None-Match 1:x with If-Modified-Since", "", []string{"If-Modified-Since", date, "If-None-Match", "1:x"}},
 		{"If-None-Match x with If-Modified-Since", "", []string{"If-Modified-Since", date, "If-None-Match", "x"}},
 		{"If-Modified-Since without If-None-Match", "", []string{"If-Modified-Since", date}},
@@ -156,6 +155,11 @@ func TestLongPollMalformedID(t *testing.T) {
 	// ignored (reference 2.2 step 2): the subscriber starts at the oldest.
 	t.Run("tag-only If-None-Match is ignored", func(t *testing.T) {
 		r := doTimeout(t, 2*time.Second, "GET", s.URL+"/sub/bad", "", "If-None-Match", "1")
+		checkMessage(t, r, "m1", ids[0])
+	})
+	// So is a last id without a ':' (see TestUnparseableLastEventID).
+	t.Run("Last-Event-ID without a colon is ignored", func(t *testing.T) {
+		r := doTimeout(t, 2*time.Second, "GET", s.URL+"/sub/bad?last_event_id=garbage", "", "Last-Event-ID", "nonsense")
 		checkMessage(t, r, "m1", ids[0])
 	})
 }
@@ -181,8 +185,10 @@ func TestLongPollTimeoutAndDelete(t *testing.T) {
 		if r.Body != "" {
 			t.Errorf("408 body %q, want empty", r.Body)
 		}
-		if et, lm := r.Header.Get("Etag"), r.Header.Get("Last-Modified"); et != "0" || lm != id.httpDate() {
-			t.Errorf("408 carries Etag %q Last-Modified %q, want the request's id: %q %q", et, lm, "0", id.httpDate())
+		// As Nchan answers (nginx sends Last-Modified only with 200 and
+		// 304): the request's tag, no date.
+		if et, lm := r.Header.Get("Etag"), r.Header.Get("Last-Modified"); et != "0" || lm != "" {
+			t.Errorf("408 carries Etag %q Last-Modified %q, want the request's tag and no date: %q", et, lm, "0")
 		}
 		if n := subscribers(t, s, "to"); n != 0 {
 			t.Errorf("after the 408: %d active subscribers, want 0", n)
@@ -237,6 +243,49 @@ func TestIntervalPoll(t *testing.T) {
 	}
 	id2, _ := publish(t, s, "ip", "m2")
 	checkMessage(t, doTimeout(t, 2*time.Second, "GET", u, "", h...), "m2", id2)
+}
+
+// TestPollIDHeaders: a poll answered without a message carries the id the
+// request named, as Nchan answers: Etag, with Last-Modified only on 304
+// (nginx sends it only with 200 and 304); a request that named no id
+// (an empty channel, or a location that starts at the newest message)
+// gets neither, only Vary.
+func TestPollIDHeaders(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, testConfig(nil,
+		prefixLocation("pub", "publisher: true"),
+		prefixLocation("ip", "subscriber: intervalpoll"),
+		prefixLocation("ipnew", "subscriber: intervalpoll", "subscriber_first_message: newest"),
+		prefixLocation("lp", "subscriber: longpoll", "subscriber_timeout: 300ms"),
+		prefixLocation("lpnew", "subscriber: longpoll", "subscriber_timeout: 300ms", "subscriber_first_message: newest")))
+	id, _ := publish(t, s, "full", "m")
+	named := []string{"If-Modified-Since", id.httpDate(), "If-None-Match", strconv.Itoa(id.Tag)}
+	tests := []struct {
+		name, target   string
+		headers        []string
+		status         int
+		etag, modified string
+	}{
+		{"interval-poll, empty channel", "/ip/empty", nil, http.StatusNotModified, "", ""},
+		{"interval-poll, caught up", "/ip/full", named, http.StatusNotModified, strconv.Itoa(id.Tag), id.httpDate()},
+		{"interval-poll from the newest, no id", "/ipnew/full", nil, http.StatusNotModified, "", ""},
+		{"long-poll timeout, empty channel", "/lp/empty", nil, http.StatusRequestTimeout, "", ""},
+		{"long-poll timeout, caught up", "/lp/full", named, http.StatusRequestTimeout, strconv.Itoa(id.Tag), ""},
+		{"long-poll timeout from the newest, no id", "/lpnew/full", nil, http.StatusRequestTimeout, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := doTimeout(t, 3*time.Second, "GET", s.URL+tt.target, "", tt.headers...)
+			expectStatus(t, r, tt.status, "GET "+tt.target)
+			if et, lm := r.Header.Get("Etag"), r.Header.Get("Last-Modified"); et != tt.etag || lm != tt.modified {
+				t.Errorf("Etag %q Last-Modified %q, want %q %q", et, lm, tt.etag, tt.modified)
+			}
+			if v := r.Header.Get("Vary"); v != "If-None-Match, If-Modified-Since" {
+				t.Errorf("Vary %q", v)
+			}
+		})
+	}
 }
 
 func TestLongPollFirstMessage(t *testing.T) {
@@ -548,9 +597,13 @@ func TestLongPollMultiplexStatusEchoesID(t *testing.T) {
 			if strconv.Itoa(r.Status) != tc.status {
 				t.Fatalf("nothing new: got %d %q, want %s", r.Status, r.Body, tc.status)
 			}
-			if r.Header.Get("Etag") != r2.Header.Get("Etag") || r.Header.Get("Last-Modified") != r2.Header.Get("Last-Modified") {
+			wantLM := r2.Header.Get("Last-Modified")
+			if tc.status == "408" {
+				wantLM = "" // nginx sends Last-Modified only with 200 and 304
+			}
+			if r.Header.Get("Etag") != r2.Header.Get("Etag") || r.Header.Get("Last-Modified") != wantLM {
 				t.Errorf("%s carries Etag %q Last-Modified %q, want the request's %q %q", tc.status,
-					r.Header.Get("Etag"), r.Header.Get("Last-Modified"), r2.Header.Get("Etag"), r2.Header.Get("Last-Modified"))
+					r.Header.Get("Etag"), r.Header.Get("Last-Modified"), r2.Header.Get("Etag"), wantLM)
 			}
 		})
 	}
@@ -732,7 +785,7 @@ func TestLongPollMultipartResponse(t *testing.T) {
 					"\r\n\r\ntwo\r\n--" + bnd +
 					"\r\nContent-Type: application/json\r\n\r\nthree\r\n--" + bnd + "--\r\n"
 			case "raw":
-				wantCT, want = "text/plain", "one\ntwo\nthree\n"
+				wantCT, want = "", "one\ntwo\nthree\n" // as Nchan: no Content-Type
 			}
 			if ct := r.Header.Get("Content-Type"); ct != wantCT || r.Body != want {
 				t.Errorf("got %q %q, want %q %q", ct, r.Body, wantCT, want)
@@ -749,8 +802,8 @@ func TestLongPollMultipartResponse(t *testing.T) {
 			got := async(t, 5*time.Second, "GET", u, "", h...)
 			waitSubscribers(t, s, "mp", 1)
 			r, _ = parkedGetsNext(t, s, got, "mp", "four", 30*time.Millisecond)
-			if ct := r.Header.Get("Content-Type"); ct != "text/plain" {
-				t.Errorf("a single message: Content-Type %q, want text/plain", ct)
+			if ct, ok := r.Header["Content-Type"]; ok {
+				t.Errorf("a single message published without a Content-Type: Content-Type %q, want none", ct)
 			}
 		})
 	}

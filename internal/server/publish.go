@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/heraldpush/herald/internal/chaninfo"
 	"github.com/heraldpush/herald/internal/events"
@@ -18,18 +19,49 @@ type published struct {
 	// when the message was only stored.
 	status int
 	// info is the channel info to answer with.
-	info store.Info
+	info channelsInfo
+}
+
+// channelsInfo is the channel info a publisher request is answered with:
+// its channel's, or for a request on several channels their sum, as Nchan
+// answers (see chaninfo.AppendSum).
+type channelsInfo struct {
+	info  store.Info
+	multi bool
+}
+
+// newChannelsInfo starts the info of a request on n channels.
+func newChannelsInfo(n int) channelsInfo { return channelsInfo{multi: n > 1} }
+
+// add adds the info of one of the request's channels.
+func (c *channelsInfo) add(i store.Info) {
+	if !c.multi {
+		c.info = i
+		return
+	}
+	chaninfo.Add(&c.info, i)
+}
+
+// append writes the info in format f.
+func (c *channelsInfo) append(b []byte, f chaninfo.Format, now time.Time) []byte {
+	if c.multi {
+		return chaninfo.AppendSum(b, f, c.info, now)
+	}
+	return chaninfo.Append(b, f, c.info, now)
 }
 
 // publish stores a message in every channel of keys, through the route's
-// store and buffer rules. It is the one publish path: HTTP publishers
-// (POST, PUT) and WebSocket publishers both come here. It stops at the
-// first channel that fails.
+// store and buffer rules, with what the publisher location adds to it
+// (eventsource_event, deflate_message_for_websocket). It is the one
+// publish path: HTTP publishers (POST, PUT) and WebSocket publishers both
+// come here. It stops at the first channel that fails. Its info is the
+// channel's, or for several channels their sum.
 func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.ChannelKey, p store.Publication, transport, remote string) (published, error) {
 	if rt.Publisher.EventName != "" {
 		p.EventName = rt.Publisher.EventName
 	}
-	out := published{status: http.StatusAccepted}
+	p.Deflate = rt.Publisher.Deflate
+	out := published{status: http.StatusAccepted, info: newChannelsInfo(len(keys))}
 	for _, k := range keys {
 		res, err := rt.Store.Publish(ctx, k, p, rt.Publisher.Channel)
 		if err != nil {
@@ -39,7 +71,7 @@ func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.Chan
 		if res.Info.Subscribers > 0 {
 			out.status = http.StatusCreated
 		}
-		out.info = res.Info
+		out.info.add(res.Info)
 		s.emit(events.Event{Kind: events.MessagePublished, Group: k.Group, Channel: k.ID, Transport: transport,
 			Location: rt.Name, Remote: remote, MessageID: res.Message.ID, Bytes: len(p.Body)})
 	}
@@ -57,14 +89,17 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 	}
 	ctx := r.Context()
 	if r.Method == http.MethodPut && len(body) == 0 {
-		var info store.Info
-		for _, k := range q.Keys() {
-			if info, err = rt.Store.Create(ctx, k, rt.Publisher.Channel); err != nil {
+		keys := q.Keys()
+		info := newChannelsInfo(len(keys))
+		for _, k := range keys {
+			i, err := rt.Store.Create(ctx, k, rt.Publisher.Channel)
+			if err != nil {
 				storeError(err).write(w)
 				return
 			}
+			info.add(i)
 		}
-		s.writeInfo(w, r, rt, http.StatusOK, info)
+		s.writeInfo(w, r, http.StatusOK, &info)
 		return
 	}
 	p := store.Publication{
@@ -77,32 +112,41 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 		storeError(err).write(w)
 		return
 	}
-	s.writeInfo(w, r, rt, res.status, res.info)
+	s.writeInfo(w, r, res.status, &res.info)
 }
 
 // info answers GET on a publisher location: 200 with the channel's info, or
-// 404 with an empty body.
+// 404 with an empty body. A GET of several channels is 404, as in Nchan,
+// which has no info for them.
 func (s *Server) info(w http.ResponseWriter, q *route.Request) {
-	var info store.Info
-	for _, k := range q.Keys() {
-		var err error
-		if info, err = q.Route.Store.Info(q.HTTP.Context(), k); err != nil {
-			storeError(err).write(w)
-			return
-		}
+	keys := q.Keys()
+	if len(keys) > 1 {
+		storeError(store.ErrNotFound).write(w)
+		return
 	}
-	s.writeInfo(w, q.HTTP, q.Route, http.StatusOK, info)
+	i, err := q.Route.Store.Info(q.HTTP.Context(), keys[0])
+	if err != nil {
+		storeError(err).write(w)
+		return
+	}
+	info := channelsInfo{info: i}
+	s.writeInfo(w, q.HTTP, http.StatusOK, &info)
 }
 
 // delete answers DELETE: 200 with the info from before the delete, or 404.
+// A DELETE of several channels deletes those that exist and answers 200
+// whatever it found, with their info summed (their messages count 0, as
+// they are gone), as Nchan does.
 func (s *Server) delete(w http.ResponseWriter, q *route.Request) {
-	var info store.Info
+	keys := q.Keys()
+	info := newChannelsInfo(len(keys))
 	found := false
-	for _, k := range q.Keys() {
+	for _, k := range keys {
 		i, err := q.Route.Store.Delete(q.HTTP.Context(), k)
 		switch {
 		case err == nil:
-			info, found = i, true
+			info.add(i)
+			found = true
 			s.log.Debug("channel deleted", "channel", k.String())
 		case errors.Is(err, store.ErrNotFound):
 		default:
@@ -110,21 +154,22 @@ func (s *Server) delete(w http.ResponseWriter, q *route.Request) {
 			return
 		}
 	}
-	if !found {
+	if info.multi {
+		info.info.Messages = 0
+	} else if !found {
 		storeError(store.ErrNotFound).write(w)
 		return
 	}
-	s.writeInfo(w, q.HTTP, q.Route, http.StatusOK, info)
+	s.writeInfo(w, q.HTTP, http.StatusOK, &info)
 }
 
 // writeInfo answers with channel info in the format the request accepts.
-func (s *Server) writeInfo(w http.ResponseWriter, r *http.Request, rt *route.Route, status int, info store.Info) {
+func (s *Server) writeInfo(w http.ResponseWriter, r *http.Request, status int, info *channelsInfo) {
 	f := chaninfo.Negotiate(r.Header.Get("Accept"))
-	body := chaninfo.Append(make([]byte, 0, 160), f, info, s.now())
+	body := info.append(make([]byte, 0, 160), f, s.now())
 	hd := w.Header()
 	hd.Set("Content-Type", f.ContentType())
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	rt.Access.SetCORS(hd, r)
 	w.WriteHeader(status)
 	w.Write(body)
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/heraldpush/herald/internal/store"
 )
 
@@ -28,12 +30,12 @@ func TestPublishPost(t *testing.T) {
 		headers    []string
 		subscriber bool // a long-poll subscriber waits before the publish
 		wantStatus int
-		wantCT     string // Content-Type the subscriber sees
+		wantCT     string // Content-Type the subscriber sees; "": none
 	}{
-		{name: "no subscriber", body: "hello", wantStatus: http.StatusAccepted, wantCT: "text/plain"},
-		{name: "waiting subscriber", body: "hello", subscriber: true, wantStatus: http.StatusCreated, wantCT: "text/plain"},
-		{name: "empty body, no subscriber", body: "", wantStatus: http.StatusAccepted, wantCT: "text/plain"},
-		{name: "empty body, waiting subscriber", body: "", subscriber: true, wantStatus: http.StatusCreated, wantCT: "text/plain"},
+		{name: "no subscriber", body: "hello", wantStatus: http.StatusAccepted},
+		{name: "waiting subscriber", body: "hello", subscriber: true, wantStatus: http.StatusCreated},
+		{name: "empty body, no subscriber", body: "", wantStatus: http.StatusAccepted},
+		{name: "empty body, waiting subscriber", body: "", subscriber: true, wantStatus: http.StatusCreated},
 		{name: "content type kept", body: `{"a":1}`, headers: []string{"Content-Type", "application/json"}, wantStatus: http.StatusAccepted, wantCT: "application/json"},
 		{name: "content type kept, waiting subscriber", body: `{"a":1}`, headers: []string{"Content-Type", "application/json", "X-EventSource-Event", "ping"}, subscriber: true, wantStatus: http.StatusCreated, wantCT: "application/json"},
 	}
@@ -68,7 +70,7 @@ func TestPublishPost(t *testing.T) {
 			if cl := r.Header.Get("Content-Length"); cl != strconv.Itoa(len(tc.body)) {
 				t.Errorf("subscriber Content-Length %q, want %d", cl, len(tc.body))
 			}
-			if ct := r.Header.Get("Content-Type"); ct != tc.wantCT {
+			if ct, ok := r.Header["Content-Type"]; tc.wantCT == "" && ok || r.Header.Get("Content-Type") != tc.wantCT {
 				t.Errorf("subscriber Content-Type %q, want %q", ct, tc.wantCT)
 			}
 			if sid := responseID(t, r); sid != info.ID.String() {
@@ -454,6 +456,72 @@ func TestPublishMultiChannel(t *testing.T) {
 	})
 }
 
+// TestMultiChannelInfo: publisher requests on several channels at once
+// answer with what Nchan answers (measured on Nchan 1.3.6): a publish or a
+// delete sums the channels' info (the most messages, the subscribers
+// added up, the latest request) with "0" as the last message id; a delete
+// answers 200 whatever it found, with 0 messages; a GET is 404.
+func TestMultiChannelInfo(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	sum := func(messages int, requested string, subscribers int) *regexp.Regexp {
+		return regexp.MustCompile(fmt.Sprintf(`^queued messages: %d\r\nlast requested: %s sec\. ago\r\nactive subscribers: %d\r\nlast message id: 0$`,
+			messages, requested, subscribers))
+	}
+	expectSum := func(t *testing.T, r response, status int, want *regexp.Regexp) {
+		t.Helper()
+		expectStatus(t, r, status, "multi-channel request")
+		if !want.MatchString(r.Body) || r.Header.Get("Content-Type") != "text/plain" {
+			t.Fatalf("answer %q (%s), want %s", r.Body, r.Header.Get("Content-Type"), want)
+		}
+	}
+	expect404(t, s.URL+"/pub/m1,m2")
+	r := do(t, "POST", s.URL+"/pub/m1,m2", "one", "Accept", "text/json")
+	expectStatus(t, r, http.StatusAccepted, "POST /pub/m1,m2")
+	if want := `{"messages": 1, "requested": -1, "subscribers": 0, "last_message_id": "0" }`; r.Body != want {
+		t.Fatalf("JSON answer %q, want %q", r.Body, want)
+	}
+	publish(t, s, "m1", "two")
+	expect404(t, s.URL+"/pub/m1,m2") // both exist: still no info for the pair
+
+	// Two waiting subscribers on new channels: 201, the most messages (m1's
+	// 3), both subscribers.
+	subs := []<-chan response{async(t, 5*time.Second, "GET", s.URL+"/sub/m3", ""), async(t, 5*time.Second, "GET", s.URL+"/sub/m4", "")}
+	waitSubscribers(t, s, "m3", 1)
+	waitSubscribers(t, s, "m4", 1)
+	expectSum(t, do(t, "POST", s.URL+"/pub/m1,m3,m4", "three"), http.StatusCreated, sum(3, `[01]`, 2))
+	for _, sub := range subs {
+		if r := recv(t, sub); r.Body != "three" {
+			t.Fatalf("subscriber got %d %q", r.Status, r.Body)
+		}
+	}
+
+	expectSum(t, do(t, "DELETE", s.URL+"/pub/m1,m2", ""), http.StatusOK, sum(0, "-1", 0))
+	expect404(t, s.URL+"/pub/m1")
+	expect404(t, s.URL+"/pub/m2")
+	expectSum(t, do(t, "DELETE", s.URL+"/pub/nx1,nx2", ""), http.StatusOK, sum(0, "-1", 0))
+
+	// Subscribers waiting on the channels a DELETE removes are counted, and
+	// get 410.
+	subs = []<-chan response{async(t, 5*time.Second, "GET", s.URL+"/sub/d1", ""), async(t, 5*time.Second, "GET", s.URL+"/sub/d2", "")}
+	waitSubscribers(t, s, "d1", 1)
+	waitSubscribers(t, s, "d2", 1)
+	expectSum(t, do(t, "DELETE", s.URL+"/pub/d1,d2,nx3", ""), http.StatusOK, sum(0, `[01]`, 2))
+	for _, sub := range subs {
+		expectStatus(t, recv(t, sub), http.StatusGone, "subscriber of a deleted channel")
+	}
+
+	// A PUT creating several channels, and a WebSocket publisher on
+	// several channels, answer the sum too.
+	expectSum(t, do(t, "PUT", s.URL+"/pub/p1,p2", ""), http.StatusOK, sum(0, "-1", 0))
+	c := openWebSocket(t, s, "/pub/w1,w2")
+	c.send(t, ws.OpText, []byte("hi"), true, false)
+	h, p := c.frame(t, 3*time.Second)
+	if h.OpCode != ws.OpText || !sum(1, "-1", 0).Match(p) {
+		t.Fatalf("WebSocket publisher's answer: op %d %q", h.OpCode, p)
+	}
+}
+
 func TestPublisherMethods(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
@@ -612,7 +680,9 @@ func TestPublishBodySizeZeroIsUnlimited(t *testing.T) {
 func TestMaxReservedMemory(t *testing.T) {
 	t.Parallel()
 	const limit = 1 << 20
-	s := startServer(t, defaultConfig("max_reserved_memory: 1M", "message_buffer_length: 10"))
+	s := startServer(t, testConfig([]string{"max_reserved_memory: 1M", "message_buffer_length: 10"},
+		prefixLocation("pub", "publisher: true"),
+		prefixLocation("existing", "subscriber: longpoll", "subscribe_existing_channels_only: on")))
 	body := strings.Repeat("m", 100_000)
 	checkMem := func(when string) {
 		t.Helper()
@@ -655,11 +725,13 @@ func TestMaxReservedMemory(t *testing.T) {
 	if accepted > limit/100_000 {
 		t.Fatalf("%d 100k messages accepted within 1M", accepted)
 	}
-	// A 507 publishes nothing.
+	// A 507 leaves no trace: no channel (GET is 404, a subscriber of
+	// existing channels only is refused).
 	for i := accepted; i < channels; i++ {
-		if info, err := s.Store.Info(context.Background(), storeKey(t, fmt.Sprintf("/mem%d", i))); err == nil && info.Messages != 0 {
-			t.Fatalf("refused channel mem%d holds %d messages", i, info.Messages)
-		}
+		expect404(t, s.URL+fmt.Sprintf("/pub/mem%d", i))
+	}
+	if r := do(t, "GET", s.URL+fmt.Sprintf("/existing/mem%d", channels-1), ""); r.Status != http.StatusForbidden {
+		t.Fatalf("subscriber of existing channels only, to a channel whose publish got 507: %d %q, want 403", r.Status, r.Body)
 	}
 	usedFull := s.Store.Stats().MemoryUsed
 

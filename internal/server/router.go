@@ -55,6 +55,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q, rf := rr.routes[i].Prepare(r.Context(), r, caps)
+	q.SetCORS(w.Header()) // on every answer, errors included
 	if rf != nil {
 		s.refuse(w, q, rf)
 		return
@@ -85,6 +86,17 @@ func (s *Server) options(w http.ResponseWriter, q *route.Request) {
 	q.Route.Preflight(w.Header(), q.HTTP)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
+}
+
+// copyCORS copies the CORS headers the router set on a request's answer
+// (route.Request.SetCORS) into the head of an answer written by hand, on
+// a hijacked connection.
+func copyCORS(dst, src http.Header) {
+	for _, k := range [...]string{"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials"} {
+		if v, ok := src[k]; ok {
+			dst[k] = v
+		}
+	}
 }
 
 // refuse answers a request a route's stages refused.

@@ -70,6 +70,7 @@ type Server struct {
 
 	streams     tracker // streaming subscribers, which http.Server.Shutdown does not see.
 	boundary    string  // multipart boundary of streamed parts.
+	partEnd     []byte  // what follows each streamed part: "\r\n--" and the boundary.
 	deflaters   deflaters
 	writers     fanWriters // fan-out writers of streaming subscribers
 	scratchPool sync.Pool  // *writeScratch for fan-out writers
@@ -104,6 +105,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: o.Logger, now: o.Now, events: o.Events, quit: make(chan struct{}),
 		boundary: protocol.Boundary(rnd), errc: make(chan error, 1)}
 	s.budget.limit = cfg.MaxBodyMemory
+	s.partEnd = protocol.AppendMultipartBoundary(nil, s.boundary)
 	storeFor := func(l *config.Location) (store.Store, error) {
 		st, err := o.StoreFor(l)
 		if err == nil && st == nil {

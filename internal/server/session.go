@@ -47,6 +47,7 @@ type session struct {
 
 	subs    []store.Subscription
 	single  bool // one channel: fan-out writers may serve it
+	given   bool // the request named a message id
 	cursors []msgid.ID
 	active  int // channel of the last message delivered (or named by the request).
 	buf     []*store.Message
@@ -72,7 +73,7 @@ func (s *Server) admit(q *route.Request, kind string, follow bool) (*session, er
 	ss := &session{
 		s: s, rt: rt, kind: kind, remote: q.HTTP.RemoteAddr, key: q.Channels[0].Key,
 		cursors: make([]msgid.ID, len(q.Channels)), active: max(q.Cursor.Active, 0),
-		buf: make([]*store.Message, 0, 1), single: len(q.Channels) == 1,
+		buf: make([]*store.Message, 0, 1), single: len(q.Channels) == 1, given: q.Cursor.Given,
 	}
 	opts := rt.Subscriber.Options
 	opts.Follow = follow
@@ -206,9 +207,13 @@ func (ss *session) multiID(idx int) msgid.Multi {
 	return msgid.FromCursors(ss.cursors, idx)
 }
 
-// cursorID is the id describing where the subscriber stands now: the id it
-// asked with, or of the last message it was given.
+// cursorID is the id a poll answered without a message stands at: the id
+// the request named, or the zero id when it named none (where it started
+// is the location's rule, not an id the client knows).
 func (ss *session) cursorID() msgid.Multi {
+	if !ss.given {
+		return msgid.Multi{}
+	}
 	newest := ss.active
 	for i, c := range ss.cursors {
 		if c.Compare(ss.cursors[newest]) > 0 {

@@ -19,6 +19,15 @@ import (
 // maxBatch is the most messages a streaming subscriber is sent in one write.
 const maxBatch = 64
 
+// maxParts is the most pieces one message's encoding has (see format), and
+// maxIovecs the most pieces one write of a batch has: a batch ends before
+// a message could pass it. It stays well under the kernel's IOV_MAX
+// (1024), so a batch is one writev.
+const (
+	maxParts  = 1 + 2*esMaxLines
+	maxIovecs = 4 * maxBatch
+)
+
 // output is where a streaming subscriber's bytes go: a hijacked HTTP/1.1
 // connection, or an HTTP/2 stream.
 type output interface {
@@ -220,9 +229,12 @@ func appendHead(b []byte, status int, h http.Header) []byte {
 
 // format is one streaming transport's encoding.
 type format interface {
-	// message returns the bytes for one message delivered from channel idx
-	// with id (the subscriber's id after this message).
-	message(m *store.Message, id msgid.Multi, single bool) []byte
+	// message appends to bufs the pieces of one message, delivered with id
+	// (the subscriber's id after this message): at most maxParts slices,
+	// which may be slices of the message's body. single is set for a
+	// subscriber of one channel, whose encoding every such subscriber
+	// shares.
+	message(bufs [][]byte, m *store.Message, id msgid.Multi, single bool) [][]byte
 	// ping returns keep-alive bytes, or nil.
 	ping() []byte
 	// end returns the bytes that end the stream as e says (a status of 0
@@ -294,27 +306,28 @@ func storeEnd(err error) endReason {
 }
 
 // collect appends to bufs the encodings of the next messages after the
-// session's cursors, at most maxBatch. Once it has every message it
-// returns the channels to wait on; when the stream must end instead (the
-// channel deleted, the subscriber too slow) it returns how.
-func (st *streamer) collect(bufs [][]byte) ([][]byte, []<-chan struct{}, *streamEnd) {
+// session's cursors, at most maxBatch messages in at most maxIovecs
+// pieces, and says how many messages it took. Once it has every message
+// it returns the channels to wait on; when the stream must end instead
+// (the channel deleted, the subscriber too slow) it returns how.
+func (st *streamer) collect(bufs [][]byte) (_ [][]byte, msgs int, _ []<-chan struct{}, _ *streamEnd) {
 	ss := st.ss
-	for len(bufs) < maxBatch {
+	for ; msgs < maxBatch && len(bufs) <= maxIovecs-maxParts; msgs++ {
 		m, idx, w, missed, err := ss.nextStream()
 		if err != nil {
-			return bufs, nil, &streamEnd{status: storeError(err).status, why: storeEnd(err)}
+			return bufs, msgs, nil, &streamEnd{status: storeError(err).status, why: storeEnd(err)}
 		}
 		if missed {
 			st.s.log.Warn("subscriber too slow: messages left the buffer before it read them; disconnecting",
 				"transport", ss.kind, "remote", ss.remote)
-			return bufs, nil, &endSlow
+			return bufs, msgs, nil, &endSlow
 		}
 		if m == nil {
-			return bufs, w, nil
+			return bufs, msgs, w, nil
 		}
-		bufs = append(bufs, st.f.message(m, ss.multiID(idx), ss.single))
+		bufs = st.f.message(bufs, m, ss.multiID(idx), ss.single)
 	}
-	return bufs, nil, nil
+	return bufs, msgs, nil, nil
 }
 
 // loop serves the subscriber until its session must end, and says why.
@@ -337,13 +350,13 @@ func (st *streamer) loop() endReason {
 	for {
 		var waits []<-chan struct{}
 		var end *streamEnd
-		bufs, waits, end = st.collect(bufs[:0])
+		var n int
+		bufs, n, waits, end = st.collect(bufs[:0])
 		if end != nil {
 			st.finish(bufs, *end)
 			return end.why
 		}
-		if len(bufs) > 0 {
-			n := len(bufs)
+		if n > 0 {
 			if err := st.out.write(bufs); err != nil {
 				return st.writeFailed(err)
 			}

@@ -6,6 +6,7 @@ import (
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/route"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // transportName names a subscriber transport in logs and events, as Nchan
@@ -40,6 +41,13 @@ func (s *Server) subscribe(w http.ResponseWriter, q *route.Request) {
 		s.emit(events.Event{Kind: events.SubscriberRefused, Group: q.Channels[0].Key.Group, Channel: q.Channels[0].Key.ID,
 			Channels: len(q.Channels), Transport: kind, Location: q.Route.Name, Remote: q.HTTP.RemoteAddr,
 			Status: herr.status, Reason: err.Error()})
+		if poll {
+			var id msgid.Multi
+			if q.Cursor.Given {
+				id = msgid.FromCursors(q.Cursor.IDs, max(q.Cursor.Active, 0))
+			}
+			pollHeaders(w.Header(), q, id, herr.status)
+		}
 		herr.write(w)
 		return
 	}

@@ -171,3 +171,67 @@ func TestTransportLongPollOnlyLocation(t *testing.T) {
 		})
 	}
 }
+
+// TestUnparseableLastEventID: what a subscriber_last_message_id value
+// (Last-Event-ID, ?last_event_id=) that is not a message id gets, per
+// transport, as measured on Nchan 1.3.6: a value without a ':' is no id,
+// and every transport starts where the location starts (the oldest
+// message here); a value with a ':' that does not parse is 400, except
+// for EventSource, which Herald starts where the location starts too (a
+// browser keeps the id of whatever server it last talked to, and never
+// reconnects after a 400).
+func TestUnparseableLastEventID(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, streamConfig)
+	publishN(t, s, "lei", "m", 2)
+	transports := []struct {
+		name, path string
+		headers    []string
+		status     int
+	}{
+		{"long-poll", "/lp/lei", nil, http.StatusOK},
+		{"interval-poll", "/ipoll/lei", nil, http.StatusOK},
+		{"eventsource", "/sub/lei", []string{"Accept", "text/event-stream"}, http.StatusOK},
+		{"websocket", "/sub/lei", wsHeaders(), http.StatusSwitchingProtocols},
+		{"chunked", "/sub/lei", []string{"TE", "chunked"}, http.StatusOK},
+		{"multipart", "/sub/lei", []string{"Accept", "multipart/mixed"}, http.StatusOK},
+		{"raw", "/raw/lei", nil, http.StatusOK},
+	}
+	ids := []struct {
+		name, query string
+		header      []string
+		colon       bool
+	}{
+		{"Last-Event-ID without a colon", "", []string{"Last-Event-ID", "garbage"}, false},
+		{"last_event_id without a colon", "?last_event_id=nope", nil, false},
+		{"a uuid", "", []string{"Last-Event-ID", "123e4567-e89b-12d3-a456-426614174000"}, false},
+		{"Last-Event-ID x:y", "", []string{"Last-Event-ID", "x:y"}, true},
+		{"Last-Event-ID 1:2:3", "", []string{"Last-Event-ID", "1:2:3"}, true},
+		{"last_event_id with a bad tag", "?last_event_id=1%3Ax", nil, true},
+	}
+	for _, tr := range transports {
+		for _, id := range ids {
+			t.Run(tr.name+"/"+id.name, func(t *testing.T) {
+				c := openRaw(t, s, "GET", tr.path+id.query, append(append([]string{}, tr.headers...), id.header...)...)
+				if id.colon && tr.name != "eventsource" {
+					if c.Status != http.StatusBadRequest || strings.TrimSpace(c.body(t)) != "Message ID invalid" {
+						t.Fatalf("status %d, want 400 Message ID invalid", c.Status)
+					}
+					return
+				}
+				if c.Status != tr.status {
+					t.Fatalf("status %d, want %d", c.Status, tr.status)
+				}
+				if c.Header.Get("Content-Length") != "" {
+					if b := c.body(t); b != "m1" {
+						t.Fatalf("body %q, want the oldest message m1", b)
+					}
+					return
+				}
+				if got := c.readUntil(t, "m1"); strings.Contains(got, "m2") && strings.Index(got, "m2") < strings.Index(got, "m1") {
+					t.Fatalf("stream %q does not start at m1", got)
+				}
+			})
+		}
+	}
+}

@@ -89,7 +89,7 @@ func wsUpgrade(w http.ResponseWriter, r *http.Request, rt *route.Route) (net.Con
 	if ext != "" {
 		resp.Set("Sec-WebSocket-Extensions", ext)
 	}
-	rt.Access.SetCORS(resp, r)
+	copyCORS(resp, w.Header())
 	head := appendHead(make([]byte, 0, 256), http.StatusSwitchingProtocols, resp)
 	if _, err := conn.Write(head); err != nil {
 		conn.Close()
@@ -302,12 +302,13 @@ func (d *deflaters) compress(level int, parts ...[]byte) []byte {
 
 // wsFormat writes messages as WebSocket frames: text, or binary for
 // application/octet-stream; with the ws+meta.nchan header block if
-// negotiated; compressed once per message when allowed.
+// negotiated. A message whose publisher location deflates
+// (store.Message.Deflate) goes out compressed, once per message, to a
+// client that negotiated permessage-deflate.
 type wsFormat struct {
 	s       *Server
-	level   int // compression level
 	meta    bool
-	deflate bool
+	deflate bool // the client takes compressed frames
 	// window, when not 0, is the server_max_window_bits answered: only
 	// messages that fit that window are compressed, since Go's compressor
 	// refers back up to 32 KiB.
@@ -319,10 +320,10 @@ type wsFormat struct {
 // "\ncontent-type: " and "\n\n".
 const wsMetaMax = 4 + 31 + 15 + 2
 
-func (f *wsFormat) message(m *store.Message, id msgid.Multi, single bool) []byte {
+func (f *wsFormat) message(bufs [][]byte, m *store.Message, id msgid.Multi, single bool) [][]byte {
 	if !single && f.meta {
 		ids := id.String()
-		return f.build(m, ids, f.compresses(m, len(ids)+wsMetaMax))
+		return append(bufs, f.build(m, ids, f.compresses(m, len(ids)+wsMetaMax)).Parts...)
 	}
 	deflate := f.compresses(m, wsMetaMax)
 	slot := slotWSPlain
@@ -334,17 +335,22 @@ func (f *wsFormat) message(m *store.Message, id msgid.Multi, single bool) []byte
 	case deflate:
 		slot = slotWSPlainDeflate
 	}
-	return m.Encoded(slot, func(m *store.Message) []byte { return f.build(m, m.ID.String(), deflate) })
+	enc := m.Encoded(slot, func(m *store.Message) store.Encoding { return f.build(m, m.ID.String(), deflate) })
+	return append(bufs, enc.Parts...)
 }
 
-// compresses reports whether m goes out compressed: with permessage-deflate
-// on, and within the negotiated window when there is one (meta bounds the
-// header block that is compressed with it).
+// compresses reports whether m goes out compressed: its publisher location
+// asked for it, the client negotiated permessage-deflate, and the message
+// fits the negotiated window when there is one (meta bounds the header
+// block that is compressed with it).
 func (f *wsFormat) compresses(m *store.Message, meta int) bool {
-	return f.deflate && (f.window == 0 || len(m.Body)+len(m.ContentType)+meta <= 1<<f.window)
+	return f.deflate && m.Deflate > 0 && (f.window == 0 || len(m.Body)+len(m.ContentType)+meta <= 1<<f.window)
 }
 
-func (f *wsFormat) build(m *store.Message, id string, deflate bool) []byte {
+// build encodes a message as one frame: compressed (at the message's
+// level), a frame of its own; otherwise the frame's header (and ws+meta
+// block) followed by the body in place.
+func (f *wsFormat) build(m *store.Message, id string, deflate bool) store.Encoding {
 	op := protocol.OpText
 	if m.ContentType == "application/octet-stream" {
 		op = protocol.OpBinary
@@ -354,9 +360,13 @@ func (f *wsFormat) build(m *store.Message, id string, deflate bool) []byte {
 		meta = protocol.AppendWSMeta(nil, id, m.ContentType)
 	}
 	if deflate {
-		return protocol.AppendFrame(nil, op, protocol.Fin|protocol.RSV1, f.s.deflaters.compress(f.level, meta, m.Body))
+		c := f.s.deflaters.compress(int(m.Deflate), meta, m.Body)
+		frame := protocol.AppendFrame(make([]byte, 0, protocol.MaxFrameHeaderSize+len(c)), op, protocol.Fin|protocol.RSV1, c)
+		return store.Encoding{Parts: [][]byte{frame}, Own: cap(frame)}
 	}
-	return protocol.AppendFrame(make([]byte, 0, len(meta)+len(m.Body)+10), op, protocol.Fin, meta, m.Body)
+	head := protocol.AppendFrameHeader(make([]byte, 0, protocol.MaxFrameHeaderSize+len(meta)), op, protocol.Fin, len(meta)+len(m.Body))
+	head = append(head, meta...)
+	return store.Encoding{Parts: [][]byte{head, m.Body}, Own: cap(head)}
 }
 
 func (f *wsFormat) ping() []byte { return protocol.AppendPingFrame(nil, nil) }
@@ -422,7 +432,7 @@ func (s *Server) websocket(w http.ResponseWriter, q *route.Request, ss *session)
 	}
 	ws := &rt.Subscriber.WebSocket
 	ss.out = o
-	f := &wsFormat{s: s, level: ws.DeflateLevel, meta: hs.meta, deflate: hs.deflate && ws.Deflate, window: hs.serverWindow}
+	f := &wsFormat{s: s, meta: hs.meta, deflate: hs.deflate, window: hs.serverWindow}
 	st := &streamer{s: s, ss: ss, out: o, f: f, ping: ws.Ping, linger: wsCloseLinger}
 	s.startStream(st)
 }
@@ -709,7 +719,7 @@ func (c *wsConn) handleMessage(op protocol.OpCode, body []byte) bool {
 		return false
 	}
 	if c.replyInfo {
-		reply := chaninfo.Append(nil, c.infoFormat, res.info, c.s.now())
+		reply := res.info.append(nil, c.infoFormat, c.s.now())
 		c.out.write([][]byte{protocol.AppendFrame(nil, protocol.OpText, protocol.Fin, reply)})
 	}
 	return true

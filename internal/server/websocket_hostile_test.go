@@ -27,7 +27,8 @@ var hostileConfig = testConfig([]string{"client_body_timeout: 300ms"},
 	prefixLocation("pubsub", "pubsub: true"),
 	prefixLocation("small", "pubsub: true", "client_max_body_size: 16"),
 	prefixLocation("hb", "subscriber: true", "websocket_client_heartbeat: "+heartbeat200+" PONG"),
-	prefixLocation("deflate", "subscriber: true", "deflate_message_for_websocket: on"),
+	prefixLocation("deflate", "subscriber: true"),
+	prefixLocation("deflatepub", "publisher: true", "deflate_message_for_websocket: on"),
 	prefixLocation("steady", "pubsub: true", "client_body_timeout: 2s"),
 )
 
@@ -248,7 +249,7 @@ func TestWebSocketDeflateWindow(t *testing.T) {
 			}
 			small, large := strings.Repeat("small message ", 60), strings.Repeat("large message ", 80) // 840 and 1120 bytes
 			for _, body := range []string{small, large} {
-				id, _ := publish(t, s, ch, body)
+				id, _ := publishTo(t, s, "/deflatepub/"+ch, body)
 				want := body
 				if meta {
 					want = "id: " + id.String() + "\n\n" + body

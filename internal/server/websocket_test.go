@@ -417,16 +417,16 @@ func TestWebSocketDeflate(t *testing.T) {
 		if !strings.HasPrefix(ext, "permessage-deflate") || !strings.Contains(ext, "server_no_context_takeover") {
 			t.Fatalf("Sec-WebSocket-Extensions %q, want permessage-deflate with server_no_context_takeover", ext)
 		}
-		// deflate_message_for_websocket is off here: plain frames.
+		// deflate_message_for_websocket is off at /pub: plain frames.
 		publish(t, s, "dfneg", body)
 		c.expectFrame(t, ws.OpText, body)
 	})
 	t.Run("compressed frames", func(t *testing.T) {
 		t.Parallel()
-		c := openWebSocket(t, s, "/deflate/dfon", "Sec-WebSocket-Extensions", "permessage-deflate")
+		c := openWebSocket(t, s, "/sub/dfon", "Sec-WebSocket-Extensions", "permessage-deflate")
 		for i := range 2 {
 			b := fmt.Sprintf("%d %s", i, body)
-			publish(t, s, "dfon", b)
+			publishTo(t, s, "/pubdeflate/dfon", b)
 			h, p := c.frame(t, 3*time.Second)
 			if h.OpCode != ws.OpText || !h.Fin || !h.Rsv1() {
 				t.Fatalf("frame op %d fin %v rsv %d, want a text frame with RSV1", h.OpCode, h.Fin, h.Rsv)
@@ -439,7 +439,7 @@ func TestWebSocketDeflate(t *testing.T) {
 				t.Fatalf("inflated %q..., want %q...", got[:min(40, len(got))], b[:40])
 			}
 		}
-		publish(t, s, "dfon", "\x00\x01", "Content-Type", "application/octet-stream")
+		publishTo(t, s, "/pubdeflate/dfon", "\x00\x01", "Content-Type", "application/octet-stream")
 		h, p := c.frame(t, 3*time.Second)
 		if h.OpCode != ws.OpBinary || !h.Rsv1() || inflate(t, p) != "\x00\x01" {
 			t.Fatalf("binary message: op %d rsv %d, want a compressed binary frame", h.OpCode, h.Rsv)
@@ -447,8 +447,8 @@ func TestWebSocketDeflate(t *testing.T) {
 	})
 	t.Run("compressed ws+meta", func(t *testing.T) {
 		t.Parallel()
-		c := openWebSocket(t, s, "/deflate/dfmeta", "Sec-WebSocket-Extensions", "permessage-deflate", "Sec-WebSocket-Protocol", "ws+meta.nchan")
-		id, _ := publish(t, s, "dfmeta", body, "Content-Type", "text/plain")
+		c := openWebSocket(t, s, "/sub/dfmeta", "Sec-WebSocket-Extensions", "permessage-deflate", "Sec-WebSocket-Protocol", "ws+meta.nchan")
+		id, _ := publishTo(t, s, "/pubdeflate/dfmeta", body, "Content-Type", "text/plain")
 		h, p := c.frame(t, 3*time.Second)
 		if !h.Rsv1() {
 			t.Fatalf("frame without RSV1")
@@ -459,12 +459,83 @@ func TestWebSocketDeflate(t *testing.T) {
 	})
 	t.Run("not offered: plain frames", func(t *testing.T) {
 		t.Parallel()
-		c := openWebSocket(t, s, "/deflate/dfoff")
+		c := openWebSocket(t, s, "/sub/dfoff")
 		if ext := c.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
 			t.Errorf("Sec-WebSocket-Extensions %q without an offer", ext)
 		}
-		publish(t, s, "dfoff", body)
+		publishTo(t, s, "/pubdeflate/dfoff", body)
 		c.expectFrame(t, ws.OpText, body)
+	})
+	t.Run("the publisher location decides", func(t *testing.T) {
+		t.Parallel()
+		// As in Nchan: messages published through a location with
+		// deflate_message_for_websocket go out compressed to every client
+		// that negotiated permessage-deflate; messages from other publisher
+		// locations do not, and the subscriber location's setting changes
+		// nothing.
+		clients := []struct {
+			name, path string
+			ext, meta  bool
+		}{
+			{"deflate", "/sub/dfpub", true, false},
+			{"deflate and ws+meta", "/sub/dfpub", true, true},
+			{"no extension", "/sub/dfpub", false, false},
+			{"deflate on a location that sets deflate", "/subdeflate/dfpub", true, false},
+		}
+		conns := make([]*rawConn, len(clients))
+		for i, c := range clients {
+			var hd []string
+			if c.ext {
+				hd = append(hd, "Sec-WebSocket-Extensions", "permessage-deflate")
+			}
+			if c.meta {
+				hd = append(hd, "Sec-WebSocket-Protocol", "ws+meta.nchan")
+			}
+			conns[i] = openWebSocket(t, s, c.path, hd...)
+		}
+		waitSubscribers(t, s, "dfpub", len(clients))
+		for i, pub := range []string{"/pub/", "/pubdeflate/", "/pubdeflate/", "/pub/", "/pubdeflate1/"} {
+			b := fmt.Sprintf("%d via %s: %s", i, pub, body)
+			id, _ := publishTo(t, s, pub+"dfpub", b, "Content-Type", "text/plain")
+			for j, c := range clients {
+				h, p := conns[j].frame(t, 3*time.Second)
+				compressed := c.ext && pub != "/pub/"
+				if h.OpCode != ws.OpText || !h.Fin || h.Rsv1() != compressed {
+					t.Fatalf("%s, message %d via %s: frame op %d fin %v rsv1 %v, want a text frame with rsv1 %v",
+						c.name, i, pub, h.OpCode, h.Fin, h.Rsv1(), compressed)
+				}
+				got := string(p)
+				if compressed {
+					got = inflate(t, p)
+				}
+				want := b
+				if c.meta {
+					want = "id: " + id.String() + "\ncontent-type: text/plain\n\n" + b
+				}
+				if got != want {
+					t.Fatalf("%s, message %d: %.60q..., want %.60q...", c.name, i, got, want)
+				}
+			}
+		}
+	})
+	t.Run("the publisher location's compression level", func(t *testing.T) {
+		t.Parallel()
+		c := openWebSocket(t, s, "/sub/dflevel", "Sec-WebSocket-Extensions", "permessage-deflate")
+		waitSubscribers(t, s, "dflevel", 1)
+		b := strings.Repeat("abcdefghij0123456789klmnopqrstuvwxyz", 40) + body
+		level1, level9 := deflateAt(t, b, flate.BestSpeed), deflateAt(t, b, flate.BestCompression)
+		if bytes.Equal(level1, level9) {
+			t.Fatal("test setup: the body compresses the same at levels 1 and 9")
+		}
+		for _, tc := range []struct {
+			pub  string
+			want []byte
+		}{{"/pubdeflate1/", level1}, {"/pubdeflate/", deflateAt(t, b, 6)}} {
+			publishTo(t, s, tc.pub+"dflevel", b)
+			if _, p := c.frame(t, 3*time.Second); !bytes.Equal(p, tc.want) {
+				t.Fatalf("via %s: a %d-byte payload, not the body compressed at that location's level (%d bytes)", tc.pub, len(p), len(tc.want))
+			}
+		}
 	})
 	t.Run("compressed client frame is published decompressed", func(t *testing.T) {
 		t.Parallel()

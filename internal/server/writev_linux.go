@@ -36,8 +36,8 @@ type writeScratch struct {
 }
 
 func (sc *writeScratch) init() {
-	sc.bufs = make([][]byte, 0, maxBatch)
-	sc.iov = make([]unix.Iovec, 0, maxBatch+1)
+	sc.bufs = make([][]byte, 0, maxIovecs)
+	sc.iov = make([]unix.Iovec, 0, maxIovecs)
 	sc.fn = sc.call
 }
 
@@ -57,19 +57,24 @@ func (sc *writeScratch) call(fd uintptr) bool {
 
 // writev writes what the socket takes now of bufs, in one system call. It
 // returns the bytes written and the total; n < total is not an error.
+// Pieces past the first maxIovecs are left for a later write (the batches
+// of a fan-out writer never have that many).
 func (sc *writeScratch) writev(rc syscall.RawConn, bufs [][]byte) (n, total int, err error) {
 	iov := sc.iov[:0]
 	for _, b := range bufs {
 		if len(b) == 0 {
 			continue
 		}
+		total += len(b)
+		if len(iov) == cap(iov) {
+			continue
+		}
 		v := unix.Iovec{Base: &b[0]}
 		v.SetLen(len(b))
 		iov = append(iov, v)
-		total += len(b)
 	}
-	if total == 0 {
-		return 0, 0, nil
+	if len(iov) == 0 {
+		return 0, total, nil
 	}
 	sc.iov = iov
 	sc.n, sc.errno = 0, 0

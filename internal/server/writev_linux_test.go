@@ -45,7 +45,7 @@ func TestWritev(t *testing.T) {
 		{"several", []string{"id: 1:0\n", "data: x\n\n", "id: 1:1\n", "data: y\n\n"}},
 		{"empty buffers skipped", []string{"", "a", "", "b", ""}},
 		{"nothing", []string{"", ""}},
-		{"a full batch", strings.Split(strings.Repeat("m,", maxBatch), ",")},
+		{"a full batch", strings.Split(strings.Repeat("m,", maxIovecs-1), ",")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +74,27 @@ func TestWritev(t *testing.T) {
 				t.Fatalf("read %q, %v; want %q", got, err, want)
 			}
 		})
+	}
+}
+
+// TestWritevTooMany: pieces past maxIovecs are not written, and the count
+// says so.
+func TestWritevTooMany(t *testing.T) {
+	srv, cli := tcpPair(t)
+	var sc writeScratch
+	sc.init()
+	bufs := make([][]byte, maxIovecs+5)
+	for i := range bufs {
+		bufs[i] = []byte("ab")
+	}
+	n, total, err := sc.writev(rawConnOf(srv), bufs)
+	if err != nil || n != 2*maxIovecs || total != 2*len(bufs) {
+		t.Fatalf("writev: %d of %d, %v; want %d of %d", n, total, err, 2*maxIovecs, 2*len(bufs))
+	}
+	got := make([]byte, n)
+	cli.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(cli, got); err != nil || string(got) != strings.Repeat("ab", maxIovecs) {
+		t.Fatalf("read %q, %v", got, err)
 	}
 }
 

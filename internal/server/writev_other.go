@@ -17,7 +17,7 @@ type writeScratch struct {
 	bufs [][]byte
 }
 
-func (sc *writeScratch) init() { sc.bufs = make([][]byte, 0, maxBatch) }
+func (sc *writeScratch) init() { sc.bufs = make([][]byte, 0, maxIovecs) }
 
 func (sc *writeScratch) writev(syscall.RawConn, [][]byte) (n, total int, err error) {
 	return 0, 0, errors.New("writev: not supported")

@@ -57,8 +57,13 @@ type Message struct {
 	// channels that share a second, so a subscriber to several channels gets
 	// them in the order they were published. 0 when the engine has none.
 	Seq uint64
+	// Deflate is the zlib level (1-9) at which WebSocket subscribers that
+	// negotiated permessage-deflate receive the message compressed, as its
+	// publishing location asked (deflate_message_for_websocket); 0 sends
+	// it uncompressed to everyone.
+	Deflate uint8
 
-	enc [NumEncodings]atomic.Pointer[[]byte]
+	enc [NumEncodings]atomic.Pointer[Encoding]
 	// encBytes is the size of the encodings built so far, -1 once the
 	// engine has released the message; acct is the engine's memory
 	// counter they are added to (see Account).
@@ -67,36 +72,59 @@ type Message struct {
 }
 
 // NumEncodings is the number of transport encodings a message caches.
-const NumEncodings = 8
+const NumEncodings = 7
+
+// Encoding is a message in one transport's format: Parts, written in
+// order (one writev). Parts may be slices of the message's Body and
+// constants shared by every message, so a body is held once however many
+// formats it goes out in; Own is the bytes the encoding holds of its own
+// (its framing, or a transformed copy of the body such as a compressed
+// one).
+type Encoding struct {
+	Parts [][]byte
+	Own   int
+}
+
+// encodingOverhead approximates the bookkeeping bytes of a cached
+// encoding: the Encoding itself and its pointer in the message.
+const encodingOverhead = 48
+
+// Size is the memory an encoding holds beyond what it references: its own
+// bytes, its slice headers and its bookkeeping.
+func (e *Encoding) Size() int64 {
+	return int64(e.Own) + int64(cap(e.Parts))*24 + encodingOverhead
+}
 
 // Encoded returns the message's encoding in slot (0..NumEncodings-1),
 // building it with build the first time: a message is encoded once per
-// transport format and the same bytes are written to every subscriber.
-func (m *Message) Encoded(slot int, build func(*Message) []byte) []byte {
+// transport format and the same encoding is written to every subscriber.
+func (m *Message) Encoded(slot int, build func(*Message) Encoding) *Encoding {
 	if p := m.enc[slot].Load(); p != nil {
-		return *p
+		return p
 	}
-	b := build(m)
-	if !m.enc[slot].CompareAndSwap(nil, &b) {
-		return *m.enc[slot].Load()
+	e := build(m)
+	if !m.enc[slot].CompareAndSwap(nil, &e) {
+		return m.enc[slot].Load()
 	}
 	if m.acct != nil {
+		size := e.Size()
 		for {
 			v := m.encBytes.Load()
 			if v < 0 {
 				break // released: the engine no longer counts it
 			}
-			if m.encBytes.CompareAndSwap(v, v+int64(len(b))) {
-				m.acct.Add(int64(len(b)))
+			if m.encBytes.CompareAndSwap(v, v+size) {
+				m.acct.Add(size)
 				break
 			}
 		}
 	}
-	return b
+	return &e
 }
 
-// Account makes the message add the size of every encoding it caches to
-// used, an engine's memory counter, until Release: a message costs its
+// Account makes the message add the size of every encoding it caches
+// (Encoding.Size: what it holds beyond the body it references) to used,
+// an engine's memory counter, until Release: a message costs its
 // encodings as well as its body. The engine calls it before the message is
 // shared.
 func (m *Message) Account(used *atomic.Int64) { m.acct = used }
@@ -136,6 +164,9 @@ type Publication struct {
 	Body        []byte
 	ContentType string
 	EventName   string
+	// Deflate is Message.Deflate: the publishing location's compression
+	// for WebSocket subscribers.
+	Deflate uint8
 }
 
 // ChannelOptions are the buffer settings of the publishing location; a channel

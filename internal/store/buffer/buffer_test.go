@@ -219,9 +219,10 @@ func TestDropOldestReleases(t *testing.T) {
 	m := b.Oldest()
 	var used atomic.Int64
 	m.Account(&used)
-	m.Encoded(0, func(*store.Message) []byte { return make([]byte, 100) })
+	enc := store.Encoding{Parts: make([][]byte, 3), Own: 100}
+	m.Encoded(0, func(*store.Message) store.Encoding { return enc })
 	ch := did(b.DropOldest)
-	if ch != (Change{Left: 1, LeftBytes: size(), Freed: 1, FreedBytes: size(), Released: 100}) {
+	if ch != (Change{Left: 1, LeftBytes: size(), Freed: 1, FreedBytes: size(), Released: enc.Size()}) {
 		t.Fatalf("DropOldest = %+v", ch)
 	}
 	if b.Dropped().Time != 1 || b.Gone().Time != 1 {

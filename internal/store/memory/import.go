@@ -6,7 +6,6 @@ import (
 
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/store"
-	"github.com/heraldpush/herald/internal/store/buffer"
 	"github.com/heraldpush/herald/protocol/msgid"
 )
 
@@ -36,80 +35,7 @@ func (s *Store) Has(key store.ChannelKey) bool {
 // id (when it changes it), its Seq and its accounting. retagged reports a
 // changed id.
 func (s *Store) Import(ctx context.Context, key store.ChannelKey, m *store.Message, o store.ChannelOptions, expires time.Time) (_ store.PublishResult, retagged bool, _ error) {
-	if s.closed() {
-		return store.PublishResult{}, false, store.ErrClosed
-	}
-	m.Account(&s.used)
-	size := m.Size()
-	c, now, err := s.openForPublisher(ctx, key, o)
-	if err != nil {
-		return store.PublishResult{}, false, err
-	}
-	ns := now.UnixNano()
-	b := &c.buf
-	s.trim(c, now)
-	evict := b.Held() > 0 && b.Held() >= b.Capacity()
-	keepEvicted := evict && b.Followers() > 0
-	needed := size
-	if evict && !keepEvicted {
-		needed -= b.Oldest().Size()
-	}
-	if !s.reserve(needed) {
-		if b.Evicted() == 0 && !keepEvicted {
-			c.mu.Unlock()
-			return store.PublishResult{}, false, store.ErrOutOfMemory
-		}
-		var ch buffer.Change
-		b.DropKept(&ch)
-		s.account(c, &ch)
-		keepEvicted = false
-		needed = size
-		if evict {
-			needed -= b.Oldest().Size()
-		}
-		if !s.reserve(needed) {
-			c.refresh()
-			c.mu.Unlock()
-			return store.PublishResult{}, false, store.ErrOutOfMemory
-		}
-	}
-	var left buffer.Change
-	if evict {
-		if keepEvicted {
-			b.Evict(ns, &left)
-		} else {
-			b.DropOldest(&left)
-			s.used.Add(-left.Released)
-		}
-	}
-	prev := c.last
-	if prev.Compare(c.floor) < 0 {
-		prev = c.floor
-	}
-	if !m.ID.After(prev) {
-		m.ID = msgid.Next(prev, m.ID.Time)
-		retagged = true
-	}
-	m.Seq = s.seq.Add(1)
-	c.last = m.ID
-	var x int64
-	if !expires.IsZero() {
-		x = expires.UnixNano()
-	}
-	b.Push(entry{Msg: m, Expires: x})
-	if n := int64(1 - left.Left); n != 0 {
-		s.stored.Add(n)
-		c.grp.messages.Add(n)
-	}
-	if n := size - left.LeftBytes; n != 0 {
-		c.grp.bytes.Add(n)
-	}
-	s.trim(c, now)
-	c.lastActive = now
-	info := c.info()
-	c.refresh()
-	c.mu.Unlock()
-	return store.PublishResult{Message: m, Info: info}, retagged, nil
+	return s.add(ctx, key, m, o, true, expires)
 }
 
 // Restored is a message read back from a copy of a channel, with its
@@ -127,7 +53,7 @@ func (s *Store) Restore(key store.ChannelKey, o store.ChannelOptions, authorized
 	if s.closed() {
 		return false, store.ErrClosed
 	}
-	c, created, err := s.create(key, o.ChannelTimeout)
+	c, created, err := s.create(key, o.ChannelTimeout, nil)
 	if err != nil {
 		return false, err
 	}

@@ -214,25 +214,29 @@ func (sh *shard) get(key store.ChannelKey) *channel {
 }
 
 // getOrCreate returns the channel, creating it if the memory limit allows.
-func (s *Store) getOrCreate(key store.ChannelKey, channelTimeout time.Duration) (*channel, error) {
+// When paid holds memory the caller has already reserved, a channel it
+// creates takes its cost from there.
+func (s *Store) getOrCreate(key store.ChannelKey, channelTimeout time.Duration, paid *int64) (*channel, error) {
 	if c := s.lookup(key); c != nil {
 		return c, nil
 	}
-	c, created, err := s.create(key, channelTimeout)
+	c, created, err := s.create(key, channelTimeout, paid)
 	if created {
 		s.emit(events.ChannelCreated, key, 0, "")
 	}
 	return c, err
 }
 
-func (s *Store) create(key store.ChannelKey, channelTimeout time.Duration) (_ *channel, created bool, _ error) {
+func (s *Store) create(key store.ChannelKey, channelTimeout time.Duration, paid *int64) (_ *channel, created bool, _ error) {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if c := sh.get(key); c != nil {
 		return c, false, nil
 	}
-	if !s.reserve(keyCost(key)) {
+	if cost := keyCost(key); paid != nil && *paid >= cost {
+		*paid -= cost
+	} else if !s.reserve(cost) {
 		return nil, false, store.ErrOutOfMemory
 	}
 	s.floorMu.Lock()
@@ -330,15 +334,56 @@ func (c *channel) info() store.Info {
 
 // Publish implements store.Store.
 func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publication, o store.ChannelOptions) (store.PublishResult, error) {
+	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, Deflate: p.Deflate}
+	res, _, err := s.add(ctx, key, m, o, false, time.Time{})
+	return res, err
+}
+
+// add stores m in a channel, creating it, under the publisher's options o.
+// A published message (imported false) gets the channel's next id and its
+// expiry from o. An imported one keeps its id when that comes after every
+// id the channel has had (retagged reports when it does not and gets the
+// next one, in its own second at the earliest) and expires at expires
+// (zero: never).
+func (s *Store) add(ctx context.Context, key store.ChannelKey, m *store.Message, o store.ChannelOptions, imported bool, expires time.Time) (_ store.PublishResult, retagged bool, _ error) {
 	if s.closed() {
-		return store.PublishResult{}, store.ErrClosed
+		return store.PublishResult{}, false, store.ErrClosed
 	}
-	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName}
 	m.Account(&s.used)
 	size := m.Size()
-	c, now, err := s.openForPublisher(ctx, key, o)
+	// A publish refused for memory leaves no trace: to a channel that does
+	// not exist yet, its memory and the channel's are reserved before the
+	// channel is made (paid holds what is reserved and not yet used), and
+	// a channel that exists is left as it was.
+	var paid int64
+	if s.lookup(key) == nil {
+		if !s.reserve(size + keyCost(key)) {
+			return store.PublishResult{}, false, store.ErrOutOfMemory
+		}
+		paid = size + keyCost(key)
+	}
+	c, now, before, err := s.openForPublisher(ctx, key, o, &paid)
 	if err != nil {
-		return store.PublishResult{}, err
+		s.used.Add(-paid)
+		return store.PublishResult{}, false, err
+	}
+	// take accounts n bytes for the publish, from what is paid first.
+	take := func(n int64) bool {
+		if d := n - paid; d <= 0 || s.reserve(d) {
+			if d < 0 {
+				s.used.Add(d)
+			}
+			paid = 0
+			return true
+		}
+		return false
+	}
+	refuse := func() (store.PublishResult, bool, error) {
+		s.used.Add(-paid)
+		c.authorized, c.opts = before.authorized, before.opts
+		c.buf.SetLimits(before.bufLen, before.minBuf)
+		c.mu.Unlock()
+		return store.PublishResult{}, false, store.ErrOutOfMemory
 	}
 	ns := now.UnixNano()
 	b := &c.buf
@@ -353,10 +398,9 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	if evict && !keepEvicted {
 		needed -= b.Oldest().Size()
 	}
-	if !s.reserve(needed) {
+	if !take(needed) {
 		if b.Evicted() == 0 && !keepEvicted {
-			c.mu.Unlock()
-			return store.PublishResult{}, store.ErrOutOfMemory
+			return refuse()
 		}
 		// Short of memory: what is kept for followers goes first.
 		var ch buffer.Change
@@ -367,10 +411,9 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 		if evict {
 			needed -= b.Oldest().Size()
 		}
-		if !s.reserve(needed) {
+		if !take(needed) {
 			c.refresh()
-			c.mu.Unlock()
-			return store.PublishResult{}, store.ErrOutOfMemory
+			return refuse()
 		}
 	}
 	// The message that leaves the buffer for the new one is counted with
@@ -388,14 +431,23 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	if prev.Compare(c.floor) < 0 {
 		prev = c.floor
 	}
-	m.ID = msgid.Next(prev, s.seconds(now))
+	var x int64
+	switch {
+	case !imported:
+		m.ID = msgid.Next(prev, s.seconds(now))
+		if ttl := buffer.TTL(o.BufferLength, o.MessageTimeout); ttl > 0 {
+			x = now.Add(ttl).UnixNano()
+		}
+	case !m.ID.After(prev):
+		m.ID = msgid.Next(prev, m.ID.Time)
+		retagged = true
+	}
+	if imported && !expires.IsZero() {
+		x = expires.UnixNano()
+	}
 	m.Seq = s.seq.Add(1)
 	c.last = m.ID
-	var expires int64
-	if ttl := buffer.TTL(o.BufferLength, o.MessageTimeout); ttl > 0 {
-		expires = now.Add(ttl).UnixNano()
-	}
-	b.Push(entry{Msg: m, Expires: expires})
+	b.Push(entry{Msg: m, Expires: x})
 	if n := int64(1 - left.Left); n != 0 {
 		s.stored.Add(n)
 		c.grp.messages.Add(n)
@@ -408,30 +460,43 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	info := c.info()
 	c.refresh()
 	c.mu.Unlock()
-	s.published.Add(1)
-	return store.PublishResult{Message: m, Info: info}, nil
+	if !imported {
+		s.published.Add(1)
+	}
+	return store.PublishResult{Message: m, Info: info}, retagged, nil
 }
 
-// openForPublisher returns the channel, created if needed, locked, not
-// deleted, and with the publisher's options, and the time it was taken.
-func (s *Store) openForPublisher(ctx context.Context, key store.ChannelKey, o store.ChannelOptions) (*channel, time.Time, error) {
+// publisherState is what a publisher changes in a channel before it
+// knows whether its publish fits: restored when it does not.
+type publisherState struct {
+	opts           store.ChannelOptions
+	bufLen, minBuf int
+	authorized     bool
+}
+
+// openForPublisher returns the channel, created if needed (its cost taken
+// from paid, see getOrCreate), locked, not deleted, and with the
+// publisher's options; the time it was taken; and what it was before.
+func (s *Store) openForPublisher(ctx context.Context, key store.ChannelKey, o store.ChannelOptions, paid *int64) (*channel, time.Time, publisherState, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, time.Time{}, err
+			return nil, time.Time{}, publisherState{}, err
 		}
-		c, err := s.getOrCreate(key, o.ChannelTimeout)
+		c, err := s.getOrCreate(key, o.ChannelTimeout, paid)
 		if err != nil {
-			return nil, time.Time{}, err
+			return nil, time.Time{}, publisherState{}, err
 		}
 		c.mu.Lock()
 		if c.deleted {
 			c.mu.Unlock()
 			continue
 		}
+		before := publisherState{opts: c.opts, authorized: c.authorized}
+		before.bufLen, before.minBuf = c.buf.Limits()
 		c.opts = o
 		c.buf.SetLimits(o.BufferLength, o.MinBufferLength)
 		c.authorized = true
-		return c, s.now(), nil
+		return c, s.now(), before, nil
 	}
 }
 
@@ -440,7 +505,7 @@ func (s *Store) Create(ctx context.Context, key store.ChannelKey, o store.Channe
 	if s.closed() {
 		return store.Info{}, store.ErrClosed
 	}
-	c, now, err := s.openForPublisher(ctx, key, o)
+	c, now, _, err := s.openForPublisher(ctx, key, o, nil)
 	if err != nil {
 		return store.Info{}, err
 	}
@@ -532,7 +597,7 @@ func (s *Store) Subscribe(ctx context.Context, key store.ChannelKey, o store.Sub
 			}
 		} else {
 			var err error
-			if c, err = s.getOrCreate(key, o.ChannelTimeout); err != nil {
+			if c, err = s.getOrCreate(key, o.ChannelTimeout, nil); err != nil {
 				return nil, err
 			}
 		}

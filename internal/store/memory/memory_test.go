@@ -80,6 +80,10 @@ func TestContract(t *testing.T) {
 			s, clk := newStore(t, Options{Events: bus, SweepInterval: 5 * time.Millisecond})
 			return s, clk.Advance
 		},
+		OpenFull: func(t *testing.T) (store.Store, int) {
+			s, _ := newStore(t, Options{MemoryLimit: 64 << 10})
+			return s, 128 << 10
+		},
 	})
 }
 
@@ -169,11 +173,12 @@ func TestMemoryLimit(t *testing.T) {
 	if _, err := s.Publish(ctx, storetest.Key("big"), store.Publication{Body: huge}, buffered); !errors.Is(err, store.ErrOutOfMemory) {
 		t.Fatalf("huge Publish = %v, want ErrOutOfMemory", err)
 	}
-	if _, err := s.Delete(ctx, storetest.Key("big")); err != nil {
-		t.Fatal(err)
+	// ... and leaves no channel behind.
+	if _, err := s.Delete(ctx, storetest.Key("big")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Delete of the refused publish's channel = %v, want ErrNotFound", err)
 	}
 	if got := s.Stats().MemoryUsed; got != 0 {
-		t.Fatalf("MemoryUsed after deleting the empty channel = %d, want 0", got)
+		t.Fatalf("MemoryUsed after the refused publish = %d, want 0", got)
 	}
 	// Channels themselves count: with the limit used up, new channels fail.
 	for i := 0; ; i++ {
@@ -544,9 +549,12 @@ func TestFollowGrace(t *testing.T) {
 // count in the store's memory while the message is held, and no longer once
 // it is dropped (whichever way it goes).
 func TestEncodingsCount(t *testing.T) {
-	const encSize = 1000
+	// An encoding of 3 parts that holds 1000 bytes of its own (the rest
+	// references the body).
+	enc := store.Encoding{Parts: make([][]byte, 3), Own: 1000}
+	encSize := enc.Size()
 	encode := func(m *store.Message, slot int) {
-		m.Encoded(slot, func(*store.Message) []byte { return make([]byte, encSize) })
+		m.Encoded(slot, func(*store.Message) store.Encoding { return enc })
 	}
 	chanSize := int64(channelOverhead + len("ch"))
 	tests := []struct {
@@ -584,5 +592,39 @@ func TestEncodingsCount(t *testing.T) {
 				t.Fatalf("MemoryUsed after the drop = %d, want %d", got, want)
 			}
 		})
+	}
+}
+
+// TestRefusedPublishLeavesNoTrace: a publish refused for memory leaves the
+// store as it was: no channel is made (and no ChannelCreated emitted); a
+// channel a subscriber made is still not created by a publisher, with its
+// options unchanged; the memory used is what it was.
+func TestRefusedPublishLeavesNoTrace(t *testing.T) {
+	bus := events.New()
+	s, _ := newStore(t, Options{MemoryLimit: 64 << 10, Events: bus})
+	huge := store.Publication{Body: make([]byte, 128<<10)}
+	if _, err := s.Publish(ctx, storetest.Key("new"), huge, buffered); !errors.Is(err, store.ErrOutOfMemory) {
+		t.Fatalf("Publish = %v, want ErrOutOfMemory", err)
+	}
+	if st := s.Stats(); st.Channels != 0 || st.MemoryUsed != 0 || bus.Count(events.ChannelCreated) != 0 {
+		t.Fatalf("after a refused publish to a new channel: %+v, %d ChannelCreated", st, bus.Count(events.ChannelCreated))
+	}
+
+	sub := storetest.Subscribe(t, s, storetest.Key("subbed"), store.SubscribeOptions{})
+	used := s.Stats().MemoryUsed
+	if _, err := s.Publish(ctx, storetest.Key("subbed"), huge, buffered); !errors.Is(err, store.ErrOutOfMemory) {
+		t.Fatalf("Publish = %v, want ErrOutOfMemory", err)
+	}
+	if _, err := s.Subscribe(ctx, storetest.Key("subbed"), store.SubscribeOptions{ExistingOnly: true}); !errors.Is(err, store.ErrNotCreated) {
+		t.Fatalf("existing-only Subscribe to a channel only a refused publish touched = %v, want ErrNotCreated", err)
+	}
+	if got := s.Stats().MemoryUsed; got != used {
+		t.Fatalf("MemoryUsed %d after the refused publish, was %d", got, used)
+	}
+	// Its buffer rules are still its own: a small publish to it is kept
+	// under the options it is given, as to any subscriber-made channel.
+	storetest.Publish(t, s, storetest.Key("subbed"), "fits", buffered)
+	if bodies, _, _ := storetest.Read(t, sub, msgid.ID{}); len(bodies) != 1 || bodies[0] != "fits" {
+		t.Fatalf("subscriber reads %q", bodies)
 	}
 }

@@ -43,6 +43,11 @@ type Engine struct {
 	// the engine by its nature, each with the reason, which the test
 	// states as it skips the item.
 	Except map[string]string
+	// OpenFull, when set, returns a store (closed when the test ends)
+	// that refuses for memory (ErrOutOfMemory) a publish of a body of
+	// size bytes to a channel that does not exist; the contract's
+	// RefusedPublishLeavesNoTrace runs on it.
+	OpenFull func(t *testing.T) (s store.Store, size int)
 }
 
 // Run runs the contract.
@@ -69,6 +74,7 @@ func Run(t *testing.T, e Engine) {
 		{"List", testList},
 		{"Events", testEvents},
 		{"GroupStats", testGroupStats},
+		{"RefusedPublishLeavesNoTrace", testRefusedPublishLeavesNoTrace},
 		{"ConcurrentPublishRead", func(t *testing.T, e Engine) {
 			a, b, _ := e.Open(t)
 			ConcurrentPublishRead(t, a, b)
@@ -1081,4 +1087,40 @@ func testGroupStats(t *testing.T, e Engine) {
 		t.Fatal(err)
 	}
 	check("all gone", "g", store.GroupStats{})
+}
+
+// testRefusedPublishLeavesNoTrace: a publish the store refuses for memory
+// leaves nothing behind: the channel it would have made does not exist
+// (no info, no listing, not "created by a publisher" for
+// existing-channels-only subscribers).
+func testRefusedPublishLeavesNoTrace(t *testing.T, e Engine) {
+	if e.OpenFull == nil {
+		t.Skip("the engine has no way to fill its memory in a test")
+	}
+	s, size := e.OpenFull(t)
+	k := Key("refused")
+	_, err := s.Publish(ctx, k, store.Publication{Body: make([]byte, size)}, Buffered)
+	if !errors.Is(err, store.ErrOutOfMemory) {
+		t.Fatalf("Publish of %d bytes to a full store = %v, want ErrOutOfMemory", size, err)
+	}
+	if info, err := s.Info(ctx, k); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Info after the refused publish = %+v, %v; want ErrNotFound", info, err)
+	}
+	if sub, err := s.Subscribe(ctx, k, store.SubscribeOptions{ExistingOnly: true}); !errors.Is(err, store.ErrNotCreated) {
+		if err == nil {
+			sub.Close()
+		}
+		t.Fatalf("existing-channels-only Subscribe after the refused publish = %v, want ErrNotCreated", err)
+	}
+	if l, ok := s.(store.Lister); ok {
+		page, err := l.Channels(ctx, store.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page.Channels {
+			if c.Key == k {
+				t.Fatalf("the refused publish's channel is listed: %+v", c)
+			}
+		}
+	}
 }

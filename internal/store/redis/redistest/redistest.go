@@ -1,7 +1,9 @@
 // Package redistest runs real redis-server processes for tests: single
 // servers and Redis Clusters, on free loopback ports, owned by the test that
-// starts them and killed when it ends. Tests skip (with the reason) when
-// redis-server is not installed.
+// starts them and killed when it ends. A test fails, saying what to
+// install, when redis-server is not installed, and skips when the
+// developer opted out of the Redis tests (HERALD_TEST_SKIP=redis, see
+// internal/testenv).
 package redistest
 
 import (
@@ -18,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldpush/herald/internal/testenv"
 )
 
 // Binary returns the path of redis-server, or "" when it is not installed.
@@ -29,16 +33,19 @@ func Binary() string {
 	return p
 }
 
-// Require skips the test when redis-server (or redis-cli, when cli is
-// set) is not installed.
+// Require ends the test when redis-server (or redis-cli, when cli is
+// set) is not installed: it fails, saying what to install, unless the
+// developer opted out of the Redis tests, when it skips (testenv.Missing).
+// Opted out, it skips whatever is installed.
 func Require(t testing.TB, cli bool) {
 	t.Helper()
+	testenv.SkipIfOptedOut(t, "redis")
 	if Binary() == "" {
-		t.Skip("redis-server is not installed (apt-get install -y redis-server); skipping the Redis tests")
+		testenv.Missing(t, "redis", "redis-server is not installed (apt-get install -y redis-server)")
 	}
 	if cli {
 		if _, err := exec.LookPath("redis-cli"); err != nil {
-			t.Skip("redis-cli is not installed; skipping the Redis Cluster tests")
+			testenv.Missing(t, "redis", "redis-cli is not installed (apt-get install -y redis-server installs it)")
 		}
 	}
 }
