@@ -207,7 +207,9 @@ func (b *Backup) put(key store.ChannelKey, m *store.Message, o store.ChannelOpti
 	id, seq, x := "", "0", "0"
 	var ct, ev string
 	var body []byte
+	deflate := 0
 	if m != nil {
+		deflate = int(m.Deflate)
 		id, seq = streamID(m.ID), strconv.FormatUint(m.Seq, 10)
 		if ttl := buffer.TTL(o.BufferLength, o.MessageTimeout); ttl > 0 {
 			x = strconv.FormatInt(time.Now().Add(ttl).UnixMilli(), 10)
@@ -215,7 +217,7 @@ func (b *Backup) put(key store.ChannelKey, m *store.Message, o store.ChannelOpti
 		ct, ev, body = m.ContentType, m.EventName, m.Body
 	}
 	b.q.send(scriptBackupPut, []string{k.meta, k.stream, k.counts}, id, seq, x, ct, ev, body,
-		o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout), ms(o.ChannelTimeout))
+		o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout), ms(o.ChannelTimeout), deflate)
 }
 
 // Publish implements store.Store.

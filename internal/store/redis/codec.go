@@ -63,7 +63,10 @@ type notice struct {
 
 // Payloads, as the scripts write them:
 //
-//	m <epoch> <id> <prev> <seq> <expires> <bl> <mbl> <len(ct)> <len(ev)>\n<ct><ev><body>
+//	m <epoch> <id> <prev> <seq> <expires> <bl> <mbl> <len(ct)> <len(ev)> [<deflate>]\n<ct><ev><body>
+//
+// The deflate level (the publisher location's WebSocket compression, 0 for
+// none) is left out by nodes that predate it.
 //	d <epoch>
 //	v <epoch> <eviction number>
 func decodeNotice(p string) (notice, error) {
@@ -93,7 +96,7 @@ func decodeNotice(p string) (notice, error) {
 	default:
 		return n, bad
 	}
-	if len(f) != 10 {
+	if len(f) != 10 && len(f) != 11 {
 		return n, bad
 	}
 	var nums [6]int64
@@ -114,12 +117,24 @@ func decodeNotice(p string) (notice, error) {
 		return n, bad
 	}
 	m := &store.Message{ID: id, Seq: uint64(nums[0]), ContentType: rest[:lct], EventName: rest[lct : lct+lev], Body: []byte(rest[lct+lev:])}
+	if len(f) == 11 {
+		m.Deflate = deflateLevel(f[10])
+	}
 	n.msg = entry{Msg: m, Expires: nums[1]}
 	n.bufLen, n.minBuf = int(nums[2]), int(nums[3])
 	return n, nil
 }
 
-// decodeEntry converts an XRANGE entry (fields x, q, c, e, b) to a message.
+// deflateLevel parses a stored WebSocket compression level: 1-9, else 0.
+func deflateLevel(s string) uint8 {
+	if n, err := strconv.Atoi(s); err == nil && n >= 1 && n <= 9 {
+		return uint8(n)
+	}
+	return 0
+}
+
+// decodeEntry converts an XRANGE entry (fields x, q, c, e, b, and z, the
+// WebSocket compression level, when not 0) to a message.
 func decodeEntry(id string, fields map[string]any) (entry, error) {
 	mid, err := parseStreamID(id)
 	if err != nil {
@@ -128,6 +143,6 @@ func decodeEntry(id string, fields map[string]any) (entry, error) {
 	str := func(k string) string { s, _ := fields[k].(string); return s }
 	x, _ := strconv.ParseInt(str("x"), 10, 64)
 	q, _ := strconv.ParseUint(str("q"), 10, 64)
-	m := &store.Message{ID: mid, Seq: q, ContentType: str("c"), EventName: str("e"), Body: []byte(str("b"))}
+	m := &store.Message{ID: mid, Seq: q, ContentType: str("c"), EventName: str("e"), Body: []byte(str("b")), Deflate: deflateLevel(str("z"))}
 	return entry{Msg: m, Expires: x}, nil
 }

@@ -252,7 +252,7 @@ func (c *nsChan) waitReady(ctx context.Context) error {
 
 // relay payloads, signed by the sending node and its relay sequence:
 //
-//	m <node> <seq> <id> <bl> <mbl> <mt ms> <ct ms> <len(ct)> <len(ev)>\n<ct><ev><body>
+//	m <node> <seq> <id> <bl> <mbl> <mt ms> <ct ms> <len(ct)> <len(ev)> <deflate>\n<ct><ev><body>
 //	a <node> <seq> <bl> <mbl> <mt ms> <ct ms>   (created by a publisher)
 //	d <node> <seq> <last id>                    (deleted)
 //	v <node> <seq>                              (a "last"-rule newcomer)
@@ -276,7 +276,7 @@ func optFields(o store.ChannelOptions) []string {
 
 func (n *Nostore) messagePayload(m *store.Message, o store.ChannelOptions) string {
 	f := append([]string{streamID(m.ID)}, optFields(o)...)
-	f = append(f, strconv.Itoa(len(m.ContentType)), strconv.Itoa(len(m.EventName)))
+	f = append(f, strconv.Itoa(len(m.ContentType)), strconv.Itoa(len(m.EventName)), strconv.Itoa(int(m.Deflate)))
 	b := n.header('m', f...)
 	var sb strings.Builder
 	sb.Grow(len(b) + 1 + len(m.ContentType) + len(m.EventName) + len(m.Body))
@@ -650,7 +650,7 @@ func (n *Nostore) apply(key store.ChannelKey, f []string, rest string) error {
 	ctx := context.Background()
 	switch f[0] {
 	case "m":
-		if len(f) != 10 {
+		if len(f) != 11 {
 			return errors.New("bad message relay")
 		}
 		id, err := parseStreamID(f[3])
@@ -666,7 +666,7 @@ func (n *Nostore) apply(key store.ChannelKey, f []string, rest string) error {
 		if err1 != nil || err2 != nil || lct < 0 || lev < 0 || lct+lev > len(rest) {
 			return errors.New("bad message relay lengths")
 		}
-		m := &store.Message{ID: id, ContentType: rest[:lct], EventName: rest[lct : lct+lev], Body: []byte(rest[lct+lev:])}
+		m := &store.Message{ID: id, ContentType: rest[:lct], EventName: rest[lct : lct+lev], Body: []byte(rest[lct+lev:]), Deflate: deflateLevel(f[10])}
 		var expires time.Time
 		if ttl := buffer.TTL(o.BufferLength, o.MessageTimeout); ttl > 0 {
 			expires = time.Now().Add(ttl)

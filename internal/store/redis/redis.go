@@ -610,7 +610,7 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	tok := s.node + "." + strconv.FormatUint(s.tokens.Add(1), 36)
 	res, err := s.runDurable(ctx, key, scriptPublish, []string{k.meta, k.stream, k.counts, k.floor},
 		p.Body, p.ContentType, p.EventName, o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout),
-		ms(o.ChannelTimeout), tok, hint, k.pubsub, s.pubCmd, s.node, local)
+		ms(o.ChannelTimeout), tok, hint, k.pubsub, s.pubCmd, s.node, local, int(p.Deflate))
 	if err != nil {
 		return store.PublishResult{}, err
 	}
@@ -626,11 +626,11 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 		s.emit(events.ChannelCreated, key, 0, "", nil)
 	}
 	s.noteExpired(key, int(expired))
-	m := &store.Message{ID: id, Seq: uint64(r.int(1)), Body: p.Body, ContentType: p.ContentType, EventName: p.EventName}
+	m := &store.Message{ID: id, Seq: uint64(r.int(1)), Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, Deflate: p.Deflate}
 	if mr != nil && r.int(8) == 0 {
 		// Deliver to this node's subscribers now; the pubsub copy that
 		// follows is then a duplicate and is ignored.
-		local := &store.Message{ID: id, Seq: m.Seq, Body: p.Body, ContentType: p.ContentType, EventName: p.EventName}
+		local := &store.Message{ID: id, Seq: m.Seq, Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, Deflate: p.Deflate}
 		mr.handle(notice{kind: 'm', epoch: r.int(4), msg: entry{Msg: local, Expires: r.int(3)}, prev: prev, bufLen: o.BufferLength, minBuf: o.MinBufferLength})
 	}
 	s.rememberID(key, id)

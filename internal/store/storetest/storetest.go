@@ -57,6 +57,7 @@ func Run(t *testing.T, e Engine) {
 		f    func(*testing.T, Engine)
 	}{
 		{"PublishRead", testPublishRead},
+		{"MessageFields", testMessageFields},
 		{"InfoNotFound", testInfoNotFound},
 		{"BufferTrimming", testBufferTrimming},
 		{"MessageExpiry", testMessageExpiry},
@@ -279,6 +280,34 @@ func testPublishRead(t *testing.T, e Engine) {
 	if got := ReadAll(t, sub, m3.ID, 1); got[0].EventName != "ev" {
 		t.Fatalf("event name %q", got[0].EventName)
 	}
+}
+
+// testMessageFields: what a publisher sends besides the body (content type,
+// event name, the WebSocket compression its location asks for) reaches the
+// other store's subscribers, whether they were waiting for the message or
+// subscribe after it was published.
+func testMessageFields(t *testing.T, e Engine) {
+	a, b, _ := e.Open(t)
+	p := store.Publication{Body: []byte("fields"), ContentType: "application/json", EventName: "ev", Deflate: 6}
+	check := func(what string, m *store.Message) {
+		t.Helper()
+		if string(m.Body) != "fields" || m.ContentType != p.ContentType || m.EventName != p.EventName || m.Deflate != p.Deflate {
+			t.Fatalf("%s: message %q type %q event %q deflate %d, want %+v", what, m.Body, m.ContentType, m.EventName, m.Deflate, p)
+		}
+	}
+	waiting := Subscribe(t, b, Key("live"), store.SubscribeOptions{Follow: true})
+	if _, err := a.Publish(ctx, Key("live"), p, Buffered); err != nil {
+		t.Fatal(err)
+	}
+	check("a waiting subscriber", ReadAll(t, waiting, msgid.ID{}, 1)[0])
+	if _, err := a.Publish(ctx, Key("stored"), p, Buffered); err != nil {
+		t.Fatal(err)
+	}
+	if e.Relayed {
+		return // the other store keeps only what it followed
+	}
+	late := Subscribe(t, b, Key("stored"), store.SubscribeOptions{})
+	check("a later subscriber", ReadAll(t, late, msgid.ID{}, 1)[0])
 }
 
 func testInfoNotFound(t *testing.T, e Engine) {

@@ -6,7 +6,7 @@
 -- KEYS: meta, stream, counts
 -- ARGV: message id ('' for none), seq, expires ms (0 never), content type,
 --   event, body, buffer length, min buffer length, message timeout ms,
---   channel timeout ms
+--   channel timeout ms, WebSocket compression level (0 none)
 -- Returns the messages in the copy.
 local mkey, skey, nkey = KEYS[1], KEYS[2], KEYS[3]
 local sec, usec, nowms = clock()
@@ -27,7 +27,11 @@ if id ~= '' then
   local t, g = idparse(id)
   if idless(lt, lg, t, g) then
     if bl > 0 then
-      redis.call('XADD', skey, id, 'x', ARGV[3], 'q', ARGV[2], 'c', ARGV[4], 'e', ARGV[5], 'b', ARGV[6])
+      if (ARGV[11] or '0') ~= '0' then
+        redis.call('XADD', skey, id, 'x', ARGV[3], 'q', ARGV[2], 'c', ARGV[4], 'e', ARGV[5], 'b', ARGV[6], 'z', ARGV[11])
+      else
+        redis.call('XADD', skey, id, 'x', ARGV[3], 'q', ARGV[2], 'c', ARGV[4], 'e', ARGV[5], 'b', ARGV[6])
+      end
       n = n + 1
     else
       redis.call('HSET', mkey, 'd', id)

@@ -2,7 +2,8 @@
 -- KEYS: meta, stream, counts, floor
 -- ARGV: body, content type, event, buffer length, min buffer length,
 --   message timeout ms, channel timeout ms, token, hint id, pubsub channel,
---   publish command (PUBLISH or SPUBLISH), node id, local subscriber count
+--   publish command (PUBLISH or SPUBLISH), node id, local subscriber count,
+--   WebSocket compression level (0: none)
 -- Returns {id, seq, prev id, expires ms, epoch, messages, subscribers, now ms,
 -- retried (1 when this token's publish was already done), last requested ms,
 -- created (1 when this publish made the channel), messages expired}.
@@ -81,7 +82,12 @@ seq = fmt(seq)
 local x = '0'
 if ttl > 0 then x = fmt(nowms + ttl) end
 
-redis.call('XADD', skey, 'MAXLEN', cap, id, 'x', x, 'q', seq, 'c', ARGV[2], 'e', ARGV[3], 'b', ARGV[1])
+local z = ARGV[14] or '0'
+if z ~= '0' then
+  redis.call('XADD', skey, 'MAXLEN', cap, id, 'x', x, 'q', seq, 'c', ARGV[2], 'e', ARGV[3], 'b', ARGV[1], 'z', z)
+else
+  redis.call('XADD', skey, 'MAXLEN', cap, id, 'x', x, 'q', seq, 'c', ARGV[2], 'e', ARGV[3], 'b', ARGV[1])
+end
 n = n + 1
 redis.call('HSET', mkey, 'ep', ep, 'l', id, 'lq', seq, 'a', '1', 'bl', ARGV[4], 'mbl', ARGV[5],
   'mt', ARGV[6], 'ct', ARGV[7], 'pt', tok, 'pr', id .. ' ' .. seq .. ' ' .. prev .. ' ' .. x)
@@ -91,6 +97,6 @@ if bl <= 0 or mt > 0 then need = math.max(ttl, ct, 1000) end
 keepfor(mkey, skey, nkey, need)
 if bl <= 0 then n = 0 end
 
-local hdr = table.concat({'m', ep, id, prev, seq, x, ARGV[4], ARGV[5], tostring(#ARGV[2]), tostring(#ARGV[3])}, ' ')
+local hdr = table.concat({'m', ep, id, prev, seq, x, ARGV[4], ARGV[5], tostring(#ARGV[2]), tostring(#ARGV[3]), z}, ' ')
 redis.call(ARGV[11], ARGV[10], hdr .. '\n' .. ARGV[2] .. ARGV[3] .. ARGV[1])
 return {id, seq, prev, x, ep, n, subs, fmt(nowms), 0, meta[6] or '0', created, expired}
