@@ -24,7 +24,7 @@ func (f *esFormat) message(bufs [][]byte, m *store.Message, id msgid.Multi, sing
 	}
 	enc := m.Encoded(slotEventSource, func(m *store.Message) store.Encoding {
 		parts := appendEvent(make([][]byte, 0, 3), m.EventName, m.ID.String(), m.Body)
-		return store.Encoding{Parts: parts, Own: cap(parts[0])}
+		return inline(store.Encoding{Parts: parts, Own: cap(parts[0])})
 	})
 	return append(bufs, enc.Parts...)
 }

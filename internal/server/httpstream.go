@@ -122,7 +122,7 @@ func (f *chunkFormat) message(bufs [][]byte, m *store.Message, _ msgid.Multi, _ 
 	}
 	enc := m.Encoded(slotChunk, func(m *store.Message) store.Encoding {
 		head := protocol.AppendChunkHead(make([]byte, 0, 18), len(m.Body))
-		return store.Encoding{Parts: [][]byte{head, m.Body, chunkDataEnd}, Own: cap(head)}
+		return inline(store.Encoding{Parts: [][]byte{head, m.Body, chunkDataEnd}, Own: cap(head)})
 	})
 	return append(bufs, enc.Parts...)
 }
@@ -153,7 +153,7 @@ func (f *multipartFormat) message(bufs [][]byte, m *store.Message, id msgid.Mult
 			lm = protocol.HTTPDate(id.Time)
 		}
 		head := protocol.AppendMultipartHead(make([]byte, 0, 120), lm, f.ids.Header, etag, m.ContentType)
-		return store.Encoding{Parts: [][]byte{head, m.Body, f.next}, Own: cap(head)}
+		return inline(store.Encoding{Parts: [][]byte{head, m.Body, f.next}, Own: cap(head)})
 	}
 	if !single || !f.ids.Cacheable() {
 		return append(bufs, build(m, id).Parts...)

@@ -419,3 +419,29 @@ func (st *streamer) finish(bufs [][]byte, e streamEnd) {
 		}
 	}
 }
+
+// inlineMax is the largest encoding written as one piece: below it, a
+// subscriber's write is cheaper as one contiguous buffer (one iovec per
+// message in a batch) than as framing around the body in place, and the
+// copy of the body costs little. Larger bodies are held once and
+// referenced.
+const inlineMax = 2048
+
+// inline returns e as one piece when it is small (see inlineMax).
+func inline(e store.Encoding) store.Encoding {
+	if len(e.Parts) < 2 {
+		return e
+	}
+	n := 0
+	for _, p := range e.Parts {
+		n += len(p)
+	}
+	if n > inlineMax {
+		return e
+	}
+	b := make([]byte, 0, n)
+	for _, p := range e.Parts {
+		b = append(b, p...)
+	}
+	return store.Encoding{Parts: [][]byte{b}, Own: cap(b)}
+}

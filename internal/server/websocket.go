@@ -335,7 +335,7 @@ func (f *wsFormat) message(bufs [][]byte, m *store.Message, id msgid.Multi, sing
 	case deflate:
 		slot = slotWSPlainDeflate
 	}
-	enc := m.Encoded(slot, func(m *store.Message) store.Encoding { return f.build(m, m.ID.String(), deflate) })
+	enc := m.Encoded(slot, func(m *store.Message) store.Encoding { return inline(f.build(m, m.ID.String(), deflate)) })
 	return append(bufs, enc.Parts...)
 }
 
