@@ -180,19 +180,13 @@ func TestSlowConsumer(t *testing.T) {
 			}()
 
 			start := time.Now()
-			var slowest time.Duration
 			for i := range n {
-				t0 := time.Now()
 				r := do(t, "POST", s.URL+"/slowpub/sc", bodyOf(i))
 				if r.Status != http.StatusCreated && r.Status != http.StatusAccepted {
 					t.Fatalf("publish %d: %d %q", i, r.Status, r.Body)
 				}
-				slowest = max(slowest, time.Since(t0))
 			}
-			if slowest > 800*time.Millisecond {
-				t.Errorf("slowest publish took %v: the publisher waited on a slow subscriber", slowest)
-			}
-			t.Logf("published %d x %d KB in %v (slowest %v)", n, size>>10, time.Since(start), slowest)
+			t.Logf("published %d x %d KB in %v", n, size>>10, time.Since(start))
 
 			// The slow subscriber is dropped (send_timeout 1s), the good one
 			// stays. Under load dropping it can take a while: wait (with a
@@ -320,11 +314,7 @@ func TestHTTP2(t *testing.T) {
 		waitSubscribers(t, s, "h2slow", 1)
 		pad := strings.Repeat("x", 64<<10)
 		for i := range 160 { // 10 MB, more than the client's 4 MB stream window
-			t0 := time.Now()
 			publishTo(t, s, "/slowpub/h2slow", fmt.Sprint(i, pad))
-			if d := time.Since(t0); d > 800*time.Millisecond {
-				t.Fatalf("publish %d took %v: the publisher waited on a slow subscriber", i, d)
-			}
 		}
 		waitSubscribers(t, s, "h2slow", 0)
 	})
@@ -453,4 +443,36 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 		expectServeReturned(t, done)
 	})
+}
+
+// TestPublisherNeverWaitsOnSlowSubscriber: a subscriber that stops reading
+// while 20 MB are published to its channel, on a location whose
+// send_timeout is 30 s, never holds a publisher up. A publish that waited
+// on it would take until the send timeout; each is given 5 s (a bound on
+// a request, not a speed to meet: it separates "not waiting" from
+// "waiting 30 s" on any machine).
+func TestPublisherNeverWaitsOnSlowSubscriber(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, testConfig(nil,
+		prefixLocation("pub", "publisher: true", "message_buffer_length: 400"),
+		prefixLocation("patient", "subscriber: true", "send_timeout: 30s")))
+	for _, isWS := range []bool{false, true} {
+		ch := fmt.Sprintf("patient%v", isWS)
+		slow := openStream(t, s, "/patient/"+ch, isWS)
+		if tcp, ok := slow.conn.(*net.TCPConn); ok {
+			tcp.SetReadBuffer(16 << 10)
+		}
+		waitSubscribers(t, s, ch, 1)
+		body := strings.Repeat("p", 64<<10)
+		for i := range 320 {
+			r := doTimeout(t, 5*time.Second, "POST", s.URL+"/pub/"+ch, body)
+			if r.Status != http.StatusCreated && r.Status != http.StatusAccepted {
+				t.Fatalf("publish %d: %d %q", i, r.Status, r.Body)
+			}
+		}
+		if n := subscribers(t, s, ch); n != 1 {
+			t.Fatalf("the slow subscriber was dropped before its send_timeout (%d subscribers)", n)
+		}
+		slow.conn.Close()
+	}
 }

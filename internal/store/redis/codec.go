@@ -67,6 +67,7 @@ type notice struct {
 //
 // The deflate level (the publisher location's WebSocket compression, 0 for
 // none) is left out by nodes that predate it.
+//
 //	d <epoch>
 //	v <epoch> <eviction number>
 func decodeNotice(p string) (notice, error) {
