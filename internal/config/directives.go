@@ -98,6 +98,14 @@ type Location struct {
 	RedisIdleChannelCacheTimeout time.Duration
 	RedisFollowTimeout           time.Duration
 	RedisWaitForReplica          bool
+
+	// ProxyPass forwards the location's requests to an application
+	// (proxy_pass); empty: none. See docs/internal-redirects.md.
+	ProxyPass           location.Expr
+	ProxyConnectTimeout time.Duration
+	ProxyReadTimeout    time.Duration
+	// Internal locations answer 404 unless reached by an internal redirect.
+	Internal bool
 }
 
 // Scope says where a directive may appear.
@@ -799,6 +807,46 @@ func Directives() []Directive {
 			Name: "send_timeout", Default: "10s",
 			Doc:    "A streaming subscriber that accepts no data while a write waits this long (at least half of it: deadlines are renewed once half spent) is too slow: it is disconnected (logged and counted) instead of holding memory or slowing others.",
 			setLoc: durationKey(func(l *Location) *time.Duration { return &l.SendTimeout }),
+		},
+		{
+			Name: "proxy_pass", Default: "",
+			Doc: "Forward this location's requests to an application at this URL (`http://` or `https://`), as nginx's `proxy_pass`: method, headers, body (streamed, at most `client_max_body_size`) and a WebSocket upgrade's intent. The URL may use the location's captures `$1`..`$9` and the variables of `channel_id`; without a path the request's own path and query are sent; a literal URL with a path on a prefix location replaces the matched prefix; a URL with variables and a path is sent as is. An answer with `X-Accel-Redirect: /path[?query]` is served by the location matching that path, as if the client had asked for it (an internal redirect: WebSocket, EventSource and long-poll subscribers, publishers); any other answer is relayed as is, streamed. Application unreachable: 502; too slow: 504. See docs/internal-redirects.md.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				s = strings.TrimSpace(s)
+				if s == "" {
+					l.ProxyPass = location.Expr{}
+					return nil
+				}
+				lower := strings.ToLower(s)
+				if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+					return nodeErr(n, "proxy_pass %q: want an http:// or https:// URL", s)
+				}
+				e, err := location.Compile(s)
+				if err != nil {
+					return nodeErr(n, "%v", err)
+				}
+				l.ProxyPass = e
+				return nil
+			},
+		},
+		{
+			Name: "proxy_connect_timeout", Default: "60s",
+			Doc:    "How long connecting to the `proxy_pass` application may take; longer: 504 Gateway Timeout (as nginx's directive of that name).",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.ProxyConnectTimeout }),
+		},
+		{
+			Name: "proxy_read_timeout", Default: "60s",
+			Doc:    "Longest wait for the `proxy_pass` application's answer once the request is sent, and between two reads of its body (as nginx's directive of that name). No answer in time: 504 Gateway Timeout; a body that stalls is cut off. 0: no limit.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.ProxyReadTimeout }),
+		},
+		{
+			Name: "internal", Default: "off",
+			Doc:    "The location serves internal redirects only (an application's `X-Accel-Redirect` answer to a `proxy_pass` location); requested directly it answers 404, as nginx's `internal`.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.Internal }),
 		},
 	}
 }

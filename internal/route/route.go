@@ -96,6 +96,13 @@ type Route struct {
 	Publisher  Publisher
 	Subscriber Subscriber
 
+	// Internal: the location answers 404 unless reached by an internal
+	// redirect (internal).
+	Internal bool
+	// Proxy, when set, forwards every request to an application instead
+	// of any role (proxy_pass); see proxy.go.
+	Proxy *Proxy
+
 	// stages is the pipeline: stages[:channelStages] run for every
 	// request, the rest for requests that name channels.
 	stages        []Stage
@@ -178,6 +185,8 @@ func Provision(l *config.Location, st store.Store) *Route {
 		IDs:    newIDs(l),
 	}
 	rt.Channels = newChannels(l)
+	rt.Internal = l.Internal
+	rt.Proxy = newProxy(l)
 	rt.Publisher = Publisher{
 		HTTP:      l.Publisher.HTTP,
 		WebSocket: l.Publisher.WebSocket,

@@ -16,6 +16,8 @@ import (
 type router struct {
 	matcher *location.Matcher
 	routes  []*route.Route
+	// proxies holds the HTTP client of each proxy_pass route.
+	proxies map[*route.Route]*http.Transport
 }
 
 // newRouter provisions the routes of a server block.
@@ -26,13 +28,20 @@ func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
 		l := &sc.Locations[i]
 		pats[i] = l.Pattern
 		var st store.Store
-		if !l.StubStatus { // a status page keeps no channels
+		if !l.StubStatus && l.ProxyPass.IsEmpty() { // a status page or a proxy keeps no channels
 			var err error
 			if st, err = storeFor(l); err != nil {
 				return nil, err
 			}
 		}
-		rr.routes = append(rr.routes, route.Provision(l, st))
+		rt := route.Provision(l, st)
+		rr.routes = append(rr.routes, rt)
+		if rt.Proxy != nil {
+			if rr.proxies == nil {
+				rr.proxies = map[*route.Route]*http.Transport{}
+			}
+			rr.proxies[rt] = newProxyTransport(rt.Proxy)
+		}
 	}
 	rr.matcher = location.NewMatcher(pats)
 	return rr, nil
@@ -47,11 +56,20 @@ type handler struct {
 // ServeHTTP matches a request to its route, runs it through the route's
 // stages and hands it to its role.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s := h.s
-	rr := s.routers[h.block].Load()
+	h.s.dispatch(w, r, h.s.routers[h.block].Load(), 0)
+}
+
+// dispatch serves a request with a router; redirects counts the internal
+// redirects (X-Accel-Redirect, see proxy.go) that led the request here,
+// and an internal location serves only those.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rr *router, redirects int) {
 	i, caps, ok := rr.matcher.Match(r.URL.Path)
-	if !ok {
+	if !ok || rr.routes[i].Internal && redirects == 0 {
 		plainError(w, http.StatusNotFound, "No location matches this path.")
+		return
+	}
+	if rr.routes[i].Proxy != nil {
+		s.proxy(w, r, rr, rr.routes[i], caps, redirects)
 		return
 	}
 	q, rf := rr.routes[i].Prepare(r.Context(), r, caps)

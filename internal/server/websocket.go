@@ -90,6 +90,7 @@ func wsUpgrade(w http.ResponseWriter, r *http.Request, rt *route.Route) (net.Con
 		resp.Set("Sec-WebSocket-Extensions", ext)
 	}
 	copyCORS(resp, w.Header())
+	carryRedirectHeaders(resp, w.Header())
 	head := appendHead(make([]byte, 0, 256), http.StatusSwitchingProtocols, resp)
 	if _, err := conn.Write(head); err != nil {
 		conn.Close()
