@@ -23,11 +23,12 @@ type testApp struct {
 	seen    map[string]appRequest // the last request, by path
 	release chan struct{}         // lets /plain send the rest of its body
 	done    chan struct{}         // closed when the test ends
+	loops   int                   // requests for /loop
 }
 
 // appRequest is what the application received.
 type appRequest struct {
-	Method, URI, Body string
+	Method, URI, Body, Host string
 	Header            http.Header
 }
 
@@ -66,7 +67,13 @@ func startApp(t *testing.T) *testApp {
 		a.record(r)
 		redirect(w, "/internal/byarg?ch="+r.URL.Query().Get("to")+"&x=1")
 	})
-	for path, target := range map[string]string{"/loop": "/loop", "/nowhere": "/no/such/location", "/escape": "/internal/../internal/sub/x", "/external": "http://example.com/internal/sub/x"} {
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.loops++
+		a.mu.Unlock()
+		redirect(w, "/loop")
+	})
+	for path, target := range map[string]string{"/nowhere": "/no/such/location", "/escape": "/internal/../internal/sub/x", "/external": "http://example.com/internal/sub/x"} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { redirect(w, target) })
 	}
 	mux.HandleFunc("/plain", func(w http.ResponseWriter, r *http.Request) {
@@ -84,6 +91,27 @@ func startApp(t *testing.T) *testApp {
 		}
 		io.WriteString(w, "part two")
 	})
+	mux.HandleFunc("/stall", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "begun;")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-a.done:
+		}
+	})
+	mux.HandleFunc("/wsapp", func(w http.ResponseWriter, r *http.Request) {
+		// The application takes the WebSocket itself: 101, then echo.
+		a.record(r)
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		buf := make([]byte, 64)
+		n, _ := brw.Read(buf)
+		conn.Write(buf[:n])
+	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
@@ -100,7 +128,7 @@ func (a *testApp) record(r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.seen[r.URL.Path] = appRequest{Method: r.Method, URI: r.RequestURI, Body: string(b), Header: r.Header.Clone()}
+	a.seen[r.URL.Path] = appRequest{Method: r.Method, URI: r.RequestURI, Host: r.Host, Body: string(b), Header: r.Header.Clone()}
 }
 
 func (a *testApp) request(t *testing.T, path string) appRequest {
@@ -137,8 +165,8 @@ func startRedirectSite(t *testing.T) (*testServer, *testApp) {
 		location(`~ ^/sub/(\w+)$`, "proxy_pass: http://"+appAddr+"/auth/sub/$1"),
 		location("/pub/", "proxy_pass: http://"+appAddr+"/auth/pub/"),
 		location(`~ ^/early/(\w+)$`, "proxy_pass: http://"+appAddr),
-		location(`~ ^/(byarg|loop|nowhere|escape|external|plain)$`, "proxy_pass: http://"+appAddr),
-		location("= /slow", "proxy_pass: http://"+appAddr, "proxy_read_timeout: 300ms"),
+		location(`~ ^/(byarg|loop|nowhere|escape|external|plain|wsapp)$`, "proxy_pass: http://"+appAddr),
+		location("~ ^/(slow|stall)$", "proxy_pass: http://"+appAddr, "proxy_read_timeout: 300ms"),
 		location("= /dead", "proxy_pass: http://"+deadAddr(t)),
 		location("= /small", "proxy_pass: http://"+appAddr+"/auth/pub/small", "client_max_body_size: 8"),
 		location(`~ ^/internal/sub/(\w+)$`, "internal: true", "subscriber: true", "channel_id: $1"),
@@ -160,6 +188,12 @@ func TestRedirectPublisherAndLongPoll(t *testing.T) {
 	}
 	if xff := got.Header.Get("X-Forwarded-For"); xff != "127.0.0.1" {
 		t.Errorf("application got X-Forwarded-For %q, want 127.0.0.1", xff)
+	}
+	if got.Host != strings.TrimPrefix(app.URL, "http://") {
+		t.Errorf("application got Host %q, want its own (nginx's $proxy_host)", got.Host)
+	}
+	if h := got.Header.Get("X-Forwarded-Host"); h != s.addr() {
+		t.Errorf("application got X-Forwarded-Host %q, want %q", h, s.addr())
 	}
 
 	r := do(t, "GET", s.URL+"/sub/ch", "", "Origin", "http://site.example")
@@ -248,6 +282,9 @@ func TestRedirectWebSocket(t *testing.T) {
 	if !strings.EqualFold(got.Header.Get("Upgrade"), "websocket") || !strings.Contains(strings.ToLower(got.Header.Get("Connection")), "upgrade") {
 		t.Errorf("application got Upgrade %q, Connection %q: the upgrade intent should be forwarded", got.Header.Get("Upgrade"), got.Header.Get("Connection"))
 	}
+	if c.Header.Get("Set-Cookie") != "session=1" {
+		t.Errorf("101 head %v: want the redirect answer's Set-Cookie", c.Header)
+	}
 	waitSubscribers(t, s, "ws", 1)
 	publish(t, s, "ws", "over the socket")
 	c.expectFrame(t, ws.OpText, "over the socket")
@@ -264,6 +301,13 @@ func TestRedirectQueryAndTargets(t *testing.T) {
 	if uri := app.request(t, "/byarg").URI; uri != "/byarg?to=argch" {
 		t.Errorf("application got %q, want the request's path and query", uri)
 	}
+	expectStatus(t, do(t, "GET", s.URL+"/loop", ""), http.StatusInternalServerError, "redirect cycle")
+	app.mu.Lock()
+	loops := app.loops
+	app.mu.Unlock()
+	if loops != 11 {
+		t.Errorf("the application was asked %d times, want 11 (10 redirects, the 11th refused)", loops)
+	}
 	for _, c := range []struct {
 		path string
 		want int
@@ -271,7 +315,6 @@ func TestRedirectQueryAndTargets(t *testing.T) {
 		{"/nowhere", http.StatusNotFound},             // no location matches
 		{"/escape", http.StatusNotFound},              // unsafe target
 		{"/external", http.StatusNotFound},            // not a path
-		{"/loop", http.StatusInternalServerError},     // more than 10 redirects
 		{"/internal/sub/x", http.StatusNotFound},      // internal, asked directly
 		{"/internal/byarg?ch=x", http.StatusNotFound}, // internal, asked directly
 		{"/sub/denied", http.StatusForbidden},         // the application's own answer
@@ -310,4 +353,38 @@ func TestProxyErrors(t *testing.T) {
 	s, _ := startRedirectSite(t)
 	expectStatus(t, do(t, "GET", s.URL+"/dead", ""), http.StatusBadGateway, "application unreachable")
 	expectStatus(t, do(t, "GET", s.URL+"/slow", ""), http.StatusGatewayTimeout, "application slower than proxy_read_timeout")
+}
+
+func TestProxyTunnelsApplicationWebSocket(t *testing.T) {
+	s, app := startRedirectSite(t)
+	c := openRaw(t, s, "GET", "/wsapp", wsHeaders()...)
+	if c.Status != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want the application's 101", c.Status)
+	}
+	if got := app.request(t, "/wsapp"); !strings.EqualFold(got.Header.Get("Upgrade"), "websocket") {
+		t.Errorf("application got Upgrade %q", got.Header.Get("Upgrade"))
+	}
+	c.conn.SetWriteDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(c.conn, "ping through"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, "ping through")
+}
+
+func TestProxyStalledBodyIsCut(t *testing.T) {
+	s, _ := startRedirectSite(t)
+	c := openRaw(t, s, "GET", "/stall")
+	if c.Status != http.StatusOK {
+		t.Fatalf("status %d, want 200", c.Status)
+	}
+	c.readUntil(t, "begun;")
+	// proxy_read_timeout (300ms) passes with nothing more: the answer is
+	// cut off, without its last chunk.
+	rest, err := c.drain(5 * time.Second)
+	if err != nil {
+		t.Fatalf("connection still open after the application stalled: %v", err)
+	}
+	if strings.Contains(rest, "0\r\n\r\n") {
+		t.Errorf("the stalled answer ended cleanly (%q): it should be cut off", rest)
+	}
 }
