@@ -29,7 +29,7 @@ type testApp struct {
 // appRequest is what the application received.
 type appRequest struct {
 	Method, URI, Body, Host string
-	Header            http.Header
+	Header                  http.Header
 }
 
 func startApp(t *testing.T) *testApp {
