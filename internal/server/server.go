@@ -9,7 +9,9 @@
 // stream.go runs streaming subscribers over outputs (a hijacked connection
 // or an HTTP/2 stream), in the formats of eventsource.go, httpstream.go
 // (chunked, multipart/mixed, raw) and websocket.go; fanout.go serves many
-// subscribers of one channel from one writer goroutine.
+// subscribers of one channel from one writer goroutine; proxy.go forwards
+// proxy_pass locations to an application and sends its X-Accel-Redirect
+// answers back through the router (internal redirects).
 //
 // Lock order (outer first): fanWriters.mu, then fanWriter.mu; connOutput.mu
 // is taken alone (never while holding another server lock) and runs the
