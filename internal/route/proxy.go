@@ -27,6 +27,9 @@ type Proxy struct {
 	ReadTimeout time.Duration
 	// MaxBodySize caps a request body (client_max_body_size); 0: no limit.
 	MaxBodySize int64
+	// BodyTimeout is the longest wait between two reads of the request
+	// body (client_body_timeout); 0 never times out.
+	BodyTimeout time.Duration
 }
 
 func newProxy(l *config.Location) *Proxy {
@@ -34,7 +37,7 @@ func newProxy(l *config.Location) *Proxy {
 		return nil
 	}
 	p := &Proxy{URL: l.ProxyPass, ConnectTimeout: l.ProxyConnectTimeout, ReadTimeout: l.ProxyReadTimeout,
-		MaxBodySize: l.ClientMaxBodySize}
+		MaxBodySize: l.ClientMaxBodySize, BodyTimeout: l.ClientBodyTimeout}
 	switch l.Pattern.Kind {
 	case location.Prefix, location.PriorityPrefix, location.Exact:
 		if l.ProxyPass.IsLiteral() {

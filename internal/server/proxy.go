@@ -75,7 +75,9 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rr *router, rt *r
 	if p.MaxBodySize > 0 {
 		keep = p.MaxBodySize
 	}
-	body := &keptBody{under: r.Body, max: p.MaxBodySize, keep: keep}
+	body := &keptBody{under: r.Body, max: p.MaxBodySize, keep: keep, budget: &s.budget,
+		rc: http.NewResponseController(w), timeout: p.BodyTimeout}
+	defer body.release()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	in := r.WithContext(ctx)
@@ -115,9 +117,18 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rr *router, rt *r
 			if errors.As(err, &redirect) {
 				return
 			}
-			switch {
-			case body.overLimit():
+			switch berr := body.failure(); {
+			case errors.Is(berr, errBodyTooLarge):
 				plainError(w, http.StatusRequestEntityTooLarge, "Request body too large (client_max_body_size).")
+			case errors.Is(berr, errBodyTimeout):
+				s.log.Warn("client too slow: nothing received within client_body_timeout", "remote", r.RemoteAddr, "location", rt.Name)
+				w.Header().Set("Connection", "close")
+				plainError(w, http.StatusRequestTimeout, "Request body not received within client_body_timeout.")
+			case errors.Is(berr, errBodyBudget):
+				s.log.Warn("proxied request refused: bodies being received would pass max_body_memory", "remote", r.RemoteAddr, "location", rt.Name)
+				w.Header().Set("Connection", "close")
+				w.Header().Set("Retry-After", "1")
+				plainError(w, http.StatusServiceUnavailable, "Too many messages being received; try again later.")
 			case r.Context().Err() != nil:
 				// The client is gone: nobody to answer.
 			case isTimeout(err) || stalled.Load():
@@ -200,20 +211,26 @@ var errBodyTooLarge = errors.New("request body larger than client_max_body_size"
 var errBodyDetached = errors.New("request body taken over by an internal redirect")
 
 // keptBody is a request body streamed to the application that keeps what
-// it passed on (up to keep bytes), so that an internal redirect (to a
-// publisher, say) can read the whole body again. Reads are serialized:
-// the transport reads it from its own goroutine, which may still be
-// reading when the application has already answered.
+// it passed on (up to keep bytes, counted against max_body_memory), so
+// that an internal redirect (to a publisher, say) can read the whole body
+// again. Reads are serialized: the transport reads it from its own
+// goroutine, which may still be reading when the application has already
+// answered.
 type keptBody struct {
-	under io.ReadCloser
-	max   int64 // client_max_body_size; 0: no limit
-	keep  int64 // most bytes kept
+	under   io.ReadCloser
+	max     int64 // client_max_body_size; 0: no limit
+	keep    int64 // most bytes kept
+	budget  *bodyBudget
+	rc      *http.ResponseController
+	timeout time.Duration // client_body_timeout; 0: none
 
 	mu       sync.Mutex
 	n        int64
 	kept     []byte
-	overflow bool // more than keep bytes passed: the copy is incomplete
-	tooLarge bool
+	held     int64 // bytes of kept counted in budget
+	overflow bool  // more than keep bytes passed: the copy is incomplete
+	err      error // errBodyTooLarge, errBodyTimeout or errBodyBudget, once failed
+	deadline bool  // a read deadline is set on the connection
 	detached bool
 }
 
@@ -223,41 +240,81 @@ func (b *keptBody) Read(p []byte) (int, error) {
 	if b.detached {
 		return 0, errBodyDetached
 	}
-	if b.tooLarge {
-		return 0, errBodyTooLarge
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.timeout > 0 {
+		// Renewed before every read: the longest wait between two.
+		b.rc.SetReadDeadline(time.Now().Add(b.timeout))
+		b.deadline = true
 	}
 	n, err := b.under.Read(p)
+	if err != nil && isTimeout(err) {
+		b.err = errBodyTimeout
+		return 0, b.err
+	}
+	if err != nil {
+		b.clearDeadline()
+	}
 	b.n += int64(n)
 	if b.max > 0 && b.n > b.max {
-		b.tooLarge = true
-		return 0, errBodyTooLarge
+		b.err = errBodyTooLarge
+		return 0, b.err
 	}
 	if !b.overflow {
 		if int64(len(b.kept)+n) > b.keep {
 			b.overflow, b.kept = true, nil
+			b.budget.release(b.held)
+			b.held = 0
+		} else if !b.budget.reserve(int64(n)) {
+			b.err = errBodyBudget
+			return 0, b.err
 		} else {
+			b.held += int64(n)
 			b.kept = append(b.kept, p[:n]...)
 		}
 	}
 	return n, err
 }
 
+// clearDeadline lifts the read deadline Read set: the connection reads on
+// after the body (the next request, or a client leaving).
+func (b *keptBody) clearDeadline() {
+	if b.deadline {
+		b.rc.SetReadDeadline(time.Time{})
+		b.deadline = false
+	}
+}
+
 // Close leaves the request's body open: an internal redirect may read the
 // rest of it, and the HTTP server closes it.
 func (b *keptBody) Close() error { return nil }
 
-func (b *keptBody) overLimit() bool {
+// failure is why reading the body failed, if it did.
+func (b *keptBody) failure() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.tooLarge
+	return b.err
+}
+
+// release detaches the body and gives back the bytes kept.
+func (b *keptBody) release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.detached = true
+	b.clearDeadline()
+	b.budget.release(b.held)
+	b.held = 0
 }
 
 // replay detaches the body from the transport (waiting for a read in
 // progress) and returns the whole body: what was passed on, then the rest.
+// The kept bytes stay counted until release.
 func (b *keptBody) replay() io.ReadCloser {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.detached = true
+	b.clearDeadline()
 	if b.overflow {
 		return io.NopCloser(errReader{errors.New("request body too large to be kept across an internal redirect")})
 	}

@@ -168,6 +168,7 @@ func startRedirectSite(t *testing.T) (*testServer, *testApp) {
 		location(`~ ^/(byarg|loop|nowhere|escape|external|plain|wsapp)$`, "proxy_pass: http://"+appAddr),
 		location("~ ^/(slow|stall)$", "proxy_pass: http://"+appAddr, "proxy_read_timeout: 300ms"),
 		location("= /dead", "proxy_pass: http://"+deadAddr(t)),
+		location("= /slowbody", "proxy_pass: http://"+appAddr+"/auth/pub/slowbody", "client_body_timeout: 300ms"),
 		location("= /small", "proxy_pass: http://"+appAddr+"/auth/pub/small", "client_max_body_size: 8"),
 		location(`~ ^/internal/sub/(\w+)$`, "internal: true", "subscriber: true", "channel_id: $1"),
 		location(`~ ^/internal/pub/(\w+)$`, "internal: true", "publisher: true", "channel_id: $1"),
@@ -386,5 +387,23 @@ func TestProxyStalledBodyIsCut(t *testing.T) {
 	}
 	if strings.Contains(rest, "0\r\n\r\n") {
 		t.Errorf("the stalled answer ended cleanly (%q): it should be cut off", rest)
+	}
+}
+
+func TestProxyBodyTimeout(t *testing.T) {
+	s, _ := startRedirectSite(t)
+	c := sendRaw(t, s, "POST", "/slowbody", "Content-Length", "10")
+	if _, err := io.WriteString(c.conn, "12345"); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing more within client_body_timeout (300ms): 408.
+	if err := c.readHead(5 * time.Second); err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	if c.Status != http.StatusRequestTimeout {
+		t.Errorf("status %d, want 408", c.Status)
+	}
+	if got := do(t, "GET", s.URL+"/pub/slowbody", ""); got.Status != http.StatusNotFound {
+		t.Errorf("channel info after the timed-out publish: %d %q, want 404 (nothing published)", got.Status, got.Body)
 	}
 }
