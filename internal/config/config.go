@@ -26,6 +26,7 @@ type Config struct {
 	LogLevel          string
 	LogFormat         string
 	PIDFile           string
+	UpgradeDrainTime  time.Duration
 	RedisUpstreams    map[string]RedisUpstream
 	Servers           []Server
 }

@@ -317,6 +317,22 @@ func Directives() []Directive {
 			},
 		},
 		{
+			Name: "upgrade_drain_time", Scope: ScopeGlobal, Default: "10s",
+			Doc: "After a binary upgrade (SIGUSR2), the time over which the old process ends its subscribers, each at a random moment (long-polls with their timeout answer, EventSource with a retry hint, WebSocket with close 1012), so they reconnect to the new process spread out.",
+			setGlob: func(c *Config, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				d, err := ParseDuration(s)
+				if err != nil {
+					return nodeErr(n, "%v", err)
+				}
+				c.UpgradeDrainTime = d
+				return nil
+			},
+		},
+		{
 			Name: "pid_file", Scope: ScopeGlobal, Default: "",
 			Doc: "A file `herald serve` writes its process id to (and removes when it stops), for `herald reload` and service managers; none by default.",
 			setGlob: func(c *Config, n *yaml.Node) error {
