@@ -2,7 +2,7 @@
 // location does, provisioned once from its configuration, and the ordered
 // stages every request on it goes through before its role handler runs:
 //
-//	access (origin check) → channel resolution → limits → role
+//	access (origin check) → channel resolution → limits → token → role
 //
 // Access refuses what the location never serves (a forbidden origin).
 // Channel resolution evaluates the location's channel id expressions into
@@ -230,6 +230,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 	}
 	rt.channelStages = len(rt.stages)
 	rt.stages = append(rt.stages, resolveStage{}, limitStage{})
+	if l.TokenVerifier != nil {
+		rt.stages = append(rt.stages, newTokenStage(l.TokenVerifier))
+	}
 	return rt
 }
 
