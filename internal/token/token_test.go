@@ -155,7 +155,10 @@ func TestVerify(t *testing.T) {
 		{"ES256 valid", Settings{Alg: "ES256", Key: writePEM(t, dir, "ec.pem", ecKey, false), Sources: src}, mint(t, "ES256", ecKey, "", grants(nil, nil)), ""},
 		{"EdDSA valid", Settings{Alg: "EdDSA", Key: writePEM(t, dir, "ed.pub", edKey, true), Sources: src}, mint(t, "EdDSA", edKey, "", grants(nil, nil)), ""},
 		{"EdDSA wrong key", Settings{Alg: "EdDSA", Key: writePEM(t, dir, "ed2.pub", edKey, true), Sources: src},
-			func() string { _, k, _ := ed25519.GenerateKey(rand.Reader); return mint(t, "EdDSA", k, "", grants(nil, nil)) }(), "signature is invalid"},
+			func() string {
+				_, k, _ := ed25519.GenerateKey(rand.Reader)
+				return mint(t, "EdDSA", k, "", grants(nil, nil))
+			}(), "signature is invalid"},
 		{"JWKS RS256 by kid", Settings{Alg: "RS256", JWKS: jwksFile, Sources: src}, mint(t, "RS256", rsaKey, "new", grants(nil, nil)), ""},
 		{"JWKS RS256 old kid", Settings{Alg: "RS256", JWKS: jwksFile, Sources: src}, mint(t, "RS256", otherRSA, "old", grants(nil, nil)), ""},
 		{"JWKS RS256 kid of another key", Settings{Alg: "RS256", JWKS: jwksFile, Sources: src}, mint(t, "RS256", otherRSA, "new", grants(nil, nil)), "signature is invalid"},
