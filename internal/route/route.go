@@ -232,6 +232,7 @@ func Provision(l *config.Location, st store.Store) *Route {
 	rt.stages = append(rt.stages, resolveStage{}, limitStage{})
 	if l.TokenVerifier != nil {
 		rt.stages = append(rt.stages, newTokenStage(l.TokenVerifier))
+		rt.Access.tokenHeaders = tokenHeaders(l.TokenVerifier)
 	}
 	return rt
 }

@@ -40,6 +40,21 @@ func newTokenStage(v *token.Verifier) tokenStage {
 	return tokenStage{v: v, missing: "A token is required: send it in " + strings.Join(where, ", or ") + "."}
 }
 
+// tokenHeaders lists the request headers the verifier reads tokens from,
+// for a preflight's Access-Control-Allow-Headers.
+func tokenHeaders(v *token.Verifier) string {
+	var hs []string
+	for _, s := range v.Sources() {
+		switch s.Kind {
+		case token.Bearer:
+			hs = append(hs, "Authorization")
+		case token.Header:
+			hs = append(hs, s.Name)
+		}
+	}
+	return strings.Join(hs, ", ")
+}
+
 func (tokenStage) Name() string { return "token" }
 
 func (s tokenStage) Run(_ context.Context, q *Request) *Refusal {

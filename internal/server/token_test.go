@@ -319,3 +319,27 @@ func openQueued(t testing.TB, s *testServer, ch string) int {
 	expectStatus(t, r, http.StatusOK, "channel info "+ch)
 	return parseInfo(t, r.Body).Messages
 }
+
+// TestTokenCORS: a browser's preflight needs no token and is told it may
+// send Authorization; a refusal still carries the CORS headers, so the
+// page can read why.
+func TestTokenCORS(t *testing.T) {
+	t.Parallel()
+	s, _, _ := tokenServer(t)
+	for _, path := range []string{"/sub/c", "/pub/c"} {
+		r := do(t, "OPTIONS", s.URL+path, "", "Origin", "http://app.example", "Access-Control-Request-Headers", "authorization")
+		expectStatus(t, r, http.StatusOK, "preflight "+path)
+		if h := r.Header.Get("Access-Control-Allow-Headers"); !strings.HasSuffix(h, ", Authorization") {
+			t.Errorf("preflight %s: Access-Control-Allow-Headers %q lacks Authorization", path, h)
+		}
+	}
+	r := do(t, "OPTIONS", s.URL+"/open/c", "", "Origin", "http://app.example")
+	if h := r.Header.Get("Access-Control-Allow-Headers"); strings.Contains(h, "Authorization") {
+		t.Errorf("preflight of a location without tokens: Access-Control-Allow-Headers %q", h)
+	}
+	r = do(t, "GET", s.URL+"/sub/c", "", "Origin", "http://app.example")
+	expectRefusal(t, r, http.StatusUnauthorized, "A token is required", "Bearer")
+	if got := r.Header.Get("Access-Control-Allow-Origin"); got != "http://app.example" {
+		t.Errorf("401 Access-Control-Allow-Origin %q", got)
+	}
+}
