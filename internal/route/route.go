@@ -9,7 +9,9 @@
 // channel specs: the channel's key (group and id) and, for a subscriber,
 // where it starts (the message id the request carries, or the location's
 // first-message rule). Limits refuse what resolved but is not allowed (an id
-// too long). The role handler (in package server) publishes, answers
+// too long). The token stage (only on locations with token_alg) refuses a
+// request without a valid signed token granting each of its channels for
+// its role. The role handler (in package server) publishes, answers
 // channel info, deletes, or serves a subscriber with the transport chosen
 // here.
 //
