@@ -343,3 +343,36 @@ func TestTokenCORS(t *testing.T) {
 		t.Errorf("401 Access-Control-Allow-Origin %q", got)
 	}
 }
+
+// TestTokenStreams: chunked and multipart/mixed subscribers need a token
+// as every other transport does.
+func TestTokenStreams(t *testing.T) {
+	t.Parallel()
+	s, _, _ := tokenServer(t)
+	tok := hsToken(t, []string{"st.*"}, nil, nil)
+	for _, tc := range []struct {
+		name string
+		hdr  []string
+	}{
+		{"chunked", []string{"TE", "chunked"}},
+		{"multipart/mixed", []string{"Accept", "multipart/mixed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if c := openRaw(t, s, "GET", "/sub/st.x", tc.hdr...); c.Status != http.StatusUnauthorized {
+				t.Fatalf("without a token: %d, want 401", c.Status)
+			}
+			if c := openRaw(t, s, "GET", "/sub/other", append(tc.hdr, bearer(tok)...)...); c.Status != http.StatusForbidden {
+				t.Fatalf("token for other channels: %d, want 403", c.Status)
+			}
+			c := openRaw(t, s, "GET", "/sub/st.x", append(tc.hdr, bearer(tok)...)...)
+			if c.Status != http.StatusOK {
+				t.Fatalf("with a token: %d, want 200", c.Status)
+			}
+			waitSubscribers(t, s, "st.x", 1)
+			publishTo(t, s, "/open/st.x", "streamed-"+tc.name)
+			c.readUntil(t, "streamed-"+tc.name)
+			c.conn.Close()
+			waitSubscribers(t, s, "st.x", 0)
+		})
+	}
+}
