@@ -11,8 +11,12 @@ import (
 )
 
 func main() {
+	// SIGINT and SIGTERM stop the server gracefully; SIGHUP makes it
+	// re-read its configuration.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, syscall.SIGHUP)
+	code := cli.RunWith(ctx, os.Args[1:], os.Stdout, os.Stderr, cli.Signals{Reload: reload})
 	stop()
 	os.Exit(code)
 }

@@ -45,6 +45,8 @@ type App struct {
 	srv    *server.Server
 	o      Options
 
+	mu sync.Mutex // guards cfg
+
 	stopTrim context.CancelFunc
 	trimDone chan struct{}
 	stopOnce sync.Once
@@ -112,6 +114,33 @@ func (a *App) Start(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// Reload puts cfg in force for new requests (see server.Server.Reload):
+// locations, limits, CORS, TLS certificates. Connected subscribers keep
+// their connections and receive everything. A configuration that a running
+// Herald cannot take (new or changed stores, other listen addresses; the
+// error wraps server.ErrRestartNeeded) or that does not provision is
+// refused whole, and the running one stays in force.
+func (a *App) Reload(ctx context.Context, cfg *config.Config) error {
+	if err := a.o.Engines.Check(cfg); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	if err := a.srv.Reload(cfg, a.o.Engines.storeFor(cfg, a.stores)); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	a.mu.Lock()
+	a.cfg = cfg
+	a.mu.Unlock()
+	a.log.Info("configuration reloaded")
+	return nil
+}
+
+// Config returns the configuration in force.
+func (a *App) Config() *config.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
 }
 
 // Addrs returns the addresses the App listens on, in configuration order.

@@ -26,6 +26,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	LogLevel          string
 	LogFormat         string
+	PIDFile           string
 	RedisUpstreams    map[string]RedisUpstream
 	Servers           []Server
 }

@@ -323,6 +323,18 @@ func Directives() []Directive {
 			},
 		},
 		{
+			Name: "pid_file", Scope: ScopeGlobal, Default: "",
+			Doc: "A file `herald serve` writes its process id to (and removes when it stops), for `herald reload` and service managers; none by default.",
+			setGlob: func(c *Config, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				c.PIDFile = s
+				return nil
+			},
+		},
+		{
 			Name: "log_format", Scope: ScopeGlobal, Default: "text",
 			Doc: "Log format: text or json.",
 			setGlob: func(c *Config, n *yaml.Node) error {

@@ -541,7 +541,7 @@ func (c *wsConn) readMessage(first byte) bool {
 		if now := int64(d.Buffered()); now > held {
 			if !b.reserve(now - held) {
 				s.log.Warn("websocket message refused: messages being received would pass max_body_memory",
-					"remote", c.remote, "location", c.rt.Name, "max_body_memory", b.limit)
+					"remote", c.remote, "location", c.rt.Name, "max_body_memory", b.limit.Load())
 				c.fail(protocol.CloseTryAgainLater, "Too many messages being received; try again later.")
 				return false
 			}
