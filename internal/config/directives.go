@@ -837,7 +837,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "token_key", Default: "",
-			Doc: "PEM file of the key tokens are verified with: a public key (`PUBLIC KEY`, `RSA PUBLIC KEY`), a certificate, or a private key (its public half is used) for RS*, PS*, ES* and EdDSA; for HS* the file's content (less a final newline) is the secret. Read once, at start.",
+			Doc: "PEM file of the key tokens are verified with: a public key (`PUBLIC KEY`, `RSA PUBLIC KEY`), a certificate, or a private key (its public half is used) for RS*, PS*, ES* and EdDSA; for HS* the file's content (less a final newline) is the secret. Read at start and again on each reload (SIGHUP), which is how keys are rotated.",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				s, err := scalar(n)
 				if err != nil {
@@ -861,7 +861,7 @@ func Directives() []Directive {
 		},
 		{
 			Name: "token_jwks", Default: "",
-			Doc: "JWK Set file (RFC 7517) of the keys tokens are verified with: the keys of `token_alg`'s type (RSA, EC, OKP Ed25519, oct) whose `alg` and `use`, when given, fit. A token's `kid` picks its key; without one every key is tried. Read once, at start.",
+			Doc: "JWK Set file (RFC 7517) of the keys tokens are verified with: the keys of `token_alg`'s type (RSA, EC, OKP Ed25519, oct) whose `alg` and `use`, when given, fit. A token's `kid` picks its key; without one every key is tried. Read at start and again on each reload (SIGHUP), which is how keys are rotated.",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				s, err := scalar(n)
 				if err != nil {
