@@ -1,5 +1,5 @@
 // Package cli implements the herald command line: serve, config check,
-// config defaults, config docs, bench and version.
+// config defaults, config docs, bench, token, channel-id and version.
 package cli
 
 import (
@@ -41,6 +41,8 @@ Usage:
   herald config defaults                     print the built-in configuration
   herald config docs                         print the configuration key reference
   herald bench SCENARIO [flags]              load a server: fanout, publish, idle, channels, churn
+  herald token --secret S --sub CH [flags]   mint a signed token (JWT) for testing
+  herald channel-id [-n COUNT]               print a fresh, unguessable channel id
   herald version                             print the version
 
 Without a file Herald listens on 127.0.0.1:8080 with:
@@ -81,6 +83,10 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, sig S
 		return configCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
+	case "token":
+		return tokenCmd(args[1:], stdout, stderr)
+	case "channel-id":
+		return channelIDCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return ExitOK

@@ -110,6 +110,7 @@ func TestCommands(t *testing.T) {
 	}
 
 	t.Run("serve with Redis locations", func(t *testing.T) { testServeRedis(t, bin) })
+	t.Run("token and channel-id", func(t *testing.T) { testTokenCommands(t, bin) })
 
 	t.Run("port in use exits 1", func(t *testing.T) {
 		srv, addr := startHerald(t, bin, "--listen", "127.0.0.1:0")
