@@ -56,7 +56,12 @@ type handler struct {
 // ServeHTTP matches a request to its route, runs it through the route's
 // stages and hands it to its role.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.s.dispatch(w, r, h.s.routers[h.block].Load(), 0)
+	s := h.s
+	if s.handover.started.Load() {
+		// Another process accepts now: the client's next request goes there.
+		w.Header().Set("Connection", "close")
+	}
+	s.dispatch(w, r, s.routers[h.block].Load(), 0)
 }
 
 // dispatch serves a request with a router; redirects counts the internal
