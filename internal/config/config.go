@@ -429,7 +429,10 @@ func (l *Location) validate() error {
 	if l.StubStatus {
 		return nil
 	}
-	if !l.Publisher.Enabled() && l.Subscriber == 0 {
+	if l.GroupLocation != 0 && (l.Publisher.Enabled() || l.Subscriber != 0) {
+		return errors.New("group_location goes in a location of its own, without publisher, subscriber or pubsub")
+	}
+	if !l.Publisher.Enabled() && l.Subscriber == 0 && l.GroupLocation == 0 {
 		return errors.New("needs publisher, subscriber, pubsub or stub_status")
 	}
 	if l.Publisher.Enabled() && len(l.PublisherChannelID) == 0 && len(l.ChannelID) == 0 {
@@ -445,7 +448,7 @@ func (l *Location) validate() error {
 		return fmt.Errorf("min_message_buffer_length %d is more than message_buffer_length %d", l.MinMessageBufferLength, l.MessageBufferLength)
 	}
 	caps := l.Pattern.Captures()
-	for _, set := range [][]location.Expr{l.ChannelID, l.PublisherChannelID, l.SubscriberChannelID, {l.ChannelGroup}} {
+	for _, set := range [][]location.Expr{l.ChannelID, l.PublisherChannelID, l.SubscriberChannelID, {l.ChannelGroup}, l.GroupMax[:]} {
 		for _, e := range set {
 			if n := e.MaxCapture(); n > caps {
 				return fmt.Errorf("%q uses $%d but the location pattern has %d capture group(s)", e, n, caps)
