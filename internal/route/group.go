@@ -9,6 +9,7 @@ import (
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // GroupAccounting is a location's channel group accounting
@@ -122,7 +123,24 @@ func (groupStage) Run(ctx context.Context, q *Request) *Refusal {
 	if err != nil {
 		return storeRefusal(err)
 	}
+	if rf != nil && (q.Transport == config.LongPoll || q.Transport == config.IntervalPoll) {
+		rf.Header = pollRefusalHeaders(q, rf.Status)
+	}
 	return rf
+}
+
+// pollRefusalHeaders are the headers Nchan's poll subscribers put on every
+// answer, a refusal included: the id the request named, Vary and, to a
+// cross-origin request, Access-Control-Expose-Headers.
+func pollRefusalHeaders(q *Request, status int) http.Header {
+	hd := http.Header{}
+	var id msgid.Multi
+	if q.Cursor.Given {
+		id = msgid.FromCursors(q.Cursor.IDs, max(q.Cursor.Active, 0))
+	}
+	q.Route.IDs.SetHeaders(hd, id, status)
+	q.ExposeIDs(hd)
+	return hd
 }
 
 func (g *GroupAccounting) checkSubscribe(ctx context.Context, st store.Store, keys []store.ChannelKey, l store.GroupLimits) (*Refusal, error) {

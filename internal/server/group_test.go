@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/servertest"
 	"github.com/heraldpush/herald/internal/store"
@@ -115,8 +117,8 @@ func groupScenario(t *testing.T, a, b string) {
 		expectGroup(t, b+"/group/g", groupText(2, 0, 2, 2*size, limits))
 		// A subscriber may not make a third channel either: 403, no body.
 		r = do(t, "GET", b+"/sub/g/c3", "")
-		if r.Status != 403 || r.Body != "" {
-			t.Fatalf("subscriber to a third channel: %d %q, want 403 without a body", r.Status, r.Body)
+		if r.Status != 403 || r.Body != "" || r.Header.Get("Vary") != "If-None-Match, If-Modified-Since" {
+			t.Fatalf("long-poll subscriber to a third channel: %d %q %v, want 403 without a body, with Vary", r.Status, r.Body, r.Header)
 		}
 		expect404(t, a+"/pub/g/c3")
 	})
@@ -251,6 +253,21 @@ func startRedisNode(t *testing.T, addrs []string, cluster bool) string {
 		t.Fatal(err)
 	}
 	return servertest.Start(t, servertest.Options{Config: cfg, Store: st}).URL
+}
+
+// TestGroupsWebSocketPublisher: a WebSocket publisher past a group limit
+// is closed with 1008 and "403 Forbidden", its message not stored.
+func TestGroupsWebSocketPublisher(t *testing.T) {
+	s := startServer(t, groupConfig())
+	do(t, "POST", s.URL+"/group/w?max_messages=1", "")
+	p := openWebSocket(t, s, "/pub/w/x")
+	p.send(t, ws.OpText, []byte("first"), true, false)
+	if h, body := p.frame(t, 3*time.Second); h.OpCode != ws.OpText {
+		t.Fatalf("reply to the first message: op %d %q, want channel info", h.OpCode, body)
+	}
+	p.send(t, ws.OpText, []byte("second"), true, false)
+	p.expectClose(t, ws.StatusPolicyViolation, "403 Forbidden")
+	expectGroup(t, s.URL+"/group/w", groupText(1, 0, 1, msgSize("first"), store.GroupLimits{Messages: 1}))
 }
 
 // TestGroupAccountingOff: publishers of a location without
