@@ -90,6 +90,12 @@ func (g *GroupAccounting) Apply(ctx context.Context, vars location.Request, grou
 	if rf != nil {
 		return store.GroupLimits{}, rf, nil
 	}
+	// Usually the group has them already: read, and write only a change
+	// (on Redis a read is one round trip and replicates nothing).
+	cur, err := g.Limits.GroupLimits(ctx, group)
+	if err != nil || cur.Keep(set) == cur {
+		return cur, nil, err
+	}
 	l, err := g.Limits.SetGroupLimits(ctx, group, set)
 	return l, nil, err
 }
