@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/token"
 )
 
 // Config is a whole configuration.
@@ -25,6 +26,8 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	LogLevel          string
 	LogFormat         string
+	PIDFile           string
+	UpgradeDrainTime  time.Duration
 	RedisUpstreams    map[string]RedisUpstream
 	Servers           []Server
 }
@@ -421,6 +424,13 @@ func (ix *index) location(n *yaml.Node, base *Location) (Location, error) {
 	}
 	if err := l.validate(); err != nil {
 		return Location{}, nodeErr(n, "location %q: %v", l.Pattern, err)
+	}
+	if l.Token.Enabled() && !l.StubStatus {
+		v, err := token.Compile(l.Token)
+		if err != nil {
+			return Location{}, nodeErr(n, "location %q: %v", l.Pattern, err)
+		}
+		l.TokenVerifier = v
 	}
 	return l, nil
 }

@@ -22,6 +22,10 @@ type Access struct {
 	variable bool
 	// expose is the Access-Control-Expose-Headers value.
 	expose string
+	// tokenHeaders are the request headers a token may come in
+	// (Authorization, a token_from header), added to a preflight's
+	// Access-Control-Allow-Headers.
+	tokenHeaders string
 }
 
 func newAccess(l *config.Location) Access {
@@ -123,6 +127,9 @@ func (rt *Route) Preflight(hd http.Header, r *http.Request) {
 	default:
 		hd.Set("Access-Control-Allow-Headers", subscriberHeaders)
 		hd.Set("Access-Control-Allow-Methods", "GET")
+	}
+	if rt.Access.tokenHeaders != "" {
+		hd.Set("Access-Control-Allow-Headers", hd.Get("Access-Control-Allow-Headers")+", "+rt.Access.tokenHeaders)
 	}
 }
 

@@ -2,14 +2,16 @@
 // location does, provisioned once from its configuration, and the ordered
 // stages every request on it goes through before its role handler runs:
 //
-//	access (origin check) → channel resolution → limits → role
+//	access (origin check) → channel resolution → limits → token → role
 //
 // Access refuses what the location never serves (a forbidden origin).
 // Channel resolution evaluates the location's channel id expressions into
 // channel specs: the channel's key (group and id) and, for a subscriber,
 // where it starts (the message id the request carries, or the location's
 // first-message rule). Limits refuse what resolved but is not allowed (an id
-// too long). The role handler (in package server) publishes, answers
+// too long). The token stage (only on locations with token_alg) refuses a
+// request without a valid signed token granting each of its channels for
+// its role. The role handler (in package server) publishes, answers
 // channel info, deletes, or serves a subscriber with the transport chosen
 // here.
 //
@@ -244,7 +246,11 @@ func Provision(l *config.Location, st store.Store) *Route {
 	}
 	rt.channelStages = len(rt.stages)
 	rt.stages = append(rt.stages, resolveStage{}, limitStage{})
-	if rt.Group != nil {
+	if l.TokenVerifier != nil {
+		rt.stages = append(rt.stages, newTokenStage(l.TokenVerifier))
+		rt.Access.tokenHeaders = tokenHeaders(l.TokenVerifier)
+	}
+	if rt.Group != nil { // after authorization: only authorized requests set limits
 		rt.stages = append(rt.stages, groupStage{})
 	}
 	return rt

@@ -52,6 +52,10 @@ type handler struct {
 // stages and hands it to its role.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.s
+	if s.handover.started.Load() {
+		// Another process accepts now: the client's next request goes there.
+		w.Header().Set("Connection", "close")
+	}
 	rr := s.routers[h.block].Load()
 	i, caps, ok := rr.matcher.Match(r.URL.Path)
 	if !ok {

@@ -165,6 +165,19 @@ func (s *Store) emit(kind events.Kind, key store.ChannelKey, n int, reason strin
 // seconds returns the Unix second for a new message id, never less than one
 // already handed out, so ids stay monotonic across channels even if the wall
 // clock steps back.
+// NumberAfter makes every message id the store hands out from now on
+// later than Unix second sec: a process that takes over from another
+// (a binary upgrade) numbers its messages after the old one's, so a
+// subscriber that resumes here with an id from there misses nothing.
+func (s *Store) NumberAfter(sec int64) {
+	for {
+		last := s.clock.Load()
+		if last > sec || s.clock.CompareAndSwap(last, sec+1) {
+			return
+		}
+	}
+}
+
 func (s *Store) seconds(now time.Time) int64 {
 	wall := now.Unix()
 	for {
