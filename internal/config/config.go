@@ -442,7 +442,10 @@ func (l *Location) validate() error {
 	if l.StubStatus {
 		return nil
 	}
-	if !l.Publisher.Enabled() && l.Subscriber == 0 {
+	if l.GroupLocation != 0 && (l.Publisher.Enabled() || l.Subscriber != 0) {
+		return errors.New("group_location goes in a location of its own, without publisher, subscriber or pubsub")
+	}
+	if !l.Publisher.Enabled() && l.Subscriber == 0 && l.GroupLocation == 0 {
 		return errors.New("needs publisher, subscriber, pubsub or stub_status")
 	}
 	if l.Publisher.Enabled() && len(l.PublisherChannelID) == 0 && len(l.ChannelID) == 0 {
@@ -458,7 +461,7 @@ func (l *Location) validate() error {
 		return fmt.Errorf("min_message_buffer_length %d is more than message_buffer_length %d", l.MinMessageBufferLength, l.MessageBufferLength)
 	}
 	caps := l.Pattern.Captures()
-	for _, set := range [][]location.Expr{l.ChannelID, l.PublisherChannelID, l.SubscriberChannelID, {l.ChannelGroup}} {
+	for _, set := range [][]location.Expr{l.ChannelID, l.PublisherChannelID, l.SubscriberChannelID, {l.ChannelGroup}, l.GroupMax[:]} {
 		for _, e := range set {
 			if n := e.MaxCapture(); n > caps {
 				return fmt.Errorf("%q uses $%d but the location pattern has %d capture group(s)", e, n, caps)
@@ -479,8 +482,8 @@ func (l *Location) BufferLength() int {
 // validateProxy checks a proxy_pass location: it only forwards, so it has
 // no role of its own, and its URL may only use the pattern's captures.
 func (l *Location) validateProxy() error {
-	if l.StubStatus || l.Publisher.Enabled() || l.Subscriber != 0 {
-		return errors.New("proxy_pass forwards every request to the application: it cannot be combined with publisher, subscriber, pubsub or stub_status (redirect to another location instead)")
+	if l.StubStatus || l.Publisher.Enabled() || l.Subscriber != 0 || l.GroupLocation != 0 {
+		return errors.New("proxy_pass forwards every request to the application: it cannot be combined with publisher, subscriber, pubsub, group_location or stub_status (redirect to another location instead)")
 	}
 	if n, caps := l.ProxyPass.MaxCapture(), l.Pattern.Captures(); n > caps {
 		return fmt.Errorf("proxy_pass %q uses $%d but the location pattern has %d capture group(s)", l.ProxyPass, n, caps)

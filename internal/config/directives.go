@@ -100,6 +100,13 @@ type Location struct {
 	RedisFollowTimeout           time.Duration
 	RedisWaitForReplica          bool
 
+	// ChannelGroupAccounting turns on the group counts and limits of the
+	// location's channel group; GroupLocation makes it a group location;
+	// GroupMax are the group_max_* values (empty: not set).
+	ChannelGroupAccounting bool
+	GroupLocation          GroupOps
+	GroupMax               [NumGroupLimits]location.Expr
+
 	// Token is the location's signed-token settings (token_*); when
 	// token_alg is set, TokenVerifier is them compiled, keys loaded.
 	Token         token.Settings
@@ -557,6 +564,21 @@ func Directives() []Directive {
 			Doc:    "Subscribers may only subscribe to channels a publisher created (by publishing or by PUT); others get 403.",
 			setLoc: boolKey(func(l *Location) *bool { return &l.SubscribeExistingChannelsOnly }),
 		},
+		{
+			Name: "channel_group_accounting", Default: "off",
+			Doc:    "Counts the channels, subscribers, buffered messages and their memory of the location's channel group (`channel_group`) and enforces its `group_max_*` limits: a publish or subscribe past one gets 403 saying which. On Redis the counts and limits are cluster-wide (every node's channels and subscribers); checking them costs a scan of the group's channels in Redis. Off: no check, nothing read (publishing pays nothing). See docs/groups.md.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.ChannelGroupAccounting }),
+		},
+		{
+			Name: "group_location", Default: "off",
+			Doc:    "Makes the location a group location for its `channel_group` (needs `channel_group_accounting`, else 403 `Channel group accounting is disabled.`): GET answers the group's counts and limits in text, JSON, XML or YAML by Accept, POST sets its limits from the location's `group_max_*` values and answers the same, DELETE deletes every channel of the group and answers the counts from before. `true` allows all three; or a list of `get`, `set`, `delete` (others get 403).",
+			setLoc: setGroupLocation,
+		},
+		groupMaxDirective(GroupMaxChannels),
+		groupMaxDirective(GroupMaxSubscribers),
+		groupMaxDirective(GroupMaxMessages),
+		groupMaxDirective(GroupMaxMessagesMemory),
+		groupMaxDirective(GroupMaxMessagesDisk),
 		{
 			Name: "max_channel_subscribers", Default: "0",
 			Doc:    "Most subscribers a channel may have at once; more get 403. 0: no limit.",

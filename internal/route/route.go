@@ -56,12 +56,14 @@ const (
 	Options
 	// Status: a stub_status location.
 	Status
+	// GroupLocation: a request to a group location (group_location).
+	GroupLocation
 
 	// NumRoles is the number of roles.
 	NumRoles
 )
 
-var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status"}
+var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group"}
 
 // String names the role.
 func (r Role) String() string {
@@ -98,6 +100,12 @@ type Route struct {
 	Publisher  Publisher
 	Subscriber Subscriber
 
+	// Group is the location's channel group accounting
+	// (channel_group_accounting); nil when off.
+	Group *GroupAccounting
+	// GroupOps are what a group location allows (group_location); 0 for
+	// other locations.
+	GroupOps config.GroupOps
 	// Internal: the location answers 404 unless reached by an internal
 	// redirect (internal).
 	Internal bool
@@ -236,6 +244,11 @@ func Provision(l *config.Location, st store.Store) *Route {
 	} else {
 		rt.Allow = "GET, OPTIONS"
 	}
+	rt.Group = newGroupAccounting(l, st)
+	rt.GroupOps = l.GroupLocation
+	if rt.GroupOps != 0 {
+		rt.Allow = "GET, POST, DELETE"
+	}
 	if !rt.Status || len(rt.Access.Origins) > 0 {
 		rt.stages = append(rt.stages, originStage{})
 	}
@@ -244,6 +257,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 	if l.TokenVerifier != nil {
 		rt.stages = append(rt.stages, newTokenStage(l.TokenVerifier))
 		rt.Access.tokenHeaders = tokenHeaders(l.TokenVerifier)
+	}
+	if rt.Group != nil { // after authorization: only authorized requests set limits
+		rt.stages = append(rt.stages, groupStage{})
 	}
 	return rt
 }
@@ -297,6 +313,9 @@ type Refusal struct {
 	Reason string
 	// Header holds headers to add to the answer.
 	Header http.Header
+	// Raw sends Message as the whole body, as Nchan sends its own
+	// messages: Content-Type text/plain, no newline added.
+	Raw bool
 }
 
 // Error implements error.
@@ -345,7 +364,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 			return q, refuse(http.StatusForbidden, "role", "Publishing is not allowed here.")
 		}
 		return q, refuse(http.StatusForbidden, "role", "This location does not allow that kind of subscriber.")
-	case Status, Options:
+	case Status, Options, GroupLocation:
 		return q, nil
 	}
 	for _, st := range rt.stages[rt.channelStages:] {
@@ -368,6 +387,12 @@ func knownMethod(m string) bool {
 func (rt *Route) classify(r *http.Request) (Role, config.Transport) {
 	if rt.Status {
 		return Status, 0
+	}
+	if rt.GroupOps != 0 {
+		if r.Method == http.MethodOptions {
+			return Options, 0
+		}
+		return GroupLocation, 0
 	}
 	switch r.Method {
 	case http.MethodGet:

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/heraldpush/herald/internal/config"
@@ -32,6 +33,9 @@ func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
 			var err error
 			if st, err = storeFor(l); err != nil {
 				return nil, err
+			}
+			if l.ChannelGroupAccounting && !route.AccountsGroups(st) {
+				return nil, fmt.Errorf("location %s (line %d): channel_group_accounting: its store keeps no group counts", l.Pattern, l.Line)
 			}
 		}
 		rt := route.Provision(l, st)
@@ -100,6 +104,7 @@ func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
 		route.PublishSocket: func(w http.ResponseWriter, q *route.Request) { s.websocket(w, q, nil) },
 		route.Options:       s.options,
 		route.Status:        func(w http.ResponseWriter, q *route.Request) { s.stubStatus(w, q.HTTP) },
+		route.GroupLocation: s.group,
 	}
 }
 
@@ -134,6 +139,10 @@ func (s *Server) refuse(w http.ResponseWriter, q *route.Request, rf *route.Refus
 			e.Group, e.Channel = q.Channels[0].Key.Group, q.Channels[0].Key.ID
 		}
 		s.emit(e)
+	}
+	if rf.Raw {
+		nchanText(w, rf.Status, rf.Message)
+		return
 	}
 	plainError(w, rf.Status, rf.Message)
 }
