@@ -443,3 +443,52 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+func TestEvalNchanVariables(t *testing.T) {
+	r := httptest.NewRequest("GET", "/sub/a?x=1", nil)
+	full := &Nchan{ChannelIDs: []string{"a", "b", "c"}, SubscriberType: "websocket", PublisherType: "http",
+		MessageID: "1450755280:1", PrevMessageID: "1450755280:0"}
+	tests := []struct {
+		expr  string
+		nchan *Nchan
+		want  string
+	}{
+		{"$nchan_channel_id", full, "a"},
+		{"$channel_id", full, "a"},
+		{"$nchan_channel_id1", full, "a"},
+		{"$nchan_channel_id2", full, "b"},
+		{"$nchan_channel_id3", full, "c"},
+		{"$nchan_channel_id4", full, ""},
+		{"$NCHAN_CHANNEL_ID", full, "a"},
+		{"$nchan_subscriber_type", full, "websocket"},
+		{"$subscriber_type", full, "websocket"},
+		{"$nchan_publisher_type", full, "http"},
+		{"$nchan_message_id", full, "1450755280:1"},
+		{"$message_id", full, "1450755280:1"},
+		{"$nchan_prev_message_id", full, "1450755280:0"},
+		{"$prev_message_id", full, "1450755280:0"},
+		{"${nchan_channel_id}-$arg_x", full, "a-1"},
+		{"$nchan_channel_id", nil, ""},
+		{"$nchan_channel_id2", &Nchan{ChannelIDs: []string{"a"}}, ""},
+		{"$nchan_message_id", &Nchan{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			e, err := Compile(tt.expr)
+			if err != nil {
+				t.Fatalf("Compile(%q): %v", tt.expr, err)
+			}
+			if got := e.Eval(Request{HTTP: r, Nchan: tt.nchan}); got != tt.want {
+				t.Errorf("Eval(%q) = %q, want %q", tt.expr, got, tt.want)
+			}
+			if got := e.Eval(Request{Nchan: tt.nchan}); got != tt.want && !strings.Contains(tt.expr, "$arg") {
+				t.Errorf("Eval(%q) without HTTP = %q, want %q", tt.expr, got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"$nchan_channel_id5", "$nchan_channel_id0", "$nchan_bogus", "$channel_id12"} {
+		if _, err := Compile(bad); err == nil {
+			t.Errorf("Compile(%q) succeeded, want an error", bad)
+		}
+	}
+}
