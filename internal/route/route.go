@@ -2,14 +2,15 @@
 // location does, provisioned once from its configuration, and the ordered
 // stages every request on it goes through before its role handler runs:
 //
-//	access (origin check) → channel resolution → limits → role
+//	access (origin check) → channel resolution → limits → authorization → role
 //
 // Access refuses what the location never serves (a forbidden origin).
 // Channel resolution evaluates the location's channel id expressions into
 // channel specs: the channel's key (group and id) and, for a subscriber,
 // where it starts (the message id the request carries, or the location's
 // first-message rule). Limits refuse what resolved but is not allowed (an id
-// too long). The role handler (in package server) publishes, answers
+// too long). Authorization (authorize_request, only where configured) asks
+// the application, see hooks.go. The role handler (in package server) publishes, answers
 // channel info, deletes, or serves a subscriber with the transport chosen
 // here.
 //
@@ -95,6 +96,7 @@ type Route struct {
 	IDs        IDs
 	Publisher  Publisher
 	Subscriber Subscriber
+	Hooks      Hooks
 
 	// stages is the pipeline: stages[:channelStages] run for every
 	// request, the rest for requests that name channels.
@@ -178,6 +180,7 @@ func Provision(l *config.Location, st store.Store) *Route {
 		IDs:    newIDs(l),
 	}
 	rt.Channels = newChannels(l)
+	rt.Hooks = newHooks(l)
 	rt.Publisher = Publisher{
 		HTTP:      l.Publisher.HTTP,
 		WebSocket: l.Publisher.WebSocket,
@@ -230,6 +233,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 	}
 	rt.channelStages = len(rt.stages)
 	rt.stages = append(rt.stages, resolveStage{}, limitStage{})
+	if rt.Hooks.Authorize != nil {
+		rt.stages = append(rt.stages, authorizeStage{})
+	}
 	return rt
 }
 
@@ -282,6 +288,13 @@ type Refusal struct {
 	Reason string
 	// Header holds headers to add to the answer.
 	Header http.Header
+	// Verbatim answers with Header and Body as they are (an application's
+	// refusal) instead of a plain-text Message.
+	Verbatim bool
+	Body     []byte
+	// Err is what failed, for the log, when the refusal comes from an
+	// error (an application hook that could not be reached).
+	Err error
 }
 
 // Error implements error.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
@@ -111,6 +112,15 @@ func (s *Server) refuse(w http.ResponseWriter, q *route.Request, rf *route.Refus
 			e.Group, e.Channel = q.Channels[0].Key.Group, q.Channels[0].Key.ID
 		}
 		s.emit(e)
+	}
+	if rf.Err != nil {
+		s.log.Warn("request refused", "location", q.Route.Name, "reason", rf.Reason, "status", rf.Status, "err", rf.Err)
+	}
+	if rf.Verbatim {
+		w.Header().Set("Content-Length", strconv.Itoa(len(rf.Body)))
+		w.WriteHeader(rf.Status)
+		w.Write(rf.Body)
+		return
 	}
 	plainError(w, rf.Status, rf.Message)
 }
