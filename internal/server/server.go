@@ -34,6 +34,7 @@ import (
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/hook"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
@@ -75,6 +76,7 @@ type Server struct {
 	writers     fanWriters // fan-out writers of streaming subscribers
 	scratchPool sync.Pool  // *writeScratch for fan-out writers
 	budget      bodyBudget // publishes being received (max_body_memory)
+	hooks       *hook.Queue // subscribe_request and unsubscribe_request notifications
 	wsDecoders  sync.Pool  // *protocol.WSDecoder of WebSocket messages in progress
 	wsBuffers   sync.Pool  // *[wsReadBuffer]byte WebSocket frames are read into
 
@@ -105,6 +107,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: o.Logger, now: o.Now, events: o.Events, quit: make(chan struct{}),
 		boundary: protocol.Boundary(rnd), errc: make(chan error, 1)}
 	s.budget.limit = cfg.MaxBodyMemory
+	s.hooks = hook.NewQueue(o.Logger, hook.QueueOptions{})
 	s.partEnd = protocol.AppendMultipartBoundary(nil, s.boundary)
 	storeFor := func(l *config.Location) (store.Store, error) {
 		st, err := o.StoreFor(l)
@@ -275,7 +278,19 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 	}
+	// Subscribers that ended queued their unsubscribe_request; send what
+	// can be sent in time.
+	hctx, hcancel := context.WithTimeout(ctx, timeout)
+	defer hcancel()
+	s.hooks.Close(hctx)
 	return err
+}
+
+// HookNotifications counts the subscribe_request and unsubscribe_request
+// notifications: sent (the application answered 2xx), failed (every
+// attempt failed, logged) and dropped (the queue was full).
+func (s *Server) HookNotifications() (sent, failed, dropped uint64) {
+	return s.hooks.Sent(), s.hooks.Failed(), s.hooks.Dropped()
 }
 
 // Serve serves every listener until ctx is done or a listener fails, then
