@@ -14,9 +14,14 @@ import (
 // application: a bounded queue, served by a few workers that retry a
 // failed request with backoff. A notification that finds the queue full is
 // dropped and counted; one that fails every attempt is logged.
+//
+// Each worker has its own queue and a subscriber's notifications all go to
+// one worker (see Shard), so its unsubscribe_request never overtakes its
+// subscribe_request.
 type Queue struct {
 	log      *slog.Logger
-	items    chan notice
+	items    []chan notice
+	next     atomic.Uint32 // round-robin shard of the next subscriber
 	workers  int
 	attempts int
 	backoff  time.Duration
@@ -67,17 +72,25 @@ func NewQueue(log *slog.Logger, o QueueOptions) *Queue {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Queue{log: log, items: make(chan notice, o.Size), workers: o.Workers, attempts: o.Attempts,
-		backoff: o.Backoff, stop: make(chan struct{})}
+	q := &Queue{log: log, workers: o.Workers, attempts: o.Attempts, backoff: o.Backoff, stop: make(chan struct{})}
+	for range o.Workers {
+		q.items = append(q.items, make(chan notice, max(o.Size/o.Workers, 1)))
+	}
+	return q
 }
 
+// Shard returns the shard a subscriber's notifications go to: pass it to
+// each Notify of that subscriber so they are sent in order.
+func (q *Queue) Shard() int { return int(q.next.Add(1) % uint32(q.workers)) }
+
 // Notify queues a notification request built by h.Build (its context is
-// replaced by each attempt's). It never blocks: with the queue full, or
-// closed, the notification is dropped and counted.
-func (q *Queue) Notify(h *Hook, req *http.Request) {
+// replaced by each attempt's) on a shard (see Shard). It never blocks:
+// with the shard's queue full, or the queue closed, the notification is
+// dropped and counted.
+func (q *Queue) Notify(h *Hook, req *http.Request, shard int) {
 	q.start.Do(func() {
-		for range q.workers {
-			q.wg.Go(q.work)
+		for _, items := range q.items {
+			q.wg.Go(func() { q.work(items) })
 		}
 	})
 	q.mu.Lock()
@@ -87,7 +100,7 @@ func (q *Queue) Notify(h *Hook, req *http.Request) {
 		return
 	}
 	select {
-	case q.items <- notice{h: h, req: req}:
+	case q.items[shard%len(q.items)] <- notice{h: h, req: req}:
 	default:
 		q.dropped.Add(1)
 		q.log.Warn("hook queue full: notification dropped", "url", req.URL.Redacted())
@@ -114,7 +127,9 @@ func (q *Queue) Close(ctx context.Context) {
 		return
 	}
 	q.closed = true
-	close(q.items)
+	for _, items := range q.items {
+		close(items)
+	}
 	q.mu.Unlock()
 	done := make(chan struct{})
 	go func() { q.wg.Wait(); close(done) }()
@@ -127,8 +142,8 @@ func (q *Queue) Close(ctx context.Context) {
 	}
 }
 
-func (q *Queue) work() {
-	for n := range q.items {
+func (q *Queue) work(items <-chan notice) {
+	for n := range items {
 		select {
 		case <-q.stop:
 			q.dropped.Add(1)

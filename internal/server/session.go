@@ -59,6 +59,7 @@ type session struct {
 	// unsub is the unsubscribe_request notification a stream sends when
 	// it ends, built when it starts; nil without one.
 	unsub *http.Request
+	shard int // the notification queue's shard of this subscriber
 
 	out    output // a stream's connection; nil for a poll
 	stream bool   // counted in s.streams
@@ -122,11 +123,12 @@ func (s *Server) admit(q *route.Request, kind string, follow bool) (*session, er
 func (s *Server) notifyStart(q *route.Request, ss *session) {
 	rt := q.Route
 	vars := q.NchanVars()
+	ss.shard = s.hooks.Shard()
 	if h := rt.Hooks.Subscribe; h != nil {
 		if req, err := h.Build(context.Background(), http.MethodGet, vars, nil, nil); err != nil {
 			s.log.Error("subscribe_request", "location", rt.Name, "err", err)
 		} else {
-			s.hooks.Notify(h, req)
+			s.hooks.Notify(h, req, ss.shard)
 		}
 	}
 	if h := rt.Hooks.Unsubscribe; h != nil {
@@ -156,7 +158,7 @@ func (ss *session) end(why endReason) {
 		ss.s.streams.done()
 	}
 	if ss.unsub != nil {
-		ss.s.hooks.Notify(ss.rt.Hooks.Unsubscribe, ss.unsub)
+		ss.s.hooks.Notify(ss.rt.Hooks.Unsubscribe, ss.unsub, ss.shard)
 	}
 	e := events.Event{Group: ss.key.Group, Channel: ss.key.ID, Channels: len(ss.subs),
 		Transport: ss.kind, Location: ss.rt.Name, Remote: ss.remote, Reason: why.String()}
