@@ -73,12 +73,12 @@ type Server struct {
 	boundary    string  // multipart boundary of streamed parts.
 	partEnd     []byte  // what follows each streamed part: "\r\n--" and the boundary.
 	deflaters   deflaters
-	writers     fanWriters // fan-out writers of streaming subscribers
-	scratchPool sync.Pool  // *writeScratch for fan-out writers
-	budget      bodyBudget // publishes being received (max_body_memory)
+	writers     fanWriters  // fan-out writers of streaming subscribers
+	scratchPool sync.Pool   // *writeScratch for fan-out writers
+	budget      bodyBudget  // publishes being received (max_body_memory)
 	hooks       *hook.Queue // subscribe_request and unsubscribe_request notifications
-	wsDecoders  sync.Pool  // *protocol.WSDecoder of WebSocket messages in progress
-	wsBuffers   sync.Pool  // *[wsReadBuffer]byte WebSocket frames are read into
+	wsDecoders  sync.Pool   // *protocol.WSDecoder of WebSocket messages in progress
+	wsBuffers   sync.Pool   // *[wsReadBuffer]byte WebSocket frames are read into
 
 	mu        sync.Mutex
 	listeners []net.Listener
