@@ -27,7 +27,7 @@ type Queue struct {
 	backoff  time.Duration
 
 	start   sync.Once
-	mu      sync.Mutex // guards closed against Notify's send
+	mu      sync.RWMutex // guards closed against Notify's send; Notify only reads
 	closed  bool
 	stop    chan struct{} // closed by Close: retries stop waiting
 	wg      sync.WaitGroup
@@ -93,8 +93,8 @@ func (q *Queue) Notify(h *Hook, req *http.Request, shard int) {
 			q.wg.Go(func() { q.work(items) })
 		}
 	})
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	q.mu.RLock()
+	defer q.mu.RUnlock()
 	if q.closed {
 		q.dropped.Add(1)
 		return
