@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/hook"
@@ -115,7 +116,9 @@ func (authorizeStage) Run(ctx context.Context, q *Request) *Refusal {
 
 // bufferBody reads a publisher's body (at most the location's
 // client_max_body_size) so the application can be sent it, and puts it
-// back for the publish.
+// back for the publish. It is only used with pass_request_body: the body
+// is then held before max_body_memory counts it (client_body_timeout still
+// applies through the server's read deadline).
 func bufferBody(q *Request) ([]byte, *Refusal) {
 	r := q.HTTP
 	limit := q.Route.Publisher.MaxBodySize
@@ -125,10 +128,11 @@ func bufferBody(q *Request) ([]byte, *Refusal) {
 	}
 	body, err := io.ReadAll(rd)
 	if err != nil {
-		return nil, &Refusal{Status: http.StatusBadRequest, Reason: "body", Err: err}
+		return nil, &Refusal{Status: http.StatusBadRequest, Reason: "body", Message: "Could not read the request body.", Err: err}
 	}
 	if limit > 0 && int64(len(body)) > limit {
-		return nil, &Refusal{Status: http.StatusRequestEntityTooLarge, Reason: "body"}
+		return nil, refuse(http.StatusRequestEntityTooLarge, "body",
+			"Message is larger than client_max_body_size ("+strconv.FormatInt(limit, 10)+" bytes).")
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))

@@ -438,3 +438,44 @@ func TestPublisherUpstream(t *testing.T) {
 		}
 	}
 }
+
+func TestUnsubscribeRequestAtShutdown(t *testing.T) {
+	a := startHookApp(t)
+	s := startServer(t, notifyConfig(a))
+	ws := openWebSocket(t, s, "/n-s/bye")
+	a.waitCalls(t, "/notify/sub", 1)
+	done := s.shutdown()
+	ws.drain(time.Second)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("shutdown did not finish")
+	}
+	// Stop sent the queued notification before it returned.
+	if got := a.calls("/notify/unsub"); len(got) != 1 || got[0].Header.Get("X-Channel-Id") != "bye" {
+		t.Fatalf("unsubscribe_request at shutdown: %+v", got)
+	}
+}
+
+func TestAuthorizePassRequestBody(t *testing.T) {
+	a := startHookApp(t)
+	s := startServer(t, testConfig(nil,
+		prefixLocation("pub", "publisher: true", "client_max_body_size: 16",
+			"authorize_request: {url: \""+a.URL+"/allow\", pass_request_body: on}"),
+		prefixLocation("sub", "subscriber: longpoll", "authorize_request: {url: \""+a.URL+"/allow\", pass_request_body: on}")))
+	r := do(t, "POST", s.URL+"/pub/c", "the message")
+	expectStatus(t, r, http.StatusAccepted, "publish")
+	calls := a.waitCalls(t, "/allow", 1)
+	if calls[0].Body != "the message" {
+		t.Errorf("authorization request body %q, want the publisher's", calls[0].Body)
+	}
+	m := do(t, "GET", s.URL+"/sub/c", "")
+	if m.Body != "the message" {
+		t.Errorf("published %q, want the message", m.Body)
+	}
+	if calls := a.waitCalls(t, "/allow", 2); calls[1].Body != "" {
+		t.Errorf("subscriber's authorization request has body %q", calls[1].Body)
+	}
+	r = do(t, "POST", s.URL+"/pub/c", strings.Repeat("x", 17))
+	expectStatus(t, r, http.StatusRequestEntityTooLarge, "too big a body")
+}
