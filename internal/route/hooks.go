@@ -1,11 +1,8 @@
 package route
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/hook"
@@ -90,15 +87,28 @@ type authorizeStage struct{}
 func (authorizeStage) Name() string { return "authorize" }
 
 func (authorizeStage) Run(ctx context.Context, q *Request) *Refusal {
-	h := q.Route.Hooks.Authorize
-	var body []byte
-	if h.PassRequestBody && q.Role == Publish {
-		var rf *Refusal
-		if body, rf = bufferBody(q); rf != nil {
-			return rf
-		}
+	if q.Route.Hooks.Authorize.PassRequestBody && q.Role == Publish {
+		// The application is to see the body: the publish handler asks it
+		// once the body is read, under the body's limits (AuthorizeBody).
+		return nil
 	}
-	ok, ans, err := h.Authorize(ctx, q.NchanVars(), body)
+	return q.authorize(ctx, nil)
+}
+
+// AuthorizeBody asks authorize_request about a publish whose body the
+// application is to see (pass_request_body), once the publish handler has
+// read it; nil admits. It does nothing for other requests, which the
+// authorization stage asked already.
+func (q *Request) AuthorizeBody(ctx context.Context, body []byte) *Refusal {
+	h := q.Route.Hooks.Authorize
+	if h == nil || !h.PassRequestBody || q.Role != Publish {
+		return nil
+	}
+	return q.authorize(ctx, body)
+}
+
+func (q *Request) authorize(ctx context.Context, body []byte) *Refusal {
+	ok, ans, err := q.Route.Hooks.Authorize.Authorize(ctx, q.NchanVars(), body)
 	if err != nil {
 		return &Refusal{Status: hook.FailureStatus(err), Reason: "authorize", Err: err}
 	}
@@ -112,29 +122,4 @@ func (authorizeStage) Run(ctx context.Context, q *Request) *Refusal {
 		return &Refusal{Status: http.StatusBadGateway, Reason: "authorize"}
 	}
 	return &Refusal{Status: ans.Status, Reason: "authorize", Header: ans.RefusalHeader(), Body: ans.Body, Verbatim: true}
-}
-
-// bufferBody reads a publisher's body (at most the location's
-// client_max_body_size) so the application can be sent it, and puts it
-// back for the publish. It is only used with pass_request_body: the body
-// is then held before max_body_memory counts it (client_body_timeout still
-// applies through the server's read deadline).
-func bufferBody(q *Request) ([]byte, *Refusal) {
-	r := q.HTTP
-	limit := q.Route.Publisher.MaxBodySize
-	rd := io.Reader(r.Body)
-	if limit > 0 {
-		rd = io.LimitReader(r.Body, limit+1)
-	}
-	body, err := io.ReadAll(rd)
-	if err != nil {
-		return nil, &Refusal{Status: http.StatusBadRequest, Reason: "body", Message: "Could not read the request body.", Err: err}
-	}
-	if limit > 0 && int64(len(body)) > limit {
-		return nil, refuse(http.StatusRequestEntityTooLarge, "body",
-			"Message is larger than client_max_body_size ("+strconv.FormatInt(limit, 10)+" bytes).")
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	return body, nil
 }

@@ -462,6 +462,7 @@ func TestAuthorizePassRequestBody(t *testing.T) {
 	s := startServer(t, testConfig(nil,
 		prefixLocation("pub", "publisher: true", "client_max_body_size: 16",
 			"authorize_request: {url: \""+a.URL+"/allow\", pass_request_body: on}"),
+		prefixLocation("pubdeny", "publisher: true", "authorize_request: {url: \""+a.URL+"/deny\", pass_request_body: on}"),
 		prefixLocation("sub", "subscriber: longpoll", "authorize_request: {url: \""+a.URL+"/allow\", pass_request_body: on}")))
 	r := do(t, "POST", s.URL+"/pub/c", "the message")
 	expectStatus(t, r, http.StatusAccepted, "publish")
@@ -478,4 +479,16 @@ func TestAuthorizePassRequestBody(t *testing.T) {
 	}
 	r = do(t, "POST", s.URL+"/pub/c", strings.Repeat("x", 17))
 	expectStatus(t, r, http.StatusRequestEntityTooLarge, "too big a body")
+	for _, method := range []string{"POST", "PUT"} {
+		r := do(t, method, s.URL+"/pubdeny/d", "refused")
+		if r.Status != http.StatusForbidden || r.Body != "" {
+			t.Errorf("%s refused with the body passed: %d %q, want 403 and nothing", method, r.Status, r.Body)
+		}
+		if c := a.calls("/deny"); len(c) == 0 || c[len(c)-1].Body != "refused" {
+			t.Errorf("%s: the application did not get the body: %+v", method, c)
+		}
+	}
+	if n := queued(t, s, "d"); n != 0 {
+		t.Errorf("%d messages published by a refused publisher", n)
+	}
 }

@@ -112,6 +112,10 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 		return
 	}
 	ctx := r.Context()
+	if rf := q.AuthorizeBody(ctx, body); rf != nil { // pass_request_body: asked now the body is read
+		s.refuse(w, q, rf)
+		return
+	}
 	if r.Method == http.MethodPut && len(body) == 0 {
 		keys := q.Keys()
 		info := newChannelsInfo(len(keys))
