@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -174,6 +175,9 @@ func TestAuthorizeSubscriber(t *testing.T) {
 						t.Fatalf("status %d, want %d", c.Status, want)
 					}
 				case "deny":
+					if !tr.ws && tr.prefix != "s" && c.Header.Get("Vary") != "If-None-Match, If-Modified-Since" {
+						t.Errorf("poll refusal without the poll headers: %v", c.Header)
+					}
 					if c.Status != tt.status || c.Header.Get("X-Banana") != "too-ripe" || c.Header.Get("Content-Type") != "text/x-beef" {
 						t.Fatalf("refusal %d %v, want the application's 418 and headers", c.Status, c.Header)
 					}
@@ -221,6 +225,11 @@ func TestAuthorizePollEveryRequestStreamOnce(t *testing.T) {
 	checkMessage(t, r, "two", second)
 	r = do(t, "GET", s.URL+"/allow-ip/c", "")
 	expectStatus(t, r, http.StatusOK, "interval-poll")
+	// A refused poll carries the id it asked for, as Nchan's does.
+	d := do(t, "GET", s.URL+"/deny-lp/c", "", "If-Modified-Since", first.httpDate(), "If-None-Match", strconv.Itoa(first.Tag))
+	if d.Status != http.StatusTeapot || d.Header.Get("Etag") != strconv.Itoa(first.Tag) || d.Header.Get("Last-Modified") != "" {
+		t.Errorf("refused long-poll: %d %v", d.Status, d.Header)
+	}
 	calls := a.waitCalls(t, "/allow", 3)
 	if got := calls[1].Header.Get("X-Prev"); got != first.String() {
 		t.Errorf("second long-poll's $nchan_prev_message_id %q, want %q", got, first)
