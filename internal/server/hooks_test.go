@@ -124,7 +124,7 @@ func authConfig(a *hookApp, dead string) string {
 		locs = append(locs,
 			prefixLocation(o.name+"-lp", "subscriber: longpoll", hook),
 			prefixLocation(o.name+"-ip", "subscriber: intervalpoll", hook),
-			prefixLocation(o.name+"-s", "subscriber: [websocket, eventsource, chunked, multipart-mixed]", hook),
+			prefixLocation(o.name+"-s", "subscriber: [websocket, eventsource, chunked, multipart-mixed, http-raw-stream]", hook),
 			prefixLocation(o.name+"-pub", "publisher: true", hook))
 	}
 	return testConfig(nil, locs...)
@@ -145,6 +145,7 @@ var hookTransports = []subTransport{
 	{"websocket", "s", wsHeaders(), true},
 	{"http-chunked", "s", []string{"TE", "chunked"}, false},
 	{"http-multipart", "s", []string{"Accept", "multipart/mixed"}, false},
+	{"http-raw-stream", "s", nil, false},
 }
 
 func TestAuthorizeSubscriber(t *testing.T) {
@@ -301,7 +302,7 @@ func notifyConfig(a *hookApp) string {
 	}
 	return testConfig(nil,
 		prefixLocation("pub", "publisher: true"),
-		prefixLocation("n-s", append([]string{"subscriber: [websocket, eventsource, chunked, multipart-mixed]"}, hooks...)...),
+		prefixLocation("n-s", append([]string{"subscriber: [websocket, eventsource, chunked, multipart-mixed, http-raw-stream]"}, hooks...)...),
 		prefixLocation("n-lp", append([]string{"subscriber: longpoll"}, hooks...)...),
 		prefixLocation("n-ip", append([]string{"subscriber: intervalpoll"}, hooks...)...))
 }
