@@ -64,7 +64,9 @@ type Upstream struct {
 // status: nothing is published and the publisher gets 403. An application
 // that cannot be reached or is too slow gives 500 (err says why).
 func (h *Hook) Publish(ctx context.Context, vars location.Request, body []byte, contentType, publisherType string) (Upstream, error) {
-	hd := http.Header{"X-Publisher-Type": {publisherType}}
+	// Accept-Encoding is not passed: the answer is published as it is, so
+	// it must not come compressed for this one client.
+	hd := http.Header{"X-Publisher-Type": {publisherType}, "Accept-Encoding": nil}
 	if contentType != "" {
 		hd["Content-Type"] = []string{contentType}
 	} else {

@@ -273,7 +273,9 @@ func TestPublish(t *testing.T) {
 		{"/drop", false, "", "", http.StatusNoContent},
 		{"/reject", false, "", "", http.StatusForbidden},
 	}
-	vars := location.Request{HTTP: clientRequest()}
+	client := clientRequest()
+	client.Header.Set("Accept-Encoding", "gzip")
+	vars := location.Request{HTTP: client}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
 			h := mustCompile(t, Config{URL: a.URL + tt.path})
@@ -288,7 +290,7 @@ func TestPublish(t *testing.T) {
 	}
 	a.mu.Lock()
 	for i, r := range a.reqs {
-		if r.Method != http.MethodPost || a.body[i] != "orig" || r.Header.Get("Content-Type") != "text/orig" || r.Header.Get("X-Publisher-Type") != "websocket" {
+		if r.Method != http.MethodPost || a.body[i] != "orig" || r.Header.Get("Content-Type") != "text/orig" || r.Header.Get("X-Publisher-Type") != "websocket" || r.Header.Get("Accept-Encoding") != "" || r.Header.Get("Cookie") != "sid=abc" {
 			t.Errorf("request %d: %s body %q type %q publisher %q", i, r.Method, a.body[i], r.Header.Get("Content-Type"), r.Header.Get("X-Publisher-Type"))
 		}
 	}

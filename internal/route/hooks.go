@@ -110,7 +110,11 @@ func (q *Request) AuthorizeBody(ctx context.Context, body []byte) *Refusal {
 func (q *Request) authorize(ctx context.Context, body []byte) *Refusal {
 	ok, ans, err := q.Route.Hooks.Authorize.Authorize(ctx, q.NchanVars(), body)
 	if err != nil {
-		return &Refusal{Status: hook.FailureStatus(err), Reason: "authorize", Err: err}
+		rf := &Refusal{Status: hook.FailureStatus(err), Reason: "authorize", Err: err}
+		if ctx.Err() != nil { // the client left: nothing to log
+			rf.Err = nil
+		}
+		return rf
 	}
 	if ok {
 		return nil
