@@ -416,7 +416,8 @@ func TestExprHelpers(t *testing.T) {
 }
 
 func FuzzCompile(f *testing.F) {
-	for _, s := range []string{"", "$1", "${arg_id}x", "$http_X_Custom", "$cookie_uid", "$", "${", "${}", "$$", "a$b", "$remote_addr$uri$request_uri$args$host$scheme$request_method", "\xff$1\x00"} {
+	for _, s := range []string{"", "$1", "${arg_id}x", "$http_X_Custom", "$cookie_uid", "$", "${", "${}", "$$", "a$b", "$remote_addr$uri$request_uri$args$host$scheme$request_method", "\xff$1\x00",
+		"$nchan_channel_id", "${nchan_channel_id4}x", "$channel_id2$subscriber_type", "$nchan_publisher_type$nchan_message_id$nchan_prev_message_id", "$nchan_channel_id5"} {
 		f.Add(s)
 	}
 	r := httptest.NewRequest("POST", "/pub/a?id=1&x=%zz", strings.NewReader("body"))
@@ -436,6 +437,7 @@ func FuzzCompile(f *testing.F) {
 		}
 		_ = e.Eval(Request{HTTP: r, Captures: caps})
 		_ = e.Eval(Request{})
+		_ = e.Eval(Request{HTTP: r, Nchan: &Nchan{ChannelIDs: []string{"a"}, SubscriberType: "websocket"}})
 		if !strings.Contains(s, "$") {
 			if got := e.Eval(Request{HTTP: r}); got != s {
 				t.Fatalf("literal %q evaluates to %q", s, got)
