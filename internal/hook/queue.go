@@ -102,8 +102,11 @@ func (q *Queue) Notify(h *Hook, req *http.Request, shard int) {
 	select {
 	case q.items[shard%len(q.items)] <- notice{h: h, req: req}:
 	default:
-		q.dropped.Add(1)
-		q.log.Warn("hook queue full: notification dropped", "url", req.URL.Redacted())
+		// Logged at the 1st, 2nd, 4th, 8th... drop: a flood of ends must
+		// not turn into a flood of log lines.
+		if n := q.dropped.Add(1); n&(n-1) == 0 {
+			q.log.Warn("hook queue full: notification dropped", "url", req.URL.Redacted(), "dropped", n)
+		}
 	}
 }
 
@@ -121,6 +124,9 @@ func (q *Queue) Sent() uint64 { return q.sent.Load() }
 // queued until ctx is done; then retries stop and what is left is
 // dropped.
 func (q *Queue) Close(ctx context.Context) {
+	// Workers not started yet never will be: no Notify adds to the wait
+	// group while Close waits on it.
+	q.start.Do(func() {})
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()

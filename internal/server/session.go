@@ -154,11 +154,13 @@ func (ss *session) end(why endReason) {
 	if ss.out != nil {
 		ss.out.close()
 	}
+	if ss.unsub != nil {
+		// Before the stream counts as done: shutdown waits for streams,
+		// then sends what is queued.
+		ss.s.hooks.Notify(ss.rt.Hooks.Unsubscribe, ss.unsub, ss.shard)
+	}
 	if ss.stream {
 		ss.s.streams.done()
-	}
-	if ss.unsub != nil {
-		ss.s.hooks.Notify(ss.rt.Hooks.Unsubscribe, ss.unsub, ss.shard)
 	}
 	e := events.Event{Group: ss.key.Group, Channel: ss.key.ID, Channels: len(ss.subs),
 		Transport: ss.kind, Location: ss.rt.Name, Remote: ss.remote, Reason: why.String()}
