@@ -11,8 +11,15 @@ import (
 )
 
 func main() {
+	// SIGINT and SIGTERM stop the server gracefully; SIGHUP makes it
+	// re-read its configuration; SIGUSR2 (on Unix) hands its sockets to a
+	// new process of the executable.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, syscall.SIGHUP)
+	upgrade := make(chan os.Signal, 1)
+	notifyUpgrade(upgrade)
+	code := cli.RunWith(ctx, os.Args[1:], os.Stdout, os.Stderr, cli.Signals{Reload: reload, Upgrade: upgrade})
 	stop()
 	os.Exit(code)
 }

@@ -2,14 +2,17 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/server"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/memory"
 	redisstore "github.com/heraldpush/herald/internal/store/redis"
@@ -172,7 +175,8 @@ func (r *Registry) storeFor(cfg *config.Config, ss *stores) func(*config.Locatio
 		}
 		st := ss.byKey[e.Name+" "+inst]
 		if st == nil {
-			return nil, fmt.Errorf("no %s store opened for instance %q", e.Name, inst)
+			// Only a reload can ask for a store the start did not open.
+			return nil, fmt.Errorf("its %s store's settings are not those the running stores were opened with: %w", e.Name, server.ErrRestartNeeded)
 		}
 		return st, nil
 	}
@@ -188,8 +192,12 @@ func (ss *stores) close() {
 // location, limited by max_reserved_memory.
 func MemoryEngine() Engine {
 	return Engine{
-		Name:     "memory",
-		Instance: func(*config.Config, *config.Location) (string, error) { return "", nil },
+		Name: "memory",
+		// The memory limit is the store's: a reload that changes it needs
+		// a new store.
+		Instance: func(cfg *config.Config, _ *config.Location) (string, error) {
+			return fmt.Sprintf("limit %d", cfg.MaxReservedMemory), nil
+		},
 		Open: func(_ context.Context, env Env, cfg *config.Config, _ *config.Location) (store.Store, error) {
 			return memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, Logger: env.Logger, Events: env.Events}), nil
 		},
@@ -210,7 +218,7 @@ func RedisEngine() Engine {
 			if err := backupClash(cfg, t); err != nil {
 				return "", err
 			}
-			return t.Key(), nil
+			return redisInstance(cfg, t), nil
 		},
 		Open: func(_ context.Context, env Env, cfg *config.Config, l *config.Location) (store.Store, error) {
 			t, _ := cfg.Redis(l)
@@ -242,6 +250,18 @@ func RedisEngine() Engine {
 			return st, nil
 		},
 	}
+}
+
+// redisInstance names the store of a Redis target: its key (where, key
+// namespace, mode and tuning), what the key leaves out when it names an
+// upstream (servers, sentinels, password: hashed, so the name shows no
+// secret) and, for the modes that keep channels in memory, the memory
+// limit. Two targets with one name share a store; a reload that changes any
+// of it needs a new store, so a restart.
+func redisInstance(cfg *config.Config, t config.RedisTarget) string {
+	h := sha256.Sum256([]byte(strings.Join(t.URLs, ",") + "\x00" + strconv.FormatBool(t.Cluster) + "\x00" +
+		strings.Join(t.Sentinels, ",") + "\x00" + t.MasterName + "\x00" + t.Password))
+	return fmt.Sprintf("%s memory %d servers %x", t.Key(), cfg.MaxReservedMemory, h[:8])
 }
 
 // openRedisMode makes the Redis engine of a redis_storage_mode: channels in

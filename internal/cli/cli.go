@@ -1,5 +1,5 @@
 // Package cli implements the herald command line: serve, config check,
-// config defaults, config docs, bench and version.
+// config defaults, config docs, bench, token, channel-id and version.
 package cli
 
 import (
@@ -9,13 +9,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldpush/herald/internal/app"
 	"github.com/heraldpush/herald/internal/bench"
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/handoff"
 	"github.com/heraldpush/herald/internal/server"
 )
 
@@ -33,10 +36,13 @@ const usage = `Herald: a real-time pub/sub push server.
 
 Usage:
   herald [serve] [-c FILE] [--listen ADDR]   run the server (built-in config without -c)
+  herald reload [-c FILE | --pid-file FILE]  make a running server re-read its configuration (SIGHUP)
   herald config check -c FILE                validate a configuration file
   herald config defaults                     print the built-in configuration
   herald config docs                         print the configuration key reference
   herald bench SCENARIO [flags]              load a server: fanout, publish, idle, channels, churn
+  herald token --secret S --sub CH [flags]   mint a signed token (JWT) for testing
+  herald channel-id [-n COUNT]               print a fresh, unguessable channel id
   herald version                             print the version
 
 Without a file Herald listens on 127.0.0.1:8080 with:
@@ -45,19 +51,42 @@ Without a file Herald listens on 127.0.0.1:8080 with:
   /pubsub/<id>, /pubsub?id=<id>   both
 `
 
+// Signals carry what the process's signals ask of a running server, beyond
+// stopping it (which ends Run's context).
+type Signals struct {
+	// Reload receives a value each time the configuration is to be read
+	// again and put in force (SIGHUP); nil never reloads.
+	Reload <-chan os.Signal
+	// Upgrade receives a value when the server is to hand its listening
+	// sockets to a new process of the (new) executable and end (SIGUSR2);
+	// nil never upgrades.
+	Upgrade <-chan os.Signal
+}
+
 // Run runs the command line args (without the program name) and returns the
 // exit code. ctx ends the server gracefully.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunWith(ctx, args, stdout, stderr, Signals{})
+}
+
+// RunWith is Run for a process that passes its signals on (see Signals).
+func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, sig Signals) int {
 	if len(args) == 0 {
-		return serve(ctx, nil, stdout, stderr)
+		return serve(ctx, nil, stdout, stderr, sig)
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], stdout, stderr)
+		return serve(ctx, args[1:], stdout, stderr, sig)
+	case "reload":
+		return reloadCmd(args[1:], stdout, stderr)
 	case "config":
 		return configCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
+	case "token":
+		return tokenCmd(args[1:], stdout, stderr)
+	case "channel-id":
+		return channelIDCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return ExitOK
@@ -66,7 +95,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	if strings.HasPrefix(args[0], "-") {
-		return serve(ctx, args, stdout, stderr)
+		return serve(ctx, args, stdout, stderr, sig)
 	}
 	fmt.Fprintf(stderr, "herald: unknown command %q\n\n%s", args[0], usage)
 	return ExitUsage
@@ -132,7 +161,7 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 	return ExitUsage
 }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, sig Signals) int {
 	fs := flag.NewFlagSet("herald serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("c", "", "configuration file (YAML); the built-in default without it")
@@ -146,48 +175,164 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald serve: unexpected argument %q\n", fs.Arg(0))
 		return ExitUsage
 	}
-	var cfg *config.Config
-	if *file == "" {
-		cfg = config.Default()
-	} else {
-		var err error
-		if cfg, err = config.Load(*file); err != nil {
-			fmt.Fprintf(stderr, "herald: %v\n", err)
-			return ExitUsage
+	// load reads the configuration with the command line's overrides, at
+	// start and on every reload.
+	load := func() (*config.Config, error) {
+		cfg := config.Default()
+		if *file != "" {
+			var err error
+			if cfg, err = config.Load(*file); err != nil {
+				return nil, err
+			}
 		}
-	}
-	if *listen != "" {
-		if len(cfg.Servers) != 1 {
-			fmt.Fprintln(stderr, "herald: --listen needs a configuration with exactly one server")
-			return ExitUsage
+		if *listen != "" {
+			if len(cfg.Servers) != 1 {
+				return nil, errors.New("--listen needs a configuration with exactly one server")
+			}
+			cfg.Servers[0].Listen = []string{*listen}
 		}
-		cfg.Servers[0].Listen = []string{*listen}
+		if *logLevel != "" {
+			cfg.LogLevel = *logLevel
+		}
+		return cfg, nil
 	}
-	if *logLevel != "" {
-		cfg.LogLevel = *logLevel
-	}
-	log, err := newLogger(cfg, stderr)
+	cfg, err := load()
 	if err != nil {
 		fmt.Fprintf(stderr, "herald: %v\n", err)
 		return ExitUsage
 	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: log})
+	level := new(slog.LevelVar)
+	log, err := newLogger(cfg, level, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "herald: %v\n", err)
 		return ExitUsage
+	}
+	inherited, parent, err := handoff.FromEnv()
+	if err != nil {
+		log.Error("cannot take over the old process's listeners", "err", err)
+		return ExitFailure
+	}
+	a, err := app.New(ctx, cfg, app.Options{Logger: log, Listeners: inherited})
+	if err != nil {
+		fmt.Fprintf(stderr, "herald: %v\n", err)
+		return ExitUsage
+	}
+	if parent != nil {
+		// A binary upgrade: say ready, wait until the old process stopped
+		// accepting, and number messages after its.
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		sec, err := parent.Ready(rctx)
+		cancel()
+		if err != nil {
+			log.Warn("taking over without the old process's word", "err", err)
+		}
+		a.NumberAfter(sec)
 	}
 	if err := a.Start(ctx); err != nil {
 		log.Error("cannot start", "err", err)
 		a.Stop(context.Background())
 		return ExitFailure
 	}
-	log.Info("herald started", "version", Version, "config", configName(*file))
-	if err := a.Wait(ctx); err != nil {
+	if cfg.PIDFile != "" {
+		if err := writePIDFile(cfg.PIDFile); err != nil {
+			log.Error("cannot write pid_file", "err", err)
+			a.Stop(context.Background())
+			return ExitFailure
+		}
+		defer removePIDFile(cfg.PIDFile)
+	}
+	log.Info("herald started", "version", Version, "config", configName(*file), "pid", os.Getpid())
+	wctx, stopSignals := context.WithCancel(ctx)
+	signals := make(chan struct{})
+	go func() {
+		defer close(signals)
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-sig.Reload:
+				reload(ctx, a, load, level, log, *file)
+			case <-sig.Upgrade:
+				if upgrade(ctx, a, log, stdout, stderr) {
+					stopSignals() // a.Wait returns: the new process serves
+					return
+				}
+			}
+		}
+	}()
+	err = a.Wait(wctx)
+	stopSignals()
+	<-signals
+	if err != nil {
 		log.Error("server failed", "err", err)
 		return ExitFailure
 	}
 	log.Info("herald stopped")
 	return ExitOK
+}
+
+// upgrade starts the executable again as a new process that inherits the
+// listening sockets, hands over to it once it is ready, and ends this
+// server's subscribers over upgrade_drain_time. It reports whether the new
+// process took over; if not, this one goes on serving.
+func upgrade(ctx context.Context, a *app.App, log *slog.Logger, stdout, stderr io.Writer) bool {
+	log.Info("binary upgrade: starting a new process")
+	files, err := a.ListenerFiles()
+	if err != nil {
+		log.Error("binary upgrade failed; this process goes on serving", "err", err)
+		return false
+	}
+	child, err := handoff.Start(files, stdout, stderr)
+	for _, f := range files {
+		f.Close()
+	}
+	if err != nil {
+		log.Error("binary upgrade failed; this process goes on serving", "err", err)
+		return false
+	}
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = child.WaitReady(rctx)
+	cancel()
+	if err != nil {
+		child.Abandon()
+		log.Error("binary upgrade failed; this process goes on serving", "err", err)
+		return false
+	}
+	if err := child.Go(a.StopAccepting()); err != nil {
+		log.Warn("binary upgrade: the new process may not have heard it can go", "err", err)
+	}
+	cfg := a.Config()
+	log.Info("binary upgrade: the new process accepts; ending this one's subscribers", "pid", child.Pid(), "upgrade_drain_time", cfg.UpgradeDrainTime)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.UpgradeDrainTime+max(cfg.ShutdownTimeout, time.Second))
+	defer cancel()
+	if err := a.Handover(dctx, cfg.UpgradeDrainTime); err != nil {
+		log.Warn("binary upgrade: some clients did not finish in time", "err", err)
+	}
+	return true
+}
+
+// reload re-reads the configuration and puts it in force, or logs in one
+// line why it did not and keeps the running one.
+func reload(ctx context.Context, a *app.App, load func() (*config.Config, error), level *slog.LevelVar, log *slog.Logger, file string) {
+	log.Info("reloading configuration", "config", configName(file))
+	old := a.Config()
+	cfg, err := load()
+	if err == nil {
+		err = a.Reload(ctx, cfg)
+	}
+	if err == nil && cfg.LogFormat != old.LogFormat {
+		log.Warn("log_format changes at the next start", "log_format", old.LogFormat)
+	}
+	if err == nil && cfg.PIDFile != old.PIDFile {
+		log.Warn("pid_file changes at the next start", "pid_file", old.PIDFile)
+	}
+	if err != nil {
+		log.Error("configuration not reloaded; the running one stays in force", "config", configName(file), "err", err)
+		return
+	}
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		log.Warn("log level not changed", "err", err)
+	}
 }
 
 func configName(file string) string {
@@ -197,8 +342,9 @@ func configName(file string) string {
 	return file
 }
 
-func newLogger(cfg *config.Config, w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
+// newLogger makes the server's logger at cfg's level, held in level so a
+// reload can change it.
+func newLogger(cfg *config.Config, level *slog.LevelVar, w io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return nil, errors.New("log level: want debug, info, warn or error")
 	}

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -108,6 +110,7 @@ func TestCommands(t *testing.T) {
 	}
 
 	t.Run("serve with Redis locations", func(t *testing.T) { testServeRedis(t, bin) })
+	t.Run("token and channel-id", func(t *testing.T) { testTokenCommands(t, bin) })
 
 	t.Run("port in use exits 1", func(t *testing.T) {
 		srv, addr := startHerald(t, bin, "--listen", "127.0.0.1:0")
@@ -117,6 +120,9 @@ func TestCommands(t *testing.T) {
 			t.Errorf("exit %d, stderr %q; want 1 and 'address already in use'", code, errOut)
 		}
 	})
+
+	t.Run("SIGHUP and herald reload", func(t *testing.T) { testReload(t, bin) })
+	t.Run("SIGUSR2 binary upgrade", func(t *testing.T) { testUpgrade(t, bin) })
 
 	t.Run("serve and SIGTERM", func(t *testing.T) {
 		srv, addr := startHerald(t, bin, "--listen", "127.0.0.1:0")
@@ -164,7 +170,26 @@ func TestCommands(t *testing.T) {
 type heraldProc struct {
 	cmd  *exec.Cmd
 	done chan error
-	log  *strings.Builder
+	log  *logBuffer
+}
+
+// logBuffer is a server's standard error, written as it comes and read by
+// the test.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 var listenRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
@@ -180,7 +205,7 @@ func startHerald(t *testing.T, bin string, args ...string) (*heraldProc, string)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &heraldProc{cmd: cmd, done: make(chan error, 1), log: &strings.Builder{}}
+	p := &heraldProc{cmd: cmd, done: make(chan error, 1), log: &logBuffer{}}
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -253,4 +278,118 @@ func httpDo(t *testing.T, method, url, body string, headers ...string) *httpResu
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return &httpResult{Response: res, body: string(b)}
+}
+
+// testReload runs herald with a pid_file and reloads it with SIGHUP and
+// with `herald reload`: new locations answer, a waiting long-poll and a
+// streaming subscriber carry on across both, and a broken configuration is
+// refused with one log line while the running one stays in force.
+func testReload(t *testing.T, bin string) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "herald.pid")
+	conf := func(extra string) string {
+		return "pid_file: " + pidFile + "\n" + strings.Replace(goodConfig, "      - location: ~ ^/activity/",
+			"      - location: ~ ^/"+extra+"/(\\w+)$\n        publisher: true\n        channel_id: $1\n      - location: ~ ^/activity/", 1)
+	}
+	file := filepath.Join(dir, "herald.yaml")
+	write := func(text string) {
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(conf("first"))
+	srv, addr := startHerald(t, bin, "-c", file)
+	base := "http://" + addr
+	waitCond(t, 5*time.Second, "pid_file written", func() bool {
+		_, err := os.Stat(pidFile)
+		return err == nil
+	})
+	pid, err := os.ReadFile(pidFile)
+	if err != nil || strings.TrimSpace(string(pid)) != fmt.Sprint(srv.cmd.Process.Pid) {
+		t.Fatalf("pid_file holds %q (%v), want %d", pid, err, srv.cmd.Process.Pid)
+	}
+
+	// A long-poll waiting on channel "wait" (its first message was read).
+	if r := httpDo(t, "POST", base+"/publish/wait", "zero"); r.StatusCode != http.StatusAccepted {
+		t.Fatalf("publish: %d", r.StatusCode)
+	}
+	first := httpDo(t, "GET", base+"/activity/wait", "")
+	parked := make(chan *httpResult, 1)
+	go func() {
+		parked <- httpDo(t, "GET", base+"/activity/wait", "", "If-Modified-Since", first.Header.Get("Last-Modified"), "If-None-Match", first.Header.Get("Etag"))
+	}()
+	waitLog := func(re string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !regexp.MustCompile(re).MatchString(srv.log.String()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("log never matched %q:\n%s", re, srv.log.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	write(conf("second"))
+	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(`msg="configuration reloaded"`)
+	if r := httpDo(t, "POST", base+"/second/x", "m"); r.StatusCode != http.StatusAccepted {
+		t.Errorf("location added by SIGHUP answers %d, want 202", r.StatusCode)
+	}
+	if r := httpDo(t, "POST", base+"/first/x", "m"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("location removed by SIGHUP answers %d, want 404", r.StatusCode)
+	}
+
+	// A broken file: refused in one line, the running configuration stays.
+	write("servers:\n  - listen: [127.0.0.1:0\n")
+	code, out, errOut := run(t, bin, "reload", "--pid-file", pidFile)
+	if code != 0 {
+		t.Fatalf("herald reload: exit %d\n%s%s", code, out, errOut)
+	}
+	waitLog(`level=ERROR msg="configuration not reloaded; the running one stays in force".*invalid YAML`)
+	if r := httpDo(t, "POST", base+"/second/x", "m"); r.StatusCode != http.StatusAccepted {
+		t.Errorf("after a refused reload the location answers %d, want 202", r.StatusCode)
+	}
+
+	// herald reload -c FILE finds the process through the file's pid_file.
+	write(conf("third"))
+	if code, out, errOut := run(t, bin, "reload", "-c", file); code != 0 {
+		t.Fatalf("herald reload -c: exit %d\n%s%s", code, out, errOut)
+	}
+	waitLog(`(?s)configuration reloaded.*configuration reloaded`)
+	if r := httpDo(t, "POST", base+"/third/x", "m"); r.StatusCode != http.StatusAccepted {
+		t.Errorf("location added by herald reload answers %d, want 202", r.StatusCode)
+	}
+	if r := httpDo(t, "POST", base+"/publish/wait", "after"); r.StatusCode != http.StatusCreated {
+		t.Errorf("publish to the waiting channel: %d, want 201 (its long-poll is still waiting)", r.StatusCode)
+	}
+	select {
+	case r := <-parked:
+		if r.StatusCode != http.StatusOK || r.body != "after" {
+			t.Errorf("long-poll waiting across reloads got %d %q, want 200 after", r.StatusCode, r.body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("long-poll waiting across reloads not answered")
+	}
+	if srv.cmd.ProcessState != nil {
+		t.Fatalf("herald exited: %v", srv.cmd.ProcessState)
+	}
+	stopHerald(t, srv)
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("pid_file still there after the server stopped: %v", err)
+	}
+}
+
+// waitCond polls cond until it holds, failing the test after within.
+func waitCond(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+	}
 }

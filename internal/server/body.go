@@ -24,7 +24,7 @@ import (
 // bodyBudget counts the bytes of HTTP bodies and WebSocket messages being
 // received, across the server, against max_body_memory.
 type bodyBudget struct {
-	limit    int64        // max_body_memory; 0: no limit
+	limit    atomic.Int64 // max_body_memory; 0: no limit (a reload may change it)
 	used     atomic.Int64 // bytes held
 	bodies   atomic.Int64 // HTTP bodies being read
 	messages atomic.Int64 // WebSocket frames or messages in progress
@@ -36,7 +36,7 @@ func (b *bodyBudget) reserve(n int64) bool {
 	if n <= 0 {
 		return true
 	}
-	if used := b.used.Add(n); b.limit > 0 && used > b.limit {
+	if used, limit := b.used.Add(n), b.limit.Load(); limit > 0 && used > limit {
 		b.used.Add(-n)
 		return false
 	}
@@ -66,7 +66,7 @@ type Receiving struct {
 // is receiving, and the bytes they hold against max_body_memory.
 func (s *Server) Receiving() Receiving {
 	b := &s.budget
-	return Receiving{Bodies: b.bodies.Load(), Messages: b.messages.Load(), Bytes: b.used.Load(), Limit: b.limit}
+	return Receiving{Bodies: b.bodies.Load(), Messages: b.messages.Load(), Bytes: b.used.Load(), Limit: b.limit.Load()}
 }
 
 // Body reading errors, besides *http.MaxBytesError for a body over
@@ -167,7 +167,7 @@ func (s *Server) bodyError(w http.ResponseWriter, r *http.Request, rt *route.Rou
 		plainError(w, http.StatusRequestTimeout, "Request body not received within client_body_timeout.")
 	case errors.Is(err, errBodyBudget):
 		s.log.Warn("publish refused: bodies being received would pass max_body_memory",
-			"remote", r.RemoteAddr, "location", rt.Name, "max_body_memory", s.budget.limit)
+			"remote", r.RemoteAddr, "location", rt.Name, "max_body_memory", s.budget.limit.Load())
 		w.Header().Set("Connection", "close")
 		w.Header().Set("Retry-After", "1")
 		plainError(w, http.StatusServiceUnavailable, "Too many messages being received; try again later.")

@@ -57,12 +57,14 @@ type Options struct {
 
 // Server runs every listener of a configuration.
 type Server struct {
-	cfg    *config.Config
+	cfg    atomic.Pointer[config.Config] // the configuration in force (Reload replaces it)
 	log    *slog.Logger
 	now    func() time.Time
 	events *events.Bus
 
-	routers []atomic.Pointer[router] // one per server block
+	routers []atomic.Pointer[router]          // one per server block
+	certs   []atomic.Pointer[tls.Certificate] // each server block's certificate; nil without TLS
+	reload  sync.Mutex                        // one Reload at a time
 	roles   [route.NumRoles]roleHandler
 	stores  []store.Store // every distinct store a location uses
 
@@ -82,6 +84,9 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	raw       []net.Listener // listeners as opened or inherited, before TLS
+	addrs     []string       // each listener's configured address
+	handover  handover       // a binary upgrade in progress
 	servers   []*http.Server
 	started   bool
 	errc      chan error // a listener that failed while serving
@@ -104,9 +109,10 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	var rnd [32]byte
 	rand.Read(rnd[:])
-	s := &Server{cfg: cfg, log: o.Logger, now: o.Now, events: o.Events, quit: make(chan struct{}),
+	s := &Server{log: o.Logger, now: o.Now, events: o.Events, quit: make(chan struct{}),
 		boundary: protocol.Boundary(rnd), errc: make(chan error, 1)}
-	s.budget.limit = cfg.MaxBodyMemory
+	s.cfg.Store(cfg)
+	s.budget.limit.Store(cfg.MaxBodyMemory)
 	s.hooks = hook.NewQueue(o.Logger, hook.QueueOptions{})
 	s.partEnd = protocol.AppendMultipartBoundary(nil, s.boundary)
 	storeFor := func(l *config.Location) (store.Store, error) {
@@ -124,6 +130,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	s.roles = s.roleHandlers()
 	s.routers = make([]atomic.Pointer[router], len(cfg.Servers))
+	s.certs = make([]atomic.Pointer[tls.Certificate], len(cfg.Servers))
 	for i := range cfg.Servers {
 		rr, err := newRouter(&cfg.Servers[i], storeFor)
 		if err != nil {
@@ -152,17 +159,20 @@ func (s *Server) Listen(ctx context.Context, inherited map[string]net.Listener) 
 		for _, l := range s.listeners {
 			l.Close()
 		}
-		s.listeners, s.servers = nil, nil
+		s.listeners, s.servers, s.raw, s.addrs = nil, nil, nil, nil
 		return err
 	}
-	for i, sc := range s.cfg.Servers {
+	for i, sc := range s.cfg.Load().Servers {
 		var tlsCfg *tls.Config
 		if sc.TLSCertificate != "" {
 			cert, err := tls.LoadX509KeyPair(sc.TLSCertificate, sc.TLSKey)
 			if err != nil {
 				return fail(fmt.Errorf("server %d: load TLS certificate: %w", i+1, err))
 			}
-			tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+			s.certs[i].Store(&cert)
+			// The certificate is read at every handshake, so a reload can
+			// replace it without closing the listener.
+			tlsCfg = &tls.Config{GetCertificate: s.certificate(i), NextProtos: []string{"h2", "http/1.1"}}
 		}
 		for _, addr := range sc.Listen {
 			ln := inherited[addr]
@@ -172,6 +182,8 @@ func (s *Server) Listen(ctx context.Context, inherited map[string]net.Listener) 
 					return fail(fmt.Errorf("listen on %s (server %d): %w", addr, i+1, err))
 				}
 			}
+			s.raw = append(s.raw, ln)
+			s.addrs = append(s.addrs, addr)
 			if tlsCfg != nil {
 				ln = tls.NewListener(ln, tlsCfg)
 			}
@@ -223,7 +235,7 @@ func (s *Server) Start() error {
 		ln := s.listeners[i]
 		go func() {
 			s.log.Info("listening", "addr", ln.Addr().String())
-			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !s.handover.started.Load() {
 				select {
 				case s.errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err):
 				default:
@@ -263,7 +275,7 @@ func (s *Server) Drain(ctx context.Context) error {
 // Stop drains the server for at most the configured shutdown timeout and
 // then closes whatever connections are left.
 func (s *Server) Stop(ctx context.Context) error {
-	timeout := s.cfg.ShutdownTimeout
+	timeout := s.cfg.Load().ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}

@@ -373,6 +373,9 @@ func (f *wsFormat) build(m *store.Message, id string, deflate bool) store.Encodi
 func (f *wsFormat) ping() []byte { return protocol.AppendPingFrame(nil, nil) }
 
 func (f *wsFormat) end(e streamEnd) []byte {
+	if e.restart {
+		return closeFrame(protocol.CloseServiceRestart, "")
+	}
 	if e.why == endStoreError {
 		// The store failed under the subscriber (this node lost its
 		// Redis): an unexpected condition, not the server going away.
@@ -557,7 +560,7 @@ func (c *wsConn) readMessage(first byte) bool {
 		if now := int64(d.Buffered()); now > held {
 			if !b.reserve(now - held) {
 				s.log.Warn("websocket message refused: messages being received would pass max_body_memory",
-					"remote", c.remote, "location", c.rt.Name, "max_body_memory", b.limit)
+					"remote", c.remote, "location", c.rt.Name, "max_body_memory", b.limit.Load())
 				c.fail(protocol.CloseTryAgainLater, "Too many messages being received; try again later.")
 				return false
 			}
