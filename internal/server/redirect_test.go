@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -140,18 +139,6 @@ func (a *testApp) request(t *testing.T, path string) appRequest {
 		t.Fatalf("the application received no request for %s", path)
 	}
 	return r
-}
-
-// deadAddr is a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // startRedirectSite starts the application and Herald in front of it:

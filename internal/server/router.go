@@ -3,12 +3,14 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // router is one server block's locations, provisioned into routes: what a
@@ -139,6 +141,24 @@ func (s *Server) refuse(w http.ResponseWriter, q *route.Request, rf *route.Refus
 			e.Group, e.Channel = q.Channels[0].Key.Group, q.Channels[0].Key.ID
 		}
 		s.emit(e)
+	}
+	if rf.Reason == "authorize" && (q.Transport == config.LongPoll || q.Transport == config.IntervalPoll) && q.Role == route.Subscribe {
+		// Nchan's poll subscriber answers the refusal itself, with the id
+		// headers of the request (Etag, Vary).
+		var id msgid.Multi
+		if q.Cursor.Given {
+			id = msgid.FromCursors(q.Cursor.IDs, max(q.Cursor.Active, 0))
+		}
+		pollHeaders(w.Header(), q, id, rf.Status)
+	}
+	if rf.Err != nil {
+		s.log.Warn("request refused", "location", q.Route.Name, "reason", rf.Reason, "status", rf.Status, "err", rf.Err)
+	}
+	if rf.Verbatim {
+		w.Header().Set("Content-Length", strconv.Itoa(len(rf.Body)))
+		w.WriteHeader(rf.Status)
+		w.Write(rf.Body)
+		return
 	}
 	if rf.Raw {
 		nchanText(w, rf.Status, rf.Message)

@@ -36,6 +36,7 @@ import (
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/hook"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
@@ -76,11 +77,12 @@ type Server struct {
 	boundary    string  // multipart boundary of streamed parts.
 	partEnd     []byte  // what follows each streamed part: "\r\n--" and the boundary.
 	deflaters   deflaters
-	writers     fanWriters // fan-out writers of streaming subscribers
-	scratchPool sync.Pool  // *writeScratch for fan-out writers
-	budget      bodyBudget // publishes being received (max_body_memory)
-	wsDecoders  sync.Pool  // *protocol.WSDecoder of WebSocket messages in progress
-	wsBuffers   sync.Pool  // *[wsReadBuffer]byte WebSocket frames are read into
+	writers     fanWriters  // fan-out writers of streaming subscribers
+	scratchPool sync.Pool   // *writeScratch for fan-out writers
+	budget      bodyBudget  // publishes being received (max_body_memory)
+	hooks       *hook.Queue // subscribe_request and unsubscribe_request notifications
+	wsDecoders  sync.Pool   // *protocol.WSDecoder of WebSocket messages in progress
+	wsBuffers   sync.Pool   // *[wsReadBuffer]byte WebSocket frames are read into
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -113,6 +115,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		boundary: protocol.Boundary(rnd), errc: make(chan error, 1)}
 	s.cfg.Store(cfg)
 	s.budget.limit.Store(cfg.MaxBodyMemory)
+	s.hooks = hook.NewQueue(o.Logger, hook.QueueOptions{})
 	s.partEnd = protocol.AppendMultipartBoundary(nil, s.boundary)
 	storeFor := func(l *config.Location) (store.Store, error) {
 		st, err := o.StoreFor(l)
@@ -289,7 +292,19 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 	}
+	// Subscribers that ended queued their unsubscribe_request; send what
+	// can be sent in time.
+	hctx, hcancel := context.WithTimeout(ctx, timeout)
+	defer hcancel()
+	s.hooks.Close(hctx)
 	return err
+}
+
+// HookNotifications counts the subscribe_request and unsubscribe_request
+// notifications: sent (the application answered 2xx), failed (every
+// attempt failed, logged) and dropped (the queue was full).
+func (s *Server) HookNotifications() (sent, failed, dropped uint64) {
+	return s.hooks.Sent(), s.hooks.Failed(), s.hooks.Dropped()
 }
 
 // Serve serves every listener until ctx is done or a listener fails, then
