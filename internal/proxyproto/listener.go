@@ -95,6 +95,9 @@ func (c *Conn) SyscallConn() (syscall.RawConn, error) {
 // readHeader reads and parses the header, once.
 func (c *Conn) readHeader() {
 	c.remote = c.Conn.RemoteAddr()
+	if c.remote == nil { // an unnamed Unix socket peer
+		c.remote = &net.UnixAddr{Net: "unix"}
+	}
 	timeout := c.l.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/heraldpush/herald/internal/clientaddr"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/location"
@@ -17,11 +18,13 @@ import (
 type router struct {
 	matcher *location.Matcher
 	routes  []*route.Route
+	// realIP finds the client behind the block's trusted proxies.
+	realIP clientaddr.Resolver
 }
 
 // newRouter provisions the routes of a server block.
 func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
-	rr := &router{}
+	rr := &router{realIP: sc.RealIP}
 	pats := make([]location.Pattern, len(sc.Locations))
 	for i := range sc.Locations {
 		l := &sc.Locations[i]
@@ -57,12 +60,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	rr := s.routers[h.block].Load()
+	r.RemoteAddr = rr.clientAddr(r)
 	i, caps, ok := rr.matcher.Match(r.URL.Path)
 	if !ok {
 		plainError(w, http.StatusNotFound, "No location matches this path.")
 		return
 	}
 	q, rf := rr.routes[i].Prepare(r.Context(), r, caps)
+	defer q.Done()        // what the stages hold, unless a session took it over
 	q.SetCORS(w.Header()) // on every answer, errors included
 	if rf != nil {
 		s.refuse(w, q, rf)
