@@ -30,7 +30,11 @@ type Listener struct {
 // its options (proxy_protocol).
 func parseListen(words []string) ([]Listener, error) {
 	var out []Listener
+	var split []string
 	for _, w := range words {
+		split = append(split, strings.Fields(w)...)
+	}
+	for _, w := range split {
 		w = strings.Trim(w, ",")
 		switch {
 		case w == "":

@@ -22,6 +22,9 @@ type Limits struct {
 	Conns *limit.Conns
 	// ReqStatus and ConnStatus answer what each refuses.
 	ReqStatus, ConnStatus int
+	// Quit, closed when the server begins to drain, ends the wait of a
+	// delayed request (answered 503, as waiting subscribers are).
+	Quit <-chan struct{}
 }
 
 // newLimits provisions a location's limits and returns their stages.
@@ -77,6 +80,9 @@ func (limitReqStage) Run(ctx context.Context, q *Request) *Refusal {
 		case <-t.C:
 		case <-ctx.Done():
 			return &Refusal{Status: lm.ReqStatus, Reason: "limit_req", Message: "Client went away while delayed."}
+		case <-lm.Quit:
+			return &Refusal{Status: http.StatusServiceUnavailable, Reason: "shutdown", Message: "Server shutting down.",
+				Header: http.Header{"Retry-After": {"1"}}}
 		}
 	}
 	return nil

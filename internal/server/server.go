@@ -133,6 +133,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, rt := range rr.routes {
+			rt.Limits.Quit = s.quit // delayed requests end when draining starts
+		}
 		s.routers[i].Store(rr)
 	}
 	return s, nil
