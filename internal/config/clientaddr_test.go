@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -175,4 +176,23 @@ func FuzzParseRate(f *testing.F) {
 			t.Fatalf("%q: rate %d", s, r)
 		}
 	})
+}
+
+// TestClientAddressDocExamples parses every configuration example of
+// docs/client-addresses.md.
+func TestClientAddressDocExamples(t *testing.T) {
+	data, err := os.ReadFile("../../docs/client-addresses.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(data), "```yaml\n")[1:]
+	if len(blocks) < 4 {
+		t.Fatalf("%d YAML examples, want at least 4", len(blocks))
+	}
+	for i, b := range blocks {
+		text, _, _ := strings.Cut(b, "```")
+		if _, err := Parse([]byte(text), "example"); err != nil {
+			t.Errorf("example %d: %v\n%s", i+1, err, text)
+		}
+	}
 }

@@ -12,7 +12,6 @@
 package limit
 
 import (
-	"container/list"
 	"hash/maphash"
 	"net/netip"
 	"sync"
@@ -58,16 +57,35 @@ type Requests struct {
 	shards   [shards]reqShard
 }
 
+// reqShard is a part of the table: a map and a list of its buckets, most
+// recently seen first (the list runs through the buckets themselves).
 type reqShard struct {
-	mu  sync.Mutex
-	m   map[netip.Addr]*list.Element
-	lru list.List // of *bucket, most recent first
+	mu   sync.Mutex
+	m    map[netip.Addr]*bucket
+	head bucket // sentinel: head.next is the most recent, head.prev the least
+	n    int
 }
 
 type bucket struct {
-	key    netip.Addr
-	excess int64 // milli-requests above the rate
-	last   int64 // unix microseconds of the last request let through
+	key        netip.Addr
+	excess     int64 // milli-requests above the rate
+	last       int64 // unix microseconds of the last request let through
+	prev, next *bucket
+}
+
+func (sh *reqShard) init() {
+	sh.m = make(map[netip.Addr]*bucket)
+	sh.head.prev, sh.head.next = &sh.head, &sh.head
+}
+
+func (sh *reqShard) unlink(b *bucket) {
+	b.prev.next, b.next.prev = b.next, b.prev
+}
+
+func (sh *reqShard) pushFront(b *bucket) {
+	b.prev, b.next = &sh.head, sh.head.next
+	sh.head.next.prev = b
+	sh.head.next = b
 }
 
 // NewRequests returns a rate table.
@@ -81,7 +99,7 @@ func NewRequests(c RequestsConfig) *Requests {
 	r := &Requests{rate: max(int64(c.Rate), 1), burst: c.Burst * 1000, noDelay: c.NoDelay,
 		perShard: max((c.Size+shards-1)/shards, 1), now: c.Now, seed: maphash.MakeSeed()}
 	for i := range r.shards {
-		r.shards[i].m = make(map[netip.Addr]*list.Element)
+		r.shards[i].init()
 	}
 	return r
 }
@@ -106,19 +124,26 @@ func (r *Requests) Take(key netip.Addr) Verdict {
 	sh := &r.shards[maphash.Comparable(r.seed, key)%shards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.m[key]
+	b, ok := sh.m[key]
 	if !ok {
 		// A new address starts with an empty bucket: its request goes on.
-		if sh.lru.Len() >= r.perShard {
-			old := sh.lru.Back()
-			delete(sh.m, old.Value.(*bucket).key)
-			sh.lru.Remove(old)
+		// A full shard forgets its least recently seen address, whose
+		// bucket is reused.
+		if sh.n >= r.perShard {
+			b = sh.head.prev
+			sh.unlink(b)
+			delete(sh.m, b.key)
+			*b = bucket{key: key, last: now}
+		} else {
+			b = &bucket{key: key, last: now}
+			sh.n++
 		}
-		sh.m[key] = sh.lru.PushFront(&bucket{key: key, last: now})
+		sh.m[key] = b
+		sh.pushFront(b)
 		return Verdict{OK: true}
 	}
-	sh.lru.MoveToFront(e)
-	b := e.Value.(*bucket)
+	sh.unlink(b)
+	sh.pushFront(b)
 	elapsed := min(max(now-b.last, 0), maxElapsed)
 	excess := max(b.excess-r.rate*elapsed/1e6+1000, 0)
 	if excess > r.burst {
@@ -144,7 +169,7 @@ func (r *Requests) Len() int {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		n += sh.lru.Len()
+		n += sh.n
 		sh.mu.Unlock()
 	}
 	return n
