@@ -378,6 +378,7 @@ func TestLimitConnStreaming(t *testing.T) {
 	s := startServer(t, testConfig([]string{"set_real_ip_from: 127.0.0.1", "real_ip_header: X-Forwarded-For"},
 		prefixLocation("pub", "publisher: true"),
 		prefixLocation("sub", "subscriber: true", "limit_conn: 2"),
+		prefixLocation("wspub", "publisher: [websocket]", "limit_conn: 1"),
 	))
 	es1 := openEventSource(t, s, "/sub/a")
 	es2 := openRaw(t, s, "GET", "/sub/a", "Accept", "text/event-stream")
@@ -426,6 +427,16 @@ func TestLimitConnStreaming(t *testing.T) {
 	if r := recv(t, lp3); r.Status != http.StatusOK {
 		t.Fatalf("long-poll after the others were answered: %d", r.Status)
 	}
+
+	// A WebSocket publisher holds its slot until it closes.
+	wsPub := openWebSocket(t, s, "/wspub/d")
+	if r := do(t, "GET", s.URL+"/wspub/d", "", wsHeaders()...); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("second WebSocket publisher: %d", r.Status)
+	}
+	conns := s.srv.Server.Routes(0)[2].Limits.Conns
+	wsPub.conn.Close()
+	waitFor(t, waitTimeout, "the publisher's slot given back", func() bool { return conns.Len() == 0 })
+	openWebSocket(t, s, "/wspub/d")
 }
 
 // TestLimitMemoryBounded sends 50,000 requests, each from another client
