@@ -107,6 +107,7 @@ func TestRealIPHeaders(t *testing.T) {
 // listening is a Herald started with its configuration's own listen
 // addresses (loopback ports 0 and Unix sockets).
 type listening struct {
+	st    store.Store
 	srv   *server.Server
 	addrs []net.Addr
 	log   *eventLog
@@ -138,7 +139,7 @@ func startListening(t testing.TB, yamlText string) *listening {
 		}
 		st.Close()
 	})
-	return &listening{srv: srv, addrs: srv.Addrs(), log: &eventLog{t: t, sub: sub}}
+	return &listening{st: st, srv: srv, addrs: srv.Addrs(), log: &eventLog{t: t, sub: sub}}
 }
 
 // dial connects to listener i.
@@ -293,6 +294,32 @@ func TestProxyProtocolTrust(t *testing.T) {
 			t.Errorf("second request without X-Forwarded-For: client %q, want the PROXY client 10.1.1.1", got)
 		}
 	})
+}
+
+// TestProxyProtocolReload reloads set_real_ip_from: the PROXY header of a
+// connection accepted after the reload is judged by the new trusted set.
+func TestProxyProtocolReload(t *testing.T) {
+	l := startListening(t, proxyServerConfig())
+	header := []byte("PROXY TCP4 203.0.113.7 127.0.0.1 51000 8080\r\n")
+	if st := rawWhoami(t, l.dial(t, 0), header); st != 202 {
+		t.Fatalf("status %d", st)
+	}
+	if got := publishedBy(t, l.log); got != "203.0.113.7" {
+		t.Fatalf("before the reload: client %q", got)
+	}
+	cfg, err := config.Parse([]byte(proxyServerConfig("set_real_ip_from: 10.0.0.0/8")), "reload.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.srv.Reload(cfg, func(*config.Location) (store.Store, error) { return l.st, nil }); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if st := rawWhoami(t, l.dial(t, 0), header); st != 202 {
+		t.Fatalf("status %d", st)
+	}
+	if got := publishedBy(t, l.log); got != "127.0.0.1" {
+		t.Errorf("after the reload (loopback no longer trusted): client %q, want 127.0.0.1", got)
+	}
 }
 
 // ---------------------------------------------------------------------------

@@ -82,16 +82,25 @@ func removeStaleSocket(ctx context.Context, path string) error {
 	return nil
 }
 
-// proxyListener wraps a listener whose connections begin with a PROXY
-// protocol header. The header's client stands when the block trusts the
-// peer (set_real_ip_from), or from any peer when the block names no
+// proxyListener wraps a listener of server block i whose connections
+// begin with a PROXY protocol header. The header's client stands when the
+// block trusts the peer (set_real_ip_from, as the configuration in force
+// says: a reload changes it), or from any peer when the block names no
 // trusted proxy: the listener is then only reachable by its balancer.
-func (s *Server) proxyListener(ln net.Listener, sc *config.Server) net.Listener {
-	pl := &proxyproto.Listener{Listener: ln, Timeout: 10 * time.Second, Logger: s.log}
-	if from := sc.RealIP.From; !from.Empty() {
-		pl.Trusted = from.ContainsAddr
+func (s *Server) proxyListener(ln net.Listener, i int) net.Listener {
+	return &proxyproto.Listener{Listener: ln, Timeout: 10 * time.Second, Logger: s.log,
+		Trusted: func(peer net.Addr) bool {
+			from := s.cfg.Load().Servers[i].RealIP.From
+			return from.Empty() || from.ContainsAddr(peer)
+		}}
+}
+
+// attach ties a newly provisioned router's routes to the server: a request
+// that limit_req delays ends when draining starts.
+func (s *Server) attach(rr *router) {
+	for _, rt := range rr.routes {
+		rt.Limits.Quit = s.quit
 	}
-	return pl
 }
 
 // clientAddr returns a request's client address: a Unix socket peer is

@@ -133,9 +133,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, rt := range rr.routes {
-			rt.Limits.Quit = s.quit // delayed requests end when draining starts
-		}
+		s.attach(rr)
 		s.routers[i].Store(rr)
 	}
 	return s, nil
@@ -186,7 +184,7 @@ func (s *Server) Listen(ctx context.Context, inherited map[string]net.Listener) 
 			s.raw = append(s.raw, ln)
 			s.addrs = append(s.addrs, addr)
 			if la.ProxyProtocol {
-				ln = s.proxyListener(ln, &sc)
+				ln = s.proxyListener(ln, i)
 			}
 			if tlsCfg != nil {
 				ln = tls.NewListener(ln, tlsCfg)
