@@ -286,7 +286,7 @@ type Request struct {
 
 	values []string // the channel id expressions' values, before splitting
 
-	// onDone release what stages hold for the request's life (Done).
+	// onDone releases what stages hold for the request's life (Done).
 	onDone []func()
 }
 
