@@ -108,8 +108,11 @@ func (s *Server) attach(rr *router) {
 // the client behind it (set_real_ip_from, real_ip_header).
 func (rr *router) clientAddr(r *http.Request) string {
 	remote := r.RemoteAddr
-	if _, unix, ok := clientaddr.ParseRemote(remote); ok && unix {
+	if remote == "" || remote == "@" { // Go's names of an unnamed socket peer
 		remote = clientaddr.Unix
+	}
+	if !rr.realIP.Active() {
+		return remote
 	}
 	return rr.realIP.Resolve(remote, r.Header)
 }
