@@ -72,6 +72,13 @@ type Location struct {
 	ClientBodyTimeout time.Duration
 	DefaultType       string
 
+	// Per-client limits (limit_req, limit_conn; see clientaddr.go).
+	LimitReq        LimitReq
+	LimitReqStatus  int
+	LimitConn       int
+	LimitConnStatus int
+	LimitZoneSize   int
+
 	EventSourceEvent        string
 	EventSourcePingInterval time.Duration
 	EventSourcePingEvent    string
@@ -138,6 +145,9 @@ const (
 	ScopeLocation Scope = iota
 	// ScopeGlobal directives go at the top level only.
 	ScopeGlobal
+	// ScopeServer directives go in a server, or at the top level as
+	// defaults for every server.
+	ScopeServer
 )
 
 // Directive is one configuration key: the single source of truth for its
@@ -150,6 +160,7 @@ type Directive struct {
 	Doc     string
 	setLoc  func(l *Location, n *yaml.Node) error
 	setGlob func(c *Config, n *yaml.Node) error
+	setSrv  func(s *Server, n *yaml.Node) error
 }
 
 func boolKey(get func(*Location) *bool) func(*Location, *yaml.Node) error {
@@ -284,6 +295,10 @@ func transportAliasDoc() string {
 
 // Directives returns every configuration key, in documentation order.
 func Directives() []Directive {
+	return append(coreDirectives(), clientDirectives()...)
+}
+
+func coreDirectives() []Directive {
 	return []Directive{
 		{
 			Name: "max_reserved_memory", Aliases: []string{"shared_memory_size"}, Scope: ScopeGlobal, Default: "128M",
