@@ -79,6 +79,15 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rr *router, re
 		return
 	}
 	if rr.routes[i].Proxy != nil {
+		// The origin check and per-client limits guard a proxy_pass
+		// location too; the application decides the rest.
+		q, rf := rr.routes[i].Guard(r.Context(), r, caps)
+		defer q.Done()
+		if rf != nil {
+			q.SetCORS(w.Header())
+			s.refuse(w, q, rf)
+			return
+		}
 		s.proxy(w, r, rr, rr.routes[i], caps, redirects)
 		return
 	}
