@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/location"
 )
 
@@ -427,11 +428,16 @@ func (ix *index) location(n *yaml.Node, base *Location) (Location, error) {
 }
 
 func (l *Location) validate() error {
-	if l.StubStatus {
+	for _, t := range []chanevents.Template{l.ChannelEventsChannelID, l.ChannelEventString} {
+		if n := t.MaxCapture(); n > l.Pattern.Captures() {
+			return fmt.Errorf("%q uses $%d but the location pattern has %d capture group(s)", t, n, l.Pattern.Captures())
+		}
+	}
+	if l.StubStatus || l.ChannelList {
 		return nil
 	}
 	if !l.Publisher.Enabled() && l.Subscriber == 0 {
-		return errors.New("needs publisher, subscriber, pubsub or stub_status")
+		return errors.New("needs publisher, subscriber, pubsub or stub_status (or channel_list)")
 	}
 	if l.Publisher.Enabled() && len(l.PublisherChannelID) == 0 && len(l.ChannelID) == 0 {
 		return errors.New("publisher needs channel_id or publisher_channel_id")

@@ -2,12 +2,14 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/store"
 )
@@ -98,6 +100,13 @@ type Location struct {
 	RedisIdleChannelCacheTimeout time.Duration
 	RedisFollowTimeout           time.Duration
 	RedisWaitForReplica          bool
+
+	// Channel events and the channel listing (docs/channel-events.md).
+	ChannelEventsChannelID chanevents.Template
+	ChannelEventString     chanevents.Template
+	ChannelEventsReceive   bool
+	ChannelList            bool
+	ChannelListAllow       []netip.Prefix
 }
 
 // Scope says where a directive may appear.
@@ -178,6 +187,21 @@ func durationKey(get func(*Location) *time.Duration) func(*Location, *yaml.Node)
 			return nodeErr(n, "%v", err)
 		}
 		*get(l) = d
+		return nil
+	}
+}
+
+func templateKey(get func(*Location) *chanevents.Template) func(*Location, *yaml.Node) error {
+	return func(l *Location, n *yaml.Node) error {
+		s, err := scalar(n)
+		if err != nil {
+			return err
+		}
+		t, err := chanevents.CompileTemplate(s)
+		if err != nil {
+			return nodeErr(n, "%v", err)
+		}
+		*get(l) = t
 		return nil
 	}
 }
@@ -811,6 +835,54 @@ func Directives() []Directive {
 			Name: "send_timeout", Default: "10s",
 			Doc:    "A streaming subscriber that accepts no data while a write waits this long (at least half of it: deadlines are renewed once half spent) is too slow: it is disconnected (logged and counted) instead of holding memory or slowing others.",
 			setLoc: durationKey(func(l *Location) *time.Duration { return &l.SendTimeout }),
+		},
+		{
+			Name: "channel_events_channel_id", Default: "",
+			Doc:    "Sends this location's channel events to the channel `meta/<this value>` (group `meta`; 100 messages kept 10 s, as in Nchan): `subscriber_enqueue` when a subscriber is admitted (every transport, a poll answered at once included), `subscriber_dequeue` when it leaves for any reason, `channel_publish` when a publisher request stores its message, `channel_delete` for every DELETE (found or not). Variables as in `channel_id`, plus `$nchan_channel_id` and `$nchan_channel_event`. Follow them with a subscriber location of `channel_group: meta`. See docs/channel-events.md.",
+			setLoc: templateKey(func(l *Location) *chanevents.Template { return &l.ChannelEventsChannelID }),
+		},
+		{
+			Name: "channel_event_string", Default: chanevents.DefaultString,
+			Doc:    "The body of each channel event message: variables as in `channel_id`, plus `$nchan_channel_event` (the event's name) and `$nchan_channel_id` (the request's first channel id).",
+			setLoc: templateKey(func(l *Location) *chanevents.Template { return &l.ChannelEventString }),
+		},
+		{
+			Name: "channel_events_receive", Default: "off",
+			Doc:    "Also send `subscriber_receive_message` (once for every message a subscriber is sent) and `subscriber_receive_status` (an answer or ending without a message: 304, 408, 409, 410, 503). Nchan names these events but never sends them, so they are off by default; on, each delivery costs a publish to the events channel.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.ChannelEventsReceive }),
+		},
+		{
+			Name: "channel_list", Default: "off",
+			Doc:    "Makes the location a channel listing: GET answers the channels of its store (cluster-wide on Redis) with their info, in pages: `?prefix=` keeps ids that start with it, `?group=` one group (all groups without it, unless the location sets `channel_group`), `?limit=` (100 by default, at most 1000), `?cursor=` the `next` of the page before. JSON, or text with `Accept: text/plain`. See docs/channel-events.md.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.ChannelList }),
+		},
+		{
+			Name: "channel_list_allow", Default: "127.0.0.0/8 ::1/128",
+			Doc: "Client addresses a `channel_list` location answers (addresses or CIDR prefixes, space-separated or a list; `all` for any); others get 403. Loopback only by default. The address is the connection's: behind a proxy, it is the proxy's.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				vals, err := scalars(n, true)
+				if err != nil {
+					return err
+				}
+				var out []netip.Prefix
+				for _, v := range vals {
+					if strings.EqualFold(v, "all") || strings.EqualFold(v, "any") {
+						out = append(out, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0"))
+						continue
+					}
+					p, err := netip.ParsePrefix(v)
+					if err != nil {
+						a, aerr := netip.ParseAddr(v)
+						if aerr != nil {
+							return nodeErr(n, "channel_list_allow %q: want an address, a CIDR prefix or all", v)
+						}
+						p = netip.PrefixFrom(a, a.BitLen())
+					}
+					out = append(out, p.Masked())
+				}
+				l.ChannelListAllow = out
+				return nil
+			},
 		},
 	}
 }

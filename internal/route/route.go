@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/store"
@@ -54,12 +55,14 @@ const (
 	Options
 	// Status: a stub_status location.
 	Status
+	// ChannelList: a channel_list location.
+	ChannelList
 
 	// NumRoles is the number of roles.
 	NumRoles
 )
 
-var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status"}
+var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "channel-list"}
 
 // String names the role.
 func (r Role) String() string {
@@ -89,6 +92,12 @@ type Route struct {
 	Status bool
 	// Allow is the Allow header: the methods the location answers.
 	Allow string
+
+	// Events is the location's channel events (channel_events_channel_id);
+	// nil when it sends none.
+	Events *chanevents.Events
+	// List is the channel_list settings; nil for other locations.
+	List *List
 
 	Access     Access
 	Channels   Channels
@@ -178,6 +187,11 @@ func Provision(l *config.Location, st store.Store) *Route {
 		IDs:    newIDs(l),
 	}
 	rt.Channels = newChannels(l)
+	rt.Events = chanevents.New(l.ChannelEventsChannelID, l.ChannelEventString, l.ChannelEventsReceive)
+	if l.ChannelList {
+		rt.List = &List{Allow: l.ChannelListAllow}
+		rt.Allow = "GET, OPTIONS"
+	}
 	rt.Publisher = Publisher{
 		HTTP:      l.Publisher.HTTP,
 		WebSocket: l.Publisher.WebSocket,
@@ -220,10 +234,13 @@ func Provision(l *config.Location, st store.Store) *Route {
 			HeartbeatOut: l.WebSocketHeartbeatOut,
 		},
 	}
-	if l.Publisher.HTTP {
+	if l.Publisher.HTTP && rt.List == nil {
 		rt.Allow = "GET, POST, PUT, DELETE, OPTIONS"
 	} else {
 		rt.Allow = "GET, OPTIONS"
+	}
+	if rt.List != nil {
+		rt.stages = append(rt.stages, listAccessStage{})
 	}
 	if !rt.Status || len(rt.Access.Origins) > 0 {
 		rt.stages = append(rt.stages, originStage{})
@@ -330,7 +347,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 			return q, refuse(http.StatusForbidden, "role", "Publishing is not allowed here.")
 		}
 		return q, refuse(http.StatusForbidden, "role", "This location does not allow that kind of subscriber.")
-	case Status, Options:
+	case Status, Options, ChannelList:
 		return q, nil
 	}
 	for _, st := range rt.stages[rt.channelStages:] {
@@ -353,6 +370,15 @@ func knownMethod(m string) bool {
 func (rt *Route) classify(r *http.Request) (Role, config.Transport) {
 	if rt.Status {
 		return Status, 0
+	}
+	if rt.List != nil {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return ChannelList, 0
+		}
+		if r.Method == http.MethodOptions {
+			return Options, 0
+		}
+		return Refused, 0
 	}
 	switch r.Method {
 	case http.MethodGet:

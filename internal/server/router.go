@@ -77,6 +77,7 @@ func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
 		route.PublishSocket: func(w http.ResponseWriter, q *route.Request) { s.websocket(w, q, nil) },
 		route.Options:       s.options,
 		route.Status:        func(w http.ResponseWriter, q *route.Request) { s.stubStatus(w, q.HTTP) },
+		route.ChannelList:   s.channelList,
 	}
 }
 
