@@ -40,13 +40,15 @@ var eventsLocations = []string{
 	location(`~ ^/meta/(.+)$`, "subscriber: true", "channel_group: meta", "channel_id: $1"),
 }
 
-func eventsConfig(top ...string) string {
-	var b strings.Builder
-	for _, d := range top {
-		b.WriteString(d + "\n")
+// eventsConfig is a configuration of locations (eventsLocations when
+// none are given).
+func eventsConfig(locations ...string) string {
+	if len(locations) == 0 {
+		locations = eventsLocations
 	}
+	var b strings.Builder
 	b.WriteString("servers:\n  - listen: 127.0.0.1:0\n    locations:\n")
-	for _, l := range eventsLocations {
+	for _, l := range locations {
 		b.WriteString(l)
 	}
 	return b.String()
@@ -391,4 +393,70 @@ func (m *metaReader) next(d time.Duration) (string, bool) {
 func TestChannelEvents(t *testing.T) {
 	s := startServer(t, eventsConfig())
 	runEventScenarios(t, evTarget{base: s.URL, meta: s.URL}, eventScenarios())
+}
+
+// TestChannelEventsReceive checks the events Nchan names but never sends,
+// which channel_events_receive turns on: subscriber_receive_message for
+// each message a subscriber is sent (by its own goroutine or a fan-out
+// writer), subscriber_receive_status for an answer or ending without one;
+// and that subscribers of an events channel cause no events.
+func TestChannelEventsReceive(t *testing.T) {
+	recv := []string{"channel_events_channel_id: $1", "channel_events_receive: on"}
+	s := startServer(t, eventsConfig(
+		location(`~ ^/pub/(\w+)$`, append([]string{"publisher: true", "channel_id: $1"}, recv...)...),
+		location(`~ ^/sub/(\w+)$`, append([]string{"subscriber: true", "channel_id: $1"}, recv...)...),
+		location(`~ ^/lpt/(\w+)$`, append([]string{"subscriber: [longpoll]", "channel_id: $1", "subscriber_timeout: 1s"}, recv...)...),
+		location(`~ ^/ipoll/(\w+)$`, append([]string{"subscriber: [intervalpoll]", "channel_id: $1"}, recv...)...),
+		location(`~ ^/metasub/(\w+)$`, append([]string{"subscriber: true", "channel_id: $1", "channel_group: meta"}, recv...)...),
+		location(`~ ^/meta/(.+)$`, "subscriber: true", "channel_group: meta", "channel_id: $1"),
+	))
+	streamGets := func(x *evRun, c net.Conn) {
+		x.expect(x.ev("subscriber_enqueue"))
+		for i := range 3 {
+			x.status("POST", "/pub/"+x.id, fmt.Sprint("m", i), http.StatusCreated)
+		}
+		x.expect(x.ev("channel_publish", "channel_publish", "channel_publish",
+			"subscriber_receive_message", "subscriber_receive_message", "subscriber_receive_message"))
+		c.Close()
+		x.expect(x.ev("subscriber_dequeue"))
+	}
+	runEventScenarios(t, evTarget{base: s.URL, meta: s.URL}, []evScenario{
+		{name: "long-poll answered with a message", run: func(x *evRun) {
+			x.status("POST", "/pub/"+x.id, "m", http.StatusAccepted)
+			x.expect(x.ev("channel_publish"))
+			x.status("GET", "/sub/"+x.id, "", http.StatusOK)
+			x.expect(x.ev("subscriber_enqueue"))
+			x.expect(x.ev("subscriber_receive_message"))
+			x.expect(x.ev("subscriber_dequeue"))
+		}},
+		{name: "long-poll that times out", run: func(x *evRun) {
+			x.status("GET", "/lpt/"+x.id, "", http.StatusRequestTimeout)
+			x.expect(x.ev("subscriber_enqueue"))
+			x.expect(x.ev("subscriber_receive_status"))
+			x.expect(x.ev("subscriber_dequeue"))
+		}},
+		{name: "interval-poll with nothing new", run: func(x *evRun) {
+			x.status("GET", "/ipoll/"+x.id, "", http.StatusNotModified)
+			x.expect(x.ev("subscriber_enqueue"))
+			x.expect(x.ev("subscriber_receive_status"))
+			x.expect(x.ev("subscriber_dequeue"))
+		}},
+		{name: "eventsource", run: func(x *evRun) {
+			streamGets(x, x.open("/sub/"+x.id, "Accept", "text/event-stream"))
+		}},
+		{name: "websocket", run: func(x *evRun) { streamGets(x, x.websocket("/sub/"+x.id)) }},
+		{name: "stream of a deleted channel", run: func(x *evRun) {
+			c := x.open("/sub/"+x.id, "Accept", "text/event-stream")
+			defer c.Close()
+			x.expect(x.ev("subscriber_enqueue"))
+			x.status("DELETE", "/pub/"+x.id, "", http.StatusOK)
+			x.expect(x.ev("subscriber_receive_status", "subscriber_dequeue", "channel_delete"))
+		}},
+		{name: "subscriber of an events channel", run: func(x *evRun) {
+			c := x.open("/metasub/"+x.id, "Accept", "text/event-stream")
+			defer c.Close()
+			x.status("POST", "/pub/"+x.id, "m", http.StatusAccepted)
+			x.expect(x.ev("channel_publish"))
+		}},
+	})
 }
