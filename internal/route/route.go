@@ -339,7 +339,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 	}
 	switch q.Role {
 	case Refused:
-		if !knownMethod(r.Method) {
+		if !knownMethod(r.Method) || rt.List != nil {
 			return q, &Refusal{Status: http.StatusMethodNotAllowed, Reason: "method",
 				Message: "Method not allowed: use " + rt.Allow + ".", Header: http.Header{"Allow": {rt.Allow}}}
 		}
