@@ -59,3 +59,10 @@ func (s *Server) requestEvent(q *route.Request, k chanevents.Kind, keys []store.
 	rt := q.Route
 	rt.Events.Request(s.chanEvents, rt.Store, q.Vars(), keys[0], k).Send(k)
 }
+
+// ChannelEvents returns how many channel events were stored in their
+// events channels, and how many were dropped (their store's queue full, or
+// the publish failed).
+func (s *Server) ChannelEvents() (published, dropped uint64) {
+	return s.chanEvents.Published(), s.chanEvents.Dropped()
+}
