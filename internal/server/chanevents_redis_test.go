@@ -40,3 +40,12 @@ func TestChannelEventsRedis(t *testing.T) {
 	b := startRedisNode(t, eventsConfig(), []string{srv.Addr}, false)
 	runEventScenarios(t, evTarget{base: a.URL, meta: b.URL}, eventScenarios())
 }
+
+// TestChannelEventsReceiveRedis runs receiveScenarios on two nodes
+// sharing a Redis, as TestChannelEventsRedis does.
+func TestChannelEventsReceiveRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startRedisNode(t, eventsConfig(receiveLocations()...), []string{srv.Addr}, false)
+	b := startRedisNode(t, eventsConfig(receiveLocations()...), []string{srv.Addr}, false)
+	runEventScenarios(t, evTarget{base: a.URL, meta: b.URL}, receiveScenarios())
+}

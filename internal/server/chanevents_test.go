@@ -395,21 +395,28 @@ func TestChannelEvents(t *testing.T) {
 	runEventScenarios(t, evTarget{base: s.URL, meta: s.URL}, eventScenarios())
 }
 
-// TestChannelEventsReceive checks the events Nchan names but never sends,
-// which channel_events_receive turns on: subscriber_receive_message for
-// each message a subscriber is sent (by its own goroutine or a fan-out
-// writer), subscriber_receive_status for an answer or ending without one;
-// and that subscribers of an events channel cause no events.
-func TestChannelEventsReceive(t *testing.T) {
+// receiveLocations are the locations of receiveScenarios: every one with
+// channel_events_receive.
+func receiveLocations() []string {
 	recv := []string{"channel_events_channel_id: $1", "channel_events_receive: on"}
-	s := startServer(t, eventsConfig(
+	return []string{
 		location(`~ ^/pub/(\w+)$`, append([]string{"publisher: true", "channel_id: $1"}, recv...)...),
 		location(`~ ^/sub/(\w+)$`, append([]string{"subscriber: true", "channel_id: $1"}, recv...)...),
+		location(`~ ^/raw/(\w+)$`, append([]string{"subscriber: [http-raw-stream]", "channel_id: $1"}, recv...)...),
 		location(`~ ^/lpt/(\w+)$`, append([]string{"subscriber: [longpoll]", "channel_id: $1", "subscriber_timeout: 1s"}, recv...)...),
 		location(`~ ^/ipoll/(\w+)$`, append([]string{"subscriber: [intervalpoll]", "channel_id: $1"}, recv...)...),
 		location(`~ ^/metasub/(\w+)$`, append([]string{"subscriber: true", "channel_id: $1", "channel_group: meta"}, recv...)...),
 		location(`~ ^/meta/(.+)$`, "subscriber: true", "channel_group: meta", "channel_id: $1"),
-	))
+	}
+}
+
+// receiveScenarios check the events Nchan names but never sends, which
+// channel_events_receive turns on: subscriber_receive_message for each
+// message a subscriber is sent (by its own goroutine or a fan-out writer),
+// subscriber_receive_status for an answer or ending without one; and that
+// subscribers of an events channel cause no events.
+func receiveScenarios() []evScenario {
+	// streamGets: a stream subscriber admitted, sent three messages, gone.
 	streamGets := func(x *evRun, c net.Conn) {
 		x.expect(x.ev("subscriber_enqueue"))
 		for i := range 3 {
@@ -420,11 +427,22 @@ func TestChannelEventsReceive(t *testing.T) {
 		c.Close()
 		x.expect(x.ev("subscriber_dequeue"))
 	}
-	runEventScenarios(t, evTarget{base: s.URL, meta: s.URL}, []evScenario{
+	stream := func(name, prefix string, headers ...string) evScenario {
+		return evScenario{name: name, run: func(x *evRun) { streamGets(x, x.open(prefix+x.id, headers...)) }}
+	}
+	return []evScenario{
 		{name: "long-poll answered with a message", run: func(x *evRun) {
 			x.status("POST", "/pub/"+x.id, "m", http.StatusAccepted)
 			x.expect(x.ev("channel_publish"))
 			x.status("GET", "/sub/"+x.id, "", http.StatusOK)
+			x.expect(x.ev("subscriber_enqueue"))
+			x.expect(x.ev("subscriber_receive_message"))
+			x.expect(x.ev("subscriber_dequeue"))
+		}},
+		{name: "interval-poll answered with a message", run: func(x *evRun) {
+			x.status("POST", "/pub/"+x.id, "m", http.StatusAccepted)
+			x.expect(x.ev("channel_publish"))
+			x.status("GET", "/ipoll/"+x.id, "", http.StatusOK)
 			x.expect(x.ev("subscriber_enqueue"))
 			x.expect(x.ev("subscriber_receive_message"))
 			x.expect(x.ev("subscriber_dequeue"))
@@ -441,9 +459,10 @@ func TestChannelEventsReceive(t *testing.T) {
 			x.expect(x.ev("subscriber_receive_status"))
 			x.expect(x.ev("subscriber_dequeue"))
 		}},
-		{name: "eventsource", run: func(x *evRun) {
-			streamGets(x, x.open("/sub/"+x.id, "Accept", "text/event-stream"))
-		}},
+		stream("eventsource", "/sub/", "Accept", "text/event-stream"),
+		stream("chunked", "/sub/", "TE", "chunked"),
+		stream("multipart", "/sub/", "Accept", "multipart/mixed"),
+		stream("raw stream", "/raw/"),
 		{name: "websocket", run: func(x *evRun) { streamGets(x, x.websocket("/sub/"+x.id)) }},
 		{name: "stream of a deleted channel", run: func(x *evRun) {
 			c := x.open("/sub/"+x.id, "Accept", "text/event-stream")
@@ -458,5 +477,11 @@ func TestChannelEventsReceive(t *testing.T) {
 			x.status("POST", "/pub/"+x.id, "m", http.StatusAccepted)
 			x.expect(x.ev("channel_publish"))
 		}},
-	})
+	}
+}
+
+// TestChannelEventsReceive runs receiveScenarios on the memory engine.
+func TestChannelEventsReceive(t *testing.T) {
+	s := startServer(t, eventsConfig(receiveLocations()...))
+	runEventScenarios(t, evTarget{base: s.URL, meta: s.URL}, receiveScenarios())
 }
