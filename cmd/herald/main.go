@@ -12,11 +12,14 @@ import (
 
 func main() {
 	// SIGINT and SIGTERM stop the server gracefully; SIGHUP makes it
-	// re-read its configuration.
+	// re-read its configuration; SIGUSR2 (on Unix) hands its sockets to a
+	// new process of the executable.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	reload := make(chan os.Signal, 1)
 	signal.Notify(reload, syscall.SIGHUP)
-	code := cli.RunWith(ctx, os.Args[1:], os.Stdout, os.Stderr, cli.Signals{Reload: reload})
+	upgrade := make(chan os.Signal, 1)
+	notifyUpgrade(upgrade)
+	code := cli.RunWith(ctx, os.Args[1:], os.Stdout, os.Stderr, cli.Signals{Reload: reload, Upgrade: upgrade})
 	stop()
 	os.Exit(code)
 }

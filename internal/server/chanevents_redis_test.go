@@ -10,10 +10,10 @@ import (
 	"github.com/heraldpush/herald/internal/store/redis/redistest"
 )
 
-// startRedisNode starts a Herald node whose every location keeps its
+// startRedisHerald starts a Herald node whose every location keeps its
 // channels in Redis at addrs (a cluster's seeds with cluster set); it is
 // stopped, then its store closed, when the test ends.
-func startRedisNode(t *testing.T, yamlText string, addrs []string, cluster bool) *servertest.Server {
+func startRedisHerald(t *testing.T, yamlText string, addrs []string, cluster bool) *servertest.Server {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yamlText), "test.yaml")
 	if err != nil {
@@ -36,8 +36,8 @@ func startRedisNode(t *testing.T, yamlText string, addrs []string, cluster bool)
 // events channel subscriber on node B.
 func TestChannelEventsRedis(t *testing.T) {
 	srv := redistest.Start(t)
-	a := startRedisNode(t, eventsConfig(), []string{srv.Addr}, false)
-	b := startRedisNode(t, eventsConfig(), []string{srv.Addr}, false)
+	a := startRedisHerald(t, eventsConfig(), []string{srv.Addr}, false)
+	b := startRedisHerald(t, eventsConfig(), []string{srv.Addr}, false)
 	runEventScenarios(t, evTarget{base: a.URL, meta: b.URL}, eventScenarios())
 }
 
@@ -45,7 +45,7 @@ func TestChannelEventsRedis(t *testing.T) {
 // sharing a Redis, as TestChannelEventsRedis does.
 func TestChannelEventsReceiveRedis(t *testing.T) {
 	srv := redistest.Start(t)
-	a := startRedisNode(t, eventsConfig(receiveLocations()...), []string{srv.Addr}, false)
-	b := startRedisNode(t, eventsConfig(receiveLocations()...), []string{srv.Addr}, false)
+	a := startRedisHerald(t, eventsConfig(receiveLocations()...), []string{srv.Addr}, false)
+	b := startRedisHerald(t, eventsConfig(receiveLocations()...), []string{srv.Addr}, false)
 	runEventScenarios(t, evTarget{base: a.URL, meta: b.URL}, receiveScenarios())
 }

@@ -220,8 +220,8 @@ func TestChannelList(t *testing.T) {
 // made through both, from one of them.
 func TestChannelListRedis(t *testing.T) {
 	srv := redistest.Start(t)
-	a := startRedisNode(t, listConfig, []string{srv.Addr}, false)
-	b := startRedisNode(t, listConfig, []string{srv.Addr}, false)
+	a := startRedisHerald(t, listConfig, []string{srv.Addr}, false)
+	b := startRedisHerald(t, listConfig, []string{srv.Addr}, false)
 	keys := makeChannels(t, []string{a.URL, b.URL}, 23)
 	checkListing(t, a.URL, keys)
 }
@@ -230,8 +230,8 @@ func TestChannelListRedis(t *testing.T) {
 // masters, spread over all of them, whichever node made them.
 func TestChannelListCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3, 0)
-	a := startRedisNode(t, listConfig, c.Addrs(), true)
-	b := startRedisNode(t, listConfig, c.Addrs(), true)
+	a := startRedisHerald(t, listConfig, c.Addrs(), true)
+	b := startRedisHerald(t, listConfig, c.Addrs(), true)
 	keys := makeChannels(t, []string{a.URL, b.URL}, 60)
 	for _, m := range c.Masters() {
 		if n := m.MustDo("DBSIZE"); n == ":0" {
