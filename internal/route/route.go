@@ -21,6 +21,10 @@
 // ($nchan_channel_id). Each stage is built once, at provisioning, only when
 // the location configures it, so a request pays only for what its location
 // uses.
+//
+// A channel_list location (list.go) names no channels: its access stage
+// refuses clients outside channel_list_allow before the origin check, and
+// its requests go to their role from there.
 package route
 
 import (

@@ -10,6 +10,8 @@
 // or an HTTP/2 stream), in the formats of eventsource.go, httpstream.go
 // (chunked, multipart/mixed, raw) and websocket.go; fanout.go serves many
 // subscribers of one channel from one writer goroutine.
+// chanevents.go sends a location's channel events (package chanevents) at
+// those points; channellist.go answers channel_list locations.
 //
 // Lock order (outer first): fanWriters.mu, then fanWriter.mu; connOutput.mu
 // is taken alone (never while holding another server lock) and runs the
