@@ -193,7 +193,7 @@ func TestChannelList(t *testing.T) {
 			t.Fatalf("listed %+v", got)
 		}
 	})
-	t.Run("refusals", func(t *testing.T) {
+	t.Run("methods and refusals", func(t *testing.T) {
 		for _, tc := range []struct {
 			method, target string
 			status         int
@@ -203,6 +203,8 @@ func TestChannelList(t *testing.T) {
 			{"GET", "/channels?cursor=nokey", http.StatusBadRequest},
 			{"POST", "/channels", http.StatusMethodNotAllowed},
 			{"DELETE", "/channels", http.StatusMethodNotAllowed},
+			{"HEAD", "/channels", http.StatusOK},
+			{"OPTIONS", "/channels", http.StatusOK},
 			// Only 192.0.2.1 and 198.51.100.0/24 may: not loopback.
 			{"GET", "/channels/closed", http.StatusForbidden},
 		} {

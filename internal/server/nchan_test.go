@@ -25,6 +25,7 @@ const (
 // when the test ends. It returns the server's base URL.
 func startNchan(t *testing.T, locations string) string {
 	t.Helper()
+	testenv.SkipIfOptedOut(t, "nchan")
 	for _, f := range []string{nginxBin, nchanModule} {
 		if _, err := os.Stat(f); err != nil {
 			testenv.Missing(t, "nchan", "Nchan is not installed ("+f+": "+err.Error()+"): apt-get install -y nginx libnginx-mod-nchan")
