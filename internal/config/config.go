@@ -442,6 +442,9 @@ func (l *Location) validate() error {
 			return fmt.Errorf("%q uses $%d but the location pattern has %d capture group(s)", t, n, l.Pattern.Captures())
 		}
 	}
+	if !l.ProxyPass.IsEmpty() {
+		return l.validateProxy()
+	}
 	if l.StubStatus || l.ChannelList {
 		return nil
 	}
@@ -480,4 +483,16 @@ func (l *Location) BufferLength() int {
 		return 0
 	}
 	return l.MessageBufferLength
+}
+
+// validateProxy checks a proxy_pass location: it only forwards, so it has
+// no role of its own, and its URL may only use the pattern's captures.
+func (l *Location) validateProxy() error {
+	if l.StubStatus || l.Publisher.Enabled() || l.Subscriber != 0 || l.GroupLocation != 0 {
+		return errors.New("proxy_pass forwards every request to the application: it cannot be combined with publisher, subscriber, pubsub, group_location or stub_status (redirect to another location instead)")
+	}
+	if n, caps := l.ProxyPass.MaxCapture(), l.Pattern.Captures(); n > caps {
+		return fmt.Errorf("proxy_pass %q uses $%d but the location pattern has %d capture group(s)", l.ProxyPass, n, caps)
+	}
+	return nil
 }

@@ -2,7 +2,7 @@
 // location does, provisioned once from its configuration, and the ordered
 // stages every request on it goes through before its role handler runs:
 //
-//	access (origin check) → channel resolution → limits → token → role
+//	access (origin check) → channel resolution → limits → token → authorization → role
 //
 // Access refuses what the location never serves (a forbidden origin).
 // Channel resolution evaluates the location's channel id expressions into
@@ -11,7 +11,8 @@
 // first-message rule). Limits refuse what resolved but is not allowed (an id
 // too long). The token stage (only on locations with token_alg) refuses a
 // request without a valid signed token granting each of its channels for
-// its role. The role handler (in package server) publishes, answers
+// its role. Authorization (authorize_request, only where configured) asks
+// the application, see hooks.go. The role handler (in package server) publishes, answers
 // channel info, deletes, or serves a subscriber with the transport chosen
 // here.
 //
@@ -112,6 +113,7 @@ type Route struct {
 	IDs        IDs
 	Publisher  Publisher
 	Subscriber Subscriber
+	Hooks      Hooks
 
 	// Group is the location's channel group accounting
 	// (channel_group_accounting); nil when off.
@@ -119,6 +121,12 @@ type Route struct {
 	// GroupOps are what a group location allows (group_location); 0 for
 	// other locations.
 	GroupOps config.GroupOps
+	// Internal: the location answers 404 unless reached by an internal
+	// redirect (internal).
+	Internal bool
+	// Proxy, when set, forwards every request to an application instead
+	// of any role (proxy_pass); see proxy.go.
+	Proxy *Proxy
 
 	// stages is the pipeline: stages[:channelStages] run for every
 	// request, the rest for requests that name channels.
@@ -202,6 +210,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 		IDs:    newIDs(l),
 	}
 	rt.Channels = newChannels(l)
+	rt.Internal = l.Internal
+	rt.Proxy = newProxy(l)
+	rt.Hooks = newHooks(l)
 	rt.Events = chanevents.New(l.ChannelEventsChannelID, l.ChannelEventString, l.ChannelEventsReceive)
 	if l.ChannelList {
 		rt.List = &List{Allow: l.ChannelListAllow}
@@ -271,6 +282,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 		rt.stages = append(rt.stages, newTokenStage(l.TokenVerifier))
 		rt.Access.tokenHeaders = tokenHeaders(l.TokenVerifier)
 	}
+	if rt.Hooks.Authorize != nil {
+		rt.stages = append(rt.stages, authorizeStage{})
+	}
 	if rt.Group != nil { // after authorization: only authorized requests set limits
 		rt.stages = append(rt.stages, groupStage{})
 	}
@@ -329,6 +343,13 @@ type Refusal struct {
 	// Raw sends Message as the whole body, as Nchan sends its own
 	// messages: Content-Type text/plain, no newline added.
 	Raw bool
+	// Verbatim answers with Header and Body as they are (an application's
+	// refusal) instead of a plain-text Message.
+	Verbatim bool
+	Body     []byte
+	// Err is what failed, for the log, when the refusal comes from an
+	// error (an application hook that could not be reached).
+	Err error
 }
 
 // Error implements error.

@@ -16,7 +16,7 @@ import (
 // subscriber_enqueue.
 func (s *Server) enqueued(ss *session, q *route.Request) {
 	rt := ss.rt
-	ss.ev = rt.Events.Subscriber(s.chanEvents, rt.Store, q.Vars(), ss.key)
+	ss.ev = rt.Events.Subscriber(s.chanEvents, rt.Store, q.NchanVars(), ss.key)
 	ss.ev.Send(chanevents.SubscriberEnqueue)
 }
 
@@ -57,7 +57,7 @@ func (s *Server) requestEvent(q *route.Request, k chanevents.Kind, keys []store.
 		return
 	}
 	rt := q.Route
-	rt.Events.Request(s.chanEvents, rt.Store, q.Vars(), keys[0], k).Send(k)
+	rt.Events.Request(s.chanEvents, rt.Store, q.NchanVars(), keys[0], k).Send(k)
 }
 
 // ChannelEvents returns how many channel events were stored in their

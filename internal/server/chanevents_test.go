@@ -36,7 +36,7 @@ var eventsLocations = []string{
 	location(`~ ^/multi/(\w+)/(\w+)$`, "subscriber: true", "channel_id: [$1, $2]", "channel_events_channel_id: $1"),
 	location(`~ ^/pubsub/(\w+)$`, "pubsub: true", "channel_id: $1", "channel_events_channel_id: $1"),
 	location(`~ ^/custom/(\w+)$`, "pubsub: true", "channel_id: $1", `channel_events_channel_id: "x$1"`,
-		`channel_event_string: "ev=$nchan_channel_event id=$nchan_channel_id arg=$arg_a"`),
+		`channel_event_string: "ev=$nchan_channel_event id=$nchan_channel_id arg=$arg_a type=$nchan_subscriber_type"`),
 	location(`~ ^/meta/(.+)$`, "subscriber: true", "channel_group: meta", "channel_id: $1"),
 }
 
@@ -187,16 +187,16 @@ func eventScenarios() []evScenario {
 		}},
 		{name: "channel_event_string", meta: "x%s", run: func(x *evRun) {
 			x.status("POST", "/custom/"+x.id+"?a=1", "m", http.StatusAccepted)
-			x.expect([]string{"ev=channel_publish id=" + x.id + " arg=1"})
+			x.expect([]string{"ev=channel_publish id=" + x.id + " arg=1 type="})
 			x.status("GET", "/custom/"+x.id+"?a=2", "", http.StatusOK)
-			x.expect([]string{"ev=subscriber_enqueue id=" + x.id + " arg=2"})
-			x.expect([]string{"ev=subscriber_dequeue id=" + x.id + " arg=2"})
+			x.expect([]string{"ev=subscriber_enqueue id=" + x.id + " arg=2 type=longpoll"})
+			x.expect([]string{"ev=subscriber_dequeue id=" + x.id + " arg=2 type=longpoll"})
 			x.status("DELETE", "/custom/"+x.id+"?a=3", "", http.StatusOK)
-			x.expect([]string{"ev=channel_delete id=" + x.id + " arg=3"})
+			x.expect([]string{"ev=channel_delete id=" + x.id + " arg=3 type="})
 			// Nchan answers a DELETE right after a DELETE with 200, Herald
 			// with 404; the event is the same.
 			x.status("DELETE", "/custom/"+x.id+"?a=end", "", 0)
-			x.expect([]string{"ev=channel_delete id=" + x.id + " arg=end"})
+			x.expect([]string{"ev=channel_delete id=" + x.id + " arg=end type="})
 		}},
 	}
 }

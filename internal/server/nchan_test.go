@@ -108,7 +108,7 @@ const nchanEventsConf = `
     location ~ ^/pubsub/(\w+)$ { nchan_pubsub; nchan_channel_id $1; nchan_channel_events_channel_id $1; }
     location ~ ^/custom/(\w+)$ {
       nchan_pubsub; nchan_channel_id $1; nchan_channel_events_channel_id "x$1";
-      nchan_channel_event_string "ev=$nchan_channel_event id=$nchan_channel_id arg=$arg_a";
+      nchan_channel_event_string "ev=$nchan_channel_event id=$nchan_channel_id arg=$arg_a type=$nchan_subscriber_type";
     }
     location ~ ^/meta/(.+)$ { nchan_subscriber; nchan_channel_group meta; nchan_channel_id $1; }
 `

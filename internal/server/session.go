@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +56,11 @@ type session struct {
 	buf     []*store.Message
 	pending []*store.Message // read ahead on a single channel, not yet delivered.
 	readOne bool             // a read has been made: later misses are the subscriber's lag.
+
+	// unsub is the unsubscribe_request notification a stream sends when
+	// it ends, built when it starts; nil without one.
+	unsub *http.Request
+	shard int // the notification queue's shard of this subscriber
 
 	out    output // a stream's connection; nil for a poll
 	stream bool   // counted in s.streams
@@ -111,10 +118,37 @@ func (s *Server) admit(q *route.Request, kind string, follow bool) (*session, er
 	}
 	s.emit(events.Event{Kind: events.SubscriberJoined, Group: ss.key.Group, Channel: ss.key.ID,
 		Channels: len(ss.subs), Transport: kind, Location: rt.Name, Remote: ss.remote})
+	if follow && (rt.Hooks.Subscribe != nil || rt.Hooks.Unsubscribe != nil) {
+		s.notifyStart(q, ss)
+	}
 	if rt.Events != nil {
 		s.enqueued(ss, q)
 	}
 	return ss, nil
+}
+
+// notifyStart queues a stream's subscribe_request and builds the
+// unsubscribe_request its end will queue (long-poll and interval-poll
+// subscribers send neither, as in Nchan).
+func (s *Server) notifyStart(q *route.Request, ss *session) {
+	rt := q.Route
+	vars := q.NchanVars()
+	ss.shard = s.hooks.Shard()
+	if h := rt.Hooks.Subscribe; h != nil {
+		if req, err := h.Build(context.Background(), http.MethodGet, vars, nil, nil); err != nil {
+			s.log.Error("subscribe_request", "location", rt.Name, "err", err)
+		} else {
+			s.hooks.Notify(h, req, ss.shard)
+		}
+	}
+	if h := rt.Hooks.Unsubscribe; h != nil {
+		req, err := h.Build(context.Background(), http.MethodGet, vars, nil, nil)
+		if err != nil {
+			s.log.Error("unsubscribe_request", "location", rt.Name, "err", err)
+			return
+		}
+		ss.unsub = req
+	}
 }
 
 // end ends the session, once: it releases the channels and the
@@ -129,6 +163,11 @@ func (ss *session) end(why endReason) {
 	}
 	if ss.out != nil {
 		ss.out.close()
+	}
+	if ss.unsub != nil {
+		// Before the stream counts as done: shutdown waits for streams,
+		// then sends what is queued.
+		ss.s.hooks.Notify(ss.rt.Hooks.Unsubscribe, ss.unsub, ss.shard)
 	}
 	if ss.stream {
 		ss.s.streams.done()

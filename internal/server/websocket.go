@@ -19,6 +19,7 @@ import (
 
 	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/chaninfo"
+	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
@@ -91,6 +92,7 @@ func wsUpgrade(w http.ResponseWriter, r *http.Request, rt *route.Route) (net.Con
 		resp.Set("Sec-WebSocket-Extensions", ext)
 	}
 	copyCORS(resp, w.Header())
+	carryRedirectHeaders(resp, w.Header())
 	head := appendHead(make([]byte, 0, 256), http.StatusSwitchingProtocols, resp)
 	if _, err := conn.Write(head); err != nil {
 		conn.Close()
@@ -420,8 +422,20 @@ func (s *Server) websocket(w http.ResponseWriter, q *route.Request, ss *session)
 		replyInfo:   ss == nil || rt.Subscriber.Transports == 0,
 		remote:      r.RemoteAddr,
 	}
+	if rt.Hooks.Upstream != nil {
+		wc.vars = q.NchanVars()
+		n := *wc.vars.Nchan
+		n.PublisherType = "websocket"
+		n.ChannelIDs = n.ChannelIDs[:0:0]
+		for _, k := range pubKeys {
+			if len(n.ChannelIDs) < 4 {
+				n.ChannelIDs = append(n.ChannelIDs, k.ID)
+			}
+		}
+		wc.vars.Nchan = &n
+	}
 	if rt.Events != nil && len(pubKeys) > 0 {
-		wc.pubEvent = rt.Events.Request(s.chanEvents, rt.Store, q.Vars(), pubKeys[0], chanevents.ChannelPublish)
+		wc.pubEvent = rt.Events.Request(s.chanEvents, rt.Store, q.NchanVars(), pubKeys[0], chanevents.ChannelPublish)
 	}
 	go wc.readLoop()
 	if ss == nil {
@@ -457,6 +471,9 @@ type wsConn struct {
 	replyInfo   bool // publisher locations answer each publish with channel info.
 	remote      string
 	dict        []byte // inflate window for client context takeover.
+	// vars are what publisher_upstream_request's templates read: the
+	// handshake request and the channels published to.
+	vars location.Request
 	// pubEvent sends channel_publish (channel_events_channel_id); nil
 	// when the location sends no channel events.
 	pubEvent *chanevents.Sender
@@ -721,6 +738,16 @@ func (c *wsConn) handleMessage(op protocol.OpCode, body []byte) bool {
 	p := store.Publication{Body: body, ContentType: c.contentType}
 	if op == protocol.OpBinary {
 		p.ContentType = "application/octet-stream"
+	}
+	if rt.Hooks.Upstream != nil {
+		switch status := c.s.upstreamed(context.Background(), rt, c.vars, &p, "websocket"); status {
+		case 0:
+		case http.StatusNoContent: // the application dropped it
+			return true
+		default:
+			c.fail(wsCloseCode(status), strconv.Itoa(status)+" "+http.StatusText(status))
+			return false
+		}
 	}
 	res, err := c.s.publish(context.Background(), rt, c.pubKeys, p, "websocket", c.remote)
 	if err != nil {
