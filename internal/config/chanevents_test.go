@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/heraldpush/herald/internal/clientaddr"
 )
 
 // TestChannelEventsKeys checks the keys of channel events and the channel
@@ -33,15 +35,25 @@ func TestChannelEventsKeys(t *testing.T) {
 		sub.ChannelEventsReceive || sub.ChannelList {
 		t.Errorf("subscriber: %q %q %v %v", sub.ChannelEventsChannelID, sub.ChannelEventString, sub.ChannelEventsReceive, sub.ChannelList)
 	}
-	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	if !list.ChannelList || !slices.Equal(list.ChannelListAllow, loopback) {
-		t.Errorf("default listing allows %v", list.ChannelListAllow)
+	want := func(unix bool, prefixes ...string) clientaddr.Trusted {
+		t := clientaddr.Trusted{Unix: unix}
+		for _, p := range prefixes {
+			t.Prefixes = append(t.Prefixes, netip.MustParsePrefix(p))
+		}
+		return t
 	}
-	if want := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}; !slices.Equal(all.ChannelListAllow, want) {
-		t.Errorf("all: %v", all.ChannelListAllow)
-	}
-	if want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::1/128")}; !slices.Equal(some.ChannelListAllow, want) {
-		t.Errorf("some: %v", some.ChannelListAllow)
+	for _, tc := range []struct {
+		name string
+		got  clientaddr.Trusted
+		want clientaddr.Trusted
+	}{
+		{"default", list.ChannelListAllow, want(true, "127.0.0.0/8", "::1/128")},
+		{"all", all.ChannelListAllow, want(true, "0.0.0.0/0", "::/0")},
+		{"some", some.ChannelListAllow, want(false, "10.0.0.0/8", "2001:db8::1/128")},
+	} {
+		if !list.ChannelList || tc.got.Unix != tc.want.Unix || !slices.Equal(tc.got.Prefixes, tc.want.Prefixes) {
+			t.Errorf("%s listing allows %+v, want %+v", tc.name, tc.got, tc.want)
+		}
 	}
 
 	for _, tt := range []struct {

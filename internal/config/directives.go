@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/heraldpush/herald/internal/chanevents"
+	"github.com/heraldpush/herald/internal/clientaddr"
 	"github.com/heraldpush/herald/internal/hook"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/store"
@@ -74,6 +75,13 @@ type Location struct {
 	ClientBodyTimeout time.Duration
 	DefaultType       string
 
+	// Per-client limits (limit_req, limit_conn; see clientaddr.go).
+	LimitReq        LimitReq
+	LimitReqStatus  int
+	LimitConn       int
+	LimitConnStatus int
+	LimitZoneSize   int
+
 	EventSourceEvent        string
 	EventSourcePingInterval time.Duration
 	EventSourcePingEvent    string
@@ -134,7 +142,7 @@ type Location struct {
 	ChannelEventString     chanevents.Template
 	ChannelEventsReceive   bool
 	ChannelList            bool
-	ChannelListAllow       []netip.Prefix
+	ChannelListAllow       clientaddr.Trusted
 }
 
 // Scope says where a directive may appear.
@@ -147,6 +155,9 @@ const (
 	ScopeLocation Scope = iota
 	// ScopeGlobal directives go at the top level only.
 	ScopeGlobal
+	// ScopeServer directives go in a server, or at the top level as
+	// defaults for every server.
+	ScopeServer
 )
 
 // Directive is one configuration key: the single source of truth for its
@@ -159,6 +170,7 @@ type Directive struct {
 	Doc     string
 	setLoc  func(l *Location, n *yaml.Node) error
 	setGlob func(c *Config, n *yaml.Node) error
+	setSrv  func(s *Server, n *yaml.Node) error
 }
 
 func boolKey(get func(*Location) *bool) func(*Location, *yaml.Node) error {
@@ -308,6 +320,10 @@ func transportAliasDoc() string {
 
 // Directives returns every configuration key, in documentation order.
 func Directives() []Directive {
+	return append(coreDirectives(), clientDirectives()...)
+}
+
+func coreDirectives() []Directive {
 	return []Directive{
 		{
 			Name: "max_reserved_memory", Aliases: []string{"shared_memory_size"}, Scope: ScopeGlobal, Default: "128M",
@@ -1078,28 +1094,26 @@ func Directives() []Directive {
 			setLoc: boolKey(func(l *Location) *bool { return &l.ChannelList }),
 		},
 		{
-			Name: "channel_list_allow", Default: "127.0.0.0/8 ::1/128",
-			Doc: "Client addresses a `channel_list` location answers (addresses or CIDR prefixes, space-separated or a list; `all` for any); others get 403. Loopback only by default. The address is the connection's: behind a proxy, it is the proxy's.",
+			Name: "channel_list_allow", Default: "127.0.0.0/8 ::1/128 unix:",
+			Doc: "Clients a `channel_list` location answers: addresses, CIDR prefixes and `unix:` (every client on a Unix socket listener), space-separated or a list; `all` for any. Others get 403. By default loopback and Unix socket clients only. The address is the client's as Herald finds it (docs/client-addresses.md): behind a proxy, the proxy's, unless `set_real_ip_from` trusts it.",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				vals, err := scalars(n, true)
 				if err != nil {
 					return err
 				}
-				var out []netip.Prefix
+				var out clientaddr.Trusted
 				for _, v := range vals {
 					if strings.EqualFold(v, "all") || strings.EqualFold(v, "any") {
-						out = append(out, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0"))
+						out.Prefixes = append(out.Prefixes, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0"))
+						out.Unix = true
 						continue
 					}
-					p, err := netip.ParsePrefix(v)
+					t, err := clientaddr.ParseTrusted([]string{v})
 					if err != nil {
-						a, aerr := netip.ParseAddr(v)
-						if aerr != nil {
-							return nodeErr(n, "channel_list_allow %q: want an address, a CIDR prefix or all", v)
-						}
-						p = netip.PrefixFrom(a, a.BitLen())
+						return nodeErr(n, "channel_list_allow %q: want an address, a CIDR prefix, unix: or all", v)
 					}
-					out = append(out, p.Masked())
+					out.Prefixes = append(out.Prefixes, t.Prefixes...)
+					out.Unix = out.Unix || t.Unix
 				}
 				l.ChannelListAllow = out
 				return nil

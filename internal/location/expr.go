@@ -261,6 +261,9 @@ func (p part) eval(r Request) string {
 		}
 		return ""
 	case remoteAddr:
+		if h.RemoteAddr == "unix:" { // a Unix socket peer, as nginx names it
+			return h.RemoteAddr
+		}
 		if a, _, err := net.SplitHostPort(h.RemoteAddr); err == nil {
 			return a
 		}

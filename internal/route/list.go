@@ -2,36 +2,23 @@ package route
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"net/netip"
+
+	"github.com/heraldpush/herald/internal/clientaddr"
 )
 
 // List is what a channel_list location allows.
 type List struct {
-	// Allow are the client addresses the listing answers
-	// (channel_list_allow); loopback only by default.
-	Allow []netip.Prefix
+	// Allow are the clients the listing answers (channel_list_allow):
+	// loopback and Unix socket clients by default.
+	Allow clientaddr.Trusted
 }
 
-// Allows reports whether a client at remote (host:port, as
-// http.Request.RemoteAddr) may read the listing.
+// Allows reports whether a client at remote (http.Request.RemoteAddr:
+// "ip:port", or "unix:" for a Unix socket client) may read the listing.
 func (l *List) Allows(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	for _, p := range l.Allow {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	ap, unix, ok := clientaddr.ParseRemote(remote)
+	return ok && l.Allow.Contains(ap.Addr(), unix)
 }
 
 // listAccessStage refuses a channel listing to clients channel_list_allow

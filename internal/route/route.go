@@ -2,7 +2,7 @@
 // location does, provisioned once from its configuration, and the ordered
 // stages every request on it goes through before its role handler runs:
 //
-//	access (origin check) → channel resolution → limits → token → authorization → role
+//	access (origin check) → client limits → channel resolution → limits → token → authorization → group limits → role
 //
 // Access refuses what the location never serves (a forbidden origin).
 // Channel resolution evaluates the location's channel id expressions into
@@ -11,10 +11,12 @@
 // first-message rule). Limits refuse what resolved but is not allowed (an id
 // too long). The token stage (only on locations with token_alg) refuses a
 // request without a valid signed token granting each of its channels for
-// its role. Authorization (authorize_request, only where configured) asks
-// the application, see hooks.go. The role handler (in package server) publishes, answers
-// channel info, deletes, or serves a subscriber with the transport chosen
-// here.
+// its role. Client limits (limits.go) are nginx's limit_req and limit_conn
+// per client address. Authorization (authorize_request, only where
+// configured) asks the application, see hooks.go. Group limits (only with
+// channel_group_accounting) refuse what a channel group may not take. The
+// role handler (in package server) publishes, answers channel info,
+// deletes, or serves a subscriber with the transport chosen here.
 //
 // A stage that authorizes (an application hook, a token) or rate-limits
 // goes in this list: rate limits after access, authorization after channel
@@ -114,6 +116,8 @@ type Route struct {
 	Publisher  Publisher
 	Subscriber Subscriber
 	Hooks      Hooks
+	// Limits are the per-client limits (limits.go).
+	Limits Limits
 
 	// Group is the location's channel group accounting
 	// (channel_group_accounting); nil when off.
@@ -276,6 +280,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 	if !rt.Status || len(rt.Access.Origins) > 0 {
 		rt.stages = append(rt.stages, originStage{})
 	}
+	limits, limitStages := newLimits(l)
+	rt.Limits = limits
+	rt.stages = append(rt.stages, limitStages...)
 	rt.channelStages = len(rt.stages)
 	rt.stages = append(rt.stages, resolveStage{}, limitStage{})
 	if l.TokenVerifier != nil {
@@ -314,6 +321,9 @@ type Request struct {
 	allowOrigin string
 
 	values []string // the channel id expressions' values, before splitting
+
+	// onDone releases what stages hold for the request's life (Done).
+	onDone []func()
 }
 
 // Vars returns what the location's variables are read from.

@@ -242,3 +242,30 @@ func TestChannelListCluster(t *testing.T) {
 	}
 	checkListing(t, b.URL, keys)
 }
+
+// TestChannelListLoopbackOnly checks the default channel_list_allow with
+// clients that are not loopback: behind a trusted proxy (set_real_ip_from)
+// the client is the one X-Real-IP names, and the listing answers it only
+// if it is loopback.
+func TestChannelListLoopbackOnly(t *testing.T) {
+	s := startServer(t, "set_real_ip_from: 127.0.0.1\n"+listConfig)
+	for _, tc := range []struct {
+		client string
+		status int
+	}{
+		{"", http.StatusOK}, // the connection's own address: 127.0.0.1
+		{"127.0.0.2", http.StatusOK},
+		{"::1", http.StatusOK},
+		{"203.0.113.5", http.StatusForbidden},
+		{"10.0.0.1", http.StatusForbidden},
+		{"2001:db8::1", http.StatusForbidden},
+	} {
+		var headers []string
+		if tc.client != "" {
+			headers = []string{"X-Real-IP", tc.client}
+		}
+		if r := do(t, "GET", s.URL+"/channels", "", headers...); r.Status != tc.status {
+			t.Errorf("client %q: %d %q, want %d", tc.client, r.Status, r.Body, tc.status)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/heraldpush/herald/internal/clientaddr"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/location"
@@ -21,11 +22,13 @@ type router struct {
 	routes  []*route.Route
 	// proxies holds the HTTP client of each proxy_pass route.
 	proxies map[*route.Route]*http.Transport
+	// realIP finds the client behind the block's trusted proxies.
+	realIP clientaddr.Resolver
 }
 
 // newRouter provisions the routes of a server block.
 func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
-	rr := &router{}
+	rr := &router{realIP: sc.RealIP}
 	pats := make([]location.Pattern, len(sc.Locations))
 	for i := range sc.Locations {
 		l := &sc.Locations[i]
@@ -67,7 +70,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Another process accepts now: the client's next request goes there.
 		w.Header().Set("Connection", "close")
 	}
-	s.dispatch(w, r, s.routers[h.block].Load(), 0)
+	rr := s.routers[h.block].Load()
+	r.RemoteAddr = rr.clientAddr(r)
+	s.dispatch(w, r, rr, 0)
 }
 
 // dispatch serves a request with a router; redirects counts the internal
@@ -84,6 +89,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rr *router, re
 		return
 	}
 	q, rf := rr.routes[i].Prepare(r.Context(), r, caps)
+	defer q.Done()        // what the stages hold, unless a session took it over
 	q.SetCORS(w.Header()) // on every answer, errors included
 	if rf != nil {
 		s.refuse(w, q, rf)

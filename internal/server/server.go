@@ -143,6 +143,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.attach(rr)
 		s.routers[i].Store(rr)
 	}
 	return s, nil
@@ -181,16 +182,20 @@ func (s *Server) Listen(ctx context.Context, inherited map[string]net.Listener) 
 			// replace it without closing the listener.
 			tlsCfg = &tls.Config{GetCertificate: s.certificate(i), NextProtos: []string{"h2", "http/1.1"}}
 		}
-		for _, addr := range sc.Listen {
+		for _, la := range listenersOf(&sc) {
+			addr := la.Addr
 			ln := inherited[addr]
 			if ln == nil {
 				var err error
-				if ln, err = lc.Listen(ctx, "tcp", addr); err != nil {
+				if ln, err = s.open(ctx, &lc, la); err != nil {
 					return fail(fmt.Errorf("listen on %s (server %d): %w", addr, i+1, err))
 				}
 			}
 			s.raw = append(s.raw, ln)
 			s.addrs = append(s.addrs, addr)
+			if la.ProxyProtocol {
+				ln = s.proxyListener(ln, i)
+			}
 			if tlsCfg != nil {
 				ln = tls.NewListener(ln, tlsCfg)
 			}

@@ -73,6 +73,9 @@ type session struct {
 
 	ended atomic.Bool
 	why   endReason
+	// release gives back what the request's stages hold for the
+	// session's life (a limit_conn slot).
+	release func()
 
 	// Backing arrays for the single-channel case, so delivering a message
 	// allocates nothing per subscriber.
@@ -91,7 +94,9 @@ func (s *Server) admit(q *route.Request, kind string, follow bool) (*session, er
 	}
 	opts := rt.Subscriber.Options
 	opts.Follow = follow
+	ss.release = q.Detach()
 	release := func() {
+		ss.release()
 		for _, sub := range ss.subs {
 			sub.Close()
 		}
@@ -161,6 +166,7 @@ func (ss *session) end(why endReason) {
 	for _, sub := range ss.subs {
 		sub.Close()
 	}
+	ss.release()
 	if ss.out != nil {
 		ss.out.close()
 	}

@@ -440,8 +440,10 @@ func (s *Server) websocket(w http.ResponseWriter, q *route.Request, ss *session)
 	go wc.readLoop()
 	if ss == nil {
 		// Publisher only: the reader owns the connection; wait for the end.
+		release := q.Detach()
 		go func() {
 			defer s.streams.done()
+			defer release()
 			select {
 			case <-o.gone():
 			case <-s.quit:
