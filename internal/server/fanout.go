@@ -379,6 +379,9 @@ func (g *fanWriter) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, 
 				return nil, false
 			}
 			g.sent += n
+			if st.ss.ev != nil {
+				st.ss.receivedN(n)
+			}
 		}
 		if len(waits) > 0 {
 			return waits[0], true

@@ -116,6 +116,7 @@ func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
 		route.Options:       s.options,
 		route.Status:        func(w http.ResponseWriter, q *route.Request) { s.stubStatus(w, q.HTTP) },
 		route.GroupLocation: s.group,
+		route.ChannelList:   s.channelList,
 	}
 }
 
