@@ -358,25 +358,45 @@ func (c *Client) Publish(ctx context.Context, id string, m Message) (Published, 
 	return c.publish(ctx, []string{id}, m)
 }
 
-// maxPerRequest is the most channels one publish request names
-// (msgid.MaxChannels, Nchan's limit).
-const maxPerRequest = 255
+// The limits of one request naming several channels, as Herald and
+// Nchan have them by default: 255 channels, 1024 bytes of ids
+// (max_channel_id_length) with their delimiters.
+const (
+	maxPerRequest = 255
+	maxIDLength   = 1024
+)
+
+// batches cuts ids into runs that fit one request.
+func batches(ids []string) [][]string {
+	var out [][]string
+	start, size := 0, -1
+	for i, id := range ids {
+		if i > start && (i-start == maxPerRequest || size+1+len(id) > maxIDLength) {
+			out = append(out, ids[start:i])
+			start, size = i, -1
+		}
+		size += 1 + len(id)
+	}
+	return append(out, ids[start:])
+}
 
 // PublishMany publishes m to every channel in ids, in as few requests as
-// the server's limit of 255 channels per request allows. The ids must not
-// hold ',' (the built-in split delimiter). Delivered is true if any
-// channel had a subscriber waiting; Info adds the requests' answers up.
+// the server's default limits allow (255 channels, 1024 bytes of ids per
+// request). The ids must not hold ',' (the built-in split delimiter).
+// Delivered is true if any channel had a subscriber waiting; Info adds the
+// requests' answers up. A failed request ends it: channels of the
+// requests before it have the message.
 func (c *Client) PublishMany(ctx context.Context, ids []string, m Message) (Published, error) {
 	if err := checkChannels(ids); err != nil {
 		return Published{}, fmt.Errorf("herald client: %w", err)
 	}
 	var total Published
-	for start := 0; start < len(ids); start += maxPerRequest {
-		p, err := c.publish(ctx, ids[start:min(start+maxPerRequest, len(ids))], m)
+	for i, b := range batches(ids) {
+		p, err := c.publish(ctx, b, m)
 		if err != nil {
 			return total, err
 		}
-		if start == 0 {
+		if i == 0 {
 			total = p
 			continue
 		}

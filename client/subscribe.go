@@ -117,6 +117,7 @@ type Subscription struct {
 	gen      uint64   // counts changes to channels
 	cancel   context.CancelFunc
 	err      error
+	closed   bool
 	// Positions: owned by the run goroutine, read under mu.
 	pos      map[string]msgid.ID
 	lastTime int64
@@ -195,11 +196,17 @@ func checkSet(channels []string) error {
 }
 
 // Next returns the next message, waiting for it until ctx ends. Once the
-// subscription has ended and the messages received before are taken, it
-// returns why: ErrClosed after Close, the context's error, or what the
+// subscription has ended and the messages received before are taken (or
+// at once after Close), it returns why: ErrClosed after Close, the context's error, or what the
 // server answered (a *StatusError; errors.Is(err, ErrGone) when a channel
 // was deleted).
 func (s *Subscription) Next(ctx context.Context) (*Received, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
 	select {
 	case m, ok := <-s.out:
 		if ok {
@@ -226,6 +233,7 @@ func (s *Subscription) Err() error {
 // Close ends the subscription and waits for its connection to close.
 func (s *Subscription) Close() error {
 	s.mu.Lock()
+	s.closed = true
 	if s.err == nil {
 		s.err = ErrClosed
 	}
@@ -421,11 +429,10 @@ func (s *Subscription) connect(a *attempt, tr Transport) (bool, error) {
 	}
 	ok, err := s.eventSource(a)
 	if ok {
-		s.setUsing(EventSource)
 		return ok, err
 	}
 	var se *StatusError
-	if errors.Is(err, errNotEventStream) || errors.As(err, &se) && (se.Code == http.StatusForbidden || se.Code == http.StatusNotAcceptable || se.Code == http.StatusMethodNotAllowed) {
+	if errors.Is(err, errNotEventStream) || errors.As(err, &se) && (se.Code == http.StatusForbidden || se.Code == http.StatusNotAcceptable || se.Code == http.StatusMethodNotAllowed || se.Code == http.StatusNotModified) {
 		s.log.Debug("herald subscription: no EventSource here, falling back to long-poll", "err", err)
 		s.setUsing(LongPoll)
 		return false, errRetryNow{err}
@@ -477,9 +484,10 @@ func (s *Subscription) deliver(a *attempt, id string, r *Received) (bool, error)
 		cid := msgid.ID{Time: m.Time, Tag: m.Tags[m.Active]}
 		s.mu.Lock()
 		p, seen := s.pos[ch]
+		removed := !slices.Contains(s.channels, ch)
 		s.mu.Unlock()
-		if seen && !cid.After(p) {
-			return true, nil // a repeat
+		if seen && !cid.After(p) || removed {
+			return true, nil // a repeat, or a channel just removed
 		}
 		r.Channel, r.ChannelID = ch, cid
 		r.ID = id

@@ -67,6 +67,7 @@ func (s *Subscription) eventSource(a *attempt) (bool, error) {
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
 		return false, fmt.Errorf("eventsource %s: %w (Content-Type %q)", u, errNotEventStream, resp.Header.Get("Content-Type"))
 	}
+	s.setUsing(EventSource)
 	dec := protocol.EventSourceDecoder{MaxData: s.opts.MaxMessage}
 	buf := make([]byte, readBuf)
 	for {
@@ -137,6 +138,7 @@ func (s *Subscription) longPoll(a *attempt) (bool, error) {
 		switch resp.StatusCode {
 		case http.StatusOK:
 			connected = true
+			s.setUsing(LongPoll)
 			body, err := io.ReadAll(io.LimitReader(resp.Body, int64(s.opts.MaxMessage)+1))
 			resp.Body.Close()
 			if err != nil {
@@ -252,6 +254,7 @@ func (s *Subscription) webSocket(a *attempt) (bool, error) {
 	stop := context.AfterFunc(a.ctx, func() { conn.Close() })
 	defer stop()
 	meta := hs.Protocol == protocol.WSMetaProtocol
+	s.setUsing(WebSocket)
 	w := wsReader{s: s, a: a, conn: conn, u: wu, meta: meta}
 	w.dec.MaxMessage = s.opts.MaxMessage
 	if br != nil {
