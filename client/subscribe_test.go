@@ -101,7 +101,13 @@ func TestSubscribeTransports(t *testing.T) {
 			if m := next(t, sub2); m.ID != ids[2] {
 				t.Fatalf("From %s: first message %s, want %s", ids[1], m.ID, ids[2])
 			}
-			// Closing the channel ends the subscription with ErrGone.
+			// Closing the channel ends the subscription with ErrGone (once
+			// both subscribers wait: a long-poll between two requests
+			// would wait on a new channel).
+			waitFor(t, "two subscribers", func() bool {
+				in, err := c.Info(ctx, ch)
+				return err == nil && in.Subscribers == 2
+			})
 			if _, err := c.Close(ctx, ch); err != nil {
 				t.Fatal(err)
 			}
@@ -347,5 +353,17 @@ func TestLiveChannelChanges(t *testing.T) {
 				t.Fatal("removing the last channel: no error")
 			}
 		})
+	}
+}
+
+// waitFor waits up to 10 seconds for cond.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
