@@ -198,7 +198,7 @@ type StatusError struct {
 
 // Error says what the server answered to which request.
 func (e *StatusError) Error() string {
-	s := fmt.Sprintf("herald: %s %s: %s", e.Method, e.URL, e.Status)
+	s := fmt.Sprintf("herald client: %s %s: %s", e.Method, e.URL, e.Status)
 	if e.Body != "" {
 		s += ": " + e.Body
 	}
@@ -248,7 +248,7 @@ func (c *Client) do(ctx context.Context, method string, channels []string, body 
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("herald client: %s %s: %w", method, u, err)
+		return 0, nil, fmt.Errorf("herald client: %w", err) // it names the method and URL
 	}
 	defer resp.Body.Close()
 	for _, w := range want {
