@@ -95,10 +95,11 @@ func target(server, arg string, publisher bool) (*client.Client, []string, error
 	return c, urlChannels(u), nil
 }
 
-// exitFor maps a client error to an exit code, after printing it.
-func exitFor(stderr io.Writer, cmd string, err error) int {
+// exitFor prints a client error and returns its exit code: ExitNotFound
+// when it matches notFound (nil: never), else ExitFailure.
+func exitFor(stderr io.Writer, cmd string, err, notFound error) int {
 	fmt.Fprintf(stderr, "herald %s: %s\n", cmd, strings.TrimPrefix(err.Error(), "herald client: "))
-	if errors.Is(err, client.ErrNotFound) || errors.Is(err, client.ErrGone) {
+	if notFound != nil && errors.Is(err, notFound) {
 		return ExitNotFound
 	}
 	return ExitFailure
@@ -148,7 +149,7 @@ func pubCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		p, err = c.PublishMany(ctx, chans, m)
 	}
 	if err != nil {
-		return exitFor(stderr, "pub", err)
+		return exitFor(stderr, "pub", err, nil)
 	}
 	if *asJSON {
 		writeJSON(stdout, map[string]any{"id": p.ID, "delivered": p.Delivered, "info": infoMap(p.Info)})
@@ -251,6 +252,10 @@ func subCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 					return
 				}
 				mu.Lock()
+				if *count > 0 && left == 0 {
+					mu.Unlock() // another subscription printed the last
+					return
+				}
 				printMessage(stdout, m, *asJSON)
 				if *count > 0 {
 					left--
@@ -264,7 +269,7 @@ func subCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	wg.Wait()
 	if first != nil {
-		return exitFor(stderr, "sub", first)
+		return exitFor(stderr, "sub", first, client.ErrGone)
 	}
 	return ExitOK
 }
@@ -365,7 +370,7 @@ func channelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		in, err := c.Open(ctx, id)
 		if err != nil {
-			return exitFor(stderr, "channel open", err)
+			return exitFor(stderr, "channel open", err, nil)
 		}
 		if *asJSON {
 			printInfo(stdout, in, true)
@@ -389,7 +394,7 @@ func channelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			in, err = c.Close(ctx, chans[0])
 		}
 		if err != nil {
-			return exitFor(stderr, "channel "+sub, err)
+			return exitFor(stderr, "channel "+sub, err, client.ErrNotFound)
 		}
 		printInfo(stdout, in, *asJSON)
 		return ExitOK
