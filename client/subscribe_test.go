@@ -12,7 +12,10 @@ import (
 	"github.com/heraldpush/herald/client"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/servertest"
+	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/memory"
+	redisstore "github.com/heraldpush/herald/internal/store/redis"
+	"github.com/heraldpush/herald/internal/store/redis/redistest"
 )
 
 var transports = []client.Transport{client.EventSource, client.LongPoll, client.WebSocket, client.Auto}
@@ -249,10 +252,29 @@ func TestResumeAcrossDroppedConnections(t *testing.T) {
 
 // TestResumeAcrossRestart stops the server while subscribers wait and
 // starts another on the same store: they resume without loss or repeat.
+// A memory store is kept across the restart; with Redis each server has a
+// store of its own, as a new process would, on the same redis-server.
 func TestResumeAcrossRestart(t *testing.T) {
-	st := memory.New(memory.Options{SweepInterval: 50 * time.Millisecond})
-	t.Cleanup(func() { st.Close() })
-	srv := startHerald(t, st)
+	t.Run("memory", func(t *testing.T) {
+		st := memory.New(memory.Options{SweepInterval: 50 * time.Millisecond})
+		t.Cleanup(func() { st.Close() })
+		testResumeAcrossRestart(t, func() store.Store { return st })
+	})
+	t.Run("redis", func(t *testing.T) {
+		rs := redistest.Start(t)
+		testResumeAcrossRestart(t, func() store.Store {
+			st, err := redisstore.New(redisstore.Options{Addrs: []string{rs.Addr}, Namespace: "client:"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		})
+	})
+}
+
+func testResumeAcrossRestart(t *testing.T, newStore func() store.Store) {
+	srv := startHerald(t, newStore())
 	px := newProxy(t, hostport(srv.URL))
 	c := newClient(t, px.URL())
 	ctx := testCtx(t)
@@ -287,7 +309,7 @@ func TestResumeAcrossRestart(t *testing.T) {
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	srv2 := startHerald(t, st)
+	srv2 := startHerald(t, newStore())
 	publish(srv2.URL, 10, 20) // before anyone reconnected, and after
 	px.setTarget(hostport(srv2.URL))
 	px.dropAll()
