@@ -55,6 +55,23 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseCommand sets fs's usage line and parses args (flags anywhere);
+// when it fails, or -h asked for help, ok is false and code the exit code.
+func parseCommand(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) (pos []string, code int, ok bool) {
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil, ExitOK, false
+	case err != nil:
+		return nil, ExitUsage, false
+	}
+	return pos, ExitOK, true
+}
+
 // isURL reports whether a command line argument is a URL rather than a
 // channel id.
 func isURL(s string) bool { return strings.Contains(s, "://") }
@@ -114,17 +131,11 @@ func pubCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.StringVar(ctype, "t", "", "same as --content-type")
 	event := fs.String("event", "", "the message's EventSource event name")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: herald pub CHANNEL[,CHANNEL...]|URL [MESSAGE|-] [flags]  (no MESSAGE or -: read standard input)")
-		fs.PrintDefaults()
+	pos, code, ok := parseCommand(fs, args, stderr, "usage: herald pub CHANNEL[,CHANNEL...]|URL [MESSAGE|-] [flags]  (no MESSAGE or -: read standard input)")
+	if !ok {
+		return code
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
-	}
+	var err error
 	if len(pos) < 1 || len(pos) > 2 {
 		fs.Usage()
 		return ExitUsage
@@ -168,17 +179,10 @@ func subCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	from := fs.String("from", "", "start after this message id (a printed id)")
 	asJSON := fs.Bool("json", false, "print each message as a JSON line with id, channel, content_type, event and body")
 	count := fs.Int("n", 0, "exit after this many messages (0: run until interrupted)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: herald sub CHANNEL|URL... [--transport T] [--from ID] [--json] [-n COUNT] [--server URL]\n"+
-			"  Channel ids (or ids joined with commas) share one multiplexed subscription; each URL is a subscription of its own.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
+	pos, code, ok := parseCommand(fs, args, stderr, "usage: herald sub CHANNEL|URL... [--transport T] [--from ID] [--json] [-n COUNT] [--server URL]\n"+
+		"  Channel ids (or ids joined with commas) share one multiplexed subscription; each URL is a subscription of its own.")
+	if !ok {
+		return code
 	}
 	tr, err := client.ParseTransport(*transport)
 	if err != nil || len(pos) == 0 || *count < 0 {
