@@ -216,6 +216,7 @@ func TestReloadRefusesWhatNeedsARestart(t *testing.T) {
 		{"new Redis store", reloadConfig("", "new") + "        store: redis\n        redis_url: redis://127.0.0.1:1\n"},
 		{"memory limit", reloadConfig("max_reserved_memory: 64M", "new")},
 		{"listen address", strings.Replace(reloadConfig("", "new"), "127.0.0.1:0", "127.0.0.1:1", 1)},
+		{"proxy_protocol", strings.Replace(reloadConfig("", "new"), "listen: 127.0.0.1:0", `listen: "127.0.0.1:0 proxy_protocol"`, 1)},
 		{"another server", reloadConfig("", "new") + "  - listen: 127.0.0.2:0\n    locations:\n      - location: /x\n        publisher: true\n        channel_id: x\n"},
 	}
 	for _, tc := range tests {

@@ -115,6 +115,9 @@ func (rt *Route) Preflight(hd http.Header, r *http.Request) {
 	}
 	const subscriberHeaders = "If-None-Match, If-Modified-Since, Content-Type, Cache-Control, X-EventSource-Event, Etag, Last-Event-ID"
 	switch {
+	case rt.GroupOps != 0:
+		hd.Set("Access-Control-Allow-Headers", "Accept, Content-Type")
+		hd.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
 	case rt.Publisher.HTTP && rt.Subscriber.Transports != 0:
 		hd.Set("Access-Control-Allow-Headers", subscriberHeaders)
 		hd.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")

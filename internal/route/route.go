@@ -2,7 +2,7 @@
 // location does, provisioned once from its configuration, and the ordered
 // stages every request on it goes through before its role handler runs:
 //
-//	access (origin check) → channel resolution → limits → token → role
+//	access (origin check) → client limits → channel resolution → limits → token → authorization → group limits → role
 //
 // Access refuses what the location never serves (a forbidden origin).
 // Channel resolution evaluates the location's channel id expressions into
@@ -11,9 +11,12 @@
 // first-message rule). Limits refuse what resolved but is not allowed (an id
 // too long). The token stage (only on locations with token_alg) refuses a
 // request without a valid signed token granting each of its channels for
-// its role. The role handler (in package server) publishes, answers
-// channel info, deletes, or serves a subscriber with the transport chosen
-// here.
+// its role. Client limits (limits.go) are nginx's limit_req and limit_conn
+// per client address. Authorization (authorize_request, only where
+// configured) asks the application, see hooks.go. Group limits (only with
+// channel_group_accounting) refuse what a channel group may not take. The
+// role handler (in package server) publishes, answers channel info,
+// deletes, or serves a subscriber with the transport chosen here.
 //
 // A stage that authorizes (an application hook, a token) or rate-limits
 // goes in this list: rate limits after access, authorization after channel
@@ -56,12 +59,14 @@ const (
 	Options
 	// Status: a stub_status location.
 	Status
+	// GroupLocation: a request to a group location (group_location).
+	GroupLocation
 
 	// NumRoles is the number of roles.
 	NumRoles
 )
 
-var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status"}
+var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group"}
 
 // String names the role.
 func (r Role) String() string {
@@ -97,6 +102,22 @@ type Route struct {
 	IDs        IDs
 	Publisher  Publisher
 	Subscriber Subscriber
+	Hooks      Hooks
+	// Limits are the per-client limits (limits.go).
+	Limits Limits
+
+	// Group is the location's channel group accounting
+	// (channel_group_accounting); nil when off.
+	Group *GroupAccounting
+	// GroupOps are what a group location allows (group_location); 0 for
+	// other locations.
+	GroupOps config.GroupOps
+	// Internal: the location answers 404 unless reached by an internal
+	// redirect (internal).
+	Internal bool
+	// Proxy, when set, forwards every request to an application instead
+	// of any role (proxy_pass); see proxy.go.
+	Proxy *Proxy
 
 	// stages is the pipeline: stages[:channelStages] run for every
 	// request, the rest for requests that name channels.
@@ -180,6 +201,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 		IDs:    newIDs(l),
 	}
 	rt.Channels = newChannels(l)
+	rt.Internal = l.Internal
+	rt.Proxy = newProxy(l)
+	rt.Hooks = newHooks(l)
 	rt.Publisher = Publisher{
 		HTTP:      l.Publisher.HTTP,
 		WebSocket: l.Publisher.WebSocket,
@@ -227,14 +251,28 @@ func Provision(l *config.Location, st store.Store) *Route {
 	} else {
 		rt.Allow = "GET, OPTIONS"
 	}
+	rt.Group = newGroupAccounting(l, st)
+	rt.GroupOps = l.GroupLocation
+	if rt.GroupOps != 0 {
+		rt.Allow = "GET, POST, DELETE"
+	}
 	if !rt.Status || len(rt.Access.Origins) > 0 {
 		rt.stages = append(rt.stages, originStage{})
 	}
+	limits, limitStages := newLimits(l)
+	rt.Limits = limits
+	rt.stages = append(rt.stages, limitStages...)
 	rt.channelStages = len(rt.stages)
 	rt.stages = append(rt.stages, resolveStage{}, limitStage{})
 	if l.TokenVerifier != nil {
 		rt.stages = append(rt.stages, newTokenStage(l.TokenVerifier))
 		rt.Access.tokenHeaders = tokenHeaders(l.TokenVerifier)
+	}
+	if rt.Hooks.Authorize != nil {
+		rt.stages = append(rt.stages, authorizeStage{})
+	}
+	if rt.Group != nil { // after authorization: only authorized requests set limits
+		rt.stages = append(rt.stages, groupStage{})
 	}
 	return rt
 }
@@ -262,6 +300,9 @@ type Request struct {
 	allowOrigin string
 
 	values []string // the channel id expressions' values, before splitting
+
+	// onDone releases what stages hold for the request's life (Done).
+	onDone []func()
 }
 
 // Vars returns what the location's variables are read from.
@@ -288,6 +329,16 @@ type Refusal struct {
 	Reason string
 	// Header holds headers to add to the answer.
 	Header http.Header
+	// Raw sends Message as the whole body, as Nchan sends its own
+	// messages: Content-Type text/plain, no newline added.
+	Raw bool
+	// Verbatim answers with Header and Body as they are (an application's
+	// refusal) instead of a plain-text Message.
+	Verbatim bool
+	Body     []byte
+	// Err is what failed, for the log, when the refusal comes from an
+	// error (an application hook that could not be reached).
+	Err error
 }
 
 // Error implements error.
@@ -336,7 +387,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 			return q, refuse(http.StatusForbidden, "role", "Publishing is not allowed here.")
 		}
 		return q, refuse(http.StatusForbidden, "role", "This location does not allow that kind of subscriber.")
-	case Status, Options:
+	case Status, Options, GroupLocation:
 		return q, nil
 	}
 	for _, st := range rt.stages[rt.channelStages:] {
@@ -359,6 +410,12 @@ func knownMethod(m string) bool {
 func (rt *Route) classify(r *http.Request) (Role, config.Transport) {
 	if rt.Status {
 		return Status, 0
+	}
+	if rt.GroupOps != 0 {
+		if r.Method == http.MethodOptions {
+			return Options, 0
+		}
+		return GroupLocation, 0
 	}
 	switch r.Method {
 	case http.MethodGet:

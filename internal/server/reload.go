@@ -63,6 +63,7 @@ func (s *Server) Reload(cfg *config.Config, storeFor StoreFor) error {
 		if err != nil {
 			return err
 		}
+		s.attach(rr)
 		routers[i] = rr
 	}
 	// Everything is built: put it in force.
@@ -88,6 +89,9 @@ func sameListeners(old, cfg *config.Config) error {
 		o, n := &old.Servers[i], &cfg.Servers[i]
 		if !slices.Equal(o.Listen, n.Listen) {
 			return fmt.Errorf("server %d listens on %v instead of %v: %w", i+1, n.Listen, o.Listen, ErrRestartNeeded)
+		}
+		if !slices.Equal(listenersOf(o), listenersOf(n)) {
+			return fmt.Errorf("server %d turns proxy_protocol on or off: %w", i+1, ErrRestartNeeded)
 		}
 		if (o.TLSCertificate == "") != (n.TLSCertificate == "") {
 			return fmt.Errorf("server %d turns TLS on or off: %w", i+1, ErrRestartNeeded)

@@ -1,13 +1,17 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 
+	"github.com/heraldpush/herald/internal/clientaddr"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // router is one server block's locations, provisioned into routes: what a
@@ -16,23 +20,37 @@ import (
 type router struct {
 	matcher *location.Matcher
 	routes  []*route.Route
+	// proxies holds the HTTP client of each proxy_pass route.
+	proxies map[*route.Route]*http.Transport
+	// realIP finds the client behind the block's trusted proxies.
+	realIP clientaddr.Resolver
 }
 
 // newRouter provisions the routes of a server block.
 func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
-	rr := &router{}
+	rr := &router{realIP: sc.RealIP}
 	pats := make([]location.Pattern, len(sc.Locations))
 	for i := range sc.Locations {
 		l := &sc.Locations[i]
 		pats[i] = l.Pattern
 		var st store.Store
-		if !l.StubStatus { // a status page keeps no channels
+		if !l.StubStatus && l.ProxyPass.IsEmpty() { // a status page or a proxy keeps no channels
 			var err error
 			if st, err = storeFor(l); err != nil {
 				return nil, err
 			}
+			if l.ChannelGroupAccounting && !route.AccountsGroups(st) {
+				return nil, fmt.Errorf("location %s (line %d): channel_group_accounting: its store keeps no group counts", l.Pattern, l.Line)
+			}
 		}
-		rr.routes = append(rr.routes, route.Provision(l, st))
+		rt := route.Provision(l, st)
+		rr.routes = append(rr.routes, rt)
+		if rt.Proxy != nil {
+			if rr.proxies == nil {
+				rr.proxies = map[*route.Route]*http.Transport{}
+			}
+			rr.proxies[rt] = newProxyTransport(rt.Proxy)
+		}
 	}
 	rr.matcher = location.NewMatcher(pats)
 	return rr, nil
@@ -53,12 +71,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	rr := s.routers[h.block].Load()
+	r.RemoteAddr = rr.clientAddr(r)
+	s.dispatch(w, r, rr, 0)
+}
+
+// dispatch serves a request with a router; redirects counts the internal
+// redirects (X-Accel-Redirect, see proxy.go) that led the request here,
+// and an internal location serves only those.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rr *router, redirects int) {
 	i, caps, ok := rr.matcher.Match(r.URL.Path)
-	if !ok {
+	if !ok || rr.routes[i].Internal && redirects == 0 {
 		plainError(w, http.StatusNotFound, "No location matches this path.")
 		return
 	}
+	if rr.routes[i].Proxy != nil {
+		s.proxy(w, r, rr, rr.routes[i], caps, redirects)
+		return
+	}
 	q, rf := rr.routes[i].Prepare(r.Context(), r, caps)
+	defer q.Done()        // what the stages hold, unless a session took it over
 	q.SetCORS(w.Header()) // on every answer, errors included
 	if rf != nil {
 		s.refuse(w, q, rf)
@@ -81,6 +112,7 @@ func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
 		route.PublishSocket: func(w http.ResponseWriter, q *route.Request) { s.websocket(w, q, nil) },
 		route.Options:       s.options,
 		route.Status:        func(w http.ResponseWriter, q *route.Request) { s.stubStatus(w, q.HTTP) },
+		route.GroupLocation: s.group,
 	}
 }
 
@@ -115,6 +147,28 @@ func (s *Server) refuse(w http.ResponseWriter, q *route.Request, rf *route.Refus
 			e.Group, e.Channel = q.Channels[0].Key.Group, q.Channels[0].Key.ID
 		}
 		s.emit(e)
+	}
+	if rf.Reason == "authorize" && (q.Transport == config.LongPoll || q.Transport == config.IntervalPoll) && q.Role == route.Subscribe {
+		// Nchan's poll subscriber answers the refusal itself, with the id
+		// headers of the request (Etag, Vary).
+		var id msgid.Multi
+		if q.Cursor.Given {
+			id = msgid.FromCursors(q.Cursor.IDs, max(q.Cursor.Active, 0))
+		}
+		pollHeaders(w.Header(), q, id, rf.Status)
+	}
+	if rf.Err != nil {
+		s.log.Warn("request refused", "location", q.Route.Name, "reason", rf.Reason, "status", rf.Status, "err", rf.Err)
+	}
+	if rf.Verbatim {
+		w.Header().Set("Content-Length", strconv.Itoa(len(rf.Body)))
+		w.WriteHeader(rf.Status)
+		w.Write(rf.Body)
+		return
+	}
+	if rf.Raw {
+		nchanText(w, rf.Status, rf.Message)
+		return
 	}
 	plainError(w, rf.Status, rf.Message)
 }

@@ -9,7 +9,9 @@
 // stream.go runs streaming subscribers over outputs (a hijacked connection
 // or an HTTP/2 stream), in the formats of eventsource.go, httpstream.go
 // (chunked, multipart/mixed, raw) and websocket.go; fanout.go serves many
-// subscribers of one channel from one writer goroutine.
+// subscribers of one channel from one writer goroutine; proxy.go forwards
+// proxy_pass locations to an application and sends its X-Accel-Redirect
+// answers back through the router (internal redirects).
 //
 // Lock order (outer first): fanWriters.mu, then fanWriter.mu; connOutput.mu
 // is taken alone (never while holding another server lock) and runs the
@@ -34,6 +36,7 @@ import (
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/hook"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
@@ -74,11 +77,12 @@ type Server struct {
 	boundary    string  // multipart boundary of streamed parts.
 	partEnd     []byte  // what follows each streamed part: "\r\n--" and the boundary.
 	deflaters   deflaters
-	writers     fanWriters // fan-out writers of streaming subscribers
-	scratchPool sync.Pool  // *writeScratch for fan-out writers
-	budget      bodyBudget // publishes being received (max_body_memory)
-	wsDecoders  sync.Pool  // *protocol.WSDecoder of WebSocket messages in progress
-	wsBuffers   sync.Pool  // *[wsReadBuffer]byte WebSocket frames are read into
+	writers     fanWriters  // fan-out writers of streaming subscribers
+	scratchPool sync.Pool   // *writeScratch for fan-out writers
+	budget      bodyBudget  // publishes being received (max_body_memory)
+	hooks       *hook.Queue // subscribe_request and unsubscribe_request notifications
+	wsDecoders  sync.Pool   // *protocol.WSDecoder of WebSocket messages in progress
+	wsBuffers   sync.Pool   // *[wsReadBuffer]byte WebSocket frames are read into
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -111,6 +115,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		boundary: protocol.Boundary(rnd), errc: make(chan error, 1)}
 	s.cfg.Store(cfg)
 	s.budget.limit.Store(cfg.MaxBodyMemory)
+	s.hooks = hook.NewQueue(o.Logger, hook.QueueOptions{})
 	s.partEnd = protocol.AppendMultipartBoundary(nil, s.boundary)
 	storeFor := func(l *config.Location) (store.Store, error) {
 		st, err := o.StoreFor(l)
@@ -133,6 +138,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.attach(rr)
 		s.routers[i].Store(rr)
 	}
 	return s, nil
@@ -171,16 +177,20 @@ func (s *Server) Listen(ctx context.Context, inherited map[string]net.Listener) 
 			// replace it without closing the listener.
 			tlsCfg = &tls.Config{GetCertificate: s.certificate(i), NextProtos: []string{"h2", "http/1.1"}}
 		}
-		for _, addr := range sc.Listen {
+		for _, la := range listenersOf(&sc) {
+			addr := la.Addr
 			ln := inherited[addr]
 			if ln == nil {
 				var err error
-				if ln, err = lc.Listen(ctx, "tcp", addr); err != nil {
+				if ln, err = s.open(ctx, &lc, la); err != nil {
 					return fail(fmt.Errorf("listen on %s (server %d): %w", addr, i+1, err))
 				}
 			}
 			s.raw = append(s.raw, ln)
 			s.addrs = append(s.addrs, addr)
+			if la.ProxyProtocol {
+				ln = s.proxyListener(ln, i)
+			}
 			if tlsCfg != nil {
 				ln = tls.NewListener(ln, tlsCfg)
 			}
@@ -287,7 +297,19 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 	}
+	// Subscribers that ended queued their unsubscribe_request; send what
+	// can be sent in time.
+	hctx, hcancel := context.WithTimeout(ctx, timeout)
+	defer hcancel()
+	s.hooks.Close(hctx)
 	return err
+}
+
+// HookNotifications counts the subscribe_request and unsubscribe_request
+// notifications: sent (the application answered 2xx), failed (every
+// attempt failed, logged) and dropped (the queue was full).
+func (s *Server) HookNotifications() (sent, failed, dropped uint64) {
+	return s.hooks.Sent(), s.hooks.Failed(), s.hooks.Dropped()
 }
 
 // Serve serves every listener until ctx is done or a listener fails, then

@@ -72,6 +72,9 @@ type Store struct {
 	published   atomic.Uint64
 	seq         atomic.Uint64 // publish order across channels.
 
+	limitsMu sync.Mutex
+	limits   map[string]store.GroupLimits // group limits set so far
+
 	stop     chan struct{}
 	done     chan struct{}
 	closeOne sync.Once
@@ -935,7 +938,27 @@ func (s *Store) GroupStats(ctx context.Context, group string) (store.GroupStats,
 	return st, nil
 }
 
+// GroupLimits implements store.GroupLimiter.
+func (s *Store) GroupLimits(ctx context.Context, group string) (store.GroupLimits, error) {
+	s.limitsMu.Lock()
+	defer s.limitsMu.Unlock()
+	return s.limits[group], nil
+}
+
+// SetGroupLimits implements store.GroupLimiter.
+func (s *Store) SetGroupLimits(ctx context.Context, group string, set store.GroupLimits) (store.GroupLimits, error) {
+	s.limitsMu.Lock()
+	defer s.limitsMu.Unlock()
+	l := s.limits[group].Keep(set)
+	if s.limits == nil {
+		s.limits = make(map[string]store.GroupLimits)
+	}
+	s.limits[group] = l
+	return l, nil
+}
+
 var (
+	_ store.GroupLimiter   = (*Store)(nil)
 	_ store.Store          = (*Store)(nil)
 	_ store.Lister         = (*Store)(nil)
 	_ store.GroupAccounter = (*Store)(nil)
