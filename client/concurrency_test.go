@@ -126,3 +126,40 @@ func TestCancellationAndTimeouts(t *testing.T) {
 		t.Fatalf("Info from a silent server: %v", err)
 	}
 }
+
+// TestIdleTimeout: a stream that dies without a word (a relay that
+// swallows everything) is reconnected after IdleTimeout, and resumes.
+func TestIdleTimeout(t *testing.T) {
+	srv := startHerald(t, nil)
+	pub := newClient(t, srv.URL)
+	for _, tr := range []client.Transport{client.EventSource, client.WebSocket} {
+		t.Run(name(tr), func(t *testing.T) {
+			ctx := testCtx(t)
+			px := newProxy(t, hostport(srv.URL))
+			c := newClient(t, px.URL())
+			ch := "idle-" + name(tr)
+			sub, err := c.Subscribe(ctx, []string{ch}, &client.SubscribeOptions{Transport: tr, IdleTimeout: 300 * time.Millisecond, MinBackoff: 10 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			if _, err := pub.Publish(ctx, ch, client.Message{Body: []byte("one")}); err != nil {
+				t.Fatal(err)
+			}
+			if m := next(t, sub); string(m.Body) != "one" {
+				t.Fatalf("got %q", m.Body)
+			}
+			px.blackHole()
+			for _, b := range []string{"two", "three"} {
+				if _, err := pub.Publish(ctx, ch, client.Message{Body: []byte(b)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, want := range []string{"two", "three"} {
+				if m := next(t, sub); string(m.Body) != want {
+					t.Fatalf("got %q, want %q", m.Body, want)
+				}
+			}
+		})
+	}
+}

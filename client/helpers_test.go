@@ -2,9 +2,9 @@ package client_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,7 +57,7 @@ type proxy struct {
 	ln     net.Listener
 	mu     sync.Mutex
 	target string
-	conns  map[net.Conn]struct{}
+	conns  map[net.Conn]*atomic.Bool // → the relay's black-hole switch
 	wg     sync.WaitGroup
 }
 
@@ -67,7 +67,7 @@ func newProxy(t *testing.T, target string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &proxy{ln: ln, target: target, conns: map[net.Conn]*atomic.Bool{}}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(func() {
@@ -100,10 +100,20 @@ func (p *proxy) dropAll() int {
 	return n
 }
 
-func (p *proxy) track(cs ...net.Conn) {
+// blackHole makes every relayed connection swallow what it reads without
+// closing: connections that died without a word. New ones relay.
+func (p *proxy) blackHole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range p.conns {
+		b.Store(true)
+	}
+}
+
+func (p *proxy) track(hole *atomic.Bool, cs ...net.Conn) {
 	p.mu.Lock()
 	for _, c := range cs {
-		p.conns[c] = struct{}{}
+		p.conns[c] = hole
 	}
 	p.mu.Unlock()
 }
@@ -123,16 +133,28 @@ func (p *proxy) accept() {
 			in.Close()
 			continue
 		}
-		p.track(in, out)
+		hole := new(atomic.Bool)
+		p.track(hole, in, out)
 		p.wg.Add(2)
-		go p.pipe(in, out)
-		go p.pipe(out, in)
+		go p.pipe(in, out, hole)
+		go p.pipe(out, in, hole)
 	}
 }
 
-func (p *proxy) pipe(dst, src net.Conn) {
+func (p *proxy) pipe(dst, src net.Conn, hole *atomic.Bool) {
 	defer p.wg.Done()
-	io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !hole.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	dst.Close()
 	src.Close()
 }

@@ -71,6 +71,13 @@ type SubscribeOptions struct {
 	// MaxMessage is the largest message accepted (0: 16 MiB); a larger
 	// one ends the subscription with an error.
 	MaxMessage int
+	// IdleTimeout, when positive, reconnects an EventSource or WebSocket
+	// stream on which nothing arrived for that long: a connection that
+	// died without a word (a NAT that forgot it). Set it above the
+	// location's eventsource_ping_interval or websocket_ping_interval,
+	// which keep a quiet stream talking; 0 waits for the operating
+	// system to notice.
+	IdleTimeout time.Duration
 	// Logger receives reconnections and their reasons at debug level; nil
 	// logs nothing.
 	Logger *slog.Logger

@@ -12,8 +12,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -29,12 +31,47 @@ var errNotEventStream = errors.New("the answer is not an EventSource stream")
 // errStreamEnded is a stream the server ended without saying why.
 var errStreamEnded = errors.New("stream ended")
 
+// errIdle is a stream on which nothing arrived for IdleTimeout.
+var errIdle = errors.New("nothing received for the idle timeout")
+
+// idleTimer calls cancel when it is not reset for d; d <= 0 never fires.
+type idleTimer struct {
+	d    time.Duration
+	t    *time.Timer
+	done atomic.Bool
+}
+
+func newIdleTimer(d time.Duration, cancel func()) *idleTimer {
+	it := &idleTimer{d: d}
+	if d > 0 {
+		it.t = time.AfterFunc(d, func() {
+			it.done.Store(true)
+			cancel()
+		})
+	}
+	return it
+}
+
+func (it *idleTimer) reset() {
+	if it.t != nil {
+		it.t.Reset(it.d)
+	}
+}
+
+func (it *idleTimer) stop() {
+	if it.t != nil {
+		it.t.Stop()
+	}
+}
+
+func (it *idleTimer) fired() bool { return it.done.Load() }
+
 // readBuf is the size of a subscription's read buffer.
 const readBuf = 32 << 10
 
 // request makes a subscriber request with the client's headers.
-func (s *Subscription) request(a *attempt, u string) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(a.ctx, http.MethodGet, u, nil)
+func (s *Subscription) request(ctx context.Context, u string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, protocolError{fmt.Errorf("subscribe %s: %w", u, err)}
 	}
@@ -47,7 +84,12 @@ func (s *Subscription) request(a *attempt, u string) (*http.Request, error) {
 // eventSource reads one EventSource stream.
 func (s *Subscription) eventSource(a *attempt) (bool, error) {
 	u := channelURL(s.c.subURL, a.channels)
-	req, err := s.request(a, u)
+	// idle ends the request when nothing arrived for IdleTimeout.
+	rctx, cancel := context.WithCancel(a.ctx)
+	defer cancel()
+	idle := newIdleTimer(s.opts.IdleTimeout, cancel)
+	defer idle.stop()
+	req, err := s.request(rctx, u)
 	if err != nil {
 		return false, err
 	}
@@ -72,6 +114,7 @@ func (s *Subscription) eventSource(a *attempt) (bool, error) {
 	buf := make([]byte, readBuf)
 	for {
 		n, rerr := resp.Body.Read(buf)
+		idle.reset()
 		if n > 0 {
 			dec.Feed(buf[:n])
 			for {
@@ -94,6 +137,9 @@ func (s *Subscription) eventSource(a *attempt) (bool, error) {
 					}
 				}
 			}
+		}
+		if idle.fired() {
+			return true, fmt.Errorf("eventsource %s: %w", u, errIdle)
 		}
 		if rerr == io.EOF {
 			return true, fmt.Errorf("eventsource %s: %w", u, errStreamEnded)
@@ -123,7 +169,7 @@ func (s *Subscription) longPoll(a *attempt) (bool, error) {
 	from, resume := a.from, a.resume
 	connected := false
 	for {
-		req, err := s.request(a, u)
+		req, err := s.request(a.ctx, u)
 		if err != nil {
 			return connected, err
 		}
@@ -271,6 +317,9 @@ func (s *Subscription) webSocket(a *attempt) (bool, error) {
 	}
 	buf := make([]byte, readBuf)
 	for {
+		if s.opts.IdleTimeout > 0 {
+			conn.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+		}
 		n, rerr := conn.Read(buf)
 		if n > 0 {
 			if done, err := w.feed(buf[:n]); done {
@@ -280,6 +329,9 @@ func (s *Subscription) webSocket(a *attempt) (bool, error) {
 		if rerr != nil {
 			if a.ctx.Err() != nil {
 				return true, a.ctx.Err()
+			}
+			if errors.Is(rerr, os.ErrDeadlineExceeded) {
+				return true, fmt.Errorf("websocket %s: %w", wu, errIdle)
 			}
 			return true, fmt.Errorf("websocket %s: %w", wu, rerr)
 		}

@@ -179,7 +179,8 @@ func subCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	from := fs.String("from", "", "start after this message id (a printed id)")
 	asJSON := fs.Bool("json", false, "print each message as a JSON line with id, channel, content_type, event and body")
 	count := fs.Int("n", 0, "exit after this many messages (0: run until interrupted)")
-	pos, code, ok := parseCommand(fs, args, stderr, "usage: herald sub CHANNEL|URL... [--transport T] [--from ID] [--json] [-n COUNT] [--server URL]\n"+
+	idle := fs.Duration("idle-timeout", 0, "reconnect a stream silent for this long (0: never); keep it above the server's ping interval")
+	pos, code, ok := parseCommand(fs, args, stderr, "usage: herald sub CHANNEL|URL... [--transport T] [--from ID] [--json] [-n COUNT] [--idle-timeout D] [--server URL]\n"+
 		"  Channel ids (or ids joined with commas) share one multiplexed subscription; each URL is a subscription of its own.")
 	if !ok {
 		return code
@@ -232,7 +233,7 @@ func subCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	subs := make([]*client.Subscription, 0, len(groups))
 	for _, g := range groups {
-		sub, err := g.c.Subscribe(ctx, g.chans, &client.SubscribeOptions{Transport: tr, From: *from})
+		sub, err := g.c.Subscribe(ctx, g.chans, &client.SubscribeOptions{Transport: tr, From: *from, IdleTimeout: *idle})
 		if err != nil {
 			fmt.Fprintf(stderr, "herald sub: %v\n", err)
 			return ExitUsage
