@@ -36,6 +36,9 @@ type Options struct {
 	// SubscribeURL is the subscriber URL template, like PublishURL.
 	// Empty: <server>/sub/{channel}.
 	SubscribeURL string
+	// ListURL is the URL of a channel listing location (`channel_list:
+	// on`), which List reads; empty: List returns ErrNoListing.
+	ListURL string
 	// HTTPClient makes every HTTP request; nil means a client of the
 	// Client's own with connection reuse. Its Timeout, if any, must be
 	// zero or longer than a long-poll wait: use Timeout instead.
@@ -53,6 +56,7 @@ type Options struct {
 // and reuses connections; make one and share it.
 type Client struct {
 	pubURL, subURL string
+	listURL        string
 	hc             *http.Client
 	timeout        time.Duration
 	header         http.Header
@@ -75,7 +79,7 @@ func New(server string, o *Options) (*Client, error) {
 		return nil, fmt.Errorf("herald client: server %q: want http://host:port or https://host:port", server)
 	}
 	base := strings.TrimRight(server, "/")
-	c := &Client{pubURL: o.PublishURL, subURL: o.SubscribeURL, hc: o.HTTPClient, timeout: o.Timeout, header: o.Header.Clone()}
+	c := &Client{pubURL: o.PublishURL, subURL: o.SubscribeURL, listURL: o.ListURL, hc: o.HTTPClient, timeout: o.Timeout, header: o.Header.Clone()}
 	if c.pubURL == "" {
 		c.pubURL = base + "/pub/" + Placeholder
 	}

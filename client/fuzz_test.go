@@ -86,3 +86,23 @@ func FuzzParseInfo(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseListPage reads channel listing pages: it never panics, and a
+// page it accepts keeps every channel's "requested" at -1 or more.
+func FuzzParseListPage(f *testing.F) {
+	f.Add(`{"channels":[{"group":"","id":"chat","messages":3,"requested":12,"subscribers":2,"last_message_id":"1796279597:2"}],"next":"/chat"}`)
+	f.Add(`{"channels":[]}`)
+	f.Add(`{"channels":[{"requested":-5}]}`)
+	f.Add(`[`)
+	f.Fuzz(func(t *testing.T, body string) {
+		p, err := parseListPage([]byte(body))
+		if err != nil {
+			return
+		}
+		for _, c := range p.Channels {
+			if c.Info.Requested < -1 {
+				t.Fatalf("%q: requested %v", body, c.Info.Requested)
+			}
+		}
+	})
+}

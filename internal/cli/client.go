@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -323,11 +324,73 @@ func printInfo(w io.Writer, in client.Info, asJSON bool) {
 		in.Channel, in.Messages, req, in.Subscribers, in.LastMessageID)
 }
 
+// listChannels prints a channel listing: a header line and one
+// tab-separated line a channel, or one JSON object a line.
+func listChannels(ctx context.Context, server, listURL, prefix string, group *string, asJSON bool, stdout, stderr io.Writer) int {
+	if listURL == "" {
+		fmt.Fprintln(stderr, "herald channel list: this needs a channel listing location (a location with `channel_list: on`);\n"+
+			"give its URL or path with --list-url (the built-in configuration has none; see docs/client.md)")
+		return ExitUsage
+	}
+	if strings.HasPrefix(listURL, "/") {
+		listURL = strings.TrimRight(server, "/") + listURL
+	}
+	c, err := client.New(server, &client.Options{ListURL: listURL})
+	if err != nil {
+		fmt.Fprintf(stderr, "herald channel list: %v\n", err)
+		return ExitUsage
+	}
+	o := client.ListOptions{Prefix: prefix}
+	if group != nil {
+		o.Group, o.OnlyGroup = *group, true
+	}
+	headed := asJSON
+	header := func() {
+		if !headed {
+			fmt.Fprintln(stdout, "group\tid\tmessages\tsubscribers\trequested\tlast_message_id")
+			headed = true
+		}
+	}
+	defer header()
+	for ch, err := range c.ListAll(ctx, o) {
+		if err != nil {
+			headed = true // nothing was listed
+			return exitFor(stderr, "channel list", err, nil)
+		}
+		header()
+		if asJSON {
+			m := infoMap(ch.Info)
+			m["group"] = ch.Group
+			writeJSON(stdout, m)
+			continue
+		}
+		req := int64(-1)
+		if ch.Info.Requested >= 0 {
+			req = int64(ch.Info.Requested.Seconds())
+		}
+		fmt.Fprintf(stdout, "%s\t%s\t%d\t%d\t%d\t%s\n", listField(ch.Group), listField(ch.Info.Channel),
+			ch.Info.Messages, ch.Info.Subscribers, req, ch.Info.LastMessageID)
+	}
+	return ExitOK
+}
+
+// listField quotes a group or id holding a tab, a line break or another
+// control character (Go syntax), as the server's text listing does.
+func listField(s string) string {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
 const channelUsage = `usage:
   herald channel open [ID]    create a channel (a fresh 128-bit id without ID) and print its id
   herald channel info ID      print a channel's info (exit 3 if it does not exist)
   herald channel close ID     delete a channel; its subscribers get 410 (exit 3 if it does not exist)
-  herald channel list         list the channels (needs a channel listing location)
+  herald channel list --list-url URL|PATH [--prefix P] [--group G]
+                              list the channels of a channel listing location (channel_list: on)
 flags: --server URL (or $HERALD_SERVER), --json; ID may be a publisher URL
 `
 
@@ -345,6 +408,13 @@ func channelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	server := fs.String("server", defaultServer(), "Herald's address (or $"+serverEnv+")")
 	asJSON := fs.Bool("json", false, "print the channel info as JSON")
+	listURL := fs.String("list-url", "", "list: URL of a channel listing location (channel_list: on); a path is on --server")
+	prefix := fs.String("prefix", "", "list: only channels whose id starts with this")
+	var group *string
+	fs.Func("group", "list: only this group's channels (\"\" the default group)", func(g string) error {
+		group = &g
+		return nil
+	})
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -354,9 +424,10 @@ func channelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	switch sub {
 	case "list":
-		fmt.Fprintln(stderr, "herald channel list: this needs a channel listing location (a location with `channel_list: on`),\n"+
-			"which this version of Herald does not have; list channels with its JSON API once it does (docs/client.md)")
-		return ExitUsage
+		if len(pos) > 0 {
+			break
+		}
+		return listChannels(ctx, *server, *listURL, *prefix, group, *asJSON, stdout, stderr)
 	case "open":
 		if len(pos) > 1 {
 			break
