@@ -165,3 +165,41 @@ func TestClientCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestClientChannelList runs herald channel list against a channel listing
+// location. It needs a build with channel_list locations.
+func TestClientChannelList(t *testing.T) {
+	bin := buildHerald(t)
+	cfg := writeFile(t, "list.yaml", `servers:
+  - listen: 127.0.0.1:0
+    locations:
+      - location: = /channels
+        channel_list: on
+      - location: ~ ^/pub/(.+)$
+        publisher: true
+        channel_id: $1
+`)
+	if code, _, errOut := run(t, bin, "config", "check", "-c", cfg); code != 0 {
+		if strings.Contains(errOut, `unknown key "channel_list"`) {
+			t.Skipf("this build has no channel listing location: %s", errOut)
+		}
+		t.Fatalf("config check: %s", errOut)
+	}
+	p, addr := startHerald(t, bin, "-c", cfg)
+	defer stopHerald(t, p)
+	srv := []string{"--server", "http://" + addr}
+	for _, ch := range []string{"b", "a"} {
+		if code, _, errOut := run(t, bin, append([]string{"pub", ch, "x"}, srv...)...); code != 0 {
+			t.Fatalf("pub: %s", errOut)
+		}
+	}
+	code, out, errOut := run(t, bin, append([]string{"channel", "list", "--list-url", "/channels"}, srv...)...)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[0], "group\tid\t") || !strings.HasPrefix(lines[1], "\ta\t1\t") || !strings.HasPrefix(lines[2], "\tb\t1\t") {
+		t.Fatalf("channel list: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = run(t, bin, append([]string{"channel", "list", "--list-url", "http://" + addr + "/channels", "--prefix", "b", "--json"}, srv...)...)
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"channel":"b"`) {
+		t.Fatalf("channel list --prefix b --json: exit %d\n%s", code, out)
+	}
+}
