@@ -364,6 +364,20 @@ type Stage interface {
 // Stages returns the route's pipeline, in order.
 func (rt *Route) Stages() []Stage { return rt.stages }
 
+// Guard runs only the stages that guard the location for every request
+// (the origin check, per-client limits), without classifying the request
+// or resolving channels: what a proxy_pass location runs before it
+// forwards the request. The caller calls Done on the request when it ends.
+func (rt *Route) Guard(ctx context.Context, r *http.Request, captures []string) (*Request, *Refusal) {
+	q := &Request{HTTP: r, Route: rt, Captures: captures}
+	for _, st := range rt.stages[:rt.channelStages] {
+		if rf := st.Run(ctx, q); rf != nil {
+			return q, rf
+		}
+	}
+	return q, nil
+}
+
 // Prepare classifies a request on the route and runs it through the
 // stages: those that guard the location for every request, then, for a
 // request the location serves and that names channels, the channel stages.

@@ -82,15 +82,15 @@ func removeStaleSocket(ctx context.Context, path string) error {
 	return nil
 }
 
-// proxyListener wraps a listener of server block i whose connections
-// begin with a PROXY protocol header. The header's client stands when the
-// block trusts the peer (set_real_ip_from, as the configuration in force
-// says: a reload changes it), or from any peer when the block names no
-// trusted proxy: the listener is then only reachable by its balancer.
-func (s *Server) proxyListener(ln net.Listener, i int) net.Listener {
+// proxyListener wraps the listener of ep, whose connections begin with a
+// PROXY protocol header. The header's client stands when ep's block trusts
+// the peer (set_real_ip_from, as the configuration in force says: a reload
+// changes it), or from any peer when the block names no trusted proxy: the
+// listener is then only reachable by its balancer.
+func (s *Server) proxyListener(ln net.Listener, ep *endpoint) net.Listener {
 	return &proxyproto.Listener{Listener: ln, Timeout: 10 * time.Second, Logger: s.log,
 		Trusted: func(peer net.Addr) bool {
-			from := s.cfg.Load().Servers[i].RealIP.From
+			from := ep.block.Load().sc.RealIP.From
 			return from.Empty() || from.ContainsAddr(peer)
 		}}
 }

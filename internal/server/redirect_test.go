@@ -20,6 +20,7 @@ type testApp struct {
 	*httptest.Server
 	mu      sync.Mutex
 	seen    map[string]appRequest // the last request, by path
+	hits    map[string]int        // requests, by path
 	release chan struct{}         // lets /plain send the rest of its body
 	done    chan struct{}         // closed when the test ends
 	loops   int                   // requests for /loop
@@ -33,7 +34,7 @@ type appRequest struct {
 
 func startApp(t *testing.T) *testApp {
 	t.Helper()
-	a := &testApp{seen: map[string]appRequest{}, release: make(chan struct{}), done: make(chan struct{})}
+	a := &testApp{seen: map[string]appRequest{}, hits: map[string]int{}, release: make(chan struct{}), done: make(chan struct{})}
 	redirect := func(w http.ResponseWriter, target string) {
 		w.Header().Set("X-Accel-Redirect", target)
 		w.Header().Set("Set-Cookie", "session=1")
@@ -127,6 +128,7 @@ func (a *testApp) record(r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.hits[r.URL.Path]++
 	a.seen[r.URL.Path] = appRequest{Method: r.Method, URI: r.RequestURI, Host: r.Host, Body: string(b), Header: r.Header.Clone()}
 }
 
@@ -392,5 +394,33 @@ func TestProxyBodyTimeout(t *testing.T) {
 	}
 	if got := do(t, "GET", s.URL+"/pub/slowbody", ""); got.Status != http.StatusNotFound {
 		t.Errorf("channel info after the timed-out publish: %d %q, want 404 (nothing published)", got.Status, got.Body)
+	}
+}
+
+// TestProxyGuards: a proxy_pass location checks the origin and the
+// per-client limits before it forwards a request; what it refuses never
+// reaches the application.
+func TestProxyGuards(t *testing.T) {
+	app := startApp(t)
+	appAddr := strings.TrimPrefix(app.URL, "http://")
+	s := startServer(t, testConfig(nil,
+		location("= /g", "proxy_pass: http://"+appAddr+"/auth/sub/denied", "limit_req: {rate: 1r/m, burst: 0, nodelay: on}",
+			"access_control_allow_origin: https://good.example"),
+	))
+	if r := do(t, "GET", s.URL+"/g", "", "Origin", "https://evil.example"); r.Status != http.StatusForbidden {
+		t.Errorf("forbidden origin: %d, want 403", r.Status)
+	}
+	if r := do(t, "GET", s.URL+"/g", ""); r.Status != http.StatusForbidden || r.Body != "denied\n" {
+		t.Errorf("first request: %d %q, want the application's 403", r.Status, r.Body)
+	}
+	r := do(t, "GET", s.URL+"/g", "")
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Errorf("second request within the rate: %d (Retry-After %q), want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
+	}
+	app.mu.Lock()
+	n := app.hits["/auth/sub/denied"]
+	app.mu.Unlock()
+	if n != 1 {
+		t.Errorf("the application saw %d requests, want 1", n)
 	}
 }

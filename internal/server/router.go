@@ -56,21 +56,15 @@ func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
 	return rr, nil
 }
 
-// handler serves one server block's listeners.
-type handler struct {
-	s     *Server
-	block int
-}
-
 // ServeHTTP matches a request to its route, runs it through the route's
 // stages and hands it to its role.
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s := h.s
+func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := ep.s
 	if s.handover.started.Load() {
 		// Another process accepts now: the client's next request goes there.
 		w.Header().Set("Connection", "close")
 	}
-	rr := s.routers[h.block].Load()
+	rr := ep.block.Load().router
 	r.RemoteAddr = rr.clientAddr(r)
 	s.dispatch(w, r, rr, 0)
 }
@@ -85,6 +79,15 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rr *router, re
 		return
 	}
 	if rr.routes[i].Proxy != nil {
+		// The origin check and per-client limits guard a proxy_pass
+		// location too; the application decides the rest.
+		q, rf := rr.routes[i].Guard(r.Context(), r, caps)
+		defer q.Done()
+		if rf != nil {
+			q.SetCORS(w.Header())
+			s.refuse(w, q, rf)
+			return
+		}
 		s.proxy(w, r, rr, rr.routes[i], caps, redirects)
 		return
 	}
@@ -141,7 +144,7 @@ func (s *Server) refuse(w http.ResponseWriter, q *route.Request, rf *route.Refus
 		w.Header()[k] = v
 	}
 	if q.Role == route.Subscribe {
-		e := events.Event{Kind: events.SubscriberRefused, Transport: transportName(q.Transport), Location: q.Route.Name,
+		e := events.Event{Kind: events.SubscriberRefused, Transport: route.SubscriberType(q.Transport), Location: q.Route.Name,
 			Remote: q.HTTP.RemoteAddr, Status: rf.Status, Reason: rf.Reason, Channels: len(q.Channels)}
 		if len(q.Channels) > 0 {
 			e.Group, e.Channel = q.Channels[0].Key.Group, q.Channels[0].Key.ID
