@@ -17,6 +17,13 @@
 //	sub, err := c.Subscribe(ctx, []string{ch.Channel}, nil)
 //	m, err := sub.Next(ctx)                    // m.Body is "hi"
 //
+// Subscriptions reconnect with exponential backoff and jitter and resume
+// from each channel's last message; Add and Remove change the channels of
+// a live one. List and ListAll read a channel listing location where the
+// server has one (Options.ListURL). docs/client.md in the repository
+// describes it all, with the matching `herald pub`, `herald sub` and
+// `herald channel` commands.
+//
 // The wire formats come from package protocol and message ids from
 // protocol/msgid, the same code the server writes them with.
 package client
