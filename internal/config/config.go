@@ -28,6 +28,12 @@ type Config struct {
 	PIDFile           string
 	RedisUpstreams    map[string]RedisUpstream
 	Servers           []Server
+
+	// AccessLog is "" (off), "stderr" or a file; its lines are in
+	// AccessLogFormat, and a stream's last in AccessLogStreamFormat.
+	AccessLog             string
+	AccessLogFormat       string
+	AccessLogStreamFormat string
 }
 
 // Server is a set of listen addresses sharing one list of locations.
@@ -428,6 +434,9 @@ func (ix *index) location(n *yaml.Node, base *Location) (Location, error) {
 
 func (l *Location) validate() error {
 	if l.StubStatus {
+		return nil
+	}
+	if !l.ServesChannels() {
 		return nil
 	}
 	if !l.Publisher.Enabled() && l.Subscriber == 0 {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,9 @@ type Location struct {
 	Publisher           Publisher
 	Subscriber          Transport
 	StubStatus          bool
+	Metrics             bool
+	MetricsAllow        []netip.Prefix
+	Health              string // "", HealthLive or HealthReady
 	ChannelID           []location.Expr
 	PublisherChannelID  []location.Expr
 	SubscriberChannelID []location.Expr
@@ -345,6 +349,21 @@ func Directives() []Directive {
 			},
 		},
 		{
+			Name: "access_log", Scope: ScopeGlobal, Default: "off",
+			Doc:     "The access log: `off`, `stderr`, or a file to append to. One line per request in `access_log_format`, and one when a stream ends in `access_log_stream_format`. Lines are written by one goroutine through a buffer and never delay a request: when writing falls behind, lines are dropped and counted (`herald_access_log_dropped_total`). SIGUSR1 reopens the file (log rotation).",
+			setGlob: setAccessLog,
+		},
+		{
+			Name: "access_log_format", Scope: ScopeGlobal, Default: "combined",
+			Doc:     "The format of the access log's lines, in nginx's `log_format` language; `combined` is nginx's combined format (`$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\"`). A stream's line is written when it starts (status 200, or 101 for a WebSocket). " + accessLogDoc(),
+			setGlob: formatKey(func(c *Config) *string { return &c.AccessLogFormat }),
+		},
+		{
+			Name: "access_log_stream_format", Scope: ScopeGlobal, Default: "combined $request_time $messages_sent",
+			Doc:     "The format of the line written when a stream (EventSource, WebSocket, chunked, multipart, raw) ends: by default the combined format followed by the stream's duration in seconds and the number of messages it was sent; `$body_bytes_sent` is the bytes of those messages.",
+			setGlob: formatKey(func(c *Config) *string { return &c.AccessLogStreamFormat }),
+		},
+		{
 			Name: "redis_upstreams", Scope: ScopeGlobal, Default: "",
 			Doc:     "Named Redis deployments for `redis_pass`: `{name: {servers: [redis://host:port, ...], cluster: true|false, namespace: \"\", password: \"\"}}`. A single server has one URL; a cluster lists seed nodes (the rest are discovered); a master watched by Redis Sentinel is `{sentinels: [redis://host:26379, ...], master_name: mymaster}`. See docs/redis.md.",
 			setGlob: setRedisUpstreams,
@@ -406,6 +425,21 @@ func Directives() []Directive {
 			Name: "stub_status", Default: "off",
 			Doc:    "Makes the location a status page: GET answers Nchan's `nchan_stub_status` text (messages, channels, subscribers, memory) plus Herald's own counters.",
 			setLoc: boolKey(func(l *Location) *bool { return &l.StubStatus }),
+		},
+		{
+			Name: "metrics", Aliases: []string{"prometheus"}, Default: "off",
+			Doc:    "Makes the location a Prometheus metrics endpoint: GET answers every metric in Prometheus's text format (or, with `Accept: application/json`, the same figures as JSON). It answers only the clients `metrics_allow` lists (loopback by default), others get 403. See docs/observability.md.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.Metrics }),
+		},
+		{
+			Name: "metrics_allow", Default: "loopback",
+			Doc:    "The clients a `metrics` location answers: a list of addresses and networks (`10.0.0.0/8`, `::1`), `loopback` (127.0.0.0/8 and ::1) or `all`.",
+			setLoc: setMetricsAllow,
+		},
+		{
+			Name: "health", Default: "off",
+			Doc:    "Makes the location a health check: `live` answers 200 while the process serves requests; `ready` answers 200 when every listener is open and every store is reachable, 503 otherwise (and while shutting down). The body says why, in JSON with `Accept: application/json`. Open to every client.",
+			setLoc: setHealth,
 		},
 		{
 			Name: "channel_id", Aliases: []string{"pubsub_channel_id"}, Default: "",
