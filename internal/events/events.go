@@ -62,7 +62,9 @@ const (
 	HookCalled
 	// RequestRefused: a request other than a subscriber's (a publisher, a
 	// channel info or delete request) was refused before its role handler
-	// ran; Status and Reason say how. Subscribers have SubscriberRefused.
+	// ran; Status and Reason say how, and Transport names the role it
+	// asked for ("publish", "info", "refused", ...). Subscribers have
+	// SubscriberRefused.
 	RequestRefused
 
 	numKinds

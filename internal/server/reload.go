@@ -65,6 +65,9 @@ func (s *Server) Reload(cfg *config.Config, storeFor StoreFor) error {
 		}
 		routers[i] = rr
 	}
+	if err := s.applyOps(cfg); err != nil {
+		return err
+	}
 	// Everything is built: put it in force.
 	for i, rr := range routers {
 		s.routers[i].Store(rr)

@@ -26,7 +26,7 @@ func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
 		l := &sc.Locations[i]
 		pats[i] = l.Pattern
 		var st store.Store
-		if !l.StubStatus { // a status page keeps no channels
+		if l.ServesChannels() { // a status, metrics or health page keeps none
 			var err error
 			if st, err = storeFor(l); err != nil {
 				return nil, err
@@ -47,6 +47,17 @@ type handler struct {
 // ServeHTTP matches a request to its route, runs it through the route's
 // stages and hands it to its role.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if l := h.s.alog.Load(); l != nil {
+		lw := &logWriter{ResponseWriter: w, r: r, log: l, start: h.s.now()}
+		h.serve(lw, r)
+		lw.done(h.s.now())
+		return
+	}
+	h.serve(w, r)
+}
+
+// serve is ServeHTTP without the access log.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 	s := h.s
 	rr := s.routers[h.block].Load()
 	i, caps, ok := rr.matcher.Match(r.URL.Path)
@@ -77,6 +88,8 @@ func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
 		route.PublishSocket: func(w http.ResponseWriter, q *route.Request) { s.websocket(w, q, nil) },
 		route.Options:       s.options,
 		route.Status:        func(w http.ResponseWriter, q *route.Request) { s.stubStatus(w, q.HTTP) },
+		route.Metrics:       s.serveMetrics,
+		route.Health:        s.serveHealth,
 	}
 }
 
@@ -111,6 +124,9 @@ func (s *Server) refuse(w http.ResponseWriter, q *route.Request, rf *route.Refus
 			e.Group, e.Channel = q.Channels[0].Key.Group, q.Channels[0].Key.ID
 		}
 		s.emit(e)
+	} else {
+		s.emit(events.Event{Kind: events.RequestRefused, Transport: q.Role.String(), Location: q.Route.Name,
+			Remote: q.HTTP.RemoteAddr, Status: rf.Status, Reason: rf.Reason, Channels: len(q.Channels)})
 	}
 	plainError(w, rf.Status, rf.Message)
 }
