@@ -12,11 +12,13 @@ import (
 
 func main() {
 	// SIGINT and SIGTERM stop the server gracefully; SIGHUP makes it
-	// re-read its configuration.
+	// re-read its configuration; SIGUSR1 (on Unix) reopens the log files.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	reload := make(chan os.Signal, 1)
 	signal.Notify(reload, syscall.SIGHUP)
-	code := cli.RunWith(ctx, os.Args[1:], os.Stdout, os.Stderr, cli.Signals{Reload: reload})
+	reopen := make(chan os.Signal, 1)
+	notifyReopen(reopen)
+	code := cli.RunWith(ctx, os.Args[1:], os.Stdout, os.Stderr, cli.Signals{Reload: reload, Reopen: reopen})
 	stop()
 	os.Exit(code)
 }

@@ -53,6 +53,9 @@ type Signals struct {
 	// Reload receives a value each time the configuration is to be read
 	// again and put in force (SIGHUP); nil never reloads.
 	Reload <-chan os.Signal
+	// Reopen receives a value each time the log files are to be reopened
+	// (SIGUSR1, after log rotation moved them); nil never reopens.
+	Reopen <-chan os.Signal
 }
 
 // Run runs the command line args (without the program name) and returns the
@@ -195,7 +198,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, sig Sig
 		fmt.Fprintf(stderr, "herald: %v\n", err)
 		return ExitUsage
 	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: log})
+	a, err := app.New(ctx, cfg, app.Options{Logger: log, Stderr: stderr})
 	if err != nil {
 		fmt.Fprintf(stderr, "herald: %v\n", err)
 		return ExitUsage
@@ -224,6 +227,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, sig Sig
 				return
 			case <-sig.Reload:
 				reload(ctx, a, load, level, log, *file)
+			case <-sig.Reopen:
+				if err := a.ReopenLogs(); err != nil {
+					log.Error("log files not reopened", "err", err)
+				} else {
+					log.Info("log files reopened")
+				}
 			}
 		}
 	}()
