@@ -1,9 +1,11 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +119,48 @@ servers:
 	if up, node := redisUp(); up != 0 || node != 0 {
 		t.Errorf("with Redis stopped: herald_redis_up %v, herald_redis_node_up{node=%q} %v, want 0 and 0", up, rs.Addr, node)
 	}
+}
+
+// TestReloadSwitchesAccessLogAndStartsMetrics: a reload that turns on the
+// access log and adds a metrics location puts both in force for the
+// requests after it; one that moves the log writes to the new file.
+func TestReloadSwitchesAccessLogAndStartsMetrics(t *testing.T) {
+	dir := t.TempDir()
+	first, second := dir+"/first.log", dir+"/second.log"
+	conf := func(top, extra string) string {
+		return top + `
+shutdown_timeout: 2s
+access_log_format: "$request_method $uri $status"
+servers:
+  - listen: 127.0.0.1:0
+    locations:
+      - {location: "~ ^/pub/(\\w+)$", publisher: true, channel_id: $1}
+` + extra
+	}
+	a := start(t, parse(t, conf("", "")), app.Options{})
+	base := "http://" + a.Addrs()[0].String()
+	if code, _, _ := get(t, "GET", base+"/metrics", ""); code != http.StatusNotFound {
+		t.Fatalf("metrics before the reload: %d, want 404", code)
+	}
+	if err := a.Reload(context.Background(), parse(t, conf("access_log: "+first, `      - {location: "= /metrics", metrics: on}`+"\n"))); err != nil {
+		t.Fatal(err)
+	}
+	get(t, "POST", base+"/pub/a", "x")
+	if code, body, _ := get(t, "GET", base+"/metrics", ""); code != http.StatusOK || !strings.Contains(body, "herald_messages_published_total 1\n") {
+		t.Errorf("metrics after the reload: %d, want 200 with the publish counted:\n%s", code, body)
+	}
+	waitContent := func(path, want string) {
+		t.Helper()
+		var got []byte
+		if !waitUntil(5*time.Second, func() bool { got, _ = os.ReadFile(path); return string(got) == want }) {
+			t.Fatalf("%s holds %q, want %q", path, got, want)
+		}
+	}
+	waitContent(first, "POST /pub/a 202\nGET /metrics 200\n")
+	if err := a.Reload(context.Background(), parse(t, conf("access_log: "+second, ""))); err != nil {
+		t.Fatal(err)
+	}
+	get(t, "POST", base+"/pub/a", "y")
+	waitContent(second, "POST /pub/a 202\n")
+	waitContent(first, "POST /pub/a 202\nGET /metrics 200\n")
 }

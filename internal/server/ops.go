@@ -74,8 +74,8 @@ func (s *Server) applyAccessLog(cfg *config.Config) error {
 		}
 	}
 	if old := s.alog.Swap(next); old != nil {
-		// Lines of requests still running go to the old log until they
-		// end; it is closed once it can no longer be picked up.
+		// Requests and streams still running keep writing to the old
+		// log; it stays open until Stop.
 		s.oldLogs = append(s.oldLogs, old)
 	}
 	s.alogKey = want
