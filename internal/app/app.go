@@ -15,7 +15,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
@@ -148,6 +150,39 @@ func (a *App) Config() *config.Config {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.cfg
+}
+
+// ListenerFiles returns copies of the App's listening sockets, by
+// configured listen address, for a new process to inherit.
+func (a *App) ListenerFiles() (map[string]*os.File, error) { return a.srv.ListenerFiles() }
+
+// StopAccepting closes the App's listeners, which a new process accepts on
+// now, and returns the newest Unix second its message ids used (the new
+// process numbers its messages after it).
+func (a *App) StopAccepting() int64 {
+	a.srv.StopAccepting()
+	return time.Now().Unix() + 1 // a publish finishing now may still take this second
+}
+
+// NumberAfter makes the App's stores number new messages after Unix
+// second sec (see StopAccepting). Stores whose ids are shared (Redis) need
+// nothing.
+func (a *App) NumberAfter(sec int64) {
+	for _, st := range a.stores.order {
+		if n, ok := st.(interface{ NumberAfter(int64) }); ok {
+			n.NumberAfter(sec)
+		}
+	}
+}
+
+// Handover ends the App after a new process took over its listeners:
+// subscribers are ended at random moments within spread (long-polls with
+// their timeout answer, streams with a reconnect hint) and the stores are
+// closed. See server.Server.Handover.
+func (a *App) Handover(ctx context.Context, spread time.Duration) error {
+	err := a.srv.Handover(ctx, spread)
+	a.Stop(ctx)
+	return err
 }
 
 // Addrs returns the addresses the App listens on, in configuration order.

@@ -128,3 +128,79 @@ func appendInfo(b []byte, f Format, info store.Info, id string, now time.Time) [
 	b = append(b, "\r\nlast message id: "...)
 	return append(b, id...)
 }
+
+// AppendGroup writes in format f a channel group's counts and limits, as
+// Nchan's group location answers (nchan_group_location). Disk space used is
+// always 0: Herald keeps no messages on disk.
+func AppendGroup(b []byte, f Format, st store.GroupStats, l store.GroupLimits) []byte {
+	vals := [...]int64{int64(st.Channels), int64(st.Subscribers), int64(st.Messages), st.MessageBytes, 0,
+		l.Channels, l.Subscribers, l.Messages, l.MessageBytes, l.DiskBytes}
+	parts := groupParts(f)
+	for i, v := range vals {
+		b = append(b, parts[i]...)
+		b = strconv.AppendInt(b, v, 10)
+	}
+	return append(b, parts[len(vals)]...)
+}
+
+// groupParts returns group format f: the text before each of the ten
+// numbers, and after the last.
+func groupParts(f Format) [11]string {
+	switch f {
+	case JSON:
+		return [...]string{
+			"{\r\n  \"channels\": ",
+			",\r\n  \"subscribers\": ",
+			",\r\n  \"messages\": ",
+			",\r\n  \"messages_memory\": ",
+			",\r\n  \"messages_disk\": ",
+			",\r\n  \"limits\": {\r\n    \"channels\": ",
+			",\r\n    \"subscribers\": ",
+			",\r\n    \"messages\": ",
+			",\r\n    \"messages_memory\": ",
+			",\r\n    \"messages_disk\": ",
+			"\r\n  }\r\n}",
+		}
+	case YAML:
+		return [...]string{
+			"---\r\nchannels: ",
+			"\r\nsubscribers: ",
+			"\r\nmessages: ",
+			"\r\nmessages_memory: ",
+			"\r\nmessages_disk: ",
+			"\r\nlimits:\r\n  channels: ",
+			"\r\n  subscribers: ",
+			"\r\n  messages: ",
+			"\r\n  messages_memory: ",
+			"\r\n  messages_disk: ",
+			"\r\n\r\n",
+		}
+	case XML:
+		return [...]string{
+			"<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\r\n<group>\r\n  <channels>",
+			"</channels>\r\n  <subscribers>",
+			"</subscribers>\r\n  <messages>",
+			"</messages>\r\n  <messages_memory>",
+			"</messages_memory>\r\n  <messages_disk>",
+			"</messages_disk>\r\n  <limits>\r\n    <channels>",
+			"</channels>\r\n    <subscribers>",
+			"</subscribers>\r\n    <messages>",
+			"</messages>\r\n    <messages_memory>",
+			"</messages_memory>\r\n    <messages_disk>",
+			"</messages_disk>\r\n  </limits>\r\n</group>",
+		}
+	}
+	return [...]string{
+		"channels: ",
+		"\r\nsubscribers: ",
+		"\r\nmessages: ",
+		"\r\nshared memory used by messages: ",
+		" bytes\r\ndisk space used by messages: ",
+		" bytes\r\nlimits:\r\n  max channels: ",
+		"\r\n  max subscribers: ",
+		"\r\n  max messages: ",
+		"\r\n  max messages shared memory: ",
+		"\r\n  max messages disk space: ",
+		"\r\n",
+	}
+}

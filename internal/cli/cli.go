@@ -1,5 +1,5 @@
 // Package cli implements the herald command line: serve, config check,
-// config defaults, config docs, bench and version.
+// config defaults, config docs, bench, token, channel-id and version.
 package cli
 
 import (
@@ -13,10 +13,12 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldpush/herald/internal/app"
 	"github.com/heraldpush/herald/internal/bench"
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/handoff"
 	"github.com/heraldpush/herald/internal/server"
 )
 
@@ -39,6 +41,8 @@ Usage:
   herald config defaults                     print the built-in configuration
   herald config docs                         print the configuration key reference
   herald bench SCENARIO [flags]              load a server: fanout, publish, idle, channels, churn
+  herald token --secret S --sub CH [flags]   mint a signed token (JWT) for testing
+  herald channel-id [-n COUNT]               print a fresh, unguessable channel id
   herald version                             print the version
 
 Without a file Herald listens on 127.0.0.1:8080 with:
@@ -53,6 +57,10 @@ type Signals struct {
 	// Reload receives a value each time the configuration is to be read
 	// again and put in force (SIGHUP); nil never reloads.
 	Reload <-chan os.Signal
+	// Upgrade receives a value when the server is to hand its listening
+	// sockets to a new process of the (new) executable and end (SIGUSR2);
+	// nil never upgrades.
+	Upgrade <-chan os.Signal
 	// Reopen receives a value each time the log files are to be reopened
 	// (SIGUSR1, after log rotation moved them); nil never reopens.
 	Reopen <-chan os.Signal
@@ -78,6 +86,10 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, sig S
 		return configCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
+	case "token":
+		return tokenCmd(args[1:], stdout, stderr)
+	case "channel-id":
+		return channelIDCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return ExitOK
@@ -198,10 +210,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, sig Sig
 		fmt.Fprintf(stderr, "herald: %v\n", err)
 		return ExitUsage
 	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: log, Stderr: stderr})
+	inherited, parent, err := handoff.FromEnv()
+	if err != nil {
+		log.Error("cannot take over the old process's listeners", "err", err)
+		return ExitFailure
+	}
+	a, err := app.New(ctx, cfg, app.Options{Logger: log, Listeners: inherited, Stderr: stderr})
 	if err != nil {
 		fmt.Fprintf(stderr, "herald: %v\n", err)
 		return ExitUsage
+	}
+	if parent != nil {
+		// A binary upgrade: say ready, wait until the old process stopped
+		// accepting, and number messages after its.
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		sec, err := parent.Ready(rctx)
+		cancel()
+		if err != nil {
+			log.Warn("taking over without the old process's word", "err", err)
+		}
+		a.NumberAfter(sec)
 	}
 	if err := a.Start(ctx); err != nil {
 		log.Error("cannot start", "err", err)
@@ -217,10 +245,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, sig Sig
 		defer removePIDFile(cfg.PIDFile)
 	}
 	log.Info("herald started", "version", Version, "config", configName(*file), "pid", os.Getpid())
-	wctx, stopReloads := context.WithCancel(ctx)
-	reloads := make(chan struct{})
+	wctx, stopSignals := context.WithCancel(ctx)
+	signals := make(chan struct{})
 	go func() {
-		defer close(reloads)
+		defer close(signals)
 		for {
 			select {
 			case <-wctx.Done():
@@ -233,18 +261,63 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, sig Sig
 				} else {
 					log.Info("log files reopened")
 				}
+			case <-sig.Upgrade:
+				if upgrade(ctx, a, log, stdout, stderr) {
+					stopSignals() // a.Wait returns: the new process serves
+					return
+				}
 			}
 		}
 	}()
-	err = a.Wait(ctx)
-	stopReloads()
-	<-reloads
+	err = a.Wait(wctx)
+	stopSignals()
+	<-signals
 	if err != nil {
 		log.Error("server failed", "err", err)
 		return ExitFailure
 	}
 	log.Info("herald stopped")
 	return ExitOK
+}
+
+// upgrade starts the executable again as a new process that inherits the
+// listening sockets, hands over to it once it is ready, and ends this
+// server's subscribers over upgrade_drain_time. It reports whether the new
+// process took over; if not, this one goes on serving.
+func upgrade(ctx context.Context, a *app.App, log *slog.Logger, stdout, stderr io.Writer) bool {
+	log.Info("binary upgrade: starting a new process")
+	files, err := a.ListenerFiles()
+	if err != nil {
+		log.Error("binary upgrade failed; this process goes on serving", "err", err)
+		return false
+	}
+	child, err := handoff.Start(files, stdout, stderr)
+	for _, f := range files {
+		f.Close()
+	}
+	if err != nil {
+		log.Error("binary upgrade failed; this process goes on serving", "err", err)
+		return false
+	}
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = child.WaitReady(rctx)
+	cancel()
+	if err != nil {
+		child.Abandon()
+		log.Error("binary upgrade failed; this process goes on serving", "err", err)
+		return false
+	}
+	if err := child.Go(a.StopAccepting()); err != nil {
+		log.Warn("binary upgrade: the new process may not have heard it can go", "err", err)
+	}
+	cfg := a.Config()
+	log.Info("binary upgrade: the new process accepts; ending this one's subscribers", "pid", child.Pid(), "upgrade_drain_time", cfg.UpgradeDrainTime)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.UpgradeDrainTime+max(cfg.ShutdownTimeout, time.Second))
+	defer cancel()
+	if err := a.Handover(dctx, cfg.UpgradeDrainTime); err != nil {
+		log.Warn("binary upgrade: some clients did not finish in time", "err", err)
+	}
+	return true
 }
 
 // reload re-reads the configuration and puts it in force, or logs in one

@@ -110,6 +110,7 @@ func TestCommands(t *testing.T) {
 	}
 
 	t.Run("serve with Redis locations", func(t *testing.T) { testServeRedis(t, bin) })
+	t.Run("token and channel-id", func(t *testing.T) { testTokenCommands(t, bin) })
 
 	t.Run("port in use exits 1", func(t *testing.T) {
 		srv, addr := startHerald(t, bin, "--listen", "127.0.0.1:0")
@@ -121,6 +122,7 @@ func TestCommands(t *testing.T) {
 	})
 
 	t.Run("SIGHUP and herald reload", func(t *testing.T) { testReload(t, bin) })
+	t.Run("SIGUSR2 binary upgrade", func(t *testing.T) { testUpgrade(t, bin) })
 
 	t.Run("serve and SIGTERM", func(t *testing.T) {
 		srv, addr := startHerald(t, bin, "--listen", "127.0.0.1:0")
@@ -298,6 +300,10 @@ func testReload(t *testing.T, bin string) {
 	write(conf("first"))
 	srv, addr := startHerald(t, bin, "-c", file)
 	base := "http://" + addr
+	waitCond(t, 5*time.Second, "pid_file written", func() bool {
+		_, err := os.Stat(pidFile)
+		return err == nil
+	})
 	pid, err := os.ReadFile(pidFile)
 	if err != nil || strings.TrimSpace(string(pid)) != fmt.Sprint(srv.cmd.Process.Pid) {
 		t.Fatalf("pid_file holds %q (%v), want %d", pid, err, srv.cmd.Process.Pid)
@@ -372,5 +378,18 @@ func testReload(t *testing.T, bin string) {
 	stopHerald(t, srv)
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("pid_file still there after the server stopped: %v", err)
+	}
+}
+
+// waitCond polls cond until it holds, failing the test after within.
+func waitCond(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
 	}
 }

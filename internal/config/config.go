@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/heraldpush/herald/internal/location"
+	"github.com/heraldpush/herald/internal/token"
 )
 
 // Config is a whole configuration.
@@ -26,6 +27,7 @@ type Config struct {
 	LogLevel          string
 	LogFormat         string
 	PIDFile           string
+	UpgradeDrainTime  time.Duration
 	RedisUpstreams    map[string]RedisUpstream
 	Servers           []Server
 
@@ -429,6 +431,13 @@ func (ix *index) location(n *yaml.Node, base *Location) (Location, error) {
 	if err := l.validate(); err != nil {
 		return Location{}, nodeErr(n, "location %q: %v", l.Pattern, err)
 	}
+	if l.Token.Enabled() && !l.StubStatus {
+		v, err := token.Compile(l.Token)
+		if err != nil {
+			return Location{}, nodeErr(n, "location %q: %v", l.Pattern, err)
+		}
+		l.TokenVerifier = v
+	}
 	return l, nil
 }
 
@@ -439,7 +448,10 @@ func (l *Location) validate() error {
 	if !l.ServesChannels() {
 		return nil
 	}
-	if !l.Publisher.Enabled() && l.Subscriber == 0 {
+	if l.GroupLocation != 0 && (l.Publisher.Enabled() || l.Subscriber != 0) {
+		return errors.New("group_location goes in a location of its own, without publisher, subscriber or pubsub")
+	}
+	if !l.Publisher.Enabled() && l.Subscriber == 0 && l.GroupLocation == 0 {
 		return errors.New("needs publisher, subscriber, pubsub or stub_status")
 	}
 	if l.Publisher.Enabled() && len(l.PublisherChannelID) == 0 && len(l.ChannelID) == 0 {
@@ -455,7 +467,7 @@ func (l *Location) validate() error {
 		return fmt.Errorf("min_message_buffer_length %d is more than message_buffer_length %d", l.MinMessageBufferLength, l.MessageBufferLength)
 	}
 	caps := l.Pattern.Captures()
-	for _, set := range [][]location.Expr{l.ChannelID, l.PublisherChannelID, l.SubscriberChannelID, {l.ChannelGroup}} {
+	for _, set := range [][]location.Expr{l.ChannelID, l.PublisherChannelID, l.SubscriberChannelID, {l.ChannelGroup}, l.GroupMax[:]} {
 		for _, e := range set {
 			if n := e.MaxCapture(); n > caps {
 				return fmt.Errorf("%q uses $%d but the location pattern has %d capture group(s)", e, n, caps)

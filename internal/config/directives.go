@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/internal/token"
 )
 
 // Publisher says which publishing protocols a location accepts.
@@ -102,6 +103,18 @@ type Location struct {
 	RedisIdleChannelCacheTimeout time.Duration
 	RedisFollowTimeout           time.Duration
 	RedisWaitForReplica          bool
+
+	// ChannelGroupAccounting turns on the group counts and limits of the
+	// location's channel group; GroupLocation makes it a group location;
+	// GroupMax are the group_max_* values (empty: not set).
+	ChannelGroupAccounting bool
+	GroupLocation          GroupOps
+	GroupMax               [NumGroupLimits]location.Expr
+
+	// Token is the location's signed-token settings (token_*); when
+	// token_alg is set, TokenVerifier is them compiled, keys loaded.
+	Token         token.Settings
+	TokenVerifier *token.Verifier
 }
 
 // Scope says where a directive may appear.
@@ -318,6 +331,22 @@ func Directives() []Directive {
 					return nil
 				}
 				return nodeErr(n, "log_level %q: want debug, info, warn or error", s)
+			},
+		},
+		{
+			Name: "upgrade_drain_time", Scope: ScopeGlobal, Default: "10s",
+			Doc: "After a binary upgrade (SIGUSR2), the time over which the old process ends its subscribers, each at a random moment (long-polls with their timeout answer, EventSource with a retry hint, WebSocket with close 1012), so they reconnect to the new process spread out.",
+			setGlob: func(c *Config, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				d, err := ParseDuration(s)
+				if err != nil {
+					return nodeErr(n, "%v", err)
+				}
+				c.UpgradeDrainTime = d
+				return nil
 			},
 		},
 		{
@@ -561,6 +590,21 @@ func Directives() []Directive {
 			Doc:    "Subscribers may only subscribe to channels a publisher created (by publishing or by PUT); others get 403.",
 			setLoc: boolKey(func(l *Location) *bool { return &l.SubscribeExistingChannelsOnly }),
 		},
+		{
+			Name: "channel_group_accounting", Default: "off",
+			Doc:    "Counts the channels, subscribers, buffered messages and their memory of the location's channel group (`channel_group`) and enforces its `group_max_*` limits: a publish or subscribe past one gets 403 saying which. On Redis the counts and limits are cluster-wide (every node's channels and subscribers); checking them costs a scan of the group's channels in Redis. Off: no check, nothing read (publishing pays nothing). See docs/groups.md.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.ChannelGroupAccounting }),
+		},
+		{
+			Name: "group_location", Default: "off",
+			Doc:    "Makes the location a group location for its `channel_group` (needs `channel_group_accounting`, else 403 `Channel group accounting is disabled.`): GET answers the group's counts and limits in text, JSON, XML or YAML by Accept, POST sets its limits from the location's `group_max_*` values and answers the same, DELETE deletes every channel of the group and answers the counts from before. `true` allows all three; or a list of `get`, `set`, `delete` (others get 403).",
+			setLoc: setGroupLocation,
+		},
+		groupMaxDirective(GroupMaxChannels),
+		groupMaxDirective(GroupMaxSubscribers),
+		groupMaxDirective(GroupMaxMessages),
+		groupMaxDirective(GroupMaxMessagesMemory),
+		groupMaxDirective(GroupMaxMessagesDisk),
 		{
 			Name: "max_channel_subscribers", Default: "0",
 			Doc:    "Most subscribers a channel may have at once; more get 403. 0: no limit.",
@@ -845,6 +889,108 @@ func Directives() []Directive {
 			Name: "send_timeout", Default: "10s",
 			Doc:    "A streaming subscriber that accepts no data while a write waits this long (at least half of it: deadlines are renewed once half spent) is too slow: it is disconnected (logged and counted) instead of holding memory or slowing others.",
 			setLoc: durationKey(func(l *Location) *time.Duration { return &l.SendTimeout }),
+		},
+		{
+			Name: "token_alg", Default: "",
+			Doc: "Require a signed token (JWT) on this location, signed with this algorithm and no other (the token's own `alg` is never trusted): " + token.Algorithms + ". Subscribers need a token whose claims grant each channel they subscribe to, publishers (publish, channel info, delete) one that grants publishing; without one the answer is 401, with one that does not grant the channel 403 (docs/tokens.md). Empty or `off`: no token is needed. The key is `token_key`, `token_secret` or `token_jwks` (exactly one).",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				s = strings.TrimSpace(s)
+				if b, err := ParseBool(s); err == nil && !b || s == "" {
+					l.Token.Alg = ""
+					return nil
+				}
+				l.Token.Alg = s
+				return nil
+			},
+		},
+		{
+			Name: "token_key", Default: "",
+			Doc: "PEM file of the key tokens are verified with: a public key (`PUBLIC KEY`, `RSA PUBLIC KEY`), a certificate, or a private key (its public half is used) for RS*, PS*, ES* and EdDSA; for HS* the file's content (less a final newline) is the secret. Read at start and again on each reload (SIGHUP), which is how keys are rotated.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.Token.Key = strings.TrimSpace(s)
+				return nil
+			},
+		},
+		{
+			Name: "token_secret", Default: "",
+			Doc: "The HMAC secret of HS256, HS384 or HS512 tokens, written here: at least as many bytes as the hash (32, 48, 64). Prefer `token_key` with a file readable only by Herald.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.Token.Secret = s
+				return nil
+			},
+		},
+		{
+			Name: "token_jwks", Default: "",
+			Doc: "JWK Set file (RFC 7517) of the keys tokens are verified with: the keys of `token_alg`'s type (RSA, EC, OKP Ed25519, oct) whose `alg` and `use`, when given, fit. A token's `kid` picks its key; without one every key is tried. Read at start and again on each reload (SIGHUP), which is how keys are rotated.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.Token.JWKS = strings.TrimSpace(s)
+				return nil
+			},
+		},
+		{
+			Name: "token_from", Default: "bearer cookie:herald_token arg:token",
+			Doc: "Where a request's token is read from, first found wins: `bearer` (`Authorization: Bearer TOKEN`), `cookie:NAME`, `arg:NAME` (a query argument: what browsers' EventSource and WebSocket can send) and `header:NAME` (a header holding the token alone).",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				vals, err := scalars(n, true)
+				if err != nil {
+					return err
+				}
+				srcs := make([]token.Source, 0, len(vals))
+				for _, v := range vals {
+					src, err := token.ParseSource(v)
+					if err != nil {
+						return nodeErr(n, "%v", err)
+					}
+					srcs = append(srcs, src)
+				}
+				l.Token.Sources = srcs
+				return nil
+			},
+		},
+		{
+			Name: "token_leeway", Default: "5s",
+			Doc:    "Clock difference allowed when checking a token's `exp`, `nbf` and `iat`.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.Token.Leeway }),
+		},
+		{
+			Name: "token_issuer", Default: "",
+			Doc: "When set, a token's `iss` must be this.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.Token.Issuer = s
+				return nil
+			},
+		},
+		{
+			Name: "token_audience", Default: "",
+			Doc: "When set, a token's `aud` must include this.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.Token.Audience = s
+				return nil
+			},
 		},
 	}
 }

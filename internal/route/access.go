@@ -22,6 +22,10 @@ type Access struct {
 	variable bool
 	// expose is the Access-Control-Expose-Headers value.
 	expose string
+	// tokenHeaders are the request headers a token may come in
+	// (Authorization, a token_from header), added to a preflight's
+	// Access-Control-Allow-Headers.
+	tokenHeaders string
 }
 
 func newAccess(l *config.Location) Access {
@@ -111,6 +115,9 @@ func (rt *Route) Preflight(hd http.Header, r *http.Request) {
 	}
 	const subscriberHeaders = "If-None-Match, If-Modified-Since, Content-Type, Cache-Control, X-EventSource-Event, Etag, Last-Event-ID"
 	switch {
+	case rt.GroupOps != 0:
+		hd.Set("Access-Control-Allow-Headers", "Accept, Content-Type")
+		hd.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
 	case rt.Publisher.HTTP && rt.Subscriber.Transports != 0:
 		hd.Set("Access-Control-Allow-Headers", subscriberHeaders)
 		hd.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
@@ -120,6 +127,9 @@ func (rt *Route) Preflight(hd http.Header, r *http.Request) {
 	default:
 		hd.Set("Access-Control-Allow-Headers", subscriberHeaders)
 		hd.Set("Access-Control-Allow-Methods", "GET")
+	}
+	if rt.Access.tokenHeaders != "" {
+		hd.Set("Access-Control-Allow-Headers", hd.Get("Access-Control-Allow-Headers")+", "+rt.Access.tokenHeaders)
 	}
 }
 

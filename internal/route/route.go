@@ -2,14 +2,16 @@
 // location does, provisioned once from its configuration, and the ordered
 // stages every request on it goes through before its role handler runs:
 //
-//	access (origin check) → channel resolution → limits → role
+//	access (origin check) → channel resolution → limits → token → role
 //
 // Access refuses what the location never serves (a forbidden origin).
 // Channel resolution evaluates the location's channel id expressions into
 // channel specs: the channel's key (group and id) and, for a subscriber,
 // where it starts (the message id the request carries, or the location's
 // first-message rule). Limits refuse what resolved but is not allowed (an id
-// too long). The role handler (in package server) publishes, answers
+// too long). The token stage (only on locations with token_alg) refuses a
+// request without a valid signed token granting each of its channels for
+// its role. The role handler (in package server) publishes, answers
 // channel info, deletes, or serves a subscriber with the transport chosen
 // here.
 //
@@ -55,6 +57,8 @@ const (
 	Options
 	// Status: a stub_status location.
 	Status
+	// GroupLocation: a request to a group location (group_location).
+	GroupLocation
 	// Metrics: a metrics location (Prometheus).
 	Metrics
 	// Health: a health location (live or ready).
@@ -64,7 +68,7 @@ const (
 	NumRoles
 )
 
-var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "metrics", "health"}
+var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "metrics", "health"}
 
 // String names the role.
 func (r Role) String() string {
@@ -107,6 +111,13 @@ type Route struct {
 	IDs        IDs
 	Publisher  Publisher
 	Subscriber Subscriber
+
+	// Group is the location's channel group accounting
+	// (channel_group_accounting); nil when off.
+	Group *GroupAccounting
+	// GroupOps are what a group location allows (group_location); 0 for
+	// other locations.
+	GroupOps config.GroupOps
 
 	// stages is the pipeline: stages[:channelStages] run for every
 	// request, the rest for requests that name channels.
@@ -237,6 +248,11 @@ func Provision(l *config.Location, st store.Store) *Route {
 	} else {
 		rt.Allow = "GET, OPTIONS"
 	}
+	rt.Group = newGroupAccounting(l, st)
+	rt.GroupOps = l.GroupLocation
+	if rt.GroupOps != 0 {
+		rt.Allow = "GET, POST, DELETE"
+	}
 	if !rt.Status || len(rt.Access.Origins) > 0 {
 		rt.stages = append(rt.stages, originStage{})
 	}
@@ -246,6 +262,13 @@ func Provision(l *config.Location, st store.Store) *Route {
 	}
 	rt.channelStages = len(rt.stages)
 	rt.stages = append(rt.stages, resolveStage{}, limitStage{})
+	if l.TokenVerifier != nil {
+		rt.stages = append(rt.stages, newTokenStage(l.TokenVerifier))
+		rt.Access.tokenHeaders = tokenHeaders(l.TokenVerifier)
+	}
+	if rt.Group != nil { // after authorization: only authorized requests set limits
+		rt.stages = append(rt.stages, groupStage{})
+	}
 	return rt
 }
 
@@ -298,6 +321,9 @@ type Refusal struct {
 	Reason string
 	// Header holds headers to add to the answer.
 	Header http.Header
+	// Raw sends Message as the whole body, as Nchan sends its own
+	// messages: Content-Type text/plain, no newline added.
+	Raw bool
 }
 
 // Error implements error.
@@ -346,7 +372,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 			return q, refuse(http.StatusForbidden, "role", "Publishing is not allowed here.")
 		}
 		return q, refuse(http.StatusForbidden, "role", "This location does not allow that kind of subscriber.")
-	case Status, Options, Metrics, Health:
+	case Status, Options, GroupLocation, Metrics, Health:
 		return q, nil
 	}
 	for _, st := range rt.stages[rt.channelStages:] {
@@ -375,6 +401,12 @@ func (rt *Route) classify(r *http.Request) (Role, config.Transport) {
 	}
 	if rt.Health != "" {
 		return Health, 0
+	}
+	if rt.GroupOps != 0 {
+		if r.Method == http.MethodOptions {
+			return Options, 0
+		}
+		return GroupLocation, 0
 	}
 	switch r.Method {
 	case http.MethodGet:

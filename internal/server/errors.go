@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 )
 
@@ -33,6 +34,9 @@ func plainError(w http.ResponseWriter, status int, msg string) {
 
 // storeError maps a store error to a response.
 func storeError(err error) *httpError {
+	if rf, ok := errors.AsType[*route.Refusal](err); ok {
+		return &httpError{rf.Status, rf.Message}
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return &httpError{http.StatusNotFound, ""}

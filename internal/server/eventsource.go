@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
@@ -34,6 +36,10 @@ func (f *esFormat) ping() []byte {
 }
 
 func (f *esFormat) end(e streamEnd) []byte {
+	if e.restart {
+		// Reconnect soon, each client after its own delay.
+		return fmt.Appendf(nil, "retry: %d\n\n", 100+rand.N(900))
+	}
 	if e.status == 0 {
 		return nil
 	}

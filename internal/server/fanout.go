@@ -233,7 +233,11 @@ func (g *fanWriter) run() {
 				return
 			}
 		case <-g.s.quit:
-			g.shutdown()
+			if g.s.handover.spread.Load() > 0 {
+				g.handOff()
+			} else {
+				g.shutdown()
+			}
 			return
 		}
 	}
@@ -256,6 +260,31 @@ func (g *fanWriter) shutdown() {
 		}
 		g.members = g.members[:0]
 		if ended >= n {
+			return
+		}
+		<-g.kick
+	}
+}
+
+// handOff gives every member, including those still on their way in, a
+// goroutine of its own, as in a handover: each ends at its own moment (see
+// Server.Handover) and goes on receiving until then.
+func (g *fanWriter) handOff() {
+	n := g.retire()
+	for moved := 0; ; {
+		g.mu.Lock()
+		joining := g.joining
+		g.joining, g.leaving = nil, nil
+		g.mu.Unlock()
+		for _, st := range append(g.members, joining...) {
+			st.slot = -1
+			st.direct.onGone(nil)
+			st.fw = nil
+			go st.run()
+			moved++
+		}
+		g.members = g.members[:0]
+		if moved >= n {
 			return
 		}
 		<-g.kick

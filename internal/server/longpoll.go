@@ -25,6 +25,7 @@ func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, inte
 		defer t.Stop()
 		timeout = t.C
 	}
+	quit := s.quit
 	for {
 		m, idx, waits, err := ss.next()
 		if err != nil {
@@ -49,7 +50,7 @@ func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, inte
 			s.writeStatus(w, q, ss, http.StatusNotModified)
 			return
 		}
-		switch s.waitAny(waits, r.Context().Done(), timeout, nil) {
+		switch s.waitAnyQuit(waits, r.Context().Done(), timeout, nil, quit) {
 		case clientGone:
 			ss.end(endClientGone)
 			return
@@ -58,6 +59,12 @@ func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, inte
 			s.writeStatus(w, q, ss, http.StatusRequestTimeout)
 			return
 		case shuttingDown:
+			if d := s.handoverDelay(); d != nil {
+				// Another process took over: answer as a timeout, at a
+				// random moment, and the client polls again there.
+				quit, timeout = nil, d
+				continue
+			}
 			ss.end(endShutdown)
 			w.Header().Set("Retry-After", "1")
 			pollHeaders(w.Header(), q, ss.cursorID(), http.StatusServiceUnavailable)

@@ -62,6 +62,11 @@ func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.Chan
 	}
 	p.Deflate = rt.Publisher.Deflate
 	out := published{status: http.StatusAccepted, info: newChannelsInfo(len(keys))}
+	if rt.Group != nil {
+		if err := rt.Group.CheckPublish(ctx, rt.Store, keys, p); err != nil {
+			return out, err
+		}
+	}
 	timed := s.events.Wants(events.MessagePublished) || s.events.Wants(events.StoreOp)
 	for _, k := range keys {
 		var start time.Time
@@ -120,6 +125,10 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 		EventName:   r.Header.Get("X-EventSource-Event"),
 	}
 	res, err := s.publish(ctx, rt, q.Keys(), p, "http", r.RemoteAddr)
+	if rf, ok := errors.AsType[*route.Refusal](err); ok {
+		s.refuse(w, q, rf) // a group limit
+		return
+	}
 	if err != nil {
 		storeError(err).write(w)
 		return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/heraldpush/herald/internal/config"
@@ -31,6 +32,9 @@ func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
 			if st, err = storeFor(l); err != nil {
 				return nil, err
 			}
+			if l.ChannelGroupAccounting && !route.AccountsGroups(st) {
+				return nil, fmt.Errorf("location %s (line %d): channel_group_accounting: its store keeps no group counts", l.Pattern, l.Line)
+			}
 		}
 		rr.routes = append(rr.routes, route.Provision(l, st))
 	}
@@ -59,6 +63,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve is ServeHTTP without the access log.
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 	s := h.s
+	if s.handover.started.Load() {
+		// Another process accepts now: the client's next request goes there.
+		w.Header().Set("Connection", "close")
+	}
 	rr := s.routers[h.block].Load()
 	i, caps, ok := rr.matcher.Match(r.URL.Path)
 	if !ok {
@@ -88,6 +96,7 @@ func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
 		route.PublishSocket: func(w http.ResponseWriter, q *route.Request) { s.websocket(w, q, nil) },
 		route.Options:       s.options,
 		route.Status:        func(w http.ResponseWriter, q *route.Request) { s.stubStatus(w, q.HTTP) },
+		route.GroupLocation: s.group,
 		route.Metrics:       s.serveMetrics,
 		route.Health:        s.serveHealth,
 	}
@@ -127,6 +136,10 @@ func (s *Server) refuse(w http.ResponseWriter, q *route.Request, rf *route.Refus
 	} else {
 		s.emit(events.Event{Kind: events.RequestRefused, Transport: q.Role.String(), Location: q.Route.Name,
 			Remote: q.HTTP.RemoteAddr, Status: rf.Status, Reason: rf.Reason, Channels: len(q.Channels)})
+	}
+	if rf.Raw {
+		nchanText(w, rf.Status, rf.Message)
+		return
 	}
 	plainError(w, rf.Status, rf.Message)
 }

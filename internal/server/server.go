@@ -98,6 +98,9 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	raw       []net.Listener // listeners as opened or inherited, before TLS
+	addrs     []string       // each listener's configured address
+	handover  handover       // a binary upgrade in progress
 	servers   []*http.Server
 	started   bool
 	errc      chan error // a listener that failed while serving
@@ -173,7 +176,7 @@ func (s *Server) Listen(ctx context.Context, inherited map[string]net.Listener) 
 		for _, l := range s.listeners {
 			l.Close()
 		}
-		s.listeners, s.servers = nil, nil
+		s.listeners, s.servers, s.raw, s.addrs = nil, nil, nil, nil
 		return err
 	}
 	for i, sc := range s.cfg.Load().Servers {
@@ -196,6 +199,8 @@ func (s *Server) Listen(ctx context.Context, inherited map[string]net.Listener) 
 					return fail(fmt.Errorf("listen on %s (server %d): %w", addr, i+1, err))
 				}
 			}
+			s.raw = append(s.raw, ln)
+			s.addrs = append(s.addrs, addr)
 			if tlsCfg != nil {
 				ln = tls.NewListener(ln, tlsCfg)
 			}
@@ -247,7 +252,7 @@ func (s *Server) Start() error {
 		ln := s.listeners[i]
 		go func() {
 			s.log.Info("listening", "addr", ln.Addr().String())
-			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !s.handover.started.Load() {
 				select {
 				case s.errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err):
 				default:

@@ -245,6 +245,12 @@ const (
 // waitAny blocks until one of waits is closed, gone is closed (the client
 // left), timeout or ping fires, or the server shuts down.
 func (s *Server) waitAny(waits []<-chan struct{}, gone <-chan struct{}, timeout, ping <-chan time.Time) waitResult {
+	return s.waitAnyQuit(waits, gone, timeout, ping, s.quit)
+}
+
+// waitAnyQuit is waitAny with the shutdown signal given: nil for a
+// subscriber that already knows and waits for its moment in a handover.
+func (s *Server) waitAnyQuit(waits []<-chan struct{}, gone <-chan struct{}, timeout, ping <-chan time.Time, quit <-chan struct{}) waitResult {
 	var stop chan struct{}
 	if len(waits) > 1 {
 		stop = make(chan struct{})
@@ -259,7 +265,7 @@ func (s *Server) waitAny(waits []<-chan struct{}, gone <-chan struct{}, timeout,
 		return timedOut
 	case <-ping:
 		return pinged
-	case <-s.quit:
+	case <-quit:
 		return shuttingDown
 	}
 }

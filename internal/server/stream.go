@@ -283,15 +283,19 @@ func (st *streamer) endWith(bufs [][]byte, e streamEnd) {
 // streamEnd is how a stream ends instead of going on: the status its
 // ending reports, a text for it, and the reason.
 type streamEnd struct {
-	status int
-	text   string
-	why    endReason
+	status  int
+	text    string
+	why     endReason
+	restart bool // the server restarts as another process: reconnect
 }
 
 var (
-	endSlow     = streamEnd{http.StatusServiceUnavailable, "Subscriber Too Slow", endTooSlow}
-	endTimedOut = streamEnd{http.StatusRequestTimeout, "", endTimeout}
-	endShutDown = streamEnd{http.StatusServiceUnavailable, "", endShutdown}
+	endSlow     = streamEnd{status: http.StatusServiceUnavailable, text: "Subscriber Too Slow", why: endTooSlow}
+	endTimedOut = streamEnd{status: http.StatusRequestTimeout, why: endTimeout}
+	endShutDown = streamEnd{status: http.StatusServiceUnavailable, why: endShutdown}
+	// endRestart ends a stream in a handover: the server restarts as a new
+	// process, which the client reconnects to.
+	endRestart = streamEnd{status: http.StatusServiceUnavailable, why: endShutdown, restart: true}
 )
 
 // storeEnd is the reason a store error ends a session.
@@ -347,6 +351,7 @@ func (st *streamer) loop() endReason {
 		timeoutC = idle.C
 	}
 	bufs := make([][]byte, 0, 4)
+	quit := st.s.quit // nil once it waits for its moment in a handover
 	for {
 		var waits []<-chan struct{}
 		var end *streamEnd
@@ -370,13 +375,24 @@ func (st *streamer) loop() endReason {
 				continue
 			}
 		}
-		switch st.s.waitAny(waits, st.out.gone(), timeoutC, pingC) {
+		switch st.s.waitAnyQuit(waits, st.out.gone(), timeoutC, pingC, quit) {
 		case clientGone:
 			return endClientGone
 		case timedOut:
+			if quit == nil {
+				st.finish(nil, endRestart)
+				return endRestart.why
+			}
 			st.finish(nil, endTimedOut)
 			return endTimedOut.why
 		case shuttingDown:
+			if d := st.s.handoverDelay(); d != nil {
+				// Another process took over: go on delivering until a
+				// random moment, then end with the transport's restart
+				// hint, so clients reconnect there spread out.
+				quit, timeoutC = nil, d
+				continue
+			}
 			st.finish(nil, endShutDown)
 			return endShutDown.why
 		case pinged:

@@ -372,6 +372,9 @@ func (f *wsFormat) build(m *store.Message, id string, deflate bool) store.Encodi
 func (f *wsFormat) ping() []byte { return protocol.AppendPingFrame(nil, nil) }
 
 func (f *wsFormat) end(e streamEnd) []byte {
+	if e.restart {
+		return closeFrame(protocol.CloseServiceRestart, "")
+	}
 	if e.why == endStoreError {
 		// The store failed under the subscriber (this node lost its
 		// Redis): an unexpected condition, not the server going away.

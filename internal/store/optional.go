@@ -153,11 +153,11 @@ func (h *keyHeap) Pop() any {
 	return k
 }
 
-// GroupAccounter is an engine that keeps counts per channel group, updated
-// as channels, subscribers and messages come and go, so that reading them
-// costs no scan of the channels. The memory engine implements it. The
-// Redis engine does not yet: a group's counts across a cluster's nodes
-// need counters kept in Redis itself.
+// GroupAccounter is an engine that keeps counts per channel group. The
+// memory engine keeps counters updated as channels, subscribers and
+// messages come and go, so reading them costs no scan of the channels.
+// The Redis engine counts across every node of a cluster: it reads the
+// group's channels in Redis (a scan, see its GroupStats).
 type GroupAccounter interface {
 	// GroupStats returns the counts of a group; a group with no channel
 	// has zero counts.
@@ -173,6 +173,54 @@ type GroupStats struct {
 	// (Message.Size).
 	Messages     int
 	MessageBytes int64
+}
+
+// GroupLimits are the limits of one channel group
+// (channel_group_accounting, group_max_*): 0 is no limit.
+type GroupLimits struct {
+	Channels    int64 // channels of the group.
+	Subscribers int64 // subscribers on them at once.
+	Messages    int64 // messages in their buffers.
+	// MessageBytes caps the memory their messages use (GroupStats.
+	// MessageBytes); DiskBytes the disk space, which Herald's engines never
+	// use (kept and shown, as Nchan's group_max_messages_disk).
+	MessageBytes int64
+	DiskBytes    int64
+}
+
+// Keep returns the limits where every field of set that is negative keeps
+// the value of l: what setting limits with set does to limits l.
+func (l GroupLimits) Keep(set GroupLimits) GroupLimits {
+	keep := func(cur, v int64) int64 {
+		if v < 0 {
+			return cur
+		}
+		return v
+	}
+	return GroupLimits{
+		Channels:     keep(l.Channels, set.Channels),
+		Subscribers:  keep(l.Subscribers, set.Subscribers),
+		Messages:     keep(l.Messages, set.Messages),
+		MessageBytes: keep(l.MessageBytes, set.MessageBytes),
+		DiskBytes:    keep(l.DiskBytes, set.DiskBytes),
+	}
+}
+
+// UnsetGroupLimits returns a GroupLimits whose every field is negative:
+// passed to SetGroupLimits it changes nothing.
+func UnsetGroupLimits() GroupLimits { return GroupLimits{-1, -1, -1, -1, -1} }
+
+// GroupLimiter is an engine that keeps the limits of channel groups, as
+// Nchan keeps them with the group: set by a group location's POST (or by
+// any request of a location with group_max_* keys) and read by the checks
+// of publishers and subscribers. The memory engine keeps them in memory;
+// the Redis engine in Redis, so every node shares them.
+type GroupLimiter interface {
+	// GroupLimits returns a group's limits (zero when none were set).
+	GroupLimits(ctx context.Context, group string) (GroupLimits, error)
+	// SetGroupLimits sets the fields of set that are not negative as the
+	// group's limits and returns them all.
+	SetGroupLimits(ctx context.Context, group string, set GroupLimits) (GroupLimits, error)
 }
 
 // Health is how an engine's backend stands (its connection to Redis, say),

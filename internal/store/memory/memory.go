@@ -72,6 +72,9 @@ type Store struct {
 	published   atomic.Uint64
 	seq         atomic.Uint64 // publish order across channels.
 
+	limitsMu sync.Mutex
+	limits   map[string]store.GroupLimits // group limits set so far
+
 	stop     chan struct{}
 	done     chan struct{}
 	closeOne sync.Once
@@ -162,6 +165,19 @@ func (s *Store) emit(kind events.Kind, key store.ChannelKey, n int, reason strin
 // seconds returns the Unix second for a new message id, never less than one
 // already handed out, so ids stay monotonic across channels even if the wall
 // clock steps back.
+// NumberAfter makes every message id the store hands out from now on
+// later than Unix second sec: a process that takes over from another
+// (a binary upgrade) numbers its messages after the old one's, so a
+// subscriber that resumes here with an id from there misses nothing.
+func (s *Store) NumberAfter(sec int64) {
+	for {
+		last := s.clock.Load()
+		if last > sec || s.clock.CompareAndSwap(last, sec+1) {
+			return
+		}
+	}
+}
+
 func (s *Store) seconds(now time.Time) int64 {
 	wall := now.Unix()
 	for {
@@ -922,7 +938,27 @@ func (s *Store) GroupStats(ctx context.Context, group string) (store.GroupStats,
 	return st, nil
 }
 
+// GroupLimits implements store.GroupLimiter.
+func (s *Store) GroupLimits(ctx context.Context, group string) (store.GroupLimits, error) {
+	s.limitsMu.Lock()
+	defer s.limitsMu.Unlock()
+	return s.limits[group], nil
+}
+
+// SetGroupLimits implements store.GroupLimiter.
+func (s *Store) SetGroupLimits(ctx context.Context, group string, set store.GroupLimits) (store.GroupLimits, error) {
+	s.limitsMu.Lock()
+	defer s.limitsMu.Unlock()
+	l := s.limits[group].Keep(set)
+	if s.limits == nil {
+		s.limits = make(map[string]store.GroupLimits)
+	}
+	s.limits[group] = l
+	return l, nil
+}
+
 var (
+	_ store.GroupLimiter   = (*Store)(nil)
 	_ store.Store          = (*Store)(nil)
 	_ store.Lister         = (*Store)(nil)
 	_ store.GroupAccounter = (*Store)(nil)

@@ -32,40 +32,8 @@ func (s *Store) Channels(ctx context.Context, o store.ListOptions) (store.Channe
 	if err != nil {
 		return store.ChannelPage{}, err
 	}
-	pattern := s.metaPattern(o)
-	var mu sync.Mutex // guards p: a cluster's masters are scanned at once
-	scan := func(ctx context.Context, c *goredis.Client) error {
-		var cursor uint64
-		for {
-			octx, cancel := s.opCtx(ctx)
-			keys, next, err := c.ScanType(octx, cursor, pattern, listScanCount, "hash").Result()
-			cancel()
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			for _, k := range keys {
-				if key, ok := s.channelOfMeta(k); ok {
-					p.Offer(key)
-				}
-			}
-			mu.Unlock()
-			if next == 0 {
-				return nil
-			}
-			cursor = next
-		}
-	}
-	switch c := s.rdb.(type) {
-	case *goredis.ClusterClient:
-		err = c.ForEachMaster(ctx, scan)
-	case *goredis.Client:
-		err = scan(ctx, c)
-	default:
-		err = errors.New("redis: unknown client")
-	}
-	if err != nil {
-		return store.ChannelPage{}, s.fail(ctx, store.ChannelKey{}, err)
+	if err := s.scanChannels(ctx, s.metaPattern(o), p.Offer); err != nil {
+		return store.ChannelPage{}, err
 	}
 	keys, next := p.Page()
 	infos := make([]store.Info, len(keys))
@@ -92,6 +60,48 @@ func (s *Store) Channels(ctx context.Context, o store.ListOptions) (store.Channe
 		}
 	}
 	return page, nil
+}
+
+// scanChannels calls offer with the key of every channel whose meta key
+// matches pattern, on every master of a cluster (at once: offer is called
+// under a lock). A channel may be offered more than once.
+func (s *Store) scanChannels(ctx context.Context, pattern string, offer func(store.ChannelKey)) error {
+	var mu sync.Mutex
+	scan := func(ctx context.Context, c *goredis.Client) error {
+		var cursor uint64
+		for {
+			octx, cancel := s.opCtx(ctx)
+			keys, next, err := c.ScanType(octx, cursor, pattern, listScanCount, "hash").Result()
+			cancel()
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			for _, k := range keys {
+				if key, ok := s.channelOfMeta(k); ok {
+					offer(key)
+				}
+			}
+			mu.Unlock()
+			if next == 0 {
+				return nil
+			}
+			cursor = next
+		}
+	}
+	var err error
+	switch c := s.rdb.(type) {
+	case *goredis.ClusterClient:
+		err = c.ForEachMaster(ctx, scan)
+	case *goredis.Client:
+		err = scan(ctx, c)
+	default:
+		err = errors.New("redis: unknown client")
+	}
+	if err != nil {
+		return s.fail(ctx, store.ChannelKey{}, err)
+	}
+	return nil
 }
 
 var _ store.Lister = (*Store)(nil)

@@ -83,7 +83,8 @@ func TestModesContract(t *testing.T) {
 				"ConcurrentPublishRead": "it publishes into one channel from two nodes at once: messages published on two nodes within one second " +
 					"get colliding ids, and a node gives the later-arriving one a new id of its own, so readers on different nodes see different ids " +
 					"(TestNostoreConcurrentPublishRead publishes from one node and reads on both)",
-				"List": "a node lists the channels it holds; channels made on another node that this node does not follow are not among them",
+				"List":             "a node lists the channels it holds; channels made on another node that this node does not follow are not among them",
+				"GroupStatsShared": "a node counts the groups of the channels it holds, as Nchan's nostore nodes do; the counts are the node's own",
 			},
 		}},
 	}

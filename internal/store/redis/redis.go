@@ -13,9 +13,8 @@
 // or a reconnect, so nobody misses a message or gets one twice. A mirror
 // applies the shared buffer rules (internal/store/buffer) to its copy.
 //
-// Besides store.Store it implements store.Lister (cluster-wide). It does
-// not implement store.GroupAccounter yet: a group's counts across nodes
-// need counters kept in Redis.
+// Besides store.Store it implements store.Lister, store.GroupAccounter
+// and store.GroupLimiter, all cluster-wide (group.go).
 //
 // On its Options.Events bus it emits what only it sees:
 //   - ChannelCreated when this node's publish, create or subscribe made the

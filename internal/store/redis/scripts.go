@@ -32,6 +32,8 @@ var (
 	luaSync string
 	//go:embed lua/refresh.lua
 	luaRefresh string
+	//go:embed lua/groupstats.lua
+	luaGroupStats string
 
 	scriptPublish   = goredis.NewScript(luaRules + luaCommon + luaPublish)
 	scriptCreate    = goredis.NewScript(luaRules + luaCommon + luaCreate)
@@ -40,4 +42,6 @@ var (
 	scriptSubscribe = goredis.NewScript(luaRules + luaCommon + luaSubscribe)
 	scriptSync      = goredis.NewScript(luaRules + luaCommon + luaSync)
 	scriptRefresh   = goredis.NewScript(luaRules + luaCommon + luaRefresh)
+
+	scriptGroupStats = goredis.NewScript(luaRules + luaCommon + luaGroupStats)
 )

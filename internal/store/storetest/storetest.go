@@ -75,6 +75,8 @@ func Run(t *testing.T, e Engine) {
 		{"List", testList},
 		{"Events", testEvents},
 		{"GroupStats", testGroupStats},
+		{"GroupStatsShared", testGroupStatsShared},
+		{"GroupLimits", testGroupLimits},
 		{"RefusedPublishLeavesNoTrace", testRefusedPublishLeavesNoTrace},
 		{"ConcurrentPublishRead", func(t *testing.T, e Engine) {
 			a, b, _ := e.Open(t)
@@ -1116,6 +1118,68 @@ func testGroupStats(t *testing.T, e Engine) {
 		t.Fatal(err)
 	}
 	check("all gone", "g", store.GroupStats{})
+}
+
+// testGroupStatsShared: a group's counts on one node include what the
+// other node added (its channels, its subscribers, its messages).
+func testGroupStatsShared(t *testing.T, e Engine) {
+	a, b, _ := e.Open(t)
+	ga, ok := a.(store.GroupAccounter)
+	if !ok {
+		t.Skip("the engine keeps no group counts")
+	}
+	k1, k2 := store.ChannelKey{Group: "shared", ID: "1"}, store.ChannelKey{Group: "shared", ID: "2"}
+	m := Publish(t, a, k1, "one", Buffered)
+	Publish(t, b, k2, "two", Buffered)
+	sub := Subscribe(t, b, k1, store.SubscribeOptions{})
+	defer sub.Close()
+	want := store.GroupStats{Channels: 2, Subscribers: 1, Messages: 2, MessageBytes: 2 * m.Size()}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := ga.GroupStats(ctx, "shared")
+		if err == nil && got == want {
+			return
+		}
+		if !e.Relayed || time.Now().After(deadline) {
+			t.Fatalf("GroupStats on the other node = %+v, %v; want %+v", got, err, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testGroupLimits: a GroupLimiter keeps each group's limits, sets only the
+// fields given, and shares them between the nodes of a shared engine.
+func testGroupLimits(t *testing.T, e Engine) {
+	a, b, _ := e.Open(t)
+	la, ok := a.(store.GroupLimiter)
+	if !ok {
+		t.Skip("the engine keeps no group limits")
+	}
+	lb := b.(store.GroupLimiter)
+	if got, err := la.GroupLimits(ctx, "lim"); err != nil || got != (store.GroupLimits{}) {
+		t.Fatalf("limits of a new group = %+v, %v; want none", got, err)
+	}
+	set := store.UnsetGroupLimits()
+	set.Channels, set.MessageBytes = 3, 1024
+	want := store.GroupLimits{Channels: 3, MessageBytes: 1024}
+	if got, err := la.SetGroupLimits(ctx, "lim", set); err != nil || got != want {
+		t.Fatalf("SetGroupLimits = %+v, %v; want %+v", got, err, want)
+	}
+	set = store.UnsetGroupLimits()
+	set.Subscribers, set.Channels = 5, 0
+	want = store.GroupLimits{Subscribers: 5, MessageBytes: 1024}
+	if got, err := lb.SetGroupLimits(ctx, "lim", set); err != nil || got != want {
+		t.Fatalf("SetGroupLimits on the other node = %+v, %v; want %+v", got, err, want)
+	}
+	if got, err := la.GroupLimits(ctx, "lim"); err != nil || got != want {
+		t.Fatalf("GroupLimits = %+v, %v; want %+v", got, err, want)
+	}
+	if got, err := la.SetGroupLimits(ctx, "lim", store.UnsetGroupLimits()); err != nil || got != want {
+		t.Fatalf("SetGroupLimits of nothing = %+v, %v; want %+v", got, err, want)
+	}
+	if got, err := la.GroupLimits(ctx, "other"); err != nil || got != (store.GroupLimits{}) {
+		t.Fatalf("limits of another group = %+v, %v; want none", got, err)
+	}
 }
 
 // testRefusedPublishLeavesNoTrace: a publish the store refuses for memory
