@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -215,12 +216,16 @@ func TestReloadRefusesWhatNeedsARestart(t *testing.T) {
 	tests := []struct{ name, yaml string }{
 		{"new Redis store", reloadConfig("", "new") + "        store: redis\n        redis_url: redis://127.0.0.1:1\n"},
 		{"memory limit", reloadConfig("max_reserved_memory: 64M", "new")},
-		{"listen address", strings.Replace(reloadConfig("", "new"), "127.0.0.1:0", "127.0.0.1:1", 1)},
-		{"another server", reloadConfig("", "new") + "  - listen: 127.0.0.2:0\n    locations:\n      - location: /x\n        publisher: true\n        channel_id: x\n"},
+		{"proxy_protocol", strings.Replace(reloadConfig("", "new"), "listen: 127.0.0.1:0", `listen: "127.0.0.1:0 proxy_protocol"`, 1)},
+		{"TLS turned on", strings.Replace(reloadConfig("", "new"), "  - listen: 127.0.0.1:0\n", "  - listen: 127.0.0.1:0\n    ssl_certificate: CERT\n    ssl_certificate_key: KEY\n", 1)},
 	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeCert(t, certFile, keyFile, "tls")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := a.Reload(context.Background(), parse(t, tc.yaml))
+			yaml := strings.NewReplacer("CERT", certFile, "KEY", keyFile).Replace(tc.yaml)
+			err := a.Reload(context.Background(), parse(t, yaml))
 			if !errors.Is(err, server.ErrRestartNeeded) {
 				t.Fatalf("reload: %v, want an error wrapping ErrRestartNeeded", err)
 			}
@@ -231,6 +236,65 @@ func TestReloadRefusesWhatNeedsARestart(t *testing.T) {
 				t.Errorf("after a refused reload the new location answers %d, want 404", code)
 			}
 		})
+	}
+}
+
+// TestReloadListeners: a reload opens the listen addresses it adds and
+// closes those it removes; a subscriber connected on a removed address
+// keeps its connection and keeps receiving.
+func TestReloadListeners(t *testing.T) {
+	second := func(addr string) string {
+		return "  - listen: " + addr + "\n    locations:\n      - location: ~ ^/(pub|sub)/(\\w+)$\n        pubsub: true\n        channel_id: $2\n"
+	}
+	a := start(t, parse(t, reloadConfig("", "old")), app.Options{NoMemoryTrim: true})
+	first := a.Addrs()[0].String()
+	es := openES(t, "http://"+first+"/sub/ch")
+
+	// Add a server block on another address.
+	if err := a.Reload(context.Background(), parse(t, reloadConfig("", "old")+second("127.0.0.2:0"))); err != nil {
+		t.Fatalf("reload adding a listener: %v", err)
+	}
+	addrs := a.Addrs()
+	if len(addrs) != 2 || addrs[0].String() != first {
+		t.Fatalf("addresses after adding one: %v, want %s and a new one", addrs, first)
+	}
+	added := "http://" + addrs[1].String()
+	if code, _, _ := get(t, "POST", added+"/pub/ch", "one"); code != http.StatusCreated {
+		t.Fatalf("publish on the added listener: %d, want 201 (a subscriber waits on the first)", code)
+	}
+	if got := es.next(t); got != "one" {
+		t.Fatalf("subscriber got %q", got)
+	}
+
+	// Keep only the new block: the first address closes.
+	cfg := parse(t, "shutdown_timeout: 2s\nservers:\n"+second("127.0.0.2:0")) // the address as configured
+	if err := a.Reload(context.Background(), cfg); err != nil {
+		t.Fatalf("reload removing a listener: %v", err)
+	}
+	waitFor(t, func() bool {
+		_, err := http.Post("http://"+first+"/pub/ch", "text/plain", strings.NewReader("x"))
+		return err != nil
+	})
+	if got := a.Addrs(); len(got) != 1 || got[0].String() != addrs[1].String() {
+		t.Fatalf("addresses after removing one: %v", got)
+	}
+	if code, _, _ := get(t, "POST", added+"/pub/ch", "two"); code != http.StatusCreated {
+		t.Fatalf("publish after removing the first listener: %d, want 201 (its subscriber is still there)", code)
+	}
+	if got := es.next(t); got != "two" {
+		t.Fatalf("subscriber on the removed listener got %q, want two", got)
+	}
+	// A reload that cannot open an address changes nothing.
+	busy, err := net.Listen("tcp", "127.0.0.3:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if err := a.Reload(context.Background(), parse(t, "servers:\n"+second("127.0.0.2:0")+second(busy.Addr().String()))); err == nil {
+		t.Fatal("reload onto an address in use succeeded")
+	}
+	if got := a.Addrs(); len(got) != 1 {
+		t.Fatalf("addresses after a refused reload: %v", got)
 	}
 }
 

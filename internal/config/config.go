@@ -8,13 +8,13 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/heraldpush/herald/internal/clientaddr"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/token"
 )
@@ -42,6 +42,12 @@ type Config struct {
 type Server struct {
 	Listen    []string
 	Locations []Location
+	// Listeners are Listen's addresses with their options, in the same
+	// order.
+	Listeners []Listener
+	// RealIP finds the client behind trusted proxies (set_real_ip_from,
+	// real_ip_header, real_ip_recursive).
+	RealIP clientaddr.Resolver
 	// TLSCertificate and TLSKey are PEM files (ssl_certificate,
 	// ssl_certificate_key); when set, every listen address speaks TLS with
 	// HTTP/2 and HTTP/1.1.
@@ -90,16 +96,20 @@ func Parse(data []byte, file string) (*Config, error) {
 type index struct {
 	loc  map[string]*Directive
 	glob map[string]*Directive
+	srv  map[string]*Directive
 	all  []Directive
 }
 
 func newIndex() *index {
-	ix := &index{loc: map[string]*Directive{}, glob: map[string]*Directive{}, all: Directives()}
+	ix := &index{loc: map[string]*Directive{}, glob: map[string]*Directive{}, srv: map[string]*Directive{}, all: Directives()}
 	for i := range ix.all {
 		d := &ix.all[i]
 		m := ix.loc
-		if d.Scope == ScopeGlobal {
+		switch d.Scope {
+		case ScopeGlobal:
 			m = ix.glob
+		case ScopeServer:
+			m = ix.srv
 		}
 		m[d.Name] = d
 		for _, a := range d.Aliases {
@@ -177,6 +187,8 @@ func (ix *index) mapping(n *yaml.Node, what string) error {
 			name = d.Name
 		} else if d := ix.glob[name]; d != nil {
 			name = d.Name
+		} else if d := ix.srv[name]; d != nil {
+			name = d.Name
 		}
 		if prev, dup := seen[name]; dup {
 			return nodeErr(k, "%s is set twice (first at line %d)", k.Value, prev.Line)
@@ -194,15 +206,19 @@ func parse(data []byte) (*Config, error) {
 	ix := newIndex()
 	c := &Config{}
 	base := &Location{}
+	baseSrv := &Server{}
 	for _, d := range ix.all {
-		if d.Default == "" && d.Scope == ScopeLocation {
+		if d.Default == "" && d.Scope != ScopeGlobal {
 			continue
 		}
 		n := &yaml.Node{Kind: yaml.ScalarNode, Value: d.Default}
 		var err error
-		if d.Scope == ScopeGlobal {
+		switch d.Scope {
+		case ScopeGlobal:
 			err = d.setGlob(c, n)
-		} else {
+		case ScopeServer:
+			err = d.setSrv(baseSrv, n)
+		default:
 			err = d.setLoc(base, n)
 		}
 		if err != nil {
@@ -231,6 +247,10 @@ func parse(data []byte) (*Config, error) {
 			if err := ix.loc[key].setLoc(base, v); err != nil {
 				return nil, keyErr(err, k)
 			}
+		case ix.srv[key] != nil:
+			if err := ix.srv[key].setSrv(baseSrv, v); err != nil {
+				return nil, keyErr(err, k)
+			}
 		default:
 			return nil, ix.unknown(k, "at the top level")
 		}
@@ -243,7 +263,7 @@ func parse(data []byte) (*Config, error) {
 	}
 	seen := map[string]int{}
 	for _, sn := range servers.Content {
-		s, err := ix.server(sn, base)
+		s, err := ix.server(sn, base, baseSrv)
 		if err != nil {
 			return nil, err
 		}
@@ -317,11 +337,11 @@ func keyErr(err error, k *yaml.Node) error {
 	return nodeErr(k, "%s: %v", k.Value, err)
 }
 
-func (ix *index) server(n *yaml.Node, base *Location) (Server, error) {
+func (ix *index) server(n *yaml.Node, base *Location, baseSrv *Server) (Server, error) {
 	if err := ix.mapping(n, "a server"); err != nil {
 		return Server{}, err
 	}
-	var s Server
+	s := *baseSrv
 	sb := *base
 	var locs *yaml.Node
 	for i := 0; i < len(n.Content); i += 2 {
@@ -329,16 +349,18 @@ func (ix *index) server(n *yaml.Node, base *Location) (Server, error) {
 		key := canonical(k.Value)
 		switch {
 		case key == "listen":
-			addrs, err := scalars(v, true)
+			words, err := scalars(v, true)
 			if err != nil {
 				return Server{}, keyErr(err, k)
 			}
-			for _, a := range addrs {
-				if _, _, err := net.SplitHostPort(a); err != nil {
-					return Server{}, nodeErr(v, "listen: %q is not host:port", a)
-				}
+			ls, err := parseListen(words)
+			if err != nil {
+				return Server{}, nodeErr(v, "listen: %v", err)
 			}
-			s.Listen = addrs
+			s.Listen, s.Listeners = nil, ls
+			for _, l := range ls {
+				s.Listen = append(s.Listen, l.Addr)
+			}
 		case key == "locations":
 			locs = v
 		case key == "ssl_certificate" || key == "ssl_certificate_key" || key == "tls_certificate" || key == "tls_key":
@@ -356,6 +378,10 @@ func (ix *index) server(n *yaml.Node, base *Location) (Server, error) {
 			}
 		case ix.loc[key] != nil:
 			if err := ix.loc[key].setLoc(&sb, v); err != nil {
+				return Server{}, keyErr(err, k)
+			}
+		case ix.srv[key] != nil:
+			if err := ix.srv[key].setSrv(&s, v); err != nil {
 				return Server{}, keyErr(err, k)
 			}
 		case ix.glob[key] != nil:
@@ -421,6 +447,8 @@ func (ix *index) location(n *yaml.Node, base *Location) (Location, error) {
 			}
 		case ix.glob[key] != nil:
 			return Location{}, nodeErr(k, "%s goes at the top level, not in a location", k.Value)
+		case ix.srv[key] != nil:
+			return Location{}, nodeErr(k, "%s goes in a server (or at the top level), not in a location", k.Value)
 		default:
 			return Location{}, ix.unknown(k, "in a location")
 		}
@@ -442,6 +470,9 @@ func (ix *index) location(n *yaml.Node, base *Location) (Location, error) {
 }
 
 func (l *Location) validate() error {
+	if !l.ProxyPass.IsEmpty() {
+		return l.validateProxy()
+	}
 	if l.StubStatus {
 		return nil
 	}
@@ -483,4 +514,16 @@ func (l *Location) BufferLength() int {
 		return 0
 	}
 	return l.MessageBufferLength
+}
+
+// validateProxy checks a proxy_pass location: it only forwards, so it has
+// no role of its own, and its URL may only use the pattern's captures.
+func (l *Location) validateProxy() error {
+	if l.StubStatus || l.Publisher.Enabled() || l.Subscriber != 0 || l.GroupLocation != 0 {
+		return errors.New("proxy_pass forwards every request to the application: it cannot be combined with publisher, subscriber, pubsub, group_location or stub_status (redirect to another location instead)")
+	}
+	if n, caps := l.ProxyPass.MaxCapture(), l.Pattern.Captures(); n > caps {
+		return fmt.Errorf("proxy_pass %q uses $%d but the location pattern has %d capture group(s)", l.ProxyPass, n, caps)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/heraldpush/herald/internal/hook"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/token"
@@ -75,6 +76,13 @@ type Location struct {
 	ClientBodyTimeout time.Duration
 	DefaultType       string
 
+	// Per-client limits (limit_req, limit_conn; see clientaddr.go).
+	LimitReq        LimitReq
+	LimitReqStatus  int
+	LimitConn       int
+	LimitConnStatus int
+	LimitZoneSize   int
+
 	EventSourceEvent        string
 	EventSourcePingInterval time.Duration
 	EventSourcePingEvent    string
@@ -90,6 +98,12 @@ type Location struct {
 	AllowOrigin             []location.Expr
 	AllowCredentials        bool
 	SendTimeout             time.Duration
+
+	// Application hooks (see docs/hooks.md); nil when not configured.
+	AuthorizeRequest         *hook.Hook
+	SubscribeRequest         *hook.Hook
+	UnsubscribeRequest       *hook.Hook
+	PublisherUpstreamRequest *hook.Hook
 
 	Store          string // the engine's name; "" lets UseRedis and RedisPass decide
 	UseRedis       bool
@@ -115,6 +129,14 @@ type Location struct {
 	// token_alg is set, TokenVerifier is them compiled, keys loaded.
 	Token         token.Settings
 	TokenVerifier *token.Verifier
+
+	// ProxyPass forwards the location's requests to an application
+	// (proxy_pass); empty: none. See docs/internal-redirects.md.
+	ProxyPass           location.Expr
+	ProxyConnectTimeout time.Duration
+	ProxyReadTimeout    time.Duration
+	// Internal locations answer 404 unless reached by an internal redirect.
+	Internal bool
 }
 
 // Scope says where a directive may appear.
@@ -127,6 +149,9 @@ const (
 	ScopeLocation Scope = iota
 	// ScopeGlobal directives go at the top level only.
 	ScopeGlobal
+	// ScopeServer directives go in a server, or at the top level as
+	// defaults for every server.
+	ScopeServer
 )
 
 // Directive is one configuration key: the single source of truth for its
@@ -139,6 +164,7 @@ type Directive struct {
 	Doc     string
 	setLoc  func(l *Location, n *yaml.Node) error
 	setGlob func(c *Config, n *yaml.Node) error
+	setSrv  func(s *Server, n *yaml.Node) error
 }
 
 func boolKey(get func(*Location) *bool) func(*Location, *yaml.Node) error {
@@ -273,6 +299,10 @@ func transportAliasDoc() string {
 
 // Directives returns every configuration key, in documentation order.
 func Directives() []Directive {
+	return append(coreDirectives(), clientDirectives()...)
+}
+
+func coreDirectives() []Directive {
 	return []Directive{
 		{
 			Name: "max_reserved_memory", Aliases: []string{"shared_memory_size"}, Scope: ScopeGlobal, Default: "128M",
@@ -992,6 +1022,66 @@ func Directives() []Directive {
 				return nil
 			},
 		},
+		{
+			Name: "proxy_pass", Default: "",
+			Doc: "Forward this location's requests to an application at this URL (`http://` or `https://`), as nginx's `proxy_pass`: method, headers, body (streamed, at most `client_max_body_size`) and a WebSocket upgrade's intent. The URL may use the location's captures `$1`..`$9` and the variables of `channel_id`; without a path the request's own path and query are sent; a literal URL with a path on a prefix location replaces the matched prefix; a URL with variables and a path is sent as is. An answer with `X-Accel-Redirect: /path[?query]` is served by the location matching that path, as if the client had asked for it (an internal redirect: WebSocket, EventSource and long-poll subscribers, publishers); any other answer is relayed as is, streamed. Application unreachable: 502; too slow: 504. See docs/internal-redirects.md.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				s = strings.TrimSpace(s)
+				if s == "" {
+					l.ProxyPass = location.Expr{}
+					return nil
+				}
+				lower := strings.ToLower(s)
+				if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+					return nodeErr(n, "proxy_pass %q: want an http:// or https:// URL", s)
+				}
+				e, err := location.Compile(s)
+				if err != nil {
+					return nodeErr(n, "%v", err)
+				}
+				l.ProxyPass = e
+				return nil
+			},
+		},
+		{
+			Name: "proxy_connect_timeout", Default: "60s",
+			Doc:    "How long connecting to the `proxy_pass` application may take; longer: 504 Gateway Timeout (as nginx's directive of that name).",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.ProxyConnectTimeout }),
+		},
+		{
+			Name: "proxy_read_timeout", Default: "60s",
+			Doc:    "Longest wait for the `proxy_pass` application's answer once the request is sent, and between two reads of its body (as nginx's directive of that name). No answer in time: 504 Gateway Timeout; a body that stalls is cut off. 0: no limit.",
+			setLoc: durationKey(func(l *Location) *time.Duration { return &l.ProxyReadTimeout }),
+		},
+		{
+			Name: "internal", Default: "off",
+			Doc:    "The location serves internal redirects only (an application's `X-Accel-Redirect` answer to a `proxy_pass` location); requested directly it answers 404, as nginx's `internal`.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.Internal }),
+		},
+		{
+			Name: "authorize_request", Default: "",
+			Doc:    "Asks the application before a subscriber or publisher is admitted: a GET to this URL (with the client's query arguments, headers and cookies; no body). A 2xx answer admits. A refused subscriber (long-poll, interval-poll, EventSource, WebSocket handshake, chunked, multipart) gets the application's status, headers and body; a refused publisher (and a channel-info GET or DELETE) gets 403 with an empty body. Application unreachable: 502; slower than the timeout: 504. Long-poll and interval-poll are asked on every request, streams once per connection. The value is a URL or a mapping `{url, timeout: 5s, headers: {Name: template}, pass_request_headers: on, pass_request_body: off}`; templates use variables such as `$nchan_channel_id`. See docs/hooks.md.",
+			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.AuthorizeRequest }),
+		},
+		{
+			Name: "subscribe_request", Default: "",
+			Doc:    "Tells the application a streaming subscriber (EventSource, WebSocket, chunked, multipart, raw stream) started: a GET to this URL, sent in the background (never delaying the subscriber), retried with backoff, dropped and counted if the queue is full. None for long-poll and interval-poll, as in Nchan. Same value forms as `authorize_request`.",
+			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.SubscribeRequest }),
+		},
+		{
+			Name: "unsubscribe_request", Default: "",
+			Doc:    "Tells the application a streaming subscriber ended, whatever ended it (the client closed or vanished, the channel was deleted, a timeout, shutdown): a GET to this URL, in the background like `subscribe_request`. None for long-poll and interval-poll.",
+			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.UnsubscribeRequest }),
+		},
+		{
+			Name: "publisher_upstream_request", Default: "",
+			Doc:    "POSTs each message (HTTP or WebSocket publisher) to the application before it is published, with its Content-Type and `X-Publisher-Type` (`http` or `websocket`). 200, 201 or 202: the application's body is published, with its Content-Type; 304: the original is published; 204: nothing is published and the publisher gets 204; any other answer: nothing is published and the publisher gets 403 (a WebSocket publisher is closed with 1008). Application unreachable or too slow: 500. Same value forms as `authorize_request`.",
+			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.PublisherUpstreamRequest }),
+		},
 	}
 }
 
@@ -1041,4 +1131,94 @@ func ParseStart(s string) (store.Start, error) {
 		return store.Start{Kind: store.StartOldest}, nil
 	}
 	return store.Start{Kind: store.StartNth, N: n}, nil
+}
+
+// hookKey reads an application hook: a URL, "off", or a mapping of url,
+// timeout, headers, pass_request_headers and pass_request_body.
+func hookKey(get func(*Location) **hook.Hook) func(*Location, *yaml.Node) error {
+	return func(l *Location, n *yaml.Node) error {
+		var c hook.Config
+		switch n.Kind {
+		case yaml.ScalarNode:
+			v := strings.TrimSpace(n.Value)
+			if v == "" || strings.EqualFold(v, "off") {
+				*get(l) = nil
+				return nil
+			}
+			c.URL = v
+		case yaml.MappingNode:
+			if err := hookMapping(&c, n); err != nil {
+				return err
+			}
+		default:
+			return nodeErr(n, "want a URL or a mapping {url, timeout, headers, pass_request_headers, pass_request_body}")
+		}
+		if strings.HasPrefix(c.URL, "/") {
+			return nodeErr(n, "hook url %q: Herald calls the application directly; give its full URL (http://app.example:8080%s), not an nginx location", c.URL, c.URL)
+		}
+		h, err := hook.Compile(c)
+		if err != nil {
+			return nodeErr(n, "%v", err)
+		}
+		*get(l) = h
+		return nil
+	}
+}
+
+func hookMapping(c *hook.Config, n *yaml.Node) error {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch strings.ToLower(k.Value) {
+		case "url":
+			s, err := scalar(v)
+			if err != nil {
+				return err
+			}
+			c.URL = strings.TrimSpace(s)
+		case "timeout":
+			s, err := scalar(v)
+			if err != nil {
+				return err
+			}
+			d, err := ParseDuration(s)
+			if err != nil {
+				return nodeErr(v, "%v", err)
+			}
+			if d <= 0 {
+				return nodeErr(v, "hook timeout must be more than 0")
+			}
+			c.Timeout = d
+		case "headers":
+			if v.Kind != yaml.MappingNode {
+				return nodeErr(v, "headers: want a mapping of header names to values")
+			}
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				hv, err := scalar(v.Content[j+1])
+				if err != nil {
+					return err
+				}
+				c.Headers = append(c.Headers, [2]string{v.Content[j].Value, hv})
+			}
+		case "pass_request_headers", "pass_request_body":
+			s, err := scalar(v)
+			if err != nil {
+				return err
+			}
+			b, err := ParseBool(s)
+			if err != nil {
+				return nodeErr(v, "%v", err)
+			}
+			if strings.EqualFold(k.Value, "pass_request_body") {
+				c.PassRequestBody = b
+			} else {
+				c.PassRequestHeaders = &b
+			}
+		default:
+			return nodeErr(k, "unknown hook key %q (want url, timeout, headers, pass_request_headers or pass_request_body)", k.Value)
+		}
+	}
+	if c.URL == "" {
+		return nodeErr(n, "hook needs a url")
+	}
+	return nil
 }

@@ -28,6 +28,7 @@ func Reference() string {
 		b.WriteString("\n")
 	}
 	section("Top-level keys", "These go at the top level of the file only.", ScopeGlobal)
+	section("Server-wide keys", "These go in a server; written at the top level they are defaults for every server.", ScopeServer)
 	section("Location keys", "These go in a location; written at the top level or in a server they are defaults for the locations below.", ScopeLocation)
 	return b.String()
 }

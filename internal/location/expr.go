@@ -29,6 +29,13 @@ const (
 	host
 	scheme
 	method
+	// The channel and message variables ($nchan_channel_id, ...) read
+	// Request.Nchan; channel ids are evaluated before it exists.
+	channelID
+	subscriberType
+	publisherType
+	messageID
+	prevMessageID
 )
 
 type part struct {
@@ -132,6 +139,9 @@ func varPart(name string) (part, error) {
 	case "request_method":
 		return part{kind: method}, nil
 	}
+	if p, ok := nchanPart(strings.TrimPrefix(lower, "nchan_")); ok {
+		return p, nil
+	}
 	return part{}, fmt.Errorf("unknown variable $%s", name)
 }
 
@@ -163,11 +173,52 @@ func (e Expr) MaxCapture() int {
 	return n
 }
 
-// Request is what variables are read from: the HTTP request and the
-// captures of the location regex that matched it.
+// nchanPart is the part of an Nchan variable named without its "nchan_"
+// prefix: channel_id (channel_id1 to channel_id4), subscriber_type,
+// publisher_type, message_id, prev_message_id.
+func nchanPart(name string) (part, bool) {
+	switch name {
+	case "channel_id":
+		return part{kind: channelID}, true
+	case "subscriber_type":
+		return part{kind: subscriberType}, true
+	case "publisher_type":
+		return part{kind: publisherType}, true
+	case "message_id":
+		return part{kind: messageID}, true
+	case "prev_message_id":
+		return part{kind: prevMessageID}, true
+	}
+	if rest, ok := strings.CutPrefix(name, "channel_id"); ok && len(rest) == 1 && rest[0] >= '1' && rest[0] <= '4' {
+		return part{kind: channelID, n: int(rest[0] - '1')}, true
+	}
+	return part{}, false
+}
+
+// Request is what variables are read from: the HTTP request, the captures
+// of the location regex that matched it, and, once the request's channels
+// are known, what the Nchan variables read.
 type Request struct {
 	HTTP     *http.Request
 	Captures []string
+	// Nchan holds the values of $nchan_channel_id and the other Nchan
+	// variables; nil (while channel ids are resolved) leaves them empty.
+	Nchan *Nchan
+}
+
+// Nchan is what the Nchan variables of a request read.
+type Nchan struct {
+	// ChannelIDs are the request's channel ids, without their group:
+	// $nchan_channel_id (the first), $nchan_channel_id1 to 4.
+	ChannelIDs []string
+	// SubscriberType is the subscriber's transport as Nchan names it
+	// (longpoll, eventsource, websocket, ...); "" for a publisher.
+	SubscriberType string
+	// PublisherType is "http" or "websocket"; "" for a subscriber.
+	PublisherType string
+	// MessageID and PrevMessageID are the message id just assigned or
+	// being delivered, and the one before it ("" when there is none).
+	MessageID, PrevMessageID string
 }
 
 // Eval expands the expression for one request. Missing values expand to "".
@@ -192,6 +243,9 @@ func (p part) eval(r Request) string {
 		}
 		return ""
 	}
+	if p.kind >= channelID {
+		return p.evalNchan(r.Nchan)
+	}
 	h := r.HTTP
 	if h == nil {
 		return ""
@@ -207,6 +261,9 @@ func (p part) eval(r Request) string {
 		}
 		return ""
 	case remoteAddr:
+		if h.RemoteAddr == "unix:" { // a Unix socket peer, as nginx names it
+			return h.RemoteAddr
+		}
 		if a, _, err := net.SplitHostPort(h.RemoteAddr); err == nil {
 			return a
 		}
@@ -229,6 +286,27 @@ func (p part) eval(r Request) string {
 		return "http"
 	case method:
 		return h.Method
+	}
+	return ""
+}
+
+func (p part) evalNchan(v *Nchan) string {
+	if v == nil {
+		return ""
+	}
+	switch p.kind {
+	case channelID:
+		if p.n < len(v.ChannelIDs) {
+			return v.ChannelIDs[p.n]
+		}
+	case subscriberType:
+		return v.SubscriberType
+	case publisherType:
+		return v.PublisherType
+	case messageID:
+		return v.MessageID
+	case prevMessageID:
+		return v.PrevMessageID
 	}
 	return ""
 }

@@ -416,7 +416,8 @@ func TestExprHelpers(t *testing.T) {
 }
 
 func FuzzCompile(f *testing.F) {
-	for _, s := range []string{"", "$1", "${arg_id}x", "$http_X_Custom", "$cookie_uid", "$", "${", "${}", "$$", "a$b", "$remote_addr$uri$request_uri$args$host$scheme$request_method", "\xff$1\x00"} {
+	for _, s := range []string{"", "$1", "${arg_id}x", "$http_X_Custom", "$cookie_uid", "$", "${", "${}", "$$", "a$b", "$remote_addr$uri$request_uri$args$host$scheme$request_method", "\xff$1\x00",
+		"$nchan_channel_id", "${nchan_channel_id4}x", "$channel_id2$subscriber_type", "$nchan_publisher_type$nchan_message_id$nchan_prev_message_id", "$nchan_channel_id5"} {
 		f.Add(s)
 	}
 	r := httptest.NewRequest("POST", "/pub/a?id=1&x=%zz", strings.NewReader("body"))
@@ -436,10 +437,60 @@ func FuzzCompile(f *testing.F) {
 		}
 		_ = e.Eval(Request{HTTP: r, Captures: caps})
 		_ = e.Eval(Request{})
+		_ = e.Eval(Request{HTTP: r, Nchan: &Nchan{ChannelIDs: []string{"a"}, SubscriberType: "websocket"}})
 		if !strings.Contains(s, "$") {
 			if got := e.Eval(Request{HTTP: r}); got != s {
 				t.Fatalf("literal %q evaluates to %q", s, got)
 			}
 		}
 	})
+}
+
+func TestEvalNchanVariables(t *testing.T) {
+	r := httptest.NewRequest("GET", "/sub/a?x=1", nil)
+	full := &Nchan{ChannelIDs: []string{"a", "b", "c"}, SubscriberType: "websocket", PublisherType: "http",
+		MessageID: "1450755280:1", PrevMessageID: "1450755280:0"}
+	tests := []struct {
+		expr  string
+		nchan *Nchan
+		want  string
+	}{
+		{"$nchan_channel_id", full, "a"},
+		{"$channel_id", full, "a"},
+		{"$nchan_channel_id1", full, "a"},
+		{"$nchan_channel_id2", full, "b"},
+		{"$nchan_channel_id3", full, "c"},
+		{"$nchan_channel_id4", full, ""},
+		{"$NCHAN_CHANNEL_ID", full, "a"},
+		{"$nchan_subscriber_type", full, "websocket"},
+		{"$subscriber_type", full, "websocket"},
+		{"$nchan_publisher_type", full, "http"},
+		{"$nchan_message_id", full, "1450755280:1"},
+		{"$message_id", full, "1450755280:1"},
+		{"$nchan_prev_message_id", full, "1450755280:0"},
+		{"$prev_message_id", full, "1450755280:0"},
+		{"${nchan_channel_id}-$arg_x", full, "a-1"},
+		{"$nchan_channel_id", nil, ""},
+		{"$nchan_channel_id2", &Nchan{ChannelIDs: []string{"a"}}, ""},
+		{"$nchan_message_id", &Nchan{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			e, err := Compile(tt.expr)
+			if err != nil {
+				t.Fatalf("Compile(%q): %v", tt.expr, err)
+			}
+			if got := e.Eval(Request{HTTP: r, Nchan: tt.nchan}); got != tt.want {
+				t.Errorf("Eval(%q) = %q, want %q", tt.expr, got, tt.want)
+			}
+			if got := e.Eval(Request{Nchan: tt.nchan}); got != tt.want && !strings.Contains(tt.expr, "$arg") {
+				t.Errorf("Eval(%q) without HTTP = %q, want %q", tt.expr, got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"$nchan_channel_id5", "$nchan_channel_id0", "$nchan_bogus", "$channel_id12"} {
+		if _, err := Compile(bad); err == nil {
+			t.Errorf("Compile(%q) succeeded, want an error", bad)
+		}
+	}
 }

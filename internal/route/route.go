@@ -2,7 +2,7 @@
 // location does, provisioned once from its configuration, and the ordered
 // stages every request on it goes through before its role handler runs:
 //
-//	access (origin check) → channel resolution → limits → token → role
+//	access (origin check) → client limits → channel resolution → limits → token → authorization → group limits → role
 //
 // Access refuses what the location never serves (a forbidden origin).
 // Channel resolution evaluates the location's channel id expressions into
@@ -11,9 +11,12 @@
 // first-message rule). Limits refuse what resolved but is not allowed (an id
 // too long). The token stage (only on locations with token_alg) refuses a
 // request without a valid signed token granting each of its channels for
-// its role. The role handler (in package server) publishes, answers
-// channel info, deletes, or serves a subscriber with the transport chosen
-// here.
+// its role. Client limits (limits.go) are nginx's limit_req and limit_conn
+// per client address. Authorization (authorize_request, only where
+// configured) asks the application, see hooks.go. Group limits (only with
+// channel_group_accounting) refuse what a channel group may not take. The
+// role handler (in package server) publishes, answers channel info,
+// deletes, or serves a subscriber with the transport chosen here.
 //
 // A stage that authorizes (an application hook, a token) or rate-limits
 // goes in this list: rate limits after access, authorization after channel
@@ -111,6 +114,9 @@ type Route struct {
 	IDs        IDs
 	Publisher  Publisher
 	Subscriber Subscriber
+	Hooks      Hooks
+	// Limits are the per-client limits (limits.go).
+	Limits Limits
 
 	// Group is the location's channel group accounting
 	// (channel_group_accounting); nil when off.
@@ -118,6 +124,12 @@ type Route struct {
 	// GroupOps are what a group location allows (group_location); 0 for
 	// other locations.
 	GroupOps config.GroupOps
+	// Internal: the location answers 404 unless reached by an internal
+	// redirect (internal).
+	Internal bool
+	// Proxy, when set, forwards every request to an application instead
+	// of any role (proxy_pass); see proxy.go.
+	Proxy *Proxy
 
 	// stages is the pipeline: stages[:channelStages] run for every
 	// request, the rest for requests that name channels.
@@ -201,6 +213,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 		IDs:    newIDs(l),
 	}
 	rt.Channels = newChannels(l)
+	rt.Internal = l.Internal
+	rt.Proxy = newProxy(l)
+	rt.Hooks = newHooks(l)
 	rt.Publisher = Publisher{
 		HTTP:      l.Publisher.HTTP,
 		WebSocket: l.Publisher.WebSocket,
@@ -260,11 +275,17 @@ func Provision(l *config.Location, st store.Store) *Route {
 	if rt.Metrics {
 		rt.stages = append(rt.stages, metricsAllowStage{})
 	}
+	limits, limitStages := newLimits(l)
+	rt.Limits = limits
+	rt.stages = append(rt.stages, limitStages...)
 	rt.channelStages = len(rt.stages)
 	rt.stages = append(rt.stages, resolveStage{}, limitStage{})
 	if l.TokenVerifier != nil {
 		rt.stages = append(rt.stages, newTokenStage(l.TokenVerifier))
 		rt.Access.tokenHeaders = tokenHeaders(l.TokenVerifier)
+	}
+	if rt.Hooks.Authorize != nil {
+		rt.stages = append(rt.stages, authorizeStage{})
 	}
 	if rt.Group != nil { // after authorization: only authorized requests set limits
 		rt.stages = append(rt.stages, groupStage{})
@@ -295,6 +316,9 @@ type Request struct {
 	allowOrigin string
 
 	values []string // the channel id expressions' values, before splitting
+
+	// onDone releases what stages hold for the request's life (Done).
+	onDone []func()
 }
 
 // Vars returns what the location's variables are read from.
@@ -324,6 +348,13 @@ type Refusal struct {
 	// Raw sends Message as the whole body, as Nchan sends its own
 	// messages: Content-Type text/plain, no newline added.
 	Raw bool
+	// Verbatim answers with Header and Body as they are (an application's
+	// refusal) instead of a plain-text Message.
+	Verbatim bool
+	Body     []byte
+	// Err is what failed, for the log, when the refusal comes from an
+	// error (an application hook that could not be reached).
+	Err error
 }
 
 // Error implements error.
@@ -348,6 +379,20 @@ type Stage interface {
 
 // Stages returns the route's pipeline, in order.
 func (rt *Route) Stages() []Stage { return rt.stages }
+
+// Guard runs only the stages that guard the location for every request
+// (the origin check, per-client limits), without classifying the request
+// or resolving channels: what a proxy_pass location runs before it
+// forwards the request. The caller calls Done on the request when it ends.
+func (rt *Route) Guard(ctx context.Context, r *http.Request, captures []string) (*Request, *Refusal) {
+	q := &Request{HTTP: r, Route: rt, Captures: captures}
+	for _, st := range rt.stages[:rt.channelStages] {
+		if rf := st.Run(ctx, q); rf != nil {
+			return q, rf
+		}
+	}
+	return q, nil
+}
 
 // Prepare classifies a request on the route and runs it through the
 // stages: those that guard the location for every request, then, for a

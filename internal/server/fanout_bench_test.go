@@ -60,7 +60,7 @@ func benchServer(b *testing.B, st store.Store) (*Server, *route.Route) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, rt := range s.routers[0].Load().routes {
+	for _, rt := range (*s.blocks.Load())[0].router.routes {
 		if rt.Subscriber.Transports != 0 && !rt.Publisher.HTTP {
 			return s, rt
 		}

@@ -35,22 +35,22 @@ func (s *Server) handoverDelay() <-chan time.Time {
 func (s *Server) ListenerFiles() (map[string]*os.File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]*os.File, len(s.raw))
-	for i, ln := range s.raw {
-		fl, ok := ln.(interface{ File() (*os.File, error) })
+	out := make(map[string]*os.File, len(s.endpoints))
+	for _, ep := range s.endpoints {
+		fl, ok := ep.raw.(interface{ File() (*os.File, error) })
 		if !ok {
 			closeFiles(out)
-			return nil, fmt.Errorf("listener %s cannot be handed over", s.addrs[i])
+			return nil, fmt.Errorf("listener %s cannot be handed over", ep.la.Addr)
 		}
-		if ul, ok := ln.(*net.UnixListener); ok {
+		if ul, ok := ep.raw.(*net.UnixListener); ok {
 			ul.SetUnlinkOnClose(false) // the socket file is the new process's now
 		}
 		f, err := fl.File()
 		if err != nil {
 			closeFiles(out)
-			return nil, fmt.Errorf("listener %s: %w", s.addrs[i], err)
+			return nil, fmt.Errorf("listener %s: %w", ep.la.Addr, err)
 		}
-		out[s.addrs[i]] = f
+		out[ep.la.Addr] = f
 	}
 	return out, nil
 }
@@ -68,8 +68,8 @@ func (s *Server) StopAccepting() {
 	s.handover.started.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, ln := range s.listeners {
-		ln.Close()
+	for _, ep := range s.endpoints {
+		ep.ln.Close()
 	}
 }
 

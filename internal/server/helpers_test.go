@@ -1218,3 +1218,15 @@ func compressed(t testing.TB, msg string) []byte {
 	ws.WriteFrame(&b, f)
 	return b.Bytes()
 }
+
+// deadAddr returns a loopback address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}

@@ -31,6 +31,7 @@ func (s *Server) streamHTTP(w http.ResponseWriter, q *route.Request, ss *session
 	sub := &rt.Subscriber
 	hd := make(http.Header)
 	q.SetCORS(hd)
+	carryRedirectHeaders(hd, w.Header())
 	h1 := r.ProtoMajor == 1
 	var f format
 	var preamble []byte

@@ -159,7 +159,7 @@ type StoreReadiness struct {
 func (s *Server) Ready() Readiness {
 	var r Readiness
 	s.mu.Lock()
-	r.Listening = s.started && len(s.listeners) > 0
+	r.Listening = s.started && len(s.endpoints) > 0
 	s.mu.Unlock()
 	select {
 	case <-s.quit:

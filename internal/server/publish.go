@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldpush/herald/internal/chaninfo"
 	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 )
@@ -93,6 +94,29 @@ func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.Chan
 	return out, nil
 }
 
+// upstreamed runs a message through the location's
+// publisher_upstream_request, if it has one, before it is published: the
+// application may rewrite it (p changes), keep it, drop it or reject it.
+// A status other than 0 means nothing is to be published and is the
+// publisher's answer (204 dropped, 403 rejected, 500 application
+// unreachable). It is part of the one publish path, for HTTP and WebSocket
+// publishers alike.
+func (s *Server) upstreamed(ctx context.Context, rt *route.Route, vars location.Request, p *store.Publication, publisherType string) int {
+	h := rt.Hooks.Upstream
+	if h == nil {
+		return 0
+	}
+	up, err := h.Publish(ctx, vars, p.Body, p.ContentType, publisherType)
+	if err != nil {
+		s.log.Error("publisher_upstream_request failed", "location", rt.Name, "err", err)
+	}
+	if !up.Publish {
+		return up.Status
+	}
+	p.Body, p.ContentType = up.Body, up.ContentType
+	return 0
+}
+
 // publishHTTP handles POST, and PUT: a PUT with an empty body creates the
 // channels (200) without publishing, as the Push Module protocol says.
 func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
@@ -103,6 +127,10 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 		return
 	}
 	ctx := r.Context()
+	if rf := q.AuthorizeBody(ctx, body); rf != nil { // pass_request_body: asked now the body is read
+		s.refuse(w, q, rf)
+		return
+	}
 	if r.Method == http.MethodPut && len(body) == 0 {
 		keys := q.Keys()
 		info := newChannelsInfo(len(keys))
@@ -123,6 +151,12 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 		Body:        body,
 		ContentType: r.Header.Get("Content-Type"),
 		EventName:   r.Header.Get("X-EventSource-Event"),
+	}
+	if rt.Hooks.Upstream != nil {
+		if status := s.upstreamed(ctx, rt, q.NchanVars(), &p, "http"); status != 0 {
+			plainError(w, status, "")
+			return
+		}
 	}
 	res, err := s.publish(ctx, rt, q.Keys(), p, "http", r.RemoteAddr)
 	if rf, ok := errors.AsType[*route.Refusal](err); ok {

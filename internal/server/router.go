@@ -3,12 +3,15 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 
+	"github.com/heraldpush/herald/internal/clientaddr"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // router is one server block's locations, provisioned into routes: what a
@@ -17,17 +20,21 @@ import (
 type router struct {
 	matcher *location.Matcher
 	routes  []*route.Route
+	// proxies holds the HTTP client of each proxy_pass route.
+	proxies map[*route.Route]*http.Transport
+	// realIP finds the client behind the block's trusted proxies.
+	realIP clientaddr.Resolver
 }
 
 // newRouter provisions the routes of a server block.
 func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
-	rr := &router{}
+	rr := &router{realIP: sc.RealIP}
 	pats := make([]location.Pattern, len(sc.Locations))
 	for i := range sc.Locations {
 		l := &sc.Locations[i]
 		pats[i] = l.Pattern
 		var st store.Store
-		if l.ServesChannels() { // a status, metrics or health page keeps none
+		if l.ServesChannels() && l.ProxyPass.IsEmpty() { // a status, metrics, health page or a proxy keeps none
 			var err error
 			if st, err = storeFor(l); err != nil {
 				return nil, err
@@ -36,44 +43,67 @@ func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
 				return nil, fmt.Errorf("location %s (line %d): channel_group_accounting: its store keeps no group counts", l.Pattern, l.Line)
 			}
 		}
-		rr.routes = append(rr.routes, route.Provision(l, st))
+		rt := route.Provision(l, st)
+		rr.routes = append(rr.routes, rt)
+		if rt.Proxy != nil {
+			if rr.proxies == nil {
+				rr.proxies = map[*route.Route]*http.Transport{}
+			}
+			rr.proxies[rt] = newProxyTransport(rt.Proxy)
+		}
 	}
 	rr.matcher = location.NewMatcher(pats)
 	return rr, nil
 }
 
-// handler serves one server block's listeners.
-type handler struct {
-	s     *Server
-	block int
-}
-
 // ServeHTTP matches a request to its route, runs it through the route's
 // stages and hands it to its role.
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if l := h.s.alog.Load(); l != nil {
-		lw := &logWriter{ResponseWriter: w, r: r, log: l, start: h.s.now()}
-		h.serve(lw, r)
-		lw.done(h.s.now())
+func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if l := ep.s.alog.Load(); l != nil {
+		lw := &logWriter{ResponseWriter: w, r: r, log: l, start: ep.s.now()}
+		ep.serve(lw, r)
+		lw.done(ep.s.now())
 		return
 	}
-	h.serve(w, r)
+	ep.serve(w, r)
 }
 
 // serve is ServeHTTP without the access log.
-func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
-	s := h.s
+func (ep *endpoint) serve(w http.ResponseWriter, r *http.Request) {
+	s := ep.s
 	if s.handover.started.Load() {
 		// Another process accepts now: the client's next request goes there.
 		w.Header().Set("Connection", "close")
 	}
-	rr := s.routers[h.block].Load()
+	rr := ep.block.Load().router
+	r.RemoteAddr = rr.clientAddr(r)
+	s.dispatch(w, r, rr, 0)
+}
+
+// dispatch serves a request with a router; redirects counts the internal
+// redirects (X-Accel-Redirect, see proxy.go) that led the request here,
+// and an internal location serves only those.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rr *router, redirects int) {
 	i, caps, ok := rr.matcher.Match(r.URL.Path)
-	if !ok {
+	if !ok || rr.routes[i].Internal && redirects == 0 {
 		plainError(w, http.StatusNotFound, "No location matches this path.")
 		return
 	}
+	if rr.routes[i].Proxy != nil {
+		// The origin check and per-client limits guard a proxy_pass
+		// location too; the application decides the rest.
+		q, rf := rr.routes[i].Guard(r.Context(), r, caps)
+		defer q.Done()
+		if rf != nil {
+			q.SetCORS(w.Header())
+			s.refuse(w, q, rf)
+			return
+		}
+		s.proxy(w, r, rr, rr.routes[i], caps, redirects)
+		return
+	}
 	q, rf := rr.routes[i].Prepare(r.Context(), r, caps)
+	defer q.Done()        // what the stages hold, unless a session took it over
 	q.SetCORS(w.Header()) // on every answer, errors included
 	if rf != nil {
 		s.refuse(w, q, rf)
@@ -136,6 +166,24 @@ func (s *Server) refuse(w http.ResponseWriter, q *route.Request, rf *route.Refus
 	} else {
 		s.emit(events.Event{Kind: events.RequestRefused, Transport: q.Role.String(), Location: q.Route.Name,
 			Remote: q.HTTP.RemoteAddr, Status: rf.Status, Reason: rf.Reason, Channels: len(q.Channels)})
+	}
+	if rf.Reason == "authorize" && (q.Transport == config.LongPoll || q.Transport == config.IntervalPoll) && q.Role == route.Subscribe {
+		// Nchan's poll subscriber answers the refusal itself, with the id
+		// headers of the request (Etag, Vary).
+		var id msgid.Multi
+		if q.Cursor.Given {
+			id = msgid.FromCursors(q.Cursor.IDs, max(q.Cursor.Active, 0))
+		}
+		pollHeaders(w.Header(), q, id, rf.Status)
+	}
+	if rf.Err != nil {
+		s.log.Warn("request refused", "location", q.Route.Name, "reason", rf.Reason, "status", rf.Status, "err", rf.Err)
+	}
+	if rf.Verbatim {
+		w.Header().Set("Content-Length", strconv.Itoa(len(rf.Body)))
+		w.WriteHeader(rf.Status)
+		w.Write(rf.Body)
+		return
 	}
 	if rf.Raw {
 		nchanText(w, rf.Status, rf.Message)

@@ -9,7 +9,9 @@
 // stream.go runs streaming subscribers over outputs (a hijacked connection
 // or an HTTP/2 stream), in the formats of eventsource.go, httpstream.go
 // (chunked, multipart/mixed, raw) and websocket.go; fanout.go serves many
-// subscribers of one channel from one writer goroutine.
+// subscribers of one channel from one writer goroutine; proxy.go forwards
+// proxy_pass locations to an application and sends its X-Accel-Redirect
+// answers back through the router (internal redirects).
 //
 // Lock order (outer first): fanWriters.mu, then fanWriter.mu; connOutput.mu
 // is taken alone (never while holding another server lock) and runs the
@@ -21,13 +23,11 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,6 +36,7 @@ import (
 	"github.com/heraldpush/herald/internal/accesslog"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/hook"
 	"github.com/heraldpush/herald/internal/metrics"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
@@ -67,11 +68,10 @@ type Server struct {
 	now    func() time.Time
 	events *events.Bus
 
-	routers []atomic.Pointer[router]          // one per server block
-	certs   []atomic.Pointer[tls.Certificate] // each server block's certificate; nil without TLS
-	reload  sync.Mutex                        // one Reload at a time
-	roles   [route.NumRoles]roleHandler
-	stores  []store.Store // every distinct store a location uses
+	blocks atomic.Pointer[[]*block] // the server blocks in force (Reload replaces them)
+	reload sync.Mutex               // one Reload at a time
+	roles  [route.NumRoles]roleHandler
+	stores []store.Store // every distinct store a location uses
 
 	quit     chan struct{} // closed when draining starts: waiting subscribers answer.
 	quitOnce sync.Once
@@ -80,11 +80,12 @@ type Server struct {
 	boundary    string  // multipart boundary of streamed parts.
 	partEnd     []byte  // what follows each streamed part: "\r\n--" and the boundary.
 	deflaters   deflaters
-	writers     fanWriters // fan-out writers of streaming subscribers
-	scratchPool sync.Pool  // *writeScratch for fan-out writers
-	budget      bodyBudget // publishes being received (max_body_memory)
-	wsDecoders  sync.Pool  // *protocol.WSDecoder of WebSocket messages in progress
-	wsBuffers   sync.Pool  // *[wsReadBuffer]byte WebSocket frames are read into
+	writers     fanWriters  // fan-out writers of streaming subscribers
+	scratchPool sync.Pool   // *writeScratch for fan-out writers
+	budget      bodyBudget  // publishes being received (max_body_memory)
+	hooks       *hook.Queue // subscribe_request and unsubscribe_request notifications
+	wsDecoders  sync.Pool   // *protocol.WSDecoder of WebSocket messages in progress
+	wsBuffers   sync.Pool   // *[wsReadBuffer]byte WebSocket frames are read into
 
 	// Operators' side (ops.go): the metrics, once a metrics location is
 	// configured; the access log (nil when off) and those replaced by a
@@ -97,13 +98,12 @@ type Server struct {
 	stderr  io.Writer
 
 	mu        sync.Mutex
-	listeners []net.Listener
-	raw       []net.Listener // listeners as opened or inherited, before TLS
-	addrs     []string       // each listener's configured address
-	handover  handover       // a binary upgrade in progress
-	servers   []*http.Server
+	endpoints []*endpoint // open listen addresses, in configuration order
+	listened  bool        // Listen ran: a reload opens and closes listeners
 	started   bool
-	errc      chan error // a listener that failed while serving
+	retiring  []*endpoint // endpoints a reload removed, shutting down
+	handover  handover    // a binary upgrade in progress
+	errc      chan error  // a listener that failed while serving
 }
 
 // New provisions a server for cfg: every location becomes a route on the
@@ -128,6 +128,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	s.stderr = o.Stderr
 	s.cfg.Store(cfg)
 	s.budget.limit.Store(cfg.MaxBodyMemory)
+	s.hooks = hook.NewQueue(o.Logger, hook.QueueOptions{})
 	s.partEnd = protocol.AppendMultipartBoundary(nil, s.boundary)
 	storeFor := func(l *config.Location) (store.Store, error) {
 		st, err := o.StoreFor(l)
@@ -143,15 +144,11 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		return st, nil
 	}
 	s.roles = s.roleHandlers()
-	s.routers = make([]atomic.Pointer[router], len(cfg.Servers))
-	s.certs = make([]atomic.Pointer[tls.Certificate], len(cfg.Servers))
-	for i := range cfg.Servers {
-		rr, err := newRouter(&cfg.Servers[i], storeFor)
-		if err != nil {
-			return nil, err
-		}
-		s.routers[i].Store(rr)
+	blocks, err := s.provision(cfg, storeFor)
+	if err != nil {
+		return nil, err
 	}
+	s.blocks.Store(&blocks)
 	if err := s.applyOps(cfg); err != nil {
 		return nil, err
 	}
@@ -161,67 +158,27 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 // Events returns the server's event bus.
 func (s *Server) Events() *events.Bus { return s.events }
 
-// Handler returns the HTTP handler of configured server block i.
-func (s *Server) Handler(i int) http.Handler { return &handler{s: s, block: i} }
-
 // Listen opens every configured listen address, taking the listener for an
 // address from inherited when it holds one (a socket handed over by another
 // process) instead of opening it. Addresses holding port 0 get a free
 // port; Addrs reports what was bound.
 func (s *Server) Listen(ctx context.Context, inherited map[string]net.Listener) error {
-	var lc net.ListenConfig
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fail := func(err error) error {
-		for _, l := range s.listeners {
-			l.Close()
-		}
-		s.listeners, s.servers, s.raw, s.addrs = nil, nil, nil, nil
-		return err
-	}
-	for i, sc := range s.cfg.Load().Servers {
-		var tlsCfg *tls.Config
-		if sc.TLSCertificate != "" {
-			cert, err := tls.LoadX509KeyPair(sc.TLSCertificate, sc.TLSKey)
+	var eps []*endpoint
+	for _, b := range *s.blocks.Load() {
+		for _, la := range listenersOf(b.sc) {
+			ep, err := s.openEndpoint(ctx, la, b, inherited[la.Addr])
 			if err != nil {
-				return fail(fmt.Errorf("server %d: load TLS certificate: %w", i+1, err))
-			}
-			s.certs[i].Store(&cert)
-			// The certificate is read at every handshake, so a reload can
-			// replace it without closing the listener.
-			tlsCfg = &tls.Config{GetCertificate: s.certificate(i), NextProtos: []string{"h2", "http/1.1"}}
-		}
-		for _, addr := range sc.Listen {
-			ln := inherited[addr]
-			if ln == nil {
-				var err error
-				if ln, err = lc.Listen(ctx, "tcp", addr); err != nil {
-					return fail(fmt.Errorf("listen on %s (server %d): %w", addr, i+1, err))
+				for _, e := range eps {
+					e.ln.Close()
 				}
+				return fmt.Errorf("listen on %s (server %d): %w", la.Addr, b.index+1, err)
 			}
-			s.raw = append(s.raw, ln)
-			s.addrs = append(s.addrs, addr)
-			if tlsCfg != nil {
-				ln = tls.NewListener(ln, tlsCfg)
-			}
-			// HTTP/1.1 and HTTP/2: over TLS by ALPN, in clear text (h2c) by
-			// prior knowledge.
-			protos := new(http.Protocols)
-			protos.SetHTTP1(true)
-			protos.SetHTTP2(true)
-			protos.SetUnencryptedHTTP2(true)
-			s.listeners = append(s.listeners, ln)
-			s.servers = append(s.servers, &http.Server{
-				Protocols:         protos,
-				TLSConfig:         tlsCfg,
-				Handler:           s.Handler(i),
-				ReadHeaderTimeout: 10 * time.Second,
-				IdleTimeout:       2 * time.Minute,
-				ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-				BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-			})
+			eps = append(eps, ep)
 		}
 	}
+	s.endpoints, s.listened = eps, true
 	return nil
 }
 
@@ -229,9 +186,9 @@ func (s *Server) Listen(ctx context.Context, inherited map[string]net.Listener) 
 func (s *Server) Addrs() []net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]net.Addr, len(s.listeners))
-	for i, l := range s.listeners {
-		out[i] = l.Addr()
+	out := make([]net.Addr, len(s.endpoints))
+	for i, ep := range s.endpoints {
+		out[i] = ep.ln.Addr()
 	}
 	return out
 }
@@ -241,24 +198,15 @@ func (s *Server) Addrs() []net.Addr {
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.servers) == 0 {
+	if len(s.endpoints) == 0 {
 		return errors.New("serve: no listeners (call Listen first)")
 	}
 	if s.started {
 		return errors.New("serve: already started")
 	}
 	s.started = true
-	for i, hs := range s.servers {
-		ln := s.listeners[i]
-		go func() {
-			s.log.Info("listening", "addr", ln.Addr().String())
-			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !s.handover.started.Load() {
-				select {
-				case s.errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err):
-				default:
-				}
-			}
-		}()
+	for _, ep := range s.endpoints {
+		s.serveEndpoint(ep)
 	}
 	return nil
 }
@@ -273,12 +221,12 @@ func (s *Server) Failed() <-chan error { return s.errc }
 func (s *Server) Drain(ctx context.Context) error {
 	s.quitOnce.Do(func() { close(s.quit) })
 	s.mu.Lock()
-	servers := slices.Clone(s.servers)
+	eps := slices.Concat(s.endpoints, s.retiring)
 	s.mu.Unlock()
 	var wg sync.WaitGroup
-	errs := make([]error, len(servers))
-	for i, hs := range servers {
-		wg.Go(func() { errs[i] = hs.Shutdown(ctx) })
+	errs := make([]error, len(eps))
+	for i, ep := range eps {
+		wg.Go(func() { errs[i] = ep.hs.Shutdown(ctx) })
 	}
 	wg.Wait()
 	// Streaming subscribers live on hijacked connections that Shutdown does
@@ -302,13 +250,25 @@ func (s *Server) Stop(ctx context.Context) error {
 	if err != nil {
 		s.log.Warn("shutdown did not finish in time; closing connections", "err", err)
 		s.mu.Lock()
-		for _, hs := range s.servers {
-			hs.Close()
+		for _, ep := range slices.Concat(s.endpoints, s.retiring) {
+			ep.hs.Close()
 		}
 		s.mu.Unlock()
 	}
+	// Subscribers that ended queued their unsubscribe_request; send what
+	// can be sent in time.
+	hctx, hcancel := context.WithTimeout(ctx, timeout)
+	defer hcancel()
+	s.hooks.Close(hctx)
 	s.closeOps()
 	return err
+}
+
+// HookNotifications counts the subscribe_request and unsubscribe_request
+// notifications: sent (the application answered 2xx), failed (every
+// attempt failed, logged) and dropped (the queue was full).
+func (s *Server) HookNotifications() (sent, failed, dropped uint64) {
+	return s.hooks.Sent(), s.hooks.Failed(), s.hooks.Dropped()
 }
 
 // Serve serves every listener until ctx is done or a listener fails, then

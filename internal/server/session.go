@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,11 +56,19 @@ type session struct {
 	pending []*store.Message // read ahead on a single channel, not yet delivered.
 	readOne bool             // a read has been made: later misses are the subscriber's lag.
 
+	// unsub is the unsubscribe_request notification a stream sends when
+	// it ends, built when it starts; nil without one.
+	unsub *http.Request
+	shard int // the notification queue's shard of this subscriber
+
 	out    output // a stream's connection; nil for a poll
 	stream bool   // counted in s.streams
 
 	ended atomic.Bool
 	why   endReason
+	// release gives back what the request's stages hold for the
+	// session's life (a limit_conn slot).
+	release func()
 	// alog is the stream's access log; nil when it has none (a poll, or
 	// no access log).
 	alog *streamLog
@@ -80,7 +90,9 @@ func (s *Server) admit(q *route.Request, kind string, follow bool) (*session, er
 	}
 	opts := rt.Subscriber.Options
 	opts.Follow = follow
+	ss.release = q.Detach()
 	release := func() {
+		ss.release()
 		for _, sub := range ss.subs {
 			sub.Close()
 		}
@@ -109,7 +121,34 @@ func (s *Server) admit(q *route.Request, kind string, follow bool) (*session, er
 	}
 	s.emit(events.Event{Kind: events.SubscriberJoined, Group: ss.key.Group, Channel: ss.key.ID,
 		Channels: len(ss.subs), Transport: kind, Location: rt.Name, Remote: ss.remote})
+	if follow && (rt.Hooks.Subscribe != nil || rt.Hooks.Unsubscribe != nil) {
+		s.notifyStart(q, ss)
+	}
 	return ss, nil
+}
+
+// notifyStart queues a stream's subscribe_request and builds the
+// unsubscribe_request its end will queue (long-poll and interval-poll
+// subscribers send neither, as in Nchan).
+func (s *Server) notifyStart(q *route.Request, ss *session) {
+	rt := q.Route
+	vars := q.NchanVars()
+	ss.shard = s.hooks.Shard()
+	if h := rt.Hooks.Subscribe; h != nil {
+		if req, err := h.Build(context.Background(), http.MethodGet, vars, nil, nil); err != nil {
+			s.log.Error("subscribe_request", "location", rt.Name, "err", err)
+		} else {
+			s.hooks.Notify(h, req, ss.shard)
+		}
+	}
+	if h := rt.Hooks.Unsubscribe; h != nil {
+		req, err := h.Build(context.Background(), http.MethodGet, vars, nil, nil)
+		if err != nil {
+			s.log.Error("unsubscribe_request", "location", rt.Name, "err", err)
+			return
+		}
+		ss.unsub = req
+	}
 }
 
 // end ends the session, once: it releases the channels and the
@@ -122,8 +161,14 @@ func (ss *session) end(why endReason) {
 	for _, sub := range ss.subs {
 		sub.Close()
 	}
+	ss.release()
 	if ss.out != nil {
 		ss.out.close()
+	}
+	if ss.unsub != nil {
+		// Before the stream counts as done: shutdown waits for streams,
+		// then sends what is queued.
+		ss.s.hooks.Notify(ss.rt.Hooks.Unsubscribe, ss.unsub, ss.shard)
 	}
 	if ss.stream {
 		ss.s.streams.done()

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldpush/herald/internal/chaninfo"
+	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
@@ -90,6 +91,7 @@ func wsUpgrade(w http.ResponseWriter, r *http.Request, rt *route.Route) (net.Con
 		resp.Set("Sec-WebSocket-Extensions", ext)
 	}
 	copyCORS(resp, w.Header())
+	carryRedirectHeaders(resp, w.Header())
 	head := appendHead(make([]byte, 0, 256), http.StatusSwitchingProtocols, resp)
 	if _, err := conn.Write(head); err != nil {
 		conn.Close()
@@ -419,11 +421,25 @@ func (s *Server) websocket(w http.ResponseWriter, q *route.Request, ss *session)
 		replyInfo:   ss == nil || rt.Subscriber.Transports == 0,
 		remote:      r.RemoteAddr,
 	}
+	if rt.Hooks.Upstream != nil {
+		wc.vars = q.NchanVars()
+		n := *wc.vars.Nchan
+		n.PublisherType = "websocket"
+		n.ChannelIDs = n.ChannelIDs[:0:0]
+		for _, k := range pubKeys {
+			if len(n.ChannelIDs) < 4 {
+				n.ChannelIDs = append(n.ChannelIDs, k.ID)
+			}
+		}
+		wc.vars.Nchan = &n
+	}
 	go wc.readLoop()
 	if ss == nil {
 		// Publisher only: the reader owns the connection; wait for the end.
+		release := q.Detach()
 		go func() {
 			defer s.streams.done()
+			defer release()
 			select {
 			case <-o.gone():
 			case <-s.quit:
@@ -453,6 +469,9 @@ type wsConn struct {
 	replyInfo   bool // publisher locations answer each publish with channel info.
 	remote      string
 	dict        []byte // inflate window for client context takeover.
+	// vars are what publisher_upstream_request's templates read: the
+	// handshake request and the channels published to.
+	vars location.Request
 }
 
 // wsReadBuffer is the size of the pooled buffers client frames are read
@@ -714,6 +733,16 @@ func (c *wsConn) handleMessage(op protocol.OpCode, body []byte) bool {
 	p := store.Publication{Body: body, ContentType: c.contentType}
 	if op == protocol.OpBinary {
 		p.ContentType = "application/octet-stream"
+	}
+	if rt.Hooks.Upstream != nil {
+		switch status := c.s.upstreamed(context.Background(), rt, c.vars, &p, "websocket"); status {
+		case 0:
+		case http.StatusNoContent: // the application dropped it
+			return true
+		default:
+			c.fail(wsCloseCode(status), strconv.Itoa(status)+" "+http.StatusText(status))
+			return false
+		}
 	}
 	res, err := c.s.publish(context.Background(), rt, c.pubKeys, p, "websocket", c.remote)
 	if err != nil {

@@ -39,7 +39,7 @@ func FuzzWebSocketFrames(f *testing.F) {
 		f.Fatal(err)
 	}
 	var pubsub *route.Route
-	for _, rt := range s.routers[0].Load().routes {
+	for _, rt := range (*s.blocks.Load())[0].router.routes {
 		if rt.Publisher.WebSocket && rt.Subscriber.Transports != 0 {
 			pubsub = rt
 		}
