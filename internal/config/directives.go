@@ -1065,22 +1065,22 @@ func coreDirectives() []Directive {
 		{
 			Name: "authorize_request", Default: "",
 			Doc:    "Asks the application before a subscriber or publisher is admitted: a GET to this URL (with the client's query arguments, headers and cookies; no body). A 2xx answer admits. A refused subscriber (long-poll, interval-poll, EventSource, WebSocket handshake, chunked, multipart) gets the application's status, headers and body; a refused publisher (and a channel-info GET or DELETE) gets 403 with an empty body. Application unreachable: 502; slower than the timeout: 504. Long-poll and interval-poll are asked on every request, streams once per connection. The value is a URL or a mapping `{url, timeout: 5s, headers: {Name: template}, pass_request_headers: on, pass_request_body: off}`; templates use variables such as `$nchan_channel_id`. See docs/hooks.md.",
-			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.AuthorizeRequest }),
+			setLoc: hookKey("authorize_request", func(l *Location) **hook.Hook { return &l.AuthorizeRequest }),
 		},
 		{
 			Name: "subscribe_request", Default: "",
 			Doc:    "Tells the application a streaming subscriber (EventSource, WebSocket, chunked, multipart, raw stream) started: a GET to this URL, sent in the background (never delaying the subscriber), retried with backoff, dropped and counted if the queue is full. None for long-poll and interval-poll, as in Nchan. Same value forms as `authorize_request`.",
-			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.SubscribeRequest }),
+			setLoc: hookKey("subscribe_request", func(l *Location) **hook.Hook { return &l.SubscribeRequest }),
 		},
 		{
 			Name: "unsubscribe_request", Default: "",
 			Doc:    "Tells the application a streaming subscriber ended, whatever ended it (the client closed or vanished, the channel was deleted, a timeout, shutdown): a GET to this URL, in the background like `subscribe_request`. None for long-poll and interval-poll.",
-			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.UnsubscribeRequest }),
+			setLoc: hookKey("unsubscribe_request", func(l *Location) **hook.Hook { return &l.UnsubscribeRequest }),
 		},
 		{
 			Name: "publisher_upstream_request", Default: "",
 			Doc:    "POSTs each message (HTTP or WebSocket publisher) to the application before it is published, with its Content-Type and `X-Publisher-Type` (`http` or `websocket`). 200, 201 or 202: the application's body is published, with its Content-Type; 304: the original is published; 204: nothing is published and the publisher gets 204; any other answer: nothing is published and the publisher gets 403 (a WebSocket publisher is closed with 1008). Application unreachable or too slow: 500. Same value forms as `authorize_request`.",
-			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.PublisherUpstreamRequest }),
+			setLoc: hookKey("publisher_upstream_request", func(l *Location) **hook.Hook { return &l.PublisherUpstreamRequest }),
 		},
 	}
 }
@@ -1135,9 +1135,9 @@ func ParseStart(s string) (store.Start, error) {
 
 // hookKey reads an application hook: a URL, "off", or a mapping of url,
 // timeout, headers, pass_request_headers and pass_request_body.
-func hookKey(get func(*Location) **hook.Hook) func(*Location, *yaml.Node) error {
+func hookKey(name string, get func(*Location) **hook.Hook) func(*Location, *yaml.Node) error {
 	return func(l *Location, n *yaml.Node) error {
-		var c hook.Config
+		c := hook.Config{Name: name}
 		switch n.Kind {
 		case yaml.ScalarNode:
 			v := strings.TrimSpace(n.Value)

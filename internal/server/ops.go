@@ -224,6 +224,11 @@ func wantsJSON(accept string) bool {
 	return strings.Contains(strings.ToLower(accept), "application/json")
 }
 
+// hookCalled reports a request an application hook sent.
+func (s *Server) hookCalled(name string, status int, took time.Duration) {
+	s.emit(events.Event{Kind: events.HookCalled, Reason: name, Status: status, Duration: took})
+}
+
 // opStart returns the start of a store call to report, or the zero time
 // when nobody reads store calls.
 func (s *Server) opStart() time.Time {

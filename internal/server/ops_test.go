@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -411,4 +412,41 @@ func waitFile(t testing.TB, path, want string) {
 	if !poll(waitTimeout, func() bool { got, _ = os.ReadFile(path); return string(got) == want }) {
 		t.Fatalf("%s holds %q, want %q", filepath.Base(path), got, want)
 	}
+}
+
+// TestMetricsCountHookCalls: authorize_request and subscribe_request calls
+// to a real application are counted by hook and answer, with their time.
+func TestMetricsCountHookCalls(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/deny") {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer app.Close()
+	s := startServer(t, testConfig(nil,
+		prefixLocation("pub", "publisher: true"),
+		prefixLocation("sub", "subscriber: true", `authorize_request: "`+app.URL+`/allow"`, `subscribe_request: "`+app.URL+`/notify"`),
+		prefixLocation("subdeny", "subscriber: true", `authorize_request: "`+app.URL+`/deny"`),
+		location("= /metrics", "metrics: on"),
+	))
+	publish(t, s, "a", "m")
+	if r := do(t, "GET", s.URL+"/sub/a", ""); r.Status != http.StatusOK {
+		t.Fatalf("authorized long-poll: %d %q", r.Status, r.Body)
+	}
+	if r := do(t, "GET", s.URL+"/subdeny/a", ""); r.Status != http.StatusForbidden {
+		t.Fatalf("refused long-poll: %d", r.Status)
+	}
+	// A stream is authorized too, and notified (long-polls are not, as in
+	// Nchan).
+	es := openEventSource(t, s, "/sub/a")
+	defer es.conn.Close()
+	waitMetrics(t, s, []want{
+		{name: "herald_hook_calls_total", labels: []string{"hook", "authorize_request", "status", "200"}, value: 2},
+		{name: "herald_hook_calls_total", labels: []string{"hook", "authorize_request", "status", "403"}, value: 1},
+		{name: "herald_hook_calls_total", labels: []string{"hook", "subscribe_request", "status", "200"}, value: 1},
+		{name: "herald_hook_duration_seconds", labels: []string{"hook", "authorize_request"}, value: 3},
+		{name: "herald_refused_requests_total", labels: []string{"role", "subscribe", "status", "403", "reason", "authorize"}, value: 1},
+	})
 }

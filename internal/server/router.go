@@ -8,6 +8,7 @@ import (
 	"github.com/heraldpush/herald/internal/clientaddr"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/hook"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
@@ -59,6 +60,9 @@ func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
 // ServeHTTP matches a request to its route, runs it through the route's
 // stages and hands it to its role.
 func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if ep.s.events.Wants(events.HookCalled) {
+		r = r.WithContext(hook.WithObserver(r.Context(), ep.s.hookCalled))
+	}
 	if l := ep.s.alog.Load(); l != nil {
 		lw := &logWriter{ResponseWriter: w, r: r, log: l, start: ep.s.now()}
 		ep.serve(lw, r)

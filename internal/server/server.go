@@ -128,7 +128,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	s.stderr = o.Stderr
 	s.cfg.Store(cfg)
 	s.budget.limit.Store(cfg.MaxBodyMemory)
-	s.hooks = hook.NewQueue(o.Logger, hook.QueueOptions{})
+	s.hooks = hook.NewQueue(o.Logger, hook.QueueOptions{Observer: s.hookCalled})
 	s.partEnd = protocol.AppendMultipartBoundary(nil, s.boundary)
 	storeFor := func(l *config.Location) (store.Store, error) {
 		st, err := o.StoreFor(l)
