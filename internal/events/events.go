@@ -125,7 +125,8 @@ type Event struct {
 	// Reason says why a subscriber left or was refused, or why a channel
 	// was deleted.
 	Reason string
-	// MessageID is the id of the message published (MessagePublished).
+	// MessageID is the id of the message published (MessagePublished),
+	// or of the newest message of those delivered (MessageDelivered).
 	MessageID msgid.ID
 	// N counts what one event stands for (messages delivered or expired);
 	// 0 means 1.
@@ -135,8 +136,8 @@ type Event struct {
 	// Err is the error of a StoreError or a failed StoreOp.
 	Err error
 	// Duration is how long something took: a publish's store call
-	// (MessagePublished), a subscriber's session (SubscriberLeft), an
-	// engine call (StoreOp), a hook call (HookCalled).
+	// (MessagePublished), an engine call (StoreOp), a hook call
+	// (HookCalled).
 	Duration time.Duration
 }
 
