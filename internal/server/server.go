@@ -12,6 +12,8 @@
 // subscribers of one channel from one writer goroutine; proxy.go forwards
 // proxy_pass locations to an application and sends its X-Accel-Redirect
 // answers back through the router (internal redirects).
+// chanevents.go sends a location's channel events (package chanevents)
+// from sessions and publishers; channellist.go answers channel_list locations.
 //
 // Lock order (outer first): fanWriters.mu, then fanWriter.mu; connOutput.mu
 // is taken alone (never while holding another server lock) and runs the
@@ -34,6 +36,7 @@ import (
 	"time"
 
 	"github.com/heraldpush/herald/internal/accesslog"
+	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/hook"
@@ -87,6 +90,8 @@ type Server struct {
 	wsDecoders  sync.Pool   // *protocol.WSDecoder of WebSocket messages in progress
 	wsBuffers   sync.Pool   // *[wsReadBuffer]byte WebSocket frames are read into
 
+	chanEvents *chanevents.Publisher // channel events (channel_events_channel_id)
+
 	// Operators' side (ops.go): the metrics, once a metrics location is
 	// configured; the access log (nil when off) and those replaced by a
 	// reload, closed at Stop.
@@ -124,7 +129,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	var rnd [32]byte
 	rand.Read(rnd[:])
 	s := &Server{log: o.Logger, now: o.Now, events: o.Events, quit: make(chan struct{}),
-		boundary: protocol.Boundary(rnd), errc: make(chan error, 1)}
+		boundary: protocol.Boundary(rnd), errc: make(chan error, 1), chanEvents: chanevents.NewPublisher(o.Logger)}
 	s.stderr = o.Stderr
 	s.cfg.Store(cfg)
 	s.budget.limit.Store(cfg.MaxBodyMemory)
@@ -233,6 +238,10 @@ func (s *Server) Drain(ctx context.Context) error {
 	// not track; they saw quit and are ending.
 	if !s.streams.wait(ctx) {
 		errs = append(errs, fmt.Errorf("streaming subscribers still running: %w", ctx.Err()))
+	}
+	// Channel events of the subscribers that just ended still go out.
+	if err := s.chanEvents.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("channel events still queued: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -372,6 +381,9 @@ func (s *Server) emit(e events.Event) { s.events.Emit(e) }
 // delivered reports n messages (bytes in all, when known) written to one
 // subscriber.
 func (s *Server) delivered(ss *session, n, bytes int) {
+	if ss.ev != nil {
+		ss.receivedN(n)
+	}
 	if ss.alog != nil {
 		ss.alog.sent(n, bytes)
 	}
