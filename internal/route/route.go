@@ -33,6 +33,7 @@ package route
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -68,12 +69,16 @@ const (
 	GroupLocation
 	// ChannelList: a channel_list location.
 	ChannelList
+	// Metrics: a metrics location (Prometheus).
+	Metrics
+	// Health: a health location (live or ready).
+	Health
 
 	// NumRoles is the number of roles.
 	NumRoles
 )
 
-var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "channel-list"}
+var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "channel-list", "metrics", "health"}
 
 // String names the role.
 func (r Role) String() string {
@@ -101,6 +106,13 @@ type Route struct {
 
 	// Status marks a stub_status location.
 	Status bool
+	// Metrics marks a metrics location, answering the clients of
+	// MetricsAllow only.
+	Metrics      bool
+	MetricsAllow []netip.Prefix
+	// Health is the check a health location answers: "live" or "ready";
+	// "" for other locations.
+	Health string
 	// Allow is the Allow header: the methods the location answers.
 	Allow string
 
@@ -280,6 +292,10 @@ func Provision(l *config.Location, st store.Store) *Route {
 	if !rt.Status || len(rt.Access.Origins) > 0 {
 		rt.stages = append(rt.stages, originStage{})
 	}
+	rt.Metrics, rt.MetricsAllow, rt.Health = l.Metrics, l.MetricsAllow, l.Health
+	if rt.Metrics {
+		rt.stages = append(rt.stages, metricsAllowStage{})
+	}
 	limits, limitStages := newLimits(l)
 	rt.Limits = limits
 	rt.stages = append(rt.stages, limitStages...)
@@ -422,7 +438,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 			return q, refuse(http.StatusForbidden, "role", "Publishing is not allowed here.")
 		}
 		return q, refuse(http.StatusForbidden, "role", "This location does not allow that kind of subscriber.")
-	case Status, Options, GroupLocation, ChannelList:
+	case Status, Options, GroupLocation, ChannelList, Metrics, Health:
 		return q, nil
 	}
 	for _, st := range rt.stages[rt.channelStages:] {
@@ -445,6 +461,12 @@ func knownMethod(m string) bool {
 func (rt *Route) classify(r *http.Request) (Role, config.Transport) {
 	if rt.Status {
 		return Status, 0
+	}
+	if rt.Metrics {
+		return Metrics, 0
+	}
+	if rt.Health != "" {
+		return Health, 0
 	}
 	if rt.GroupOps != 0 {
 		if r.Method == http.MethodOptions {
