@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -260,12 +259,14 @@ func readStream(ctx context.Context, kind string, res *http.Response, col *colle
 			col.add(m)
 		}
 	case "multipart":
-		_, params, err := mime.ParseMediaType(res.Header.Get("Content-Type"))
-		if err != nil {
-			col.fail(err)
+		// Nchan's boundaries (and so Herald's) may hold '/', which
+		// mime.ParseMediaType refuses unquoted: take the parameter as is.
+		_, boundary, ok := strings.Cut(res.Header.Get("Content-Type"), "boundary=")
+		if !ok {
+			col.fail(fmt.Errorf("multipart without a boundary: %q", res.Header.Get("Content-Type")))
 			return
 		}
-		dec := protocol.MultipartDecoder{Boundary: params["boundary"]}
+		dec := protocol.MultipartDecoder{Boundary: boundary}
 		buf := make([]byte, 4096)
 		for {
 			n, err := res.Body.Read(buf)
