@@ -470,6 +470,9 @@ func (l *Location) validate() error {
 	if l.StubStatus {
 		return nil
 	}
+	if l.Dashboard {
+		return l.validateDashboard()
+	}
 	if l.GroupLocation != 0 && (l.Publisher.Enabled() || l.Subscriber != 0) {
 		return errors.New("group_location goes in a location of its own, without publisher, subscriber or pubsub")
 	}

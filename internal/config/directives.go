@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/heraldpush/herald/internal/clientaddr"
 	"github.com/heraldpush/herald/internal/hook"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/store"
@@ -133,6 +134,11 @@ type Location struct {
 	ProxyReadTimeout    time.Duration
 	// Internal locations answer 404 unless reached by an internal redirect.
 	Internal bool
+
+	// Dashboard makes the location Herald's dashboard (docs/dashboard.md);
+	// DashboardAllow are the clients it answers.
+	Dashboard      bool
+	DashboardAllow clientaddr.Trusted
 }
 
 // Scope says where a directive may appear.
@@ -295,7 +301,7 @@ func transportAliasDoc() string {
 
 // Directives returns every configuration key, in documentation order.
 func Directives() []Directive {
-	return append(coreDirectives(), clientDirectives()...)
+	return append(append(coreDirectives(), clientDirectives()...), dashboardDirectives()...)
 }
 
 func coreDirectives() []Directive {

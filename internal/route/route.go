@@ -61,12 +61,14 @@ const (
 	Status
 	// GroupLocation: a request to a group location (group_location).
 	GroupLocation
+	// Dashboard: a request to the dashboard (dashboard.go).
+	Dashboard
 
 	// NumRoles is the number of roles.
 	NumRoles
 )
 
-var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group"}
+var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "dashboard"}
 
 // String names the role.
 func (r Role) String() string {
@@ -118,6 +120,8 @@ type Route struct {
 	// Proxy, when set, forwards every request to an application instead
 	// of any role (proxy_pass); see proxy.go.
 	Proxy *Proxy
+	// Dashboard marks a dashboard location (dashboard.go).
+	Dashboard bool
 
 	// stages is the pipeline: stages[:channelStages] run for every
 	// request, the rest for requests that name channels.
@@ -255,6 +259,10 @@ func Provision(l *config.Location, st store.Store) *Route {
 	rt.GroupOps = l.GroupLocation
 	if rt.GroupOps != 0 {
 		rt.Allow = "GET, POST, DELETE"
+	}
+	if l.Dashboard {
+		rt.Dashboard = true
+		rt.stages = append(rt.stages, dashboardStage{allow: l.DashboardAllow})
 	}
 	if !rt.Status || len(rt.Access.Origins) > 0 {
 		rt.stages = append(rt.stages, originStage{})
@@ -401,7 +409,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 			return q, refuse(http.StatusForbidden, "role", "Publishing is not allowed here.")
 		}
 		return q, refuse(http.StatusForbidden, "role", "This location does not allow that kind of subscriber.")
-	case Status, Options, GroupLocation:
+	case Status, Options, GroupLocation, Dashboard:
 		return q, nil
 	}
 	for _, st := range rt.stages[rt.channelStages:] {
@@ -424,6 +432,9 @@ func knownMethod(m string) bool {
 func (rt *Route) classify(r *http.Request) (Role, config.Transport) {
 	if rt.Status {
 		return Status, 0
+	}
+	if rt.Dashboard {
+		return Dashboard, 0
 	}
 	if rt.GroupOps != 0 {
 		if r.Method == http.MethodOptions {

@@ -34,7 +34,7 @@ func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
 		l := &sc.Locations[i]
 		pats[i] = l.Pattern
 		var st store.Store
-		if !l.StubStatus && l.ProxyPass.IsEmpty() { // a status page or a proxy keeps no channels
+		if !l.StubStatus && !l.Dashboard && l.ProxyPass.IsEmpty() { // a status page, a dashboard or a proxy keeps no channels
 			var err error
 			if st, err = storeFor(l); err != nil {
 				return nil, err
@@ -116,6 +116,7 @@ func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
 		route.Options:       s.options,
 		route.Status:        func(w http.ResponseWriter, q *route.Request) { s.stubStatus(w, q.HTTP) },
 		route.GroupLocation: s.group,
+		route.Dashboard:     s.dashboard,
 	}
 }
 

@@ -80,6 +80,7 @@ type Server struct {
 	hooks       *hook.Queue // subscribe_request and unsubscribe_request notifications
 	wsDecoders  sync.Pool   // *protocol.WSDecoder of WebSocket messages in progress
 	wsBuffers   sync.Pool   // *[wsReadBuffer]byte WebSocket frames are read into
+	dash        dashboardState // what the dashboard shows (dashboard.go)
 
 	mu        sync.Mutex
 	endpoints []*endpoint // open listen addresses, in configuration order
@@ -346,7 +347,10 @@ func (s *Server) Stats() store.Stats {
 func (s *Server) SlowSubscribers() uint64 { return s.events.Count(events.SubscriberTooSlow) }
 
 // emit sends an event to the bus.
-func (s *Server) emit(e events.Event) { s.events.Emit(e) }
+func (s *Server) emit(e events.Event) {
+	s.dash.observe(&e)
+	s.events.Emit(e)
+}
 
 // delivered reports n messages (bytes in all, when known) written to one
 // subscriber.
