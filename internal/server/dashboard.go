@@ -204,9 +204,9 @@ func (sp *dashSampler) run() {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			p := dashPoint{Time: now.UnixMilli(),
-				Published:   round2(float64(cur.published-prev.published) / secs),
-				Delivered:   round2(float64(cur.delivered-prev.delivered) / secs),
-				LagAvg:      -1, LagMax: -1,
+				Published: round2(float64(cur.published-prev.published) / secs),
+				Delivered: round2(float64(cur.delivered-prev.delivered) / secs),
+				LagAvg:    -1, LagMax: -1,
 				Subscribers: st.Subscribers, Channels: st.Channels, Memory: st.MemoryUsed, Heap: ms.HeapAlloc}
 			if lagN > 0 {
 				p.LagAvg, p.LagMax = round2(lagSum/float64(lagN)), round2(lagMax)

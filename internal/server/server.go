@@ -80,7 +80,9 @@ type Server struct {
 	hooks       *hook.Queue // subscribe_request and unsubscribe_request notifications
 	wsDecoders  sync.Pool   // *protocol.WSDecoder of WebSocket messages in progress
 	wsBuffers   sync.Pool   // *[wsReadBuffer]byte WebSocket frames are read into
-	dash        dashboardState // what the dashboard shows (dashboard.go)
+
+	// dash is what the dashboard shows (dashboard.go).
+	dash dashboardState
 
 	mu        sync.Mutex
 	endpoints []*endpoint // open listen addresses, in configuration order
