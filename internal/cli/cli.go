@@ -1,5 +1,6 @@
 // Package cli implements the herald command line: serve, config check,
-// config defaults, config docs, bench, token, channel-id and version.
+// config defaults, config docs, bench, token, channel-id, version, and the
+// client commands pub, sub and channel (built on package client).
 package cli
 
 import (
@@ -43,6 +44,11 @@ Usage:
   herald bench SCENARIO [flags]              load a server: fanout, publish, idle, channels, churn
   herald token --secret S --sub CH [flags]   mint a signed token (JWT) for testing
   herald channel-id [-n COUNT]               print a fresh, unguessable channel id
+  herald pub CHANNEL|URL [MESSAGE|-]         publish a message (standard input without MESSAGE)
+  herald sub CHANNEL|URL... [flags]          print messages as they come (--transport, --from, --json, -n)
+  herald channel open|info|close|list [ID]   manage channels
+  (pub, sub and channel talk to --server, default $HERALD_SERVER or http://127.0.0.1:8080;
+   exit 1 on failure, 2 on a bad command line, 3 for a channel that does not exist)
   herald version                             print the version
 
 Without a file Herald listens on 127.0.0.1:8080 with:
@@ -87,6 +93,12 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, sig S
 		return tokenCmd(args[1:], stdout, stderr)
 	case "channel-id":
 		return channelIDCmd(args[1:], stdout, stderr)
+	case "pub":
+		return pubCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "sub":
+		return subCmd(ctx, args[1:], stdout, stderr)
+	case "channel":
+		return channelCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return ExitOK

@@ -33,18 +33,7 @@ func buildHerald(t *testing.T) string {
 // run runs herald to completion with a bounded time.
 func run(t *testing.T, bin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var o, e strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), o.String(), e.String()
-	} else if err != nil {
-		t.Fatalf("run %v: %v", args, err)
-	}
-	return 0, o.String(), e.String()
+	return runIn(t, bin, "", args...)
 }
 
 func writeFile(t *testing.T, name, text string) string {

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/heraldpush/herald/client"
 	"github.com/heraldpush/herald/internal/token"
 )
 
@@ -115,19 +114,10 @@ func signingKey(alg, secret, secretFile, keyFile string) (any, error) {
 	return k, nil
 }
 
-// channelIDBytes is the entropy of a channel id: 128 bits.
-const channelIDBytes = 16
-
 // NewChannelID returns a fresh channel id: 128 random bits, base64url
-// without padding (22 characters of A-Z, a-z, 0-9, '-' and '_'), so it
-// needs no escaping in a path, a query argument or a cookie and holds no
-// split delimiter.
+// without padding (client.NewChannelID).
 func NewChannelID() (string, error) {
-	b := make([]byte, channelIDBytes)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("random channel id: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	return client.NewChannelID()
 }
 
 // channelIDCmd prints fresh channel ids: herald channel-id.

@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/clientaddr"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/token"
@@ -464,20 +465,25 @@ func (ix *index) location(n *yaml.Node, base *Location) (Location, error) {
 }
 
 func (l *Location) validate() error {
+	for _, t := range []chanevents.Template{l.ChannelEventsChannelID, l.ChannelEventString} {
+		if n := t.MaxCapture(); n > l.Pattern.Captures() {
+			return fmt.Errorf("%q uses $%d but the location pattern has %d capture group(s)", t, n, l.Pattern.Captures())
+		}
+	}
 	if !l.ProxyPass.IsEmpty() {
 		return l.validateProxy()
 	}
-	if l.StubStatus {
-		return nil
-	}
 	if l.Dashboard {
 		return l.validateDashboard()
+	}
+	if l.StubStatus || l.ChannelList {
+		return nil
 	}
 	if l.GroupLocation != 0 && (l.Publisher.Enabled() || l.Subscriber != 0) {
 		return errors.New("group_location goes in a location of its own, without publisher, subscriber or pubsub")
 	}
 	if !l.Publisher.Enabled() && l.Subscriber == 0 && l.GroupLocation == 0 {
-		return errors.New("needs publisher, subscriber, pubsub or stub_status")
+		return errors.New("needs publisher, subscriber, pubsub or stub_status (or channel_list)")
 	}
 	if l.Publisher.Enabled() && len(l.PublisherChannelID) == 0 && len(l.ChannelID) == 0 {
 		return errors.New("publisher needs channel_id or publisher_channel_id")

@@ -2,12 +2,14 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/clientaddr"
 	"github.com/heraldpush/herald/internal/hook"
 	"github.com/heraldpush/herald/internal/location"
@@ -135,6 +137,13 @@ type Location struct {
 	// Internal locations answer 404 unless reached by an internal redirect.
 	Internal bool
 
+	// Channel events and the channel listing (docs/channel-events.md).
+	ChannelEventsChannelID chanevents.Template
+	ChannelEventString     chanevents.Template
+	ChannelEventsReceive   bool
+	ChannelList            bool
+	ChannelListAllow       clientaddr.Trusted
+
 	// Dashboard makes the location Herald's dashboard (docs/dashboard.md);
 	// DashboardAllow are the clients it answers.
 	Dashboard      bool
@@ -223,6 +232,21 @@ func durationKey(get func(*Location) *time.Duration) func(*Location, *yaml.Node)
 			return nodeErr(n, "%v", err)
 		}
 		*get(l) = d
+		return nil
+	}
+}
+
+func templateKey(get func(*Location) *chanevents.Template) func(*Location, *yaml.Node) error {
+	return func(l *Location, n *yaml.Node) error {
+		s, err := scalar(n)
+		if err != nil {
+			return err
+		}
+		t, err := chanevents.CompileTemplate(s)
+		if err != nil {
+			return nodeErr(n, "%v", err)
+		}
+		*get(l) = t
 		return nil
 	}
 }
@@ -1053,6 +1077,52 @@ func coreDirectives() []Directive {
 			Name: "publisher_upstream_request", Default: "",
 			Doc:    "POSTs each message (HTTP or WebSocket publisher) to the application before it is published, with its Content-Type and `X-Publisher-Type` (`http` or `websocket`). 200, 201 or 202: the application's body is published, with its Content-Type; 304: the original is published; 204: nothing is published and the publisher gets 204; any other answer: nothing is published and the publisher gets 403 (a WebSocket publisher is closed with 1008). Application unreachable or too slow: 500. Same value forms as `authorize_request`.",
 			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.PublisherUpstreamRequest }),
+		},
+		{
+			Name: "channel_events_channel_id", Default: "",
+			Doc:    "Sends this location's channel events to the channel `meta/<this value>` (group `meta`; 100 messages kept 10 s, as in Nchan): `subscriber_enqueue` when a subscriber is admitted (every transport, a poll answered at once included), `subscriber_dequeue` when it leaves for any reason, `channel_publish` when a publisher request stores its message, `channel_delete` for every DELETE (found or not). Variables as in `channel_id`, plus `$nchan_channel_event` and Nchan's variables of the request (`$nchan_channel_id`, `$nchan_subscriber_type`, ...: docs/hooks.md). Follow them with a subscriber location of `channel_group: meta`. See docs/channel-events.md.",
+			setLoc: templateKey(func(l *Location) *chanevents.Template { return &l.ChannelEventsChannelID }),
+		},
+		{
+			Name: "channel_event_string", Default: chanevents.DefaultString,
+			Doc:    "The body of each channel event message: variables as in `channel_id`, plus `$nchan_channel_event` (the event's name), `$nchan_channel_id` (the request's first channel id) and Nchan's other variables of the request (`$nchan_subscriber_type`, ...: docs/hooks.md).",
+			setLoc: templateKey(func(l *Location) *chanevents.Template { return &l.ChannelEventString }),
+		},
+		{
+			Name: "channel_events_receive", Default: "off",
+			Doc:    "Also send `subscriber_receive_message` (once for every message a subscriber is sent) and `subscriber_receive_status` (an answer or ending without a message: 304, 408, 409, 410, 503). Nchan names these events but never sends them, so they are off by default; on, each delivery costs a publish to the events channel.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.ChannelEventsReceive }),
+		},
+		{
+			Name: "channel_list", Default: "off",
+			Doc:    "Makes the location a channel listing: GET answers the channels of its store (cluster-wide on Redis) with their info, in pages: `?prefix=` keeps ids that start with it, `?group=` one group (all groups without it, unless the location sets `channel_group`), `?limit=` (100 by default, at most 1000), `?cursor=` the `next` of the page before. JSON, or text with `Accept: text/plain`. See docs/channel-events.md.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.ChannelList }),
+		},
+		{
+			Name: "channel_list_allow", Default: "127.0.0.0/8 ::1/128 unix:",
+			Doc: "Clients a `channel_list` location answers: addresses, CIDR prefixes and `unix:` (every client on a Unix socket listener), space-separated or a list; `all` for any. Others get 403. By default loopback and Unix socket clients only. The address is the client's as Herald finds it (docs/client-addresses.md): behind a proxy, the proxy's, unless `set_real_ip_from` trusts it.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				vals, err := scalars(n, true)
+				if err != nil {
+					return err
+				}
+				var out clientaddr.Trusted
+				for _, v := range vals {
+					if strings.EqualFold(v, "all") || strings.EqualFold(v, "any") {
+						out.Prefixes = append(out.Prefixes, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0"))
+						out.Unix = true
+						continue
+					}
+					t, err := clientaddr.ParseTrusted([]string{v})
+					if err != nil {
+						return nodeErr(n, "channel_list_allow %q: want an address, a CIDR prefix, unix: or all", v)
+					}
+					out.Prefixes = append(out.Prefixes, t.Prefixes...)
+					out.Unix = out.Unix || t.Unix
+				}
+				l.ChannelListAllow = out
+				return nil
+			},
 		},
 	}
 }

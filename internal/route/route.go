@@ -24,6 +24,10 @@
 // ($nchan_channel_id). Each stage is built once, at provisioning, only when
 // the location configures it, so a request pays only for what its location
 // uses.
+//
+// A channel_list location (list.go) names no channels: its access stage
+// refuses clients outside channel_list_allow before the origin check, and
+// its requests go to their role from there.
 package route
 
 import (
@@ -32,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/store"
@@ -61,6 +66,8 @@ const (
 	Status
 	// GroupLocation: a request to a group location (group_location).
 	GroupLocation
+	// ChannelList: a channel_list location.
+	ChannelList
 	// Dashboard: a request to the dashboard (dashboard.go).
 	Dashboard
 
@@ -68,7 +75,7 @@ const (
 	NumRoles
 )
 
-var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "dashboard"}
+var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "channel-list", "dashboard"}
 
 // String names the role.
 func (r Role) String() string {
@@ -98,6 +105,12 @@ type Route struct {
 	Status bool
 	// Allow is the Allow header: the methods the location answers.
 	Allow string
+
+	// Events is the location's channel events (channel_events_channel_id);
+	// nil when it sends none.
+	Events *chanevents.Events
+	// List is the channel_list settings; nil for other locations.
+	List *List
 
 	Access     Access
 	Channels   Channels
@@ -208,6 +221,11 @@ func Provision(l *config.Location, st store.Store) *Route {
 	rt.Internal = l.Internal
 	rt.Proxy = newProxy(l)
 	rt.Hooks = newHooks(l)
+	rt.Events = chanevents.New(l.ChannelEventsChannelID, l.ChannelEventString, l.ChannelEventsReceive)
+	if l.ChannelList {
+		rt.List = &List{Allow: l.ChannelListAllow}
+		rt.Allow = "GET, OPTIONS"
+	}
 	rt.Publisher = Publisher{
 		HTTP:      l.Publisher.HTTP,
 		WebSocket: l.Publisher.WebSocket,
@@ -250,7 +268,7 @@ func Provision(l *config.Location, st store.Store) *Route {
 			HeartbeatOut: l.WebSocketHeartbeatOut,
 		},
 	}
-	if l.Publisher.HTTP {
+	if l.Publisher.HTTP && rt.List == nil {
 		rt.Allow = "GET, POST, PUT, DELETE, OPTIONS"
 	} else {
 		rt.Allow = "GET, OPTIONS"
@@ -259,6 +277,9 @@ func Provision(l *config.Location, st store.Store) *Route {
 	rt.GroupOps = l.GroupLocation
 	if rt.GroupOps != 0 {
 		rt.Allow = "GET, POST, DELETE"
+	}
+	if rt.List != nil {
+		rt.stages = append(rt.stages, listAccessStage{})
 	}
 	if l.Dashboard {
 		rt.Dashboard = true
@@ -401,7 +422,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 	}
 	switch q.Role {
 	case Refused:
-		if !knownMethod(r.Method) {
+		if !knownMethod(r.Method) || rt.List != nil {
 			return q, &Refusal{Status: http.StatusMethodNotAllowed, Reason: "method",
 				Message: "Method not allowed: use " + rt.Allow + ".", Header: http.Header{"Allow": {rt.Allow}}}
 		}
@@ -409,7 +430,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 			return q, refuse(http.StatusForbidden, "role", "Publishing is not allowed here.")
 		}
 		return q, refuse(http.StatusForbidden, "role", "This location does not allow that kind of subscriber.")
-	case Status, Options, GroupLocation, Dashboard:
+	case Status, Options, GroupLocation, ChannelList, Dashboard:
 		return q, nil
 	}
 	for _, st := range rt.stages[rt.channelStages:] {
@@ -441,6 +462,15 @@ func (rt *Route) classify(r *http.Request) (Role, config.Transport) {
 			return Options, 0
 		}
 		return GroupLocation, 0
+	}
+	if rt.List != nil {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return ChannelList, 0
+		}
+		if r.Method == http.MethodOptions {
+			return Options, 0
+		}
+		return Refused, 0
 	}
 	switch r.Method {
 	case http.MethodGet:

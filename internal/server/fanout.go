@@ -243,32 +243,24 @@ func (g *fanWriter) run() {
 // shutdown ends every member with 503, as a server shutting down answers
 // its streaming subscribers, including those still on their way in.
 func (g *fanWriter) shutdown() {
-	n := g.retire()
-	for ended := 0; ; {
-		g.mu.Lock()
-		joining := g.joining
-		g.joining, g.leaving = nil, nil
-		g.mu.Unlock()
-		for _, st := range append(g.members, joining...) {
-			st.slot = -1
-			st.direct.onGone(nil)
-			go st.endWith(nil, endShutDown)
-			ended++
-		}
-		g.members = g.members[:0]
-		if ended >= n {
-			return
-		}
-		<-g.kick
-	}
+	g.letGo(func(st *streamer) { go st.endWith(nil, endShutDown) })
 }
 
 // handOff gives every member, including those still on their way in, a
 // goroutine of its own, as in a handover: each ends at its own moment (see
 // Server.Handover) and goes on receiving until then.
 func (g *fanWriter) handOff() {
+	g.letGo(func(st *streamer) {
+		st.fw = nil
+		go st.run()
+	})
+}
+
+// letGo takes the writer out of the registry and hands every member, and
+// every member still on its way in, to f, off the writer.
+func (g *fanWriter) letGo(f func(*streamer)) {
 	n := g.retire()
-	for moved := 0; ; {
+	for done := 0; ; {
 		g.mu.Lock()
 		joining := g.joining
 		g.joining, g.leaving = nil, nil
@@ -276,12 +268,11 @@ func (g *fanWriter) handOff() {
 		for _, st := range append(g.members, joining...) {
 			st.slot = -1
 			st.direct.onGone(nil)
-			st.fw = nil
-			go st.run()
-			moved++
+			f(st)
+			done++
 		}
 		g.members = g.members[:0]
-		if moved >= n {
+		if done >= n {
 			return
 		}
 		<-g.kick
@@ -388,6 +379,9 @@ func (g *fanWriter) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, 
 				return nil, false
 			}
 			g.sent += n
+			if st.ss.ev != nil {
+				st.ss.receivedN(n)
+			}
 		}
 		if len(waits) > 0 {
 			return waits[0], true

@@ -69,7 +69,9 @@ func benchServer(b *testing.B, st store.Store) (*Server, *route.Route) {
 	return nil, nil
 }
 
-func benchStreamFanout(b *testing.B, n int, grouped bool) {
+// benchStreamFanout is one run of BenchmarkStreamFanout; setup, if any,
+// prepares each session before its stream starts.
+func benchStreamFanout(b *testing.B, n int, grouped bool, setup ...func(*session)) {
 	st := memory.New(memory.Options{})
 	defer st.Close()
 	s, rt := benchServer(b, st)
@@ -83,6 +85,9 @@ func benchStreamFanout(b *testing.B, n int, grouped bool) {
 		outs[i] = &countOutput{done: make(chan struct{}), grouped: grouped}
 		ss := &session{s: s, rt: rt, kind: "eventsource", key: key, single: true, subs: []store.Subscription{sub},
 			cursors: make([]msgid.ID, 1), buf: make([]*store.Message, 0, 1), out: outs[i], stream: true}
+		for _, f := range setup {
+			f(ss)
+		}
 		s.streams.add()
 		s.startStream(&streamer{s: s, ss: ss, out: outs[i], f: &esFormat{es: &rt.Subscriber.EventSource}})
 	}

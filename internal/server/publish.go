@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/chaninfo"
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/location"
@@ -132,6 +133,9 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 			}
 			info.add(i)
 		}
+		if rt.Events != nil {
+			s.requestEvent(q, chanevents.ChannelPublish, q.Keys())
+		}
 		s.writeInfo(w, r, http.StatusOK, &info)
 		return
 	}
@@ -154,6 +158,9 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 	if err != nil {
 		storeError(err).write(w)
 		return
+	}
+	if rt.Events != nil {
+		s.requestEvent(q, chanevents.ChannelPublish, q.Keys())
 	}
 	s.writeInfo(w, r, res.status, &res.info)
 }
@@ -182,6 +189,11 @@ func (s *Server) info(w http.ResponseWriter, q *route.Request) {
 // they are gone), as Nchan does.
 func (s *Server) delete(w http.ResponseWriter, q *route.Request) {
 	keys := q.Keys()
+	if q.Route.Events != nil {
+		// Nchan sends it for every DELETE, whether the channel was there
+		// or not.
+		defer s.requestEvent(q, chanevents.ChannelDelete, keys)
+	}
 	info := newChannelsInfo(len(keys))
 	found := false
 	for _, k := range keys {

@@ -116,6 +116,7 @@ func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
 		route.Options:       s.options,
 		route.Status:        func(w http.ResponseWriter, q *route.Request) { s.stubStatus(w, q.HTTP) },
 		route.GroupLocation: s.group,
+		route.ChannelList:   s.channelList,
 		route.Dashboard:     s.dashboard,
 	}
 }
@@ -145,7 +146,7 @@ func (s *Server) refuse(w http.ResponseWriter, q *route.Request, rf *route.Refus
 		w.Header()[k] = v
 	}
 	if q.Role == route.Subscribe {
-		e := events.Event{Kind: events.SubscriberRefused, Transport: transportName(q.Transport), Location: q.Route.Name,
+		e := events.Event{Kind: events.SubscriberRefused, Transport: route.SubscriberType(q.Transport), Location: q.Route.Name,
 			Remote: q.HTTP.RemoteAddr, Status: rf.Status, Reason: rf.Reason, Channels: len(q.Channels)}
 		if len(q.Channels) > 0 {
 			e.Group, e.Channel = q.Channels[0].Key.Group, q.Channels[0].Key.ID

@@ -12,6 +12,8 @@
 // subscribers of one channel from one writer goroutine; proxy.go forwards
 // proxy_pass locations to an application and sends its X-Accel-Redirect
 // answers back through the router (internal redirects).
+// chanevents.go sends a location's channel events (package chanevents)
+// from sessions and publishers; channellist.go answers channel_list locations.
 //
 // Lock order (outer first): fanWriters.mu, then fanWriter.mu; connOutput.mu
 // is taken alone (never while holding another server lock) and runs the
@@ -32,6 +34,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/hook"
@@ -81,6 +84,8 @@ type Server struct {
 	wsDecoders  sync.Pool   // *protocol.WSDecoder of WebSocket messages in progress
 	wsBuffers   sync.Pool   // *[wsReadBuffer]byte WebSocket frames are read into
 
+	chanEvents *chanevents.Publisher // channel events (channel_events_channel_id)
+
 	// dash is what the dashboard shows (dashboard.go).
 	dash dashboardState
 
@@ -111,7 +116,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	var rnd [32]byte
 	rand.Read(rnd[:])
 	s := &Server{log: o.Logger, now: o.Now, events: o.Events, quit: make(chan struct{}),
-		boundary: protocol.Boundary(rnd), errc: make(chan error, 1)}
+		boundary: protocol.Boundary(rnd), errc: make(chan error, 1), chanEvents: chanevents.NewPublisher(o.Logger)}
 	s.cfg.Store(cfg)
 	s.budget.limit.Store(cfg.MaxBodyMemory)
 	s.hooks = hook.NewQueue(o.Logger, hook.QueueOptions{})
@@ -216,6 +221,10 @@ func (s *Server) Drain(ctx context.Context) error {
 	// not track; they saw quit and are ending.
 	if !s.streams.wait(ctx) {
 		errs = append(errs, fmt.Errorf("streaming subscribers still running: %w", ctx.Err()))
+	}
+	// Channel events of the subscribers that just ended still go out.
+	if err := s.chanEvents.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("channel events still queued: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -357,6 +366,9 @@ func (s *Server) emit(e events.Event) {
 // delivered reports n messages (bytes in all, when known) written to one
 // subscriber.
 func (s *Server) delivered(ss *session, n, bytes int) {
+	if ss.ev != nil {
+		ss.receivedN(n)
+	}
 	if !s.events.Active() {
 		s.events.CountOnly(events.MessageDelivered, n)
 		return

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
@@ -64,6 +65,12 @@ type session struct {
 	out    output // a stream's connection; nil for a poll
 	stream bool   // counted in s.streams
 
+	// ev sends the subscriber's channel events; nil when its location
+	// sends none (see chanevents.go).
+	ev *chanevents.Sender
+	// gotMessage records that a message was sent (for the receive events).
+	gotMessage atomic.Bool
+
 	ended atomic.Bool
 	why   endReason
 	// release gives back what the request's stages hold for the
@@ -119,6 +126,9 @@ func (s *Server) admit(q *route.Request, kind string, follow bool) (*session, er
 	if follow && (rt.Hooks.Subscribe != nil || rt.Hooks.Unsubscribe != nil) {
 		s.notifyStart(q, ss)
 	}
+	if rt.Events != nil {
+		s.enqueued(ss, q)
+	}
 	return ss, nil
 }
 
@@ -167,6 +177,9 @@ func (ss *session) end(why endReason) {
 	}
 	if ss.stream {
 		ss.s.streams.done()
+	}
+	if ss.ev != nil {
+		ss.dequeued(why)
 	}
 	e := events.Event{Group: ss.key.Group, Channel: ss.key.ID, Channels: len(ss.subs),
 		Transport: ss.kind, Location: ss.rt.Name, Remote: ss.remote, Reason: why.String()}

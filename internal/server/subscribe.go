@@ -9,31 +9,11 @@ import (
 	"github.com/heraldpush/herald/protocol/msgid"
 )
 
-// transportName names a subscriber transport in logs and events, as Nchan
-// names it.
-func transportName(t config.Transport) string {
-	switch t {
-	case config.LongPoll:
-		return "longpoll"
-	case config.IntervalPoll:
-		return "intervalpoll"
-	case config.EventSource:
-		return "eventsource"
-	case config.WebSocket:
-		return "websocket"
-	case config.Chunked:
-		return "http-chunked"
-	case config.Multipart:
-		return "http-multipart"
-	}
-	return "http-raw-stream"
-}
-
 // subscribe admits a prepared subscriber request to its channels and
 // serves it with its transport.
 func (s *Server) subscribe(w http.ResponseWriter, q *route.Request) {
 	t := q.Transport
-	kind := transportName(t)
+	kind := route.SubscriberType(t)
 	poll := t == config.LongPoll || t == config.IntervalPoll
 	ss, err := s.admit(q, kind, !poll)
 	if err != nil {

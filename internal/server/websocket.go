@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/chaninfo"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/route"
@@ -433,6 +434,9 @@ func (s *Server) websocket(w http.ResponseWriter, q *route.Request, ss *session)
 		}
 		wc.vars.Nchan = &n
 	}
+	if rt.Events != nil && len(pubKeys) > 0 {
+		wc.pubEvent = rt.Events.Request(s.chanEvents, rt.Store, q.NchanVars(), pubKeys[0], chanevents.ChannelPublish)
+	}
 	go wc.readLoop()
 	if ss == nil {
 		// Publisher only: the reader owns the connection; wait for the end.
@@ -472,6 +476,9 @@ type wsConn struct {
 	// vars are what publisher_upstream_request's templates read: the
 	// handshake request and the channels published to.
 	vars location.Request
+	// pubEvent sends channel_publish (channel_events_channel_id); nil
+	// when the location sends no channel events.
+	pubEvent *chanevents.Sender
 }
 
 // wsReadBuffer is the size of the pooled buffers client frames are read
@@ -750,6 +757,7 @@ func (c *wsConn) handleMessage(op protocol.OpCode, body []byte) bool {
 		c.fail(wsCloseCode(herr.status), strconv.Itoa(herr.status)+" "+http.StatusText(herr.status))
 		return false
 	}
+	c.pubEvent.Send(chanevents.ChannelPublish)
 	if c.replyInfo {
 		reply := res.info.append(nil, c.infoFormat, c.s.now())
 		c.out.write([][]byte{protocol.AppendFrame(nil, protocol.OpText, protocol.Fin, reply)})

@@ -14,11 +14,12 @@ import (
 )
 
 // SkipVar is the environment variable that opts out of groups of tests:
-// a comma-separated list of their names ("redis", "browser"), or "all".
+// a comma-separated list of their names ("redis", "browser", "nchan"), or
+// "all".
 const SkipVar = "HERALD_TEST_SKIP"
 
 // Groups are the names SkipVar takes.
-var Groups = []string{"redis", "browser"}
+var Groups = []string{"redis", "browser", "nchan"}
 
 // OptedOut reports whether SkipVar names group (or "all").
 func OptedOut(group string) bool {
