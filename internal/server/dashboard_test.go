@@ -225,6 +225,15 @@ func TestDashboardHistory(t *testing.T) {
 	if got := b.next(t); len(got.Points) < 2 {
 		t.Errorf("second viewer's first snapshot holds %d points, want the 2 or more already taken", len(got.Points))
 	}
+	if running, n := s.srv.Server.DashboardSampling(); !running || n != 2 {
+		t.Errorf("with two dashboards open: sampling %v with %d viewers, want true with 2", running, n)
+	}
+	a.cancel()
+	b.cancel()
+	waitFor(t, 5*time.Second, "the sampler to stop after the last dashboard closed", func() bool {
+		running, n := s.srv.Server.DashboardSampling()
+		return !running && n == 0
+	})
 }
 
 // TestDashboardConfigErrors: a dashboard has no other role, and
