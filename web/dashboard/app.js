@@ -88,18 +88,18 @@
     for (const [k, c, scale] of chart.series) {
       g.strokeStyle = color(c);
       g.lineWidth = 1.5;
+      g.fillStyle = color(c);
       g.beginPath();
-      let pen = false, last = null;
-      for (const p of points) {
-        const v = p[k];
-        if (v < 0 || (last !== null && p.t - last > 2500)) { pen = false; }
-        last = p.t;
-        if (v < 0) continue;
-        const x = left + ((p.t - t0) / span) * pw;
-        const y = top + ph - (v * (scale || 1) / max) * ph;
-        if (pen) g.lineTo(x, y); else g.moveTo(x, y);
-        pen = true;
-      }
+      // A point with no drawn neighbour (after a gap, or the first) gets a
+      // dot, so a lone second shows.
+      const xy = (p) => [left + ((p.t - t0) / span) * pw, top + ph - (p[k] * (scale || 1) / max) * ph];
+      const joined = (a, b) => a && b && a[k] >= 0 && b[k] >= 0 && b.t - a.t <= 2500;
+      points.forEach((p, i) => {
+        if (p[k] < 0) return;
+        const [x, y] = xy(p);
+        if (joined(points[i - 1], p)) g.lineTo(x, y); else g.moveTo(x, y);
+        if (!joined(points[i - 1], p) && !joined(p, points[i + 1])) g.fillRect(x - 1.5, y - 1.5, 3, 3);
+      });
       g.stroke();
     }
   }
