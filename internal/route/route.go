@@ -285,7 +285,10 @@ func Provision(l *config.Location, st store.Store) *Route {
 		rt.Dashboard = true
 		rt.stages = append(rt.stages, dashboardStage{allow: l.DashboardAllow})
 	}
-	if !rt.Status || len(rt.Access.Origins) > 0 {
+	// A status page or a dashboard answers other origins only where
+	// access_control_allow_origin names them: a web page the operator
+	// visits must not read it through the operator's browser.
+	if !rt.Status && !rt.Dashboard || len(rt.Access.Origins) > 0 {
 		rt.stages = append(rt.stages, originStage{})
 	}
 	limits, limitStages := newLimits(l)

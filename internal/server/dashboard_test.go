@@ -50,6 +50,30 @@ func TestDashboardServesPageAndAssets(t *testing.T) {
 	}
 }
 
+// TestDashboardCrossOrigin: the dashboard sends no CORS headers, so a web
+// page on another origin cannot read it through a loopback browser, unless
+// access_control_allow_origin names that origin.
+func TestDashboardCrossOrigin(t *testing.T) {
+	for _, tt := range []struct {
+		name, line, origin, want string
+	}{
+		{"default", "", "http://evil.example", ""},
+		{"named origin", "access_control_allow_origin: http://ops.example", "http://ops.example", "http://ops.example"},
+		{"other origin", "access_control_allow_origin: http://ops.example", "http://evil.example", "http://evil.example"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, dashboardConfig(nil, tt.line))
+			r := do(t, "GET", s.URL+"/dash?asset=app.js", "", "Origin", tt.origin)
+			if got := r.Header.Get("Access-Control-Allow-Origin"); got != tt.want {
+				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tt.want)
+			}
+			if tt.name == "other origin" && r.Status != http.StatusForbidden {
+				t.Errorf("a request from an origin not named: %d, want 403", r.Status)
+			}
+		})
+	}
+}
+
 // TestDashboardAllow: loopback clients only by default; dashboard_allow
 // names others (any, CIDR ranges). The client address is the one Herald
 // finds behind a trusted proxy, so the test speaks for other clients
