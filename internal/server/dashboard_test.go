@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -133,6 +134,12 @@ type snapshot struct {
 		Subscribers int    `json:"subscribers"`
 	} `json:"channels"`
 	Delivered int `json:"total_delivered_messages"`
+	Slow      []struct {
+		Time      int64  `json:"time"`
+		Channel   string `json:"channel"`
+		Transport string `json:"transport"`
+		Location  string `json:"location"`
+	} `json:"slow"`
 }
 
 // dashStream is an open dashboard event stream.
@@ -273,5 +280,32 @@ func TestDashboardConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want one saying %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestDashboardSlowSubscribers: a streaming subscriber that stops reading
+// is cut after send_timeout, and the dashboard lists the disconnect.
+func TestDashboardSlowSubscribers(t *testing.T) {
+	s := startServer(t, testConfig(nil,
+		location("/dash", "dashboard: on"),
+		prefixLocation("pub", "publisher: true"),
+		prefixLocation("es", "subscriber: [eventsource]", "send_timeout: 300ms")))
+	slow := openEventSource(t, s, "/es/slow-one")
+	if tcp, ok := slow.conn.(*net.TCPConn); ok {
+		tcp.SetReadBuffer(4 << 10)
+	}
+	defer slow.conn.Close()
+	waitSubscribers(t, s, "slow-one", 1)
+	body := strings.Repeat("x", 64<<10)
+	for i := 0; s.srv.Server.SlowSubscribers() == 0; i++ {
+		if i == 400 {
+			t.Fatalf("no slow subscriber cut after %d publishes of 64 KiB", i)
+		}
+		do(t, "POST", s.URL+"/pub/slow-one", body)
+	}
+	d := openDashStream(t, s.URL+"/dash?events")
+	x := d.next(t)
+	if len(x.Slow) != 1 || x.Slow[0].Channel != "slow-one" || x.Slow[0].Transport != "eventsource" || x.Slow[0].Location == "" || x.Slow[0].Time == 0 {
+		t.Errorf("slow disconnects %+v, want the eventsource subscriber of slow-one", x.Slow)
 	}
 }
