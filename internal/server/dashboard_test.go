@@ -121,6 +121,9 @@ type snapshot struct {
 		Published   int `json:"total_published_messages"`
 		Channels    int `json:"channels"`
 		Subscribers int `json:"subscribers"`
+		// The Redis figures (TestDashboardRedis).
+		RedisConnected int `json:"redis_connected_servers"`
+		RedisUnhealthy int `json:"redis_unhealthy_upstreams"`
 	} `json:"status"`
 	Transports map[string]int `json:"transports"`
 	Points     []struct {
