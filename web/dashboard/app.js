@@ -121,7 +121,9 @@
     $('c-memlimit').textContent = st.shared_memory_limit_kb ? 'of ' + bytes(st.shared_memory_limit_kb * 1024) : 'no limit';
     $('c-slow').textContent = num(st.slow_subscribers_disconnected);
     $('c-goroutines').textContent = num(s.goroutines) + ' goroutines';
-    for (const p of s.points) points.push(p);
+    // After a reconnect the stream starts again with the whole history:
+    // keep only what is newer than what the charts hold.
+    for (const p of s.points) if (!points.length || p.t > points[points.length - 1].t) points.push(p);
     if (points.length > HISTORY) points.splice(0, points.length - HISTORY);
     const p = points[points.length - 1];
     if (p) {
