@@ -13,13 +13,16 @@ import (
 func main() {
 	// SIGINT and SIGTERM stop the server gracefully; SIGHUP makes it
 	// re-read its configuration; SIGUSR2 (on Unix) hands its sockets to a
-	// new process of the executable.
+	// new process of the executable; SIGUSR1 (on Unix) reopens the log
+	// files.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	reload := make(chan os.Signal, 1)
 	signal.Notify(reload, syscall.SIGHUP)
 	upgrade := make(chan os.Signal, 1)
 	notifyUpgrade(upgrade)
-	code := cli.RunWith(ctx, os.Args[1:], os.Stdout, os.Stderr, cli.Signals{Reload: reload, Upgrade: upgrade})
+	reopen := make(chan os.Signal, 1)
+	notifyReopen(reopen)
+	code := cli.RunWith(ctx, os.Args[1:], os.Stdout, os.Stderr, cli.Signals{Reload: reload, Upgrade: upgrade, Reopen: reopen})
 	stop()
 	os.Exit(code)
 }

@@ -12,6 +12,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -36,6 +37,8 @@ type Options struct {
 	Listeners map[string]net.Listener
 	// NoMemoryTrim turns off returning freed memory to the operating system.
 	NoMemoryTrim bool
+	// Stderr is where access_log: stderr writes; nil is os.Stderr.
+	Stderr io.Writer
 }
 
 // App is a running (or ready to run) Herald.
@@ -71,7 +74,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a.stores = ss
-	srv, err := server.New(cfg, server.Options{Logger: o.Logger, Events: a.bus, StoreFor: o.Engines.storeFor(cfg, ss)})
+	srv, err := server.New(cfg, server.Options{Logger: o.Logger, Events: a.bus, StoreFor: o.Engines.storeFor(cfg, ss), Stderr: o.Stderr})
 	if err != nil {
 		ss.close()
 		return nil, err
@@ -137,6 +140,10 @@ func (a *App) Reload(ctx context.Context, cfg *config.Config) error {
 	a.log.Info("configuration reloaded")
 	return nil
 }
+
+// ReopenLogs reopens the access log's file, as log rotation asks once it
+// has moved the file away (SIGUSR1).
+func (a *App) ReopenLogs() error { return a.srv.ReopenLogs() }
 
 // Config returns the configuration in force.
 func (a *App) Config() *config.Config {

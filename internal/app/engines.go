@@ -113,7 +113,7 @@ func eachLocation(cfg *config.Config, f func(*config.Location) error) error {
 	for i := range cfg.Servers {
 		for j := range cfg.Servers[i].Locations {
 			l := &cfg.Servers[i].Locations[j]
-			if l.StubStatus {
+			if !l.ServesChannels() { // a status, metrics or health page keeps none
 				continue
 			}
 			if err := f(l); err != nil {

@@ -67,6 +67,9 @@ type Signals struct {
 	// sockets to a new process of the (new) executable and end (SIGUSR2);
 	// nil never upgrades.
 	Upgrade <-chan os.Signal
+	// Reopen receives a value each time the log files are to be reopened
+	// (SIGUSR1, after log rotation moved them); nil never reopens.
+	Reopen <-chan os.Signal
 }
 
 // Run runs the command line args (without the program name) and returns the
@@ -224,7 +227,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, sig Sig
 		log.Error("cannot take over the old process's listeners", "err", err)
 		return ExitFailure
 	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: log, Listeners: inherited})
+	a, err := app.New(ctx, cfg, app.Options{Logger: log, Listeners: inherited, Stderr: stderr})
 	if err != nil {
 		fmt.Fprintf(stderr, "herald: %v\n", err)
 		return ExitUsage
@@ -264,6 +267,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, sig Sig
 				return
 			case <-sig.Reload:
 				reload(ctx, a, load, level, log, *file)
+			case <-sig.Reopen:
+				if err := a.ReopenLogs(); err != nil {
+					log.Error("log files not reopened", "err", err)
+				} else {
+					log.Info("log files reopened")
+				}
 			case <-sig.Upgrade:
 				if upgrade(ctx, a, log, stdout, stderr) {
 					stopSignals() // a.Wait returns: the new process serves

@@ -31,6 +31,12 @@ type Config struct {
 	UpgradeDrainTime  time.Duration
 	RedisUpstreams    map[string]RedisUpstream
 	Servers           []Server
+
+	// AccessLog is "" (off), "stderr" or a file; its lines are in
+	// AccessLogFormat, and a stream's last in AccessLogStreamFormat.
+	AccessLog             string
+	AccessLogFormat       string
+	AccessLogStreamFormat string
 }
 
 // Server is a set of listen addresses sharing one list of locations.
@@ -477,6 +483,9 @@ func (l *Location) validate() error {
 		return l.validateProxy()
 	}
 	if l.StubStatus || l.ChannelList {
+		return nil
+	}
+	if !l.ServesChannels() {
 		return nil
 	}
 	if l.GroupLocation != 0 && (l.Publisher.Enabled() || l.Subscriber != 0) {

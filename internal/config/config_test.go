@@ -745,6 +745,8 @@ func FuzzParse(f *testing.F) {
 	f.Add(locYAML("mesage_timeout: 5m"))
 	f.Add("servers:\n  - listen: [127.0.0.1:0\n")
 	f.Add("servers: []\n")
+	f.Add("access_log: stderr\naccess_log_format: '$status ${http_x}'\n" + locYAML("metrics_allow: [10.0.0.0/8, ::1]"))
+	f.Add(locYAML("health: ready"))
 	f.Fuzz(func(t *testing.T, text string) {
 		_, err := Parse([]byte(text), "fuzz.yaml")
 		if err != nil && !strings.Contains(err.Error(), "fuzz.yaml") {

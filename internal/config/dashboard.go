@@ -59,8 +59,9 @@ func ParseAllow(vals []string) (clientaddr.Trusted, error) {
 
 // validateDashboard checks a dashboard location: it has no other role.
 func (l *Location) validateDashboard() error {
-	if l.StubStatus || l.ChannelList || l.Publisher.Enabled() || l.Subscriber != 0 || l.GroupLocation != 0 || !l.ProxyPass.IsEmpty() {
-		return errors.New("dashboard goes in a location of its own, without publisher, subscriber, pubsub, group_location, stub_status, channel_list or proxy_pass")
+	if l.StubStatus || l.ChannelList || l.Publisher.Enabled() || l.Subscriber != 0 || l.GroupLocation != 0 || !l.ProxyPass.IsEmpty() ||
+		l.Metrics || l.Health != "" {
+		return errors.New("dashboard goes in a location of its own, without publisher, subscriber, pubsub, group_location, stub_status, channel_list, metrics, health or proxy_pass")
 	}
 	return nil
 }

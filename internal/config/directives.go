@@ -49,6 +49,9 @@ type Location struct {
 	Publisher           Publisher
 	Subscriber          Transport
 	StubStatus          bool
+	Metrics             bool
+	MetricsAllow        []netip.Prefix
+	Health              string // "", HealthLive or HealthReady
 	ChannelID           []location.Expr
 	PublisherChannelID  []location.Expr
 	SubscriberChannelID []location.Expr
@@ -434,6 +437,21 @@ func coreDirectives() []Directive {
 			},
 		},
 		{
+			Name: "access_log", Scope: ScopeGlobal, Default: "off",
+			Doc:     "The access log: `off`, `stderr`, or a file to append to. One line per request in `access_log_format`, and one when a stream ends in `access_log_stream_format`. Lines are written by one goroutine through a buffer and never delay a request: when writing falls behind, lines are dropped and counted (`herald_access_log_dropped_total`). SIGUSR1 reopens the file (log rotation).",
+			setGlob: setAccessLog,
+		},
+		{
+			Name: "access_log_format", Scope: ScopeGlobal, Default: "combined",
+			Doc:     "The format of the access log's lines, in nginx's `log_format` language; `combined` is nginx's combined format (`$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\"`). A stream's line is written when it starts (status 200, or 101 for a WebSocket). " + accessLogDoc(),
+			setGlob: formatKey(func(c *Config) *string { return &c.AccessLogFormat }),
+		},
+		{
+			Name: "access_log_stream_format", Scope: ScopeGlobal, Default: "combined $request_time $messages_sent",
+			Doc:     "The format of the line written when a stream (EventSource, WebSocket, chunked, multipart, raw) ends: by default the combined format followed by the stream's duration in seconds and the number of messages it was sent; `$body_bytes_sent` is the bytes of those messages.",
+			setGlob: formatKey(func(c *Config) *string { return &c.AccessLogStreamFormat }),
+		},
+		{
 			Name: "redis_upstreams", Scope: ScopeGlobal, Default: "",
 			Doc:     "Named Redis deployments for `redis_pass`: `{name: {servers: [redis://host:port, ...], cluster: true|false, namespace: \"\", password: \"\"}}`. A single server has one URL; a cluster lists seed nodes (the rest are discovered); a master watched by Redis Sentinel is `{sentinels: [redis://host:26379, ...], master_name: mymaster}`. See docs/redis.md.",
 			setGlob: setRedisUpstreams,
@@ -495,6 +513,21 @@ func coreDirectives() []Directive {
 			Name: "stub_status", Default: "off",
 			Doc:    "Makes the location a status page: GET answers Nchan's `nchan_stub_status` text (messages, channels, subscribers, memory) plus Herald's own counters.",
 			setLoc: boolKey(func(l *Location) *bool { return &l.StubStatus }),
+		},
+		{
+			Name: "metrics", Aliases: []string{"prometheus"}, Default: "off",
+			Doc:    "Makes the location a Prometheus metrics endpoint: GET answers every metric in Prometheus's text format (or, with `Accept: application/json`, the same figures as JSON). It answers only the clients `metrics_allow` lists (loopback by default), others get 403. See docs/observability.md.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.Metrics }),
+		},
+		{
+			Name: "metrics_allow", Default: "loopback",
+			Doc:    "The clients a `metrics` location answers: a list of addresses and networks (`10.0.0.0/8`, `::1`), `loopback` (127.0.0.0/8 and ::1) or `all`.",
+			setLoc: setMetricsAllow,
+		},
+		{
+			Name: "health", Default: "off",
+			Doc:    "Makes the location a health check: `live` answers 200 while the process serves requests; `ready` answers 200 when every listener is open and every store is reachable, 503 otherwise (and while shutting down). The body says why, in JSON with `Accept: application/json`. Open to every client.",
+			setLoc: setHealth,
 		},
 		{
 			Name: "channel_id", Aliases: []string{"pubsub_channel_id"}, Default: "",
@@ -1061,22 +1094,22 @@ func coreDirectives() []Directive {
 		{
 			Name: "authorize_request", Default: "",
 			Doc:    "Asks the application before a subscriber or publisher is admitted: a GET to this URL (with the client's query arguments, headers and cookies; no body). A 2xx answer admits. A refused subscriber (long-poll, interval-poll, EventSource, WebSocket handshake, chunked, multipart) gets the application's status, headers and body; a refused publisher (and a channel-info GET or DELETE) gets 403 with an empty body. Application unreachable: 502; slower than the timeout: 504. Long-poll and interval-poll are asked on every request, streams once per connection. The value is a URL or a mapping `{url, timeout: 5s, headers: {Name: template}, pass_request_headers: on, pass_request_body: off}`; templates use variables such as `$nchan_channel_id`. See docs/hooks.md.",
-			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.AuthorizeRequest }),
+			setLoc: hookKey("authorize_request", func(l *Location) **hook.Hook { return &l.AuthorizeRequest }),
 		},
 		{
 			Name: "subscribe_request", Default: "",
 			Doc:    "Tells the application a streaming subscriber (EventSource, WebSocket, chunked, multipart, raw stream) started: a GET to this URL, sent in the background (never delaying the subscriber), retried with backoff, dropped and counted if the queue is full. None for long-poll and interval-poll, as in Nchan. Same value forms as `authorize_request`.",
-			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.SubscribeRequest }),
+			setLoc: hookKey("subscribe_request", func(l *Location) **hook.Hook { return &l.SubscribeRequest }),
 		},
 		{
 			Name: "unsubscribe_request", Default: "",
 			Doc:    "Tells the application a streaming subscriber ended, whatever ended it (the client closed or vanished, the channel was deleted, a timeout, shutdown): a GET to this URL, in the background like `subscribe_request`. None for long-poll and interval-poll.",
-			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.UnsubscribeRequest }),
+			setLoc: hookKey("unsubscribe_request", func(l *Location) **hook.Hook { return &l.UnsubscribeRequest }),
 		},
 		{
 			Name: "publisher_upstream_request", Default: "",
 			Doc:    "POSTs each message (HTTP or WebSocket publisher) to the application before it is published, with its Content-Type and `X-Publisher-Type` (`http` or `websocket`). 200, 201 or 202: the application's body is published, with its Content-Type; 304: the original is published; 204: nothing is published and the publisher gets 204; any other answer: nothing is published and the publisher gets 403 (a WebSocket publisher is closed with 1008). Application unreachable or too slow: 500. Same value forms as `authorize_request`.",
-			setLoc: hookKey(func(l *Location) **hook.Hook { return &l.PublisherUpstreamRequest }),
+			setLoc: hookKey("publisher_upstream_request", func(l *Location) **hook.Hook { return &l.PublisherUpstreamRequest }),
 		},
 		{
 			Name: "channel_events_channel_id", Default: "",
@@ -1177,9 +1210,9 @@ func ParseStart(s string) (store.Start, error) {
 
 // hookKey reads an application hook: a URL, "off", or a mapping of url,
 // timeout, headers, pass_request_headers and pass_request_body.
-func hookKey(get func(*Location) **hook.Hook) func(*Location, *yaml.Node) error {
+func hookKey(name string, get func(*Location) **hook.Hook) func(*Location, *yaml.Node) error {
 	return func(l *Location, n *yaml.Node) error {
-		var c hook.Config
+		c := hook.Config{Name: name}
 		switch n.Kind {
 		case yaml.ScalarNode:
 			v := strings.TrimSpace(n.Value)

@@ -51,6 +51,21 @@ const (
 	ChannelDeleted
 	// StoreError: an engine call failed; Err says how.
 	StoreError
+	// StoreOp: the server made a call to an engine (Reason names it:
+	// "publish", "create", "info", "delete", "subscribe"); Duration is how
+	// long it took and Err its error, nil when it succeeded. Reads on a
+	// subscriber's path are not reported (they are the fan-out's hot path).
+	StoreOp
+	// HookCalled: an application hook was called (Reason names the hook);
+	// Status is the application's answer (0 when it could not be reached)
+	// and Duration how long the call took.
+	HookCalled
+	// RequestRefused: a request other than a subscriber's (a publisher, a
+	// channel info or delete request) was refused before its role handler
+	// ran; Status and Reason say how, and Transport names the role it
+	// asked for ("publish", "info", "refused", ...). Subscribers have
+	// SubscriberRefused.
+	RequestRefused
 
 	numKinds
 )
@@ -66,6 +81,9 @@ var kindNames = [numKinds]string{
 	ChannelCreated:    "channel_created",
 	ChannelDeleted:    "channel_deleted",
 	StoreError:        "store_error",
+	StoreOp:           "store_op",
+	HookCalled:        "hook_called",
+	RequestRefused:    "request_refused",
 }
 
 // String returns the kind's name, as in "subscriber_joined".
@@ -107,15 +125,20 @@ type Event struct {
 	// Reason says why a subscriber left or was refused, or why a channel
 	// was deleted.
 	Reason string
-	// MessageID is the id of the message published (MessagePublished).
+	// MessageID is the id of the message published (MessagePublished),
+	// or of the newest message of those delivered (MessageDelivered).
 	MessageID msgid.ID
 	// N counts what one event stands for (messages delivered or expired);
 	// 0 means 1.
 	N int
 	// Bytes is the size of what was published or delivered.
 	Bytes int
-	// Err is the error of a StoreError.
+	// Err is the error of a StoreError or a failed StoreOp.
 	Err error
+	// Duration is how long something took: a publish's store call
+	// (MessagePublished), an engine call (StoreOp), a hook call
+	// (HookCalled).
+	Duration time.Duration
 }
 
 // Count returns N, or 1 when N is 0.
@@ -133,8 +156,9 @@ type Bus struct {
 	dropped atomic.Uint64
 	now     func() time.Time
 
-	mu   sync.Mutex
-	subs atomic.Pointer[[]*Subscription] // copy-on-write; nil when none
+	mu    sync.Mutex
+	subs  atomic.Pointer[[]*Subscription] // copy-on-write; nil when none
+	wants atomic.Uint32                   // bit k set: some consumer wants kind k
 }
 
 // New returns a bus with no consumers.
@@ -149,6 +173,16 @@ func (b *Bus) Active() bool {
 	}
 	s := b.subs.Load()
 	return s != nil && len(*s) > 0
+}
+
+// Wants reports whether some consumer wants events of kind k, so an
+// emitter on a hot path builds an event only for a kind that is read (Emit
+// counts it either way; use CountOnly when Wants is false).
+func (b *Bus) Wants(k Kind) bool {
+	if b == nil || k == 0 || k >= numKinds {
+		return false
+	}
+	return b.wants.Load()&(1<<k) != 0
 }
 
 // CountOnly adds n to the running total of kind k without building an
@@ -236,6 +270,7 @@ func (b *Bus) Subscribe(size int, kinds ...Kind) *Subscription {
 	}
 	next = append(next, s)
 	b.subs.Store(&next)
+	b.wants.Store(unionKinds(next))
 	return s
 }
 
@@ -258,10 +293,20 @@ func (s *Subscription) Close() {
 			return
 		}
 		next := slices.DeleteFunc(slices.Clone(*cur), func(x *Subscription) bool { return x == s })
+		b.wants.Store(unionKinds(next))
 		if len(next) == 0 {
 			b.subs.Store(nil)
 			return
 		}
 		b.subs.Store(&next)
 	})
+}
+
+// unionKinds returns the kinds any of subs wants, as a bit set.
+func unionKinds(subs []*Subscription) uint32 {
+	var u uint32
+	for _, s := range subs {
+		u |= s.kinds
+	}
+	return u
 }

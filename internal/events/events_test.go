@@ -168,3 +168,34 @@ func TestBusConcurrent(t *testing.T) {
 		t.Fatalf("count = %d, want 4000", got)
 	}
 }
+
+// TestWantsFollowsConsumers: Wants is true for a kind exactly while some
+// consumer reads it.
+func TestWantsFollowsConsumers(t *testing.T) {
+	b := New()
+	if b.Wants(MessageDelivered) {
+		t.Fatal("Wants with no consumer")
+	}
+	a := b.Subscribe(1, StoreOp)
+	c := b.Subscribe(1, MessageDelivered, StoreOp)
+	for _, tt := range []struct {
+		k    Kind
+		want bool
+	}{{StoreOp, true}, {MessageDelivered, true}, {SubscriberJoined, false}, {0, false}, {numKinds, false}} {
+		if got := b.Wants(tt.k); got != tt.want {
+			t.Errorf("Wants(%v) = %v, want %v", tt.k, got, tt.want)
+		}
+	}
+	c.Close()
+	if b.Wants(MessageDelivered) || !b.Wants(StoreOp) {
+		t.Error("after the only MessageDelivered consumer left: Wants is wrong")
+	}
+	a.Close()
+	if b.Wants(StoreOp) {
+		t.Error("Wants with every consumer gone")
+	}
+	var nilBus *Bus
+	if nilBus.Wants(StoreOp) {
+		t.Error("nil bus wants")
+	}
+}

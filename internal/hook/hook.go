@@ -38,6 +38,8 @@ const maxAnswer = 16 << 20
 
 // Config is a hook as written in the configuration, before it is compiled.
 type Config struct {
+	// Name names the hook in metrics (its configuration key).
+	Name string
 	// URL is the application's URL (http or https), a template.
 	URL string
 	// Timeout bounds the whole exchange; 0 is DefaultTimeout.
@@ -61,6 +63,8 @@ type Header struct {
 // Hook is a compiled hook: where it calls, how long it waits, what it
 // sends.
 type Hook struct {
+	// Name names the hook in metrics (its configuration key).
+	Name               string
 	URL                location.Expr
 	Timeout            time.Duration
 	Headers            []Header
@@ -82,7 +86,7 @@ func Compile(c Config) (*Hook, error) {
 	if c.Timeout < 0 {
 		return nil, fmt.Errorf("hook timeout %v: must not be negative", c.Timeout)
 	}
-	h := &Hook{URL: u, Timeout: c.Timeout, PassRequestHeaders: true, PassRequestBody: c.PassRequestBody}
+	h := &Hook{Name: c.Name, URL: u, Timeout: c.Timeout, PassRequestHeaders: true, PassRequestBody: c.PassRequestBody}
 	if h.Timeout == 0 {
 		h.Timeout = DefaultTimeout
 	}
@@ -230,6 +234,17 @@ var ErrTimeout = errors.New("application did not answer in time")
 // do sends a request and reads the answer. A failure wraps ErrTimeout
 // when the application was too slow.
 func (h *Hook) do(req *http.Request) (*Answer, error) {
+	if observerFrom(req.Context()) == nil {
+		return h.exchange(req)
+	}
+	start := time.Now()
+	a, err := h.exchange(req)
+	h.observed(req.Context(), start, a)
+	return a, err
+}
+
+// exchange sends a request and reads the answer (see do).
+func (h *Hook) exchange(req *http.Request) (*Answer, error) {
 	resp, err := h.client.Do(req)
 	if err != nil {
 		if isTimeout(err) {

@@ -34,6 +34,7 @@ type Queue struct {
 	dropped atomic.Uint64
 	failed  atomic.Uint64
 	sent    atomic.Uint64
+	observe Observer
 }
 
 type notice struct {
@@ -52,6 +53,8 @@ type QueueOptions struct {
 	// Backoff is the wait after the first failure, doubled after each
 	// (default 200ms).
 	Backoff time.Duration
+	// Observer, when set, is told of every attempt (see Observer).
+	Observer Observer
 }
 
 // NewQueue returns a queue logging to log. Its workers start with the
@@ -72,7 +75,7 @@ func NewQueue(log *slog.Logger, o QueueOptions) *Queue {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	q := &Queue{log: log, workers: o.Workers, attempts: o.Attempts, backoff: o.Backoff, stop: make(chan struct{})}
+	q := &Queue{log: log, workers: o.Workers, attempts: o.Attempts, backoff: o.Backoff, stop: make(chan struct{}), observe: o.Observer}
 	for range o.Workers {
 		q.items = append(q.items, make(chan notice, max(o.Size/o.Workers, 1)))
 	}
@@ -199,6 +202,9 @@ func (q *Queue) send(n notice) {
 func (q *Queue) try(n notice) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.h.Timeout)
 	defer cancel()
+	if q.observe != nil {
+		ctx = WithObserver(ctx, q.observe)
+	}
 	a, err := n.h.do(n.req.Clone(ctx))
 	if err != nil {
 		return 0, err

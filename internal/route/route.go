@@ -33,6 +33,7 @@ package route
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -68,6 +69,10 @@ const (
 	GroupLocation
 	// ChannelList: a channel_list location.
 	ChannelList
+	// Metrics: a metrics location (Prometheus).
+	Metrics
+	// Health: a health location (live or ready).
+	Health
 	// Dashboard: a request to the dashboard (dashboard.go).
 	Dashboard
 
@@ -75,7 +80,7 @@ const (
 	NumRoles
 )
 
-var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "channel-list", "dashboard"}
+var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "channel-list", "metrics", "health", "dashboard"}
 
 // String names the role.
 func (r Role) String() string {
@@ -103,6 +108,13 @@ type Route struct {
 
 	// Status marks a stub_status location.
 	Status bool
+	// Metrics marks a metrics location, answering the clients of
+	// MetricsAllow only.
+	Metrics      bool
+	MetricsAllow []netip.Prefix
+	// Health is the check a health location answers: "live" or "ready";
+	// "" for other locations.
+	Health string
 	// Allow is the Allow header: the methods the location answers.
 	Allow string
 
@@ -291,6 +303,10 @@ func Provision(l *config.Location, st store.Store) *Route {
 	if !rt.Status && !rt.Dashboard || len(rt.Access.Origins) > 0 {
 		rt.stages = append(rt.stages, originStage{})
 	}
+	rt.Metrics, rt.MetricsAllow, rt.Health = l.Metrics, l.MetricsAllow, l.Health
+	if rt.Metrics {
+		rt.stages = append(rt.stages, metricsAllowStage{})
+	}
 	limits, limitStages := newLimits(l)
 	rt.Limits = limits
 	rt.stages = append(rt.stages, limitStages...)
@@ -433,7 +449,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 			return q, refuse(http.StatusForbidden, "role", "Publishing is not allowed here.")
 		}
 		return q, refuse(http.StatusForbidden, "role", "This location does not allow that kind of subscriber.")
-	case Status, Options, GroupLocation, ChannelList, Dashboard:
+	case Status, Options, GroupLocation, ChannelList, Metrics, Health, Dashboard:
 		return q, nil
 	}
 	for _, st := range rt.stages[rt.channelStages:] {
@@ -456,6 +472,12 @@ func knownMethod(m string) bool {
 func (rt *Route) classify(r *http.Request) (Role, config.Transport) {
 	if rt.Status {
 		return Status, 0
+	}
+	if rt.Metrics {
+		return Metrics, 0
+	}
+	if rt.Health != "" {
+		return Health, 0
 	}
 	if rt.Dashboard {
 		return Dashboard, 0

@@ -7,6 +7,7 @@ import (
 
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // Fan-out writers.
@@ -83,14 +84,16 @@ type fanWriter struct {
 
 	members []*streamer // the writer's own
 	sent    int         // messages written since the last report
+	bytes   int         // their bytes
+	last    msgid.ID    // the newest of them
 }
 
 // reportSent reports the messages written in one walk of the members as
 // one delivery count.
 func (g *fanWriter) reportSent() {
 	if g.sent > 0 {
-		g.s.deliveredN(&g.key, g.sent)
-		g.sent = 0
+		g.s.deliveredN(&g.key, g.sent, g.bytes, g.last)
+		g.sent, g.bytes = 0, 0
 	}
 }
 
@@ -373,6 +376,7 @@ func (g *fanWriter) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, 
 			return nil, false
 		}
 		if n > 0 {
+			nb := bufsLen(bufs)
 			ok := g.write(sc, st, bufs)
 			clear(bufs)
 			if !ok {
@@ -381,6 +385,11 @@ func (g *fanWriter) pump(sc *writeScratch, st *streamer) (wait <-chan struct{}, 
 			g.sent += n
 			if st.ss.ev != nil {
 				st.ss.receivedN(n)
+			}
+			g.bytes += nb
+			g.last = st.ss.cursors[0]
+			if st.ss.alog != nil {
+				st.ss.alog.sent(n, nb)
 			}
 		}
 		if len(waits) > 0 {

@@ -69,8 +69,18 @@ func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.Chan
 			return out, err
 		}
 	}
+	timed := s.events.Wants(events.MessagePublished) || s.events.Wants(events.StoreOp)
 	for _, k := range keys {
+		var start time.Time
+		if timed {
+			start = time.Now()
+		}
 		res, err := rt.Store.Publish(ctx, k, p, rt.Publisher.Channel)
+		var took time.Duration
+		if timed {
+			took = time.Since(start)
+			s.storeOp("publish", rt, s.opStart(), err, took)
+		}
 		if err != nil {
 			s.log.Warn("publish failed", "channel", k.String(), "err", err)
 			return out, err
@@ -80,7 +90,7 @@ func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.Chan
 		}
 		out.info.add(res.Info)
 		s.emit(events.Event{Kind: events.MessagePublished, Group: k.Group, Channel: k.ID, Transport: transport,
-			Location: rt.Name, Remote: remote, MessageID: res.Message.ID, Bytes: len(p.Body)})
+			Location: rt.Name, Remote: remote, MessageID: res.Message.ID, Bytes: len(p.Body), Duration: took})
 	}
 	return out, nil
 }
@@ -126,7 +136,9 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 		keys := q.Keys()
 		info := newChannelsInfo(len(keys))
 		for _, k := range keys {
+			start := s.opStart()
 			i, err := rt.Store.Create(ctx, k, rt.Publisher.Channel)
+			s.storeOp("create", rt, start, err, 0)
 			if err != nil {
 				storeError(err).write(w)
 				return
@@ -174,7 +186,9 @@ func (s *Server) info(w http.ResponseWriter, q *route.Request) {
 		storeError(store.ErrNotFound).write(w)
 		return
 	}
+	start := s.opStart()
 	i, err := q.Route.Store.Info(q.HTTP.Context(), keys[0])
+	s.storeOp("info", q.Route, start, err, 0)
 	if err != nil {
 		storeError(err).write(w)
 		return
@@ -197,7 +211,9 @@ func (s *Server) delete(w http.ResponseWriter, q *route.Request) {
 	info := newChannelsInfo(len(keys))
 	found := false
 	for _, k := range keys {
+		start := s.opStart()
 		i, err := q.Route.Store.Delete(q.HTTP.Context(), k)
+		s.storeOp("delete", q.Route, start, err, 0)
 		switch {
 		case err == nil:
 			info.add(i)

@@ -97,6 +97,10 @@ func (s *Server) Reload(cfg *config.Config, storeFor StoreFor) error {
 		return errors.New("the configuration listens nowhere")
 	}
 
+	if err := s.applyOps(cfg); err != nil {
+		closeFresh()
+		return err
+	}
 	// Everything is ready: put it in force.
 	s.put(cfg, blocks)
 	eps := make([]*endpoint, len(next))

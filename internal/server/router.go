@@ -8,6 +8,7 @@ import (
 	"github.com/heraldpush/herald/internal/clientaddr"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
+	"github.com/heraldpush/herald/internal/hook"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
@@ -34,7 +35,7 @@ func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
 		l := &sc.Locations[i]
 		pats[i] = l.Pattern
 		var st store.Store
-		if !l.StubStatus && !l.Dashboard && l.ProxyPass.IsEmpty() { // a status page, a dashboard or a proxy keeps no channels
+		if l.ServesChannels() && l.ProxyPass.IsEmpty() { // a status, metrics, health page or a proxy keeps none
 			var err error
 			if st, err = storeFor(l); err != nil {
 				return nil, err
@@ -59,6 +60,20 @@ func newRouter(sc *config.Server, storeFor StoreFor) (*router, error) {
 // ServeHTTP matches a request to its route, runs it through the route's
 // stages and hands it to its role.
 func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if ep.s.events.Wants(events.HookCalled) {
+		r = r.WithContext(hook.WithObserver(r.Context(), ep.s.hookCalled))
+	}
+	if l := ep.s.alog.Load(); l != nil {
+		lw := &logWriter{ResponseWriter: w, r: r, log: l, start: ep.s.now()}
+		ep.serve(lw, r)
+		lw.done(ep.s.now())
+		return
+	}
+	ep.serve(w, r)
+}
+
+// serve is ServeHTTP without the access log.
+func (ep *endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	s := ep.s
 	if s.handover.started.Load() {
 		// Another process accepts now: the client's next request goes there.
@@ -117,6 +132,8 @@ func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
 		route.Status:        func(w http.ResponseWriter, q *route.Request) { s.stubStatus(w, q.HTTP) },
 		route.GroupLocation: s.group,
 		route.ChannelList:   s.channelList,
+		route.Metrics:       s.serveMetrics,
+		route.Health:        s.serveHealth,
 		route.Dashboard:     s.dashboard,
 	}
 }
@@ -152,6 +169,9 @@ func (s *Server) refuse(w http.ResponseWriter, q *route.Request, rf *route.Refus
 			e.Group, e.Channel = q.Channels[0].Key.Group, q.Channels[0].Key.ID
 		}
 		s.emit(e)
+	} else {
+		s.emit(events.Event{Kind: events.RequestRefused, Transport: q.Role.String(), Location: q.Route.Name,
+			Remote: q.HTTP.RemoteAddr, Status: rf.Status, Reason: rf.Reason, Channels: len(q.Channels)})
 	}
 	if rf.Reason == "authorize" && (q.Transport == config.LongPoll || q.Transport == config.IntervalPoll) && q.Role == route.Subscribe {
 		// Nchan's poll subscriber answers the refusal itself, with the id

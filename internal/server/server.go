@@ -27,6 +27,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -34,13 +35,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldpush/herald/internal/accesslog"
 	"github.com/heraldpush/herald/internal/chanevents"
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/hook"
+	"github.com/heraldpush/herald/internal/metrics"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // StoreFor returns the store a location keeps its channels in.
@@ -56,6 +60,8 @@ type Options struct {
 	// StoreFor picks each location's store (stub_status locations keep no
 	// channels and have none). Required.
 	StoreFor StoreFor
+	// Stderr is where access_log: stderr writes; nil is os.Stderr.
+	Stderr io.Writer
 }
 
 // Server runs every listener of a configuration.
@@ -85,6 +91,16 @@ type Server struct {
 	wsBuffers   sync.Pool   // *[wsReadBuffer]byte WebSocket frames are read into
 
 	chanEvents *chanevents.Publisher // channel events (channel_events_channel_id)
+
+	// Operators' side (ops.go): the metrics, once a metrics location is
+	// configured; the access log (nil when off) and those replaced by a
+	// reload, closed at Stop.
+	metrics atomic.Pointer[metrics.Collector]
+	alog    atomic.Pointer[accesslog.Logger]
+	alogKey accessLogKey
+	oldLogs []*accesslog.Logger
+	opsMu   sync.Mutex
+	stderr  io.Writer
 
 	// dash is what the dashboard shows (dashboard.go).
 	dash dashboardState
@@ -117,9 +133,10 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	rand.Read(rnd[:])
 	s := &Server{log: o.Logger, now: o.Now, events: o.Events, quit: make(chan struct{}),
 		boundary: protocol.Boundary(rnd), errc: make(chan error, 1), chanEvents: chanevents.NewPublisher(o.Logger)}
+	s.stderr = o.Stderr
 	s.cfg.Store(cfg)
 	s.budget.limit.Store(cfg.MaxBodyMemory)
-	s.hooks = hook.NewQueue(o.Logger, hook.QueueOptions{})
+	s.hooks = hook.NewQueue(o.Logger, hook.QueueOptions{Observer: s.hookCalled})
 	s.partEnd = protocol.AppendMultipartBoundary(nil, s.boundary)
 	storeFor := func(l *config.Location) (store.Store, error) {
 		st, err := o.StoreFor(l)
@@ -140,6 +157,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.blocks.Store(&blocks)
+	if err := s.applyOps(cfg); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -252,6 +272,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	hctx, hcancel := context.WithTimeout(ctx, timeout)
 	defer hcancel()
 	s.hooks.Close(hctx)
+	s.closeOps()
 	return err
 }
 
@@ -369,21 +390,24 @@ func (s *Server) delivered(ss *session, n, bytes int) {
 	if ss.ev != nil {
 		ss.receivedN(n)
 	}
-	if !s.events.Active() {
+	if ss.alog != nil {
+		ss.alog.sent(n, bytes)
+	}
+	if !s.events.Wants(events.MessageDelivered) {
 		s.events.CountOnly(events.MessageDelivered, n)
 		return
 	}
 	s.emit(events.Event{Kind: events.MessageDelivered, Group: ss.key.Group, Channel: ss.key.ID,
-		Transport: ss.kind, Location: ss.rt.Name, N: n, Bytes: bytes})
+		Transport: ss.kind, Location: ss.rt.Name, N: n, Bytes: bytes, MessageID: ss.cursors[ss.active]})
 }
 
-// deliveredN reports n messages written by a fan-out writer to the
-// subscribers of one channel.
-func (s *Server) deliveredN(k *fanKey, n int) {
-	if !s.events.Active() {
+// deliveredN reports n messages (bytes in all) written by a fan-out writer
+// to the subscribers of one channel, the newest being last.
+func (s *Server) deliveredN(k *fanKey, n, bytes int, last msgid.ID) {
+	if !s.events.Wants(events.MessageDelivered) {
 		s.events.CountOnly(events.MessageDelivered, n)
 		return
 	}
 	s.emit(events.Event{Kind: events.MessageDelivered, Group: k.channel.Group, Channel: k.channel.ID,
-		Location: k.rt.Name, N: n})
+		Location: k.rt.Name, N: n, Bytes: bytes, MessageID: last})
 }

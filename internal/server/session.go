@@ -76,6 +76,9 @@ type session struct {
 	// release gives back what the request's stages hold for the
 	// session's life (a limit_conn slot).
 	release func()
+	// alog is the stream's access log; nil when it has none (a poll, or
+	// no access log).
+	alog *streamLog
 
 	// Backing arrays for the single-channel case, so delivering a message
 	// allocates nothing per subscriber.
@@ -102,7 +105,9 @@ func (s *Server) admit(q *route.Request, kind string, follow bool) (*session, er
 		}
 	}
 	for _, c := range q.Channels {
+		start := s.opStart()
 		sub, err := rt.Store.Subscribe(q.HTTP.Context(), c.Key, opts)
+		s.storeOp("subscribe", rt, start, err, 0)
 		if err != nil {
 			release()
 			return nil, err
@@ -189,6 +194,9 @@ func (ss *session) end(why endReason) {
 	}
 	e.Kind = events.SubscriberLeft
 	ss.s.emit(e)
+	if ss.alog != nil {
+		ss.alog.ended(ss.s.now())
+	}
 }
 
 // isOver reports whether the session has ended.

@@ -362,10 +362,11 @@ func (st *streamer) loop() endReason {
 			return end.why
 		}
 		if n > 0 {
+			nb := bufsLen(bufs)
 			if err := st.out.write(bufs); err != nil {
 				return st.writeFailed(err)
 			}
-			st.s.delivered(ss, n, 0)
+			st.s.delivered(ss, n, nb)
 			clear(bufs)
 			if idle != nil {
 				idle.Reset(timeout)

@@ -31,6 +31,9 @@ func (s *Server) subscribe(w http.ResponseWriter, q *route.Request) {
 		herr.write(w)
 		return
 	}
+	if !poll {
+		s.startStreamLog(w, ss, t == config.WebSocket)
+	}
 	switch t {
 	case config.LongPoll, config.IntervalPoll:
 		s.poll(w, q, ss, t == config.IntervalPoll)

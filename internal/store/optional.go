@@ -241,6 +241,15 @@ type Health struct {
 	// Losses counts the times channels were lost with a backend server;
 	// Restores the times every lost channel was followed again.
 	Losses, Restores uint64
+	// Nodes are the backend servers the last probe tried (a cluster's
+	// masters) and whether each answered.
+	Nodes []NodeHealth
+}
+
+// NodeHealth is how one backend server answered the last probe.
+type NodeHealth struct {
+	Addr string
+	Up   bool
 }
 
 // HealthReporter is an engine with a backend that can say how it stands.

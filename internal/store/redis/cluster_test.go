@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,6 +112,7 @@ func streamCheck(t *testing.T, pub, sub *Store, ch store.ChannelKey, disrupt fun
 	}
 	acks := make(chan []ack, 1)
 	stop := make(chan struct{})
+	var acked atomic.Int64
 	go func() {
 		var out []ack
 		defer func() { acks <- out }()
@@ -124,6 +126,7 @@ func streamCheck(t *testing.T, pub, sub *Store, ch store.ChannelKey, disrupt fun
 			r, err := pub.Publish(ctx, ch, store.Publication{Body: []byte(body)}, o)
 			if err == nil {
 				out = append(out, ack{r.Message.ID, body})
+				acked.Add(1)
 			} else if !errors.Is(err, store.ErrUnavailable) {
 				t.Errorf("publish: %v", err)
 				return
@@ -131,14 +134,21 @@ func streamCheck(t *testing.T, pub, sub *Store, ch store.ChannelKey, disrupt fun
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// Some publishes before the disruption and some after it: counted,
+	// not timed, so a loaded machine only makes the test longer.
+	waitAcked := func(n int64, what string) {
+		for deadline := time.Now().Add(30 * time.Second); acked.Load() < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				close(stop)
+				t.Fatalf("only %d publishes succeeded %s", acked.Load(), what)
+			}
+		}
+	}
+	waitAcked(20, "before the disruption")
 	disrupt()
-	time.Sleep(500 * time.Millisecond)
+	waitAcked(acked.Load()+20, "after the disruption")
 	close(stop)
 	sent := <-acks
-	if len(sent) < 50 {
-		t.Fatalf("only %d publishes succeeded", len(sent))
-	}
 	var got []*store.Message
 	var cursor msgid.ID
 	deadline := time.After(10 * time.Second)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,7 +29,17 @@ func (s *Store) Health() store.Health {
 		ChannelsUnfollowed: ps.unfollow,
 		Losses:             ps.losses,
 		Restores:           ps.restores,
+		Nodes:              s.nodeHealth(),
 	}
+}
+
+// nodeHealth returns a copy of what the last probe found of each server.
+func (s *Store) nodeHealth() []store.NodeHealth {
+	p := s.nodes.Load()
+	if p == nil {
+		return nil
+	}
+	return slices.Clone(*p)
 }
 
 var _ store.HealthReporter = (*Store)(nil)
@@ -100,12 +113,14 @@ func (s *Store) ping() (int, error) {
 	defer cancel()
 	if len(s.o.Sentinels) > 0 {
 		if err := s.askSentinels(ctx); err != nil {
+			s.setNodes([]store.NodeHealth{{Addr: s.masterAddr(), Up: false}})
 			return 0, err
 		}
 	}
 	cc, ok := s.rdb.(*goredis.ClusterClient)
 	if !ok {
 		info, err := s.rdb.Info(ctx, "replication").Result()
+		s.setNodes([]store.NodeHealth{{Addr: s.masterAddr(), Up: err == nil}})
 		if err != nil {
 			return 0, err
 		}
@@ -113,8 +128,13 @@ func (s *Store) ping() (int, error) {
 		return 1, nil
 	}
 	var n atomic.Int64
+	var mu sync.Mutex
+	var nodes []store.NodeHealth
 	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
 		info, err := c.Info(ctx, "replication").Result()
+		mu.Lock()
+		nodes = append(nodes, store.NodeHealth{Addr: c.Options().Addr, Up: err == nil})
+		mu.Unlock()
 		if err != nil {
 			return err
 		}
@@ -122,8 +142,18 @@ func (s *Store) ping() (int, error) {
 		n.Add(1)
 		return nil
 	})
+	if len(nodes) == 0 {
+		for _, a := range s.o.Addrs { // no master known: the seeds, down
+			nodes = append(nodes, store.NodeHealth{Addr: a})
+		}
+	}
+	slices.SortFunc(nodes, func(a, b store.NodeHealth) int { return strings.Compare(a.Addr, b.Addr) })
+	s.setNodes(nodes)
 	return int(n.Load()), err
 }
+
+// setNodes records what the last probe found of each server.
+func (s *Store) setNodes(nodes []store.NodeHealth) { s.nodes.Store(&nodes) }
 
 // askSentinels asks the sentinels, in turn, for the master's address, and
 // moves the store's subscriptions there when it changed.

@@ -178,6 +178,8 @@ type Store struct {
 	seed   maphash.Seed
 	shards [shardCount]shard
 
+	nodes atomic.Pointer[[]store.NodeHealth] // each server the last probe tried
+
 	skew        atomic.Int64 // Redis clock minus local clock, ms
 	reachable   atomic.Bool  // the last probe reached every server
 	connected   atomic.Int64 // servers that answered the last probe

@@ -374,7 +374,9 @@ func (c *Cluster) server(addr string) *Server {
 	return nil
 }
 
-// Masters returns the running masters (as the first running node sees them).
+// Masters returns the running masters that serve slots (as the first
+// running node sees them; a node still joining as a replica may call
+// itself a master for a moment, with no slots).
 func (c *Cluster) Masters() []*Server {
 	c.t.Helper()
 	for _, s := range c.Nodes {
@@ -387,7 +389,7 @@ func (c *Cluster) Masters() []*Server {
 		}
 		var out []*Server
 		for _, n := range view {
-			if strings.Contains(n.flags, "master") && !strings.Contains(n.flags, "fail") {
+			if strings.Contains(n.flags, "master") && !strings.Contains(n.flags, "fail") && len(n.slots) > 0 {
 				if srv := c.server(n.addr); srv != nil && srv.Running() {
 					out = append(out, srv)
 				}
