@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
-	"mime"
 	"net/http"
 	"path"
 	"runtime"
@@ -42,6 +41,20 @@ const (
 	// lag estimate remembers.
 	dashboardLagKeys = 10000
 )
+
+// dashboardType is the Content-Type of a dashboard file, fixed rather than
+// read from the system's tables (which differ between systems).
+func dashboardType(name string) string {
+	switch path.Ext(name) {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	}
+	return "application/octet-stream"
+}
 
 // dashboardState is the server's dashboard side.
 type dashboardState struct {
@@ -350,11 +363,7 @@ func (s *Server) dashboard(w http.ResponseWriter, q *route.Request) {
 		return
 	}
 	hd := w.Header()
-	ct := mime.TypeByExtension(path.Ext(name))
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
-	hd.Set("Content-Type", ct)
+	hd.Set("Content-Type", dashboardType(name))
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Content-Type-Options", "nosniff")
