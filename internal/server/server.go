@@ -14,6 +14,8 @@
 // answers back through the router (internal redirects).
 // chanevents.go sends a location's channel events (package chanevents)
 // from sessions and publishers; channellist.go answers channel_list locations.
+// dashboard.go serves dashboard locations: the embedded page (package web)
+// and its stream of snapshots.
 //
 // Lock order (outer first): fanWriters.mu, then fanWriter.mu; connOutput.mu
 // is taken alone (never while holding another server lock) and runs the
