@@ -476,6 +476,9 @@ func (l *Location) validate() error {
 			return fmt.Errorf("%q uses $%d but the location pattern has %d capture group(s)", t, n, l.Pattern.Captures())
 		}
 	}
+	if l.Dashboard {
+		return l.validateDashboard()
+	}
 	if !l.ProxyPass.IsEmpty() {
 		return l.validateProxy()
 	}

@@ -146,6 +146,11 @@ type Location struct {
 	ChannelEventsReceive   bool
 	ChannelList            bool
 	ChannelListAllow       clientaddr.Trusted
+
+	// Dashboard makes the location Herald's dashboard (docs/dashboard.md);
+	// DashboardAllow are the clients it answers.
+	Dashboard      bool
+	DashboardAllow clientaddr.Trusted
 }
 
 // Scope says where a directive may appear.
@@ -323,7 +328,7 @@ func transportAliasDoc() string {
 
 // Directives returns every configuration key, in documentation order.
 func Directives() []Directive {
-	return append(coreDirectives(), clientDirectives()...)
+	return append(append(coreDirectives(), clientDirectives()...), dashboardDirectives()...)
 }
 
 func coreDirectives() []Directive {

@@ -17,10 +17,10 @@ const (
 )
 
 // ServesChannels reports whether the location keeps channels (a publisher
-// or subscriber location), rather than being a status, metrics or health
-// endpoint, which needs no store.
+// or subscriber location), rather than being a status, metrics, health or
+// dashboard endpoint, which needs no store.
 func (l *Location) ServesChannels() bool {
-	return !l.StubStatus && !l.Metrics && l.Health == ""
+	return !l.StubStatus && !l.Metrics && l.Health == "" && !l.Dashboard
 }
 
 // Loopback are the addresses a metrics location answers by default.

@@ -73,12 +73,14 @@ const (
 	Metrics
 	// Health: a health location (live or ready).
 	Health
+	// Dashboard: a request to the dashboard (dashboard.go).
+	Dashboard
 
 	// NumRoles is the number of roles.
 	NumRoles
 )
 
-var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "channel-list", "metrics", "health"}
+var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "channel-list", "metrics", "health", "dashboard"}
 
 // String names the role.
 func (r Role) String() string {
@@ -143,6 +145,8 @@ type Route struct {
 	// Proxy, when set, forwards every request to an application instead
 	// of any role (proxy_pass); see proxy.go.
 	Proxy *Proxy
+	// Dashboard marks a dashboard location (dashboard.go).
+	Dashboard bool
 
 	// stages is the pipeline: stages[:channelStages] run for every
 	// request, the rest for requests that name channels.
@@ -289,7 +293,14 @@ func Provision(l *config.Location, st store.Store) *Route {
 	if rt.List != nil {
 		rt.stages = append(rt.stages, listAccessStage{})
 	}
-	if !rt.Status || len(rt.Access.Origins) > 0 {
+	if l.Dashboard {
+		rt.Dashboard = true
+		rt.stages = append(rt.stages, dashboardStage{allow: l.DashboardAllow})
+	}
+	// A status page or a dashboard answers other origins only where
+	// access_control_allow_origin names them: a web page the operator
+	// visits must not read it through the operator's browser.
+	if !rt.Status && !rt.Dashboard || len(rt.Access.Origins) > 0 {
 		rt.stages = append(rt.stages, originStage{})
 	}
 	rt.Metrics, rt.MetricsAllow, rt.Health = l.Metrics, l.MetricsAllow, l.Health
@@ -438,7 +449,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 			return q, refuse(http.StatusForbidden, "role", "Publishing is not allowed here.")
 		}
 		return q, refuse(http.StatusForbidden, "role", "This location does not allow that kind of subscriber.")
-	case Status, Options, GroupLocation, ChannelList, Metrics, Health:
+	case Status, Options, GroupLocation, ChannelList, Metrics, Health, Dashboard:
 		return q, nil
 	}
 	for _, st := range rt.stages[rt.channelStages:] {
@@ -467,6 +478,9 @@ func (rt *Route) classify(r *http.Request) (Role, config.Transport) {
 	}
 	if rt.Health != "" {
 		return Health, 0
+	}
+	if rt.Dashboard {
+		return Dashboard, 0
 	}
 	if rt.GroupOps != 0 {
 		if r.Method == http.MethodOptions {

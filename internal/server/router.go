@@ -134,6 +134,7 @@ func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
 		route.ChannelList:   s.channelList,
 		route.Metrics:       s.serveMetrics,
 		route.Health:        s.serveHealth,
+		route.Dashboard:     s.dashboard,
 	}
 }
 

@@ -14,6 +14,8 @@
 // answers back through the router (internal redirects).
 // chanevents.go sends a location's channel events (package chanevents)
 // from sessions and publishers; channellist.go answers channel_list locations.
+// dashboard.go serves dashboard locations: the embedded page (package web)
+// and its stream of snapshots.
 //
 // Lock order (outer first): fanWriters.mu, then fanWriter.mu; connOutput.mu
 // is taken alone (never while holding another server lock) and runs the
@@ -101,6 +103,9 @@ type Server struct {
 	oldLogs []*accesslog.Logger
 	opsMu   sync.Mutex
 	stderr  io.Writer
+
+	// dash is what the dashboard shows (dashboard.go).
+	dash dashboardState
 
 	mu        sync.Mutex
 	endpoints []*endpoint // open listen addresses, in configuration order
@@ -376,7 +381,10 @@ func (s *Server) Stats() store.Stats {
 func (s *Server) SlowSubscribers() uint64 { return s.events.Count(events.SubscriberTooSlow) }
 
 // emit sends an event to the bus.
-func (s *Server) emit(e events.Event) { s.events.Emit(e) }
+func (s *Server) emit(e events.Event) {
+	s.dash.observe(&e)
+	s.events.Emit(e)
+}
 
 // delivered reports n messages (bytes in all, when known) written to one
 // subscriber.

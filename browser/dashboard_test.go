@@ -1,0 +1,119 @@
+package browser_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/heraldpush/herald/internal/testenv"
+)
+
+// dashboardConfig is the configuration TestDashboardBrowser runs: the
+// dashboard at /dashboard next to publishers and subscribers at /pub/<id>
+// and /sub/<id>.
+const dashboardConfig = `servers:
+  - listen: 127.0.0.1:0
+    locations:
+      - location: /dashboard
+        dashboard: on
+      - location: ~ ^/pub/(.+)$
+        publisher: true
+        channel_id: $1
+      - location: ~ ^/sub/(.+)$
+        subscriber: true
+        channel_id: $1
+`
+
+// TestDashboardBrowser opens the dashboard in headless Chromium
+// (dashboard.mjs): it loads, lists a channel a test publish made, its form
+// delivers a message to a subscriber and to the page's own subscription,
+// and a screenshot is saved in the test's temporary directory (and copied
+// to HERALD_SCREENSHOT_DIR when that is set).
+func TestDashboardBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests skipped in -short mode")
+	}
+	testenv.SkipIfOptedOut(t, "browser")
+	if _, err := os.Stat(chromiumPath); err != nil {
+		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Chromium at %s (apt-get update && apt-get install -y chromium): %v", chromiumPath, err))
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Node.js (node) on PATH (apt-get install -y nodejs npm): %v", err))
+	}
+	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
+		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need browser/node_modules/playwright-core (cd browser && npm ci): %v", err))
+	}
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "herald.yaml")
+	if err := os.WriteFile(cfg, []byte(dashboardConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildHerald(t)
+	h := startHerald(t, bin, "-c", cfg)
+	defer func() {
+		if code := h.stop(t); code != 0 {
+			t.Errorf("herald exited %d after SIGTERM, want 0; log:\n%s", code, h.logText())
+		}
+	}()
+
+	shot := filepath.Join(dir, "dashboard.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "dashboard.mjs")
+	cmd.Env = append(os.Environ(), "HERALD_URL=http://"+h.addr, "DASHBOARD_PATH=/dashboard", "SCREENSHOT="+shot, "CHROMIUM="+chromiumPath)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start node dashboard.mjs: %v", err)
+	}
+	var failures []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		t.Log(line)
+		if strings.HasPrefix(line, "FAIL ") {
+			failures = append(failures, line)
+		}
+	}
+	io.Copy(io.Discard, out)
+	if err := cmd.Wait(); err != nil || len(failures) > 0 {
+		t.Errorf("node dashboard.mjs: %v", err)
+		for _, f := range failures {
+			t.Error(f)
+		}
+		t.Logf("herald log:\n%s", h.logText())
+	}
+	png, err := os.ReadFile(shot)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if !strings.HasPrefix(string(png), "\x89PNG\r\n\x1a\n") {
+		t.Errorf("screenshot %s is not a PNG", shot)
+	}
+	t.Logf("screenshot: %s", shot)
+	if d := os.Getenv("HERALD_SCREENSHOT_DIR"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(d, "dashboard.png")
+		if err := os.WriteFile(dst, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot copied to %s", dst)
+	}
+}
