@@ -118,6 +118,13 @@ type Route struct {
 	// Proxy, when set, forwards every request to an application instead
 	// of any role (proxy_pass); see proxy.go.
 	Proxy *Proxy
+	// Multiplex accepts the herald.v1 WebSocket subprotocol
+	// (websocket_multiplex); see mux.go.
+	Multiplex bool
+	// HeraldJS serves the browser client (herald_js); Root, when set,
+	// serves a directory's files (root).
+	HeraldJS bool
+	Root     string
 
 	// stages is the pipeline: stages[:channelStages] run for every
 	// request, the rest for requests that name channels.
@@ -203,6 +210,7 @@ func Provision(l *config.Location, st store.Store) *Route {
 	rt.Channels = newChannels(l)
 	rt.Internal = l.Internal
 	rt.Proxy = newProxy(l)
+	rt.Multiplex, rt.HeraldJS, rt.Root = l.WebSocketMultiplex, l.HeraldJS, l.Root
 	rt.Hooks = newHooks(l)
 	rt.Publisher = Publisher{
 		HTTP:      l.Publisher.HTTP,
@@ -294,6 +302,9 @@ type Request struct {
 	// Publish are the channels a WebSocket subscriber on a pubsub location
 	// publishes to.
 	Publish []store.ChannelKey
+	// Token, when set, is the signed token the request carries in place of
+	// those the location reads from HTTP (a multiplexed WebSocket frame's).
+	Token string
 
 	// allowOrigin is what the answers to a cross-origin request send as
 	// Access-Control-Allow-Origin; "" for a request without an Origin.
