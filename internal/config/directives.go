@@ -1043,7 +1043,7 @@ func coreDirectives() []Directive {
 		},
 		{
 			Name: "root", Default: "",
-			Doc:    "Serve files from this directory (relative to the working directory), as nginx's `root`: the request's whole path is looked up under it, and a directory serves its index.html; GET and HEAD only. Goes in a location of its own; meant for a small site next to Herald (the chat example), not as a web server.",
+			Doc: "Serve files from this directory (relative to the working directory), as nginx's `root`: the request's whole path is looked up under it, and a directory serves its index.html; GET and HEAD only. Goes in a location of its own; meant for a small site next to Herald (the chat example), not as a web server.",
 			setLoc: func(l *Location, n *yaml.Node) error {
 				s, err := scalar(n)
 				if err != nil {
