@@ -1,9 +1,12 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -232,8 +235,18 @@ func TestMuxTokensPerFrame(t *testing.T) {
 		t.Fatalf("token for a only: %+v, want 403", e)
 	}
 	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxPublish, Channel: "a", Token: tok, Data: []byte("x"), Ref: 4})
-	c.expectOp(t, protocol.MuxAck, 4, "a")
-	c.expectMsg(t, "a", "x")
+	// The ack and the message of a subscribed channel come in either order.
+	var ops []protocol.MuxOp
+	for range 2 {
+		f := c.nextOp(t)
+		ops = append(ops, f.Op)
+		if f.Op == protocol.MuxMessage && string(f.Data) != "x" || f.Op == protocol.MuxAck && f.Ref != 4 {
+			t.Fatalf("frame %+v", f)
+		}
+	}
+	if ops[0] == ops[1] {
+		t.Fatalf("frames %v, want an ack and a message", ops)
+	}
 }
 
 func TestMuxPlainWebSocketUnchanged(t *testing.T) {
@@ -249,5 +262,102 @@ func TestMuxPlainWebSocketUnchanged(t *testing.T) {
 	p := openWebSocket(t, startServer(t, defaultConfig()), "/sub/x", "Sec-WebSocket-Protocol", "herald.v1")
 	if got := p.Header.Get("Sec-WebSocket-Protocol"); strings.Contains(got, "herald") {
 		t.Fatalf("subprotocol %q answered without websocket_multiplex", got)
+	}
+}
+
+// Each subscription holds a limit_conn slot as an HTTP subscriber would,
+// given back when it ends; the connection holds one of its own.
+func TestMuxLimitConnPerSubscription(t *testing.T) {
+	s := startServer(t, muxConfig("limit_conn: 3"))
+	c := openMux(t, s, "/mux")
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxSubscribe, Channel: "a", Ref: 1})
+	c.expectOp(t, protocol.MuxAck, 1, "a")
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxSubscribe, Channel: "b", Ref: 2})
+	c.expectOp(t, protocol.MuxAck, 2, "b")
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxSubscribe, Channel: "c", Ref: 3})
+	if e := c.expectOp(t, protocol.MuxError, 3, "c"); e.Status != http.StatusTooManyRequests {
+		t.Fatalf("third slot: %+v, want 429", e)
+	}
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxUnsubscribe, Channel: "a", Ref: 4})
+	c.expectOp(t, protocol.MuxAck, 4, "a")
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxSubscribe, Channel: "c", Ref: 5})
+	c.expectOp(t, protocol.MuxAck, 5, "c")
+}
+
+// subscribe_request and unsubscribe_request are told of each channel
+// joined and left, with $nchan_channel_id the frame's channel.
+func TestMuxSubscribeRequestPerChannel(t *testing.T) {
+	a := startHookApp(t)
+	s := startServer(t, muxConfig(
+		"subscribe_request: {url: \""+a.URL+"/notify/sub\", headers: {X-Channel-Id: $nchan_channel_id, X-Subscriber-Type: $nchan_subscriber_type}}",
+		"unsubscribe_request: {url: \""+a.URL+"/notify/unsub\", headers: {X-Channel-Id: $nchan_channel_id}}"))
+	c := openMux(t, s, "/mux")
+	for i, ch := range []string{"x", "y"} {
+		c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxSubscribe, Channel: ch, Ref: uint64(i + 1)})
+		c.expectOp(t, protocol.MuxAck, uint64(i+1), ch)
+	}
+	subs := a.waitCalls(t, "/notify/sub", 2)
+	got := map[string]string{}
+	for _, call := range subs {
+		got[call.Header.Get("X-Channel-Id")] = call.Header.Get("X-Subscriber-Type")
+	}
+	if got["x"] != "websocket" || got["y"] != "websocket" {
+		t.Fatalf("subscribe_request calls %v", got)
+	}
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxUnsubscribe, Channel: "x", Ref: 3})
+	c.expectOp(t, protocol.MuxAck, 3, "x")
+	if u := a.waitCalls(t, "/notify/unsub", 1); u[0].Header.Get("X-Channel-Id") != "x" {
+		t.Fatalf("unsubscribe_request %+v", u[0])
+	}
+	c.conn.Close()
+	if u := a.waitCalls(t, "/notify/unsub", 2); u[1].Header.Get("X-Channel-Id") != "y" {
+		t.Fatalf("unsubscribe_request %+v", u[1])
+	}
+}
+
+// The channels joined are in the location's channel_group, shared with
+// the HTTP locations of that group.
+func TestMuxChannelGroup(t *testing.T) {
+	s := startServer(t, testConfig(nil,
+		location("= /mux", "pubsub: true", "websocket_multiplex: on", "channel_group: g1"),
+		prefixLocation("pub", "publisher: true", "channel_group: g1")))
+	c := openMux(t, s, "/mux")
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxSubscribe, Channel: "a", From: "end", Ref: 1})
+	c.expectOp(t, protocol.MuxAck, 1, "a")
+	waitFor(t, waitTimeout, "a subscriber of g1/a", func() bool {
+		info, err := s.Store.Info(context.Background(), storeKey(t, "g1/a"))
+		return err == nil && info.Subscribers == 1
+	})
+	publish(t, s, "a", "in g1")
+	c.expectMsg(t, "a", "in g1")
+}
+
+func TestHeraldJSAndRoot(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("<p>chat</p>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, testConfig(nil,
+		location("^~ /lib/", "herald_js: on"),
+		location("/", "root: "+dir)))
+	r := do(t, "GET", s.URL+"/lib/herald.js", "")
+	if r.Status != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/javascript") || !strings.Contains(r.Body, "herald.v1") {
+		t.Fatalf("herald.js: %d %q %.80q", r.Status, r.Header.Get("Content-Type"), r.Body)
+	}
+	r = do(t, "GET", s.URL+"/lib/herald.d.ts", "")
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, "declare class Herald") {
+		t.Fatalf("herald.d.ts: %d %.80q", r.Status, r.Body)
+	}
+	if r := do(t, "GET", s.URL+"/lib/other.js", ""); r.Status != http.StatusNotFound {
+		t.Fatalf("other.js: %d", r.Status)
+	}
+	if r := do(t, "POST", s.URL+"/lib/herald.js", "x"); r.Status != http.StatusMethodNotAllowed {
+		t.Fatalf("POST: %d", r.Status)
+	}
+	if r := do(t, "GET", s.URL+"/", ""); r.Status != http.StatusOK || r.Body != "<p>chat</p>" {
+		t.Fatalf("index: %d %q", r.Status, r.Body)
+	}
+	if r := do(t, "GET", s.URL+"/missing.html", ""); r.Status != http.StatusNotFound {
+		t.Fatalf("missing file: %d", r.Status)
 	}
 }
