@@ -287,7 +287,9 @@ func (m *muxConn) subscribe(f *protocol.MuxFrame) {
 	}
 	m.subs[f.Channel] = sub
 	m.mu.Unlock()
-	m.send(&protocol.MuxFrame{Op: protocol.MuxAck, Ref: f.Ref, Channel: f.Channel})
+	// The ack names the position the subscription stands at: subscribing
+	// again from it, after a lost connection, misses nothing.
+	m.send(&protocol.MuxFrame{Op: protocol.MuxAck, Ref: f.Ref, Channel: f.Channel, ID: ss.cursors[0].String()})
 	go m.follow(sub)
 }
 

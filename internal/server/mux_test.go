@@ -137,6 +137,24 @@ func TestMuxResumeEachChannelFromItsOwnID(t *testing.T) {
 	if got := c.expectMsg(t, "b", "b2"); got != b2.String() || got == id {
 		t.Fatalf("id %q, want %q", got, b2)
 	}
+	// A subscription from the end stands at the newest message: its ack
+	// says so, and a new subscription from there misses nothing.
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxSubscribe, Channel: "d", From: "end", Ref: 4})
+	if ack := c.expectOp(t, protocol.MuxAck, 4, "d"); ack.ID != "0:0" {
+		t.Fatalf("ack on an empty channel %+v, want id 0:0", ack)
+	}
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxUnsubscribe, Channel: "d", Ref: 5})
+	c.expectOp(t, protocol.MuxAck, 5, "d")
+	publish(t, s, "d", "while away")
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxSubscribe, Channel: "d", From: "0:0", Ref: 6})
+	c.expectOp(t, protocol.MuxAck, 6, "d")
+	d1 := c.expectMsg(t, "d", "while away")
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxUnsubscribe, Channel: "d", Ref: 7})
+	c.expectOp(t, protocol.MuxAck, 7, "d")
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxSubscribe, Channel: "d", From: "end", Ref: 8})
+	if ack := c.expectOp(t, protocol.MuxAck, 8, "d"); ack.ID != d1 {
+		t.Fatalf("ack %+v, want id %s", ack, d1)
+	}
 	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxSubscribe, Channel: "c", From: "nonsense:x", Ref: 3})
 	if f := c.expectOp(t, protocol.MuxError, 3, "c"); f.Status != http.StatusBadRequest {
 		t.Fatalf("bad from: %+v", f)

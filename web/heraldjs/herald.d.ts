@@ -61,6 +61,8 @@ declare namespace Herald {
     reconnectMax?: number;
     /** fetch credentials mode; default 'same-origin'. */
     credentials?: RequestCredentials;
+    /** Event names messages may carry (eventsource_event, X-EventSource-Event): the EventSource fallback receives named events only for these. */
+    eventNames?: string[];
     /** EventSource withCredentials. */
     withCredentials?: boolean;
   }

@@ -373,7 +373,14 @@
       if (tok) f.token = tok;
       var self = this;
       sub.active = true;
-      this._request(f).catch(function (err) {
+      this._request(f).then(function (ack) {
+        // The ack names where the subscription stands: after a lost
+        // connection it resumes from there even if no message came.
+        if (!sub.lastId && ack.id && self.subs.get(sub.channel) === sub) {
+          sub.lastId = ack.id;
+          self._save(sub.channel, ack.id);
+        }
+      }, function (err) {
         if (err.status === 0 || self.subs.get(sub.channel) !== sub) return; // the connection went: rejoined on reconnect
         sub.active = false;
         self.subs.delete(sub.channel);
@@ -403,9 +410,12 @@
     es.onopen = function () {
       if (!opened) { opened = true; self._connected(); }
     };
-    es.onmessage = function (ev) {
+    var onEvent = function (ev) {
       self._deliver(sub, {channel: sub.channel, id: ev.lastEventId, data: ev.data, event: ev.type === 'message' ? undefined : ev.type});
     };
+    es.onmessage = onEvent;
+    // EventSource hands named events only to listeners of their name.
+    (this.options.eventNames || []).forEach(function (name) { es.addEventListener(name, onEvent); });
     es.onerror = function () {
       if (es.readyState !== EventSource.CLOSED) return; // the browser reconnects, with Last-Event-ID
       es.close();
