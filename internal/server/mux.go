@@ -375,13 +375,17 @@ func (m *muxConn) follow(sub *muxSub) {
 				waits = w
 				break
 			}
-			ct := msg.ContentType
-			if ct == "" {
-				ct = defaultType
+			var frame []byte
+			if msg.ContentType != "" || defaultType == "" {
+				// The same for every subscriber of the channel: encoded once.
+				frame = msg.Encoded(slotMux, func(msg *store.Message) store.Encoding {
+					b := muxMessageFrame(sub.channel, msg, msg.ContentType)
+					return store.Encoding{Parts: [][]byte{b}, Own: cap(b)}
+				}).Parts[0]
+			} else {
+				frame = muxMessageFrame(sub.channel, msg, defaultType)
 			}
-			payload := protocol.AppendMuxMessage(nil, sub.channel, msg.ID.String(), msg.Body, ct, msg.EventName)
-			frame := protocol.AppendFrameHeader(make([]byte, 0, protocol.MaxFrameHeaderSize), protocol.OpText, protocol.Fin, len(payload))
-			bufs = append(bufs, frame, payload)
+			bufs = append(bufs, frame)
 			n++
 			size += len(msg.Body)
 		}
@@ -408,6 +412,14 @@ func (m *muxConn) follow(sub *muxSub) {
 			return
 		}
 	}
+}
+
+// muxMessageFrame encodes a message of channel as a herald.v1 message
+// frame, WebSocket header included.
+func muxMessageFrame(channel string, msg *store.Message, contentType string) []byte {
+	payload := protocol.AppendMuxMessage(nil, channel, msg.ID.String(), msg.Body, contentType, msg.EventName)
+	b := protocol.AppendFrameHeader(make([]byte, 0, protocol.MaxFrameHeaderSize+len(payload)), protocol.OpText, protocol.Fin, len(payload))
+	return append(b, payload...)
 }
 
 // ended ends a subscription the server ends, and tells the client.

@@ -379,3 +379,20 @@ func TestHeraldJSAndRoot(t *testing.T) {
 		t.Fatalf("missing file: %d", r.Status)
 	}
 }
+
+// A message published without a content type carries the subscriber
+// location's default_type; with one, its own.
+func TestMuxContentTypes(t *testing.T) {
+	s := startServer(t, muxConfig("default_type: text/x-default"))
+	c := openMux(t, s, "/mux")
+	c.sendOp(t, protocol.MuxFrame{Op: protocol.MuxSubscribe, Channel: "t", From: "end", Ref: 1})
+	c.expectOp(t, protocol.MuxAck, 1, "t")
+	publishTo(t, s, "/pub/t", "plain")
+	if f := c.expectOp(t, protocol.MuxMessage, 0, "t"); f.ContentType != "text/x-default" {
+		t.Fatalf("%+v, want the default type", f)
+	}
+	publishTo(t, s, "/pub/t", "{}", "Content-Type", "application/json", "X-EventSource-Event", "greeting")
+	if f := c.expectOp(t, protocol.MuxMessage, 0, "t"); f.ContentType != "application/json" || f.Event != "greeting" || string(f.Data) != "{}" {
+		t.Fatalf("%+v, want application/json with event greeting", f)
+	}
+}
