@@ -61,9 +61,14 @@ type muxConn struct {
 	mu     sync.Mutex
 	subs   map[string]*muxSub
 	closed bool
+	// follows counts the subscriptions' goroutines; the connection ends
+	// once they have.
+	follows sync.WaitGroup
 }
 
-// muxSub is one subscription of a multiplexed connection.
+// muxSub is one subscription of a multiplexed connection. Its goroutine
+// (follow) owns its session and ends it when it stops; done is closed
+// then.
 type muxSub struct {
 	channel string
 	ss      *session
@@ -71,7 +76,9 @@ type muxSub struct {
 	// once stopped is set under it nothing more of the channel goes out.
 	mu      sync.Mutex
 	stopped bool
+	why     endReason // why it stopped
 	stop    chan struct{}
+	done    chan struct{}
 }
 
 // multiplex serves a herald.v1 WebSocket on a location with
@@ -140,21 +147,29 @@ wait:
 	m.subs = nil
 	m.mu.Unlock()
 	for _, sub := range subs {
-		sub.halt()
-		sub.ss.end(why)
+		sub.halt(why)
 	}
+	m.follows.Wait()
 }
 
-// halt stops the subscription's writes; false if it was stopped already.
-func (sub *muxSub) halt() bool {
+// halt stops the subscription for why; false if it was stopped already.
+// Its goroutine ends its session.
+func (sub *muxSub) halt(why endReason) bool {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	if sub.stopped {
 		return false
 	}
-	sub.stopped = true
+	sub.stopped, sub.why = true, why
 	close(sub.stop)
 	return true
+}
+
+// reason is why the subscription stopped.
+func (sub *muxSub) reason() endReason {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.why
 }
 
 // maxFrame is the largest client message the connection accepts: where it
@@ -278,7 +293,7 @@ func (m *muxConn) subscribe(f *protocol.MuxFrame) {
 		m.fail(f, herr.status, herr.msg)
 		return
 	}
-	sub := &muxSub{channel: f.Channel, ss: ss, stop: make(chan struct{})}
+	sub := &muxSub{channel: f.Channel, ss: ss, stop: make(chan struct{}), done: make(chan struct{})}
 	m.mu.Lock()
 	if m.closed || m.subs[f.Channel] != nil {
 		m.mu.Unlock()
@@ -286,6 +301,7 @@ func (m *muxConn) subscribe(f *protocol.MuxFrame) {
 		return
 	}
 	m.subs[f.Channel] = sub
+	m.follows.Add(1)
 	m.mu.Unlock()
 	// The ack names the position the subscription stands at: subscribing
 	// again from it, after a lost connection, misses nothing.
@@ -299,11 +315,11 @@ func (m *muxConn) unsubscribe(f *protocol.MuxFrame) {
 	sub := m.subs[f.Channel]
 	delete(m.subs, f.Channel)
 	m.mu.Unlock()
-	if sub == nil || !sub.halt() {
+	if sub == nil || !sub.halt(endClosed) {
 		m.fail(f, http.StatusNotFound, "Not subscribed to this channel.")
 		return
 	}
-	sub.ss.end(endClosed)
+	<-sub.done // its session has ended: the channel's subscriber count and limit_conn slot are given back
 	m.send(&protocol.MuxFrame{Op: protocol.MuxAck, Ref: f.Ref, Channel: f.Channel})
 }
 
@@ -351,6 +367,9 @@ func (m *muxConn) publish(f *protocol.MuxFrame) {
 // the buffer before it reads them (then the client is told with an
 // unsubscribed frame).
 func (m *muxConn) follow(sub *muxSub) {
+	defer m.follows.Done()
+	defer close(sub.done)
+	defer func() { sub.ss.end(sub.reason()) }()
 	ss := sub.ss
 	defaultType := m.rt.Subscriber.DefaultType
 	var bufs [][]byte
@@ -398,6 +417,11 @@ func (m *muxConn) follow(sub *muxSub) {
 			err := m.out.write(bufs)
 			sub.mu.Unlock()
 			if err != nil {
+				why := endClientGone
+				if isTimeout(err) {
+					why = endTooSlow
+				}
+				sub.halt(why)
 				m.out.close() // too slow or gone: the connection ends
 				return
 			}
@@ -429,10 +453,9 @@ func (m *muxConn) ended(sub *muxSub, status int, reason string, why endReason) {
 		delete(m.subs, sub.channel)
 	}
 	m.mu.Unlock()
-	if !sub.halt() {
+	if !sub.halt(why) {
 		return
 	}
-	sub.ss.end(why)
 	if status == http.StatusGone && reason == "" {
 		reason = "Channel deleted."
 	}
