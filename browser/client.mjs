@@ -181,6 +181,57 @@ scenario('client-multiplex', async () => {
   await context.close();
 });
 
+// Against a Herald whose locations need tokens granting "granted"
+// (HERALD_TOKEN_URL, HERALD_TOKEN; started by TestBrowserClient).
+const TOKEN_URL = process.env.HERALD_TOKEN_URL ? new URL(process.env.HERALD_TOKEN_URL).origin : null;
+const TOKEN = process.env.HERALD_TOKEN || '';
+for (const transport of ['websocket', 'eventsource']) {
+  scenario(`client-token-${transport}`, async () => {
+    if (!TOKEN_URL) throw new Error('set HERALD_TOKEN_URL and HERALD_TOKEN');
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${TOKEN_URL}/herald.js`, { timeout: WAIT_MS });
+    await page.addScriptTag({ url: `${TOKEN_URL}/herald.js` });
+    const got = await page.evaluate(async ({ token, transport, wait }) => {
+      const timeout = (what) => new Promise((_, rej) => setTimeout(() => rej(new Error(what)), wait));
+      const out = {};
+      // Without a token: the subscription is refused with 401.
+      const bare = new Herald('/mux', { transports: [transport], resume: false });
+      out.bare = await Promise.race([
+        new Promise((res) => bare.subscribe('granted', () => {}, { onError: (e) => res(e.status) })),
+        new Promise((res) => bare.on('fallback', () => res('fallback'))),
+        new Promise((res) => bare.on('disconnect', () => res('disconnect'))),
+        timeout('no refusal without a token')]);
+      bare.close();
+      const h = new Herald('/mux', { transports: [transport], resume: false, token });
+      const connected = new Promise((res) => h.on('connect', res));
+      let got;
+      const msg = new Promise((res) => { got = res; });
+      h.subscribe('granted', (m) => got(m.data), { from: 'end' });
+      await Promise.race([connected, timeout('no connect')]);
+      // A channel the token does not grant is refused alone.
+      out.other = await Promise.race([
+        new Promise((res) => h.subscribe('other', () => {}, { onError: (e) => res(e.status) })),
+        new Promise((res) => h.on('disconnect', () => res('disconnect'))),
+        timeout('no refusal of a channel the token does not grant')]);
+      // Over the socket, the subscription is in place once a ping sent
+      // after its subscribe is answered; an EventSource, once it opened.
+      if (transport === 'websocket') await h._request({ op: 'ping' });
+      out.ack = (await h.publish('granted', 'with a token')).status;
+      out.data = await Promise.race([msg, timeout('message did not arrive')]);
+      h.close();
+      return out;
+    }, { token: TOKEN, transport, wait: WAIT_MS });
+    // EventSource does not tell a refusal's status: the client gives up the
+    // transport when nothing connected, and reports the one channel (0)
+    // when others work.
+    const want = transport === 'websocket' ? { bare: 401, other: 403, ack: 201, data: 'with a token' }
+      : { bare: 'disconnect', other: 0, ack: 201, data: 'with a token' };
+    if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+    await context.close();
+  });
+}
+
 try {
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
 } catch (e) {

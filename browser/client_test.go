@@ -7,12 +7,16 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/heraldpush/herald/internal/testenv"
+	"github.com/heraldpush/herald/internal/token"
 )
 
 // TestBrowserClient runs client.mjs: herald.js and the chat example
@@ -42,10 +46,34 @@ func TestBrowserClient(t *testing.T) {
 		}
 	}()
 
+	// A second Herald whose locations need signed tokens, for herald.js's
+	// token scenarios.
+	const secret = "browser-test-secret-of-32-bytes-or-more"
+	cfg := filepath.Join(t.TempDir(), "tokens.yaml")
+	hs := "\n        token_alg: HS256\n        token_secret: " + secret
+	yaml := "servers:\n  - listen: 127.0.0.1:0\n    locations:\n" +
+		"      - location: = /herald.js\n        herald_js: on\n" +
+		"      - location: = /mux\n        pubsub: true\n        websocket_multiplex: on" + hs + "\n" +
+		"      - location: ~ ^/sub/(.+)$\n        subscriber: true\n        channel_id: $1" + hs + "\n" +
+		"      - location: ~ ^/pub/(.+)$\n        publisher: true\n        channel_id: $1" + hs + "\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	th := startHerald(t, bin, "serve", "-c", cfg)
+	defer th.stop(t)
+	tok, err := token.Mint("HS256", []byte(secret), "", &token.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{Subject: "browser", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))},
+		Herald:           token.Grants{Subscribe: []string{"granted"}, Publish: []string{"granted"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "client.mjs")
-	cmd.Env = append(os.Environ(), "HERALD_URL=http://"+h.addr, "CHROMIUM="+chromiumPath)
+	cmd.Env = append(os.Environ(), "HERALD_URL=http://"+h.addr, "CHROMIUM="+chromiumPath,
+		"HERALD_TOKEN_URL=http://"+th.addr, "HERALD_TOKEN="+tok)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 15 * time.Second
 	out, err := cmd.StdoutPipe()

@@ -239,6 +239,7 @@
   };
 
   Herald.prototype._stopTransport = function () {
+    this.connectedNow = false;
     if (this.ws) {
       var ws = this.ws;
       this.ws = null;
@@ -276,6 +277,7 @@
   };
 
   Herald.prototype._connected = function () {
+    this.connectedNow = true;
     this.backoff = this.reconnectMin;
     this.everConnected = true;
     this._emit('connect', this.transport);
@@ -420,7 +422,15 @@
       if (es.readyState !== EventSource.CLOSED) return; // the browser reconnects, with Last-Event-ID
       es.close();
       if (self.transport !== 'eventsource' || self.subs.get(sub.channel) !== sub) return;
-      if (!opened) { self._failed(false); return; }
+      if (!opened) {
+        // Nothing connected yet: the transport fails. Otherwise only this
+        // channel's request was refused (EventSource does not say why):
+        // report it and try again later.
+        if (!self.connectedNow) { self._failed(false); return; }
+        self._subError(sub, HeraldError(0, 'EventSource request refused', sub.channel));
+        setTimeout(function () { if (self.transport === 'eventsource' && self.subs.get(sub.channel) === sub) self._eventSource(sub); }, self.reconnectMax);
+        return;
+      }
       // Reopen this channel alone, from its last id.
       setTimeout(function () { if (self.transport === 'eventsource' && self.subs.get(sub.channel) === sub) self._eventSource(sub); }, self.reconnectMin);
     };
