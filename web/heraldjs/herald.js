@@ -467,6 +467,12 @@
             } else if (r.status === 304 || r.status === 408) {
               connected = true;
               next(0);
+            } else if (r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429) {
+              // Refused: this channel alone ends, with the answer's status.
+              stopped = true;
+              sub.active = false;
+              if (self.subs.get(sub.channel) === sub) self.subs.delete(sub.channel);
+              self._subError(sub, HeraldError(r.status, body.trim() || r.statusText, sub.channel));
             } else if (!connected) {
               self._failed(false);
             } else {
