@@ -24,6 +24,10 @@
 // ($nchan_channel_id). Each stage is built once, at provisioning, only when
 // the location configures it, so a request pays only for what its location
 // uses.
+//
+// A multiplexed WebSocket (websocket_multiplex, mux.go) names its channels
+// in frames while it is open: PrepareNamed runs each one through the same
+// stages, as if an HTTP request had named it.
 package route
 
 import (
