@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -136,4 +137,18 @@ func FuzzParseMuxFrame(f *testing.F) {
 			t.Fatalf("round trip of %q: %+v, then %q: %+v", p, fr, out, back)
 		}
 	})
+}
+
+func ExampleParseMuxFrame() {
+	// A client subscribes; the server answers and delivers.
+	sub := AppendMuxFrame(nil, &MuxFrame{Op: MuxSubscribe, Channel: "room1", From: MuxFromStart, Ref: 1})
+	fmt.Println(string(sub))
+	f, err := ParseMuxFrame([]byte(`{"op":"message","channel":"room1","id":"1795376591:0","data":"hello"}`))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(f.Op, f.Channel, f.ID, string(f.Data))
+	// Output:
+	// {"op":"subscribe","ref":1,"channel":"room1","from":"start"}
+	// message room1 1795376591:0 hello
 }
