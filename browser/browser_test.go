@@ -121,7 +121,15 @@ var listenRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // startHerald starts herald and returns once it logs its listen address.
 func startHerald(t *testing.T, bin string, args ...string) *herald {
 	t.Helper()
+	return startHeraldIn(t, "", bin, args...)
+}
+
+// startHeraldIn is startHerald with the working directory dir ("": this
+// one).
+func startHeraldIn(t *testing.T, dir, bin string, args ...string) *herald {
+	t.Helper()
 	h := &herald{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	h.cmd.Dir = dir
 	stderr, err := h.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,9 @@
 //     and CloseCode name the opcodes and close codes.
 //   - ws+meta.nchan: AppendWSMeta writes the header block before each
 //     message; ParseWSMeta splits a message into id, content type and body.
+//   - herald.v1, Herald's multiplexed WebSocket protocol (MuxProtocol):
+//     ParseMuxFrame reads a frame, AppendMuxFrame and AppendMuxMessage
+//     write one (docs/multiplex.md).
 //   - multipart/mixed streams: AppendMultipartPart, Boundary and
 //     MultipartEnd write one; MultipartDecoder reads its parts with their
 //     Last-Modified, Etag and Content-Type headers.

@@ -488,16 +488,25 @@ func (l *Location) validate() error {
 	if !l.ServesChannels() {
 		return nil
 	}
+	if l.HeraldJS || l.Root != "" {
+		if l.Publisher.Enabled() || l.Subscriber != 0 || l.GroupLocation != 0 || (l.HeraldJS && l.Root != "") {
+			return errors.New("herald_js and root go in a location of their own, without publisher, subscriber, pubsub or group_location")
+		}
+		return nil
+	}
+	if l.WebSocketMultiplex && !l.Publisher.Enabled() && l.Subscriber == 0 {
+		return errors.New("websocket_multiplex needs publisher, subscriber or pubsub")
+	}
 	if l.GroupLocation != 0 && (l.Publisher.Enabled() || l.Subscriber != 0) {
 		return errors.New("group_location goes in a location of its own, without publisher, subscriber or pubsub")
 	}
 	if !l.Publisher.Enabled() && l.Subscriber == 0 && l.GroupLocation == 0 {
 		return errors.New("needs publisher, subscriber, pubsub or stub_status (or channel_list)")
 	}
-	if l.Publisher.Enabled() && len(l.PublisherChannelID) == 0 && len(l.ChannelID) == 0 {
+	if l.Publisher.Enabled() && len(l.PublisherChannelID) == 0 && len(l.ChannelID) == 0 && !l.WebSocketMultiplex {
 		return errors.New("publisher needs channel_id or publisher_channel_id")
 	}
-	if l.Subscriber != 0 && len(l.SubscriberChannelID) == 0 && len(l.ChannelID) == 0 {
+	if l.Subscriber != 0 && len(l.SubscriberChannelID) == 0 && len(l.ChannelID) == 0 && !l.WebSocketMultiplex {
 		return errors.New("subscriber needs channel_id or subscriber_channel_id")
 	}
 	if l.Store != "" && l.Store != "redis" && (l.UseRedis || l.RedisPass != "") {

@@ -151,6 +151,13 @@ type Location struct {
 	// DashboardAllow are the clients it answers.
 	Dashboard      bool
 	DashboardAllow clientaddr.Trusted
+	// WebSocketMultiplex accepts the herald.v1 WebSocket subprotocol
+	// (docs/multiplex.md).
+	WebSocketMultiplex bool
+	// HeraldJS serves the browser client (herald.js, herald.d.ts).
+	HeraldJS bool
+	// Root serves the files of a directory (index.html for a directory).
+	Root string
 }
 
 // Scope says where a directive may appear.
@@ -1085,6 +1092,28 @@ func coreDirectives() []Directive {
 			Name: "proxy_read_timeout", Default: "60s",
 			Doc:    "Longest wait for the `proxy_pass` application's answer once the request is sent, and between two reads of its body (as nginx's directive of that name). No answer in time: 504 Gateway Timeout; a body that stalls is cut off. 0: no limit.",
 			setLoc: durationKey(func(l *Location) *time.Duration { return &l.ProxyReadTimeout }),
+		},
+		{
+			Name: "websocket_multiplex", Default: "off",
+			Doc:    "Accept Herald's multiplexed WebSocket protocol (subprotocol `herald.v1`, see docs/multiplex.md) on this location: one connection subscribes to and unsubscribes from any number of channels, each from its own position, and publishes to them, with every channel going through the location's checks (origin, limits, token, authorize_request, group limits) as an HTTP request naming it would. Subscribing needs the location to be a subscriber, publishing a publisher. A location with it needs no channel_id. Plain WebSocket and ws+meta.nchan connections are served as before.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.WebSocketMultiplex }),
+		},
+		{
+			Name: "herald_js", Default: "off",
+			Doc:    "Serve Herald's browser client from this location: a request whose path ends in `herald.js` gets the client, one ending in `herald.d.ts` its TypeScript declarations (for example `location: = /herald.js`). Goes in a location of its own.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.HeraldJS }),
+		},
+		{
+			Name: "root", Default: "",
+			Doc: "Serve files from this directory (relative to the working directory), as nginx's `root`: the request's whole path is looked up under it, and a directory serves its index.html; GET and HEAD only. Goes in a location of its own; meant for a small site next to Herald (the chat example), not as a web server.",
+			setLoc: func(l *Location, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				l.Root = s
+				return nil
+			},
 		},
 		{
 			Name: "internal", Default: "off",

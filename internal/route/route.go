@@ -28,6 +28,10 @@
 // A channel_list location (list.go) names no channels: its access stage
 // refuses clients outside channel_list_allow before the origin check, and
 // its requests go to their role from there.
+//
+// A multiplexed WebSocket (websocket_multiplex, mux.go) names its channels
+// in frames while it is open: PrepareNamed runs each one through the same
+// stages, as if an HTTP request had named it.
 package route
 
 import (
@@ -147,6 +151,13 @@ type Route struct {
 	Proxy *Proxy
 	// Dashboard marks a dashboard location (dashboard.go).
 	Dashboard bool
+	// Multiplex accepts the herald.v1 WebSocket subprotocol
+	// (websocket_multiplex); see mux.go.
+	Multiplex bool
+	// HeraldJS serves the browser client (herald_js); Root, when set,
+	// serves a directory's files (root).
+	HeraldJS bool
+	Root     string
 
 	// stages is the pipeline: stages[:channelStages] run for every
 	// request, the rest for requests that name channels.
@@ -232,6 +243,7 @@ func Provision(l *config.Location, st store.Store) *Route {
 	rt.Channels = newChannels(l)
 	rt.Internal = l.Internal
 	rt.Proxy = newProxy(l)
+	rt.Multiplex, rt.HeraldJS, rt.Root = l.WebSocketMultiplex, l.HeraldJS, l.Root
 	rt.Hooks = newHooks(l)
 	rt.Events = chanevents.New(l.ChannelEventsChannelID, l.ChannelEventString, l.ChannelEventsReceive)
 	if l.ChannelList {
@@ -342,6 +354,9 @@ type Request struct {
 	// Publish are the channels a WebSocket subscriber on a pubsub location
 	// publishes to.
 	Publish []store.ChannelKey
+	// Token, when set, is the signed token the request carries in place of
+	// those the location reads from HTTP (a multiplexed WebSocket frame's).
+	Token string
 
 	// allowOrigin is what the answers to a cross-origin request send as
 	// Access-Control-Allow-Origin; "" for a request without an Origin.

@@ -58,7 +58,10 @@ func tokenHeaders(v *token.Verifier) string {
 func (tokenStage) Name() string { return "token" }
 
 func (s tokenStage) Run(_ context.Context, q *Request) *Refusal {
-	raw, ok := s.v.Extract(q.HTTP)
+	raw, ok := q.Token, q.Token != ""
+	if !ok {
+		raw, ok = s.v.Extract(q.HTTP)
+	}
 	if !ok {
 		return &Refusal{Status: http.StatusUnauthorized, Reason: "token", Message: s.missing,
 			Header: http.Header{"Www-Authenticate": {`Bearer realm="herald"`}}}

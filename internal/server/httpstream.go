@@ -20,6 +20,7 @@ const (
 	slotWSMeta
 	slotWSPlainDeflate
 	slotWSMetaDeflate
+	slotMux // a herald.v1 message frame (mux.go)
 )
 
 // streamHTTP starts a streaming HTTP response (EventSource, chunked,

@@ -13,6 +13,7 @@ import (
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // published is the outcome of a publish to a request's channels.
@@ -22,6 +23,8 @@ type published struct {
 	status int
 	// info is the channel info to answer with.
 	info channelsInfo
+	// id is the message's id in the last channel published to.
+	id msgid.ID
 }
 
 // channelsInfo is the channel info a publisher request is answered with:
@@ -89,6 +92,9 @@ func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.Chan
 			out.status = http.StatusCreated
 		}
 		out.info.add(res.Info)
+		if res.Message != nil {
+			out.id = res.Message.ID
+		}
 		s.emit(events.Event{Kind: events.MessagePublished, Group: k.Group, Channel: k.ID, Transport: transport,
 			Location: rt.Name, Remote: remote, MessageID: res.Message.ID, Bytes: len(p.Body), Duration: took})
 	}

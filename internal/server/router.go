@@ -93,6 +93,12 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rr *router, re
 		plainError(w, http.StatusNotFound, "No location matches this path.")
 		return
 	}
+	if rt := rr.routes[i]; rt.HeraldJS || rt.Root != "" || rt.Multiplex && wantsMux(r) {
+		// Served before any role: the browser client, a directory's
+		// files, a herald.v1 WebSocket (mux.go, files.go).
+		s.serveExtra(w, r, rt, caps)
+		return
+	}
 	if rr.routes[i].Proxy != nil {
 		// The origin check and per-client limits guard a proxy_pass
 		// location too; the application decides the rest.

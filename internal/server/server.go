@@ -17,9 +17,14 @@
 // dashboard.go serves dashboard locations: the embedded page (package web)
 // and its stream of snapshots.
 //
+// mux.go serves herald.v1 WebSockets (websocket_multiplex): many
+// subscriptions on one connection, changed while it is open.
+//
 // Lock order (outer first): fanWriters.mu, then fanWriter.mu; connOutput.mu
-// is taken alone (never while holding another server lock) and runs the
-// client-gone callback after releasing it; tracker.mu is taken alone. The
+// is taken alone (never while holding another server lock, except a
+// herald.v1 subscription's muxSub.mu, under which it writes) and runs the
+// client-gone callback after releasing it; tracker.mu and muxConn.mu are
+// taken alone. The
 // stores' own locks are taken inside store calls only, never while a
 // server lock is held.
 package server

@@ -40,6 +40,7 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // wsHandshake is what the upgrade negotiated.
 type wsHandshake struct {
 	meta         bool  // ws+meta.nchan
+	mux          bool  // herald.v1 (websocket_multiplex)
 	deflate      bool  // permessage-deflate accepted
 	inflateReset bool  // client_no_context_takeover
 	serverWindow uint8 // server_max_window_bits answered; 0: none, a 32 KiB window
@@ -70,6 +71,9 @@ func wsUpgrade(w http.ResponseWriter, r *http.Request, rt *route.Route) (net.Con
 		return nil, hs, false
 	}
 	hs.meta = strings.HasPrefix(strings.TrimSpace(hd.Get("Sec-WebSocket-Protocol")), wsMetaProtocol)
+	if rt.Multiplex && wantsMux(r) {
+		hs.mux, hs.meta = true, false
+	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		plainError(w, http.StatusInternalServerError, "Cannot upgrade this connection.")
@@ -87,6 +91,9 @@ func wsUpgrade(w http.ResponseWriter, r *http.Request, rt *route.Route) (net.Con
 	resp.Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(sum[:]))
 	if hs.meta {
 		resp.Set("Sec-WebSocket-Protocol", wsMetaProtocol)
+	}
+	if hs.mux {
+		resp.Set("Sec-WebSocket-Protocol", protocol.MuxProtocol)
 	}
 	if ext != "" {
 		resp.Set("Sec-WebSocket-Extensions", ext)
@@ -479,6 +486,8 @@ type wsConn struct {
 	// pubEvent sends channel_publish (channel_events_channel_id); nil
 	// when the location sends no channel events.
 	pubEvent *chanevents.Sender
+	// mux, for a herald.v1 connection, acts on its messages (mux.go).
+	mux *muxConn
 }
 
 // wsReadBuffer is the size of the pooled buffers client frames are read
@@ -639,6 +648,9 @@ func (c *wsConn) publishes() bool { return c.rt.Publisher.WebSocket && len(c.pub
 // elsewhere only a heartbeat is meaningful, so the heartbeat's length, at
 // least 125 bytes.
 func (c *wsConn) maxMessage() int {
+	if c.mux != nil {
+		return c.mux.maxFrame()
+	}
 	if !c.publishes() {
 		return max(protocol.MaxControlPayload, len(c.rt.Subscriber.WebSocket.HeartbeatIn))
 	}
@@ -651,7 +663,7 @@ func (c *wsConn) maxMessage() int {
 // tooBig closes a connection whose message is over maxMessage: 1009 where
 // it publishes, and where it does not, 1008 as for any other publish.
 func (c *wsConn) tooBig() {
-	if !c.publishes() {
+	if c.mux == nil && !c.publishes() {
 		c.fail(protocol.ClosePolicyViolation, "Publishing not allowed.")
 		return
 	}
@@ -727,6 +739,9 @@ func (c *wsConn) fail(code protocol.CloseCode, reason string) {
 
 // handleMessage publishes a client message; false ends the connection.
 func (c *wsConn) handleMessage(op protocol.OpCode, body []byte) bool {
+	if c.mux != nil {
+		return c.mux.handle(op, body)
+	}
 	rt := c.rt
 	hb := &rt.Subscriber.WebSocket
 	if op == protocol.OpText && hb.HeartbeatIn != "" && string(body) == hb.HeartbeatIn {

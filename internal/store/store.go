@@ -72,7 +72,7 @@ type Message struct {
 }
 
 // NumEncodings is the number of transport encodings a message caches.
-const NumEncodings = 7
+const NumEncodings = 8
 
 // Encoding is a message in one transport's format: Parts, written in
 // order (one writev). Parts may be slices of the message's Body and

@@ -1,0 +1,108 @@
+package browser_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/heraldpush/herald/internal/testenv"
+	"github.com/heraldpush/herald/internal/token"
+)
+
+// TestBrowserClient runs client.mjs: herald.js and the chat example
+// (examples/chat/herald.yaml, served by Herald from the repository's root
+// as its README says) in headless Chromium. See docs/browser-tests.md.
+func TestBrowserClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests skipped in -short mode")
+	}
+	testenv.SkipIfOptedOut(t, "browser")
+	if _, err := os.Stat(chromiumPath); err != nil {
+		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Chromium at %s (apt-get update && apt-get install -y chromium): %v", chromiumPath, err))
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Node.js (node) on PATH (apt-get install -y nodejs npm): %v", err))
+	}
+	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
+		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need browser/node_modules/playwright-core (cd browser && npm ci): %v", err))
+	}
+
+	bin := buildHerald(t)
+	h := startHeraldIn(t, "..", bin, "serve", "-c", "examples/chat/herald.yaml", "--listen", "127.0.0.1:0")
+	defer func() {
+		if code := h.stop(t); code != 0 {
+			t.Errorf("herald exited %d after SIGTERM, want 0; log:\n%s", code, h.logText())
+		}
+	}()
+
+	// A second Herald whose locations need signed tokens, for herald.js's
+	// token scenarios.
+	const secret = "browser-test-secret-of-32-bytes-or-more"
+	cfg := filepath.Join(t.TempDir(), "tokens.yaml")
+	hs := "\n        token_alg: HS256\n        token_secret: " + secret
+	yaml := "servers:\n  - listen: 127.0.0.1:0\n    locations:\n" +
+		"      - location: = /herald.js\n        herald_js: on\n" +
+		"      - location: = /mux\n        pubsub: true\n        websocket_multiplex: on" + hs + "\n" +
+		"      - location: ~ ^/sub/(.+)$\n        subscriber: true\n        channel_id: $1" + hs + "\n" +
+		"      - location: ~ ^/pub/(.+)$\n        publisher: true\n        channel_id: $1" + hs + "\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	th := startHerald(t, bin, "serve", "-c", cfg)
+	defer th.stop(t)
+	tok, err := token.Mint("HS256", []byte(secret), "", &token.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{Subject: "browser", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))},
+		Herald:           token.Grants{Subscribe: []string{"granted"}, Publish: []string{"granted"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "client.mjs")
+	cmd.Env = append(os.Environ(), "HERALD_URL=http://"+h.addr, "CHROMIUM="+chromiumPath,
+		"HERALD_TOKEN_URL=http://"+th.addr, "HERALD_TOKEN="+tok)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start node client.mjs: %v", err)
+	}
+	var failures []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		t.Log(line)
+		if strings.HasPrefix(line, "FAIL ") {
+			failures = append(failures, line)
+		}
+	}
+	io.Copy(io.Discard, out)
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		t.Errorf("node client.mjs did not finish within 2 minutes")
+	}
+	if err != nil {
+		t.Errorf("node client.mjs: %v", err)
+		for _, f := range failures {
+			t.Error(f)
+		}
+		t.Logf("herald log:\n%s", h.logText())
+	}
+}
