@@ -55,12 +55,20 @@ func TestBrowser(t *testing.T) {
 		}
 	}()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	runNode(t, node, "run.mjs", 2*time.Minute, h, "HERALD_URL=http://"+h.addr)
+}
+
+// runNode runs a Node.js script of this directory against Herald h (the
+// browser's path added to env), logs what it prints, and fails the test
+// with each line it starts with "FAIL " if it exits with an error or does
+// not finish within timeout. On a timeout it asks the script to close the
+// browser itself (SIGTERM), and kills it 15 s later.
+func runNode(t *testing.T, node, script string, timeout time.Duration, h *herald, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "run.mjs")
-	cmd.Env = append(os.Environ(), "HERALD_URL=http://"+h.addr, "CHROMIUM="+chromiumPath)
-	// On timeout ask run.mjs to close the browser itself; kill it if it
-	// has not gone 15 s later.
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Env = append(append(os.Environ(), "CHROMIUM="+chromiumPath), env...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 15 * time.Second
 	out, err := cmd.StdoutPipe()
@@ -69,7 +77,7 @@ func TestBrowser(t *testing.T) {
 	}
 	cmd.Stderr = cmd.Stdout // one stream, in order
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node run.mjs: %v", err)
+		t.Fatalf("start node %s: %v", script, err)
 	}
 	var failures []string
 	sc := bufio.NewScanner(out)
@@ -84,10 +92,10 @@ func TestBrowser(t *testing.T) {
 	io.Copy(io.Discard, out)
 	err = cmd.Wait()
 	if ctx.Err() != nil {
-		t.Errorf("node run.mjs did not finish within 2 minutes")
+		t.Errorf("node %s did not finish within %v", script, timeout)
 	}
-	if err != nil {
-		t.Errorf("node run.mjs: %v", err)
+	if err != nil || len(failures) > 0 {
+		t.Errorf("node %s: %v", script, err)
 		for _, f := range failures {
 			t.Error(f)
 		}

@@ -1,15 +1,10 @@
 package browser_test
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,40 +64,6 @@ func TestBrowserClient(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "client.mjs")
-	cmd.Env = append(os.Environ(), "HERALD_URL=http://"+h.addr, "CHROMIUM="+chromiumPath,
+	runNode(t, node, "client.mjs", 2*time.Minute, h, "HERALD_URL=http://"+h.addr,
 		"HERALD_TOKEN_URL=http://"+th.addr, "HERALD_TOKEN="+tok)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 15 * time.Second
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node client.mjs: %v", err)
-	}
-	var failures []string
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		t.Log(line)
-		if strings.HasPrefix(line, "FAIL ") {
-			failures = append(failures, line)
-		}
-	}
-	io.Copy(io.Discard, out)
-	err = cmd.Wait()
-	if ctx.Err() != nil {
-		t.Errorf("node client.mjs did not finish within 2 minutes")
-	}
-	if err != nil {
-		t.Errorf("node client.mjs: %v", err)
-		for _, f := range failures {
-			t.Error(f)
-		}
-		t.Logf("herald log:\n%s", h.logText())
-	}
 }

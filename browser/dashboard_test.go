@@ -1,15 +1,11 @@
 package browser_test
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,37 +63,7 @@ func TestDashboardBrowser(t *testing.T) {
 	}()
 
 	shot := filepath.Join(dir, "dashboard.png")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "dashboard.mjs")
-	cmd.Env = append(os.Environ(), "HERALD_URL=http://"+h.addr, "DASHBOARD_PATH=/dashboard", "SCREENSHOT="+shot, "CHROMIUM="+chromiumPath)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 15 * time.Second
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node dashboard.mjs: %v", err)
-	}
-	var failures []string
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		t.Log(line)
-		if strings.HasPrefix(line, "FAIL ") {
-			failures = append(failures, line)
-		}
-	}
-	io.Copy(io.Discard, out)
-	if err := cmd.Wait(); err != nil || len(failures) > 0 {
-		t.Errorf("node dashboard.mjs: %v", err)
-		for _, f := range failures {
-			t.Error(f)
-		}
-		t.Logf("herald log:\n%s", h.logText())
-	}
+	runNode(t, node, "dashboard.mjs", 90*time.Second, h, "HERALD_URL=http://"+h.addr, "DASHBOARD_PATH=/dashboard", "SCREENSHOT="+shot)
 	png, err := os.ReadFile(shot)
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
