@@ -39,6 +39,11 @@ type Options struct {
 	// ListURL is the URL of a channel listing location (`channel_list:
 	// on`), which List reads; empty: List returns ErrNoListing.
 	ListURL string
+	// MultiplexURL is the URL of a `websocket_multiplex` location
+	// (http:// or https://, or ws:// or wss://): subscriptions over the
+	// Multiplex transport connect there, and Auto tries it first. Empty:
+	// Multiplex is not offered.
+	MultiplexURL string
 	// HTTPClient makes every HTTP request; nil means a client of the
 	// Client's own with connection reuse. Its Timeout, if any, must be
 	// zero or longer than a long-poll wait: use Timeout instead.
@@ -57,6 +62,7 @@ type Options struct {
 type Client struct {
 	pubURL, subURL string
 	listURL        string
+	muxURL         string
 	hc             *http.Client
 	timeout        time.Duration
 	header         http.Header
@@ -79,7 +85,7 @@ func New(server string, o *Options) (*Client, error) {
 		return nil, fmt.Errorf("herald client: server %q: want http://host:port or https://host:port", server)
 	}
 	base := strings.TrimRight(server, "/")
-	c := &Client{pubURL: o.PublishURL, subURL: o.SubscribeURL, listURL: o.ListURL, hc: o.HTTPClient, timeout: o.Timeout, header: o.Header.Clone()}
+	c := &Client{pubURL: o.PublishURL, subURL: o.SubscribeURL, listURL: o.ListURL, muxURL: o.MultiplexURL, hc: o.HTTPClient, timeout: o.Timeout, header: o.Header.Clone()}
 	if c.pubURL == "" {
 		c.pubURL = base + "/pub/" + Placeholder
 	}

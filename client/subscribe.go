@@ -18,17 +18,23 @@ import (
 // Transport is how a subscription receives messages.
 type Transport string
 
-// The transports. Auto tries EventSource and falls back to long-poll where
-// the server does not offer it.
+// The transports. Auto tries the multiplexed WebSocket (when the client
+// has a MultiplexURL), then EventSource, and falls back to long-poll where
+// the server offers neither.
 const (
 	Auto        Transport = ""
 	EventSource Transport = "eventsource"
 	LongPoll    Transport = "longpoll"
 	WebSocket   Transport = "websocket"
+	// Multiplex is Herald's herald.v1 WebSocket protocol
+	// (docs/multiplex.md): one connection to the client's MultiplexURL,
+	// each channel subscribed with its own position.
+	Multiplex Transport = "herald.v1"
 )
 
 // ParseTransport reads a transport's name: auto, eventsource (or sse, es),
-// longpoll (or long-poll, poll), websocket (or ws).
+// longpoll (or long-poll, poll), websocket (or ws), herald.v1 (or
+// multiplex, mux).
 func ParseTransport(s string) (Transport, error) {
 	switch s {
 	case "", "auto":
@@ -39,8 +45,10 @@ func ParseTransport(s string) (Transport, error) {
 		return LongPoll, nil
 	case "websocket", "ws":
 		return WebSocket, nil
+	case "herald.v1", "multiplex", "mux":
+		return Multiplex, nil
 	}
-	return Auto, fmt.Errorf("unknown transport %q (want auto, eventsource, longpoll or websocket)", s)
+	return Auto, fmt.Errorf("unknown transport %q (want auto, eventsource, longpoll, websocket or herald.v1)", s)
 }
 
 // ErrClosed is returned by Next once the subscription was closed.
@@ -147,6 +155,10 @@ func (c *Client) Subscribe(ctx context.Context, channels []string, o *SubscribeO
 	}
 	switch opts.Transport {
 	case Auto, EventSource, LongPoll, WebSocket:
+	case Multiplex:
+		if c.muxURL == "" {
+			return nil, errors.New("herald client: subscribe: the herald.v1 transport needs Options.MultiplexURL")
+		}
 	default:
 		return nil, fmt.Errorf("herald client: subscribe: unknown transport %q", opts.Transport)
 	}
@@ -433,6 +445,15 @@ func (s *Subscription) connect(a *attempt, tr Transport) (bool, error) {
 		return s.longPoll(a)
 	case WebSocket:
 		return s.webSocket(a)
+	case Multiplex:
+		return s.multiplex(a)
+	}
+	if s.c.muxURL != "" {
+		ok, err := s.multiplex(a)
+		if ok || !errors.Is(err, errNoMultiplex) {
+			return ok, err
+		}
+		s.log.Debug("herald subscription: no herald.v1 here, falling back to EventSource", "err", err)
 	}
 	ok, err := s.eventSource(a)
 	if ok {
@@ -517,6 +538,44 @@ func (s *Subscription) deliver(a *attempt, id string, r *Received) (bool, error)
 		r.Channel = a.channels[0]
 	}
 	return s.send(a, r)
+}
+
+// deliverTo takes a message of a transport that names each message's
+// channel and gives its id in that channel (herald.v1), as deliver does:
+// a repeat or a message of a channel just removed is dropped, and the
+// position moves once Next can have the message.
+func (s *Subscription) deliverTo(a *attempt, ch string, cid msgid.ID, r *Received) (bool, error) {
+	s.mu.Lock()
+	p, seen := s.pos[ch]
+	if seen && !cid.After(p) || !slices.Contains(s.channels, ch) {
+		s.mu.Unlock()
+		return true, nil
+	}
+	r.Channel, r.ChannelID, r.ID = ch, cid, cid.String()
+	if len(a.channels) > 1 {
+		// Received.ID resumes every channel: the multiplexed id of the
+		// positions once this message is taken.
+		lastTime, haveID := s.lastTime, s.haveID
+		s.pos[ch], s.lastTime, s.haveID = cid, max(s.lastTime, cid.Time), true
+		m, _ := s.resumeLocked(a.channels)
+		r.ID = m.String()
+		if seen {
+			s.pos[ch] = p
+		} else {
+			delete(s.pos, ch)
+		}
+		s.lastTime, s.haveID = lastTime, haveID
+	}
+	s.mu.Unlock()
+	if ok, err := s.send(a, r); !ok {
+		return ok, err
+	}
+	s.mu.Lock()
+	s.pos[ch] = cid
+	s.lastTime = max(s.lastTime, cid.Time)
+	s.haveID = true
+	s.mu.Unlock()
+	return true, nil
 }
 
 func (s *Subscription) send(a *attempt, r *Received) (bool, error) {

@@ -176,12 +176,13 @@ func subCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("herald sub", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server := fs.String("server", defaultServer(), "Herald's address (or $"+serverEnv+")")
-	transport := fs.String("transport", "auto", "auto, eventsource, longpoll or websocket")
+	transport := fs.String("transport", "auto", "auto, eventsource, longpoll, websocket or herald.v1")
+	muxURL := fs.String("mux-url", "", "a websocket_multiplex location's URL: herald.v1 subscribes there (and auto tries it first)")
 	from := fs.String("from", "", "start after this message id (a printed id)")
 	asJSON := fs.Bool("json", false, "print each message as a JSON line with id, channel, content_type, event and body")
 	count := fs.Int("n", 0, "exit after this many messages (0: run until interrupted)")
 	idle := fs.Duration("idle-timeout", 0, "reconnect a stream silent for this long (0: never); keep it above the server's ping interval")
-	pos, code, ok := parseCommand(fs, args, stderr, "usage: herald sub CHANNEL|URL... [--transport T] [--from ID] [--json] [-n COUNT] [--idle-timeout D] [--server URL]\n"+
+	pos, code, ok := parseCommand(fs, args, stderr, "usage: herald sub CHANNEL|URL... [--transport T] [--mux-url URL] [--from ID] [--json] [-n COUNT] [--idle-timeout D] [--server URL]\n"+
 		"  Channel ids (or ids joined with commas) share one multiplexed subscription; each URL is a subscription of its own.")
 	if !ok {
 		return code
@@ -213,7 +214,7 @@ func subCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		named = append(named, strings.Split(a, ",")...)
 	}
 	if len(named) > 0 {
-		c, err := client.New(*server, nil)
+		c, err := client.New(*server, &client.Options{MultiplexURL: *muxURL})
 		if err != nil {
 			fmt.Fprintf(stderr, "herald sub: %v\n", err)
 			return ExitUsage
