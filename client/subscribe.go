@@ -231,6 +231,7 @@ func (s *Subscription) Next(ctx context.Context) (*Received, error) {
 		if ok {
 			return m, nil
 		}
+		<-s.done // closed right after out, once the ending is recorded
 		return nil, s.Err()
 	case <-ctx.Done():
 		return nil, ctx.Err()

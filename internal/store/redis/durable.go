@@ -89,7 +89,9 @@ func (s *Store) runDurable(ctx context.Context, key store.ChannelKey, sc *goredi
 		})
 		rerr := run.Err()
 		switch {
-		case rerr != nil && goredis.HasErrorPrefix(rerr, "NOSCRIPT") && attempt < 2:
+		case rerr != nil && goredis.HasErrorPrefix(rerr, "NOSCRIPT") && attempt < 4:
+			// The master may change under a failover: load the script on
+			// the node that answered and try again.
 			if err := sc.Load(octx, c).Err(); err != nil {
 				return nil, s.fail(ctx, key, err)
 			}

@@ -523,12 +523,25 @@ func (s *Store) mapError(err error) error {
 	var rerr goredis.Error
 	if errors.As(err, &rerr) && !errors.Is(err, goredis.ErrClosed) {
 		msg := rerr.Error()
+		// The words of a node in transition: unavailable for now, not a
+		// call that is wrong (NOSCRIPT: a node that just became master
+		// lacks the script, and a publish ran out of attempts to load it
+		// during a failover).
 		switch word, _, _ := strings.Cut(msg, " "); word {
 		case "OOM":
 			return fmt.Errorf("%w: %s", store.ErrOutOfMemory, msg)
-		case "CLUSTERDOWN", "LOADING", "TRYAGAIN", "MASTERDOWN", "READONLY", "MOVED", "ASK", "BUSY", "NOREPLICAS", "NOAUTH", "WRONGPASS", "NOPERM":
+		case "CLUSTERDOWN", "LOADING", "TRYAGAIN", "MASTERDOWN", "READONLY", "MOVED", "ASK", "BUSY", "NOREPLICAS", "NOAUTH", "WRONGPASS", "NOPERM", "UNBLOCKED", "NOSCRIPT":
 			s.reloadSlots()
 			return fmt.Errorf("%w: %s", store.ErrUnavailable, msg)
+		}
+		// A script that ran into a node changing role reports it inside
+		// its own error ("ERR ... -READONLY You can't write against a read
+		// only replica."): the node is in transition, not the call wrong.
+		for _, w := range [...]string{"READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "LOADING", "UNBLOCKED"} {
+			if strings.Contains(msg, w) {
+				s.reloadSlots()
+				return fmt.Errorf("%w: %s", store.ErrUnavailable, msg)
+			}
 		}
 		return fmt.Errorf("redis: %w", err)
 	}
