@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"time"
 
 	"github.com/gobwas/ws"
 
@@ -67,39 +65,8 @@ func (s *Subscription) multiplex(a *attempt) (bool, error) {
 			return false, fmt.Errorf("herald.v1 %s: subscribe: %w", wu, err)
 		}
 	}
-	if br != nil {
-		if n := br.Buffered(); n > 0 {
-			b, _ := br.Peek(n)
-			b = append([]byte{}, b...)
-			ws.PutReader(br)
-			if done, err := m.feed(b); done {
-				return m.accepted, err
-			}
-		} else {
-			ws.PutReader(br)
-		}
-	}
-	buf := make([]byte, readBuf)
-	for {
-		if s.opts.IdleTimeout > 0 {
-			conn.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
-		}
-		n, rerr := conn.Read(buf)
-		if n > 0 {
-			if done, err := m.feed(buf[:n]); done {
-				return m.accepted, err
-			}
-		}
-		if rerr != nil {
-			if a.ctx.Err() != nil {
-				return m.accepted, a.ctx.Err()
-			}
-			if errors.Is(rerr, os.ErrDeadlineExceeded) {
-				return m.accepted, fmt.Errorf("herald.v1 %s: %w", wu, errIdle)
-			}
-			return m.accepted, fmt.Errorf("herald.v1 %s: %w", wu, rerr)
-		}
-	}
+	err = s.readWS(a, conn, br, "herald.v1 "+wu, m.feed)
+	return m.accepted, err
 }
 
 // muxReader reads a herald.v1 connection's frames.

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -303,16 +304,26 @@ func (s *Subscription) webSocket(a *attempt) (bool, error) {
 	s.setUsing(WebSocket)
 	w := wsReader{s: s, a: a, conn: conn, u: wu, meta: meta}
 	w.dec.MaxMessage = s.opts.MaxMessage
+	return true, s.readWS(a, conn, br, "websocket "+wu, w.feed)
+}
+
+// readWS reads a WebSocket connection (what the handshake's reader br
+// already holds first) into feed until feed says it is over, the
+// attempt ends, nothing arrives for IdleTimeout, or the connection fails;
+// it returns why. what names the connection in errors.
+func (s *Subscription) readWS(a *attempt, conn net.Conn, br *bufio.Reader, what string, feed func([]byte) (bool, error)) error {
 	if br != nil {
-		if n := br.Buffered(); n > 0 {
-			b, _ := br.Peek(n)
-			b = append([]byte{}, b...)
-			ws.PutReader(br)
-			if done, err := w.feed(b); done {
-				return true, err
+		n := br.Buffered()
+		var b []byte
+		if n > 0 {
+			p, _ := br.Peek(n)
+			b = append([]byte{}, p...)
+		}
+		ws.PutReader(br)
+		if len(b) > 0 {
+			if done, err := feed(b); done {
+				return err
 			}
-		} else {
-			ws.PutReader(br)
 		}
 	}
 	buf := make([]byte, readBuf)
@@ -322,18 +333,18 @@ func (s *Subscription) webSocket(a *attempt) (bool, error) {
 		}
 		n, rerr := conn.Read(buf)
 		if n > 0 {
-			if done, err := w.feed(buf[:n]); done {
-				return true, err
+			if done, err := feed(buf[:n]); done {
+				return err
 			}
 		}
 		if rerr != nil {
 			if a.ctx.Err() != nil {
-				return true, a.ctx.Err()
+				return a.ctx.Err()
 			}
 			if errors.Is(rerr, os.ErrDeadlineExceeded) {
-				return true, fmt.Errorf("websocket %s: %w", wu, errIdle)
+				return fmt.Errorf("%s: %w", what, errIdle)
 			}
-			return true, fmt.Errorf("websocket %s: %w", wu, rerr)
+			return fmt.Errorf("%s: %w", what, rerr)
 		}
 	}
 }
