@@ -115,7 +115,7 @@ func (a *App) Start(ctx context.Context) error {
 	go func() {
 		defer close(a.trimDone)
 		if !a.o.NoMemoryTrim {
-			memtrim.Run(tctx, memtrim.Options{Logger: a.log})
+			memtrim.Run(tctx, memtrim.Options{Logger: a.log, Enabled: func() bool { return a.Config().MemoryTrim }})
 		}
 	}()
 	return nil

@@ -29,8 +29,11 @@ type Config struct {
 	LogFormat         string
 	PIDFile           string
 	UpgradeDrainTime  time.Duration
-	RedisUpstreams    map[string]RedisUpstream
-	Servers           []Server
+	// MemoryTrim returns freed memory to the OS at quiet moments
+	// (memory_trim; see internal/memtrim).
+	MemoryTrim     bool
+	RedisUpstreams map[string]RedisUpstream
+	Servers        []Server
 
 	// AccessLog is "" (off), "stderr" or a file; its lines are in
 	// AccessLogFormat, and a stream's last in AccessLogStreamFormat.

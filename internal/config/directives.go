@@ -428,6 +428,22 @@ func coreDirectives() []Directive {
 			},
 		},
 		{
+			Name: "memory_trim", Scope: ScopeGlobal, Default: "on",
+			Doc: "Return memory the process no longer uses to the operating system soon after a burst (of connections, say) is over, with a full garbage collection at a quiet moment: never while collections are running, so a busy server leaves this to the runtime's gradual scavenger and its tail latency is not touched. off leaves it all to the runtime, which keeps freed pages for minutes.",
+			setGlob: func(c *Config, n *yaml.Node) error {
+				s, err := scalar(n)
+				if err != nil {
+					return err
+				}
+				b, err := ParseBool(s)
+				if err != nil {
+					return nodeErr(n, "%v", err)
+				}
+				c.MemoryTrim = b
+				return nil
+			},
+		},
+		{
 			Name: "log_format", Scope: ScopeGlobal, Default: "text",
 			Doc: "Log format: text or json.",
 			setGlob: func(c *Config, n *yaml.Node) error {

@@ -41,6 +41,8 @@ func TestOpsKeys(t *testing.T) {
 			return c.AccessLog == "/var/log/herald.log" && c.AccessLogFormat == "$status $uri"
 		}},
 		{"access log off", "access_log: off", "health: live", func(c *Config, l *Location) bool { return c.AccessLog == "" }},
+		{"memory trim on by default", "", "health: live", func(c *Config, l *Location) bool { return c.MemoryTrim }},
+		{"memory trim off", "memory_trim: off", "health: live", func(c *Config, l *Location) bool { return !c.MemoryTrim }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +71,7 @@ func TestOpsKeyErrors(t *testing.T) {
 		{"access_log_format: '$nope'", "health: live", "unknown variable $nope"},
 		{"access_log_stream_format: '${'", "health: live", "unterminated"},
 		{"", "health: live; access_log: stderr", "top level"},
+		{"memory_trim: sometimes", "health: live", "memory_trim"},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(opsYAML(tt.top, tt.loc)), "t.yaml")

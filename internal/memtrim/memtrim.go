@@ -2,7 +2,9 @@
 // to the operating system. A push server's heap swings with connection
 // bursts: thousands of handshakes leave their buffers behind as garbage,
 // and the runtime otherwise keeps those pages for minutes, so the process
-// looks several kilobytes per subscriber bigger than what it uses.
+// looks several kilobytes per subscriber bigger than what it uses. The
+// trimmer forces a collection only at a quiet moment, when none ran since
+// its previous check, so a loaded server's latency never pays for it.
 package memtrim
 
 import (
@@ -21,16 +23,58 @@ type Options struct {
 	// MinFree is the idle heap (bytes not in use and not yet returned) that
 	// makes a trim worthwhile; default 4 MiB.
 	MinFree uint64
+	// Enabled, when set, is asked before each trim; false skips it (the
+	// memory_trim setting, which a reload may change).
+	Enabled func() bool
 	Logger  *slog.Logger
 }
 
+// sample is what one check reads of the runtime.
+type sample struct {
+	free    uint64 // heap bytes free and not yet returned to the OS
+	objects uint64 // heap bytes in objects, live or not yet collected
+	gcs     uint64 // garbage collections completed so far
+}
+
+// trimmer decides, check after check, when a trim is worth its cost.
+type trimmer struct {
+	minFree  uint64
+	interval time.Duration
+	base     uint64 // objects after the last trim
+	prev     sample // the previous check
+	last     time.Time
+}
+
+// due reports whether to trim now, given this check's sample s at now. It
+// trims only when no collection ran since the previous check: a process
+// that is collecting is allocating, and a forced full collection then
+// would add its pause to whatever is being served; the runtime's own
+// scavenger returns memory gradually meanwhile. At a quiet moment, it
+// trims when
+//   - at least minFree bytes of heap are free and that is over an eighth of
+//     the heap the process holds (at most every five intervals), or
+//   - the heap grew by at least minFree since the last trim and then held
+//     still: a burst (of handshakes, say) is over, and what it left behind
+//     may be garbage no collection has run for yet.
+func (t *trimmer) due(s sample, now time.Time) bool {
+	quiet := s.gcs == t.prev.gcs
+	grown := s.objects >= t.base+t.minFree
+	still := s.objects <= t.prev.objects+t.prev.objects/16 && s.objects+s.objects/16 >= t.prev.objects
+	idle := s.free >= t.minFree && s.free*8 >= s.free+s.objects && now.Sub(t.last) >= 5*t.interval
+	t.prev = s
+	return quiet && (idle || (grown && still))
+}
+
+// trimmed records the state after a trim that began at start.
+func (t *trimmer) trimmed(after sample, start time.Time) {
+	t.last = start
+	t.base = after.objects
+	t.prev = after
+}
+
 // Run checks every Interval until ctx ends, and collects garbage and
-// returns the free pages when
-//   - at least MinFree bytes of heap are free and that is over an eighth of
-//     the heap the process holds, or
-//   - the heap grew by at least MinFree since the last trim and then held
-//     still for an interval: a burst (of handshakes, say) is over, and what
-//     it left behind may be garbage no collection has run for yet.
+// returns the free pages to the operating system when a check finds it
+// due (see trimmer.due).
 func Run(ctx context.Context, o Options) {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
@@ -45,14 +89,18 @@ func Run(ctx context.Context, o Options) {
 		{Name: "/memory/classes/heap/free:bytes"},
 		{Name: "/memory/classes/heap/unused:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
 	}
-	read := func() (free, objects uint64) {
+	read := func() sample {
 		metrics.Read(samples)
-		return samples[0].Value.Uint64() + samples[1].Value.Uint64(), samples[2].Value.Uint64()
+		return sample{
+			free:    samples[0].Value.Uint64() + samples[1].Value.Uint64(),
+			objects: samples[2].Value.Uint64(),
+			gcs:     samples[3].Value.Uint64(),
+		}
 	}
-	_, base := read() // objects after the last trim
-	prev := base      // objects at the last check
-	var last time.Time
+	first := read()
+	tr := &trimmer{minFree: o.MinFree, interval: o.Interval, base: first.objects, prev: first}
 	t := time.NewTicker(o.Interval)
 	defer t.Stop()
 	for {
@@ -61,18 +109,14 @@ func Run(ctx context.Context, o Options) {
 			return
 		case <-t.C:
 		}
-		free, objects := read()
-		grown := objects >= base+o.MinFree
-		still := objects <= prev+prev/16 && objects+objects/16 >= prev
-		prev = objects
-		idle := free >= o.MinFree && free*8 >= free+objects && time.Since(last) >= 5*o.Interval
-		if idle || (grown && still) {
-			start := time.Now()
-			last = start
-			debug.FreeOSMemory()
-			_, base = read()
-			prev = base
-			o.Logger.Debug("returned free memory to the OS", "free_bytes", free, "heap_objects_bytes", objects, "after_bytes", base, "took", time.Since(start))
+		s := read()
+		if !tr.due(s, time.Now()) || (o.Enabled != nil && !o.Enabled()) {
+			continue
 		}
+		start := time.Now()
+		debug.FreeOSMemory()
+		after := read()
+		tr.trimmed(after, start)
+		o.Logger.Debug("returned free memory to the OS", "free_bytes", s.free, "heap_objects_bytes", s.objects, "after_bytes", after.objects, "took", time.Since(start))
 	}
 }
