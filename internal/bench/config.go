@@ -43,6 +43,11 @@ type Config struct {
 	Size                  int     // message body size in bytes
 	Rate                  float64 // messages per second over all publishers; 0: as fast as they go (with Pace)
 	Pace                  time.Duration
+	// Batch, when over 0, publishes this many messages per request as a
+	// batch publish (docs/batch.md) to BatchURL; each publisher then
+	// publishes to its own share of the channels.
+	Batch    int
+	BatchURL string
 	ChurnRate             float64 // churn: subscribers replaced per second
 
 	Duration    time.Duration // cap on the publishing phase (churn, publish: its length)
@@ -117,6 +122,17 @@ func (c *Config) Validate() error {
 	if _, err := parseEndpoint("sub", c.Sub); err != nil {
 		return err
 	}
+	if c.Batch > 0 {
+		if c.Scenario != ScenarioPublish && c.Scenario != ScenarioFanout {
+			return fmt.Errorf("--batch: only for the publish and fanout scenarios")
+		}
+		if err := checkBatchURL(c.BatchURL); err != nil {
+			return err
+		}
+		if c.Channels < c.Publishers {
+			return fmt.Errorf("--batch: each publisher publishes to its own channels, so --channels (%d) must be at least --publishers (%d)", c.Channels, c.Publishers)
+		}
+	}
 	type check struct {
 		ok   bool
 		what string
@@ -131,6 +147,8 @@ func (c *Config) Validate() error {
 		{c.Messages >= 1 || (c.Scenario != ScenarioFanout && c.Scenario != ScenarioChannels), "--messages must be at least 1"},
 		{c.Size >= 0, "--size must not be negative"},
 		{c.Rate >= 0, "--rate must not be negative"},
+		{c.Batch >= 0, "--batch must not be negative"},
+		{c.Batch == 0 || c.Rate == 0, "--batch publishes back to back: --rate goes without it"},
 		{c.Pace >= 0, "--pace must not be negative"},
 		{c.ChurnRate > 0 || c.Scenario != ScenarioChurn, "--churn-rate must be positive"},
 		{c.Duration > 0, "--duration must be positive"},

@@ -508,6 +508,10 @@ func (r *runner) publish(k int, plan *pubPlan) {
 }
 
 func (r *runner) publisher(p int, plan *pubPlan) {
+	if r.cfg.Batch > 0 {
+		r.batchPublisher(p, plan)
+		return
+	}
 	buf := make([]byte, 0, max(r.cfg.Size, minBodySize))
 	for r.ctx.Err() == nil && r.pubErrRun.Load() < maxPublishErrors {
 		i := plan.next.Add(1) - 1

@@ -211,3 +211,21 @@ func planSources(ip net.IP, conns, ports, force int, used func(net.IP) int) ([]n
 	}
 	return out, nil
 }
+
+// checkBatchURL checks a batch publish URL: http, on a loopback host.
+func checkBatchURL(s string) error {
+	if s == "" {
+		return fmt.Errorf("--batch needs --batch-url, the batch publisher's URL")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("--batch-url %q: %v", s, err)
+	}
+	if u.Scheme != "http" || u.Host == "" {
+		return fmt.Errorf("--batch-url %q: want an http:// URL", s)
+	}
+	if _, err := loopbackIP(u.Hostname()); err != nil {
+		return fmt.Errorf("--batch-url %q: %v", s, err)
+	}
+	return nil
+}

@@ -404,6 +404,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.Size, "size", cfg.Size, "message body size in bytes")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "messages per second over all publishers (0: back to back, with --pace)")
 	fs.DurationVar(&cfg.Pace, "pace", cfg.Pace, "pause between a publisher's messages when --rate is 0")
+	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "publish this many messages per request as a batch publish to --batch-url (publish, fanout)")
+	fs.StringVar(&cfg.BatchURL, "batch-url", cfg.BatchURL, "batch publisher URL, a publish_batch location (loopback hosts only)")
 	fs.Float64Var(&cfg.ChurnRate, "churn-rate", cfg.ChurnRate, "churn: subscribers replaced per second")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "longest publishing phase (publish, churn: its length)")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "per connection and request; also how long deliveries may take after the last publish")

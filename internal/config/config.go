@@ -506,7 +506,10 @@ func (l *Location) validate() error {
 	if !l.Publisher.Enabled() && l.Subscriber == 0 && l.GroupLocation == 0 {
 		return errors.New("needs publisher, subscriber, pubsub or stub_status (or channel_list)")
 	}
-	if l.Publisher.Enabled() && len(l.PublisherChannelID) == 0 && len(l.ChannelID) == 0 && !l.WebSocketMultiplex {
+	if l.PublishBatch && !l.Publisher.HTTP {
+		return errors.New("publish_batch needs publisher or pubsub")
+	}
+	if l.Publisher.Enabled() && len(l.PublisherChannelID) == 0 && len(l.ChannelID) == 0 && !l.WebSocketMultiplex && !l.PublishBatch {
 		return errors.New("publisher needs channel_id or publisher_channel_id")
 	}
 	if l.Subscriber != 0 && len(l.SubscriberChannelID) == 0 && len(l.ChannelID) == 0 && !l.WebSocketMultiplex {

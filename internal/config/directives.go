@@ -55,6 +55,8 @@ type Location struct {
 	ChannelID           []location.Expr
 	PublisherChannelID  []location.Expr
 	SubscriberChannelID []location.Expr
+	// PublishBatch accepts batch publishes (publish_batch, docs/batch.md).
+	PublishBatch bool
 	SplitDelimiter      string
 	ChannelGroup        location.Expr
 	MaxChannelIDLength  int
@@ -1113,6 +1115,11 @@ func coreDirectives() []Directive {
 			Name: "websocket_multiplex", Default: "off",
 			Doc:    "Accept Herald's multiplexed WebSocket protocol (subprotocol `herald.v1`, see docs/multiplex.md) on this location: one connection subscribes to and unsubscribes from any number of channels, each from its own position, and publishes to them, with every channel going through the location's checks (origin, limits, token, authorize_request, group limits) as an HTTP request naming it would. Subscribing needs the location to be a subscriber, publishing a publisher. A location with it needs no channel_id. Plain WebSocket and ws+meta.nchan connections are served as before.",
 			setLoc: boolKey(func(l *Location) *bool { return &l.WebSocketMultiplex }),
+		},
+		{
+			Name: "publish_batch", Default: "off",
+			Doc:    "Accept batch publishes on this publisher location: a POST whose body is a JSON array of messages, each naming its channel (`[{\"channel\":\"a\",\"data\":\"hi\"},...]`, see docs/batch.md), answered with each message's id or the status it failed with. Each message goes through the location's checks (origin, limits, token, authorize_request, group limits) and publish path as an HTTP publish naming its channel would; client_max_body_size applies to each message. A batch holds at most 10,000 messages and 16 MiB. A location with it needs no channel_id.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.PublishBatch }),
 		},
 		{
 			Name: "herald_js", Default: "off",

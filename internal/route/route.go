@@ -154,6 +154,9 @@ type Route struct {
 	// Multiplex accepts the herald.v1 WebSocket subprotocol
 	// (websocket_multiplex); see mux.go.
 	Multiplex bool
+	// Batch accepts batch publishes (publish_batch, docs/batch.md): a
+	// POST naming its channels in its body.
+	Batch bool
 	// HeraldJS serves the browser client (herald_js); Root, when set,
 	// serves a directory's files (root).
 	HeraldJS bool
@@ -244,6 +247,7 @@ func Provision(l *config.Location, st store.Store) *Route {
 	rt.Internal = l.Internal
 	rt.Proxy = newProxy(l)
 	rt.Multiplex, rt.HeraldJS, rt.Root = l.WebSocketMultiplex, l.HeraldJS, l.Root
+	rt.Batch = l.PublishBatch
 	rt.Hooks = newHooks(l)
 	rt.Events = chanevents.New(l.ChannelEventsChannelID, l.ChannelEventString, l.ChannelEventsReceive)
 	if l.ChannelList {

@@ -90,7 +90,12 @@ const (
 // between two reads, and errBodyBudget when the bytes would pass
 // max_body_memory.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, rt *route.Route) ([]byte, error) {
-	limit, size := rt.Publisher.MaxBodySize, r.ContentLength
+	return s.readBodyUpTo(w, r, rt, rt.Publisher.MaxBodySize)
+}
+
+// readBodyUpTo is readBody with limit in place of client_max_body_size.
+func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, rt *route.Route, limit int64) ([]byte, error) {
+	size := r.ContentLength
 	if limit > 0 && size > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}

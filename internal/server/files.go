@@ -11,8 +11,8 @@ import (
 )
 
 // serveExtra serves what a location does besides its roles: a herald.v1
-// WebSocket (websocket_multiplex, mux.go), the browser client (herald_js)
-// or a directory's files (root). The location's guard stages (origin,
+// WebSocket (websocket_multiplex, mux.go), a batch publish (publish_batch,
+// batch.go), the browser client (herald_js) or a directory's files (root). The location's guard stages (origin,
 // per-client limits) run first.
 func (s *Server) serveExtra(w http.ResponseWriter, r *http.Request, rt *route.Route, caps []string) {
 	q, rf := rt.Guard(r.Context(), r, caps)
@@ -25,6 +25,8 @@ func (s *Server) serveExtra(w http.ResponseWriter, r *http.Request, rt *route.Ro
 	switch {
 	case rt.Multiplex && wantsMux(r):
 		s.multiplex(w, q)
+	case rt.Batch && isBatch(r):
+		s.publishBatch(w, q)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		w.Header().Set("Allow", "GET, HEAD")
 		plainError(w, http.StatusMethodNotAllowed, "Method not allowed: use GET, HEAD.")

@@ -93,9 +93,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rr *router, re
 		plainError(w, http.StatusNotFound, "No location matches this path.")
 		return
 	}
-	if rt := rr.routes[i]; rt.HeraldJS || rt.Root != "" || rt.Multiplex && wantsMux(r) {
+	if rt := rr.routes[i]; rt.HeraldJS || rt.Root != "" || rt.Multiplex && wantsMux(r) || rt.Batch && isBatch(r) {
 		// Served before any role: the browser client, a directory's
-		// files, a herald.v1 WebSocket (mux.go, files.go).
+		// files, a herald.v1 WebSocket, a batch publish (mux.go,
+		// files.go, batch.go).
 		s.serveExtra(w, r, rt, caps)
 		return
 	}
