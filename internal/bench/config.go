@@ -46,9 +46,9 @@ type Config struct {
 	// Batch, when over 0, publishes this many messages per request as a
 	// batch publish (docs/batch.md) to BatchURL; each publisher then
 	// publishes to its own share of the channels.
-	Batch    int
-	BatchURL string
-	ChurnRate             float64 // churn: subscribers replaced per second
+	Batch     int
+	BatchURL  string
+	ChurnRate float64 // churn: subscribers replaced per second
 
 	Duration    time.Duration // cap on the publishing phase (churn, publish: its length)
 	Timeout     time.Duration // per connection and request; also the connect phase's overrun and the final drain

@@ -56,10 +56,10 @@ type Location struct {
 	PublisherChannelID  []location.Expr
 	SubscriberChannelID []location.Expr
 	// PublishBatch accepts batch publishes (publish_batch, docs/batch.md).
-	PublishBatch bool
-	SplitDelimiter      string
-	ChannelGroup        location.Expr
-	MaxChannelIDLength  int
+	PublishBatch       bool
+	SplitDelimiter     string
+	ChannelGroup       location.Expr
+	MaxChannelIDLength int
 
 	MessageBufferLength    int
 	MinMessageBufferLength int
