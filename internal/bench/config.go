@@ -43,12 +43,13 @@ type Config struct {
 	Size                  int     // message body size in bytes
 	Rate                  float64 // messages per second over all publishers; 0: as fast as they go (with Pace)
 	Pace                  time.Duration
+	ChurnRate             float64 // churn: subscribers replaced per second
+
 	// Batch, when over 0, publishes this many messages per request as a
 	// batch publish (docs/batch.md) to BatchURL; each publisher then
 	// publishes to its own share of the channels.
-	Batch     int
-	BatchURL  string
-	ChurnRate float64 // churn: subscribers replaced per second
+	Batch    int
+	BatchURL string
 
 	Duration    time.Duration // cap on the publishing phase (churn, publish: its length)
 	Timeout     time.Duration // per connection and request; also the connect phase's overrun and the final drain

@@ -55,11 +55,11 @@ type Location struct {
 	ChannelID           []location.Expr
 	PublisherChannelID  []location.Expr
 	SubscriberChannelID []location.Expr
+	SplitDelimiter      string
+	ChannelGroup        location.Expr
+	MaxChannelIDLength  int
 	// PublishBatch accepts batch publishes (publish_batch, docs/batch.md).
-	PublishBatch       bool
-	SplitDelimiter     string
-	ChannelGroup       location.Expr
-	MaxChannelIDLength int
+	PublishBatch bool
 
 	MessageBufferLength    int
 	MinMessageBufferLength int
