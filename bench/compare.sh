@@ -37,7 +37,12 @@ options (environment variables of the same name in capitals work too):
   --pub-messages M   publish scenario: messages (default 20000)
   --pub-duration D   publish scenario: at most this long (default 10s)
   --settle D         idle: wait before reading server memory (default 7s)
-  --scenarios LIST   subset of: fanout-es fanout-ws publish idle-es idle-ws maxconn
+  --lp-n N           fanout-lp: long-poll subscribers (default 2000)
+  --lp-messages M    fanout-lp: messages (default 30)
+  --batch B          publish-batch: messages per batch request (default 100)
+  --scenarios LIST   subset of: fanout-es fanout-ws fanout-lp publish publish-batch
+                     idle-es idle-ws maxconn (default: all but fanout-lp and
+                     publish-batch, which are named to run)
   --servers LIST     subset of: herald nchan
   --quick            smoke run: N=500, max-n 1000, 2000 publishes, settle 2s
   --work DIR         work directory (default /tmp/herald-compare)
@@ -70,7 +75,8 @@ while (($#)); do
 	--write-docs) WRITE_DOCS=1 ;;
 	--head) BUILD_HEAD=1 ;;
 	--n | --messages | --runs | --cores | --max-n | --publishers | --pub-channels | --pub-messages | \
-		--pub-duration | --settle | --scenarios | --servers | --work | --out | --herald-port | --nchan-port | --herald-bin)
+		--pub-duration | --settle | --scenarios | --servers | --work | --out | --herald-port | --nchan-port | --herald-bin | \
+		--lp-n | --lp-messages | --batch)
 		(($# >= 2)) || die "$1 needs a value"
 		OPT[${1#--}]=$2
 		shift
@@ -95,6 +101,9 @@ PUB_CHANNELS=${PUB_CHANNELS:-100}
 PUB_MESSAGES=${PUB_MESSAGES:-20000}
 PUB_DURATION=${PUB_DURATION:-10s}
 SETTLE=${SETTLE:-7s}
+LP_N=${LP_N:-2000}
+LP_MESSAGES=${LP_MESSAGES:-30}
+BATCH=${BATCH:-100}
 SCENARIOS=${SCENARIOS:-"fanout-es fanout-ws publish idle-es idle-ws maxconn"}
 SERVERS=${SERVERS:-"herald nchan"}
 WORK=${WORK:-/tmp/herald-compare}
@@ -114,18 +123,19 @@ for k in "${!OPT[@]}"; do
 	pub-duration) PUB_DURATION=$v ;; settle) SETTLE=$v ;; scenarios) SCENARIOS=$v ;; servers) SERVERS=$v ;;
 	work) WORK=$v ;; out) OUT=$v ;; herald-port) HERALD_PORT=$v ;; nchan-port) NCHAN_PORT=$v ;;
 	herald-bin) HERALD_BIN=$v ;;
+	lp-n) LP_N=$v ;; lp-messages) LP_MESSAGES=$v ;; batch) BATCH=$v ;;
 	esac
 done
 
 isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
-for v in N MESSAGES RUNS CORES MAX_N PUBLISHERS PUB_CHANNELS PUB_MESSAGES HERALD_PORT NCHAN_PORT BENCH_TIMEOUT; do
+for v in N MESSAGES RUNS CORES MAX_N PUBLISHERS PUB_CHANNELS PUB_MESSAGES HERALD_PORT NCHAN_PORT BENCH_TIMEOUT LP_N LP_MESSAGES BATCH; do
 	isnum "${!v}" || die "$v must be a whole number, not '${!v}'"
 done
 ((N >= 1 && MESSAGES >= 1 && CORES >= 1 && MAX_N >= 1)) || die "--n, --messages, --cores and --max-n must be at least 1"
 ((RUNS >= 1 && RUNS <= 20)) || die "--runs must be 1..20"
 ((HERALD_PORT != NCHAN_PORT)) || die "Herald and Nchan need different ports"
 for s in $SCENARIOS; do
-	case $s in fanout-es | fanout-ws | publish | idle-es | idle-ws | maxconn) ;; *) die "unknown scenario $s" ;; esac
+	case $s in fanout-es | fanout-ws | fanout-lp | publish | publish-batch | idle-es | idle-ws | maxconn) ;; *) die "unknown scenario $s" ;; esac
 done
 for s in $SERVERS; do
 	case $s in herald | nchan) ;; *) die "unknown server $s" ;; esac
@@ -426,19 +436,43 @@ build_herald() {
 	((BUILD_HEAD)) || HERALD_SOURCE+=" because the working tree did not build"
 }
 
+# write_herald_config: the built-in layout (/pub, /sub, /pubsub) plus a batch
+# publisher at /batch (docs/batch.md), on HERALD_PORT.
+write_herald_config() {
+	"$WORK/herald" config defaults |
+		sed -e "s|listen: 127.0.0.1:8080|listen: 127.0.0.1:$HERALD_PORT|" >"$WORK/herald.yaml"
+	cat >>"$WORK/herald.yaml" <<'YAML'
+      - location: = /batch
+        publisher: true
+        publish_batch: on
+YAML
+	grep -q "listen: 127.0.0.1:$HERALD_PORT" "$WORK/herald.yaml" || die "could not set the listen address in $WORK/herald.yaml"
+}
+
 start_herald() {
 	! port_open "$HERALD_PORT" || die "port $HERALD_PORT is already in use"
-	GOMAXPROCS=$CORES "$WORK/herald" --listen "127.0.0.1:$HERALD_PORT" >>"$WORK/herald.log" 2>&1 &
+	write_herald_config
+	GOMAXPROCS=$CORES "$WORK/herald" serve -c "$WORK/herald.yaml" >>"$WORK/herald.log" 2>&1 &
 	SERVER_PID=$! SERVER_PIDS=$!
 	wait_port "$HERALD_PORT" "$SERVER_PID" || { tail -5 "$WORK/herald.log" >&2; die "herald did not start"; }
 }
 
 # ---------------------------------------------------------------- scenarios
+# scenario_args SCENARIO [SERVER PORT]: the herald bench arguments. Nchan has
+# no batch publish: its publish-batch run is the plain publish run.
 scenario_args() {
 	case $1 in
 	fanout-es) echo "fanout --transport eventsource -n $N --messages $MESSAGES" ;;
 	fanout-ws) echo "fanout --transport websocket -n $N --messages $MESSAGES" ;;
+	fanout-lp) echo "fanout --transport longpoll -n $LP_N --messages $LP_MESSAGES" ;;
 	publish) echo "publish --publishers $PUBLISHERS --channels $PUB_CHANNELS --messages $PUB_MESSAGES --duration $PUB_DURATION" ;;
+	publish-batch)
+		if [[ ${2:-herald} == herald ]]; then
+			echo "publish --publishers $PUBLISHERS --channels $PUB_CHANNELS --messages $((PUB_MESSAGES * 10)) --duration $PUB_DURATION --batch $BATCH --batch-url http://127.0.0.1:${3:-PORT}/batch"
+		else
+			echo "publish --publishers $PUBLISHERS --channels $PUB_CHANNELS --messages $PUB_MESSAGES --duration $PUB_DURATION"
+		fi
+		;;
 	idle-es) echo "idle --transport eventsource -n $N --settle $SETTLE" ;;
 	idle-ws) echo "idle --transport websocket -n $N --settle $SETTLE" ;;
 	maxconn) echo "idle --transport eventsource -n $MAX_N --settle $SETTLE --timeout 30s" ;;
@@ -453,7 +487,7 @@ run_one() {
 	port=$(server_port "$server")
 	base=$RESULTS/$scen.$server.$run
 	if [[ $server == herald ]]; then start_herald; else start_nchan; fi
-	local -a cmd=("$WORK/herald" bench $(scenario_args "$scen")
+	local -a cmd=("$WORK/herald" bench $(scenario_args "$scen" "$server" "$port")
 		--pub "http://127.0.0.1:$port/pub/{ch}" --sub "http://127.0.0.1:$port/sub/{ch}")
 	for p in $SERVER_PIDS; do cmd+=(--server-pid "$p"); done
 	cmd+=(--json --quiet)
@@ -650,6 +684,7 @@ func fMs(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 func fCores(v float64) string { return fmt.Sprintf("%.2f", v) }
+func fMicro(v float64) string { return fmt.Sprintf("%.1f", v) }
 
 // ---- metrics
 
@@ -735,6 +770,20 @@ var (
 			}
 			return r.Broadcast.TimeToLastMs, true
 		}}
+	mCPUPerPublish = metric{name: "server CPU per publish (µs) ↓", better: -1, format: fMicro,
+		get: func(r *result, _ run) (float64, bool) {
+			if r.CPU.ServerUser == nil || r.CPU.ServerSys == nil || r.Publish.OK == 0 {
+				return 0, false
+			}
+			return (*r.CPU.ServerUser + *r.CPU.ServerSys) / float64(r.Publish.OK) * 1e6, true
+		}}
+	mCPUPerDelivery = metric{name: "server CPU per delivery (µs) ↓", better: -1, format: fMicro,
+		get: func(r *result, _ run) (float64, bool) {
+			if r.CPU.ServerUser == nil || r.CPU.ServerSys == nil || r.Delivery == nil || r.Delivery.Deliveries == 0 {
+				return 0, false
+			}
+			return (*r.CPU.ServerUser + *r.CPU.ServerSys) / float64(r.Delivery.Deliveries) * 1e6, true
+		}}
 	mServerCPUTime = metric{name: "server CPU time, user + sys (s) ↓", better: -1, format: fCores,
 		get: func(r *result, _ run) (float64, bool) {
 			if r.CPU.ServerUser == nil || r.CPU.ServerSys == nil {
@@ -792,12 +841,16 @@ func scenarios(env map[string]string) []scenario {
 	fan = append(fan, mResult)
 	idle := append([]metric{mMem, mConnect, mConnected, mReached, mBroadcast}, cpu...)
 	idle = append(idle, mResult)
-	pub := append([]metric{mPublishes, mPubP50, mPubP99, mPubStatus}, cpu...)
+	pub := append([]metric{mPublishes, mPubP50, mPubP99, mPubStatus, mCPUPerPublish}, cpu...)
 	pub = append(pub, mResult)
+	lp := append([]metric{mDeliveries, mDelP50, mDelP99, mDelMax, mIntegrity, mCPUPerDelivery, mConnect, mRegistered}, cpu...)
+	lp = append(lp, mResult)
 	return []scenario{
 		{"fanout-es", fmt.Sprintf("Fan-out: %s EventSource subscribers on one channel × %s messages", n, msgs), fan, mDeliveries},
 		{"fanout-ws", fmt.Sprintf("Fan-out: %s WebSocket subscribers on one channel × %s messages", n, msgs), fan, mDeliveries},
+		{"fanout-lp", fmt.Sprintf("Long-poll fan-out: %s long-poll subscribers on one channel × %s messages, each re-polling with its Etag", group(env["LP_N"]), env["LP_MESSAGES"]), lp, mDeliveries},
 		{"publish", fmt.Sprintf("Publish: %s publishers over %s channels, no subscribers, %s messages or %s", env["PUBLISHERS"], env["PUB_CHANNELS"], group(env["PUB_MESSAGES"]), env["PUB_DURATION"]), pub, mPublishes},
+		{"publish-batch", fmt.Sprintf("Batch publish: %s publishers over %s channels, Herald %s messages per request (a publish_batch location), Nchan one per request; %s", env["PUBLISHERS"], env["PUB_CHANNELS"], env["BATCH"], env["PUB_DURATION"]), pub, mPublishes},
 		{"idle-es", fmt.Sprintf("Idle: %s EventSource subscribers, then one broadcast", n), idle, mMem},
 		{"idle-ws", fmt.Sprintf("Idle: %s WebSocket subscribers, then one broadcast", n), idle, mMem},
 		{"maxconn", fmt.Sprintf("Max connections: %s idle EventSource subscribers on one server, then one broadcast", group(env["MAX_N"])), idle, mMem},
@@ -1009,6 +1062,23 @@ func targetFor(sc scenario, byServer map[string][]run) (string, string) {
 		}
 		return "≥ 1.5× Nchan's deliveries/s, lower p99", yes(mean(hd) >= 1.5*mean(nd) && mean(hp) < mean(np)) +
 			fmt.Sprintf(" (p99 %s vs %s ms)", fMs(mean(hp)), fMs(mean(np)))
+	case "fanout-lp":
+		hd, nd := vals(mDeliveries, h), vals(mDeliveries, n)
+		h50, n50, h99, n99 := vals(mDelP50, h), vals(mDelP50, n), vals(mDelP99, h), vals(mDelP99, n)
+		hc, nc := vals(mCPUPerDelivery, h), vals(mCPUPerDelivery, n)
+		const t = "≥ 1.5× Nchan's deliveries/s, lower p50 and p99, less CPU per delivery"
+		if len(hd) == 0 || len(nd) == 0 || len(h50) == 0 || len(n50) == 0 || len(hc) == 0 || len(nc) == 0 {
+			return t, "–"
+		}
+		return t, yes(mean(hd) >= 1.5*mean(nd) && mean(h50) < mean(n50) && mean(h99) < mean(n99) && mean(hc) < mean(nc)) +
+			fmt.Sprintf(" (%.2f×; p50 %s vs %s ms; %s vs %s µs)", mean(hd)/mean(nd), fMs(mean(h50)), fMs(mean(n50)), fMicro(mean(hc)), fMicro(mean(nc)))
+	case "publish-batch":
+		hv, nv, hc, nc := vals(mPublishes, h), vals(mPublishes, n), vals(mCPUPerPublish, h), vals(mCPUPerPublish, n)
+		const t = "≥ 1.5× Nchan's publishes/s, server CPU per publish ≤ Nchan's"
+		if len(hv) == 0 || len(nv) == 0 || len(hc) == 0 || len(nc) == 0 {
+			return t, "–"
+		}
+		return t, yes(mean(hv) >= 1.5*mean(nv) && mean(hc) <= mean(nc)) + fmt.Sprintf(" (%.1f×; %s vs %s µs)", mean(hv)/mean(nv), fMicro(mean(hc)), fMicro(mean(nc)))
 	case "publish":
 		hv, nv := vals(mPublishes, h), vals(mPublishes, n)
 		if len(hv) == 0 || len(nv) == 0 {
@@ -1211,7 +1281,7 @@ for scen in $SCENARIOS; do
 	for ((run = 1; run <= RUNS; run++)); do
 		for server in $SERVERS; do
 			i=$((i + 1))
-			log "[$i/$TOTAL] $server $scen run $run: herald bench $(scenario_args "$scen")"
+			log "[$i/$TOTAL] $server $scen run $run: herald bench $(scenario_args "$scen" "$server" "$(server_port "$server")")"
 			run_one "$scen" "$server" "$run"
 		done
 	done
@@ -1229,6 +1299,9 @@ PUBLISHERS=$PUBLISHERS
 PUB_CHANNELS=$PUB_CHANNELS
 PUB_MESSAGES=$PUB_MESSAGES
 PUB_DURATION=$PUB_DURATION
+LP_N=$LP_N
+LP_MESSAGES=$LP_MESSAGES
+BATCH=$BATCH
 SCENARIOS=$SCENARIOS
 SERVERS=$SERVERS
 EOF
@@ -1259,7 +1332,7 @@ invocation="bench/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 	echo
 	echo "Commands (PORT is $HERALD_PORT for Herald and $NCHAN_PORT for Nchan; PIDS are the server's pids: Herald's, or nginx's master and workers):"
 	echo
-	echo "    GOMAXPROCS=$CORES $WORK/herald --listen 127.0.0.1:$HERALD_PORT"
+	echo "    GOMAXPROCS=$CORES $WORK/herald serve -c herald.yaml   # herald config defaults, listen 127.0.0.1:$HERALD_PORT, plus a publish_batch location at /batch"
 	if [[ $SERVERS == *nchan* ]]; then
 		if ((USE_NS)); then
 			echo "    unshare --mount --propagation private sh -c \"mount --bind $WORK/varlib /var/lib && exec $(nginx_cmd)\""
@@ -1268,6 +1341,11 @@ invocation="bench/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 		fi
 	fi
 	for scen in $SCENARIOS; do
+		if [[ $scen == publish-batch ]]; then
+			echo "    herald bench $(scenario_args "$scen" herald PORT) --pub 'http://127.0.0.1:PORT/pub/{ch}' --sub 'http://127.0.0.1:PORT/sub/{ch}' --server-pid PIDS... --json   # $scen, Herald"
+			echo "    herald bench $(scenario_args "$scen" nchan PORT) --pub 'http://127.0.0.1:PORT/pub/{ch}' --sub 'http://127.0.0.1:PORT/sub/{ch}' --server-pid PIDS... --json   # $scen, Nchan (no batch publish)"
+			continue
+		fi
 		echo "    herald bench $(scenario_args "$scen") --pub 'http://127.0.0.1:PORT/pub/{ch}' --sub 'http://127.0.0.1:PORT/sub/{ch}' --server-pid PIDS... --json   # $scen"
 	done
 	echo
