@@ -65,7 +65,7 @@ func (c *Channels) Resolve(vars location.Request, publisher bool) (keys []store.
 	if group == "m" || strings.Contains(group, "/") {
 		return nil, nil, refuse(http.StatusForbidden, "channel group", "Invalid channel group.")
 	}
-	tooMany := refuse(http.StatusForbidden, "limit", "Too many channels (at most 255).")
+	tooMany := func() *Refusal { return refuse(http.StatusForbidden, "limit", "Too many channels (at most 255).") }
 	for _, e := range exprs {
 		v := e.Eval(vars)
 		values = append(values, v)
@@ -76,12 +76,12 @@ func (c *Channels) Resolve(vars location.Request, publisher bool) (keys []store.
 		for part := range strings.SplitSeq(v, c.Delimiter) {
 			keys = append(keys, store.ChannelKey{Group: group, ID: part})
 			if len(keys) > msgid.MaxChannels {
-				return nil, values, tooMany
+				return nil, values, tooMany()
 			}
 		}
 	}
 	if len(keys) > msgid.MaxChannels {
-		return nil, values, tooMany
+		return nil, values, tooMany()
 	}
 	for _, k := range keys {
 		if k.ID == "" {

@@ -43,6 +43,11 @@ type Cursor struct {
 	Given  bool
 }
 
+// badMessageID is parse's refusal of an id that does not parse.
+func badMessageID() *Refusal {
+	return refuse(http.StatusBadRequest, "message id", "Message ID invalid")
+}
+
 // parse finds the message id a subscriber request carries, in Nchan's
 // order: If-Modified-Since with If-None-Match; a compound id in
 // If-None-Match (or the Etag request header NchanSubscriber.js sends);
@@ -53,7 +58,6 @@ type Cursor struct {
 // comes from whatever server the browser last talked to and which would
 // never reconnect after a 400, ignores it as well.
 func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient bool) (Cursor, *Refusal) {
-	bad := refuse(http.StatusBadRequest, "message id", "Message ID invalid")
 	given := func(m msgid.Multi) (Cursor, *Refusal) {
 		return Cursor{IDs: m.Cursors(), Active: m.Active, Given: true}, nil
 	}
@@ -68,7 +72,7 @@ func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient boo
 	if ims := hd.Get("If-Modified-Since"); ims != "" && !ids.Compound {
 		if t, err := http.ParseTime(ims); err == nil && t.Unix() > 0 {
 			if inm == "" {
-				return Cursor{}, bad
+				return Cursor{}, badMessageID()
 			}
 			var m msgid.Multi
 			if strings.Contains(inm, ":") {
@@ -78,7 +82,7 @@ func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient boo
 				m.Time = t.Unix()
 			}
 			if err != nil {
-				return Cursor{}, bad
+				return Cursor{}, badMessageID()
 			}
 			return given(m)
 		}
@@ -86,7 +90,7 @@ func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient boo
 	if strings.Contains(inm, ":") {
 		m, err := msgid.Parse(inm, n)
 		if err != nil {
-			return Cursor{}, bad
+			return Cursor{}, badMessageID()
 		}
 		return given(m)
 	}
@@ -106,7 +110,7 @@ func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient boo
 			if lenient {
 				continue
 			}
-			return Cursor{}, bad
+			return Cursor{}, badMessageID()
 		}
 		return given(m)
 	}
