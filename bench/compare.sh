@@ -44,6 +44,14 @@ options (environment variables of the same name in capitals work too):
                      idle-es idle-ws maxconn (default: all but fanout-lp and
                      publish-batch, which are named to run)
   --servers LIST     subset of: herald nchan
+  --store S          memory (default), redis or redis-nostore: both servers keep
+                     channels in one fresh redis-server per run (Nchan's
+                     nchan_use_redis, Herald's use_redis; -nostore: Redis only
+                     relays, redis_storage_mode nostore); Redis's CPU counts in
+                     the server CPU rows
+  --nodes K          1 (default) or, with a Redis store, 2: subscribers on a
+                     second node, so deliveries cross Redis
+  --redis-port P     (default 18095; node 2 of each server listens on its port + 10)
   --quick            smoke run: N=500, max-n 1000, 2000 publishes, settle 2s
   --work DIR         work directory (default /tmp/herald-compare)
   --out FILE         where the markdown goes (default WORK/compare.md)
@@ -76,7 +84,7 @@ while (($#)); do
 	--head) BUILD_HEAD=1 ;;
 	--n | --messages | --runs | --cores | --max-n | --publishers | --pub-channels | --pub-messages | \
 		--pub-duration | --settle | --scenarios | --servers | --work | --out | --herald-port | --nchan-port | --herald-bin | \
-		--lp-n | --lp-messages | --batch)
+		--lp-n | --lp-messages | --batch | --store | --nodes | --redis-port)
 		(($# >= 2)) || die "$1 needs a value"
 		OPT[${1#--}]=$2
 		shift
@@ -102,6 +110,9 @@ PUB_MESSAGES=${PUB_MESSAGES:-20000}
 PUB_DURATION=${PUB_DURATION:-10s}
 SETTLE=${SETTLE:-7s}
 LP_N=${LP_N:-2000}
+STORE=${STORE:-memory}
+NODES=${NODES:-1}
+REDIS_PORT=${REDIS_PORT:-18095}
 LP_MESSAGES=${LP_MESSAGES:-30}
 BATCH=${BATCH:-100}
 SCENARIOS=${SCENARIOS:-"fanout-es fanout-ws publish idle-es idle-ws maxconn"}
@@ -124,11 +135,12 @@ for k in "${!OPT[@]}"; do
 	work) WORK=$v ;; out) OUT=$v ;; herald-port) HERALD_PORT=$v ;; nchan-port) NCHAN_PORT=$v ;;
 	herald-bin) HERALD_BIN=$v ;;
 	lp-n) LP_N=$v ;; lp-messages) LP_MESSAGES=$v ;; batch) BATCH=$v ;;
+	store) STORE=$v ;; nodes) NODES=$v ;; redis-port) REDIS_PORT=$v ;;
 	esac
 done
 
 isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
-for v in N MESSAGES RUNS CORES MAX_N PUBLISHERS PUB_CHANNELS PUB_MESSAGES HERALD_PORT NCHAN_PORT BENCH_TIMEOUT LP_N LP_MESSAGES BATCH; do
+for v in N MESSAGES RUNS CORES MAX_N PUBLISHERS PUB_CHANNELS PUB_MESSAGES HERALD_PORT NCHAN_PORT BENCH_TIMEOUT LP_N LP_MESSAGES BATCH NODES REDIS_PORT; do
 	isnum "${!v}" || die "$v must be a whole number, not '${!v}'"
 done
 ((N >= 1 && MESSAGES >= 1 && CORES >= 1 && MAX_N >= 1)) || die "--n, --messages, --cores and --max-n must be at least 1"
@@ -140,6 +152,12 @@ done
 for s in $SERVERS; do
 	case $s in herald | nchan) ;; *) die "unknown server $s" ;; esac
 done
+case $STORE in memory | redis | redis-nostore) ;; *) die "--store: memory, redis or redis-nostore, not $STORE" ;; esac
+((NODES == 1 || NODES == 2)) || die "--nodes: 1 or 2"
+[[ $NODES == 1 || $STORE != memory ]] || die "--nodes 2 needs a Redis store (--store redis or redis-nostore)"
+if [[ $STORE != memory ]]; then
+	command -v redis-server >/dev/null || die "--store $STORE needs redis-server (apt-get install -y redis-server)"
+fi
 [[ -n $WORK && $WORK != / ]] || die "bad --work"
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
@@ -149,7 +167,8 @@ DOCS=$REPO/docs/benchmarks.md
 
 # Every process this script starts is recorded here and ended on exit.
 SERVER_PID=""   # Herald, or the nginx master
-SERVER_PIDS=""  # what --server-pid gets: Herald, or the nginx master and workers
+SERVER_PIDS=""  # what --server-pid gets: Herald, or the nginx master and workers (and Redis)
+MORE_PIDS=""    # further processes of a run: node 2's Herald or nginx master, redis-server
 BENCH_PID=""
 SAMPLER_PID=""
 CREATED_POLICY_RC=0
@@ -178,6 +197,8 @@ stop_server() {
 	[[ -n $SERVER_PID ]] || return 0
 	for p in $SERVER_PIDS; do [[ $p == "$SERVER_PID" ]] || others+=" $p"; done
 	stop_pid "$SERVER_PID" TERM
+	for p in $MORE_PIDS; do stop_pid "$p" TERM; done
+	MORE_PIDS=""
 	# nginx workers end with their master; make sure of it.
 	for p in $others; do
 		if alive "$p"; then kill -s KILL "$p" 2>/dev/null || true; fi
@@ -190,6 +211,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	[[ -n $BENCH_PID ]] && stop_pid "$BENCH_PID" TERM
 	[[ -n $SAMPLER_PID ]] && stop_pid "$SAMPLER_PID" TERM
+	[[ -n ${REDIS_PID:-} ]] && stop_pid "$REDIS_PID" TERM
 	stop_server
 	if ((CREATED_POLICY_RC)); then rm -f /usr/sbin/policy-rc.d; fi
 	if ((CREATED_VARLIB)); then rm -rf /var/lib/nginx; fi
@@ -324,23 +346,31 @@ prepare_varlib() {
 }
 
 NCHAN_PREFIX=""
+# write_nchan_conf [NODE]: node 1 in WORK/nchan-prefix on NCHAN_PORT, node 2
+# in WORK/nchan-prefix2 on NCHAN_PORT + 10; NCHAN_PREFIX is node 1's.
 write_nchan_conf() {
-	NCHAN_PREFIX=$WORK/nchan-prefix
-	rm -rf "$NCHAN_PREFIX"
-	mkdir -p "$NCHAN_PREFIX/logs" "$NCHAN_PREFIX/tmp"
+	local node=${1:-1} prefix=$WORK/nchan-prefix port=$NCHAN_PORT redis_lines=""
+	if ((node == 2)); then prefix=$WORK/nchan-prefix2 port=$((NCHAN_PORT + 10)); fi
+	((node == 1)) && NCHAN_PREFIX=$prefix
+	if [[ $STORE != memory ]]; then
+		redis_lines="nchan_redis_url redis://127.0.0.1:$REDIS_PORT; nchan_use_redis on;"
+		[[ $STORE == redis-nostore ]] && redis_lines+=" nchan_redis_storage_mode nostore;"
+	fi
+	rm -rf "$prefix"
+	mkdir -p "$prefix/logs" "$prefix/tmp"
 	local user_line=""
 	# Outside a namespace, keep an existing /var/lib/nginx/body's owner.
 	if ((!USE_NS)) && [[ -d /var/lib/nginx/body ]]; then
 		user_line="user $(stat -c %U /var/lib/nginx/body);"
 	fi
-	cat >"$NCHAN_PREFIX/nchan.conf" <<EOF
+	cat >"$prefix/nchan.conf" <<EOF
 # Nchan configured like Herald's built-in default (bench/compare.sh).
 load_module $NCHAN_MODULE;
 $user_line
 worker_processes $CORES;
 worker_rlimit_nofile 20000;
-error_log $NCHAN_PREFIX/logs/error.log warn;
-pid $NCHAN_PREFIX/nginx.pid;
+error_log $prefix/logs/error.log warn;
+pid $prefix/nginx.pid;
 
 events {
     worker_connections 20000;
@@ -348,18 +378,19 @@ events {
 
 http {
     access_log off;
-    client_body_temp_path $NCHAN_PREFIX/tmp/body;
-    proxy_temp_path $NCHAN_PREFIX/tmp/proxy;
-    fastcgi_temp_path $NCHAN_PREFIX/tmp/fastcgi;
-    uwsgi_temp_path $NCHAN_PREFIX/tmp/uwsgi;
-    scgi_temp_path $NCHAN_PREFIX/tmp/scgi;
+    client_body_temp_path $prefix/tmp/body;
+    proxy_temp_path $prefix/tmp/proxy;
+    fastcgi_temp_path $prefix/tmp/fastcgi;
+    uwsgi_temp_path $prefix/tmp/uwsgi;
+    scgi_temp_path $prefix/tmp/scgi;
 
     nchan_shared_memory_size 256M;
     nchan_message_buffer_length 10;
     nchan_message_timeout 1h;
+    $redis_lines
 
     server {
-        listen 127.0.0.1:$NCHAN_PORT;
+        listen 127.0.0.1:$port;
         location ~ ^/pub/(.+)$ {
             nchan_publisher;
             nchan_channel_id \$1;
@@ -386,25 +417,49 @@ nginx_exec() {
 	exec "$NGINX_BIN" "$@"
 }
 
-start_nchan() {
-	local i workers pidfile=$NCHAN_PREFIX/nginx.pid
-	! port_open "$NCHAN_PORT" || die "port $NCHAN_PORT is already in use"
+# start_nchan_node NODE: starts one nginx (see write_nchan_conf) and sets
+# NODE_PID (its master) and NODE_PIDS (master and workers).
+start_nchan_node() {
+	local node=$1 i workers prefix=$WORK/nchan-prefix port=$NCHAN_PORT
+	if ((node == 2)); then prefix=$WORK/nchan-prefix2 port=$((NCHAN_PORT + 10)); fi
+	local pidfile=$prefix/nginx.pid
+	! port_open "$port" || die "port $port is already in use"
 	rm -f "$pidfile"
 	# The subshell, unshare and sh all exec: $! is the nginx master.
-	(nginx_exec -e "$NCHAN_PREFIX/logs/error.log" -p "$NCHAN_PREFIX" -c nchan.conf -g 'daemon off;') \
-		>>"$NCHAN_PREFIX/logs/stdout.log" 2>&1 &
-	SERVER_PID=$! SERVER_PIDS=$!
-	if ! wait_port "$NCHAN_PORT" "$SERVER_PID"; then
-		tail -5 "$NCHAN_PREFIX/logs/error.log" >&2 || true
+	(nginx_exec -e "$prefix/logs/error.log" -p "$prefix" -c nchan.conf -g 'daemon off;') \
+		>>"$prefix/logs/stdout.log" 2>&1 &
+	NODE_PID=$!
+	if ! wait_port "$port" "$NODE_PID"; then
+		tail -5 "$prefix/logs/error.log" >&2 || true
 		die "nginx did not start"
 	fi
 	for ((i = 0; i < 100; i++)); do
-		workers=$(pgrep -P "$SERVER_PID" | tr '\n' ' ' || true)
+		workers=$(pgrep -P "$NODE_PID" | tr '\n' ' ' || true)
 		(($(wc -w <<<"$workers") >= CORES)) && break
 		sleep 0.1
 	done
-	[[ $(cat "$pidfile" 2>/dev/null) == "$SERVER_PID" ]] || die "nginx pid file does not name the started master"
-	SERVER_PIDS="$SERVER_PID $workers"
+	[[ $(cat "$pidfile" 2>/dev/null) == "$NODE_PID" ]] || die "nginx pid file does not name the started master"
+	NODE_PIDS="$NODE_PID $workers"
+}
+
+start_nchan() {
+	start_nchan_node 1
+	SERVER_PID=$NODE_PID SERVER_PIDS=$NODE_PIDS
+	if ((NODES == 2)); then
+		start_nchan_node 2
+		MORE_PIDS+=" $NODE_PID" SERVER_PIDS+=" $NODE_PIDS"
+	fi
+}
+
+# start_redis: a fresh redis-server for one run (--store redis*), nothing
+# saved; its pid counts with the server's.
+start_redis() {
+	[[ $STORE != memory ]] || return 0
+	! port_open "$REDIS_PORT" || die "port $REDIS_PORT is already in use"
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$WORK" --logfile "$WORK/redis.log" &
+	REDIS_PID=$!
+	wait_port "$REDIS_PORT" "$REDIS_PID" || die "redis-server did not start (see $WORK/redis.log)"
 }
 
 # ---------------------------------------------------------------- Herald
@@ -436,25 +491,43 @@ build_herald() {
 	((BUILD_HEAD)) || HERALD_SOURCE+=" because the working tree did not build"
 }
 
-# write_herald_config: the built-in layout (/pub, /sub, /pubsub) plus a batch
-# publisher at /batch (docs/batch.md), on HERALD_PORT.
+# write_herald_config [NODE]: the built-in layout (/pub, /sub, /pubsub) plus
+# a batch publisher at /batch (docs/batch.md), on HERALD_PORT (node 2: + 10),
+# in WORK/herald.yaml (node 2: herald2.yaml); with a Redis store, every
+# location keeps its channels there.
 write_herald_config() {
-	"$WORK/herald" config defaults |
-		sed -e "s|listen: 127.0.0.1:8080|listen: 127.0.0.1:$HERALD_PORT|" >"$WORK/herald.yaml"
-	cat >>"$WORK/herald.yaml" <<'YAML'
+	local node=${1:-1} port=$HERALD_PORT file=$WORK/herald.yaml
+	if ((node == 2)); then port=$((HERALD_PORT + 10)) file=$WORK/herald2.yaml; fi
+	{
+		if [[ $STORE != memory ]]; then
+			echo "use_redis: on"
+			echo "redis_url: redis://127.0.0.1:$REDIS_PORT"
+			[[ $STORE == redis-nostore ]] && echo "redis_storage_mode: nostore"
+		fi
+		"$WORK/herald" config defaults | sed -e "s|listen: 127.0.0.1:8080|listen: 127.0.0.1:$port|"
+		cat <<'YAML'
       - location: = /batch
         publisher: true
         publish_batch: on
 YAML
-	grep -q "listen: 127.0.0.1:$HERALD_PORT" "$WORK/herald.yaml" || die "could not set the listen address in $WORK/herald.yaml"
+	} >"$file"
+	grep -q "listen: 127.0.0.1:$port" "$file" || die "could not set the listen address in $file"
 }
 
 start_herald() {
 	! port_open "$HERALD_PORT" || die "port $HERALD_PORT is already in use"
-	write_herald_config
+	write_herald_config 1
 	GOMAXPROCS=$CORES "$WORK/herald" serve -c "$WORK/herald.yaml" >>"$WORK/herald.log" 2>&1 &
 	SERVER_PID=$! SERVER_PIDS=$!
 	wait_port "$HERALD_PORT" "$SERVER_PID" || { tail -5 "$WORK/herald.log" >&2; die "herald did not start"; }
+	if ((NODES == 2)); then
+		! port_open $((HERALD_PORT + 10)) || die "port $((HERALD_PORT + 10)) is already in use"
+		write_herald_config 2
+		GOMAXPROCS=$CORES "$WORK/herald" serve -c "$WORK/herald2.yaml" >>"$WORK/herald.log" 2>&1 &
+		local p=$!
+		MORE_PIDS+=" $p" SERVER_PIDS+=" $p"
+		wait_port $((HERALD_PORT + 10)) "$p" || { tail -5 "$WORK/herald.log" >&2; die "herald node 2 did not start"; }
+	fi
 }
 
 # ---------------------------------------------------------------- scenarios
@@ -485,10 +558,14 @@ server_port() { [[ $1 == herald ]] && echo "$HERALD_PORT" || echo "$NCHAN_PORT";
 run_one() {
 	local scen=$1 server=$2 run=$3 port base rc=0 p
 	port=$(server_port "$server")
+	local subport=$port
+	((NODES == 2)) && subport=$((port + 10))
 	base=$RESULTS/$scen.$server.$run
+	start_redis
 	if [[ $server == herald ]]; then start_herald; else start_nchan; fi
+	if [[ -n ${REDIS_PID:-} ]]; then MORE_PIDS+=" $REDIS_PID" SERVER_PIDS+=" $REDIS_PID"; REDIS_PID=""; fi
 	local -a cmd=("$WORK/herald" bench $(scenario_args "$scen" "$server" "$port")
-		--pub "http://127.0.0.1:$port/pub/{ch}" --sub "http://127.0.0.1:$port/sub/{ch}")
+		--pub "http://127.0.0.1:$port/pub/{ch}" --sub "http://127.0.0.1:$subport/sub/{ch}")
 	for p in $SERVER_PIDS; do cmd+=(--server-pid "$p"); done
 	cmd+=(--json --quiet)
 	sleep 0.5 # let the fresh server finish starting before the "before" reading
@@ -1262,7 +1339,8 @@ build_herald
 if [[ $SERVERS == *nchan* ]]; then
 	install_nchan
 	prepare_varlib
-	write_nchan_conf
+	write_nchan_conf 1
+	((NODES == 2)) && write_nchan_conf 2
 	if ! (nginx_exec -e "$NCHAN_PREFIX/logs/error.log" -p "$NCHAN_PREFIX" -c nchan.conf -t) >"$WORK/nginx-t.log" 2>&1; then
 		cat "$WORK/nginx-t.log" >&2
 		die "nginx -t failed"
@@ -1302,6 +1380,8 @@ PUB_DURATION=$PUB_DURATION
 LP_N=$LP_N
 LP_MESSAGES=$LP_MESSAGES
 BATCH=$BATCH
+STORE=$STORE
+NODES=$NODES
 SCENARIOS=$SCENARIOS
 SERVERS=$SERVERS
 EOF
@@ -1329,6 +1409,9 @@ invocation="bench/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 		echo "- Nchan: libnginx-mod-nchan $NCHAN_VERSION on $nginx_version (Debian package $NGINX_PKG_VERSION), $( [[ $NCHAN_MODE == extracted ]] && echo "extracted with dpkg -x into a private directory" || echo "installed with apt-get (service not started)")."
 	fi
 	echo "- Both servers: $CORES cores (nginx \`worker_processes $CORES\`, Herald \`GOMAXPROCS=$CORES\`), message buffer 10, message timeout 1 h, no access log. The load tool runs on the same cores: compare its CPU with the server's before reading a figure as the server's limit."
+	if [[ $STORE != memory ]]; then
+		echo "- Store: $STORE: one fresh \`redis-server\` ($(redis-server --version | awk '{print $3}')) per run on 127.0.0.1:$REDIS_PORT, shared by the server's $NODES node(s) (Nchan \`nchan_use_redis on\`$( [[ $STORE == redis-nostore ]] && echo ', \`nchan_redis_storage_mode nostore\`'), Herald \`use_redis: on\`$( [[ $STORE == redis-nostore ]] && echo ', \`redis_storage_mode: nostore\`')). Redis's CPU counts in the server CPU rows.$( ((NODES == 2)) && echo " Publishers talk to node 1 and subscribers to node 2 (port + 10), so every delivery crosses Redis; each node has $CORES cores' worth of workers on the same machine.")"
+	fi
 	echo
 	echo "Commands (PORT is $HERALD_PORT for Herald and $NCHAN_PORT for Nchan; PIDS are the server's pids: Herald's, or nginx's master and workers):"
 	echo

@@ -191,6 +191,9 @@ type Store struct {
 	subscribers atomic.Int64
 	tokens      atomic.Uint64
 
+	// pipe batches concurrent script calls into pipelines (pipeline.go).
+	pipe pipeliner
+
 	dirtyMu sync.Mutex
 	dirty   map[*mirror]struct{}
 	flush   chan struct{}
@@ -260,6 +263,11 @@ func New(o Options) (*Store, error) {
 		s.shards[i].expired = map[store.ChannelKey]int{}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.pipe = pipeliner{max: maxPipelines, exec: func(calls []*scriptCall) {
+		ctx, cancel := context.WithTimeout(s.ctx, s.o.OpTimeout)
+		defer cancel()
+		execScripts(ctx, s.rdb, calls)
+	}}
 	s.rdb.AddHook(&s.counter)
 	s.ps = newPubsub(s)
 	s.wg.Add(1)
@@ -729,16 +737,21 @@ func (s *Store) Create(ctx context.Context, key store.ChannelKey, o store.Channe
 	return info, err
 }
 
-// runScript runs a script about a channel under the operation timeout; a
-// failure is mapped (and emitted) by s.fail.
+// runScript runs a script about a channel under the operation timeout,
+// in a pipeline with the script calls made at the same time (pipeline.go);
+// a failure is mapped (and emitted) by s.fail.
 func (s *Store) runScript(ctx context.Context, key store.ChannelKey, sc *goredis.Script, keys []string, args ...any) ([]any, error) {
 	octx, cancel := s.opCtx(ctx)
 	defer cancel()
-	res, err := sc.Run(octx, s.rdb, keys, args...).Slice()
+	c := &scriptCall{sc: sc, keys: keys, args: args}
+	err := s.pipe.do(octx, c)
+	if err == nil {
+		err = c.err
+	}
 	if err != nil {
 		return nil, s.fail(ctx, key, err)
 	}
-	return res, nil
+	return c.res, nil
 }
 
 // Info implements store.Store.
