@@ -241,7 +241,7 @@ func RedisEngine() Engine {
 			o.WaitForReplica = t.WaitForReplica
 			o.Logger = env.Logger
 			o.Events = env.Events
-			st, node, err := openRedisMode(t.Mode, o, memory.Options{MemoryLimit: cfg.MaxReservedMemory, Logger: env.Logger, Events: env.Events})
+			st, node, err := openRedisMode(t, o, memory.Options{MemoryLimit: cfg.MaxReservedMemory, Logger: env.Logger, Events: env.Events})
 			if err != nil {
 				return nil, err
 			}
@@ -269,8 +269,8 @@ func redisInstance(cfg *config.Config, t config.RedisTarget) string {
 // or in each node's memory with Redis relaying messages (nostore, whose
 // memory store mem configures, as backup's). It returns the store and the
 // id of this node.
-func openRedisMode(mode config.RedisMode, o redisstore.Options, mem memory.Options) (store.Store, string, error) {
-	switch mode {
+func openRedisMode(t config.RedisTarget, o redisstore.Options, mem memory.Options) (store.Store, string, error) {
+	switch t.Mode {
 	case config.RedisBackup:
 		b, err := redisstore.NewBackup(o, redisstore.ModeOptions{Memory: mem})
 		if err != nil {
@@ -278,7 +278,7 @@ func openRedisMode(mode config.RedisMode, o redisstore.Options, mem memory.Optio
 		}
 		return b, b.Transport().NodeID(), nil
 	case config.RedisNostore:
-		n, err := redisstore.NewNostore(o, redisstore.ModeOptions{Memory: mem})
+		n, err := redisstore.NewNostore(o, redisstore.ModeOptions{Memory: mem, FastPublish: t.FastPublish})
 		if err != nil {
 			return nil, "", err
 		}
@@ -290,7 +290,7 @@ func openRedisMode(mode config.RedisMode, o redisstore.Options, mem memory.Optio
 		}
 		return e, e.NodeID(), nil
 	}
-	return nil, "", fmt.Errorf("redis_storage_mode %q: want distributed, backup or nostore", mode)
+	return nil, "", fmt.Errorf("redis_storage_mode %q: want distributed, backup or nostore", t.Mode)
 }
 
 // backupClash refuses a backup-mode target whose Redis and namespace

@@ -116,6 +116,7 @@ type Location struct {
 	RedisNamespace string
 
 	RedisStorageMode             RedisMode
+	RedisNostoreFastPublish      bool
 	RedisConnectTimeout          time.Duration
 	RedisPingInterval            time.Duration
 	RedisIdleChannelCacheTimeout time.Duration
@@ -943,6 +944,11 @@ func coreDirectives() []Directive {
 				}
 				return nodeErr(n, "%q: want distributed, backup or nostore", s)
 			},
+		},
+		{
+			Name: "redis_nostore_fastpublish", Default: "off",
+			Doc:    "In `nostore` mode, relay a publish with a plain pub/sub `PUBLISH` instead of the script that also reads the other nodes' subscriber counts, and do not wait for Redis's answer: Redis does less per publish and the publisher's answer comes at the memory engine's speed, but its subscriber count (and so 201 or 202) knows other nodes' subscribers only as of the last count this node read, as Nchan's `nchan_redis_nostore_fastpublish`. No effect in the other modes.",
+			setLoc: boolKey(func(l *Location) *bool { return &l.RedisNostoreFastPublish }),
 		},
 		{
 			Name: "redis_connect_timeout", Default: "10s",

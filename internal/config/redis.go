@@ -41,6 +41,8 @@ type RedisTarget struct {
 	IdleTimeout    time.Duration
 	FollowTimeout  time.Duration
 	WaitForReplica bool
+	// FastPublish is redis_nostore_fastpublish (nostore mode only).
+	FastPublish bool
 }
 
 // RedisMode is redis_storage_mode: what Redis keeps.
@@ -65,8 +67,12 @@ func (t RedisTarget) Key() string {
 	if t.Upstream != "" {
 		where = "upstream " + t.Upstream
 	}
-	return fmt.Sprintf("%s ns %s mode %s connect %v ping %v idle %v follow %v wait %v", where, t.Namespace, t.Mode,
+	k := fmt.Sprintf("%s ns %s mode %s connect %v ping %v idle %v follow %v wait %v", where, t.Namespace, t.Mode,
 		t.ConnectTimeout, t.PingInterval, t.IdleTimeout, t.FollowTimeout, t.WaitForReplica)
+	if t.FastPublish && t.Mode == RedisNostore {
+		k += " fastpublish"
+	}
+	return k
 }
 
 // Redis returns where the location keeps its channels, or false for the
@@ -100,6 +106,7 @@ func (l *Location) redisTuning(t RedisTarget) RedisTarget {
 	t.ConnectTimeout, t.PingInterval = l.RedisConnectTimeout, l.RedisPingInterval
 	t.IdleTimeout, t.FollowTimeout = l.RedisIdleChannelCacheTimeout, l.RedisFollowTimeout
 	t.WaitForReplica = l.RedisWaitForReplica
+	t.FastPublish = l.RedisNostoreFastPublish
 	return t
 }
 

@@ -54,6 +54,12 @@ servers:
         redis_storage_mode: nostore
         redis_ping_interval: 2s
         redis_follow_timeout: 5s
+      - location: /fast
+        pubsub: true
+        channel_id: $arg_id
+        redis_pass: watched
+        nchan_redis_storage_mode: nostore
+        nchan_redis_nostore_fastpublish: on
 `
 
 func TestRedisTargets(t *testing.T) {
@@ -76,12 +82,15 @@ func TestRedisTargets(t *testing.T) {
 		{true, "upstream one ns " + tuning, RedisTarget{Upstream: "one", URLs: []string{"redis://10.0.0.9"}}},
 		{true, "upstream watched ns  mode nostore connect 10s ping 2s idle 30s follow 5s wait true", RedisTarget{Upstream: "watched",
 			Sentinels: []string{"redis://10.0.0.20:26379", "redis://10.0.0.21:26379"}, MasterName: "mymaster"}},
+		{true, "upstream watched ns  mode nostore connect 10s ping 1s idle 30s follow 15s wait true fastpublish", RedisTarget{Upstream: "watched",
+			Sentinels: []string{"redis://10.0.0.20:26379", "redis://10.0.0.21:26379"}, MasterName: "mymaster", FastPublish: true}},
 	}
 	for i, w := range want {
 		got, ok := c.Redis(&locs[i])
 		if ok != w.redis || (ok && (got.Key() != w.key || strings.Join(got.URLs, " ") != strings.Join(w.t.URLs, " ") ||
 			strings.Join(got.Sentinels, " ") != strings.Join(w.t.Sentinels, " ") || got.MasterName != w.t.MasterName ||
-			got.Cluster != w.t.Cluster || got.Namespace != w.t.Namespace || got.Password != w.t.Password || got.Upstream != w.t.Upstream)) {
+			got.Cluster != w.t.Cluster || got.Namespace != w.t.Namespace || got.Password != w.t.Password || got.Upstream != w.t.Upstream ||
+			got.FastPublish != w.t.FastPublish)) {
 			t.Errorf("location %s: Redis() = %+v %v (key %q), want %+v %v (key %q)", locs[i].Pattern, got, ok, got.Key(), w.t, w.redis, w.key)
 		}
 	}

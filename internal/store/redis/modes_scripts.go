@@ -11,6 +11,8 @@ import (
 var (
 	//go:embed lua/relay.lua
 	luaRelay string
+	//go:embed lua/relay_fast.lua
+	luaRelayFast string
 	//go:embed lua/count.lua
 	luaCount string
 	//go:embed lua/backup_put.lua
@@ -21,6 +23,7 @@ var (
 	luaBackupDelete string
 
 	scriptRelay        = goredis.NewScript(luaRules + luaCommon + luaRelay)
+	scriptRelayFast    = goredis.NewScript(luaRelayFast)
 	scriptCount        = goredis.NewScript(luaRules + luaCommon + luaCount)
 	scriptBackupPut    = goredis.NewScript(luaRules + luaCommon + luaBackupPut)
 	scriptBackupLoad   = goredis.NewScript(luaRules + luaCommon + luaBackupLoad)

@@ -56,6 +56,9 @@ type Nostore struct {
 	o      Options
 	node   string
 	suffix string // ends the pubsub channel names
+	fast   bool   // redis_nostore_fastpublish
+	// fastSent counts the publishes relayed without counts (fast).
+	fastSent atomic.Uint64
 
 	seq    atomic.Uint64 // relay sequence: per node, increasing
 	seed   maphash.Seed
@@ -110,6 +113,11 @@ type ModeOptions struct {
 	// Memory configures the node's memory store (its limit, logger and
 	// events).
 	Memory memory.Options
+	// FastPublish (nostore): relay a publish with a plain PUBLISH and do
+	// not wait for its answer; the publish's subscriber count knows the
+	// other nodes' subscribers as of the last count read
+	// (redis_nostore_fastpublish).
+	FastPublish bool
 }
 
 func (m *ModeOptions) defaults() {
@@ -146,11 +154,16 @@ func NewNostore(o Options, m ModeOptions) (*Nostore, error) {
 		m.Memory.Events = o.Events
 	}
 	n.mem = memory.New(m.Memory)
-	n.q = newOpQueue(t, "nostore relay", m.QueueLength, scriptRelay, scriptCount)
+	n.fast = m.FastPublish
+	n.q = newOpQueue(t, "nostore relay", m.QueueLength, scriptRelay, scriptCount, scriptRelayFast)
 	n.wg.Add(1)
 	go n.liveness()
 	return n, nil
 }
+
+// FastRelays returns how many publishes this node relayed with a plain
+// PUBLISH, without reading counts (redis_nostore_fastpublish).
+func (n *Nostore) FastRelays() uint64 { return n.fastSent.Load() }
 
 // NodeID returns the id this node counts its subscribers and signs its
 // relays under.
@@ -330,6 +343,13 @@ func (n *Nostore) Publish(ctx context.Context, key store.ChannelKey, p store.Pub
 	if err != nil {
 		c.mu.Unlock()
 		return r, err
+	}
+	if n.fast {
+		n.q.send(scriptRelayFast, []string{c.counts}, c.ps, n.t.pubCmd, n.messagePayload(r.Message, o))
+		n.fastSent.Add(1)
+		c.mu.Unlock()
+		r.Info.Subscribers += int(c.remote.Load())
+		return r, nil
 	}
 	res := n.relay(c, n.messagePayload(r.Message, o))
 	c.mu.Unlock()
