@@ -44,11 +44,12 @@ options (environment variables of the same name in capitals work too):
                      idle-es idle-ws maxconn (default: all but fanout-lp and
                      publish-batch, which are named to run)
   --servers LIST     subset of: herald nchan
-  --store S          memory (default), redis or redis-nostore: both servers keep
-                     channels in one fresh redis-server per run (Nchan's
-                     nchan_use_redis, Herald's use_redis; -nostore: Redis only
-                     relays, redis_storage_mode nostore); Redis's CPU counts in
-                     the server CPU rows
+  --store S          memory (default), redis, redis-nostore or redis-nostore-fast:
+                     both servers keep channels in one fresh redis-server per
+                     run (Nchan's nchan_use_redis, Herald's use_redis; -nostore:
+                     Redis only relays, redis_storage_mode nostore; -fast: and
+                     redis_nostore_fastpublish on); Redis's CPU counts in the
+                     server CPU rows
   --nodes K          1 (default) or, with a Redis store, 2: subscribers on a
                      second node, so deliveries cross Redis
   --redis-port P     (default 18095; node 2 of each server listens on its port + 10)
@@ -152,7 +153,7 @@ done
 for s in $SERVERS; do
 	case $s in herald | nchan) ;; *) die "unknown server $s" ;; esac
 done
-case $STORE in memory | redis | redis-nostore) ;; *) die "--store: memory, redis or redis-nostore, not $STORE" ;; esac
+case $STORE in memory | redis | redis-nostore | redis-nostore-fast) ;; *) die "--store: memory, redis, redis-nostore or redis-nostore-fast, not $STORE" ;; esac
 ((NODES == 1 || NODES == 2)) || die "--nodes: 1 or 2"
 [[ $NODES == 1 || $STORE != memory ]] || die "--nodes 2 needs a Redis store (--store redis or redis-nostore)"
 if [[ $STORE != memory ]]; then
@@ -354,7 +355,8 @@ write_nchan_conf() {
 	((node == 1)) && NCHAN_PREFIX=$prefix
 	if [[ $STORE != memory ]]; then
 		redis_lines="nchan_redis_url redis://127.0.0.1:$REDIS_PORT; nchan_use_redis on;"
-		[[ $STORE == redis-nostore ]] && redis_lines+=" nchan_redis_storage_mode nostore;"
+		[[ $STORE == redis-nostore* ]] && redis_lines+=" nchan_redis_storage_mode nostore;"
+		[[ $STORE == redis-nostore-fast ]] && redis_lines+=" nchan_redis_nostore_fastpublish on;"
 	fi
 	rm -rf "$prefix"
 	mkdir -p "$prefix/logs" "$prefix/tmp"
@@ -502,7 +504,8 @@ write_herald_config() {
 		if [[ $STORE != memory ]]; then
 			echo "use_redis: on"
 			echo "redis_url: redis://127.0.0.1:$REDIS_PORT"
-			[[ $STORE == redis-nostore ]] && echo "redis_storage_mode: nostore"
+			[[ $STORE == redis-nostore* ]] && echo "redis_storage_mode: nostore"
+			[[ $STORE == redis-nostore-fast ]] && echo "redis_nostore_fastpublish: on"
 		fi
 		"$WORK/herald" config defaults | sed -e "s|listen: 127.0.0.1:8080|listen: 127.0.0.1:$port|"
 		cat <<'YAML'
@@ -1410,7 +1413,7 @@ invocation="bench/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 	fi
 	echo "- Both servers: $CORES cores (nginx \`worker_processes $CORES\`, Herald \`GOMAXPROCS=$CORES\`), message buffer 10, message timeout 1 h, no access log. The load tool runs on the same cores: compare its CPU with the server's before reading a figure as the server's limit."
 	if [[ $STORE != memory ]]; then
-		echo "- Store: $STORE: one fresh \`redis-server\` ($(redis-server --version | awk '{print $3}')) per run on 127.0.0.1:$REDIS_PORT, shared by the server's $NODES node(s) (Nchan \`nchan_use_redis on\`$( [[ $STORE == redis-nostore ]] && echo ', \`nchan_redis_storage_mode nostore\`'), Herald \`use_redis: on\`$( [[ $STORE == redis-nostore ]] && echo ', \`redis_storage_mode: nostore\`')). Redis's CPU counts in the server CPU rows.$( ((NODES == 2)) && echo " Publishers talk to node 1 and subscribers to node 2 (port + 10), so every delivery crosses Redis; each node has $CORES cores' worth of workers on the same machine.")"
+		echo "- Store: $STORE: one fresh \`redis-server\` ($(redis-server --version | awk '{print $3}')) per run on 127.0.0.1:$REDIS_PORT, shared by the server's $NODES node(s) (Nchan \`nchan_use_redis on\`$( [[ $STORE == redis-nostore* ]] && echo ', `nchan_redis_storage_mode nostore`')$( [[ $STORE == redis-nostore-fast ]] && echo ', `nchan_redis_nostore_fastpublish on`'), Herald \`use_redis: on\`$( [[ $STORE == redis-nostore* ]] && echo ', `redis_storage_mode: nostore`')$( [[ $STORE == redis-nostore-fast ]] && echo ', `redis_nostore_fastpublish: on`')). Redis's CPU counts in the server CPU rows.$( ((NODES == 2)) && echo " Publishers talk to node 1 and subscribers to node 2 (port + 10), so every delivery crosses Redis; each node has $CORES cores' worth of workers on the same machine.")"
 	fi
 	echo
 	echo "Commands (PORT is $HERALD_PORT for Herald and $NCHAN_PORT for Nchan; PIDS are the server's pids: Herald's, or nginx's master and workers):"
