@@ -12,8 +12,8 @@ import (
 
 // serveExtra serves what a location does besides its roles: a herald.v1
 // WebSocket (websocket_multiplex, mux.go), a batch publish (publish_batch,
-// batch.go), the browser client (herald_js) or a directory's files (root). The location's guard stages (origin,
-// per-client limits) run first.
+// batch.go), the browser client (herald_js) or a directory's files (root).
+// The location's guard stages (origin, per-client limits) run first.
 func (s *Server) serveExtra(w http.ResponseWriter, r *http.Request, rt *route.Route, caps []string) {
 	q, rf := rt.Guard(r.Context(), r, caps)
 	defer q.Done()
