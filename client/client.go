@@ -44,6 +44,10 @@ type Options struct {
 	// Multiplex transport connect there, and Auto tries it first. Empty:
 	// Multiplex is not offered.
 	MultiplexURL string
+	// BatchURL is the URL of a batch publish location (`publish_batch:
+	// on`), which PublishBatch posts to; empty: PublishBatch returns
+	// ErrNoBatch.
+	BatchURL string
 	// HTTPClient makes every HTTP request; nil means a client of the
 	// Client's own with connection reuse. Its Timeout, if any, must be
 	// zero or longer than a long-poll wait: use Timeout instead.
@@ -63,6 +67,7 @@ type Client struct {
 	pubURL, subURL string
 	listURL        string
 	muxURL         string
+	batchURL       string
 	hc             *http.Client
 	timeout        time.Duration
 	header         http.Header
@@ -85,7 +90,7 @@ func New(server string, o *Options) (*Client, error) {
 		return nil, fmt.Errorf("herald client: server %q: want http://host:port or https://host:port", server)
 	}
 	base := strings.TrimRight(server, "/")
-	c := &Client{pubURL: o.PublishURL, subURL: o.SubscribeURL, listURL: o.ListURL, muxURL: o.MultiplexURL, hc: o.HTTPClient, timeout: o.Timeout, header: o.Header.Clone()}
+	c := &Client{pubURL: o.PublishURL, subURL: o.SubscribeURL, listURL: o.ListURL, muxURL: o.MultiplexURL, batchURL: o.BatchURL, hc: o.HTTPClient, timeout: o.Timeout, header: o.Header.Clone()}
 	if c.pubURL == "" {
 		c.pubURL = base + "/pub/" + Placeholder
 	}
