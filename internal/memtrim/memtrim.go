@@ -3,8 +3,9 @@
 // bursts: thousands of handshakes leave their buffers behind as garbage,
 // and the runtime otherwise keeps those pages for minutes, so the process
 // looks several kilobytes per subscriber bigger than what it uses. The
-// trimmer forces a collection only at a quiet moment, when none ran since
-// its previous check, so a loaded server's latency never pays for it.
+// trimmer forces a collection only at a quiet moment (no collection and
+// little CPU since its previous check), so a loaded server's latency never
+// pays for it.
 package memtrim
 
 import (
@@ -29,12 +30,21 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
-// sample is what one check reads of the runtime.
+// sample is what one check reads of the runtime and the process.
 type sample struct {
 	free    uint64 // heap bytes free and not yet returned to the OS
 	objects uint64 // heap bytes in objects, live or not yet collected
 	gcs     uint64 // garbage collections completed so far
+	// cpu is the process's CPU time so far, at the wall-clock time at;
+	// zero where it cannot be read.
+	cpu time.Duration
+	at  time.Time
 }
+
+// busyShare is the CPU a process may use between two checks (a share of
+// one core) and still be quiet: a server that is delivering messages,
+// even without allocating, is not.
+const busyShare = 0.05
 
 // trimmer decides, check after check, when a trim is worth its cost.
 type trimmer struct {
@@ -46,9 +56,10 @@ type trimmer struct {
 }
 
 // due reports whether to trim now, given this check's sample s at now. It
-// trims only when no collection ran since the previous check: a process
-// that is collecting is allocating, and a forced full collection then
-// would add its pause to whatever is being served; the runtime's own
+// trims only at a quiet moment: no collection ran since the previous check
+// and the process used under busyShare of a core meanwhile (a fan-out
+// writes without allocating); a forced full collection on a busy process
+// would add its pause to whatever is being served, and the runtime's own
 // scavenger returns memory gradually meanwhile. At a quiet moment, it
 // trims when
 //   - at least minFree bytes of heap are free and that is over an eighth of
@@ -58,6 +69,9 @@ type trimmer struct {
 //     may be garbage no collection has run for yet.
 func (t *trimmer) due(s sample, now time.Time) bool {
 	quiet := s.gcs == t.prev.gcs
+	if s.cpu > 0 && t.prev.cpu > 0 && s.at.After(t.prev.at) {
+		quiet = quiet && float64(s.cpu-t.prev.cpu) < busyShare*float64(s.at.Sub(t.prev.at))
+	}
 	grown := s.objects >= t.base+t.minFree
 	still := s.objects <= t.prev.objects+t.prev.objects/16 && s.objects+s.objects/16 >= t.prev.objects
 	idle := s.free >= t.minFree && s.free*8 >= s.free+s.objects && now.Sub(t.last) >= 5*t.interval
@@ -93,11 +107,16 @@ func Run(ctx context.Context, o Options) {
 	}
 	read := func() sample {
 		metrics.Read(samples)
-		return sample{
+		s := sample{
 			free:    samples[0].Value.Uint64() + samples[1].Value.Uint64(),
 			objects: samples[2].Value.Uint64(),
 			gcs:     samples[3].Value.Uint64(),
+			at:      time.Now(),
 		}
+		if cpu, ok := processCPU(); ok {
+			s.cpu = cpu
+		}
+		return s
 	}
 	first := read()
 	tr := &trimmer{minFree: o.MinFree, interval: o.Interval, base: first.objects, prev: first}
@@ -110,7 +129,7 @@ func Run(ctx context.Context, o Options) {
 		case <-t.C:
 		}
 		s := read()
-		if !tr.due(s, time.Now()) || (o.Enabled != nil && !o.Enabled()) {
+		if !tr.due(s, s.at) || (o.Enabled != nil && !o.Enabled()) {
 			continue
 		}
 		start := time.Now()

@@ -96,6 +96,12 @@ func TestTrimmerDue(t *testing.T) {
 		{"a burst still growing", sample{objects: 40 * mib, gcs: 3}, 20 * mib, t0, sample{objects: 60 * mib, gcs: 3}, t0.Add(time.Second), false},
 		{"a burst under collections", sample{objects: 60 * mib, gcs: 3}, 20 * mib, t0, sample{objects: 60 * mib, gcs: 5}, t0.Add(time.Second), false},
 		{"no growth", sample{objects: 21 * mib, gcs: 3}, 20 * mib, t0, sample{objects: 21 * mib, gcs: 3}, t0.Add(time.Second), false},
+		{"a burst that held still, the process idle", sample{objects: 60 * mib, gcs: 3, cpu: time.Second, at: t0}, 20 * mib, t0,
+			sample{objects: 61 * mib, gcs: 3, cpu: time.Second + 10*time.Millisecond, at: t0.Add(time.Second)}, t0.Add(time.Second), true},
+		{"a burst that held still, the process busy without collecting", sample{objects: 60 * mib, gcs: 3, cpu: time.Second, at: t0}, 20 * mib, t0,
+			sample{objects: 61 * mib, gcs: 3, cpu: time.Second + 600*time.Millisecond, at: t0.Add(time.Second)}, t0.Add(time.Second), false},
+		{"free heap, the process at a tenth of a core", sample{free: 40 * mib, objects: 20 * mib, gcs: 7, cpu: time.Second, at: t0}, 20 * mib, t0,
+			sample{free: 40 * mib, objects: 20 * mib, gcs: 7, cpu: 2 * time.Second, at: t0.Add(10 * time.Second)}, t0.Add(10 * time.Second), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
