@@ -432,7 +432,7 @@ func coreDirectives() []Directive {
 		},
 		{
 			Name: "memory_trim", Scope: ScopeGlobal, Default: "on",
-			Doc: "Return memory the process no longer uses to the operating system soon after a burst (of connections, say) is over, with a full garbage collection at a quiet moment: never while collections are running, so a busy server leaves this to the runtime's gradual scavenger and its tail latency is not touched. off leaves it all to the runtime, which keeps freed pages for minutes.",
+			Doc: "Return memory the process no longer uses to the operating system soon after a burst (of connections, say) is over, with a full garbage collection at a quiet moment (no collection and under 5% of a core used since the check a second before), so a busy server leaves this to the runtime's gradual scavenger and its tail latency is not touched. off leaves it all to the runtime, which keeps freed pages for minutes.",
 			setGlob: func(c *Config, n *yaml.Node) error {
 				s, err := scalar(n)
 				if err != nil {
