@@ -255,6 +255,7 @@ func (c *nsChan) waitReady(ctx context.Context) error {
 //	m <node> <seq> <id> <bl> <mbl> <mt ms> <ct ms> <len(ct)> <len(ev)> <deflate> [<number> <len(eid)>]\n<ct><ev>[<eid>]<body>
 //
 // (nodes that predate the message's number and event id leave them out).
+//
 //	a <node> <seq> <bl> <mbl> <mt ms> <ct ms>   (created by a publisher)
 //	d <node> <seq> <last id>                    (deleted)
 //	v <node> <seq>                              (a "last"-rule newcomer)
