@@ -253,12 +253,11 @@ func (c *nsChan) waitReady(ctx context.Context) error {
 // relay payloads, signed by the sending node and its relay sequence:
 //
 //	m <node> <seq> <id> <bl> <mbl> <mt ms> <ct ms> <len(ct)> <len(ev)> <deflate> [<number> <len(eid)>]\n<ct><ev>[<eid>]<body>
-//
-// (nodes that predate the message's number and event id leave them out).
-//
 //	a <node> <seq> <bl> <mbl> <mt ms> <ct ms>   (created by a publisher)
 //	d <node> <seq> <last id>                    (deleted)
 //	v <node> <seq>                              (a "last"-rule newcomer)
+//
+// Nodes that predate a message's number and event id leave them out.
 func (n *Nostore) header(kind byte, extra ...string) []byte {
 	b := make([]byte, 0, 64)
 	b = append(b, kind, ' ')
