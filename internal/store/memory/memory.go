@@ -113,7 +113,7 @@ type channel struct {
 	lastSubs      []*subscription // subscribers under the "last" rule.
 	published     uint64          // messages published since the channel was made (the newest Number).
 	created       time.Time
-	authorized    bool            // created by a publisher.
+	authorized    bool // created by a publisher.
 	deleted       bool
 	expired       int          // messages expired since the sweeper last reported
 	lastRequested atomic.Int64 // Unix ns; 0 if never
