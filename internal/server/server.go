@@ -98,6 +98,7 @@ type Server struct {
 	wsBuffers   sync.Pool   // *[wsReadBuffer]byte WebSocket frames are read into
 
 	chanEvents *chanevents.Publisher // channel events (channel_events_channel_id)
+	ps         psState               // push-stream subscribers' templates and encoding slots
 
 	// Operators' side (ops.go): the metrics, once a metrics location is
 	// configured; the access log (nil when off) and those replaced by a
