@@ -38,13 +38,13 @@ const psDestroyWait = 5 * time.Second
 // of the channels it deleted to read.
 const psDeletedTTL = 30 * time.Second
 
-// psState is the push-stream profile's state in a server.
-type psState struct {
+// psPubState is the push-stream profile's state in a server.
+type psPubState struct {
 	start time.Time
 
 	mu      sync.Mutex
 	targets []psTarget
-	deleted map[store.ChannelKey]psDeletedText
+	deleted map[store.ChannelKey]psDeletedEntry
 	sub     *events.Subscription
 	clients chan psClient
 	stop    chan struct{}
@@ -66,9 +66,9 @@ type psClient struct {
 	joined bool
 }
 
-// psDeletedText is what subscribers of a deleted channel get, and until
+// psDeletedEntry is what subscribers of a deleted channel get, and until
 // when it is kept.
-type psDeletedText struct {
+type psDeletedEntry struct {
 	text  string
 	until time.Time
 }
@@ -90,7 +90,7 @@ func (s *Server) psAttach(rr *router) {
 			opts.BufferLength = route.StoreCap
 		}
 		t := psTarget{st: rt.Store, key: store.ChannelKey{ID: ps.EventsChannelID}, opts: opts}
-		if !s.ps.add(t) {
+		if !s.psPub.add(t) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -98,12 +98,12 @@ func (s *Server) psAttach(rr *router) {
 			s.log.Warn("push-stream events channel not made", "channel", t.key.ID, "location", rt.Name, "err", err)
 		}
 		cancel()
-		s.ps.startOnce(s)
+		s.psPub.startOnce(s)
 	}
 }
 
 // add registers t; false when it was already.
-func (p *psState) add(t psTarget) bool {
+func (p *psPubState) add(t psTarget) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, o := range p.targets {
@@ -116,14 +116,14 @@ func (p *psState) add(t psTarget) bool {
 }
 
 // targetsNow returns the events channels registered so far.
-func (p *psState) targetsNow() []psTarget {
+func (p *psPubState) targetsNow() []psTarget {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.targets
 }
 
 // startOnce starts the goroutine that turns events into messages.
-func (p *psState) startOnce(s *Server) {
+func (p *psPubState) startOnce(s *Server) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.sub != nil {
@@ -136,7 +136,7 @@ func (p *psState) startOnce(s *Server) {
 }
 
 // close stops the goroutine, once the events it has are sent on.
-func (p *psState) close() {
+func (p *psPubState) close() {
 	p.mu.Lock()
 	sub := p.sub
 	p.mu.Unlock()
@@ -164,7 +164,7 @@ func (s *Server) psClientEvent(rt *route.Route, id string, joined bool) {
 	if ps == nil || ps.EventsChannelID == "" || id == ps.EventsChannelID {
 		return
 	}
-	p := &s.ps
+	p := &s.psPub
 	p.mu.Lock()
 	ch, stop := p.clients, p.stop
 	p.mu.Unlock()
@@ -187,7 +187,7 @@ type psPending struct {
 
 // run turns store and client events into events channel messages until
 // close.
-func (p *psState) run(s *Server) {
+func (p *psPubState) run(s *Server) {
 	defer close(p.done)
 	subs := map[string]int{}          // subscribers per channel id, as the client events count them
 	pending := map[string]psPending{} // deleted channels waiting for their subscribers
@@ -198,7 +198,7 @@ func (p *psState) run(s *Server) {
 			if id == t.key.ID {
 				continue
 			}
-			s.chanEvents.Post(t.st, t.key, string(pushstream.AppendEvent(nil, eventType, id)), eventType, t.opts)
+			s.chanEvents.Post(t.st, t.key, string(pushstream.AppendEventsMessage(nil, eventType, id)), eventType, t.opts)
 		}
 	}
 	storeEvent := func(e events.Event) {
@@ -264,7 +264,7 @@ func (p *psState) run(s *Server) {
 
 // psSetDeleted records the text a DELETE gives the subscribers of the
 // channel it deletes; "" for push_stream_channel_deleted_message_text.
-func (p *psState) psSetDeleted(key store.ChannelKey, text string, now time.Time) {
+func (p *psPubState) psSetDeleted(key store.ChannelKey, text string, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if text == "" {
@@ -272,14 +272,14 @@ func (p *psState) psSetDeleted(key store.ChannelKey, text string, now time.Time)
 		return
 	}
 	if p.deleted == nil {
-		p.deleted = map[store.ChannelKey]psDeletedText{}
+		p.deleted = map[store.ChannelKey]psDeletedEntry{}
 	}
 	for k, d := range p.deleted {
 		if now.After(d.until) {
 			delete(p.deleted, k)
 		}
 	}
-	p.deleted[key] = psDeletedText{text: text, until: now.Add(psDeletedTTL)}
+	p.deleted[key] = psDeletedEntry{text: text, until: now.Add(psDeletedTTL)}
 }
 
 // psDeletedMessage returns the text a subscriber of a push-stream route
@@ -287,7 +287,7 @@ func (p *psState) psSetDeleted(key store.ChannelKey, text string, now time.Time)
 // it, or push_stream_channel_deleted_message_text. The subscriber side
 // calls it when its subscription ends with store.ErrGone.
 func (s *Server) psDeletedMessage(rt *route.Route, key store.ChannelKey) string {
-	p := &s.ps
+	p := &s.psPub
 	p.mu.Lock()
 	d, ok := p.deleted[key]
 	p.mu.Unlock()

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/pushstream"
@@ -25,12 +24,6 @@ import (
 // X-Nginx-PushStream-Explain. Every answer carries the module's
 // Expires and Cache-Control.
 
-// psNoCache sets the headers every push-stream answer carries.
-func psNoCache(hd http.Header) {
-	hd.Set("Expires", pushstream.Expires)
-	hd.Set("Cache-Control", pushstream.CacheControl)
-}
-
 // psCORS sets the module's CORS headers when push_stream_allowed_origins
 // gives a value for the request: the value as Access-Control-Allow-Origin,
 // and the methods and headers the location accepts.
@@ -45,7 +38,7 @@ func psCORS(hd http.Header, q *route.Request, methods string) {
 	}
 	hd.Set("Access-Control-Allow-Origin", origin)
 	hd.Set("Access-Control-Allow-Methods", methods)
-	hd.Set("Access-Control-Allow-Headers", pushstream.AllowedHeaders)
+	hd.Set("Access-Control-Allow-Headers", pushstream.AllowHeadersValue)
 }
 
 // psHeaderOnly answers with status and no body; explain, when set, is the
@@ -53,7 +46,7 @@ func psCORS(hd http.Header, q *route.Request, methods string) {
 func psHeaderOnly(w http.ResponseWriter, status int, explain string) {
 	hd := w.Header()
 	if explain != "" {
-		hd.Set(pushstream.HeaderExplain, explain)
+		hd.Set(pushstream.ExplainHeader, explain)
 	}
 	hd.Set("Content-Length", "0")
 	w.WriteHeader(status)
@@ -71,12 +64,6 @@ func psWrite(w http.ResponseWriter, f *pushstream.Format, body []byte) {
 // psChannels reads a request's channels from push_stream_channels_path.
 func psChannels(q *route.Request) []pushstream.Channel {
 	return pushstream.ParseChannels(q.Route.PushStream.ChannelsPath.Eval(q.Vars()))
-}
-
-// psForbiddenID reports whether a publisher may not name channel id: ALL,
-// or an id with a wildcard.
-func psForbiddenID(id string) bool {
-	return id == pushstream.AllChannels || strings.Contains(id, "*")
 }
 
 // The methods a push-stream publisher location accepts.
@@ -113,13 +100,13 @@ func (s *Server) psPublisher(w http.ResponseWriter, q *route.Request) {
 	}
 	chans := psChannels(q)
 	if len(chans) == 0 {
-		psHeaderOnly(w, http.StatusBadRequest, pushstream.ExplainNoChannelID)
+		psHeaderOnly(w, http.StatusBadRequest, pushstream.ExplainNoChannel)
 		return
 	}
 	ctx := r.Context()
 	creates := r.Method == http.MethodPost || r.Method == http.MethodPut
 	for _, c := range chans {
-		if psForbiddenID(c.ID) {
+		if pushstream.Forbidden(c.ID) {
 			psHeaderOnly(w, http.StatusForbidden, pushstream.ExplainNotAuthorized)
 			return
 		}
@@ -139,7 +126,7 @@ func (s *Server) psPublisher(w http.ResponseWriter, q *route.Request) {
 			}
 		}
 		if r.Method != http.MethodGet && ps.EventsChannelID != "" && c.ID == ps.EventsChannelID {
-			psHeaderOnly(w, http.StatusForbidden, pushstream.ExplainEventsChannel)
+			psHeaderOnly(w, http.StatusForbidden, pushstream.ExplainEventsInternal)
 			return
 		}
 	}
@@ -233,7 +220,7 @@ func (s *Server) psDelete(w http.ResponseWriter, q *route.Request, chans []pushs
 	deleted := 0
 	for _, c := range chans {
 		key := store.ChannelKey{ID: c.ID}
-		s.ps.psSetDeleted(key, string(body), s.now())
+		s.psPub.psSetDeleted(key, string(body), s.now())
 		start := s.opStart()
 		_, err := rt.Store.Delete(r.Context(), key)
 		s.storeOp("delete", rt, start, err, 0)

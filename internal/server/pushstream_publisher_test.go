@@ -8,12 +8,12 @@ import (
 	"testing"
 )
 
-// psConfig is the push-stream layout the publisher, statistics and events
+// psPubConfig is the push-stream layout the publisher, statistics and events
 // tests share, as the module's tests configure it: top-level directives
 // (the module's http block), then a statistics location, an admin and a
 // normal publisher, a publisher without channel info, one with CORS, and
 // subscriber-free publishing only (the subscriber side has its own tests).
-func psConfig(top ...string) string {
+func psPubConfig(top ...string) string {
 	var b strings.Builder
 	for _, d := range append([]string{"push_stream_max_channel_id_length: 20"}, top...) {
 		b.WriteString(d + "\n")
@@ -44,14 +44,14 @@ func psConfig(top ...string) string {
 	return b.String()
 }
 
-// psVolatile matches what changes from run to run in statistics: the
+// psPubVolatile matches what changes from run to run in statistics: the
 // time and the uptime.
-var psVolatile = regexp.MustCompile(`("time": ")[^"]*(")|(time: )[0-9T:-]+|(<time>)[^<]*(</time>)|("uptime": )[0-9]+|(uptime: )[0-9]+|(<uptime>)[0-9]+(</uptime>)|("pid": ")[0-9]+(")|(pid: )[0-9]+|(<pid>)[0-9]+(</pid>)`)
+var psPubVolatile = regexp.MustCompile(`("time": ")[^"]*(")|(time: )[0-9T:-]+|(<time>)[^<]*(</time>)|("uptime": )[0-9]+|(uptime: )[0-9]+|(<uptime>)[0-9]+(</uptime>)|("pid": ")[0-9]+(")|(pid: )[0-9]+|(<pid>)[0-9]+(</pid>)`)
 
-// psNormalize replaces the time, uptime and pid of statistics with
+// psPubNormalize replaces the time, uptime and pid of statistics with
 // placeholders, and the host's name with HOST.
-func psNormalize(body string) string {
-	body = psVolatile.ReplaceAllString(body, "${1}${3}${4}${6}${7}${8}${10}${12}${13}X${2}${5}${9}${11}${14}")
+func psPubNormalize(body string) string {
+	body = psPubVolatile.ReplaceAllString(body, "${1}${3}${4}${6}${7}${8}${10}${12}${13}X${2}${5}${9}${11}${14}")
 	if h, err := os.Hostname(); err == nil && h != "" {
 		body = strings.ReplaceAll(body, ": "+h, ": HOST")
 		body = strings.ReplaceAll(body, `: "`+h+`"`, `: "HOST"`)
@@ -60,21 +60,21 @@ func psNormalize(body string) string {
 	return body
 }
 
-// psExchange is one request and the exact answer the module gives it.
-type psExchange struct {
+// psPubExchange is one request and the exact answer the module gives it.
+type psPubExchange struct {
 	name                 string
 	method, path, body   string
 	headers              []string
 	status               int
 	contentType, explain string
 	allow                string
-	want                 string // the body, normalized (psNormalize)
+	want                 string // the body, normalized (psPubNormalize)
 }
 
 // run sends the request and checks the answer: status, the module's
 // Expires and Cache-Control, Content-Type, X-Nginx-PushStream-Explain,
 // Allow and the body byte for byte.
-func (x psExchange) run(t *testing.T, s *testServer) {
+func (x psPubExchange) run(t *testing.T, s *testServer) {
 	t.Helper()
 	r := do(t, x.method, s.URL+x.path, x.body, x.headers...)
 	if r.Status != x.status {
@@ -93,7 +93,7 @@ func (x psExchange) run(t *testing.T, s *testServer) {
 	if got := h.Get("Allow"); got != x.allow {
 		t.Errorf("%s: Allow %q, want %q", x.name, got, x.allow)
 	}
-	if got := psNormalize(r.Body); got != x.want {
+	if got := psPubNormalize(r.Body); got != x.want {
 		t.Errorf("%s: body\n got %q\nwant %q", x.name, got, x.want)
 	}
 }
@@ -105,14 +105,14 @@ const jsonType = "application/json"
 // server: publishing (POST and PUT), statistics by GET in every format,
 // several channels at once, the ids it refuses, DELETE, methods, CORS.
 func TestPushStreamPublisher(t *testing.T) {
-	s := startServer(t, psConfig())
+	s := startServer(t, psPubConfig())
 	group := func(infos string) string {
 		return `{"hostname": "HOST", "time": "X", "channels": 3, "wildcard_channels": 0, "uptime": X, "infos": [` + "\r\n" + infos + "]}\r\n"
 	}
 	info := func(ch, pub, stored string) string {
 		return `{"channel": "` + ch + `", "published_messages": ` + pub + `, "stored_messages": ` + stored + `, "subscribers": 0}`
 	}
-	for _, x := range []psExchange{
+	for _, x := range []psPubExchange{
 		{name: "first publish", method: "POST", path: "/pub?id=ch1", body: "hello", status: 200, contentType: jsonType,
 			want: info("ch1", "1", "1") + "\r\n"},
 		{name: "PUT publishes too", method: "PUT", path: "/pub?id=ch1", body: "second", status: 200, contentType: jsonType,
@@ -184,7 +184,7 @@ func TestPushStreamPublisher(t *testing.T) {
 // TestPushStreamPublisherCORS checks push_stream_allowed_origins: the
 // headers, with the value's variables, and none when it is empty.
 func TestPushStreamPublisherCORS(t *testing.T) {
-	s := startServer(t, psConfig())
+	s := startServer(t, psPubConfig())
 	for _, tt := range []struct {
 		name, method, path, origin string
 	}{
@@ -211,8 +211,8 @@ func TestPushStreamPublisherCORS(t *testing.T) {
 // TestPushStreamLimits checks push_stream_max_number_of_channels and
 // ..._wildcard_channels, and the memory limit.
 func TestPushStreamLimits(t *testing.T) {
-	s := startServer(t, psConfig("push_stream_max_number_of_channels: 2", "push_stream_wildcard_channel_prefix: broad_", "push_stream_max_number_of_wildcard_channels: 1"))
-	for _, x := range []psExchange{
+	s := startServer(t, psPubConfig("push_stream_max_number_of_channels: 2", "push_stream_wildcard_channel_prefix: broad_", "push_stream_max_number_of_wildcard_channels: 1"))
+	for _, x := range []psPubExchange{
 		{name: "first channel", method: "POST", path: "/pub?id=one", body: "x", status: 200, contentType: jsonType,
 			want: `{"channel": "one", "published_messages": 1, "stored_messages": 1, "subscribers": 0}` + "\r\n"},
 		{name: "second channel", method: "POST", path: "/pub?id=two", body: "x", status: 200, contentType: jsonType,
@@ -228,7 +228,7 @@ func TestPushStreamLimits(t *testing.T) {
 		x.run(t, s)
 	}
 
-	full := startServer(t, "max_reserved_memory: 1M\n"+psConfig())
+	full := startServer(t, "max_reserved_memory: 1M\n"+psPubConfig())
 	big := strings.Repeat("m", 30000)
 	status := 0
 	for i := 0; i < 100 && status != http.StatusInternalServerError; i++ {

@@ -47,7 +47,7 @@ func (s *Server) psStatistics(w http.ResponseWriter, q *route.Request) {
 			s.psDetailed(w, q, c.ID[:i]) // "*" alone: every channel
 			return
 		}
-		if c.ID == pushstream.AllChannels {
+		if c.ID == pushstream.AllChannelsID {
 			s.psDetailed(w, q, "")
 			return
 		}
@@ -114,7 +114,7 @@ func (s *Server) psHeaderOf(ctx context.Context, rt *route.Route) (pushstream.He
 		return pushstream.Header{}, err
 	}
 	now := s.now()
-	return pushstream.Header{Hostname: psHostname(), Time: now, Channels: channels, WildcardChannels: wildcards, Uptime: now.Sub(s.ps.start)}, nil
+	return pushstream.Header{Hostname: psHostname(), Time: now, Channels: channels, WildcardChannels: wildcards, Uptime: now.Sub(s.psPub.start)}, nil
 }
 
 // psList lists the channels of st's default group whose id starts with

@@ -83,7 +83,7 @@ type Message struct {
 }
 
 // NumEncodings is the number of transport encodings a message caches.
-const NumEncodings = 8
+const NumEncodings = 12
 
 // Encoding is a message in one transport's format: Parts, written in
 // order (one writev). Parts may be slices of the message's Body and
