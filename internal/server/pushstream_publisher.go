@@ -46,7 +46,7 @@ func psCORS(hd http.Header, q *route.Request, methods string) {
 func psHeaderOnly(w http.ResponseWriter, status int, explain string) {
 	hd := w.Header()
 	if explain != "" {
-		hd.Set(pushstream.ExplainHeader, explain)
+		hd[pushstream.ExplainHeader] = []string{explain} // spelled as the module spells it
 	}
 	hd.Set("Content-Length", "0")
 	w.WriteHeader(status)

@@ -1,11 +1,14 @@
 package server_test
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // psPubConfig is the push-stream layout the publisher, statistics and events
@@ -240,5 +243,30 @@ func TestPushStreamLimits(t *testing.T) {
 	}
 	if status != http.StatusInternalServerError {
 		t.Errorf("publishing past the memory limit: status %d, want 500", status)
+	}
+}
+
+// TestPushStreamHeaderSpelling checks that the module's own headers go
+// out spelled as the module spells them (clients that read raw headers
+// match them case-sensitively).
+func TestPushStreamHeaderSpelling(t *testing.T) {
+	s := startServer(t, psPubConfig())
+	for _, tt := range []struct{ req, want string }{
+		{"POST /pub?id=ALL HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx", "\r\nX-Nginx-PushStream-Explain: Channel id not authorized for this method.\r\n"},
+		{"GET /channels-stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "\r\nX-Nginx-PushStream-Tag: 0.5.5\r\n"},
+	} {
+		conn, err := net.DialTimeout("tcp", s.addr(), 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(3 * time.Second))
+		if _, err := conn.Write([]byte(tt.req)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(conn)
+		conn.Close()
+		if !strings.Contains(string(got), tt.want) {
+			t.Errorf("answer to %q:\n%s\nwant the line %q", tt.req, got, tt.want)
+		}
 	}
 }
