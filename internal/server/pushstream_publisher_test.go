@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,7 @@ func psPubConfig(top ...string) string {
         push_stream_publisher: admin
         push_stream_channels_path: $arg_id
         push_stream_allowed_origins: "$arg_origin"
+        client_max_body_size: 32k
 `)
 	return b.String()
 }
@@ -268,5 +270,29 @@ func TestPushStreamHeaderSpelling(t *testing.T) {
 		if !strings.Contains(string(got), tt.want) {
 			t.Errorf("answer to %q:\n%s\nwant the line %q", tt.req, got, tt.want)
 		}
+	}
+}
+
+// TestPushStreamBodyTooLarge checks that a publisher sending a body over
+// client_max_body_size gets the 413, without the module's headers (nginx
+// refuses it first), and not a reset connection while it still sends.
+func TestPushStreamBodyTooLarge(t *testing.T) {
+	s := startServer(t, psPubConfig())
+	conn, err := net.DialTimeout("tcp", s.addr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	body := strings.Repeat("b", 200<<10)
+	if _, err := io.WriteString(conn, "POST /pubcors?id=big&origin=* HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body); err != nil {
+		t.Fatalf("sending the body: %v", err)
+	}
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("reading the answer: %v (got %q)", err, got)
+	}
+	if !strings.HasPrefix(string(got), "HTTP/1.1 413 ") || strings.Contains(string(got), "Access-Control-") || strings.Contains(string(got), "Expires:") {
+		t.Errorf("answer %q", got)
 	}
 }
