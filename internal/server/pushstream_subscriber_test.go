@@ -326,3 +326,221 @@ func rawRequest(t testing.TB, s *testServer, method, path string, limit time.Dur
 	b, _ := io.ReadAll(c)
 	return string(b)
 }
+
+// dechunk decodes a chunked body.
+func dechunk(t testing.TB, body string) string {
+	t.Helper()
+	var out strings.Builder
+	for {
+		line, rest, ok := strings.Cut(body, "\r\n")
+		if !ok {
+			t.Fatalf("bad chunked body at %q", body)
+		}
+		var n int
+		if _, err := fmt.Sscanf(line, "%x", &n); err != nil {
+			t.Fatalf("bad chunk size %q", line)
+		}
+		if n == 0 {
+			return out.String()
+		}
+		out.WriteString(rest[:n])
+		body = rest[n+2:]
+	}
+}
+
+// TestPushStreamLongPoll checks a long-poll that waits: the next message
+// (alone, with its Etag and Last-Modified, in the JSONP callback), the
+// channel deleted, and push_stream_longpolling_connection_ttl with and
+// without push_stream_timeout_with_body.
+func TestPushStreamLongPoll(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, psConfig)
+	withBody := startServer(t, strings.Replace(psConfig, "servers:", "push_stream_timeout_with_body: on\nservers:", 1))
+	type result struct {
+		status string
+		hd     http.Header
+		body   string
+	}
+	get := func(s *testServer, path string) <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			status, hd, body := splitResponse(t, rawGet(t, s, path, 4*time.Second))
+			ch <- result{status, hd, body}
+		}()
+		return ch
+	}
+	cases := []struct {
+		name   string
+		s      *testServer
+		path   string
+		action func(ch string) *store.Message // run once the long-poll waits
+		status string
+		body   string
+		etag   string
+	}{
+		{"a message", s, "/lpb/w1", func(ch string) *store.Message { return psPublish(t, s, ch, "later", "", "") }, "200 OK", "HlaterF", "W/1"},
+		{"a message in the callback", s, "/lpb/w2?callback=c", func(ch string) *store.Message { return psPublish(t, s, ch, "later", "", "") },
+			"200 OK", "Hc([later]);F", "W/1"},
+		{"one message per answer", s, "/lpb/w3", func(ch string) *store.Message {
+			m := psPublish(t, s, ch, "first", "", "")
+			psPublish(t, s, ch, "second", "", "")
+			return m
+		}, "200 OK", "HfirstF", "W/1"},
+		{"channel deleted", s, "/lpb/w4?callback=c", func(ch string) *store.Message {
+			if _, err := s.Store.Delete(context.Background(), store.ChannelKey{ID: ch}); err != nil {
+				t.Error(err)
+			}
+			return nil
+		}, "200 OK", "Hc([Channel deleted]);F", "W/0"},
+		{"timeout", s, "/lpb/w5", nil, "304 Not Modified", "", "W/0"},
+		{"timeout with body", withBody, "/lpb/w6", nil, "200 OK", "HTimed outF", "W/0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ch := strings.TrimPrefix(strings.Split(tc.path, "?")[0], "/lpb/")
+			if tc.name == "channel deleted" {
+				psPublish(t, tc.s, ch, "old", "", "")
+			}
+			got := get(tc.s, tc.path)
+			waitSubscribers(t, tc.s, ch, 1)
+			var m *store.Message
+			if tc.action != nil {
+				m = tc.action(ch)
+			}
+			r := <-got
+			if r.status != "HTTP/1.1 "+tc.status || r.body != tc.body {
+				t.Fatalf("got %q %q, want %q %q", r.status, r.body, tc.status, tc.body)
+			}
+			if r.hd.Get("Etag") != tc.etag {
+				t.Errorf("Etag %q, want %q", r.hd.Get("Etag"), tc.etag)
+			}
+			if m != nil && r.hd.Get("Last-Modified") != httpDate(m.ID.Time) {
+				t.Errorf("Last-Modified %q, want %q", r.hd.Get("Last-Modified"), httpDate(m.ID.Time))
+			}
+			if m == nil && r.hd.Get("Last-Modified") == "" {
+				t.Error("no Last-Modified")
+			}
+		})
+	}
+}
+
+// TestPushStreamChannelDeleted checks that a streaming subscriber whose
+// channel is deleted gets the channel-deleted message through its
+// template, then the footer.
+func TestPushStreamChannelDeleted(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, psConfig)
+	psPublish(t, s, "gone", "x", "", "")
+	got := make(chan string, 1)
+	go func() { got <- rawGet(t, s, "/sub/gone", 4*time.Second) }()
+	waitSubscribers(t, s, "gone", 1)
+	if _, err := s.Store.Delete(context.Background(), store.ChannelKey{ID: "gone"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := splitResponse(t, <-got)
+	deleted := `{"id":-2,"channel":"gone","text":"Channel deleted","tag":"0","time":"Thu, 01 Jan 1970 00:00:00 GMT","eventid":"","type":"","size":15}`
+	if want := chunks("HEAD\r\nline2", deleted, "FOOT"); body != want {
+		t.Errorf("body\n%q\nwant\n%q", body, want)
+	}
+}
+
+// TestPushStreamPadding checks push_stream_padding_by_user_agent: the
+// header and each message padded to the minimum of the first entry whose
+// pattern matches the User-Agent, in steps of 100 bytes up to the largest
+// minimum.
+func TestPushStreamPadding(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, psConfig)
+	psPublish(t, s, "padded", "x", "", "")
+	cases := []struct {
+		path, agent string
+		size        int
+		fill        string
+	}{
+		{"/pad/p1", "Test 1", 10 + 1100, "\r\n"},
+		{"/pad/p2", "Test 2", 10 + 4097, "\r\n"},
+		{"/pad/p3", "Test 3", 10, ""},
+		{"/pad/p4", "", 10, ""},
+		{"/evpad/padded.b1", "test 1", 3 + 9 + 545, ":"},
+		{"/evpad/padded.b1", "Other", 3 + 9, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path+" "+tc.agent, func(t *testing.T) {
+			t.Parallel()
+			var hs []string
+			if tc.agent != "" {
+				hs = append(hs, "User-Agent: "+tc.agent)
+			}
+			_, _, body := splitResponse(t, rawGet(t, s, tc.path, 3*time.Second, hs...))
+			got := dechunk(t, body)
+			if len(got) != tc.size {
+				t.Fatalf("%d bytes, want %d: %q", len(got), tc.size, got[:min(len(got), 40)])
+			}
+			if tc.fill != "" && !strings.Contains(got, strings.Repeat(tc.fill, 20)) {
+				t.Errorf("no %q filler", tc.fill)
+			}
+		})
+	}
+}
+
+// TestPushStreamWebSocket checks a WebSocket subscriber: old messages and
+// new ones as text frames, a text message published to its channel
+// (push_stream_websocket_allow_publish), bare ping frames, and at the
+// connection ttl the footer as a text frame and a close frame.
+func TestPushStreamWebSocket(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, psConfig)
+	psPublish(t, s, "wsch", "m1", "x", "")
+	c, err := net.DialTimeout("tcp", s.addr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /ws/wsch.b1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(4 * time.Second))
+	br := bufio.NewReader(c)
+	status, _ := br.ReadString('\n')
+	if status != "HTTP/1.1 101 Switching Protocols\r\n" {
+		t.Fatalf("status %q", status)
+	}
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l == "\r\n" {
+			break
+		}
+	}
+	frame := func() string {
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			t.Fatalf("read frame: %v", err)
+		}
+		p := make([]byte, h[1]&0x7f)
+		io.ReadFull(br, p)
+		return string(h[:]) + string(p)
+	}
+	if f := frame(); f != "\x81\x02m1" {
+		t.Fatalf("first frame %q", f)
+	}
+	mask := []byte{1, 2, 3, 4}
+	msg := []byte("pub!")
+	out := append([]byte{0x81, 0x80 | byte(len(msg))}, mask...)
+	for i, b := range msg {
+		out = append(out, b^mask[i%4])
+	}
+	c.Write(out)
+	want := []string{"\x81\x04pub!", "\x89\x00", "\x81\x02ft", "\x88\x00"}
+	for _, w := range want {
+		if f := frame(); f != w {
+			t.Fatalf("frame %q, want %q", f, w)
+		}
+	}
+	info, err := s.Store.Info(context.Background(), store.ChannelKey{ID: "wsch"})
+	if err != nil || info.Messages != 2 {
+		t.Errorf("channel after the socket's publish: %+v %v", info, err)
+	}
+}
