@@ -292,22 +292,17 @@ func (s *Server) psSubscribe(ctx context.Context, rt *route.Route, chans []psCha
 
 // psNotify tells the events channel (push_stream_events_channel_id) that a
 // subscriber joined or left its channels.
-func (s *Server) psNotify(rt *route.Route, chans []psChannel, subscribed bool) {}
+func (s *Server) psNotify(rt *route.Route, chans []psChannel, subscribed bool) {
+	for _, c := range chans {
+		s.psClientEvent(rt, c.key.ID, subscribed)
+	}
+}
 
 // psFields are a stored message's template fields. The module's tags
 // count from 1 within a second; Herald's from 0.
 func psFields(m *store.Message, channel string) pushstream.Fields {
 	return pushstream.Fields{ID: int64(m.Number), Text: m.Body, Channel: channel, Time: m.ID.Time,
 		Tag: int64(m.ID.Tag) + 1, EventID: m.EventID, EventType: m.EventName}
-}
-
-// psDeletedText is the text of the message a deleted channel's
-// subscribers get.
-func psDeletedText(ps *route.PushStream) string {
-	if ps.ChannelDeletedMessageText != "" {
-		return ps.ChannelDeletedMessageText
-	}
-	return config.DefaultPSChannelDeletedText
 }
 
 // psPingText is the text of ping messages.
