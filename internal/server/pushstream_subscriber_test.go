@@ -508,6 +508,7 @@ func TestPushStreamWebSocket(t *testing.T) {
 	if status != "HTTP/1.1 101 Switching Protocols\r\n" {
 		t.Fatalf("status %q", status)
 	}
+	head := ""
 	for {
 		l, err := br.ReadString('\n')
 		if err != nil {
@@ -515,6 +516,13 @@ func TestPushStreamWebSocket(t *testing.T) {
 		}
 		if l == "\r\n" {
 			break
+		}
+		head += l
+	}
+	for _, h := range []string{"Upgrade: WebSocket\r\n", "Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\n",
+		"Cache-Control: no-cache, no-store, must-revalidate\r\n", "Connection: Upgrade\r\n"} {
+		if !strings.Contains(head, h) {
+			t.Errorf("no %q in the handshake answer\n%s", h, head)
 		}
 	}
 	frame := func() string {

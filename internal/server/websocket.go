@@ -88,6 +88,14 @@ func wsUpgrade(w http.ResponseWriter, r *http.Request, rt *route.Route) (net.Con
 	resp := http.Header{}
 	resp.Set("Upgrade", "websocket")
 	resp.Set("Connection", "Upgrade")
+	if rt.PushStream != nil {
+		// The module's handshake: no CORS, no caching.
+		resp.Set("Upgrade", "WebSocket")
+		psNoCache(resp)
+		w.Header().Del("Access-Control-Allow-Origin")
+		w.Header().Del("Access-Control-Allow-Methods")
+		w.Header().Del("Access-Control-Allow-Headers")
+	}
 	resp.Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(sum[:]))
 	if hs.meta {
 		resp.Set("Sec-WebSocket-Protocol", wsMetaProtocol)
