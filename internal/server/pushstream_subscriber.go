@@ -161,6 +161,17 @@ func (s *Server) psChannels(ctx context.Context, rt *route.Route, path string) (
 	if max := ps.WildcardChannelMaxQtd; max > 0 && wildcards > 0 && (wildcards > max || wildcards == len(chans)) {
 		return nil, http.StatusForbidden, pushstream.ExplainTooManyWildcards
 	}
+	// A subscriber makes the channels it names, within
+	// push_stream_max_number_of_channels (and ..._wildcard_channels).
+	for _, c := range chans {
+		ok, err := s.psRoomFor(ctx, rt, c.key.ID)
+		if err != nil {
+			return nil, http.StatusInternalServerError, ""
+		}
+		if !ok {
+			return nil, http.StatusForbidden, pushstream.ExplainTooManyChannels
+		}
+	}
 	return chans, 0, ""
 }
 
