@@ -44,7 +44,8 @@ func (s *Server) psSubscriber(w http.ResponseWriter, q *route.Request) {
 	ps := rt.PushStream
 	hd := w.Header()
 	vars := q.Vars()
-	if origin := ps.AllowedOrigins.Eval(vars); origin != "" {
+	// The module's WebSocket subscribers answer without CORS headers.
+	if origin := ps.AllowedOrigins.Eval(vars); origin != "" && ps.Subscriber != config.PSWebSocket {
 		hd.Set("Access-Control-Allow-Origin", origin)
 		hd.Set("Access-Control-Allow-Methods", pushstream.AllowMethodsGet)
 		hd.Set("Access-Control-Allow-Headers", pushstream.AllowHeadersValue)

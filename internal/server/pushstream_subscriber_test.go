@@ -78,6 +78,10 @@ servers:
         push_stream_ping_message_interval: 1s
         push_stream_subscriber_connection_ttl: 1500ms
         push_stream_footer_template: ft
+      - location: ~ /wscors/(.*)
+        push_stream_subscriber: websocket
+        push_stream_channels_path: $1
+        push_stream_allowed_origins: "*"
       - location: ~ /pad/(.*)
         push_stream_subscriber: streaming
         push_stream_channels_path: $1
@@ -268,7 +272,7 @@ func TestPushStreamRefusals(t *testing.T) {
 		{"authorized only: no stored message", "GET", "/auth/nochan", "403 Forbidden", "Subscriber could not create channels."},
 		{"events channel", "GET", "/sub/events", "403 Forbidden", "Subscription to events channel is not allowed."},
 		{"POST", "POST", "/sub/ch", "405 Method Not Allowed", ""},
-		{"websocket without the handshake headers", "GET", "/ws/ch", "400 Bad Request",
+		{"websocket without the handshake headers", "GET", "/wscors/ch", "400 Bad Request",
 			"Don't have at least one of the mandatory headers: Connection, Upgrade, Sec-WebSocket-Key and Sec-WebSocket-Version"},
 	}
 	for _, tc := range cases {
@@ -281,6 +285,9 @@ func TestPushStreamRefusals(t *testing.T) {
 			}
 			if !strings.Contains(raw, "\r\nX-Nginx-PushStream-Explain: "+tc.explain+"\r\n") && tc.explain != "" {
 				t.Errorf("no X-Nginx-PushStream-Explain: %s in\n%s", tc.explain, raw)
+			}
+			if strings.HasPrefix(tc.path, "/wscors/") && hd.Get("Access-Control-Allow-Origin") != "" {
+				t.Errorf("a WebSocket location answers with CORS headers: %v", hd)
 			}
 			if tc.method == "POST" && hd.Get("Allow") != "GET" {
 				t.Errorf("Allow %q", hd.Get("Allow"))

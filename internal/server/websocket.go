@@ -89,12 +89,9 @@ func wsUpgrade(w http.ResponseWriter, r *http.Request, rt *route.Route) (net.Con
 	resp.Set("Upgrade", "websocket")
 	resp.Set("Connection", "Upgrade")
 	if rt.PushStream != nil {
-		// The module's handshake: no CORS, no caching.
+		// The module's handshake answer.
 		resp.Set("Upgrade", "WebSocket")
 		psNoCache(resp)
-		w.Header().Del("Access-Control-Allow-Origin")
-		w.Header().Del("Access-Control-Allow-Methods")
-		w.Header().Del("Access-Control-Allow-Headers")
 	}
 	resp.Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(sum[:]))
 	if hs.meta {
