@@ -562,3 +562,24 @@ func TestPushStreamWebSocket(t *testing.T) {
 		t.Errorf("channel after the socket's publish: %+v %v", info, err)
 	}
 }
+
+// TestPushStreamMultiChannel checks a subscriber of several channels: old
+// messages of each by its backtrack, then new messages of either, each
+// rendered with its own channel's id.
+func TestPushStreamMultiChannel(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, psConfig)
+	a1 := psPublish(t, s, "mca", "a1", "", "")
+	psPublish(t, s, "mcb", "b0", "", "")
+	b1 := psPublish(t, s, "mcb", "b1", "", "")
+	got := make(chan string, 1)
+	go func() { got <- rawGet(t, s, "/sub/mca.b1/mcb.b1/mcc", 4*time.Second) }()
+	waitSubscribers(t, s, "mcc", 1)
+	b2 := psPublish(t, s, "mcb", "b2", "", "")
+	c1 := psPublish(t, s, "mcc", "c1", "", "")
+	_, _, body := splitResponse(t, <-got)
+	want := chunks("HEAD\r\nline2", psJSON(a1, "mca"), psJSON(b1, "mcb"), psJSON(b2, "mcb"), psJSON(c1, "mcc"), psPing, "FOOT")
+	if body != want {
+		t.Errorf("body\n%q\nwant\n%q", body, want)
+	}
+}
