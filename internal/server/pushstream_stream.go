@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldpush/herald/internal/config"
@@ -344,10 +345,18 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 		single: len(subs) == 1, given: true, cursors: cursors, buf: make([]*store.Message, 0, 1),
 	}
 	release := q.Detach()
-	var ttl *time.Timer
+	var ttl atomic.Pointer[time.Timer] // set once the stream starts; read when it ends
+	startTTL := func(st *streamer) {
+		if t := s.psConnectionTTL(st); t != nil {
+			ttl.Store(t)
+			if ss.isOver() {
+				t.Stop()
+			}
+		}
+	}
 	ss.release = func() {
-		if ttl != nil {
-			ttl.Stop()
+		if t := ttl.Load(); t != nil {
+			t.Stop()
 		}
 		release()
 		s.psNotify(rt, chans, false)
@@ -386,7 +395,7 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 			return
 		}
 		go wc.readLoop()
-		ttl = s.psConnectionTTL(st)
+		startTTL(st)
 		s.startStream(st)
 		return
 	}
@@ -400,6 +409,9 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 		hd.Set("Content-Type", psDefaultType(rt))
 	}
 	if !h1 {
+		for k, v := range hd {
+			w.Header()[k] = v
+		}
 		w.WriteHeader(http.StatusOK)
 		o := newPSH2Output(r.Context(), w, rt.Subscriber.SendTimeout)
 		ss.out, st.out = o, o
@@ -407,7 +419,7 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 			ss.end(endClientGone)
 			return
 		}
-		ttl = s.psConnectionTTL(st)
+		startTTL(st)
 		st.run() // HTTP/2 streams keep the handler goroutine.
 		return
 	}
@@ -426,7 +438,7 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 		return
 	}
 	go o.watchClose()
-	ttl = s.psConnectionTTL(st)
+	startTTL(st)
 	s.startStream(st)
 }
 
