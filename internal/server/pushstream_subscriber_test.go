@@ -162,7 +162,16 @@ func chunks(parts ...string) string {
 // psJSON is a message as psConfig's /sub/ template renders it.
 func psJSON(m *store.Message, ch string) string {
 	return fmt.Sprintf(`{"id":%d,"channel":"%s","text":"%s","tag":"%d","time":"%s","eventid":"%s","type":"%s","size":%d}`,
-		m.Number, ch, m.Body, m.ID.Tag+1, httpDate(m.ID.Time), m.EventID, m.EventName, len(m.Body))
+		m.Number, ch, m.Body, psTagOf(m), httpDate(m.ID.Time), m.EventID, m.EventName, len(m.Body))
+}
+
+// psTagOf is a message's tag as the module numbers it: its place among
+// the messages of its second.
+func psTagOf(m *store.Message) uint32 {
+	if m.SecondTag == 0 {
+		panic("the memory store numbers messages within their second")
+	}
+	return m.SecondTag
 }
 
 func httpDate(sec int64) string { return time.Unix(sec, 0).UTC().Format(http.TimeFormat) }
@@ -188,11 +197,11 @@ func TestPushStreamAnswers(t *testing.T) {
 	pub2("eid")
 	pub2("enone")
 	ims := "If-Modified-Since: " + httpDate(m1.ID.Time)
-	tag1 := fmt.Sprintf("If-None-Match: W/%d", m1.ID.Tag+1)
+	tag1 := fmt.Sprintf("If-None-Match: W/%d", psTagOf(m1))
 	noCache := map[string]string{"Expires": "Thu, 01 Jan 1970 00:00:01 GMT", "Cache-Control": "no-cache, no-store, must-revalidate"}
 	cors := map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET",
 		"Access-Control-Allow-Headers": "If-Modified-Since,If-None-Match,Etag,Event-Id,Event-Type,Last-Event-Id"}
-	lastMod := map[string]string{"Last-Modified": httpDate(m2.ID.Time), "Etag": fmt.Sprintf("W/%d", m2.ID.Tag+1)}
+	lastMod := map[string]string{"Last-Modified": httpDate(m2.ID.Time), "Etag": fmt.Sprintf("W/%d", psTagOf(m2))}
 	cases := []struct {
 		name, path string
 		headers    []string
@@ -217,13 +226,13 @@ func TestPushStreamAnswers(t *testing.T) {
 			chunks(": \n", ": -1\n", ": bye\n")},
 		{"long-polling JSONP groups old messages", "/lp/ch1.b2?callback=fn", nil, "200 OK",
 			[]map[string]string{noCache, cors, lastMod, {"Content-Type": "application/javascript"}},
-			"fn([hello|1|1,l1\nl2\r\n\nl3|2|2]);"},
+			fmt.Sprintf("fn([hello|1|%d,l1\nl2\r\n\nl3|2|%d]);", psTagOf(m1), psTagOf(m2))},
 		{"long-polling header and footer", "/lpb/ch1", []string{ims, tag1}, "200 OK",
 			[]map[string]string{lastMod, {"Content-Type": "text/plain"}}, "H" + string(m2.Body) + "F"},
 		{"polling without a position", "/poll/ch1", nil, "304 Not Modified", []map[string]string{noCache}, ""},
-		{"polling from arguments", "/poll/ch1?time=" + strings.ReplaceAll(httpDate(m1.ID.Time), " ", "%20") + fmt.Sprintf("&tag=%d", m1.ID.Tag+1), nil,
+		{"polling from arguments", "/poll/ch1?time=" + strings.ReplaceAll(httpDate(m1.ID.Time), " ", "%20") + fmt.Sprintf("&tag=%d", psTagOf(m1)), nil,
 			"200 OK", []map[string]string{lastMod}, string(m2.Body)},
-		{"polling with nothing newer keeps the position", "/poll/ch1?time=" + strings.ReplaceAll(httpDate(m2.ID.Time), " ", "%20") + fmt.Sprintf("&tag=%d", m2.ID.Tag+1), nil,
+		{"polling with nothing newer keeps the position", "/poll/ch1?time=" + strings.ReplaceAll(httpDate(m2.ID.Time), " ", "%20") + fmt.Sprintf("&tag=%d", psTagOf(m2)), nil,
 			"304 Not Modified", []map[string]string{lastMod}, ""},
 		{"mode header makes a stream a poll", "/plain/ch1.b1", []string{"X-Nginx-PushStream-Mode: polling"}, "200 OK",
 			[]map[string]string{lastMod}, string(m2.Body)},
@@ -420,7 +429,7 @@ func TestPushStreamLongPoll(t *testing.T) {
 				t.Fatalf("got %q %q, want %q %q", r.status, r.body, tc.status, tc.body)
 			}
 			if m != nil {
-				tc.etag = fmt.Sprintf("W/%d", m.ID.Tag+1)
+				tc.etag = fmt.Sprintf("W/%d", psTagOf(m))
 			}
 			if r.hd.Get("Etag") != tc.etag {
 				t.Errorf("Etag %q, want %q", r.hd.Get("Etag"), tc.etag)
@@ -581,5 +590,39 @@ func TestPushStreamMultiChannel(t *testing.T) {
 	want := chunks("HEAD\r\nline2", psJSON(a1, "mca"), psJSON(b1, "mcb"), psJSON(b2, "mcb"), psJSON(c1, "mcc"), psPing, "FOOT")
 	if body != want {
 		t.Errorf("body\n%q\nwant\n%q", body, want)
+	}
+}
+
+// TestPushStreamTagTieBreak checks resuming by If-Modified-Since and
+// If-None-Match where tags count the messages of a second across channels,
+// as the module's do: a position taken from another channel's message
+// (pushstream.js keeps one for all its channels) selects the messages
+// published after it.
+func TestPushStreamTagTieBreak(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, psConfig)
+	var as []*store.Message
+	var b1 *store.Message
+	for i, ch := range []string{"tia", "tib", "tia", "tib", "tia"} {
+		m := psPublish(t, s, ch, fmt.Sprint("m", i), "", "")
+		if ch == "tia" {
+			as = append(as, m)
+		} else if b1 == nil {
+			b1 = m
+		}
+	}
+	var want []string
+	for _, m := range as {
+		if m.ID.Time > b1.ID.Time || (m.ID.Time == b1.ID.Time && psTagOf(m) > psTagOf(b1)) {
+			want = append(want, string(m.Body))
+		}
+	}
+	_, hd, body := splitResponse(t, rawGet(t, s, "/lpb/tia", 3*time.Second,
+		"If-Modified-Since: "+httpDate(b1.ID.Time), fmt.Sprintf("If-None-Match: W/%d", psTagOf(b1))))
+	if len(want) > 0 {
+		want = []string{"H" + strings.Join(want, "") + "F"}
+	}
+	if got := body; got != strings.Join(want, "") {
+		t.Errorf("body %q, want %q (tags %v)", got, strings.Join(want, ""), hd.Get("Etag"))
 	}
 }
