@@ -62,8 +62,11 @@ type psLoc struct {
 	msg    [psKinds]*pushstream.Template
 	header [psKinds][]byte
 	footer [psKinds][]byte
-	// padMax is the largest minimum of push_stream_padding_by_user_agent.
+	// padder writes the filler of push_stream_padding_by_user_agent.
 	padder *pushstream.Padder
+	// pings are the unpadded pings of each kind, unframed and framed,
+	// shared by the location's subscribers.
+	pings [psKinds][2][]byte
 }
 
 // psLocation returns the location's compiled templates.
@@ -111,6 +114,12 @@ func newPSLoc(ps *route.PushStream) *psLoc {
 		padMax = max(padMax, p.HeaderMin, p.MessageMin)
 	}
 	l.padder = pushstream.NewPadder(padMax)
+	for k := range psKinds {
+		for framed := range 2 {
+			f := &psFormat{loc: l, ps: ps, kind: k, framed: framed == 1 && k != psKindWS}
+			l.pings[k][framed] = f.pingBytes()
+		}
+	}
 	return l
 }
 
@@ -172,16 +181,34 @@ func (s *Server) newPSFormat(rt *route.Route, kind int, chans []string, framed b
 	if !f.padding {
 		f.slot = s.psSlot(psSlotKey{tpl: loc.msg[kind].String(), kind: kind, framed: framed})
 	}
-	switch kind {
-	case psKindES:
-		f.pingB = f.frame(nil, []byte(pushstream.EventSourcePing))
-	case psKindWS:
-		f.pingB = psWSPing
-	default:
-		p := &pushstream.Fields{ID: pushstream.PingID, Text: []byte(psPingText(f.ps))}
-		f.pingB = f.wrap(nil, p)
+	if f.padding {
+		f.pingB = f.pingBytes()
+	} else {
+		f.pingB = loc.pings[kind][psFramed(framed)]
 	}
 	return f
+}
+
+// psFramed indexes psLoc.pings by framing.
+func psFramed(framed bool) int {
+	if framed {
+		return 1
+	}
+	return 0
+}
+
+// pingBytes renders the subscriber's ping: the ping message through the
+// template (padded) for streams, a comment for EventSource, a ping frame
+// for WebSocket.
+func (f *psFormat) pingBytes() []byte {
+	switch f.kind {
+	case psKindES:
+		return f.frame(nil, []byte(pushstream.EventSourcePing))
+	case psKindWS:
+		return psWSPing
+	}
+	p := &pushstream.Fields{ID: pushstream.PingID, Text: []byte(psPingText(f.ps))}
+	return f.wrap(nil, p)
 }
 
 // frame appends b to dst, as one chunk when framed.
