@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -273,6 +274,10 @@ func (f *psFormat) message(bufs [][]byte, m *store.Message, id msgid.Multi, sing
 	if !single && int(id.Active) < len(f.chans) {
 		ch = f.chans[id.Active]
 	}
+	if m.ContentType == psDeletedMarker {
+		fl := pushstream.Fields{ID: pushstream.DeletedID, Text: m.Body, Channel: ch}
+		return append(bufs, f.wrap(nil, &fl))
+	}
 	if !single || f.slot < 0 {
 		fl := psFields(m, ch)
 		return append(bufs, f.wrap(nil, &fl))
@@ -289,7 +294,7 @@ func (f *psFormat) ping() []byte { return f.pingB }
 
 func (f *psFormat) end(e streamEnd) []byte {
 	var b []byte
-	if e.why == endDeleted {
+	if e.why == endDeleted && len(f.chans) == 1 { // several: each came as its channel went
 		fl := pushstream.Fields{ID: pushstream.DeletedID, Text: []byte(f.s.psDeletedMessage(f.rt, store.ChannelKey{ID: f.chans[0]})), Channel: f.chans[0]}
 		b = f.wrap(b, &fl)
 	}
@@ -366,6 +371,13 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 			return
 		}
 		cursors[i] = c
+	}
+	if len(subs) > 1 {
+		gone := new(int)
+		for i, sub := range subs {
+			subs[i] = &psMultiSub{Subscription: sub, gone: gone, total: len(subs),
+				text: func() string { return s.psDeletedMessage(rt, chans[i].key) }}
+		}
 	}
 	ss := &session{
 		s: s, rt: rt, kind: transport, remote: r.RemoteAddr, key: chans[0].key, subs: subs,
@@ -609,4 +621,40 @@ func (p *psSocket) handle(op protocol.OpCode, body []byte) bool {
 		p.s.log.Warn("push-stream websocket publish failed", "channel", keys[0].ID, "err", err)
 	}
 	return true
+}
+
+// psDeletedMarker marks the channel-deleted message a psMultiSub makes;
+// no published message has this content type (it holds a NUL).
+const psDeletedMarker = "\x00push-stream channel deleted"
+
+// psMultiSub is one channel of a push-stream subscriber of several
+// channels. When its channel is deleted it yields the channel-deleted
+// message once and then nothing, so the subscriber stays on its other
+// channels, as the module keeps it; once every channel is gone it reports
+// the deletion, which ends the stream. The session reads it from one
+// goroutine.
+type psMultiSub struct {
+	store.Subscription
+	gone  *int // the subscriber's channels deleted so far
+	total int
+	text  func() string
+	sent  bool
+}
+
+// Read implements store.Subscription.
+func (p *psMultiSub) Read(cursor msgid.ID, buf []*store.Message, max int) (store.Batch, error) {
+	if p.sent {
+		if *p.gone >= p.total {
+			return store.Batch{Messages: buf}, store.ErrGone
+		}
+		return store.Batch{Messages: buf}, nil // a nil Wait: nothing more here
+	}
+	b, err := p.Subscription.Read(cursor, buf, max)
+	if !errors.Is(err, store.ErrGone) {
+		return b, err
+	}
+	p.sent = true
+	*p.gone++
+	m := &store.Message{ID: msgid.ID{Time: cursor.Time, Tag: cursor.Tag + 1}, Body: []byte(p.text()), ContentType: psDeletedMarker}
+	return store.Batch{Messages: append(buf, m)}, nil
 }

@@ -626,3 +626,32 @@ func TestPushStreamTagTieBreak(t *testing.T) {
 		t.Errorf("body %q, want %q (tags %v)", got, strings.Join(want, ""), hd.Get("Etag"))
 	}
 }
+
+// TestPushStreamMultiChannelDeleted checks a subscriber of several
+// channels whose channels are deleted one by one: each deletion comes as
+// the channel-deleted message of that channel, the subscriber stays on
+// the others, and the last deletion ends the stream with the footer.
+func TestPushStreamMultiChannelDeleted(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, psConfig)
+	got := make(chan string, 1)
+	go func() { got <- rawGet(t, s, "/sub/mda/mdb", 4*time.Second) }()
+	waitSubscribers(t, s, "mdb", 1)
+	del := func(ch string) {
+		if _, err := s.Store.Delete(context.Background(), store.ChannelKey{ID: ch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deleted := func(ch string) string {
+		return `{"id":-2,"channel":"` + ch + `","text":"Channel deleted","tag":"0","time":"Thu, 01 Jan 1970 00:00:00 GMT","eventid":"","type":"","size":15}`
+	}
+	del("mda")
+	time.Sleep(100 * time.Millisecond)
+	m := psPublish(t, s, "mdb", "still here", "", "")
+	time.Sleep(100 * time.Millisecond)
+	del("mdb")
+	_, _, body := splitResponse(t, <-got)
+	if want := chunks("HEAD\r\nline2", deleted("mda"), psJSON(m, "mdb"), deleted("mdb"), "FOOT"); body != want {
+		t.Errorf("body\n%q\nwant\n%q", body, want)
+	}
+}
