@@ -315,6 +315,16 @@ func TestPushStreamRefusals(t *testing.T) {
 			t.Errorf("got %q %v", status, hd)
 		}
 	})
+	t.Run("max number of channels", func(t *testing.T) {
+		s := startServer(t, strings.Replace(psConfig, "push_stream_events_channel_id: events\n", "push_stream_max_number_of_channels: 1\n", 1))
+		c := sendRaw(t, s, "GET", "/nottl/one")
+		defer c.conn.Close()
+		waitSubscribers(t, s, "one", 1)
+		status, hd, _ := splitResponse(t, rawGet(t, s, "/plain/two", 3*time.Second))
+		if status != "HTTP/1.1 403 Forbidden" || hd.Get("X-Nginx-Pushstream-Explain") != "Number of channels were exceeded." {
+			t.Errorf("got %q %v", status, hd)
+		}
+	})
 	t.Run("max subscribers per channel", func(t *testing.T) {
 		s := startServer(t, strings.Replace(psConfig, "servers:", "push_stream_max_subscribers_per_channel: 2\nservers:", 1))
 		for range 2 {
