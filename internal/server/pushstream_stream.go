@@ -48,8 +48,9 @@ type psSlotKey struct {
 // psState is a server's push-stream subscriber state: the locations'
 // compiled templates and the encoding slots handed out.
 type psState struct {
-	mu    sync.Mutex
-	locs  map[*route.PushStream]*psLoc
+	locs  sync.Map // *route.PushStream -> *psLoc
+	nlocs atomic.Int64
+	mu    sync.Mutex // guards slots
 	slots map[psSlotKey]int
 }
 
@@ -68,23 +69,24 @@ type psLoc struct {
 	// pings are the unpadded pings of each kind, unframed and framed,
 	// shared by the location's subscribers.
 	pings [psKinds][2][]byte
+	// slots caches psSlot for each kind, unframed and framed: the slot
+	// plus 2 (1: none free), 0 until asked.
+	slots [psKinds][2]atomic.Int32
 }
 
 // psLocation returns the location's compiled templates.
 func (s *Server) psLocation(rt *route.Route) *psLoc {
 	ps := rt.PushStream
 	st := &s.ps
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if l := st.locs[ps]; l != nil {
-		return l
+	if l, ok := st.locs.Load(ps); ok {
+		return l.(*psLoc)
 	}
-	if st.locs == nil || len(st.locs) >= psMaxLocs {
-		st.locs = make(map[*route.PushStream]*psLoc)
+	if st.nlocs.Add(1) > psMaxLocs {
+		st.locs.Clear()
+		st.nlocs.Store(1)
 	}
-	l := newPSLoc(ps)
-	st.locs[ps] = l
-	return l
+	l, _ := st.locs.LoadOrStore(ps, newPSLoc(ps))
+	return l.(*psLoc)
 }
 
 // newPSLoc compiles a location's templates as the module shapes them for
@@ -180,7 +182,13 @@ func (s *Server) newPSFormat(rt *route.Route, kind int, chans []string, framed b
 		f.padMsg, f.padding = pad.MessageMin, true
 	}
 	if !f.padding {
-		f.slot = s.psSlot(psSlotKey{tpl: loc.msg[kind].String(), kind: kind, framed: framed})
+		c := &loc.slots[kind][psFramed(framed)]
+		v := c.Load()
+		if v == 0 {
+			v = int32(s.psSlot(psSlotKey{tpl: loc.msg[kind].String(), kind: kind, framed: framed})) + 2
+			c.Store(v)
+		}
+		f.slot = int(v) - 2
 	}
 	if f.padding {
 		f.pingB = f.pingBytes()
