@@ -7,6 +7,7 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -663,5 +664,45 @@ func TestPushStreamMultiChannelDeleted(t *testing.T) {
 	_, _, body := splitResponse(t, <-got)
 	if want := chunks("HEAD\r\nline2", deleted("mda"), psJSON(m, "mdb"), deleted("mdb"), "FOOT"); body != want {
 		t.Errorf("body\n%q\nwant\n%q", body, want)
+	}
+}
+
+// TestPushStreamHTTP2 checks streaming and EventSource subscribers over
+// TLS with HTTP/2: the same bytes without chunk framing, ended by the
+// connection TTL with the footer.
+func TestPushStreamHTTP2(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := writeSelfSigned(t)
+	cfg := strings.Replace(psConfig, "    locations:\n", "    ssl_certificate: "+certFile+"\n    ssl_certificate_key: "+keyFile+"\n    locations:\n", 1)
+	s := startServer(t, cfg)
+	m := psPublish(t, s, "h2ch", "hello", "e1", "t1")
+	base := strings.Replace(s.URL, "http://", "https://", 1)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	cases := []struct{ path, ctype, body string }{
+		{"/plain/h2ch.b1", "text/plain", "hello"},
+		{"/ev/h2ch.b1", "text/event-stream; charset=utf-8", ": \nid: e1\nevent: t1\ndata: hello\n\n: -1\n: bye\n"},
+		{"/sub/h2ch.b1", "text/plain", "HEAD\r\nline2" + psJSON(m, "h2ch") + psPing + "FOOT"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			t.Parallel()
+			res, err := client.Get(base + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ProtoMajor != 2 || res.StatusCode != 200 || res.Header.Get("Content-Type") != tc.ctype {
+				t.Fatalf("got %s %d %q", res.Proto, res.StatusCode, res.Header.Get("Content-Type"))
+			}
+			if string(b) != tc.body {
+				t.Errorf("body\n%q\nwant\n%q", b, tc.body)
+			}
+		})
 	}
 }
