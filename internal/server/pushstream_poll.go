@@ -179,7 +179,7 @@ func (s *Server) psAnswer(w http.ResponseWriter, q *route.Request, callback stri
 	body = append(body, loc.footer[psKindPoll]...)
 	hd := w.Header()
 	if newest != nil {
-		psPollHeaders(hd, rt, callback, newest.ID.Time, int64(newest.ID.Tag)+1)
+		psPollHeaders(hd, rt, callback, newest.ID.Time, psTag(newest))
 		k := fanKey{rt: rt, channel: store.ChannelKey{ID: msgs[len(msgs)-1].channel}}
 		s.deliveredN(&k, len(msgs), bytes, newest.ID)
 	}
@@ -228,7 +228,7 @@ func (s *Server) psPollTimeout(w http.ResponseWriter, q *route.Request, callback
 // channel-deleted message; otherwise the store's status.
 func (s *Server) psPollFailed(w http.ResponseWriter, q *route.Request, c psChannel, callback string, err error) {
 	if errors.Is(err, store.ErrGone) {
-		text := psDeletedText(q.Route.PushStream)
+		text := s.psDeletedMessage(q.Route, c.key)
 		s.psControl(w, q, callback, &pushstream.Fields{ID: pushstream.DeletedID, Text: []byte(text), Channel: c.key.ID})
 		return
 	}

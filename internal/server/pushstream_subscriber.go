@@ -44,7 +44,8 @@ func (s *Server) psSubscriber(w http.ResponseWriter, q *route.Request) {
 	ps := rt.PushStream
 	hd := w.Header()
 	vars := q.Vars()
-	if origin := ps.AllowedOrigins.Eval(vars); origin != "" {
+	// The module's WebSocket subscribers answer without CORS headers.
+	if origin := ps.AllowedOrigins.Eval(vars); origin != "" && ps.Subscriber != config.PSWebSocket {
 		hd.Set("Access-Control-Allow-Origin", origin)
 		hd.Set("Access-Control-Allow-Methods", pushstream.AllowMethodsGet)
 		hd.Set("Access-Control-Allow-Headers", pushstream.AllowHeadersValue)
@@ -161,6 +162,17 @@ func (s *Server) psChannels(ctx context.Context, rt *route.Route, path string) (
 	if max := ps.WildcardChannelMaxQtd; max > 0 && wildcards > 0 && (wildcards > max || wildcards == len(chans)) {
 		return nil, http.StatusForbidden, pushstream.ExplainTooManyWildcards
 	}
+	// A subscriber makes the channels it names, within
+	// push_stream_max_number_of_channels (and ..._wildcard_channels).
+	for _, c := range chans {
+		ok, err := s.psRoomFor(ctx, rt, c.key.ID)
+		if err != nil {
+			return nil, http.StatusInternalServerError, ""
+		}
+		if !ok {
+			return nil, http.StatusForbidden, pushstream.ExplainTooManyChannels
+		}
+	}
 	return chans, 0, ""
 }
 
@@ -225,9 +237,9 @@ func psCursor(sub store.Subscription, back int, last psLast) (cursor msgid.ID, h
 			}
 		}
 		if last.since >= 0 {
-			c := msgid.ID{Time: last.since, Tag: math.MaxInt32}
-			if last.tag >= 0 {
-				c.Tag = int32(last.tag) - 1
+			c, err := psSinceCursor(sub, last.since, last.tag)
+			if err != nil {
+				return c, false, err
 			}
 			if !found || c.Compare(best) < 0 {
 				best, found = c, true
@@ -241,6 +253,34 @@ func psCursor(sub store.Subscription, back int, last psLast) (cursor msgid.ID, h
 	}
 	c, err := sub.Start(store.Start{Kind: store.StartNewest})
 	return c, false, err
+}
+
+// psSinceCursor is the cursor after which a channel's messages are newer
+// than If-Modified-Since since and, in that very second, tagged at least
+// tag (the tagged message itself excluded), as the module compares them.
+func psSinceCursor(sub store.Subscription, since, tag int64) (msgid.ID, error) {
+	if tag < 0 {
+		return msgid.ID{Time: since, Tag: math.MaxInt32}, nil
+	}
+	prev := msgid.ID{Time: since, Tag: -1}
+	buf := make([]*store.Message, 0, maxBatch)
+	for range 1 << 16 { // bounded: a second holds fewer batches
+		b, err := sub.Read(prev, buf[:0], maxBatch)
+		if err != nil || len(b.Messages) == 0 {
+			return prev, err
+		}
+		for _, m := range b.Messages {
+			switch t := psTag(m); {
+			case m.ID.Time > since || t > tag:
+				return prev, nil
+			case t == tag:
+				return m.ID, nil
+			}
+			prev = m.ID
+		}
+		clear(b.Messages)
+	}
+	return prev, nil
 }
 
 // psFindEvent finds the stored message whose Event-Id is id.
@@ -292,22 +332,26 @@ func (s *Server) psSubscribe(ctx context.Context, rt *route.Route, chans []psCha
 
 // psNotify tells the events channel (push_stream_events_channel_id) that a
 // subscriber joined or left its channels.
-func (s *Server) psNotify(rt *route.Route, chans []psChannel, subscribed bool) {}
-
-// psFields are a stored message's template fields. The module's tags
-// count from 1 within a second; Herald's from 0.
-func psFields(m *store.Message, channel string) pushstream.Fields {
-	return pushstream.Fields{ID: int64(m.Number), Text: m.Body, Channel: channel, Time: m.ID.Time,
-		Tag: int64(m.ID.Tag) + 1, EventID: m.EventID, EventType: m.EventName}
+func (s *Server) psNotify(rt *route.Route, chans []psChannel, subscribed bool) {
+	for _, c := range chans {
+		s.psClientEvent(rt, c.key.ID, subscribed)
+	}
 }
 
-// psDeletedText is the text of the message a deleted channel's
-// subscribers get.
-func psDeletedText(ps *route.PushStream) string {
-	if ps.ChannelDeletedMessageText != "" {
-		return ps.ChannelDeletedMessageText
+// psFields are a stored message's template fields.
+func psFields(m *store.Message, channel string) pushstream.Fields {
+	return pushstream.Fields{ID: int64(m.Number), Text: m.Body, Channel: channel, Time: m.ID.Time,
+		Tag: psTag(m), EventID: m.EventID, EventType: m.EventName}
+}
+
+// psTag is a message's tag as the module numbers them (~tag~, Etag): its
+// place among every message published in its second, from 1. Engines that
+// do not count that (SecondTag 0) give its place in its channel's second.
+func psTag(m *store.Message) int64 {
+	if m.SecondTag != 0 {
+		return int64(m.SecondTag)
 	}
-	return config.DefaultPSChannelDeletedText
+	return int64(m.ID.Tag) + 1
 }
 
 // psPingText is the text of ping messages.
