@@ -123,9 +123,15 @@ func newIndex() *index {
 	return ix
 }
 
-// canonical strips the Nchan and Push Module prefixes from a key.
+// canonical strips the Nchan and Push Module prefixes from a key. The
+// push-stream module's prefix stays: its directives are rows (or aliases)
+// of their own, found with it and, where no Nchan directive has the name,
+// without it.
 func canonical(key string) string {
 	k := strings.ToLower(key)
+	if strings.HasPrefix(k, pushStreamPrefix) {
+		return k
+	}
 	for _, p := range []string{"nchan_", "push_"} {
 		if rest, ok := strings.CutPrefix(k, p); ok {
 			return rest
@@ -380,6 +386,8 @@ func (ix *index) server(n *yaml.Node, base *Location, baseSrv *Server) (Server, 
 			} else {
 				s.TLSKey = s2
 			}
+		case ix.loc[key] != nil && ix.loc[key].Scope == ScopeHTTP:
+			return Server{}, nodeErr(k, "%s goes at the top level (nginx's http block), not in a server", k.Value)
 		case ix.loc[key] != nil:
 			if err := ix.loc[key].setLoc(&sb, v); err != nil {
 				return Server{}, keyErr(err, k)
@@ -445,6 +453,8 @@ func (ix *index) location(n *yaml.Node, base *Location) (Location, error) {
 				return Location{}, nodeErr(v, "location: %v", err)
 			}
 			l.Pattern, havePattern = p, true
+		case ix.loc[key] != nil && ix.loc[key].Scope == ScopeHTTP:
+			return Location{}, nodeErr(k, "%s goes at the top level (nginx's http block), not in a location", k.Value)
 		case ix.loc[key] != nil:
 			if err := ix.loc[key].setLoc(&l, v); err != nil {
 				return Location{}, keyErr(err, k)
@@ -478,6 +488,9 @@ func (l *Location) validate() error {
 		if n := t.MaxCapture(); n > l.Pattern.Captures() {
 			return fmt.Errorf("%q uses $%d but the location pattern has %d capture group(s)", t, n, l.Pattern.Captures())
 		}
+	}
+	if l.PushStream.Enabled() {
+		return l.validatePushStream()
 	}
 	if l.Dashboard {
 		return l.validateDashboard()

@@ -161,6 +161,11 @@ type Location struct {
 	HeraldJS bool
 	// Root serves the files of a directory (index.html for a directory).
 	Root string
+
+	// PushStream is the location's nginx-push-stream-module settings
+	// (push_stream_*, pushstream.go); PushStream.Enabled reports whether
+	// the location speaks that protocol.
+	PushStream PushStream
 }
 
 // Scope says where a directive may appear.
@@ -176,6 +181,10 @@ const (
 	// ScopeServer directives go in a server, or at the top level as
 	// defaults for every server.
 	ScopeServer
+	// ScopeHTTP directives go at the top level only (nginx's http block)
+	// and set a location value every location shares: the
+	// nginx-push-stream-module's http-level directives.
+	ScopeHTTP
 )
 
 // Directive is one configuration key: the single source of truth for its
@@ -338,18 +347,25 @@ func transportAliasDoc() string {
 
 // Directives returns every configuration key, in documentation order.
 func Directives() []Directive {
-	return append(append(coreDirectives(), clientDirectives()...), dashboardDirectives()...)
+	return append(append(append(coreDirectives(), clientDirectives()...), dashboardDirectives()...), pushStreamDirectives()...)
 }
 
 func coreDirectives() []Directive {
 	return []Directive{
 		{
-			Name: "max_reserved_memory", Aliases: []string{"shared_memory_size"}, Scope: ScopeGlobal, Default: "128M",
-			Doc: "Memory for buffered messages and channels in the memory store: each message's body (held once), its fields, and the framing cached for each transport (an EventSource event of more than 16 lines and a compressed WebSocket frame hold a copy of their own). A publish that would pass it gets 507 Insufficient Storage. An encoding is built when a subscriber first needs it, after its publish was admitted, so usage can pass the limit by those encodings until messages are dropped; publishes meanwhile get 507.",
+			Name: "max_reserved_memory", Aliases: []string{"shared_memory_size", "push_stream_shared_memory_size"}, Scope: ScopeGlobal, Default: "128M",
+			Doc: "Memory for buffered messages and channels in the memory store: each message's body (held once), its fields, and the framing cached for each transport (an EventSource event of more than 16 lines and a compressed WebSocket frame hold a copy of their own). A publish that would pass it gets 507 Insufficient Storage (500 on push-stream locations, as the module answers). A second word (the module's zone name) is accepted and ignored. An encoding is built when a subscriber first needs it, after its publish was admitted, so usage can pass the limit by those encodings until messages are dropped; publishes meanwhile get 507.",
 			setGlob: func(c *Config, n *yaml.Node) error {
-				v, err := sizeValue(n)
+				words, err := scalars(n, true)
 				if err != nil {
 					return err
+				}
+				if len(words) == 0 || len(words) > 2 {
+					return nodeErr(n, "want a size, and optionally a zone name")
+				}
+				v, err := ParseSize(words[0])
+				if err != nil {
+					return nodeErr(n, "%v", err)
 				}
 				if v < 1<<20 && v != 0 {
 					return nodeErr(n, "max_reserved_memory must be at least 1M (or 0 for no limit)")
@@ -599,8 +615,8 @@ func coreDirectives() []Directive {
 			},
 		},
 		{
-			Name: "max_channel_id_length", Default: "1024",
-			Doc:    "Longest channel id accepted (before splitting); longer ids get 403.",
+			Name: "max_channel_id_length", Aliases: []string{"push_stream_max_channel_id_length"}, Default: "1024",
+			Doc:    "Longest channel id accepted (before splitting); longer ids get 403 (400 on push-stream locations, as the module answers). The module's default is no limit; Herald's 1024 applies to push-stream locations too.",
 			setLoc: intKey(1, 1<<20, func(l *Location) *int { return &l.MaxChannelIDLength }),
 		},
 		{
@@ -671,8 +687,8 @@ func coreDirectives() []Directive {
 			},
 		},
 		{
-			Name: "subscribe_existing_channels_only", Aliases: []string{"authorized_channels_only"}, Default: "off",
-			Doc:    "Subscribers may only subscribe to channels a publisher created (by publishing or by PUT); others get 403.",
+			Name: "subscribe_existing_channels_only", Aliases: []string{"authorized_channels_only", "push_stream_authorized_channels_only"}, Default: "off",
+			Doc:    "Subscribers may only subscribe to channels a publisher created (by publishing or by PUT); others get 403. On push-stream locations (`push_stream_authorized_channels_only`) wildcard channels are exempt when joined alongside a normal one.",
 			setLoc: boolKey(func(l *Location) *bool { return &l.SubscribeExistingChannelsOnly }),
 		},
 		{
@@ -691,8 +707,8 @@ func coreDirectives() []Directive {
 		groupMaxDirective(GroupMaxMessagesMemory),
 		groupMaxDirective(GroupMaxMessagesDisk),
 		{
-			Name: "max_channel_subscribers", Default: "0",
-			Doc:    "Most subscribers a channel may have at once; more get 403. 0: no limit.",
+			Name: "max_channel_subscribers", Aliases: []string{"max_subscribers_per_channel", "push_stream_max_subscribers_per_channel"}, Default: "0",
+			Doc:    "Most subscribers a channel may have at once; more get 403. 0: no limit. (`push_stream_max_subscribers_per_channel` is the same setting.)",
 			setLoc: intKey(0, 1<<30, func(l *Location) *int { return &l.MaxChannelSubscribers }),
 		},
 		{

@@ -30,5 +30,6 @@ func Reference() string {
 	section("Top-level keys", "These go at the top level of the file only.", ScopeGlobal)
 	section("Server-wide keys", "These go in a server; written at the top level they are defaults for every server.", ScopeServer)
 	section("Location keys", "These go in a location; written at the top level or in a server they are defaults for the locations below.", ScopeLocation)
+	section("Push-stream http-level keys", "These go at the top level only, as in nginx-push-stream-module's http block: every location shares them. See docs/pushstream.md.", ScopeHTTP)
 	return b.String()
 }

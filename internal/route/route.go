@@ -79,12 +79,20 @@ const (
 	Health
 	// Dashboard: a request to the dashboard (dashboard.go).
 	Dashboard
+	// PSPublisher: any request to a push-stream publisher location
+	// (pushstream.go); the handler answers each method.
+	PSPublisher
+	// PSSubscriber: any request to a push-stream subscriber location.
+	PSSubscriber
+	// PSStatistics: any request to a push-stream channel statistics
+	// location.
+	PSStatistics
 
 	// NumRoles is the number of roles.
 	NumRoles
 )
 
-var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "channel-list", "metrics", "health", "dashboard"}
+var roleNames = [...]string{"refused", "subscribe", "publish", "info", "delete", "publish-socket", "options", "status", "group", "channel-list", "metrics", "health", "dashboard", "ps-publisher", "ps-subscriber", "ps-statistics"}
 
 // String names the role.
 func (r Role) String() string {
@@ -161,6 +169,10 @@ type Route struct {
 	// serves a directory's files (root).
 	HeraldJS bool
 	Root     string
+	// PushStream, when set, makes this a push-stream location (the
+	// nginx-push-stream-module's protocol, pushstream.go); nil for Nchan
+	// locations.
+	PushStream *PushStream
 
 	// stages is the pipeline: stages[:channelStages] run for every
 	// request, the rest for requests that name channels.
@@ -323,6 +335,20 @@ func Provision(l *config.Location, st store.Store) *Route {
 	if rt.Metrics {
 		rt.stages = append(rt.stages, metricsAllowStage{})
 	}
+	if rt.PushStream = newPushStream(l); rt.PushStream != nil {
+		// The module's CORS (push_stream_allowed_origins) refuses no
+		// origin: its handlers set the headers. Channels resolve in the
+		// handlers, with the module's grammar.
+		rt.stages = rt.stages[:0]
+		limits, limitStages := newLimits(l)
+		rt.Limits = limits
+		rt.stages = append(rt.stages, limitStages...)
+		rt.channelStages = len(rt.stages)
+		rt.Allow = "GET, POST, PUT, DELETE, OPTIONS"
+		// The one publish path (server.publish) publishes with these.
+		rt.Publisher.Channel = rt.PushStream.Channel
+		return rt
+	}
 	limits, limitStages := newLimits(l)
 	rt.Limits = limits
 	rt.stages = append(rt.stages, limitStages...)
@@ -468,7 +494,7 @@ func (rt *Route) Prepare(ctx context.Context, r *http.Request, captures []string
 			return q, refuse(http.StatusForbidden, "role", "Publishing is not allowed here.")
 		}
 		return q, refuse(http.StatusForbidden, "role", "This location does not allow that kind of subscriber.")
-	case Status, Options, GroupLocation, ChannelList, Metrics, Health, Dashboard:
+	case Status, Options, GroupLocation, ChannelList, Metrics, Health, Dashboard, PSPublisher, PSSubscriber, PSStatistics:
 		return q, nil
 	}
 	for _, st := range rt.stages[rt.channelStages:] {
@@ -489,6 +515,9 @@ func knownMethod(m string) bool {
 
 // classify decides a request's role and, for a subscriber, its transport.
 func (rt *Route) classify(r *http.Request) (Role, config.Transport) {
+	if rt.PushStream != nil {
+		return rt.PushStream.role(), 0
+	}
 	if rt.Status {
 		return Status, 0
 	}

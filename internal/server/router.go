@@ -142,6 +142,9 @@ func (s *Server) roleHandlers() [route.NumRoles]roleHandler {
 		route.Metrics:       s.serveMetrics,
 		route.Health:        s.serveHealth,
 		route.Dashboard:     s.dashboard,
+		route.PSPublisher:   s.psPublisher,
+		route.PSSubscriber:  s.psSubscriber,
+		route.PSStatistics:  s.psStatistics,
 	}
 }
 

@@ -71,6 +71,9 @@ type Store struct {
 	stored      atomic.Int64
 	published   atomic.Uint64
 	seq         atomic.Uint64 // publish order across channels.
+	// secondTags counts the messages published in the latest second: the
+	// second in the high 40 bits, the count in the low 24.
+	secondTags atomic.Uint64
 
 	limitsMu sync.Mutex
 	limits   map[string]store.GroupLimits // group limits set so far
@@ -111,7 +114,9 @@ type channel struct {
 	opts          store.ChannelOptions
 	subs          int
 	lastSubs      []*subscription // subscribers under the "last" rule.
-	authorized    bool            // created by a publisher.
+	published     uint64          // messages published since the channel was made (the newest Number).
+	created       time.Time
+	authorized    bool // created by a publisher.
 	deleted       bool
 	expired       int          // messages expired since the sweeper last reported
 	lastRequested atomic.Int64 // Unix ns; 0 if never
@@ -191,6 +196,25 @@ func (s *Store) seconds(now time.Time) int64 {
 	}
 }
 
+// secondTag returns the next place among the messages published in second
+// sec (seconds only grow, see seconds): 1 for the first.
+func (s *Store) secondTag(sec int64) uint32 {
+	const countBits, maxCount = 24, 1<<24 - 1
+	for {
+		v := s.secondTags.Load()
+		next := uint64(sec)<<countBits | 1
+		if int64(v>>countBits) >= sec {
+			next = v
+			if v&maxCount < maxCount {
+				next++
+			}
+		}
+		if s.secondTags.CompareAndSwap(v, next) {
+			return uint32(next & maxCount)
+		}
+	}
+}
+
 // reserve accounts delta bytes, failing if that would pass the limit.
 func (s *Store) reserve(delta int64) bool {
 	for {
@@ -263,7 +287,8 @@ func (s *Store) create(key store.ChannelKey, channelTimeout time.Duration, paid 
 		g = &group{chans: make(map[string]*channel)}
 		sh.groups[key.Group] = g
 	}
-	c := &channel{key: key, grp: g, lastActive: s.now(), floor: floor}
+	now := s.now()
+	c := &channel{key: key, grp: g, lastActive: now, created: now, floor: floor}
 	c.opts.ChannelTimeout = channelTimeout
 	c.refresh()
 	g.chans[key.ID] = c
@@ -345,12 +370,14 @@ func (c *channel) info() store.Info {
 		Subscribers:   c.subs,
 		LastRequested: c.lastRequestedTime(),
 		LastMessageID: c.last,
+		Published:     c.published,
+		Created:       c.created,
 	}
 }
 
 // Publish implements store.Store.
 func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publication, o store.ChannelOptions) (store.PublishResult, error) {
-	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, Deflate: p.Deflate}
+	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, EventID: p.EventID, Deflate: p.Deflate}
 	res, _, err := s.add(ctx, key, m, o, false, time.Time{})
 	return res, err
 }
@@ -450,7 +477,9 @@ func (s *Store) add(ctx context.Context, key store.ChannelKey, m *store.Message,
 	var x int64
 	switch {
 	case !imported:
-		m.ID = msgid.Next(prev, s.seconds(now))
+		sec := s.seconds(now)
+		m.ID = msgid.Next(prev, sec)
+		m.SecondTag = s.secondTag(sec)
 		if ttl := buffer.TTL(o.BufferLength, o.MessageTimeout); ttl > 0 {
 			x = now.Add(ttl).UnixNano()
 		}
@@ -463,6 +492,13 @@ func (s *Store) add(ctx context.Context, key store.ChannelKey, m *store.Message,
 	}
 	m.Seq = s.seq.Add(1)
 	c.last = m.ID
+	// A published message takes the channel's next number; an imported
+	// one keeps the number its origin gave it (the channel's count
+	// follows it), or takes the next when it has none.
+	if m.Number == 0 || !imported {
+		m.Number = c.published + 1
+	}
+	c.published = max(c.published, m.Number)
 	b.Push(entry{Msg: m, Expires: x})
 	if n := int64(1 - left.Left); n != 0 {
 		s.stored.Add(n)

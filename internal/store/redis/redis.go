@@ -582,6 +582,10 @@ func (s *Store) observeClock(redisMs int64) {
 	}
 }
 
+// epochTime converts a channel's epoch (the Redis time it was made, in
+// µs) to local time; zero for none.
+func (s *Store) epochTime(ep int64) time.Time { return s.localTime(ep / 1000) }
+
 // redisNow estimates Redis's clock, in ms.
 func (s *Store) redisNow() int64 { return time.Now().UnixMilli() + s.skew.Load() }
 
@@ -632,15 +636,15 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	tok := s.node + "." + strconv.FormatUint(s.tokens.Add(1), 36)
 	res, err := s.runDurable(ctx, key, scriptPublish, []string{k.meta, k.stream, k.counts, k.floor},
 		p.Body, p.ContentType, p.EventName, o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout),
-		ms(o.ChannelTimeout), tok, hint, k.pubsub, s.pubCmd, s.node, local, int(p.Deflate))
+		ms(o.ChannelTimeout), tok, hint, k.pubsub, s.pubCmd, s.node, local, int(p.Deflate), p.EventID)
 	if err != nil {
 		return store.PublishResult{}, err
 	}
 	r := reply(res)
 	id, err1 := parseStreamID(r.str(0))
 	prev, err2 := parseStreamID(r.str(2))
-	created, expired := r.int(10), r.int(11)
-	if err := errors.Join(err1, err2, r.err); err != nil || len(res) < 12 {
+	created, expired, num := r.int(10), r.int(11), r.int(12)
+	if err := errors.Join(err1, err2, r.err); err != nil || len(res) < 13 {
 		return store.PublishResult{}, fmt.Errorf("redis: bad publish reply %v: %v", res, err)
 	}
 	s.observeClock(r.int(7))
@@ -648,11 +652,11 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 		s.emit(events.ChannelCreated, key, 0, "", nil)
 	}
 	s.noteExpired(key, int(expired))
-	m := &store.Message{ID: id, Seq: uint64(r.int(1)), Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, Deflate: p.Deflate}
+	m := &store.Message{ID: id, Seq: uint64(r.int(1)), Number: uint64(num), Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, EventID: p.EventID, Deflate: p.Deflate}
 	if mr != nil && r.int(8) == 0 {
 		// Deliver to this node's subscribers now; the pubsub copy that
 		// follows is then a duplicate and is ignored.
-		local := &store.Message{ID: id, Seq: m.Seq, Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, Deflate: p.Deflate}
+		local := &store.Message{ID: id, Seq: m.Seq, Number: m.Number, Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, EventID: p.EventID, Deflate: p.Deflate}
 		mr.handle(notice{kind: 'm', epoch: r.int(4), msg: entry{Msg: local, Expires: r.int(3)}, prev: prev, bufLen: o.BufferLength, minBuf: o.MinBufferLength})
 	}
 	s.rememberID(key, id)
@@ -662,6 +666,8 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 		Subscribers:   int(r.int(6)),
 		LastRequested: s.localTime(r.int(9)),
 		LastMessageID: id,
+		Published:     m.Number,
+		Created:       s.epochTime(r.int(4)),
 	}}, nil
 }
 
@@ -697,8 +703,8 @@ func (s *Store) forgetIDs() {
 }
 
 // infoReply parses {messages, subscribers, last requested, last id, now,
-// created, expired} of a channel's script, and reports the messages it
-// expired.
+// created, expired, published, epoch} of a channel's script, and reports
+// the messages it expired.
 func (s *Store) infoReply(key store.ChannelKey, res []any) (_ store.Info, created bool, _ error) {
 	r := reply(res)
 	last, err := parseStreamID(r.str(3))
@@ -713,6 +719,8 @@ func (s *Store) infoReply(key store.ChannelKey, res []any) (_ store.Info, create
 		Subscribers:   int(r.int(1)),
 		LastRequested: s.localTime(r.int(2)),
 		LastMessageID: last,
+		Published:     uint64(max(r.int(7), 0)),
+		Created:       s.epochTime(r.int(8)),
 	}, made == 1, nil
 }
 
