@@ -75,6 +75,9 @@ func (h *streamHandler) data(b []byte) error {
 		}
 		switch e.Kind {
 		case protocol.KindEvent:
+			if h.s.keepID {
+				h.s.lastID = append(h.s.lastID[:0], e.ID...)
+			}
 			h.deliver(e.Data)
 		case protocol.KindComment:
 			// Nchan ends a stream with its status: ":410: 410 Gone".
@@ -112,9 +115,12 @@ func (s *subscriber) runStream(es bool) error {
 	defer c.Close()
 	c.SetDeadline(t0.Add(r.cfg.Timeout))
 	var req []byte
-	if es {
+	switch {
+	case es && s.resumeID != "":
+		req = appendRequest(make([]byte, 0, 256), s.ch.subURI, r.sub.host, "Accept", "text/event-stream", "Cache-Control", "no-cache", "Last-Event-ID", s.resumeID)
+	case es:
 		req = appendRequest(make([]byte, 0, 256), s.ch.subURI, r.sub.host, "Accept", "text/event-stream", "Cache-Control", "no-cache")
-	} else {
+	default:
 		req = appendRequest(make([]byte, 0, 256), s.ch.subURI, r.sub.host, "TE", "chunked")
 	}
 	if _, err := c.Write(req); err != nil {
