@@ -50,6 +50,7 @@ type streamHandler struct {
 	msg      prefixBuf
 	deliver  func([]byte)
 	headSeen bool
+	keepID   bool // keep each event's id in s.lastID (storm)
 }
 
 func (h *streamHandler) head(p *respParser) error {
@@ -75,7 +76,7 @@ func (h *streamHandler) data(b []byte) error {
 		}
 		switch e.Kind {
 		case protocol.KindEvent:
-			if h.s.keepID {
+			if h.keepID {
 				h.s.lastID = append(h.s.lastID[:0], e.ID...)
 			}
 			h.deliver(e.Data)
@@ -126,7 +127,7 @@ func (s *subscriber) runStream(es bool) error {
 	if _, err := c.Write(req); err != nil {
 		return err
 	}
-	h := &streamHandler{s: s, conn: c, t0: t0, es: es}
+	h := &streamHandler{s: s, conn: c, t0: t0, es: es, keepID: es && s.keepID}
 	setupESDecoder(&h.sse)
 	h.deliver = s.deliver
 	var p respParser
