@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,15 +209,19 @@ func (r *runner) publishEach() {
 // records their successors carry on.
 func (r *runner) dropAll() []*subscriber {
 	r.setPhase("dropping")
-	all := r.liveSubscribers()
+	// Marked under r.mu, as ended reads the mark: a subscriber that ended
+	// before is no longer live and is accounted as usual.
 	var olds []*subscriber
-	for _, s := range all {
+	r.mu.Lock()
+	for s := range r.live {
 		if s.estab.Load() != 0 {
 			s.resumed.Store(true)
 			olds = append(olds, s)
 		}
 	}
-	for _, s := range all {
+	r.mu.Unlock()
+	sort.Slice(olds, func(i, j int) bool { return olds[i].id < olds[j].id })
+	for _, s := range r.liveSubscribers() {
 		s.stop(true)
 	}
 	deadline := time.Now().Add(r.cfg.Timeout)
