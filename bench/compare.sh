@@ -40,9 +40,14 @@ options (environment variables of the same name in capitals work too):
   --lp-n N           fanout-lp: long-poll subscribers (default 2000)
   --lp-messages M    fanout-lp: messages (default 30)
   --batch B          publish-batch: messages per batch request (default 100)
+  --storm-n N        storm-es, storm-ws: subscribers dropped at once and
+                     reconnected (default 15000, bounded by the per-process
+                     file limit less 5000 for connections a server has not
+                     closed yet when their successors arrive)
   --scenarios LIST   subset of: fanout-es fanout-ws fanout-lp publish publish-batch
-                     idle-es idle-ws maxconn (default: all but fanout-lp and
-                     publish-batch, which are named to run)
+                     idle-es idle-ws maxconn storm-es storm-ws (default: all but
+                     fanout-lp, publish-batch and the storms, which are named to
+                     run)
   --servers LIST     subset of: herald nchan
   --store S          memory (default), redis, redis-nostore or redis-nostore-fast:
                      both servers keep channels in one fresh redis-server per
@@ -53,7 +58,7 @@ options (environment variables of the same name in capitals work too):
   --nodes K          1 (default) or, with a Redis store, 2: subscribers on a
                      second node, so deliveries cross Redis
   --redis-port P     (default 18095; node 2 of each server listens on its port + 10)
-  --quick            smoke run: N=500, max-n 1000, 2000 publishes, settle 2s
+  --quick            smoke run: N=500, max-n 1000, storm-n 500, 2000 publishes, settle 2s
   --work DIR         work directory (default /tmp/herald-compare)
   --out FILE         where the markdown goes (default WORK/compare.md)
   --write-docs       also replace the section between <!-- BEGIN COMPARE -->
@@ -85,7 +90,7 @@ while (($#)); do
 	--head) BUILD_HEAD=1 ;;
 	--n | --messages | --runs | --cores | --max-n | --publishers | --pub-channels | --pub-messages | \
 		--pub-duration | --settle | --scenarios | --servers | --work | --out | --herald-port | --nchan-port | --herald-bin | \
-		--lp-n | --lp-messages | --batch | --store | --nodes | --redis-port)
+		--lp-n | --lp-messages | --batch | --store | --nodes | --redis-port | --storm-n)
 		(($# >= 2)) || die "$1 needs a value"
 		OPT[${1#--}]=$2
 		shift
@@ -116,6 +121,7 @@ NODES=${NODES:-1}
 REDIS_PORT=${REDIS_PORT:-18095}
 LP_MESSAGES=${LP_MESSAGES:-30}
 BATCH=${BATCH:-100}
+STORM_N=${STORM_N:-15000}
 SCENARIOS=${SCENARIOS:-"fanout-es fanout-ws publish idle-es idle-ws maxconn"}
 SERVERS=${SERVERS:-"herald nchan"}
 WORK=${WORK:-/tmp/herald-compare}
@@ -125,7 +131,7 @@ HERALD_BIN=${HERALD_BIN:-}
 NCHAN_PORT=${NCHAN_PORT:-18091}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-600} # seconds, outer bound of one herald bench run
 if ((QUICK)); then
-	N=500 MAX_N=1000 PUB_MESSAGES=2000 PUB_DURATION=5s SETTLE=2s
+	N=500 MAX_N=1000 STORM_N=500 PUB_MESSAGES=2000 PUB_DURATION=5s SETTLE=2s
 fi
 for k in "${!OPT[@]}"; do
 	v=${OPT[$k]}
@@ -135,20 +141,20 @@ for k in "${!OPT[@]}"; do
 	pub-duration) PUB_DURATION=$v ;; settle) SETTLE=$v ;; scenarios) SCENARIOS=$v ;; servers) SERVERS=$v ;;
 	work) WORK=$v ;; out) OUT=$v ;; herald-port) HERALD_PORT=$v ;; nchan-port) NCHAN_PORT=$v ;;
 	herald-bin) HERALD_BIN=$v ;;
-	lp-n) LP_N=$v ;; lp-messages) LP_MESSAGES=$v ;; batch) BATCH=$v ;;
+	lp-n) LP_N=$v ;; lp-messages) LP_MESSAGES=$v ;; batch) BATCH=$v ;; storm-n) STORM_N=$v ;;
 	store) STORE=$v ;; nodes) NODES=$v ;; redis-port) REDIS_PORT=$v ;;
 	esac
 done
 
 isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
-for v in N MESSAGES RUNS CORES MAX_N PUBLISHERS PUB_CHANNELS PUB_MESSAGES HERALD_PORT NCHAN_PORT BENCH_TIMEOUT LP_N LP_MESSAGES BATCH NODES REDIS_PORT; do
+for v in N MESSAGES RUNS CORES MAX_N PUBLISHERS PUB_CHANNELS PUB_MESSAGES HERALD_PORT NCHAN_PORT BENCH_TIMEOUT LP_N LP_MESSAGES BATCH NODES REDIS_PORT STORM_N; do
 	isnum "${!v}" || die "$v must be a whole number, not '${!v}'"
 done
-((N >= 1 && MESSAGES >= 1 && CORES >= 1 && MAX_N >= 1)) || die "--n, --messages, --cores and --max-n must be at least 1"
+((N >= 1 && MESSAGES >= 1 && CORES >= 1 && MAX_N >= 1 && STORM_N >= 1)) || die "--n, --messages, --cores, --max-n and --storm-n must be at least 1"
 ((RUNS >= 1 && RUNS <= 20)) || die "--runs must be 1..20"
 ((HERALD_PORT != NCHAN_PORT)) || die "Herald and Nchan need different ports"
 for s in $SCENARIOS; do
-	case $s in fanout-es | fanout-ws | fanout-lp | publish | publish-batch | idle-es | idle-ws | maxconn) ;; *) die "unknown scenario $s" ;; esac
+	case $s in fanout-es | fanout-ws | fanout-lp | publish | publish-batch | idle-es | idle-ws | maxconn | storm-es | storm-ws) ;; *) die "unknown scenario $s" ;; esac
 done
 for s in $SERVERS; do
 	case $s in herald | nchan) ;; *) die "unknown server $s" ;; esac
@@ -552,6 +558,8 @@ scenario_args() {
 	idle-es) echo "idle --transport eventsource -n $N --settle $SETTLE" ;;
 	idle-ws) echo "idle --transport websocket -n $N --settle $SETTLE" ;;
 	maxconn) echo "idle --transport eventsource -n $MAX_N --settle $SETTLE --timeout 30s" ;;
+	storm-es) echo "storm --transport eventsource -n $STORM_N --timeout 30s" ;;
+	storm-ws) echo "storm --transport websocket -n $STORM_N --timeout 30s" ;;
 	esac
 }
 
@@ -676,6 +684,21 @@ type result struct {
 		Reached      int     `json:"reached"`
 		TimeToLastMs float64 `json:"time_to_last_ms"`
 	} `json:"broadcast"`
+	Storm *struct {
+		Dropped        int     `json:"dropped"`
+		Reconnected    int64   `json:"reconnected"`
+		Failed         int64   `json:"failed"`
+		PerSecond      float64 `json:"per_second"`
+		Handshake      pct     `json:"handshake"`
+		PublishedAfter int64   `json:"published_after"`
+		SpanFirstMs    float64 `json:"span_first_ms"`
+		SpanLastMs     float64 `json:"span_last_ms"`
+		Received       int64   `json:"received"`
+		Lost           int64   `json:"lost"`
+		Duplicated     int64   `json:"duplicated"`
+		Replayed       int64   `json:"replayed"`
+		OutOfOrder     int64   `json:"out_of_order"`
+	} `json:"storm"`
 	Memory *struct {
 		Subscribers        int     `json:"subscribers"`
 		PerSubscriberVmRSS float64 `json:"per_subscriber_vmrss_bytes"`
@@ -900,6 +923,46 @@ var (
 		}
 		return fInt(float64(r.Connect.ServerConfirmed))
 	}}
+	mStormRate = metric{name: "reconnect rate after the drop (/s) ↑", better: +1, format: fInt,
+		get: storm(func(r *result) float64 { return r.Storm.PerSecond })}
+	mStormHsP50 = metric{name: "reconnect handshake p50 (ms) ↓", better: -1, format: fMs,
+		get: storm(func(r *result) float64 { return r.Storm.Handshake.P50 })}
+	mStormHsP99 = metric{name: "reconnect handshake p99 (ms) ↓", better: -1, format: fMs,
+		get: storm(func(r *result) float64 { return r.Storm.Handshake.P99 })}
+	mSpanFirst = metric{name: "storm span: mid-storm message's first receipt (ms) ↓", better: -1, format: fMs,
+		get: func(r *result, _ run) (float64, bool) {
+			if r.Storm == nil || r.Storm.Received == 0 {
+				return 0, false
+			}
+			return r.Storm.SpanFirstMs, true
+		}}
+	mSpanLast = metric{name: "storm span: mid-storm message's last receipt (ms) ↓", better: -1, format: fMs,
+		get: func(r *result, _ run) (float64, bool) {
+			if r.Storm == nil || r.Storm.Received == 0 {
+				return 0, false
+			}
+			return r.Storm.SpanLastMs, true
+		}}
+	mReconnected = metric{name: "reconnected", text: func(r *result, _ run) string {
+		if r.Storm == nil {
+			return "–"
+		}
+		s := fmt.Sprintf("%s of %s", fInt(float64(r.Storm.Reconnected)), fInt(float64(r.Storm.Dropped)))
+		if r.Storm.Failed > 0 {
+			s += fmt.Sprintf(" (%d failed)", r.Storm.Failed)
+		}
+		if r.Storm.PublishedAfter >= 0 {
+			s += fmt.Sprintf("; published after %s", fInt(float64(r.Storm.PublishedAfter)))
+		}
+		return s
+	}}
+	mStormIntegrity = metric{name: "mid-storm message: received / lost / duplicated; replayed / out of order", text: func(r *result, _ run) string {
+		if r.Storm == nil {
+			return "–"
+		}
+		st := r.Storm
+		return fmt.Sprintf("%d/%d/%d; %d/%d", st.Received, st.Lost, st.Duplicated, st.Replayed, st.OutOfOrder)
+	}}
 	mResult = metric{name: "result", text: func(r *result, _ run) string {
 		if r.Passed {
 			return "PASS"
@@ -907,6 +970,15 @@ var (
 		return "FAIL: " + strings.Join(r.Failures, "; ")
 	}}
 )
+
+func storm(f func(r *result) float64) func(*result, run) (float64, bool) {
+	return func(r *result, _ run) (float64, bool) {
+		if r.Storm == nil || r.Storm.Reconnected == 0 {
+			return 0, false
+		}
+		return f(r), true
+	}
+}
 
 type scenario struct {
 	id, title string
@@ -925,6 +997,9 @@ func scenarios(env map[string]string) []scenario {
 	pub = append(pub, mResult)
 	lp := append([]metric{mDeliveries, mDelP50, mDelP99, mDelMax, mIntegrity, mCPUPerDelivery, mConnect, mRegistered}, cpu...)
 	lp = append(lp, mResult)
+	storms := append([]metric{mStormRate, mStormHsP50, mStormHsP99, mSpanFirst, mSpanLast, mReconnected, mStormIntegrity, mConnect}, cpu...)
+	storms = append(storms, mResult)
+	sn := group(env["STORM_N"])
 	return []scenario{
 		{"fanout-es", fmt.Sprintf("Fan-out: %s EventSource subscribers on one channel × %s messages", n, msgs), fan, mDeliveries},
 		{"fanout-ws", fmt.Sprintf("Fan-out: %s WebSocket subscribers on one channel × %s messages", n, msgs), fan, mDeliveries},
@@ -934,6 +1009,8 @@ func scenarios(env map[string]string) []scenario {
 		{"idle-es", fmt.Sprintf("Idle: %s EventSource subscribers, then one broadcast", n), idle, mMem},
 		{"idle-ws", fmt.Sprintf("Idle: %s WebSocket subscribers, then one broadcast", n), idle, mMem},
 		{"maxconn", fmt.Sprintf("Max connections: %s idle EventSource subscribers on one server, then one broadcast", group(env["MAX_N"])), idle, mMem},
+		{"storm-es", fmt.Sprintf("Reconnection storm: %s EventSource subscribers dropped at once, all reconnecting with Last-Event-ID; one message published when half are back", sn), storms, mStormRate},
+		{"storm-ws", fmt.Sprintf("Reconnection storm: %s WebSocket subscribers dropped at once, all reconnecting with Last-Event-ID; one message published when half are back", sn), storms, mStormRate},
 	}
 }
 
@@ -1171,6 +1248,18 @@ func targetFor(sc scenario, byServer map[string][]run) (string, string) {
 			return "≤ Nchan's bytes per subscriber", "–"
 		}
 		return "≤ Nchan's bytes per subscriber", yes(mean(hv) <= mean(nv))
+	case "storm-es", "storm-ws":
+		hr, nr, hs, ns := vals(mStormRate, h), vals(mStormRate, n), vals(mSpanLast, h), vals(mSpanLast, n)
+		const t = "≥ 1.2× Nchan's reconnect rate, shorter storm span"
+		if len(hr) == 0 || len(nr) == 0 || len(hs) == 0 || len(ns) == 0 {
+			return t, "–"
+		}
+		clean := true
+		for _, r := range h {
+			clean = clean && r.res != nil && r.res.Passed
+		}
+		return t, yes(clean && mean(hr) >= 1.2*mean(nr) && mean(hs) < mean(ns)) +
+			fmt.Sprintf(" (%.2f×; last receipt %s vs %s ms)", mean(hr)/mean(nr), fMs(mean(hs)), fMs(mean(ns)))
 	case "maxconn":
 		ok := len(h) > 0
 		for _, r := range h {
@@ -1285,7 +1374,11 @@ func line(path, rc string) {
 	}
 	res := r.res
 	var parts []string
-	if d := res.Delivery; d != nil && res.Scenario != "idle" && d.Latency.Count > 0 {
+	if st := res.Storm; st != nil {
+		parts = append(parts, fmt.Sprintf("%d/%d reconnected at %s/s, handshake p50 %s p99 %s ms, mid-storm message first %s last %s ms",
+			st.Reconnected, st.Dropped, fInt(st.PerSecond), fMs(st.Handshake.P50), fMs(st.Handshake.P99), fMs(st.SpanFirstMs), fMs(st.SpanLastMs)))
+	}
+	if d := res.Delivery; d != nil && res.Scenario != "idle" && res.Scenario != "storm" && d.Latency.Count > 0 {
 		parts = append(parts, fmt.Sprintf("%s deliveries/s p50 %s p99 %s ms", fInt(d.PerSecond), fMs(d.Latency.P50), fMs(d.Latency.P99)))
 	}
 	if res.Scenario == "publish" {
@@ -1332,6 +1425,13 @@ NOFILE=$(ulimit -n)
 if [[ $SCENARIOS == *maxconn* ]] && ((MAX_N + 100 > NOFILE)); then
 	log "--max-n $MAX_N is above the file limit ($NOFILE) less headroom; using $((NOFILE - 1000))"
 	MAX_N=$((NOFILE - 1000))
+fi
+# A storm's subscribers hold one file each in the load tool and the server;
+# while they reconnect, the server may still hold connections it has not yet
+# seen dropped: leave room for them.
+if [[ $SCENARIOS == *storm* ]] && ((STORM_N + 5000 > NOFILE)); then
+	STORM_N=$((NOFILE > 10000 ? NOFILE - 5000 : NOFILE / 2))
+	log "--storm-n is above the file limit ($NOFILE) less 5000 headroom; using $STORM_N"
 fi
 
 rm -rf "$RESULTS"
@@ -1383,6 +1483,7 @@ PUB_DURATION=$PUB_DURATION
 LP_N=$LP_N
 LP_MESSAGES=$LP_MESSAGES
 BATCH=$BATCH
+STORM_N=$STORM_N
 STORE=$STORE
 NODES=$NODES
 SCENARIOS=$SCENARIOS

@@ -7,8 +7,9 @@
 //
 // Scenarios: fanout (many subscribers, one channel), publish (publisher
 // throughput), idle (memory per idle subscriber, then one broadcast),
-// channels (one subscriber on each of many channels) and churn
-// (subscribers replaced while messages flow). Every run is bounded by
+// channels (one subscriber on each of many channels), churn (subscribers
+// replaced while messages flow) and storm (every connection dropped at once
+// and resumed from its last message id). Every run is bounded by
 // message counts, --duration and --timeout, and only loopback servers are
 // accepted.
 package bench
@@ -93,6 +94,8 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (*Result, e
 		r.runChannels(res)
 	case ScenarioChurn:
 		r.runChurn(res)
+	case ScenarioStorm:
+		r.runStorm(res)
 	}
 	stopProgress()
 
@@ -212,6 +215,7 @@ func (r *runner) fill(res *Result) {
 			}
 		}
 	}
+	failures = append(failures, res.Storm.failures()...)
 	if b := res.Broadcast; b != nil && b.Reached < b.Subscribers {
 		failures = append(failures, fmt.Sprintf("broadcast reached %d of %d", b.Reached, b.Subscribers))
 	}

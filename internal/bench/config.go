@@ -14,10 +14,11 @@ const (
 	ScenarioIdle     = "idle"
 	ScenarioChannels = "channels"
 	ScenarioChurn    = "churn"
+	ScenarioStorm    = "storm"
 )
 
 // Scenarios names every scenario.
-var Scenarios = []string{ScenarioFanout, ScenarioPublish, ScenarioIdle, ScenarioChannels, ScenarioChurn}
+var Scenarios = []string{ScenarioFanout, ScenarioPublish, ScenarioIdle, ScenarioChannels, ScenarioChurn, ScenarioStorm}
 
 // Subscriber transports.
 const (
@@ -35,15 +36,20 @@ type Config struct {
 	Sub       string // subscriber URL template with {ch}
 	Transport string // eventsource, websocket, longpoll, chunked
 
-	Subscribers           int     // fanout, idle, churn: subscribers in all
+	Subscribers           int     // fanout, idle, churn, storm: subscribers in all
 	SubscribersPerChannel int     // publish: subscribers on each channel
-	Channels              int     // publish, channels, churn: how many channels
-	Publishers            int     // publish, channels: concurrent publishers
+	Channels              int     // publish, channels, churn, storm: how many channels
+	Publishers            int     // publish, channels, storm: concurrent publishers
 	Messages              int     // fanout: messages; publish, churn: most messages (0: until --duration); channels: per channel
 	Size                  int     // message body size in bytes
 	Rate                  float64 // messages per second over all publishers; 0: as fast as they go (with Pace)
 	Pace                  time.Duration
 	ChurnRate             float64 // churn: subscribers replaced per second
+
+	// StormPublishAt is the fraction of storm's reconnections established
+	// when the mid-storm message is published (0: right after the drop, 1:
+	// once all are back).
+	StormPublishAt float64
 
 	// Batch, when over 0, publishes this many messages per request as a
 	// batch publish (docs/batch.md) to BatchURL; each publisher then
@@ -52,7 +58,7 @@ type Config struct {
 	BatchURL string
 
 	Duration    time.Duration // cap on the publishing phase (churn, publish: its length)
-	Timeout     time.Duration // per connection and request; also the connect phase's overrun and the final drain
+	Timeout     time.Duration // per connection and request; also the connect phase's overrun (storm: the reconnect phase's bound) and the final drain
 	Ramp        time.Duration // spread connecting over this long
 	Concurrency int           // most connection attempts in flight
 	Settle      time.Duration // idle: wait this long after connecting before reading memory
@@ -99,6 +105,9 @@ func DefaultConfig(scenario string) (Config, error) {
 		c.Subscribers = 100
 		c.Rate = 10
 		c.Duration = 10 * time.Second
+	case ScenarioStorm:
+		c.Subscribers = 1000
+		c.StormPublishAt = 0.5
 	default:
 		return c, fmt.Errorf("unknown scenario %q (want %s)", scenario, strings.Join(Scenarios, ", "))
 	}
@@ -111,8 +120,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("unknown scenario %q (want %s)", c.Scenario, strings.Join(Scenarios, ", "))
 	}
 	transports := []string{TransportEventSource, TransportWebSocket, TransportLongPoll, TransportChunked}
-	if c.Scenario == ScenarioIdle {
+	switch c.Scenario {
+	case ScenarioIdle:
 		transports = transports[:3]
+	case ScenarioStorm:
+		// Resuming from a message id needs a stream that carries on.
+		transports = transports[:2]
 	}
 	if !slices.Contains(transports, c.Transport) {
 		return fmt.Errorf("--transport %q: want one of %s", c.Transport, strings.Join(transports, ", "))
@@ -140,7 +153,7 @@ func (c *Config) Validate() error {
 	}
 	for _, ck := range []check{
 		{c.Subscribers >= 0, "-n must not be negative"},
-		{c.Subscribers > 0 || (c.Scenario != ScenarioFanout && c.Scenario != ScenarioIdle && c.Scenario != ScenarioChurn), "-n must be at least 1"},
+		{c.Subscribers > 0 || (c.Scenario != ScenarioFanout && c.Scenario != ScenarioIdle && c.Scenario != ScenarioChurn && c.Scenario != ScenarioStorm), "-n must be at least 1"},
 		{c.SubscribersPerChannel >= 0, "--subscribers-per-channel must not be negative"},
 		{c.Channels >= 1, "--channels must be at least 1"},
 		{c.Publishers >= 1, "--publishers must be at least 1"},
@@ -152,6 +165,8 @@ func (c *Config) Validate() error {
 		{c.Batch == 0 || c.Rate == 0, "--batch publishes back to back: --rate goes without it"},
 		{c.Pace >= 0, "--pace must not be negative"},
 		{c.ChurnRate > 0 || c.Scenario != ScenarioChurn, "--churn-rate must be positive"},
+		{c.StormPublishAt >= 0 && c.StormPublishAt <= 1, "--storm-publish-at must be between 0 and 1"},
+		{c.Channels <= max(c.Subscribers, 1) || c.Scenario != ScenarioStorm, "--channels must not exceed -n: every channel needs a subscriber"},
 		{c.Duration > 0, "--duration must be positive"},
 		{c.Timeout > 0, "--timeout must be positive"},
 		{c.Ramp >= 0, "--ramp must not be negative"},

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/servertest"
 )
 
@@ -170,6 +173,95 @@ func TestChannels(t *testing.T) {
 	})
 	if res.Delivery.Deliveries != 60 || res.Delivery.Complete != 30 {
 		t.Fatalf("delivery %+v", res.Delivery)
+	}
+}
+
+func TestStorm(t *testing.T) {
+	base := startHerald(t)
+	tests := []struct {
+		transport string
+		n         int
+		at        float64
+	}{
+		{TransportEventSource, 200, 0.5},
+		{TransportWebSocket, 200, 0.5},
+		{TransportEventSource, 50, 0}, // published before anyone is back: all resume into it
+		{TransportWebSocket, 50, 1},   // published once all are back
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%d/%g", tt.transport, tt.n, tt.at), func(t *testing.T) {
+			res := runBench(t, base, ScenarioStorm, func(c *Config) {
+				c.Transport = tt.transport
+				c.Subscribers = tt.n
+				c.Channels = 2
+				c.StormPublishAt = tt.at
+				c.JSON = tt.transport == TransportWebSocket
+			})
+			n := int64(tt.n)
+			st := res.Storm
+			if st == nil {
+				t.Fatal("no storm result")
+			}
+			if st.Dropped != tt.n || st.Reconnected != n || st.Failed != 0 || st.Resumed != n {
+				t.Fatalf("storm %+v", st)
+			}
+			if st.Seconds <= 0 || st.PerSecond <= 0 || st.Handshake.Count != uint64(n) || st.Handshake.P50 <= 0 ||
+				st.Handshake.P90 < st.Handshake.P50 || st.Handshake.P99 < st.Handshake.P90 || st.Handshake.Max < st.Handshake.P99 {
+				t.Fatalf("reconnect phase %+v", st)
+			}
+			if want := int64(math.Ceil(tt.at * float64(n))); st.PublishedAfter < want {
+				t.Fatalf("published after %d reconnections, want at least %d", st.PublishedAfter, want)
+			}
+			if st.SpanFirstMs <= 0 || st.SpanLastMs < st.SpanFirstMs {
+				t.Fatalf("span %v .. %v ms", st.SpanFirstMs, st.SpanLastMs)
+			}
+			if st.Received != n || st.Lost != 0 || st.Duplicated != 0 || st.Replayed != 0 || st.OutOfOrder != 0 {
+				t.Fatalf("integrity %+v", st)
+			}
+			// Each client is accounted once, its two messages on both sides of the drop.
+			d := res.Delivery
+			if d.Deliveries != 2*n || d.Expected != uint64(2*n) || d.Subscribers != tt.n || d.Complete != tt.n {
+				t.Fatalf("delivery %+v", d)
+			}
+			if res.Connect.Established != 2*n || res.Connect.Latency.Count != uint64(n) || res.Publish.OK != 4 {
+				t.Fatalf("connect %+v publish %+v", res.Connect, res.Publish)
+			}
+		})
+	}
+}
+
+// TestStormCatchesReplays runs the storm against a server that ignores
+// Last-Event-ID: every reconnected subscriber gets the first message again
+// from the channel's buffer, and the run fails saying so.
+func TestStormCatchesReplays(t *testing.T) {
+	cfg := config.Default()
+	for i := range cfg.Servers[0].Locations {
+		cfg.Servers[0].Locations[i].SubscriberLastMessageID = nil
+	}
+	base := servertest.Start(t, servertest.Options{Config: cfg}).URL
+	for _, tr := range []string{TransportEventSource, TransportWebSocket} {
+		t.Run(tr, func(t *testing.T) {
+			c, _ := DefaultConfig(ScenarioStorm)
+			c.Pub, c.Sub = base+"/pub/{ch}", base+"/sub/{ch}"
+			c.Transport = tr
+			c.Subscribers = 20
+			c.Timeout = 5 * time.Second
+			c.NoProgress = true
+			var out bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			res, err := Run(ctx, &c, &out, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := res.Storm
+			if res.Passed || st == nil || st.Replayed != 20 || st.Received != 20 || res.Delivery.Duplicated != 20 {
+				t.Fatalf("passed %v storm %+v\n%s", res.Passed, st, out.String())
+			}
+			if !strings.Contains(out.String(), "storm: 20 messages received again after resuming") {
+				t.Fatalf("no replay failure in the table:\n%s", out.String())
+			}
+		})
 	}
 }
 

@@ -50,6 +50,7 @@ type streamHandler struct {
 	msg      prefixBuf
 	deliver  func([]byte)
 	headSeen bool
+	keepID   bool // keep each event's id in s.lastID (storm)
 }
 
 func (h *streamHandler) head(p *respParser) error {
@@ -75,6 +76,9 @@ func (h *streamHandler) data(b []byte) error {
 		}
 		switch e.Kind {
 		case protocol.KindEvent:
+			if h.keepID {
+				h.s.lastID = append(h.s.lastID[:0], e.ID...)
+			}
 			h.deliver(e.Data)
 		case protocol.KindComment:
 			// Nchan ends a stream with its status: ":410: 410 Gone".
@@ -112,15 +116,18 @@ func (s *subscriber) runStream(es bool) error {
 	defer c.Close()
 	c.SetDeadline(t0.Add(r.cfg.Timeout))
 	var req []byte
-	if es {
+	switch {
+	case es && s.resumeID != "":
+		req = appendRequest(make([]byte, 0, 256), s.ch.subURI, r.sub.host, "Accept", "text/event-stream", "Cache-Control", "no-cache", "Last-Event-ID", s.resumeID)
+	case es:
 		req = appendRequest(make([]byte, 0, 256), s.ch.subURI, r.sub.host, "Accept", "text/event-stream", "Cache-Control", "no-cache")
-	} else {
+	default:
 		req = appendRequest(make([]byte, 0, 256), s.ch.subURI, r.sub.host, "TE", "chunked")
 	}
 	if _, err := c.Write(req); err != nil {
 		return err
 	}
-	h := &streamHandler{s: s, conn: c, t0: t0, es: es}
+	h := &streamHandler{s: s, conn: c, t0: t0, es: es, keepID: es && s.keepID}
 	setupESDecoder(&h.sse)
 	h.deliver = s.deliver
 	var p respParser

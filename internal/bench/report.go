@@ -30,6 +30,7 @@ type Result struct {
 	Delivery  *DeliveryResult  `json:"delivery,omitempty"`
 	Broadcast *BroadcastResult `json:"broadcast,omitempty"`
 	Churn     *ChurnResult     `json:"churn,omitempty"`
+	Storm     *StormResult     `json:"storm,omitempty"`
 	Memory    *MemoryResult    `json:"memory,omitempty"`
 	CPU       CPUResult        `json:"cpu"`
 
@@ -141,7 +142,7 @@ func (res *Result) writeText(w io.Writer) {
 	c := res.Connect
 	if c.Attempted > 0 {
 		s := fmt.Sprintf("%d of %d established, %d failed in %.3fs (%.0f/s)", c.Established, c.Attempted, c.Failed, c.Seconds, c.PerSecond)
-		if res.Churn != nil {
+		if res.Churn != nil || res.Storm != nil {
 			s = fmt.Sprintf("first %d in %.3fs (%.0f/s); %d of %d attempts in all established, %d failed",
 				res.Subscribers, c.Seconds, c.PerSecond, c.Established, c.Attempted, c.Failed)
 		}
@@ -173,6 +174,9 @@ func (res *Result) writeText(w io.Writer) {
 	}
 	if ch := res.Churn; ch != nil {
 		line("churn", "%d subscribers closed, %d opened in their place", ch.Disconnects, ch.Reconnects)
+	}
+	if st := res.Storm; st != nil {
+		st.writeText(line)
 	}
 	if m := res.Memory; m != nil {
 		after := make([]string, len(m.After))

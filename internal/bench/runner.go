@@ -37,7 +37,8 @@ type channel struct {
 	mu        sync.Mutex
 	acked     bitset
 	ackedN    atomic.Int64
-	lastAcked atomic.Int64 // highest acknowledged sequence number; -1: none
+	lastAcked atomic.Int64      // highest acknowledged sequence number; -1: none
+	ids       map[uint64]string // storm: the message id each publish answered, by sequence number
 }
 
 func (ch *channel) ack(seq uint64) {
@@ -94,6 +95,8 @@ type runner struct {
 	reconnects    atomic.Int64 // churn: subscribers opened to replace them
 	pubErrRun     atomic.Int64 // publishes in a row without an answer
 
+	storm *stormState // storm's own records; nil in the other scenarios
+
 	connectHist  *Histogram
 	deliveryHist *Histogram
 	publishHist  *Histogram
@@ -126,6 +129,10 @@ func newRunner(ctx context.Context, cfg *Config) (*runner, error) {
 		// Replaced connections linger in TIME_WAIT on this side.
 		conns += int(cfg.ChurnRate * cfg.Duration.Seconds())
 	}
+	if cfg.Scenario == ScenarioStorm {
+		// Every subscriber connects twice.
+		conns += cfg.subscriberCount()
+	}
 	lo, hi := portRange()
 	inUse := portsInUse(lo, hi)
 	sources, err := planSources(sub.ip, conns, hi-lo+1, cfg.SourceAddrs, func(ip net.IP) int {
@@ -150,6 +157,9 @@ func newRunner(ctx context.Context, cfg *Config) (*runner, error) {
 	// worth of scheduling to the publishers and the connecting.
 	if r.react, err = newReactor(max(1, runtime.GOMAXPROCS(0)-1)); err != nil {
 		return nil, fmt.Errorf("subscriber reader: %w", err)
+	}
+	if cfg.Scenario == ScenarioStorm {
+		r.storm = newStormState()
 	}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.setPhase("starting")
@@ -184,6 +194,9 @@ func newRunner(ctx context.Context, cfg *Config) (*runner, error) {
 			ordered: ordered,
 		}
 		ch.lastAcked.Store(-1)
+		if r.storm != nil {
+			ch.ids = make(map[uint64]string)
+		}
 		r.chans = append(r.chans, ch)
 	}
 	return r, nil
@@ -280,12 +293,18 @@ func (r *runner) startSubscriber(ch *channel, onConnect func(ok bool)) *subscrib
 	s := &subscriber{r: r, ch: ch, id: int(r.nextID.Add(1) - 1), onConnect: onConnect}
 	s.src = r.sourceFor(s.id)
 	s.maxSeen.Store(-1)
+	s.keepID = r.storm != nil && r.cfg.Transport == TransportEventSource
+	r.launch(s)
+	return s
+}
+
+// launch registers s and starts its goroutine.
+func (r *runner) launch(s *subscriber) {
 	r.mu.Lock()
 	r.live[s] = struct{}{}
 	r.mu.Unlock()
 	r.subWG.Add(1)
 	go s.run()
-	return s
 }
 
 // ended is called by a subscriber's goroutine as it exits.
@@ -297,7 +316,9 @@ func (r *runner) ended(s *subscriber) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.live, s)
-	if !s.wasConnected {
+	if !s.wasConnected || s.resumed.Load() {
+		// Never there, or its record carries on in the subscriber that
+		// resumed from it (storm).
 		return
 	}
 	if s.churned.Load() {
@@ -536,6 +557,14 @@ func (r *runner) publisher(p int, plan *pubPlan) {
 
 // publishOne publishes the channel's next message and records the answer.
 func (r *runner) publishOne(p int, ch *channel, buf []byte) []byte {
+	buf, _ = r.publishMsg(p, ch, buf, false)
+	return buf
+}
+
+// publishMsg is publishOne; with wantID it also asks for the channel's
+// info in JSON and returns the id of the message published, read from it
+// ("" if the answer did not say).
+func (r *runner) publishMsg(p int, ch *channel, buf []byte, wantID bool) ([]byte, string) {
 	if ch.ordered {
 		ch.pubMu.Lock()
 		defer ch.pubMu.Unlock()
@@ -551,9 +580,12 @@ func (r *runner) publishOne(p int, ch *channel, buf []byte) []byte {
 	if err != nil {
 		r.countStatus(0)
 		r.countError("publish", err)
-		return buf
+		return buf, ""
 	}
 	req.Header.Set("Content-Type", "text/plain")
+	if wantID {
+		req.Header.Set("Accept", "text/json")
+	}
 	res, err := r.client.Do(req)
 	if err != nil {
 		r.countStatus(0)
@@ -561,18 +593,28 @@ func (r *runner) publishOne(p int, ch *channel, buf []byte) []byte {
 		if r.pubErrRun.Add(1) == maxPublishErrors && r.ctx.Err() == nil {
 			r.warn("publishing stopped after %d publishes in a row got no answer", maxPublishErrors)
 		}
-		return buf
+		return buf, ""
 	}
 	r.pubErrRun.Store(0)
+	id := ""
+	if wantID {
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		id = lastMessageID(body)
+	}
 	io.Copy(io.Discard, res.Body)
 	res.Body.Close()
 	r.countStatus(res.StatusCode)
 	if res.StatusCode/100 == 2 {
 		r.publishHist.Record(p, time.Since(t))
 		r.acked.Add(1)
+		if id != "" && ch.ids != nil {
+			ch.mu.Lock()
+			ch.ids[seq] = id
+			ch.mu.Unlock()
+		}
 		ch.ack(seq)
 	}
-	return buf
+	return buf, id
 }
 
 func (r *runner) countStatus(code int) {

@@ -42,6 +42,19 @@ type subscriber struct {
 	churned      atomic.Bool
 	exited       atomic.Bool
 
+	// storm: a subscriber dropped in the storm is resumed by a successor
+	// that carries on its record (inherited) and asks the server for what
+	// came after lastID (ES: the last id field read; resumeID: what the
+	// successor sends as Last-Event-ID).
+	resumed    atomic.Bool // its record carries on in a successor
+	inherited  bool        // it carries on a dropped subscriber's record
+	keepID     bool        // EventSource: keep the last id field in lastID
+	lastID     []byte
+	resumeID   string
+	stormGot   int // copies of the mid-storm message received
+	replayed   int // copies of messages received before the drop, again
+	outOfOrder int // earlier messages received after a later one, after the drop
+
 	mu        sync.Mutex
 	conn      net.Conn
 	closed    bool
@@ -118,10 +131,15 @@ func (s *subscriber) stopped() bool {
 // began.
 func (s *subscriber) connected(t0 time.Time) {
 	now := time.Now()
-	s.floor = s.ch.next.Load()
+	if s.inherited {
+		s.r.storm.handshakeHist.Record(s.id, now.Sub(t0))
+		s.r.storm.noteEstablished(now)
+	} else {
+		s.floor = s.ch.next.Load()
+		s.r.connectHist.Record(s.id, now.Sub(t0))
+	}
 	s.estab.Store(now.UnixNano())
 	s.wasConnected = true
-	s.r.connectHist.Record(s.id, now.Sub(t0))
 	s.r.connected.Add(1)
 	s.r.noteEstablished(now)
 	s.ch.live.Add(1)
@@ -148,6 +166,9 @@ func (s *subscriber) deliver(p []byte) {
 		s.r.deliveryHist.Record(s.id, time.Duration(now-ts))
 	} else {
 		s.r.backlog.Add(1) // published before this subscriber was there
+	}
+	if s.inherited {
+		s.r.storm.delivered(s, seq, ts, now)
 	}
 	if s.tr.add(seq, s.ch.ordered) != deliveryDuplicate {
 		s.distinct.Add(1)

@@ -44,6 +44,9 @@ func (s *subscriber) runWebSocket() error {
 			return c, nil
 		},
 	}
+	if s.resumeID != "" {
+		d.Header = ws.HandshakeHeaderString("Last-Event-ID: " + s.resumeID + "\r\n")
+	}
 	c, br, _, err := d.Dial(r.ctx, s.ch.wsURL)
 	if err != nil {
 		var se ws.StatusError

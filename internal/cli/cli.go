@@ -41,7 +41,7 @@ Usage:
   herald config check -c FILE                validate a configuration file
   herald config defaults                     print the built-in configuration
   herald config docs                         print the configuration key reference
-  herald bench SCENARIO [flags]              load a server: fanout, publish, idle, channels, churn
+  herald bench SCENARIO [flags]              load a server: fanout, publish, idle, channels, churn, storm
   herald token --secret S --sub CH [flags]   mint a signed token (JWT) for testing
   herald channel-id [-n COUNT]               print a fresh, unguessable channel id
   herald pub CHANNEL|URL [MESSAGE|-]         publish a message (standard input without MESSAGE)
@@ -395,11 +395,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&cfg.Pub, "pub", cfg.Pub, "publisher URL template; {ch} is the channel (loopback hosts only)")
 	fs.StringVar(&cfg.Sub, "sub", cfg.Sub, "subscriber URL template; {ch} is the channel (loopback hosts only)")
 	fs.StringVar(&cfg.Transport, "transport", cfg.Transport, "subscriber transport: eventsource, websocket, longpoll, chunked")
-	fs.IntVar(&cfg.Subscribers, "n", cfg.Subscribers, "subscribers (fanout, idle, churn)")
+	fs.IntVar(&cfg.Subscribers, "n", cfg.Subscribers, "subscribers (fanout, idle, churn, storm)")
 	fs.IntVar(&cfg.Subscribers, "subscribers", cfg.Subscribers, "same as -n")
 	fs.IntVar(&cfg.SubscribersPerChannel, "subscribers-per-channel", cfg.SubscribersPerChannel, "publish: subscribers on each channel")
-	fs.IntVar(&cfg.Channels, "channels", cfg.Channels, "channels (publish, channels, churn)")
-	fs.IntVar(&cfg.Publishers, "publishers", cfg.Publishers, "concurrent publishers (publish, channels)")
+	fs.IntVar(&cfg.Channels, "channels", cfg.Channels, "channels (publish, channels, churn; storm: subscribers spread round robin)")
+	fs.IntVar(&cfg.Publishers, "publishers", cfg.Publishers, "concurrent publishers (publish, channels, storm)")
 	fs.IntVar(&cfg.Messages, "messages", cfg.Messages, "messages: fanout in all; channels per channel; publish, churn at most (0: until --duration)")
 	fs.IntVar(&cfg.Size, "size", cfg.Size, "message body size in bytes")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "messages per second over all publishers (0: back to back, with --pace)")
@@ -407,8 +407,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "publish this many messages per request as a batch publish to --batch-url (publish, fanout)")
 	fs.StringVar(&cfg.BatchURL, "batch-url", cfg.BatchURL, "batch publisher URL, a publish_batch location (loopback hosts only)")
 	fs.Float64Var(&cfg.ChurnRate, "churn-rate", cfg.ChurnRate, "churn: subscribers replaced per second")
+	fs.Float64Var(&cfg.StormPublishAt, "storm-publish-at", cfg.StormPublishAt, "storm: publish the mid-storm message when this fraction of the reconnections is established (0..1)")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "longest publishing phase (publish, churn: its length)")
-	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "per connection and request; also how long deliveries may take after the last publish")
+	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "per connection and request; also how long deliveries may take after the last publish (storm: and the reconnect phase)")
 	fs.DurationVar(&cfg.Ramp, "ramp", cfg.Ramp, "spread opening the subscribers over this long")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "most connection attempts in flight")
 	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "idle: wait this long after connecting before reading memory")
