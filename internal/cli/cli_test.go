@@ -122,7 +122,7 @@ func TestCommands(t *testing.T) {
 			t.Errorf("log does not name the preset:\n%s", srv.log.String())
 		}
 		r := httpDo(t, "POST", "http://"+addr+"/pub?id=chat", "hello")
-		if want := `{"channel": "chat", "published_messages": 1, "stored_messages": 1, "subscribers": 0}`; r.StatusCode != http.StatusOK || r.body != want {
+		if want := `{"channel": "chat", "published_messages": 1, "stored_messages": 1, "subscribers": 0}` + "\r\n"; r.StatusCode != http.StatusOK || r.body != want {
 			t.Errorf("publish: %d %q, want 200 %q", r.StatusCode, r.body, want)
 		}
 	})
