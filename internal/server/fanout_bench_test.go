@@ -84,7 +84,7 @@ func benchStreamFanout(b *testing.B, n int, grouped bool, setup ...func(*session
 		}
 		outs[i] = &countOutput{done: make(chan struct{}), grouped: grouped}
 		ss := &session{s: s, rt: rt, kind: "eventsource", key: key, single: true, subs: []store.Subscription{sub},
-			cursors: make([]msgid.ID, 1), buf: make([]*store.Message, 0, 1), out: outs[i], stream: true}
+			cursors: make([]msgid.ID, 1), buf: make([]*store.Message, 0, 1), out: outs[i], stream: true, release: func() {}}
 		for _, f := range setup {
 			f(ss)
 		}

@@ -52,7 +52,18 @@ type Message struct {
 	ID          msgid.ID
 	Body        []byte
 	ContentType string
-	EventName   string // EventSource event name, from X-EventSource-Event.
+	EventName   string // EventSource event name, from X-EventSource-Event (the push-stream Event-Type).
+	// EventID is the publisher's event id (the push-stream module's
+	// Event-Id request header: the EventSource id and ~event-id~); "" for
+	// none.
+	EventID string
+	// Number is the message's place in its channel: 1 for the first
+	// message published to the channel, 2 for the next, ... (the
+	// push-stream module's message id, ~id~), counting every publish to
+	// the channel since it was created, stored or not. A channel deleted
+	// or expired and made again counts from 1. 0 when the engine has none
+	// (an imported message).
+	Number uint64
 	// Seq is the engine-wide publish order; it orders messages of different
 	// channels that share a second, so a subscriber to several channels gets
 	// them in the order they were published. 0 when the engine has none.
@@ -153,7 +164,7 @@ func (m *Message) Before(o *Message) bool {
 
 // Size is the number of bytes the message accounts for in a store.
 func (m *Message) Size() int64 {
-	return int64(len(m.Body)+len(m.ContentType)+len(m.EventName)) + messageOverhead
+	return int64(len(m.Body)+len(m.ContentType)+len(m.EventName)+len(m.EventID)) + messageOverhead
 }
 
 // messageOverhead approximates the bookkeeping bytes of one stored message.
@@ -164,6 +175,9 @@ type Publication struct {
 	Body        []byte
 	ContentType string
 	EventName   string
+	// EventID is Message.EventID: the publisher's event id (push-stream
+	// Event-Id); "" for none.
+	EventID string
 	// Deflate is Message.Deflate: the publishing location's compression
 	// for WebSocket subscribers.
 	Deflate uint8
@@ -184,6 +198,10 @@ type Info struct {
 	Subscribers   int       // subscribers connected now.
 	LastRequested time.Time // last time a subscriber touched the channel; zero if never.
 	LastMessageID msgid.ID  // id of the newest message ever published; zero if none.
+	// Published counts the messages ever published to the channel since it
+	// was created, stored or not: the newest message's Number (the
+	// push-stream module's published_messages of a channel).
+	Published uint64
 }
 
 // Requested returns the seconds since a subscriber last touched the channel,

@@ -47,9 +47,11 @@ type Restored struct {
 
 // Restore makes a channel the store does not hold from a copy of it: its
 // options, whether a publisher made it (authorized), the newest id it ever
-// had and its buffered messages (oldest first, with their ids). It does
-// nothing and reports false when the store holds the channel already.
-func (s *Store) Restore(key store.ChannelKey, o store.ChannelOptions, authorized bool, last msgid.ID, msgs []Restored) (bool, error) {
+// had, how many messages were published to it (Info.Published; the
+// messages' own Numbers raise it) and its buffered messages (oldest
+// first, with their ids). It does nothing and reports false when the
+// store holds the channel already.
+func (s *Store) Restore(key store.ChannelKey, o store.ChannelOptions, authorized bool, last msgid.ID, published uint64, msgs []Restored) (bool, error) {
 	if s.closed() {
 		return false, store.ErrClosed
 	}
@@ -65,6 +67,7 @@ func (s *Store) Restore(key store.ChannelKey, o store.ChannelOptions, authorized
 	c.opts = o
 	c.buf.SetLimits(o.BufferLength, o.MinBufferLength)
 	c.authorized = authorized
+	c.published = published
 	for _, r := range msgs {
 		m := r.Msg
 		if !m.ID.After(c.last) {
@@ -81,6 +84,7 @@ func (s *Store) Restore(key store.ChannelKey, o store.ChannelOptions, authorized
 		}
 		c.buf.Push(entry{Msg: m, Expires: x})
 		c.last = m.ID
+		c.published = max(c.published, m.Number)
 		s.stored.Add(1)
 		c.grp.messages.Add(1)
 		c.grp.bytes.Add(m.Size())

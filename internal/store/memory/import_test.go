@@ -48,21 +48,21 @@ func TestRestore(t *testing.T) {
 	msgs := []Restored{
 		{Msg: &store.Message{ID: msgid.ID{Time: 50}, Body: []byte("a")}},
 		{Msg: &store.Message{ID: msgid.ID{Time: 50, Tag: 1}, Body: []byte("b")}},
-		{Msg: &store.Message{ID: msgid.ID{Time: 51}, Body: []byte("c")}, Expires: time.Now().Add(time.Hour)},
+		{Msg: &store.Message{ID: msgid.ID{Time: 51}, Body: []byte("c"), Number: 7}, Expires: time.Now().Add(time.Hour)},
 	}
-	made, err := s.Restore(key, o, true, msgid.ID{Time: 51}, msgs)
+	made, err := s.Restore(key, o, true, msgid.ID{Time: 51}, 5, msgs)
 	if err != nil || !made {
 		t.Fatalf("Restore = %v, %v", made, err)
 	}
-	if again, _ := s.Restore(key, o, true, msgid.ID{}, nil); again {
+	if again, _ := s.Restore(key, o, true, msgid.ID{}, 0, nil); again {
 		t.Fatal("Restore replaced a channel the store holds")
 	}
 	info, err := s.Info(context.Background(), key)
-	if err != nil || info.Messages != 2 || info.LastMessageID != (msgid.ID{Time: 51}) {
-		t.Fatalf("Info = %+v, %v; want the buffer of 2 and the last id", info, err)
+	if err != nil || info.Messages != 2 || info.LastMessageID != (msgid.ID{Time: 51}) || info.Published != 7 {
+		t.Fatalf("Info = %+v, %v; want the buffer of 2, the last id and 7 published (the newest message's number)", info, err)
 	}
 	r, err := s.Publish(context.Background(), key, store.Publication{Body: []byte("d")}, o)
-	if err != nil || !r.Message.ID.After(msgid.ID{Time: 51}) {
+	if err != nil || !r.Message.ID.After(msgid.ID{Time: 51}) || r.Message.Number != 8 {
 		t.Fatalf("publish after Restore: %v, %v", r.Message, err)
 	}
 	if _, err := s.Subscribe(context.Background(), key, store.SubscribeOptions{ExistingOnly: true}); err != nil {

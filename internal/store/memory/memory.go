@@ -111,6 +111,7 @@ type channel struct {
 	opts          store.ChannelOptions
 	subs          int
 	lastSubs      []*subscription // subscribers under the "last" rule.
+	published     uint64          // messages published since the channel was made (the newest Number).
 	authorized    bool            // created by a publisher.
 	deleted       bool
 	expired       int          // messages expired since the sweeper last reported
@@ -345,12 +346,13 @@ func (c *channel) info() store.Info {
 		Subscribers:   c.subs,
 		LastRequested: c.lastRequestedTime(),
 		LastMessageID: c.last,
+		Published:     c.published,
 	}
 }
 
 // Publish implements store.Store.
 func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publication, o store.ChannelOptions) (store.PublishResult, error) {
-	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, Deflate: p.Deflate}
+	m := &store.Message{Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, EventID: p.EventID, Deflate: p.Deflate}
 	res, _, err := s.add(ctx, key, m, o, false, time.Time{})
 	return res, err
 }
@@ -463,6 +465,13 @@ func (s *Store) add(ctx context.Context, key store.ChannelKey, m *store.Message,
 	}
 	m.Seq = s.seq.Add(1)
 	c.last = m.ID
+	// A published message takes the channel's next number; an imported
+	// one keeps the number its origin gave it (the channel's count
+	// follows it), or takes the next when it has none.
+	if m.Number == 0 || !imported {
+		m.Number = c.published + 1
+	}
+	c.published = max(c.published, m.Number)
 	b.Push(entry{Msg: m, Expires: x})
 	if n := int64(1 - left.Left); n != 0 {
 		s.stored.Add(n)

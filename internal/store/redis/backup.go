@@ -150,6 +150,10 @@ func (b *Backup) restore(ctx context.Context, key store.ChannelKey) error {
 	if err := errors.Join(err, r.err); err != nil || len(raw) < 7 {
 		return fmt.Errorf("redis backup: bad copy of %s: %v", key, err)
 	}
+	var published uint64
+	if len(raw) >= 8 {
+		published = uint64(max(r.int(7), 0))
+	}
 	xs, _ := raw[6].([]any)
 	msgs := make([]memory.Restored, 0, len(xs))
 	for _, x := range xs {
@@ -170,7 +174,7 @@ func (b *Backup) restore(ctx context.Context, key store.ChannelKey) error {
 		msgs = append(msgs, memory.Restored{Msg: e.Msg, Expires: exp})
 	}
 	slices.Reverse(msgs)
-	made, err := b.mem.Restore(key, o, r.str(1) == "1", last, msgs)
+	made, err := b.mem.Restore(key, o, r.str(1) == "1", last, published, msgs)
 	if err != nil {
 		return err
 	}
@@ -207,9 +211,9 @@ func (b *Backup) put(key store.ChannelKey, m *store.Message, o store.ChannelOpti
 	id, seq, x := "", "0", "0"
 	var ct, ev string
 	var body []byte
-	deflate := 0
+	deflate, num, eid := 0, "0", ""
 	if m != nil {
-		deflate = int(m.Deflate)
+		deflate, num, eid = int(m.Deflate), strconv.FormatUint(m.Number, 10), m.EventID
 		id, seq = streamID(m.ID), strconv.FormatUint(m.Seq, 10)
 		if ttl := buffer.TTL(o.BufferLength, o.MessageTimeout); ttl > 0 {
 			x = strconv.FormatInt(time.Now().Add(ttl).UnixMilli(), 10)
@@ -217,7 +221,7 @@ func (b *Backup) put(key store.ChannelKey, m *store.Message, o store.ChannelOpti
 		ct, ev, body = m.ContentType, m.EventName, m.Body
 	}
 	b.q.send(scriptBackupPut, []string{k.meta, k.stream, k.counts}, id, seq, x, ct, ev, body,
-		o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout), ms(o.ChannelTimeout), deflate)
+		o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout), ms(o.ChannelTimeout), deflate, num, eid)
 }
 
 // Publish implements store.Store.

@@ -63,10 +63,11 @@ type notice struct {
 
 // Payloads, as the scripts write them:
 //
-//	m <epoch> <id> <prev> <seq> <expires> <bl> <mbl> <len(ct)> <len(ev)> [<deflate>]\n<ct><ev><body>
+//	m <epoch> <id> <prev> <seq> <expires> <bl> <mbl> <len(ct)> <len(ev)> [<deflate> [<number> <len(eid)>]]\n<ct><ev>[<eid>]<body>
 //
 // The deflate level (the publisher location's WebSocket compression, 0 for
-// none) is left out by nodes that predate it.
+// none), the message's number in its channel and its event id are left out
+// by nodes that predate them.
 //
 //	d <epoch>
 //	v <epoch> <eviction number>
@@ -97,7 +98,7 @@ func decodeNotice(p string) (notice, error) {
 	default:
 		return n, bad
 	}
-	if len(f) != 10 && len(f) != 11 {
+	if len(f) != 10 && len(f) != 11 && len(f) != 13 {
 		return n, bad
 	}
 	var nums [6]int64
@@ -117,10 +118,20 @@ func decodeNotice(p string) (notice, error) {
 	if lct < 0 || lev < 0 || lct+lev > len(rest) {
 		return n, bad
 	}
-	m := &store.Message{ID: id, Seq: uint64(nums[0]), ContentType: rest[:lct], EventName: rest[lct : lct+lev], Body: []byte(rest[lct+lev:])}
-	if len(f) == 11 {
+	m := &store.Message{ID: id, Seq: uint64(nums[0]), ContentType: rest[:lct], EventName: rest[lct : lct+lev]}
+	body := rest[lct+lev:]
+	if len(f) >= 11 {
 		m.Deflate = deflateLevel(f[10])
 	}
+	if len(f) == 13 {
+		num, err1 := strconv.ParseUint(f[11], 10, 64)
+		leid, err2 := strconv.Atoi(f[12])
+		if err1 != nil || err2 != nil || leid < 0 || leid > len(body) {
+			return n, bad
+		}
+		m.Number, m.EventID, body = num, body[:leid], body[leid:]
+	}
+	m.Body = []byte(body)
 	n.msg = entry{Msg: m, Expires: nums[1]}
 	n.bufLen, n.minBuf = int(nums[2]), int(nums[3])
 	return n, nil
@@ -134,8 +145,9 @@ func deflateLevel(s string) uint8 {
 	return 0
 }
 
-// decodeEntry converts an XRANGE entry (fields x, q, c, e, b, and z, the
-// WebSocket compression level, when not 0) to a message.
+// decodeEntry converts an XRANGE entry (fields x, q, c, e, b, n, and z,
+// the WebSocket compression level, when not 0, and i, the event id, when
+// not empty) to a message.
 func decodeEntry(id string, fields map[string]any) (entry, error) {
 	mid, err := parseStreamID(id)
 	if err != nil {
@@ -144,6 +156,7 @@ func decodeEntry(id string, fields map[string]any) (entry, error) {
 	str := func(k string) string { s, _ := fields[k].(string); return s }
 	x, _ := strconv.ParseInt(str("x"), 10, 64)
 	q, _ := strconv.ParseUint(str("q"), 10, 64)
-	m := &store.Message{ID: mid, Seq: q, ContentType: str("c"), EventName: str("e"), Body: []byte(str("b")), Deflate: deflateLevel(str("z"))}
+	num, _ := strconv.ParseUint(str("n"), 10, 64)
+	m := &store.Message{ID: mid, Seq: q, ContentType: str("c"), EventName: str("e"), EventID: str("i"), Number: num, Body: []byte(str("b")), Deflate: deflateLevel(str("z"))}
 	return entry{Msg: m, Expires: x}, nil
 }

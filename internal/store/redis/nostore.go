@@ -252,10 +252,12 @@ func (c *nsChan) waitReady(ctx context.Context) error {
 
 // relay payloads, signed by the sending node and its relay sequence:
 //
-//	m <node> <seq> <id> <bl> <mbl> <mt ms> <ct ms> <len(ct)> <len(ev)> <deflate>\n<ct><ev><body>
+//	m <node> <seq> <id> <bl> <mbl> <mt ms> <ct ms> <len(ct)> <len(ev)> <deflate> [<number> <len(eid)>]\n<ct><ev>[<eid>]<body>
 //	a <node> <seq> <bl> <mbl> <mt ms> <ct ms>   (created by a publisher)
 //	d <node> <seq> <last id>                    (deleted)
 //	v <node> <seq>                              (a "last"-rule newcomer)
+//
+// Nodes that predate a message's number and event id leave them out.
 func (n *Nostore) header(kind byte, extra ...string) []byte {
 	b := make([]byte, 0, 64)
 	b = append(b, kind, ' ')
@@ -276,14 +278,16 @@ func optFields(o store.ChannelOptions) []string {
 
 func (n *Nostore) messagePayload(m *store.Message, o store.ChannelOptions) string {
 	f := append([]string{streamID(m.ID)}, optFields(o)...)
-	f = append(f, strconv.Itoa(len(m.ContentType)), strconv.Itoa(len(m.EventName)), strconv.Itoa(int(m.Deflate)))
+	f = append(f, strconv.Itoa(len(m.ContentType)), strconv.Itoa(len(m.EventName)), strconv.Itoa(int(m.Deflate)),
+		strconv.FormatUint(m.Number, 10), strconv.Itoa(len(m.EventID)))
 	b := n.header('m', f...)
 	var sb strings.Builder
-	sb.Grow(len(b) + 1 + len(m.ContentType) + len(m.EventName) + len(m.Body))
+	sb.Grow(len(b) + 1 + len(m.ContentType) + len(m.EventName) + len(m.EventID) + len(m.Body))
 	sb.Write(b)
 	sb.WriteByte('\n')
 	sb.WriteString(m.ContentType)
 	sb.WriteString(m.EventName)
+	sb.WriteString(m.EventID)
 	sb.Write(m.Body)
 	return sb.String()
 }
@@ -650,7 +654,7 @@ func (n *Nostore) apply(key store.ChannelKey, f []string, rest string) error {
 	ctx := context.Background()
 	switch f[0] {
 	case "m":
-		if len(f) != 11 {
+		if len(f) != 11 && len(f) != 13 {
 			return errors.New("bad message relay")
 		}
 		id, err := parseStreamID(f[3])
@@ -666,7 +670,17 @@ func (n *Nostore) apply(key store.ChannelKey, f []string, rest string) error {
 		if err1 != nil || err2 != nil || lct < 0 || lev < 0 || lct+lev > len(rest) {
 			return errors.New("bad message relay lengths")
 		}
-		m := &store.Message{ID: id, ContentType: rest[:lct], EventName: rest[lct : lct+lev], Body: []byte(rest[lct+lev:]), Deflate: deflateLevel(f[10])}
+		m := &store.Message{ID: id, ContentType: rest[:lct], EventName: rest[lct : lct+lev], Deflate: deflateLevel(f[10])}
+		body := rest[lct+lev:]
+		if len(f) == 13 {
+			num, err1 := strconv.ParseUint(f[11], 10, 64)
+			leid, err2 := strconv.Atoi(f[12])
+			if err1 != nil || err2 != nil || leid < 0 || leid > len(body) {
+				return errors.New("bad message relay number or event id")
+			}
+			m.Number, m.EventID, body = num, body[:leid], body[leid:]
+		}
+		m.Body = []byte(body)
 		var expires time.Time
 		if ttl := buffer.TTL(o.BufferLength, o.MessageTimeout); ttl > 0 {
 			expires = time.Now().Add(ttl)

@@ -624,15 +624,15 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	tok := s.node + "." + strconv.FormatUint(s.tokens.Add(1), 36)
 	res, err := s.runDurable(ctx, key, scriptPublish, []string{k.meta, k.stream, k.counts, k.floor},
 		p.Body, p.ContentType, p.EventName, o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout),
-		ms(o.ChannelTimeout), tok, hint, k.pubsub, s.pubCmd, s.node, local, int(p.Deflate))
+		ms(o.ChannelTimeout), tok, hint, k.pubsub, s.pubCmd, s.node, local, int(p.Deflate), p.EventID)
 	if err != nil {
 		return store.PublishResult{}, err
 	}
 	r := reply(res)
 	id, err1 := parseStreamID(r.str(0))
 	prev, err2 := parseStreamID(r.str(2))
-	created, expired := r.int(10), r.int(11)
-	if err := errors.Join(err1, err2, r.err); err != nil || len(res) < 12 {
+	created, expired, num := r.int(10), r.int(11), r.int(12)
+	if err := errors.Join(err1, err2, r.err); err != nil || len(res) < 13 {
 		return store.PublishResult{}, fmt.Errorf("redis: bad publish reply %v: %v", res, err)
 	}
 	s.observeClock(r.int(7))
@@ -640,11 +640,11 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 		s.emit(events.ChannelCreated, key, 0, "", nil)
 	}
 	s.noteExpired(key, int(expired))
-	m := &store.Message{ID: id, Seq: uint64(r.int(1)), Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, Deflate: p.Deflate}
+	m := &store.Message{ID: id, Seq: uint64(r.int(1)), Number: uint64(num), Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, EventID: p.EventID, Deflate: p.Deflate}
 	if mr != nil && r.int(8) == 0 {
 		// Deliver to this node's subscribers now; the pubsub copy that
 		// follows is then a duplicate and is ignored.
-		local := &store.Message{ID: id, Seq: m.Seq, Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, Deflate: p.Deflate}
+		local := &store.Message{ID: id, Seq: m.Seq, Number: m.Number, Body: p.Body, ContentType: p.ContentType, EventName: p.EventName, EventID: p.EventID, Deflate: p.Deflate}
 		mr.handle(notice{kind: 'm', epoch: r.int(4), msg: entry{Msg: local, Expires: r.int(3)}, prev: prev, bufLen: o.BufferLength, minBuf: o.MinBufferLength})
 	}
 	s.rememberID(key, id)
@@ -654,6 +654,7 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 		Subscribers:   int(r.int(6)),
 		LastRequested: s.localTime(r.int(9)),
 		LastMessageID: id,
+		Published:     m.Number,
 	}}, nil
 }
 
@@ -689,8 +690,8 @@ func (s *Store) forgetIDs() {
 }
 
 // infoReply parses {messages, subscribers, last requested, last id, now,
-// created, expired} of a channel's script, and reports the messages it
-// expired.
+// created, expired, published} of a channel's script, and reports the
+// messages it expired.
 func (s *Store) infoReply(key store.ChannelKey, res []any) (_ store.Info, created bool, _ error) {
 	r := reply(res)
 	last, err := parseStreamID(r.str(3))
@@ -705,6 +706,7 @@ func (s *Store) infoReply(key store.ChannelKey, res []any) (_ store.Info, create
 		Subscribers:   int(r.int(1)),
 		LastRequested: s.localTime(r.int(2)),
 		LastMessageID: last,
+		Published:     uint64(max(r.int(7), 0)),
 	}, made == 1, nil
 }
 

@@ -58,6 +58,7 @@ func Run(t *testing.T, e Engine) {
 	}{
 		{"PublishRead", testPublishRead},
 		{"MessageFields", testMessageFields},
+		{"Numbers", testNumbers},
 		{"InfoNotFound", testInfoNotFound},
 		{"BufferTrimming", testBufferTrimming},
 		{"MessageExpiry", testMessageExpiry},
@@ -285,16 +286,17 @@ func testPublishRead(t *testing.T, e Engine) {
 }
 
 // testMessageFields: what a publisher sends besides the body (content type,
-// event name, the WebSocket compression its location asks for) reaches the
-// other store's subscribers, whether they were waiting for the message or
-// subscribe after it was published.
+// event name, event id, the WebSocket compression its location asks for)
+// and the message's number in its channel reach the other store's
+// subscribers, whether they were waiting for the message or subscribe
+// after it was published.
 func testMessageFields(t *testing.T, e Engine) {
 	a, b, _ := e.Open(t)
-	p := store.Publication{Body: []byte("fields"), ContentType: "application/json", EventName: "ev", Deflate: 6}
+	p := store.Publication{Body: []byte("fields"), ContentType: "application/json", EventName: "ev", EventID: "id-1", Deflate: 6}
 	check := func(what string, m *store.Message) {
 		t.Helper()
-		if string(m.Body) != "fields" || m.ContentType != p.ContentType || m.EventName != p.EventName || m.Deflate != p.Deflate {
-			t.Fatalf("%s: message %q type %q event %q deflate %d, want %+v", what, m.Body, m.ContentType, m.EventName, m.Deflate, p)
+		if string(m.Body) != "fields" || m.ContentType != p.ContentType || m.EventName != p.EventName || m.EventID != p.EventID || m.Deflate != p.Deflate || m.Number != 1 {
+			t.Fatalf("%s: message %q type %q event %q id %q deflate %d number %d, want %+v and number 1", what, m.Body, m.ContentType, m.EventName, m.EventID, m.Deflate, m.Number, p)
 		}
 	}
 	waiting := Subscribe(t, b, Key("live"), store.SubscribeOptions{Follow: true})
@@ -310,6 +312,63 @@ func testMessageFields(t *testing.T, e Engine) {
 	}
 	late := Subscribe(t, b, Key("stored"), store.SubscribeOptions{})
 	check("a later subscriber", ReadAll(t, late, msgid.ID{}, 1)[0])
+}
+
+// testNumbers: each channel numbers its messages 1, 2, 3... (every
+// publish counts, stored or not), Info.Published is the count, a create
+// counts nothing, and a channel deleted and made again counts from 1.
+func testNumbers(t *testing.T, e Engine) {
+	a, b, _ := e.Open(t)
+	follow := Subscribe(t, b, Key("n"), store.SubscribeOptions{Follow: true})
+	for i := uint64(1); i <= 3; i++ {
+		r, err := a.Publish(ctx, Key("n"), store.Publication{Body: []byte(fmt.Sprint(i)), EventID: fmt.Sprintf("e%d", i)}, Buffered)
+		if err != nil || r.Message.Number != i || r.Info.Published != i {
+			t.Fatalf("publish %d: number %d, published %d, %v", i, r.Message.Number, r.Info.Published, err)
+		}
+	}
+	for i, m := range ReadAll(t, follow, msgid.ID{}, 3) {
+		if m.Number != uint64(i+1) || m.EventID != fmt.Sprintf("e%d", i+1) {
+			t.Fatalf("the other store's subscriber read message %d as number %d, event id %q", i+1, m.Number, m.EventID)
+		}
+	}
+	published := func(s store.Store, ch string) uint64 {
+		info, err := s.Info(ctx, Key(ch))
+		if err != nil {
+			t.Fatalf("Info(%s): %v", ch, err)
+		}
+		return info.Published
+	}
+	if got := published(a, "n"); got != 3 {
+		t.Fatalf("Info.Published = %d, want 3", got)
+	}
+	Eventually(t, "the other store's count", func() bool { return published(b, "n") == 3 })
+	if m := Publish(t, a, Key("other"), "x", Buffered); m.Number != 1 {
+		t.Fatalf("another channel's first message is number %d", m.Number)
+	}
+	off := store.ChannelOptions{BufferLength: 0, MessageTimeout: time.Hour, ChannelTimeout: time.Hour}
+	for i := uint64(1); i <= 2; i++ {
+		if m := Publish(t, a, Key("off"), "x", off); m.Number != i {
+			t.Fatalf("unstored message %d is number %d", i, m.Number)
+		}
+	}
+	if info, err := a.Info(ctx, Key("off")); err != nil || info.Published != 2 || info.Messages != 0 {
+		t.Fatalf("Info of a channel that stores nothing = %+v, %v; want 2 published, 0 stored", info, err)
+	}
+	if info, err := a.Create(ctx, Key("made"), Buffered); err != nil || info.Published != 0 {
+		t.Fatalf("Create = %+v, %v; want 0 published", info, err)
+	}
+	if m := Publish(t, a, Key("made"), "x", Buffered); m.Number != 1 {
+		t.Fatalf("first message of a created channel is number %d", m.Number)
+	}
+	if _, err := a.Delete(ctx, Key("n")); err != nil {
+		t.Fatal(err)
+	}
+	if m := Publish(t, a, Key("n"), "again", Buffered); m.Number != 1 {
+		t.Fatalf("a channel made again starts at number %d", m.Number)
+	}
+	if got := published(a, "n"); got != 1 {
+		t.Fatalf("Info.Published of a channel made again = %d", got)
+	}
 }
 
 func testInfoNotFound(t *testing.T, e Engine) {

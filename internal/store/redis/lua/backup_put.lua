@@ -6,7 +6,8 @@
 -- KEYS: meta, stream, counts
 -- ARGV: message id ('' for none), seq, expires ms (0 never), content type,
 --   event, body, buffer length, min buffer length, message timeout ms,
---   channel timeout ms, WebSocket compression level (0 none)
+--   channel timeout ms, WebSocket compression level (0 none), number in
+--   the channel (0: none), event id
 -- Returns the messages in the copy.
 local mkey, skey, nkey = KEYS[1], KEYS[2], KEYS[3]
 local sec, usec, nowms = clock()
@@ -26,17 +27,26 @@ if id ~= '' then
   local lt, lg = idparse(meta[2])
   local t, g = idparse(id)
   if idless(lt, lg, t, g) then
+    local num = ARGV[12] or '0'
     if bl > 0 then
+      local fields = {'x', ARGV[3], 'q', ARGV[2], 'c', ARGV[4], 'e', ARGV[5], 'b', ARGV[6], 'n', num}
       if (ARGV[11] or '0') ~= '0' then
-        redis.call('XADD', skey, id, 'x', ARGV[3], 'q', ARGV[2], 'c', ARGV[4], 'e', ARGV[5], 'b', ARGV[6], 'z', ARGV[11])
-      else
-        redis.call('XADD', skey, id, 'x', ARGV[3], 'q', ARGV[2], 'c', ARGV[4], 'e', ARGV[5], 'b', ARGV[6])
+        fields[#fields + 1] = 'z'
+        fields[#fields + 1] = ARGV[11]
       end
+      if (ARGV[13] or '') ~= '' then
+        fields[#fields + 1] = 'i'
+        fields[#fields + 1] = ARGV[13]
+      end
+      redis.call('XADD', skey, id, unpack(fields))
       n = n + 1
     else
       redis.call('HSET', mkey, 'd', id)
     end
     redis.call('HSET', mkey, 'l', id, 'lq', ARGV[2])
+    if (tonumber(num) or 0) > (tonumber(redis.call('HGET', mkey, 'np')) or 0) then
+      redis.call('HSET', mkey, 'np', num)
+    end
   end
   need = -1
   if bl <= 0 or mt > 0 then need = math.max(mt, ct, 1000) end

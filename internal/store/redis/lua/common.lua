@@ -11,7 +11,12 @@
 -- Meta fields: ep epoch, l last id, lq last seq, d newest dropped id,
 -- a authorized, bl mbl mt ct options, lr last requested (ms), lv last
 -- "last"-rule eviction, fv set while a never-expiring message is buffered,
--- pt/pr token and result of the latest publish (retried publishes).
+-- pt/pr token and result of the latest publish (retried publishes), np
+-- messages published since the channel was made (the newest message's
+-- number).
+-- Stream entry fields: x expiry ms, q seq, c content type, e event name,
+-- b body, n number, z WebSocket compression level (when not 0), i event
+-- id (when not empty).
 -- Big numbers are always passed as strings: Lua numbers are doubles and
 -- tostring keeps only 14 digits.
 if redis.replicate_commands then pcall(redis.replicate_commands) end

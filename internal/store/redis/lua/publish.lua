@@ -3,10 +3,10 @@
 -- ARGV: body, content type, event, buffer length, min buffer length,
 --   message timeout ms, channel timeout ms, token, hint id, pubsub channel,
 --   publish command (PUBLISH or SPUBLISH), node id, local subscriber count,
---   WebSocket compression level (0: none)
+--   WebSocket compression level (0: none), event id
 -- Returns {id, seq, prev id, expires ms, epoch, messages, subscribers, now ms,
 -- retried (1 when this token's publish was already done), last requested ms,
--- created (1 when this publish made the channel), messages expired}.
+-- created (1 when this publish made the channel), messages expired, number}.
 local mkey, skey, nkey, fkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local sec, usec, nowms = clock()
 local bl, mbl = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -20,11 +20,12 @@ local meta = redis.call('HMGET', mkey, 'ep', 'l', 'lq', 'pt', 'pr', 'lr')
 local ep = meta[1]
 if ep and tok ~= '' and meta[4] == tok then
   -- The client retried a publish that was done: answer as the first time.
-  local id, seq, prev, x = string.match(meta[5], '^(%S+) (%S+) (%S+) (%S+)$')
+  local id, seq, prev, x, num = string.match(meta[5], '^(%S+) (%S+) (%S+) (%S+) ?(%S*)$')
+  if num == '' then num = '0' end
   local n = redis.call('XLEN', skey)
   if bl <= 0 then n = 0 end
   local subs = livesubs(nkey, nowms, ARGV[12]) + tonumber(ARGV[13])
-  return {id, seq, prev, x, ep, n, subs, fmt(nowms), 1, meta[6] or '0', 0, 0}
+  return {id, seq, prev, x, ep, n, subs, fmt(nowms), 1, meta[6] or '0', 0, 0, num}
 end
 -- The first write: Redis refuses it when maxmemory is reached (it checks
 -- only a script's first write), so a full Redis refuses the publish whole.
@@ -82,21 +83,28 @@ seq = fmt(seq)
 local x = '0'
 if ttl > 0 then x = fmt(nowms + ttl) end
 
+local num = fmt(redis.call('HINCRBY', mkey, 'np', 1))
 local z = ARGV[14] or '0'
+local eid = ARGV[15] or ''
+local fields = {'x', x, 'q', seq, 'c', ARGV[2], 'e', ARGV[3], 'b', ARGV[1], 'n', num}
 if z ~= '0' then
-  redis.call('XADD', skey, 'MAXLEN', cap, id, 'x', x, 'q', seq, 'c', ARGV[2], 'e', ARGV[3], 'b', ARGV[1], 'z', z)
-else
-  redis.call('XADD', skey, 'MAXLEN', cap, id, 'x', x, 'q', seq, 'c', ARGV[2], 'e', ARGV[3], 'b', ARGV[1])
+  fields[#fields + 1] = 'z'
+  fields[#fields + 1] = z
 end
+if eid ~= '' then
+  fields[#fields + 1] = 'i'
+  fields[#fields + 1] = eid
+end
+redis.call('XADD', skey, 'MAXLEN', cap, id, unpack(fields))
 n = n + 1
 redis.call('HSET', mkey, 'ep', ep, 'l', id, 'lq', seq, 'a', '1', 'bl', ARGV[4], 'mbl', ARGV[5],
-  'mt', ARGV[6], 'ct', ARGV[7], 'pt', tok, 'pr', id .. ' ' .. seq .. ' ' .. prev .. ' ' .. x)
+  'mt', ARGV[6], 'ct', ARGV[7], 'pt', tok, 'pr', id .. ' ' .. seq .. ' ' .. prev .. ' ' .. x .. ' ' .. num)
 
 local need = -1
 if bl <= 0 or mt > 0 then need = math.max(ttl, ct, 1000) end
 keepfor(mkey, skey, nkey, need)
 if bl <= 0 then n = 0 end
 
-local hdr = table.concat({'m', ep, id, prev, seq, x, ARGV[4], ARGV[5], tostring(#ARGV[2]), tostring(#ARGV[3]), z}, ' ')
-redis.call(ARGV[11], ARGV[10], hdr .. '\n' .. ARGV[2] .. ARGV[3] .. ARGV[1])
-return {id, seq, prev, x, ep, n, subs, fmt(nowms), 0, meta[6] or '0', created, expired}
+local hdr = table.concat({'m', ep, id, prev, seq, x, ARGV[4], ARGV[5], tostring(#ARGV[2]), tostring(#ARGV[3]), z, num, tostring(#eid)}, ' ')
+redis.call(ARGV[11], ARGV[10], hdr .. '\n' .. ARGV[2] .. ARGV[3] .. eid .. ARGV[1])
+return {id, seq, prev, x, ep, n, subs, fmt(nowms), 0, meta[6] or '0', created, expired, num}
