@@ -452,6 +452,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	})
 	fs.StringVar(&cfg.Channel, "channel", "", "channel name (prefix with several channels); default bench-<random>")
 	fs.IntVar(&cfg.SourceAddrs, "source-addrs", 0, "spread client sockets over this many 127.0.0.x addresses (0: as needed)")
+	fs.BoolVar(&cfg.PushStream, "pushstream", false, "the server speaks nginx-push-stream-module's protocol with a JSON message template (as its sample configuration and `herald serve --preset pushstream`): find each body in the template's text field (eventsource and websocket)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the result as JSON")
 	fs.BoolVar(&cfg.NoProgress, "quiet", false, "no progress line on stderr")
 	if err := fs.Parse(args[1:]); err != nil {
