@@ -263,6 +263,10 @@ func (e *Events) Receive() bool { return e != nil && e.receive }
 type event struct {
 	key  store.ChannelKey
 	body string
+	// name and opts, when set (Post), are the message's event name and
+	// the options it is published with instead of channelOptions.
+	name string
+	opts *store.ChannelOptions
 }
 
 func (e *Events) event(id, body bound, k Kind) event {

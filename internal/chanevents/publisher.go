@@ -128,7 +128,11 @@ func (l *lane) run() {
 func (l *lane) publish(e entry) {
 	for range e.n {
 		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-		_, err := l.st.Publish(ctx, e.ev.key, store.Publication{Body: []byte(e.ev.body)}, channelOptions)
+		o := &channelOptions
+		if e.ev.opts != nil {
+			o = e.ev.opts
+		}
+		_, err := l.st.Publish(ctx, e.ev.key, store.Publication{Body: []byte(e.ev.body), EventName: e.ev.name}, *o)
 		cancel()
 		if err != nil {
 			l.p.dropped.Add(1)
@@ -137,6 +141,14 @@ func (l *lane) publish(e entry) {
 		}
 		l.p.sent.Add(1)
 	}
+}
+
+// Post queues a message of another kind of events channel (the
+// push-stream profile's, push_stream_events_channel_id) for channel key of
+// st: body with event name name, published with options o. It goes
+// through st's queue with the channel events, in the order sent.
+func (p *Publisher) Post(st store.Store, key store.ChannelKey, body, name string, o store.ChannelOptions) {
+	p.lane(st).send(event{key: key, body: body, name: name, opts: &o}, 1)
 }
 
 // Close publishes the events already queued (until ctx ends) and stops

@@ -1,82 +1,75 @@
-// Package pushstream holds the wire formats of nginx-push-stream-module's
-// protocol that Herald's push-stream locations speak: the channels path
-// grammar (channels.go), channel statistics in each of the module's
-// formats and their negotiation (stats.go), the events channel's messages,
-// and the module's header names and explanations.
 package pushstream
 
-// Channel is one channel a channels path names.
+import (
+	"math"
+	"strings"
+)
+
+// Channel is one channel a subscriber asked for in the channels path: its
+// id and how many of its stored messages to send first (".bN").
 type Channel struct {
-	// ID is the channel's id.
-	ID string
-	// Backtrack is the N of a ".bN" suffix: how many of the channel's
-	// stored messages a subscriber asks for first; 0 without one, -1 when
-	// N is too large to read.
+	ID        string
 	Backtrack int
 }
 
-// maxBacktrackDigits bounds the digits of a backtrack read as a number.
-const maxBacktrackDigits = 9
+// MaxBacktrack is the largest backtrack kept; larger values (all stored
+// messages in practice) are clamped to it.
+const MaxBacktrack = math.MaxInt32
 
-// ParseChannels splits a channels path into its channels, as the module
-// reads push_stream_channels_path's value: each channel ends at a "/" or
-// at the end of the path, optionally just after a ".bN" backtrack
-// (digits N). "a/b.b3" is channel a, then b with backtrack 3; "a//b" names
-// a channel with an empty id between them; a trailing "/" ends the last
-// channel and names no other. An empty path names no channel. A ".bN" not
-// followed by "/" or the end is part of the id ("a.b3x" is one channel).
+// ParseChannels splits a subscriber's channels path, such as
+// "ch1.b3/ch2.b5/ch3", into channels, as the module reads it: channels are
+// separated by "/", and a channel id followed by ".b" and digits at the
+// end of its segment asks for that many old messages. A ".b" suffix
+// followed by anything else is part of the id ("a.b2x"). Empty segments
+// ("a//b", a trailing "/") name no channel. The result is nil when the path
+// names none.
 func ParseChannels(path string) []Channel {
 	var out []Channel
-	for rest := path; rest != ""; {
-		end, next, bt := nextChannel(rest)
-		out = append(out, Channel{ID: rest[:end], Backtrack: bt})
-		rest = rest[next:]
+	for len(path) > 0 {
+		seg := path
+		if i := strings.IndexByte(path, '/'); i >= 0 {
+			seg, path = path[:i], path[i+1:]
+		} else {
+			path = ""
+		}
+		id, back := splitBacktrack(seg)
+		if id == "" {
+			continue
+		}
+		out = append(out, Channel{ID: id, Backtrack: back})
 	}
 	return out
 }
 
-// nextChannel finds where the first channel of s ends: its id is s[:end],
-// the next channel starts at s[next:], and bt is its backtrack.
-func nextChannel(s string) (end, next, bt int) {
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == '/' {
-			next = i
-			if i < len(s) {
-				next++
-			}
-			return i, next, 0
-		}
-		if s[i] != '.' || i+2 >= len(s) || s[i+1] != 'b' || !isDigit(s[i+2]) {
+// splitBacktrack splits a ".bN" suffix from one segment. The module's
+// pattern finds the leftmost ".b<digits>" that ends the segment, so
+// "a.b1.b2" is channel "a.b1" with backtrack 2.
+func splitBacktrack(seg string) (string, int) {
+	for i := 0; i+2 < len(seg); i++ {
+		if seg[i] != '.' || seg[i+1] != 'b' || !allDigits(seg[i+2:]) {
 			continue
 		}
-		j := i + 2
-		for j < len(s) && isDigit(s[j]) {
-			j++
-		}
-		if j == len(s) || s[j] == '/' {
-			next = j
-			if j < len(s) {
-				next++
+		n := 0
+		for _, c := range seg[i+2:] {
+			n = n*10 + int(c-'0')
+			if n > MaxBacktrack {
+				n = MaxBacktrack
+				break
 			}
-			return i, next, backtrack(s[i+2 : j])
 		}
+		return seg[:i], n
 	}
-	return len(s), len(s), 0
+	return seg, 0
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// backtrack reads the digits of a ".bN", -1 when there are too many.
-func backtrack(digits string) int {
-	for len(digits) > 1 && digits[0] == '0' {
-		digits = digits[1:]
+func allDigits(s string) bool {
+	if s == "" {
+		return false
 	}
-	if len(digits) > maxBacktrackDigits {
-		return -1
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
 	}
-	n := 0
-	for i := 0; i < len(digits); i++ {
-		n = n*10 + int(digits[i]-'0')
-	}
-	return n
+	return true
 }

@@ -1,146 +1,163 @@
-package pushstream
+package pushstream_test
 
 import (
-	"slices"
+	"reflect"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/heraldpush/herald/internal/pushstream"
 )
 
 func TestParseChannels(t *testing.T) {
-	for _, tt := range []struct {
+	type ch = pushstream.Channel
+	cases := []struct {
 		path string
-		want []Channel
+		want []ch
 	}{
 		{"", nil},
-		{"a", []Channel{{"a", 0}}},
-		{"a/b", []Channel{{"a", 0}, {"b", 0}}},
-		{"a.b3/c", []Channel{{"a", 3}, {"c", 0}}},
-		{"a/b.b12", []Channel{{"a", 0}, {"b", 12}}},
-		{"a//b", []Channel{{"a", 0}, {"", 0}, {"b", 0}}},
-		{"/a", []Channel{{"", 0}, {"a", 0}}},
-		{"a/", []Channel{{"a", 0}}},
-		{"a.b3x", []Channel{{"a.b3x", 0}}},
-		{"x.b1.b2/y", []Channel{{"x.b1", 2}, {"y", 0}}},
-		{"a.b", []Channel{{"a.b", 0}}},
-		{"a.b007", []Channel{{"a", 7}}},
-		{"a.b99999999999999999999", []Channel{{"a", -1}}},
-		{".b2", []Channel{{"", 2}}},
-		{"ALL", []Channel{{"ALL", 0}}},
-		{"ch_*", []Channel{{"ch_*", 0}}},
-	} {
-		if got := ParseChannels(tt.path); !slices.Equal(got, tt.want) {
-			t.Errorf("ParseChannels(%q) = %v, want %v", tt.path, got, tt.want)
+		{"/", nil},
+		{"ch1", []ch{{"ch1", 0}}},
+		{"ch1.b3", []ch{{"ch1", 3}}},
+		{"ch1.b3/ch2.b5/ch3", []ch{{"ch1", 3}, {"ch2", 5}, {"ch3", 0}}},
+		{"ch1/", []ch{{"ch1", 0}}},
+		{"a//b", []ch{{"a", 0}, {"b", 0}}},
+		{"a.b", []ch{{"a.b", 0}}},
+		{"a.bx", []ch{{"a.bx", 0}}},
+		{"a.b2x", []ch{{"a.b2x", 0}}},
+		{"a.b1.b2", []ch{{"a.b1", 2}}},
+		{"a.b0", []ch{{"a", 0}}},
+		{".b3", nil},
+		{"a.b99999999999999999999", []ch{{"a", pushstream.MaxBacktrack}}},
+		{"x.y.b10/z", []ch{{"x.y", 10}, {"z", 0}}},
+	}
+	for _, c := range cases {
+		if got := pushstream.ParseChannels(c.path); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("ParseChannels(%q) = %v, want %v", c.path, got, c.want)
 		}
 	}
 }
 
-func FuzzParseChannels(f *testing.F) {
-	for _, s := range []string{"", "a", "a/b", "a.b3/c", "a//b", "/", "a.b", ".b1.b2/", "x.b99999999999/y"} {
-		f.Add(s)
+func TestTemplate(t *testing.T) {
+	f := &pushstream.Fields{ID: 7, Text: []byte("hello"), Channel: "ch1", Time: 0, Tag: 2, EventID: "e1", EventType: "t1"}
+	cases := []struct{ tpl, want string }{
+		{"~text~", "hello"},
+		{"", ""},
+		{"plain", "plain"},
+		{"~id~|~channel~|~text~|~tag~|~time~|~event-id~|~event-type~|~size~",
+			"7|ch1|hello|2|Thu, 01 Jan 1970 00:00:00 GMT|e1|t1|5"},
+		{"{\"id\":~id~,\"text\":\"~text~\"}", `{"id":7,"text":"hello"}`},
+		{"~~text~~", "~hello~"},
+		{"~nope~~id~", "~nope~7"},
+		{"~", "~"},
+		{"~text~~text~", "hellohello"},
 	}
-	f.Fuzz(func(t *testing.T, path string) {
-		cs := ParseChannels(path)
-		// What the ids and their suffixes hold is the path, in order.
-		n := 0
-		for _, c := range cs {
-			if !strings.Contains(path[n:], c.ID) || c.Backtrack < -1 {
-				t.Fatalf("%q: channel %+v is not in what is left of the path", path, c)
-			}
-			n += len(c.ID)
+	for _, c := range cases {
+		tp := pushstream.Compile(c.tpl)
+		got := string(tp.Append(nil, f))
+		if got != c.want {
+			t.Errorf("Compile(%q).Append = %q, want %q", c.tpl, got, c.want)
 		}
-		if n > len(path) || len(cs) > len(path)+1 {
-			t.Fatalf("%q: %d channels of %d bytes", path, len(cs), n)
+		if n := tp.Len(f); n < len(got) {
+			t.Errorf("Compile(%q).Len = %d < %d", c.tpl, n, len(got))
 		}
-	})
-}
-
-func TestNegotiate(t *testing.T) {
-	for _, tt := range []struct{ accept, want string }{
-		{"", "application/json"},
-		{"*/*", "application/json"},
-		{"text/plain", "text/plain"},
-		{"application/json", "application/json"},
-		{"application/yaml", "application/yaml"},
-		{"application/xml", "application/xml"},
-		{"text/x-json", "text/x-json"},
-		{"text/x-yaml", "text/x-yaml"},
-		{"text/html, application/xml;q=0.9, */*", "application/xml"},
-		{"application/plaintext", "text/plain"},
-		{"text/jsonp", "application/json"},
-		{"application/json; charset=utf-8", "application/json"},
-		{"text/", "application/json"},
-	} {
-		if got := Negotiate(tt.accept).ContentType; got != tt.want {
-			t.Errorf("Negotiate(%q) = %s, want %s", tt.accept, got, tt.want)
+		if tp.String() != c.tpl {
+			t.Errorf("String() = %q", tp.String())
 		}
+	}
+	neg := &pushstream.Fields{ID: pushstream.PingID, Text: []byte(" ")}
+	if got := string(pushstream.Compile("~id~:~text~:~channel~").Append(nil, neg)); got != "-1: :" {
+		t.Errorf("ping = %q", got)
 	}
 }
 
-func FuzzNegotiate(f *testing.F) {
-	for _, s := range []string{"", "text/plain", "a/b/c/x-yaml", "//", "/json"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, accept string) {
-		if Negotiate(accept) == nil {
-			t.Fatal("no format")
-		}
-	})
-}
-
-// The expected bytes below are the module's answers, recorded from
-// nginx-push-stream-module.
-var (
-	at     = time.Date(2026, 12, 3, 9, 24, 19, 0, time.UTC)
-	header = Header{Hostname: "vm", Time: at, Channels: 6, Uptime: 45 * time.Second}
-	chA    = ChannelStats{ID: "a", Published: 3, Stored: 3}
-	chB    = ChannelStats{ID: "b", Published: 2, Stored: 2}
-)
-
-func TestAppendChannel(t *testing.T) {
-	c := ChannelStats{ID: "ch1", Published: 3, Stored: 3}
-	for _, tt := range []struct{ accept, want string }{
-		{"", "{\"channel\": \"ch1\", \"published_messages\": 3, \"stored_messages\": 3, \"subscribers\": 0}\r\n"},
-		{"text/plain", "channel: ch1\r\npublished_messages: 3\r\nstored_messages: 3\r\nactive_subscribers: 0\r\n"},
-		{"application/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\r\n<channel>\r\n  <name>ch1</name>\r\n  <published_messages>3</published_messages>\r\n  <stored_messages>3</stored_messages>\r\n  <subscribers>0</subscribers>\r\n</channel>\r\n\r\n"},
-		{"application/yaml", "  channel: ch1\r\n  published_messages: 3\r\n  stored_messages: 3\r\n  subscribers: 0\r\n"},
-	} {
-		if got := string(Negotiate(tt.accept).AppendChannel(nil, c)); got != tt.want {
-			t.Errorf("%q:\n got %q\nwant %q", tt.accept, got, tt.want)
-		}
-	}
-}
-
-func TestAppendGroup(t *testing.T) {
-	for _, tt := range []struct {
-		accept string
-		cs     []ChannelStats
-		want   string
+func TestEventSource(t *testing.T) {
+	cases := []struct {
+		tpl  string
+		f    pushstream.Fields
+		want string
 	}{
-		{"", []ChannelStats{chA, chB}, "{\"hostname\": \"vm\", \"time\": \"2026-12-03T09:24:19\", \"channels\": 6, \"wildcard_channels\": 0, \"uptime\": 45, \"infos\": [\r\n{\"channel\": \"a\", \"published_messages\": 3, \"stored_messages\": 3, \"subscribers\": 0},\r\n{\"channel\": \"b\", \"published_messages\": 2, \"stored_messages\": 2, \"subscribers\": 0}\r\n]}\r\n"},
-		{"", nil, "{\"hostname\": \"vm\", \"time\": \"2026-12-03T09:24:19\", \"channels\": 6, \"wildcard_channels\": 0, \"uptime\": 45, \"infos\": [\r\n]}\r\n"},
-		{"text/plain", []ChannelStats{chA, chB}, "hostname: vm, time: 2026-12-03T09:24:19, channels: 6, wildcard_channels: 0, uptime: 45, infos: \r\nchannel: a\r\npublished_messages: 3\r\nstored_messages: 3\r\nactive_subscribers: 0,\r\nchannel: b\r\npublished_messages: 2\r\nstored_messages: 2\r\nactive_subscribers: 0\r\n"},
-		{"application/xml", []ChannelStats{chA, chB}, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\r\n<root>\r\n  <hostname>vm</hostname>\r\n  <time>2026-12-03T09:24:19</time>\r\n  <channels>6</channels>\r\n  <wildcard_channels>0</wildcard_channels>\r\n  <uptime>45</uptime>\r\n  <infos>\r\n<channel>\r\n  <name>a</name>\r\n  <published_messages>3</published_messages>\r\n  <stored_messages>3</stored_messages>\r\n  <subscribers>0</subscribers>\r\n</channel>\r\n<channel>\r\n  <name>b</name>\r\n  <published_messages>2</published_messages>\r\n  <stored_messages>2</stored_messages>\r\n  <subscribers>0</subscribers>\r\n</channel>\r\n  </infos>\r\n</root>\r\n"},
-		{"application/yaml", []ChannelStats{chA, chB}, "hostname: vm\r\ntime: 2026-12-03T09:24:19\r\nchannels: 6\r\nwildcard_channels: 0\r\nuptime: 45\r\ninfos: \r\n -\r\n  channel: a\r\n  published_messages: 3\r\n  stored_messages: 3\r\n  subscribers: 0\r\n -\r\n  channel: b\r\n  published_messages: 2\r\n  stored_messages: 2\r\n  subscribers: 0\r\n"},
-	} {
-		if got := string(Negotiate(tt.accept).AppendGroup(nil, header, tt.cs)); got != tt.want {
-			t.Errorf("%q, %d channels:\n got %q\nwant %q", tt.accept, len(tt.cs), got, tt.want)
+		{"", pushstream.Fields{Text: []byte("hello"), EventID: "e1", EventType: "t1"}, "id: e1\nevent: t1\ndata: hello\n\n"},
+		{"", pushstream.Fields{Text: []byte("l1\nl2\r\n\nl3")}, "data: l1\ndata: l2\ndata: l3\n\n"},
+		{"", pushstream.Fields{Text: []byte("a\rb\r")}, "data: a\ndata: b\n\n"},
+		{"", pushstream.Fields{Text: nil}, "\n"},
+		{"~id~:~text~:~size~", pushstream.Fields{ID: 3, Text: []byte("ab\ncde")}, "data: 3:ab:2\ndata: 3:cde:3\n\n"},
+		{"data: ~text~\n", pushstream.Fields{Text: []byte("x")}, "data: x\n\n"},
+	}
+	for _, c := range cases {
+		tp := pushstream.Compile(pushstream.EventSourceTemplate(c.tpl))
+		got := string(pushstream.AppendEvent(nil, tp, &c.f))
+		if got != c.want {
+			t.Errorf("event(%q, %q) = %q, want %q", c.tpl, c.f.Text, got, c.want)
+		}
+		if n := pushstream.EventLen(tp, &c.f); n < len(got) {
+			t.Errorf("EventLen = %d < %d", n, len(got))
+		}
+	}
+	heads := []struct{ tpl, head, foot string }{
+		{"", ": \n", ""},
+		{"HEAD\r\nline2", ": HEAD\n: line2\n", ": HEAD\n: line2\n"},
+		{": already", ": already", ": already"},
+		{"bye", ": bye\n", ": bye\n"},
+	}
+	for _, h := range heads {
+		if got := pushstream.EventSourceHeader(h.tpl); got != h.head {
+			t.Errorf("EventSourceHeader(%q) = %q, want %q", h.tpl, got, h.head)
+		}
+		if got := pushstream.EventSourceFooter(h.tpl); got != h.foot {
+			t.Errorf("EventSourceFooter(%q) = %q, want %q", h.tpl, got, h.foot)
 		}
 	}
 }
 
-func TestAppendSummary(t *testing.T) {
-	up := 151 * time.Second
-	s := Summary{Header: Header{Hostname: "vm", Time: time.Date(2026, 12, 3, 9, 26, 5, 0, time.UTC), Channels: 50, WildcardChannels: 1, Uptime: up},
-		Published: 64, Stored: 56, Workers: []Worker{{PID: 3339, Uptime: up}}}
-	for _, tt := range []struct{ accept, want string }{
-		{"", "{\"hostname\": \"vm\", \"time\": \"2026-12-03T09:26:05\", \"channels\": 50, \"wildcard_channels\": 1, \"published_messages\": 64, \"stored_messages\": 56, \"messages_in_trash\": 0, \"channels_in_delete\": 0, \"channels_in_trash\": 0, \"subscribers\": 0, \"uptime\": 151, \"by_worker\": [\r\n{\"pid\": \"3339\", \"subscribers\": 0, \"uptime\": 151}\r\n]}\r\n"},
-		{"text/plain", "hostname: vm\r\ntime: 2026-12-03T09:26:05\r\nchannels: 50\r\nwildcard_channels: 1\r\npublished_messages: 64\r\nstored_messages: 56\r\nmessages_in_trash: 0\r\nchannels_in_delete: 0\r\nchannels_in_trash: 0\r\nsubscribers: 0\r\nuptime: 151\r\nby_worker:\r\n  pid: 3339\r\n  subscribers: 0\r\n  uptime: 151\r\n"},
-		{"application/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\r\n<infos>\r\n  <hostname>vm</hostname>\r\n  <time>2026-12-03T09:26:05</time>\r\n  <channels>50</channels>\r\n  <wildcard_channels>1</wildcard_channels>\r\n  <published_messages>64</published_messages>\r\n  <stored_messages>56</stored_messages>\r\n  <messages_in_trash>0</messages_in_trash>\r\n  <channels_in_delete>0</channels_in_delete>\r\n  <channels_in_trash>0</channels_in_trash>\r\n  <subscribers>0</subscribers>\r\n  <uptime>151</uptime>\r\n  <by_worker><worker>\r\n  <pid>3339</pid>\r\n  <subscribers>0</subscribers>\r\n  <uptime>151</uptime>\r\n</worker>\r\n</by_worker>\r\n</infos>\r\n"},
-		{"application/yaml", "  hostname: vm\r\n  time: 2026-12-03T09:26:05\r\n  channels: 50\r\n  wildcard_channels: 1\r\n  published_messages: 64\r\n  stored_messages: 56\r\n  messages_in_trash: 0\r\n  channels_in_delete: 0\r\n  channels_in_trash: 0\r\n  subscribers: 0\r\n  uptime: 151\r\n  by_worker:\r\n   -\r\n    pid: 3339\r\n    subscribers: 0\r\n    uptime: 151\r\n"},
-	} {
-		if got := string(Negotiate(tt.accept).AppendSummary(nil, s)); got != tt.want {
-			t.Errorf("%q:\n got %q\nwant %q", tt.accept, got, tt.want)
+func TestPadding(t *testing.T) {
+	cases := []struct {
+		max, min, n int
+		es          bool
+		want        int
+	}{
+		{4097, 1024, 10, false, 1100},
+		{4097, 4097, 10, false, 4097},
+		{4097, 0, 10, false, 0},
+		{508, 508, 10, false, 500},
+		{545, 545, 1, false, 545},
+		{545, 545, 105, false, 500},
+		{545, 545, 221, false, 400},
+		{545, 545, 545, false, 0},
+		{545, 545, 1, true, 545},
+		{0, 100, 1, false, 0},
+	}
+	for _, c := range cases {
+		p := pushstream.NewPadder(c.max).Pad(c.min, c.n, c.es)
+		if len(p) != c.want {
+			t.Errorf("Pad(max %d, min %d, n %d) = %d bytes, want %d", c.max, c.min, c.n, len(p), c.want)
+			continue
+		}
+		if p == "" {
+			continue
+		}
+		if c.es {
+			if strings.Trim(p[:len(p)-1], ":") != "" || p[len(p)-1] != '\n' {
+				t.Errorf("eventsource padding %q", p[:10])
+			}
+		} else if strings.Trim(p, "\r\n") != "" {
+			t.Errorf("stream padding not line ends")
+		}
+	}
+}
+
+func TestParseTag(t *testing.T) {
+	cases := map[string]int64{"": -1, "W/3": 3, "3": 3, "W/": -1, "x": -1, "12a": -1, "W/0": 0, "99999999999": -1}
+	for in, want := range cases {
+		if got := pushstream.ParseTag(in); got != want {
+			t.Errorf("ParseTag(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestForbidden(t *testing.T) {
+	for id, want := range map[string]bool{"ALL": true, "a*": true, "*": true, "all": false, "ch": false} {
+		if got := pushstream.Forbidden(id); got != want {
+			t.Errorf("Forbidden(%q) = %v", id, got)
 		}
 	}
 }

@@ -341,6 +341,8 @@ func Provision(l *config.Location, st store.Store) *Route {
 		rt.stages = append(rt.stages, limitStages...)
 		rt.channelStages = len(rt.stages)
 		rt.Allow = "GET, POST, PUT, DELETE, OPTIONS"
+		// The one publish path (server.publish) publishes with these.
+		rt.Publisher.Channel = rt.PushStream.Channel
 		return rt
 	}
 	limits, limitStages := newLimits(l)

@@ -101,6 +101,7 @@ func (s *Server) attach(rr *router) {
 	for _, rt := range rr.routes {
 		rt.Limits.Quit = s.quit
 	}
+	s.psAttach(rr)
 }
 
 // clientAddr returns a request's client address: a Unix socket peer is

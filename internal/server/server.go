@@ -98,6 +98,8 @@ type Server struct {
 	wsBuffers   sync.Pool   // *[wsReadBuffer]byte WebSocket frames are read into
 
 	chanEvents *chanevents.Publisher // channel events (channel_events_channel_id)
+	ps         psState               // push-stream subscribers' templates and encoding slots
+	psPub      psPubState            // push-stream statistics' start and the events channels (pushstream_events.go)
 
 	// Operators' side (ops.go): the metrics, once a metrics location is
 	// configured; the access log (nil when off) and those replaced by a
@@ -141,6 +143,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	s := &Server{log: o.Logger, now: o.Now, events: o.Events, quit: make(chan struct{}),
 		boundary: protocol.Boundary(rnd), errc: make(chan error, 1), chanEvents: chanevents.NewPublisher(o.Logger)}
 	s.stderr = o.Stderr
+	s.psPub.start = o.Now()
 	s.cfg.Store(cfg)
 	s.budget.limit.Store(cfg.MaxBodyMemory)
 	s.hooks = hook.NewQueue(o.Logger, hook.QueueOptions{Observer: s.hookCalled})
@@ -250,6 +253,7 @@ func (s *Server) Drain(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("streaming subscribers still running: %w", ctx.Err()))
 	}
 	// Channel events of the subscribers that just ended still go out.
+	s.psPub.close()
 	if err := s.chanEvents.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("channel events still queued: %w", err))
 	}

@@ -488,6 +488,9 @@ type wsConn struct {
 	pubEvent *chanevents.Sender
 	// mux, for a herald.v1 connection, acts on its messages (mux.go).
 	mux *muxConn
+	// ps, for a push-stream subscriber, acts on its messages
+	// (pushstream_stream.go).
+	ps *psSocket
 }
 
 // wsReadBuffer is the size of the pooled buffers client frames are read
@@ -651,6 +654,9 @@ func (c *wsConn) maxMessage() int {
 	if c.mux != nil {
 		return c.mux.maxFrame()
 	}
+	if c.ps != nil {
+		return c.ps.maxMessage()
+	}
 	if !c.publishes() {
 		return max(protocol.MaxControlPayload, len(c.rt.Subscriber.WebSocket.HeartbeatIn))
 	}
@@ -663,7 +669,7 @@ func (c *wsConn) maxMessage() int {
 // tooBig closes a connection whose message is over maxMessage: 1009 where
 // it publishes, and where it does not, 1008 as for any other publish.
 func (c *wsConn) tooBig() {
-	if c.mux == nil && !c.publishes() {
+	if c.mux == nil && c.ps == nil && !c.publishes() {
 		c.fail(protocol.ClosePolicyViolation, "Publishing not allowed.")
 		return
 	}
@@ -741,6 +747,9 @@ func (c *wsConn) fail(code protocol.CloseCode, reason string) {
 func (c *wsConn) handleMessage(op protocol.OpCode, body []byte) bool {
 	if c.mux != nil {
 		return c.mux.handle(op, body)
+	}
+	if c.ps != nil {
+		return c.ps.handle(op, body)
 	}
 	rt := c.rt
 	hb := &rt.Subscriber.WebSocket

@@ -83,7 +83,7 @@ type Message struct {
 }
 
 // NumEncodings is the number of transport encodings a message caches.
-const NumEncodings = 8
+const NumEncodings = 12
 
 // Encoding is a message in one transport's format: Parts, written in
 // order (one writev). Parts may be slices of the message's Body and
@@ -202,6 +202,9 @@ type Info struct {
 	// was created, stored or not: the newest message's Number (the
 	// push-stream module's published_messages of a channel).
 	Published uint64
+	// Created is when the channel was made (this time, if it was deleted
+	// or expired before); zero when the engine does not know.
+	Created time.Time
 }
 
 // Requested returns the seconds since a subscriber last touched the channel,

@@ -112,7 +112,8 @@ type channel struct {
 	subs          int
 	lastSubs      []*subscription // subscribers under the "last" rule.
 	published     uint64          // messages published since the channel was made (the newest Number).
-	authorized    bool            // created by a publisher.
+	created       time.Time
+	authorized    bool // created by a publisher.
 	deleted       bool
 	expired       int          // messages expired since the sweeper last reported
 	lastRequested atomic.Int64 // Unix ns; 0 if never
@@ -264,7 +265,8 @@ func (s *Store) create(key store.ChannelKey, channelTimeout time.Duration, paid 
 		g = &group{chans: make(map[string]*channel)}
 		sh.groups[key.Group] = g
 	}
-	c := &channel{key: key, grp: g, lastActive: s.now(), floor: floor}
+	now := s.now()
+	c := &channel{key: key, grp: g, lastActive: now, created: now, floor: floor}
 	c.opts.ChannelTimeout = channelTimeout
 	c.refresh()
 	g.chans[key.ID] = c
@@ -347,6 +349,7 @@ func (c *channel) info() store.Info {
 		LastRequested: c.lastRequestedTime(),
 		LastMessageID: c.last,
 		Published:     c.published,
+		Created:       c.created,
 	}
 }
 

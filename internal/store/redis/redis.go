@@ -574,6 +574,10 @@ func (s *Store) observeClock(redisMs int64) {
 	}
 }
 
+// epochTime converts a channel's epoch (the Redis time it was made, in
+// µs) to local time; zero for none.
+func (s *Store) epochTime(ep int64) time.Time { return s.localTime(ep / 1000) }
+
 // redisNow estimates Redis's clock, in ms.
 func (s *Store) redisNow() int64 { return time.Now().UnixMilli() + s.skew.Load() }
 
@@ -655,6 +659,7 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 		LastRequested: s.localTime(r.int(9)),
 		LastMessageID: id,
 		Published:     m.Number,
+		Created:       s.epochTime(r.int(4)),
 	}}, nil
 }
 
@@ -690,8 +695,8 @@ func (s *Store) forgetIDs() {
 }
 
 // infoReply parses {messages, subscribers, last requested, last id, now,
-// created, expired, published} of a channel's script, and reports the
-// messages it expired.
+// created, expired, published, epoch} of a channel's script, and reports
+// the messages it expired.
 func (s *Store) infoReply(key store.ChannelKey, res []any) (_ store.Info, created bool, _ error) {
 	r := reply(res)
 	last, err := parseStreamID(r.str(3))
@@ -707,6 +712,7 @@ func (s *Store) infoReply(key store.ChannelKey, res []any) (_ store.Info, create
 		LastRequested: s.localTime(r.int(2)),
 		LastMessageID: last,
 		Published:     uint64(max(r.int(7), 0)),
+		Created:       s.epochTime(r.int(8)),
 	}, made == 1, nil
 }
 

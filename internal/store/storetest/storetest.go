@@ -354,8 +354,13 @@ func testNumbers(t *testing.T, e Engine) {
 	if info, err := a.Info(ctx, Key("off")); err != nil || info.Published != 2 || info.Messages != 0 {
 		t.Fatalf("Info of a channel that stores nothing = %+v, %v; want 2 published, 0 stored", info, err)
 	}
-	if info, err := a.Create(ctx, Key("made"), Buffered); err != nil || info.Published != 0 {
-		t.Fatalf("Create = %+v, %v; want 0 published", info, err)
+	made, err := a.Create(ctx, Key("made"), Buffered)
+	if err != nil || made.Published != 0 || made.Created.IsZero() {
+		t.Fatalf("Create = %+v, %v; want 0 published and when it was made", made, err)
+	}
+	// (engines that convert another clock's reading may differ by a little)
+	if info, err := a.Info(ctx, Key("made")); err != nil || info.Created.Sub(made.Created).Abs() > time.Second {
+		t.Fatalf("Info = %+v, %v; want made at %v", info, err, made.Created)
 	}
 	if m := Publish(t, a, Key("made"), "x", Buffered); m.Number != 1 {
 		t.Fatalf("first message of a created channel is number %d", m.Number)

@@ -5,7 +5,7 @@
 -- KEYS: meta, stream, counts, floor
 -- ARGV: pubsub channel, publish command, node id, local subscriber count
 -- Returns {messages, subscribers, last requested ms, last id, now ms, 0,
--- messages expired, messages published}, or {}.
+-- messages expired, messages published, epoch}, or {}.
 local mkey, skey, nkey, fkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local sec, usec, nowms = clock()
 local meta = redis.call('HMGET', mkey, 'ep', 'l', 'lr', 'bl', 'mbl', 'np')
@@ -23,4 +23,4 @@ if (tonumber(f[2]) or 0) < tonumber(meta[1]) then redis.call('HSET', fkey, 'de',
 redis.call('PEXPIRE', fkey, FLOORTTL)
 redis.call('DEL', mkey, skey, nkey)
 redis.call(ARGV[2], ARGV[1], 'd ' .. meta[1])
-return {n, subs, meta[3] or '0', meta[2] or '0-0', fmt(nowms), 0, expired, meta[6] or '0'}
+return {n, subs, meta[3] or '0', meta[2] or '0-0', fmt(nowms), 0, expired, meta[6] or '0', meta[1]}
