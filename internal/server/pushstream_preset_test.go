@@ -24,16 +24,16 @@ import (
 
 // The module's answers' common headers.
 var (
-	psNoCache = map[string]string{
+	presetNoCache = map[string]string{
 		"Expires":       "Thu, 01 Jan 1970 00:00:01 GMT",
 		"Cache-Control": "no-cache, no-store, must-revalidate",
 	}
-	psCORSHeaders = "If-Modified-Since,If-None-Match,Etag,Event-Id,Event-Type,Last-Event-Id"
+	presetCORSHeaders = "If-Modified-Since,If-None-Match,Etag,Event-Id,Event-Type,Last-Event-Id"
 )
 
-// psPresetHeader is the preset's /sub/ header template, as the module
+// presetHeader is the preset's /sub/ header template, as the module
 // sends it.
-const psPresetHeader = "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n" +
+const presetHeader = "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n" +
 	"<meta http-equiv=\"Cache-Control\" content=\"no-store\">\r\n" +
 	"<meta http-equiv=\"Cache-Control\" content=\"no-cache\">\r\n" +
 	"<meta http-equiv=\"Pragma\" content=\"no-cache\">\r\n" +
@@ -47,14 +47,14 @@ const psPresetHeader = "<html><head><meta http-equiv=\"Content-Type\" content=\"
 	"<body>"
 
 var (
-	psDateRe = regexp.MustCompile(`[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT`)
-	psTagRe  = regexp.MustCompile(`"tag":"\d+"|, '\d+'\);</script>|^W/\d+$`)
+	presetDateRe = regexp.MustCompile(`[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT`)
+	presetTagRe  = regexp.MustCompile(`"tag":"\d+"|, '\d+'\);</script>|^W/\d+$`)
 )
 
-// psNormalize writes a message's time as DATE and its tag as TAG.
-func psNormalize(s string) string {
-	s = psDateRe.ReplaceAllString(s, "DATE")
-	return psTagRe.ReplaceAllStringFunc(s, func(m string) string {
+// presetNormalize writes a message's time as DATE and its tag as TAG.
+func presetNormalize(s string) string {
+	s = presetDateRe.ReplaceAllString(s, "DATE")
+	return presetTagRe.ReplaceAllStringFunc(s, func(m string) string {
 		switch {
 		case strings.HasPrefix(m, `"tag"`):
 			return `"tag":"TAG"`
@@ -65,8 +65,8 @@ func psNormalize(s string) string {
 	})
 }
 
-// psJSON is the preset's http-level message template for a message.
-func psJSON(id, channel, text string) string {
+// presetJSON is the preset's http-level message template for a message.
+func presetJSON(id, channel, text string) string {
 	return `{"id":` + id + `,"channel":"` + channel + `","text":"` + text + `", "tag":"TAG", "time":"DATE", "eventid":""}`
 }
 
@@ -79,8 +79,8 @@ func startPreset(t *testing.T) *testServer {
 	return startServer(t, string(y))
 }
 
-// psStream is a streaming response read as it comes.
-type psStream struct {
+// presetStream is a streaming response read as it comes.
+type presetStream struct {
 	res  *http.Response
 	mu   sync.Mutex
 	got  strings.Builder
@@ -88,7 +88,7 @@ type psStream struct {
 	kick chan struct{}
 }
 
-func openPSStream(t *testing.T, url string) *psStream {
+func openPresetStream(t *testing.T, url string) *presetStream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -100,7 +100,7 @@ func openPSStream(t *testing.T, url string) *psStream {
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	s := &psStream{res: res, kick: make(chan struct{}, 1)}
+	s := &presetStream{res: res, kick: make(chan struct{}, 1)}
 	go func() {
 		defer res.Body.Close()
 		buf := make([]byte, 4096)
@@ -123,17 +123,17 @@ func openPSStream(t *testing.T, url string) *psStream {
 }
 
 // waitLen waits (up to 3 s) until n bytes arrived and returns what did.
-func (s *psStream) waitLen(n int) string {
+func (s *presetStream) waitLen(n int) string {
 	return s.wait(func(got string) bool { return len(got) >= n })
 }
 
 // waitNormalized waits (up to 3 s) until what arrived, normalized, is as
 // long as want, and returns it normalized.
-func (s *psStream) waitNormalized(want string) string {
-	return psNormalize(s.wait(func(got string) bool { return len(psNormalize(got)) >= len(want) }))
+func (s *presetStream) waitNormalized(want string) string {
+	return presetNormalize(s.wait(func(got string) bool { return len(presetNormalize(got)) >= len(want) }))
 }
 
-func (s *psStream) wait(enough func(string) bool) string {
+func (s *presetStream) wait(enough func(string) bool) string {
 	deadline := time.After(3 * time.Second)
 	for {
 		s.mu.Lock()
@@ -150,13 +150,13 @@ func (s *psStream) wait(enough func(string) bool) string {
 	}
 }
 
-// checkPSHeaders compares the headers the module sends with want.
-func checkPSHeaders(t *testing.T, what string, h http.Header, want map[string]string) {
+// checkPresetHeaders compares the headers the module sends with want.
+func checkPresetHeaders(t *testing.T, what string, h http.Header, want map[string]string) {
 	t.Helper()
 	for k, v := range want {
 		got := h.Get(k)
 		if strings.Contains(v, "DATE") || strings.Contains(v, "TAG") {
-			got = psNormalize(got)
+			got = presetNormalize(got)
 		}
 		if got != v {
 			t.Errorf("%s: %s %q, want %q", what, k, got, v)
@@ -164,15 +164,15 @@ func checkPSHeaders(t *testing.T, what string, h http.Header, want map[string]st
 	}
 }
 
-func withNoCache(m map[string]string) map[string]string {
-	for k, v := range psNoCache {
+func presetWithNoCache(m map[string]string) map[string]string {
+	for k, v := range presetNoCache {
 		m[k] = v
 	}
 	return m
 }
 
-// waitPSSubscribers waits until the channel statistics count n subscribers.
-func waitPSSubscribers(t *testing.T, s *testServer, ch string, n int) {
+// waitPresetSubscribers waits until the channel statistics count n subscribers.
+func waitPresetSubscribers(t *testing.T, s *testServer, ch string, n int) {
 	t.Helper()
 	want := `"subscribers": ` + string(rune('0'+n)) + "}"
 	waitFor(t, 3*time.Second, "the statistics to count the subscriber", func() bool {
@@ -186,18 +186,18 @@ func TestPushStreamPreset(t *testing.T) {
 	// Channels of this run alone.
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	p1, s1, e1, l1, j1, w1, c1 := "p1"+run, "s1"+run, "e1"+run, "l1"+run, "j1"+run, "w1"+run, "c1"+run
-	pubHeaders := withNoCache(map[string]string{
+	pubHeaders := presetWithNoCache(map[string]string{
 		"Content-Type":                 "application/json",
 		"Access-Control-Allow-Origin":  "*",
 		"Access-Control-Allow-Methods": "GET, POST, PUT, DELETE",
-		"Access-Control-Allow-Headers": psCORSHeaders,
+		"Access-Control-Allow-Headers": presetCORSHeaders,
 	})
 	subHeaders := func(ct string) map[string]string {
-		return withNoCache(map[string]string{
+		return presetWithNoCache(map[string]string{
 			"Content-Type":                 ct,
 			"Access-Control-Allow-Origin":  "*",
 			"Access-Control-Allow-Methods": "GET",
-			"Access-Control-Allow-Headers": psCORSHeaders,
+			"Access-Control-Allow-Headers": presetCORSHeaders,
 		})
 	}
 
@@ -206,7 +206,7 @@ func TestPushStreamPreset(t *testing.T) {
 		if want := `{"channel": "` + p1 + `", "published_messages": 1, "stored_messages": 1, "subscribers": 0}` + "\r\n"; r.Status != 200 || r.Body != want {
 			t.Errorf("publish: %d %q, want 200 %q", r.Status, r.Body, want)
 		}
-		checkPSHeaders(t, "publish", r.Header, pubHeaders)
+		checkPresetHeaders(t, "publish", r.Header, pubHeaders)
 		r = do(t, "GET", s.URL+"/pub?id="+p1, "")
 		if want := `{"channel": "` + p1 + `", "published_messages": 1, "stored_messages": 1, "subscribers": 0}` + "\r\n"; r.Status != 200 || r.Body != want {
 			t.Errorf("GET /pub: %d %q, want 200 %q", r.Status, r.Body, want)
@@ -222,32 +222,32 @@ func TestPushStreamPreset(t *testing.T) {
 	})
 
 	t.Run("sub streaming", func(t *testing.T) {
-		st := openPSStream(t, s.URL+"/sub/"+s1)
+		st := openPresetStream(t, s.URL+"/sub/"+s1)
 		if st.res.StatusCode != 200 {
 			t.Fatalf("status %d", st.res.StatusCode)
 		}
-		checkPSHeaders(t, "/sub/", st.res.Header, subHeaders("text/html; charset=utf-8"))
-		if got := st.waitLen(len(psPresetHeader)); got != psPresetHeader {
-			t.Fatalf("header template:\n got %q\nwant %q", got, psPresetHeader)
+		checkPresetHeaders(t, "/sub/", st.res.Header, subHeaders("text/html; charset=utf-8"))
+		if got := st.waitLen(len(presetHeader)); got != presetHeader {
+			t.Fatalf("header template:\n got %q\nwant %q", got, presetHeader)
 		}
 		do(t, "POST", s.URL+"/pub?id="+s1, "sixth")
-		want := psPresetHeader + `<script>p(1,'` + s1 + `','sixth','', 'DATE', 'TAG');</script>`
+		want := presetHeader + `<script>p(1,'` + s1 + `','sixth','', 'DATE', 'TAG');</script>`
 		if got := st.waitNormalized(want); got != want {
 			t.Errorf("stream:\n got %q\nwant %q", got, want)
 		}
 	})
 
 	t.Run("ev", func(t *testing.T) {
-		st := openPSStream(t, s.URL+"/ev/"+e1)
+		st := openPresetStream(t, s.URL+"/ev/"+e1)
 		if st.res.StatusCode != 200 {
 			t.Fatalf("status %d", st.res.StatusCode)
 		}
-		checkPSHeaders(t, "/ev/", st.res.Header, subHeaders("text/event-stream; charset=utf-8"))
+		checkPresetHeaders(t, "/ev/", st.res.Header, subHeaders("text/event-stream; charset=utf-8"))
 		if got := st.waitLen(3); got != ": \n" {
 			t.Fatalf("stream start %q, want %q", got, ": \n")
 		}
 		do(t, "POST", s.URL+"/pub?id="+e1, "second")
-		want := ": \ndata: " + psJSON("1", e1, "second") + "\n\n"
+		want := ": \ndata: " + presetJSON("1", e1, "second") + "\n\n"
 		if got := st.waitNormalized(want); got != want {
 			t.Errorf("stream:\n got %q\nwant %q", got, want)
 		}
@@ -255,26 +255,26 @@ func TestPushStreamPreset(t *testing.T) {
 
 	t.Run("lp", func(t *testing.T) {
 		got := async(t, 5*time.Second, "GET", s.URL+"/lp/"+l1, "")
-		waitPSSubscribers(t, s, l1, 1)
+		waitPresetSubscribers(t, s, l1, 1)
 		do(t, "POST", s.URL+"/pub?id="+l1, "third")
 		r := recv(t, got)
-		if want := psJSON("1", l1, "third"); r.Status != 200 || psNormalize(r.Body) != want {
-			t.Errorf("long-poll: %d %q, want 200 %q", r.Status, psNormalize(r.Body), want)
+		if want := presetJSON("1", l1, "third"); r.Status != 200 || presetNormalize(r.Body) != want {
+			t.Errorf("long-poll: %d %q, want 200 %q", r.Status, presetNormalize(r.Body), want)
 		}
-		checkPSHeaders(t, "/lp/", r.Header, withNoCache(map[string]string{
+		checkPresetHeaders(t, "/lp/", r.Header, presetWithNoCache(map[string]string{
 			"Content-Type": "text/plain", "Etag": "W/TAG", "Last-Modified": "DATE", "Access-Control-Allow-Origin": "*",
 		}))
 	})
 
 	t.Run("jsonp", func(t *testing.T) {
 		got := async(t, 5*time.Second, "GET", s.URL+"/jsonp/"+j1+"?callback=f", "")
-		waitPSSubscribers(t, s, j1, 1)
+		waitPresetSubscribers(t, s, j1, 1)
 		do(t, "POST", s.URL+"/pub?id="+j1, "fourth")
 		r := recv(t, got)
-		if want := "f([" + psJSON("1", j1, "fourth") + "]);"; r.Status != 200 || psNormalize(r.Body) != want {
-			t.Errorf("JSONP: %d %q, want 200 %q", r.Status, psNormalize(r.Body), want)
+		if want := "f([" + presetJSON("1", j1, "fourth") + "]);"; r.Status != 200 || presetNormalize(r.Body) != want {
+			t.Errorf("JSONP: %d %q, want 200 %q", r.Status, presetNormalize(r.Body), want)
 		}
-		checkPSHeaders(t, "/jsonp/", r.Header, withNoCache(map[string]string{"Content-Type": "application/javascript"}))
+		checkPresetHeaders(t, "/jsonp/", r.Header, presetWithNoCache(map[string]string{"Content-Type": "application/javascript"}))
 	})
 
 	t.Run("ws", func(t *testing.T) {
@@ -298,7 +298,7 @@ func TestPushStreamPreset(t *testing.T) {
 			return string(p)
 		}
 		do(t, "POST", s.URL+"/pub?id="+w1, "fifth")
-		if got, want := psNormalize(read()), psJSON("1", w1, "fifth"); got != want {
+		if got, want := presetNormalize(read()), presetJSON("1", w1, "fifth"); got != want {
 			t.Errorf("frame %q, want %q", got, want)
 		}
 		// websocket_allow_publish: what the client sends is published
@@ -307,7 +307,7 @@ func TestPushStreamPreset(t *testing.T) {
 		if err := wsutil.WriteClientText(conn, []byte("from ws")); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := psNormalize(read()), psJSON("2", w1, "from ws"); got != want {
+		if got, want := presetNormalize(read()), presetJSON("2", w1, "from ws"); got != want {
 			t.Errorf("frame %q, want %q", got, want)
 		}
 	})
@@ -319,7 +319,7 @@ func TestPushStreamPreset(t *testing.T) {
 		if want := `{"channel": "` + c1 + `", "published_messages": 2, "stored_messages": 2, "subscribers": 0}` + "\r\n"; r.Status != 200 || r.Body != want {
 			t.Errorf("stats: %d %q, want 200 %q", r.Status, r.Body, want)
 		}
-		checkPSHeaders(t, "stats", r.Header, withNoCache(map[string]string{"Content-Type": "application/json"}))
+		checkPresetHeaders(t, "stats", r.Header, presetWithNoCache(map[string]string{"Content-Type": "application/json"}))
 		r = do(t, "GET", s.URL+"/channels-stats", "")
 		if r.Status != 200 || !strings.HasPrefix(r.Body, `{"hostname": "`) || !strings.Contains(r.Body, `"published_messages": `) {
 			t.Errorf("summary: %d %q", r.Status, r.Body)
