@@ -118,9 +118,9 @@ func TestCommands(t *testing.T) {
 		// --listen overrides the preset's 127.0.0.1:9080.
 		srv, addr := startHerald(t, bin, "serve", "--preset", "pushstream", "--listen", "127.0.0.1:0")
 		defer stopHerald(t, srv)
-		if !strings.Contains(srv.log.String(), `config="preset pushstream"`) {
-			t.Errorf("log does not name the preset:\n%s", srv.log.String())
-		}
+		waitCond(t, 5*time.Second, "the start line naming the preset", func() bool {
+			return regexp.MustCompile(`msg="herald started" .*config="preset pushstream"`).MatchString(srv.log.String())
+		})
 		r := httpDo(t, "POST", "http://"+addr+"/pub?id=chat", "hello")
 		if want := `{"channel": "chat", "published_messages": 1, "stored_messages": 1, "subscribers": 0}` + "\r\n"; r.StatusCode != http.StatusOK || r.body != want {
 			t.Errorf("publish: %d %q, want 200 %q", r.StatusCode, r.body, want)
