@@ -228,7 +228,7 @@ func (s *Server) psPollTimeout(w http.ResponseWriter, q *route.Request, callback
 // channel-deleted message; otherwise the store's status.
 func (s *Server) psPollFailed(w http.ResponseWriter, q *route.Request, c psChannel, callback string, err error) {
 	if errors.Is(err, store.ErrGone) {
-		text := psDeletedText(q.Route.PushStream)
+		text := s.psDeletedMessage(q.Route, c.key)
 		s.psControl(w, q, callback, &pushstream.Fields{ID: pushstream.DeletedID, Text: []byte(text), Channel: c.key.ID})
 		return
 	}

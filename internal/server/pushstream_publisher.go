@@ -308,10 +308,22 @@ func (s *Server) psRoomFor(ctx context.Context, rt *route.Route, id string) (boo
 	return n < uint64(limit), nil
 }
 
-// psCounts counts a push-stream route's channels that are not wildcard
-// channels (the events channel included) and the wildcard ones.
+// psCounts counts the channels of a push-stream route's store (its
+// default group, where push-stream channels are: from the group counts an
+// engine keeps, else the engine's count) that are not wildcard channels
+// (the events channel included), and the wildcard ones (a listing of
+// their prefix).
 func (s *Server) psCounts(ctx context.Context, rt *route.Route) (channels, wildcards uint64, err error) {
-	total := uint64(max(rt.Store.Stats().Channels, 0))
+	var total uint64
+	if ga, ok := rt.Store.(store.GroupAccounter); ok {
+		gs, err := ga.GroupStats(ctx, "")
+		if err != nil {
+			return 0, 0, err
+		}
+		total = uint64(max(gs.Channels, 0))
+	} else {
+		total = uint64(max(rt.Store.Stats().Channels, 0))
+	}
 	if prefix := rt.PushStream.WildcardChannelPrefix; prefix != "" {
 		all, err := psList(ctx, rt.Store, prefix)
 		if err != nil {

@@ -83,25 +83,35 @@ func (s *Server) psDetailed(w http.ResponseWriter, q *route.Request, prefix stri
 	psWrite(w, f, f.AppendGroup(make([]byte, 0, 256+96*len(stats)), h, stats))
 }
 
-// psSummary answers the summary of every channel.
+// psSummary answers the summary of every channel: the channels of the
+// default group counted from a listing (wildcard or not, their stored
+// messages; the events channel's messages left out, as the module counts
+// them), and the store's count of messages published.
 func (s *Server) psSummary(w http.ResponseWriter, q *route.Request) {
 	r, rt := q.HTTP, q.Route
-	h, err := s.psHeaderOf(r.Context(), rt)
+	ps := rt.PushStream
+	all, err := psList(r.Context(), rt.Store, "")
 	if err != nil {
 		psStoreError(w, err)
 		return
 	}
+	now := s.now()
 	st := rt.Store.Stats()
-	sum := pushstream.Summary{Header: h, Published: st.Published, Stored: uint64(max(st.StoredMessages, 0)), Subscribers: uint64(max(st.Subscribers, 0))}
-	if id := rt.PushStream.EventsChannelID; id != "" {
-		// The events channel's messages are not counted, as the module
-		// counts them.
-		if info, err := rt.Store.Info(r.Context(), store.ChannelKey{ID: id}); err == nil {
-			sum.Published -= min(sum.Published, info.Published)
-			sum.Stored -= min(sum.Stored, uint64(max(info.Messages, 0)))
+	sum := pushstream.Summary{Header: pushstream.Header{Hostname: psHostname(), Time: now, Uptime: now.Sub(s.psPub.start)},
+		Published: st.Published, Subscribers: uint64(max(st.Subscribers, 0))}
+	for _, c := range all {
+		if ps.IsWildcard(c.Key.ID) {
+			sum.WildcardChannels++
+		} else {
+			sum.Channels++
 		}
+		if ps.EventsChannelID != "" && c.Key.ID == ps.EventsChannelID {
+			sum.Published -= min(sum.Published, c.Info.Published)
+			continue
+		}
+		sum.Stored += uint64(max(c.Info.Messages, 0))
 	}
-	sum.Workers = []pushstream.Worker{{PID: os.Getpid(), Subscribers: sum.Subscribers, Uptime: h.Uptime}}
+	sum.Workers = []pushstream.Worker{{PID: os.Getpid(), Subscribers: sum.Subscribers, Uptime: sum.Uptime}}
 	f := pushstream.Negotiate(r.Header.Get("Accept"))
 	psWrite(w, f, f.AppendSummary(make([]byte, 0, 512), sum))
 }

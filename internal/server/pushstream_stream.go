@@ -147,6 +147,8 @@ var (
 // every one-channel subscriber of the location's template without
 // padding (an encoding slot of the message).
 type psFormat struct {
+	s       *Server
+	rt      *route.Route
 	loc     *psLoc
 	ps      *route.PushStream
 	kind    int
@@ -162,7 +164,7 @@ type psFormat struct {
 // for its user agent, the minimum its messages are padded to.
 func (s *Server) newPSFormat(rt *route.Route, kind int, chans []string, framed bool, pad *config.PSPadding) *psFormat {
 	loc := s.psLocation(rt)
-	f := &psFormat{loc: loc, ps: rt.PushStream, kind: kind, chans: chans, framed: framed, slot: -1}
+	f := &psFormat{s: s, rt: rt, loc: loc, ps: rt.PushStream, kind: kind, chans: chans, framed: framed, slot: -1}
 	if pad != nil && kind != psKindWS {
 		f.padMsg, f.padding = pad.MessageMin, true
 	}
@@ -260,7 +262,7 @@ func (f *psFormat) ping() []byte { return f.pingB }
 func (f *psFormat) end(e streamEnd) []byte {
 	var b []byte
 	if e.why == endDeleted {
-		fl := pushstream.Fields{ID: pushstream.DeletedID, Text: []byte(psDeletedText(f.ps)), Channel: f.chans[0]}
+		fl := pushstream.Fields{ID: pushstream.DeletedID, Text: []byte(f.s.psDeletedMessage(f.rt, store.ChannelKey{ID: f.chans[0]})), Channel: f.chans[0]}
 		b = f.wrap(b, &fl)
 	}
 	if ft := f.loc.footer[f.kind]; len(ft) > 0 {
@@ -377,7 +379,7 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 		}
 		o := newConnOutput(conn, rt.Subscriber.SendTimeout)
 		wc := &wsConn{s: s, rt: rt, out: o, hs: hs, ss: ss, remote: r.RemoteAddr,
-			ps: &psSocket{s: s, rt: rt, chans: chans}}
+			ps: &psSocket{s: s, rt: rt, chans: chans, remote: r.RemoteAddr}}
 		ss.out, st.out, st.linger = o, o, wsCloseLinger
 		if len(preamble) > 0 && o.write([][]byte{preamble}) != nil {
 			ss.end(endClientGone)
@@ -539,9 +541,10 @@ func (o *psH2Output) finish(b []byte) {
 // push_stream_websocket_allow_publish, each text message is published to
 // the subscriber's channels; otherwise messages are ignored.
 type psSocket struct {
-	s     *Server
-	rt    *route.Route
-	chans []psChannel
+	s      *Server
+	rt     *route.Route
+	chans  []psChannel
+	remote string
 }
 
 // maxMessage is the largest message the socket takes.
@@ -552,23 +555,19 @@ func (p *psSocket) maxMessage() int {
 	return wsMaxMessage
 }
 
-// handle publishes a text message when the location allows it; it never
-// ends the connection.
+// handle publishes a text message to the subscriber's channels when the
+// location allows it; it never ends the connection.
 func (p *psSocket) handle(op protocol.OpCode, body []byte) bool {
 	ps := p.rt.PushStream
 	if !ps.WebSocketAllowPublish || op != protocol.OpText {
 		return true
 	}
-	for _, c := range p.chans {
-		if _, err := p.s.psPublishText(context.Background(), p.rt, c.key, body); err != nil {
-			p.s.log.Warn("push-stream websocket publish failed", "channel", c.key.ID, "err", err)
-		}
+	keys := make([]store.ChannelKey, len(p.chans))
+	for i, c := range p.chans {
+		keys[i] = c.key
+	}
+	if _, err := p.s.publish(context.Background(), p.rt, keys, store.Publication{Body: body}, "websocket", p.remote); err != nil {
+		p.s.log.Warn("push-stream websocket publish failed", "channel", keys[0].ID, "err", err)
 	}
 	return true
-}
-
-// psPublishText publishes a message a WebSocket subscriber sent to one of
-// its channels, as the location's publisher settings say.
-func (s *Server) psPublishText(ctx context.Context, rt *route.Route, key store.ChannelKey, body []byte) (store.PublishResult, error) {
-	return rt.Store.Publish(ctx, key, store.Publication{Body: body}, rt.PushStream.Channel)
 }

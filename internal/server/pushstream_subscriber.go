@@ -44,7 +44,8 @@ func (s *Server) psSubscriber(w http.ResponseWriter, q *route.Request) {
 	ps := rt.PushStream
 	hd := w.Header()
 	vars := q.Vars()
-	if origin := ps.AllowedOrigins.Eval(vars); origin != "" {
+	// The module's WebSocket subscribers answer without CORS headers.
+	if origin := ps.AllowedOrigins.Eval(vars); origin != "" && ps.Subscriber != config.PSWebSocket {
 		hd.Set("Access-Control-Allow-Origin", origin)
 		hd.Set("Access-Control-Allow-Methods", pushstream.AllowMethodsGet)
 		hd.Set("Access-Control-Allow-Headers", pushstream.AllowHeadersValue)
@@ -160,6 +161,17 @@ func (s *Server) psChannels(ctx context.Context, rt *route.Route, path string) (
 	}
 	if max := ps.WildcardChannelMaxQtd; max > 0 && wildcards > 0 && (wildcards > max || wildcards == len(chans)) {
 		return nil, http.StatusForbidden, pushstream.ExplainTooManyWildcards
+	}
+	// A subscriber makes the channels it names, within
+	// push_stream_max_number_of_channels (and ..._wildcard_channels).
+	for _, c := range chans {
+		ok, err := s.psRoomFor(ctx, rt, c.key.ID)
+		if err != nil {
+			return nil, http.StatusInternalServerError, ""
+		}
+		if !ok {
+			return nil, http.StatusForbidden, pushstream.ExplainTooManyChannels
+		}
 	}
 	return chans, 0, ""
 }
@@ -292,22 +304,17 @@ func (s *Server) psSubscribe(ctx context.Context, rt *route.Route, chans []psCha
 
 // psNotify tells the events channel (push_stream_events_channel_id) that a
 // subscriber joined or left its channels.
-func (s *Server) psNotify(rt *route.Route, chans []psChannel, subscribed bool) {}
+func (s *Server) psNotify(rt *route.Route, chans []psChannel, subscribed bool) {
+	for _, c := range chans {
+		s.psClientEvent(rt, c.key.ID, subscribed)
+	}
+}
 
 // psFields are a stored message's template fields. The module's tags
 // count from 1 within a second; Herald's from 0.
 func psFields(m *store.Message, channel string) pushstream.Fields {
 	return pushstream.Fields{ID: int64(m.Number), Text: m.Body, Channel: channel, Time: m.ID.Time,
 		Tag: int64(m.ID.Tag) + 1, EventID: m.EventID, EventType: m.EventName}
-}
-
-// psDeletedText is the text of the message a deleted channel's
-// subscribers get.
-func psDeletedText(ps *route.PushStream) string {
-	if ps.ChannelDeletedMessageText != "" {
-		return ps.ChannelDeletedMessageText
-	}
-	return config.DefaultPSChannelDeletedText
 }
 
 // psPingText is the text of ping messages.

@@ -78,6 +78,10 @@ servers:
         push_stream_ping_message_interval: 1s
         push_stream_subscriber_connection_ttl: 1500ms
         push_stream_footer_template: ft
+      - location: ~ /wscors/(.*)
+        push_stream_subscriber: websocket
+        push_stream_channels_path: $1
+        push_stream_allowed_origins: "*"
       - location: ~ /pad/(.*)
         push_stream_subscriber: streaming
         push_stream_channels_path: $1
@@ -268,7 +272,7 @@ func TestPushStreamRefusals(t *testing.T) {
 		{"authorized only: no stored message", "GET", "/auth/nochan", "403 Forbidden", "Subscriber could not create channels."},
 		{"events channel", "GET", "/sub/events", "403 Forbidden", "Subscription to events channel is not allowed."},
 		{"POST", "POST", "/sub/ch", "405 Method Not Allowed", ""},
-		{"websocket without the handshake headers", "GET", "/ws/ch", "400 Bad Request",
+		{"websocket without the handshake headers", "GET", "/wscors/ch", "400 Bad Request",
 			"Don't have at least one of the mandatory headers: Connection, Upgrade, Sec-WebSocket-Key and Sec-WebSocket-Version"},
 	}
 	for _, tc := range cases {
@@ -281,6 +285,9 @@ func TestPushStreamRefusals(t *testing.T) {
 			}
 			if !strings.Contains(raw, "\r\nX-Nginx-PushStream-Explain: "+tc.explain+"\r\n") && tc.explain != "" {
 				t.Errorf("no X-Nginx-PushStream-Explain: %s in\n%s", tc.explain, raw)
+			}
+			if strings.HasPrefix(tc.path, "/wscors/") && hd.Get("Access-Control-Allow-Origin") != "" {
+				t.Errorf("a WebSocket location answers with CORS headers: %v", hd)
 			}
 			if tc.method == "POST" && hd.Get("Allow") != "GET" {
 				t.Errorf("Allow %q", hd.Get("Allow"))
@@ -412,6 +419,9 @@ func TestPushStreamLongPoll(t *testing.T) {
 			if r.status != "HTTP/1.1 "+tc.status || r.body != tc.body {
 				t.Fatalf("got %q %q, want %q %q", r.status, r.body, tc.status, tc.body)
 			}
+			if m != nil {
+				tc.etag = fmt.Sprintf("W/%d", m.ID.Tag+1)
+			}
 			if r.hd.Get("Etag") != tc.etag {
 				t.Errorf("Etag %q, want %q", r.hd.Get("Etag"), tc.etag)
 			}
@@ -505,6 +515,7 @@ func TestPushStreamWebSocket(t *testing.T) {
 	if status != "HTTP/1.1 101 Switching Protocols\r\n" {
 		t.Fatalf("status %q", status)
 	}
+	head := ""
 	for {
 		l, err := br.ReadString('\n')
 		if err != nil {
@@ -512,6 +523,13 @@ func TestPushStreamWebSocket(t *testing.T) {
 		}
 		if l == "\r\n" {
 			break
+		}
+		head += l
+	}
+	for _, h := range []string{"Upgrade: WebSocket\r\n", "Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\n",
+		"Cache-Control: no-cache, no-store, must-revalidate\r\n", "Connection: Upgrade\r\n"} {
+		if !strings.Contains(head, h) {
+			t.Errorf("no %q in the handshake answer\n%s", h, head)
 		}
 	}
 	frame := func() string {
@@ -542,5 +560,26 @@ func TestPushStreamWebSocket(t *testing.T) {
 	info, err := s.Store.Info(context.Background(), store.ChannelKey{ID: "wsch"})
 	if err != nil || info.Messages != 2 {
 		t.Errorf("channel after the socket's publish: %+v %v", info, err)
+	}
+}
+
+// TestPushStreamMultiChannel checks a subscriber of several channels: old
+// messages of each by its backtrack, then new messages of either, each
+// rendered with its own channel's id.
+func TestPushStreamMultiChannel(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, psConfig)
+	a1 := psPublish(t, s, "mca", "a1", "", "")
+	psPublish(t, s, "mcb", "b0", "", "")
+	b1 := psPublish(t, s, "mcb", "b1", "", "")
+	got := make(chan string, 1)
+	go func() { got <- rawGet(t, s, "/sub/mca.b1/mcb.b1/mcc", 4*time.Second) }()
+	waitSubscribers(t, s, "mcc", 1)
+	b2 := psPublish(t, s, "mcb", "b2", "", "")
+	c1 := psPublish(t, s, "mcc", "c1", "", "")
+	_, _, body := splitResponse(t, <-got)
+	want := chunks("HEAD\r\nline2", psJSON(a1, "mca"), psJSON(b1, "mcb"), psJSON(b2, "mcb"), psJSON(c1, "mcc"), psPing, "FOOT")
+	if body != want {
+		t.Errorf("body\n%q\nwant\n%q", body, want)
 	}
 }

@@ -88,6 +88,11 @@ func wsUpgrade(w http.ResponseWriter, r *http.Request, rt *route.Route) (net.Con
 	resp := http.Header{}
 	resp.Set("Upgrade", "websocket")
 	resp.Set("Connection", "Upgrade")
+	if rt.PushStream != nil {
+		// The module's handshake answer.
+		resp.Set("Upgrade", "WebSocket")
+		psNoCache(resp)
+	}
 	resp.Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(sum[:]))
 	if hs.meta {
 		resp.Set("Sec-WebSocket-Protocol", wsMetaProtocol)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/events"
 	"github.com/heraldpush/herald/internal/server"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/internal/store/memory"
@@ -37,6 +38,10 @@ type Options struct {
 	Store store.Store
 	// StoreFor picks a location's store; a nil result means Store.
 	StoreFor func(*config.Location) store.Store
+	// Events, when set, is the server's event bus, and the bus of the
+	// memory store Start makes, so the server sees the store's events
+	// (channels made and removed) as a running Herald does.
+	Events *events.Bus
 }
 
 // Start starts a server and stops it when the test ends.
@@ -51,7 +56,7 @@ func Start(t testing.TB, o Options) *Server {
 	cfg.ShutdownTimeout = 2 * time.Second
 	st, ownStore := o.Store, false
 	if st == nil {
-		st = memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, SweepInterval: 50 * time.Millisecond})
+		st = memory.New(memory.Options{MemoryLimit: cfg.MaxReservedMemory, SweepInterval: 50 * time.Millisecond, Events: o.Events})
 		ownStore = true
 	}
 	storeFor := func(l *config.Location) (store.Store, error) {
@@ -62,7 +67,7 @@ func Start(t testing.TB, o Options) *Server {
 		}
 		return st, nil
 	}
-	srv, err := server.New(cfg, server.Options{StoreFor: storeFor})
+	srv, err := server.New(cfg, server.Options{StoreFor: storeFor, Events: o.Events})
 	if err != nil {
 		t.Fatalf("server: %v", err)
 	}
