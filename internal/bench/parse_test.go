@@ -299,3 +299,22 @@ func TestWSReader(t *testing.T) {
 		})
 	}
 }
+
+// FuzzMessageBody: any delivered bytes give a suffix of themselves, and a
+// body in a push-stream JSON template is found whole, whatever the channel.
+func FuzzMessageBody(f *testing.F) {
+	f.Add([]byte(`{"id":1,"channel":"c","text":"7 1718000000123456789 ...."`), "c")
+	f.Add([]byte(""), "")
+	f.Add([]byte(`"text":"`), "broad_x")
+	f.Fuzz(func(t *testing.T, in []byte, channel string) {
+		if got := messageBody(in); !strings.HasSuffix(string(in), string(got)) {
+			t.Fatalf("messageBody(%q) = %q, not a suffix", in, got)
+		}
+		channel = strings.ReplaceAll(channel, `"`, "'") // as the module's ids: no quotes
+		msg := append([]byte(`{"id":1,"channel":"`+channel+`","text":"`), appendBody(nil, 3, 1718000000123456789, 32)...)
+		msg = append(msg, `", "tag":"1", "time":"Thu, 03 Dec 2026 09:22:13 GMT", "eventid":""}`...)
+		if seq, ts, ok := parseBody(messageBody(msg)); !ok || seq != 3 || ts != 1718000000123456789 {
+			t.Fatalf("body in %q not found: %d %d %v", msg, seq, ts, ok)
+		}
+	})
+}
