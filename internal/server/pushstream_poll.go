@@ -179,7 +179,7 @@ func (s *Server) psAnswer(w http.ResponseWriter, q *route.Request, callback stri
 	body = append(body, loc.footer[psKindPoll]...)
 	hd := w.Header()
 	if newest != nil {
-		psPollHeaders(hd, rt, callback, newest.ID.Time, int64(newest.ID.Tag)+1)
+		psPollHeaders(hd, rt, callback, newest.ID.Time, psTag(newest))
 		k := fanKey{rt: rt, channel: store.ChannelKey{ID: msgs[len(msgs)-1].channel}}
 		s.deliveredN(&k, len(msgs), bytes, newest.ID)
 	}

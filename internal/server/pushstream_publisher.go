@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/pushstream"
@@ -46,7 +48,7 @@ func psCORS(hd http.Header, q *route.Request, methods string) {
 func psHeaderOnly(w http.ResponseWriter, status int, explain string) {
 	hd := w.Header()
 	if explain != "" {
-		hd.Set(pushstream.ExplainHeader, explain)
+		hd[pushstream.ExplainHeader] = []string{explain} // spelled as the module spells it
 	}
 	hd.Set("Content-Length", "0")
 	w.WriteHeader(status)
@@ -259,15 +261,28 @@ func psStoreError(w http.ResponseWriter, err error) {
 	}
 }
 
+// psDrainLimit and psDrainTime bound what is read of a refused body
+// before the answer, so that a client still sending it gets the answer
+// rather than a reset connection.
+const (
+	psDrainLimit = 1 << 20
+	psDrainTime  = time.Second
+)
+
 // psBodyError answers a body that could not be read: a body over
-// client_max_body_size gets nginx's 413 page, as the module's publishers
-// do; the rest as Herald's publishers answer them.
+// client_max_body_size gets nginx's 413 page without the module's headers
+// (nginx refuses it before the module sees the request), after what is
+// left of the body is read (up to psDrainLimit, for psDrainTime); the rest
+// as Herald's publishers answer them.
 func (s *Server) psBodyError(w http.ResponseWriter, r *http.Request, rt *route.Route, err error) {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		const page = "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>herald</center>\r\n</body>\r\n</html>\r\n"
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(psDrainTime))
+		io.CopyN(io.Discard, r.Body, psDrainLimit)
 		hd := w.Header()
-		hd.Del("Expires")
-		hd.Del("Cache-Control")
+		for _, k := range [...]string{"Expires", "Cache-Control", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers"} {
+			hd.Del(k)
+		}
 		hd.Set("Content-Type", "text/html")
 		hd.Set("Content-Length", strconv.Itoa(len(page)))
 		hd.Set("Connection", "close")

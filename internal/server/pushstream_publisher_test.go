@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // psPubConfig is the push-stream layout the publisher, statistics and events
@@ -40,6 +44,7 @@ func psPubConfig(top ...string) string {
         push_stream_publisher: admin
         push_stream_channels_path: $arg_id
         push_stream_allowed_origins: "$arg_origin"
+        client_max_body_size: 32k
 `)
 	return b.String()
 }
@@ -240,5 +245,54 @@ func TestPushStreamLimits(t *testing.T) {
 	}
 	if status != http.StatusInternalServerError {
 		t.Errorf("publishing past the memory limit: status %d, want 500", status)
+	}
+}
+
+// TestPushStreamHeaderSpelling checks that the module's own headers go
+// out spelled as the module spells them (clients that read raw headers
+// match them case-sensitively).
+func TestPushStreamHeaderSpelling(t *testing.T) {
+	s := startServer(t, psPubConfig())
+	for _, tt := range []struct{ req, want string }{
+		{"POST /pub?id=ALL HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx", "\r\nX-Nginx-PushStream-Explain: Channel id not authorized for this method.\r\n"},
+		{"GET /channels-stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "\r\nX-Nginx-PushStream-Tag: 0.5.5\r\n"},
+	} {
+		conn, err := net.DialTimeout("tcp", s.addr(), 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(3 * time.Second))
+		if _, err := conn.Write([]byte(tt.req)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(conn)
+		conn.Close()
+		if !strings.Contains(string(got), tt.want) {
+			t.Errorf("answer to %q:\n%s\nwant the line %q", tt.req, got, tt.want)
+		}
+	}
+}
+
+// TestPushStreamBodyTooLarge checks that a publisher sending a body over
+// client_max_body_size gets the 413, without the module's headers (nginx
+// refuses it first), and not a reset connection while it still sends.
+func TestPushStreamBodyTooLarge(t *testing.T) {
+	s := startServer(t, psPubConfig())
+	conn, err := net.DialTimeout("tcp", s.addr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	body := strings.Repeat("b", 200<<10)
+	if _, err := io.WriteString(conn, "POST /pubcors?id=big&origin=* HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body); err != nil {
+		t.Fatalf("sending the body: %v", err)
+	}
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("reading the answer: %v (got %q)", err, got)
+	}
+	if !strings.HasPrefix(string(got), "HTTP/1.1 413 ") || strings.Contains(string(got), "Access-Control-") || strings.Contains(string(got), "Expires:") {
+		t.Errorf("answer %q", got)
 	}
 }

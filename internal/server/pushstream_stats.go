@@ -32,7 +32,7 @@ func (s *Server) psStatistics(w http.ResponseWriter, q *route.Request) {
 		psHeaderOnly(w, http.StatusMethodNotAllowed, "")
 		return
 	}
-	hd.Set(pushstream.HeaderTag, pushstream.Tag)
+	hd[pushstream.HeaderTag] = []string{pushstream.Tag} // spelled as the module spells it
 	chans := psChannels(q)
 	if len(chans) == 0 {
 		s.psSummary(w, q)

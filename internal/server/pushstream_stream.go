@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldpush/herald/internal/config"
@@ -46,8 +48,9 @@ type psSlotKey struct {
 // psState is a server's push-stream subscriber state: the locations'
 // compiled templates and the encoding slots handed out.
 type psState struct {
-	mu    sync.Mutex
-	locs  map[*route.PushStream]*psLoc
+	locs  sync.Map // *route.PushStream -> *psLoc
+	nlocs atomic.Int64
+	mu    sync.Mutex // guards slots
 	slots map[psSlotKey]int
 }
 
@@ -61,25 +64,29 @@ type psLoc struct {
 	msg    [psKinds]*pushstream.Template
 	header [psKinds][]byte
 	footer [psKinds][]byte
-	// padMax is the largest minimum of push_stream_padding_by_user_agent.
+	// padder writes the filler of push_stream_padding_by_user_agent.
 	padder *pushstream.Padder
+	// pings are the unpadded pings of each kind, unframed and framed,
+	// shared by the location's subscribers.
+	pings [psKinds][2][]byte
+	// slots caches psSlot for each kind, unframed and framed: the slot
+	// plus 2 (1: none free), 0 until asked.
+	slots [psKinds][2]atomic.Int32
 }
 
 // psLocation returns the location's compiled templates.
 func (s *Server) psLocation(rt *route.Route) *psLoc {
 	ps := rt.PushStream
 	st := &s.ps
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if l := st.locs[ps]; l != nil {
-		return l
+	if l, ok := st.locs.Load(ps); ok {
+		return l.(*psLoc)
 	}
-	if st.locs == nil || len(st.locs) >= psMaxLocs {
-		st.locs = make(map[*route.PushStream]*psLoc)
+	if st.nlocs.Add(1) > psMaxLocs {
+		st.locs.Clear()
+		st.nlocs.Store(1)
 	}
-	l := newPSLoc(ps)
-	st.locs[ps] = l
-	return l
+	l, _ := st.locs.LoadOrStore(ps, newPSLoc(ps))
+	return l.(*psLoc)
 }
 
 // newPSLoc compiles a location's templates as the module shapes them for
@@ -110,6 +117,12 @@ func newPSLoc(ps *route.PushStream) *psLoc {
 		padMax = max(padMax, p.HeaderMin, p.MessageMin)
 	}
 	l.padder = pushstream.NewPadder(padMax)
+	for k := range psKinds {
+		for framed := range 2 {
+			f := &psFormat{loc: l, ps: ps, kind: k, framed: framed == 1 && k != psKindWS}
+			l.pings[k][framed] = f.pingBytes()
+		}
+	}
 	return l
 }
 
@@ -169,18 +182,42 @@ func (s *Server) newPSFormat(rt *route.Route, kind int, chans []string, framed b
 		f.padMsg, f.padding = pad.MessageMin, true
 	}
 	if !f.padding {
-		f.slot = s.psSlot(psSlotKey{tpl: loc.msg[kind].String(), kind: kind, framed: framed})
+		c := &loc.slots[kind][psFramed(framed)]
+		v := c.Load()
+		if v == 0 {
+			v = int32(s.psSlot(psSlotKey{tpl: loc.msg[kind].String(), kind: kind, framed: framed})) + 2
+			c.Store(v)
+		}
+		f.slot = int(v) - 2
 	}
-	switch kind {
-	case psKindES:
-		f.pingB = f.frame(nil, []byte(pushstream.EventSourcePing))
-	case psKindWS:
-		f.pingB = psWSPing
-	default:
-		p := &pushstream.Fields{ID: pushstream.PingID, Text: []byte(psPingText(f.ps))}
-		f.pingB = f.wrap(nil, p)
+	if f.padding {
+		f.pingB = f.pingBytes()
+	} else {
+		f.pingB = loc.pings[kind][psFramed(framed)]
 	}
 	return f
+}
+
+// psFramed indexes psLoc.pings by framing.
+func psFramed(framed bool) int {
+	if framed {
+		return 1
+	}
+	return 0
+}
+
+// pingBytes renders the subscriber's ping: the ping message through the
+// template (padded) for streams, a comment for EventSource, a ping frame
+// for WebSocket.
+func (f *psFormat) pingBytes() []byte {
+	switch f.kind {
+	case psKindES:
+		return f.frame(nil, []byte(pushstream.EventSourcePing))
+	case psKindWS:
+		return psWSPing
+	}
+	p := &pushstream.Fields{ID: pushstream.PingID, Text: []byte(psPingText(f.ps))}
+	return f.wrap(nil, p)
 }
 
 // frame appends b to dst, as one chunk when framed.
@@ -245,6 +282,10 @@ func (f *psFormat) message(bufs [][]byte, m *store.Message, id msgid.Multi, sing
 	if !single && int(id.Active) < len(f.chans) {
 		ch = f.chans[id.Active]
 	}
+	if m.ContentType == psDeletedMarker {
+		fl := pushstream.Fields{ID: pushstream.DeletedID, Text: m.Body, Channel: ch}
+		return append(bufs, f.wrap(nil, &fl))
+	}
 	if !single || f.slot < 0 {
 		fl := psFields(m, ch)
 		return append(bufs, f.wrap(nil, &fl))
@@ -261,7 +302,7 @@ func (f *psFormat) ping() []byte { return f.pingB }
 
 func (f *psFormat) end(e streamEnd) []byte {
 	var b []byte
-	if e.why == endDeleted {
+	if e.why == endDeleted && len(f.chans) == 1 { // several: each came as its channel went
 		fl := pushstream.Fields{ID: pushstream.DeletedID, Text: []byte(f.s.psDeletedMessage(f.rt, store.ChannelKey{ID: f.chans[0]})), Channel: f.chans[0]}
 		b = f.wrap(b, &fl)
 	}
@@ -339,15 +380,30 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 		}
 		cursors[i] = c
 	}
+	if len(subs) > 1 {
+		gone := new(int)
+		for i, sub := range subs {
+			subs[i] = &psMultiSub{Subscription: sub, gone: gone, total: len(subs),
+				text: func() string { return s.psDeletedMessage(rt, chans[i].key) }}
+		}
+	}
 	ss := &session{
 		s: s, rt: rt, kind: transport, remote: r.RemoteAddr, key: chans[0].key, subs: subs,
 		single: len(subs) == 1, given: true, cursors: cursors, buf: make([]*store.Message, 0, 1),
 	}
 	release := q.Detach()
-	var ttl *time.Timer
+	var ttl atomic.Pointer[time.Timer] // set once the stream starts; read when it ends
+	startTTL := func(st *streamer) {
+		if t := s.psConnectionTTL(st); t != nil {
+			ttl.Store(t)
+			if ss.isOver() {
+				t.Stop()
+			}
+		}
+	}
 	ss.release = func() {
-		if ttl != nil {
-			ttl.Stop()
+		if t := ttl.Load(); t != nil {
+			t.Stop()
 		}
 		release()
 		s.psNotify(rt, chans, false)
@@ -386,7 +442,7 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 			return
 		}
 		go wc.readLoop()
-		ttl = s.psConnectionTTL(st)
+		startTTL(st)
 		s.startStream(st)
 		return
 	}
@@ -400,6 +456,9 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 		hd.Set("Content-Type", psDefaultType(rt))
 	}
 	if !h1 {
+		for k, v := range hd {
+			w.Header()[k] = v
+		}
 		w.WriteHeader(http.StatusOK)
 		o := newPSH2Output(r.Context(), w, rt.Subscriber.SendTimeout)
 		ss.out, st.out = o, o
@@ -407,7 +466,7 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 			ss.end(endClientGone)
 			return
 		}
-		ttl = s.psConnectionTTL(st)
+		startTTL(st)
 		st.run() // HTTP/2 streams keep the handler goroutine.
 		return
 	}
@@ -426,7 +485,7 @@ func (s *Server) psStream(w http.ResponseWriter, q *route.Request, chans []psCha
 		return
 	}
 	go o.watchClose()
-	ttl = s.psConnectionTTL(st)
+	startTTL(st)
 	s.startStream(st)
 }
 
@@ -570,4 +629,40 @@ func (p *psSocket) handle(op protocol.OpCode, body []byte) bool {
 		p.s.log.Warn("push-stream websocket publish failed", "channel", keys[0].ID, "err", err)
 	}
 	return true
+}
+
+// psDeletedMarker marks the channel-deleted message a psMultiSub makes;
+// no published message has this content type (it holds a NUL).
+const psDeletedMarker = "\x00push-stream channel deleted"
+
+// psMultiSub is one channel of a push-stream subscriber of several
+// channels. When its channel is deleted it yields the channel-deleted
+// message once and then nothing, so the subscriber stays on its other
+// channels, as the module keeps it; once every channel is gone it reports
+// the deletion, which ends the stream. The session reads it from one
+// goroutine.
+type psMultiSub struct {
+	store.Subscription
+	gone  *int // the subscriber's channels deleted so far
+	total int
+	text  func() string
+	sent  bool
+}
+
+// Read implements store.Subscription.
+func (p *psMultiSub) Read(cursor msgid.ID, buf []*store.Message, max int) (store.Batch, error) {
+	if p.sent {
+		if *p.gone >= p.total {
+			return store.Batch{Messages: buf}, store.ErrGone
+		}
+		return store.Batch{Messages: buf}, nil // a nil Wait: nothing more here
+	}
+	b, err := p.Subscription.Read(cursor, buf, max)
+	if !errors.Is(err, store.ErrGone) {
+		return b, err
+	}
+	p.sent = true
+	*p.gone++
+	m := &store.Message{ID: msgid.ID{Time: cursor.Time, Tag: cursor.Tag + 1}, Body: []byte(p.text()), ContentType: psDeletedMarker}
+	return store.Batch{Messages: append(buf, m)}, nil
 }

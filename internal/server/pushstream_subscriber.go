@@ -237,9 +237,9 @@ func psCursor(sub store.Subscription, back int, last psLast) (cursor msgid.ID, h
 			}
 		}
 		if last.since >= 0 {
-			c := msgid.ID{Time: last.since, Tag: math.MaxInt32}
-			if last.tag >= 0 {
-				c.Tag = int32(last.tag) - 1
+			c, err := psSinceCursor(sub, last.since, last.tag)
+			if err != nil {
+				return c, false, err
 			}
 			if !found || c.Compare(best) < 0 {
 				best, found = c, true
@@ -253,6 +253,34 @@ func psCursor(sub store.Subscription, back int, last psLast) (cursor msgid.ID, h
 	}
 	c, err := sub.Start(store.Start{Kind: store.StartNewest})
 	return c, false, err
+}
+
+// psSinceCursor is the cursor after which a channel's messages are newer
+// than If-Modified-Since since and, in that very second, tagged at least
+// tag (the tagged message itself excluded), as the module compares them.
+func psSinceCursor(sub store.Subscription, since, tag int64) (msgid.ID, error) {
+	if tag < 0 {
+		return msgid.ID{Time: since, Tag: math.MaxInt32}, nil
+	}
+	prev := msgid.ID{Time: since, Tag: -1}
+	buf := make([]*store.Message, 0, maxBatch)
+	for range 1 << 16 { // bounded: a second holds fewer batches
+		b, err := sub.Read(prev, buf[:0], maxBatch)
+		if err != nil || len(b.Messages) == 0 {
+			return prev, err
+		}
+		for _, m := range b.Messages {
+			switch t := psTag(m); {
+			case m.ID.Time > since || t > tag:
+				return prev, nil
+			case t == tag:
+				return m.ID, nil
+			}
+			prev = m.ID
+		}
+		clear(b.Messages)
+	}
+	return prev, nil
 }
 
 // psFindEvent finds the stored message whose Event-Id is id.
@@ -310,11 +338,20 @@ func (s *Server) psNotify(rt *route.Route, chans []psChannel, subscribed bool) {
 	}
 }
 
-// psFields are a stored message's template fields. The module's tags
-// count from 1 within a second; Herald's from 0.
+// psFields are a stored message's template fields.
 func psFields(m *store.Message, channel string) pushstream.Fields {
 	return pushstream.Fields{ID: int64(m.Number), Text: m.Body, Channel: channel, Time: m.ID.Time,
-		Tag: int64(m.ID.Tag) + 1, EventID: m.EventID, EventType: m.EventName}
+		Tag: psTag(m), EventID: m.EventID, EventType: m.EventName}
+}
+
+// psTag is a message's tag as the module numbers them (~tag~, Etag): its
+// place among every message published in its second, from 1. Engines that
+// do not count that (SecondTag 0) give its place in its channel's second.
+func psTag(m *store.Message) int64 {
+	if m.SecondTag != 0 {
+		return int64(m.SecondTag)
+	}
+	return int64(m.ID.Tag) + 1
 }
 
 // psPingText is the text of ping messages.

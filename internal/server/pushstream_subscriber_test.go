@@ -7,6 +7,7 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -162,7 +163,16 @@ func chunks(parts ...string) string {
 // psJSON is a message as psConfig's /sub/ template renders it.
 func psJSON(m *store.Message, ch string) string {
 	return fmt.Sprintf(`{"id":%d,"channel":"%s","text":"%s","tag":"%d","time":"%s","eventid":"%s","type":"%s","size":%d}`,
-		m.Number, ch, m.Body, m.ID.Tag+1, httpDate(m.ID.Time), m.EventID, m.EventName, len(m.Body))
+		m.Number, ch, m.Body, psTagOf(m), httpDate(m.ID.Time), m.EventID, m.EventName, len(m.Body))
+}
+
+// psTagOf is a message's tag as the module numbers it: its place among
+// the messages of its second.
+func psTagOf(m *store.Message) uint32 {
+	if m.SecondTag == 0 {
+		panic("the memory store numbers messages within their second")
+	}
+	return m.SecondTag
 }
 
 func httpDate(sec int64) string { return time.Unix(sec, 0).UTC().Format(http.TimeFormat) }
@@ -188,11 +198,11 @@ func TestPushStreamAnswers(t *testing.T) {
 	pub2("eid")
 	pub2("enone")
 	ims := "If-Modified-Since: " + httpDate(m1.ID.Time)
-	tag1 := fmt.Sprintf("If-None-Match: W/%d", m1.ID.Tag+1)
+	tag1 := fmt.Sprintf("If-None-Match: W/%d", psTagOf(m1))
 	noCache := map[string]string{"Expires": "Thu, 01 Jan 1970 00:00:01 GMT", "Cache-Control": "no-cache, no-store, must-revalidate"}
 	cors := map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET",
 		"Access-Control-Allow-Headers": "If-Modified-Since,If-None-Match,Etag,Event-Id,Event-Type,Last-Event-Id"}
-	lastMod := map[string]string{"Last-Modified": httpDate(m2.ID.Time), "Etag": fmt.Sprintf("W/%d", m2.ID.Tag+1)}
+	lastMod := map[string]string{"Last-Modified": httpDate(m2.ID.Time), "Etag": fmt.Sprintf("W/%d", psTagOf(m2))}
 	cases := []struct {
 		name, path string
 		headers    []string
@@ -217,13 +227,13 @@ func TestPushStreamAnswers(t *testing.T) {
 			chunks(": \n", ": -1\n", ": bye\n")},
 		{"long-polling JSONP groups old messages", "/lp/ch1.b2?callback=fn", nil, "200 OK",
 			[]map[string]string{noCache, cors, lastMod, {"Content-Type": "application/javascript"}},
-			"fn([hello|1|1,l1\nl2\r\n\nl3|2|2]);"},
+			fmt.Sprintf("fn([hello|1|%d,l1\nl2\r\n\nl3|2|%d]);", psTagOf(m1), psTagOf(m2))},
 		{"long-polling header and footer", "/lpb/ch1", []string{ims, tag1}, "200 OK",
 			[]map[string]string{lastMod, {"Content-Type": "text/plain"}}, "H" + string(m2.Body) + "F"},
 		{"polling without a position", "/poll/ch1", nil, "304 Not Modified", []map[string]string{noCache}, ""},
-		{"polling from arguments", "/poll/ch1?time=" + strings.ReplaceAll(httpDate(m1.ID.Time), " ", "%20") + fmt.Sprintf("&tag=%d", m1.ID.Tag+1), nil,
+		{"polling from arguments", "/poll/ch1?time=" + strings.ReplaceAll(httpDate(m1.ID.Time), " ", "%20") + fmt.Sprintf("&tag=%d", psTagOf(m1)), nil,
 			"200 OK", []map[string]string{lastMod}, string(m2.Body)},
-		{"polling with nothing newer keeps the position", "/poll/ch1?time=" + strings.ReplaceAll(httpDate(m2.ID.Time), " ", "%20") + fmt.Sprintf("&tag=%d", m2.ID.Tag+1), nil,
+		{"polling with nothing newer keeps the position", "/poll/ch1?time=" + strings.ReplaceAll(httpDate(m2.ID.Time), " ", "%20") + fmt.Sprintf("&tag=%d", psTagOf(m2)), nil,
 			"304 Not Modified", []map[string]string{lastMod}, ""},
 		{"mode header makes a stream a poll", "/plain/ch1.b1", []string{"X-Nginx-PushStream-Mode: polling"}, "200 OK",
 			[]map[string]string{lastMod}, string(m2.Body)},
@@ -303,6 +313,16 @@ func TestPushStreamRefusals(t *testing.T) {
 	t.Run("OPTIONS", func(t *testing.T) {
 		status, hd, _ := splitResponse(t, rawRequest(t, s, "OPTIONS", "/lp/ch", 3*time.Second))
 		if status != "HTTP/1.1 200 OK" || hd.Get("Access-Control-Allow-Origin") != "*" || hd.Get("Expires") != "" {
+			t.Errorf("got %q %v", status, hd)
+		}
+	})
+	t.Run("max number of channels", func(t *testing.T) {
+		s := startServer(t, strings.Replace(psConfig, "push_stream_events_channel_id: events\n", "push_stream_max_number_of_channels: 1\n", 1))
+		c := sendRaw(t, s, "GET", "/nottl/one")
+		defer c.conn.Close()
+		waitSubscribers(t, s, "one", 1)
+		status, hd, _ := splitResponse(t, rawGet(t, s, "/plain/two", 3*time.Second))
+		if status != "HTTP/1.1 403 Forbidden" || hd.Get("X-Nginx-Pushstream-Explain") != "Number of channels were exceeded." {
 			t.Errorf("got %q %v", status, hd)
 		}
 	})
@@ -420,7 +440,7 @@ func TestPushStreamLongPoll(t *testing.T) {
 				t.Fatalf("got %q %q, want %q %q", r.status, r.body, tc.status, tc.body)
 			}
 			if m != nil {
-				tc.etag = fmt.Sprintf("W/%d", m.ID.Tag+1)
+				tc.etag = fmt.Sprintf("W/%d", psTagOf(m))
 			}
 			if r.hd.Get("Etag") != tc.etag {
 				t.Errorf("Etag %q, want %q", r.hd.Get("Etag"), tc.etag)
@@ -581,5 +601,108 @@ func TestPushStreamMultiChannel(t *testing.T) {
 	want := chunks("HEAD\r\nline2", psJSON(a1, "mca"), psJSON(b1, "mcb"), psJSON(b2, "mcb"), psJSON(c1, "mcc"), psPing, "FOOT")
 	if body != want {
 		t.Errorf("body\n%q\nwant\n%q", body, want)
+	}
+}
+
+// TestPushStreamTagTieBreak checks resuming by If-Modified-Since and
+// If-None-Match where tags count the messages of a second across channels,
+// as the module's do: a position taken from another channel's message
+// (pushstream.js keeps one for all its channels) selects the messages
+// published after it.
+func TestPushStreamTagTieBreak(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, psConfig)
+	var as []*store.Message
+	var b1 *store.Message
+	for i, ch := range []string{"tia", "tib", "tia", "tib", "tia"} {
+		m := psPublish(t, s, ch, fmt.Sprint("m", i), "", "")
+		if ch == "tia" {
+			as = append(as, m)
+		} else if b1 == nil {
+			b1 = m
+		}
+	}
+	var want []string
+	for _, m := range as {
+		if m.ID.Time > b1.ID.Time || (m.ID.Time == b1.ID.Time && psTagOf(m) > psTagOf(b1)) {
+			want = append(want, string(m.Body))
+		}
+	}
+	_, hd, body := splitResponse(t, rawGet(t, s, "/lpb/tia", 3*time.Second,
+		"If-Modified-Since: "+httpDate(b1.ID.Time), fmt.Sprintf("If-None-Match: W/%d", psTagOf(b1))))
+	if len(want) > 0 {
+		want = []string{"H" + strings.Join(want, "") + "F"}
+	}
+	if got := body; got != strings.Join(want, "") {
+		t.Errorf("body %q, want %q (tags %v)", got, strings.Join(want, ""), hd.Get("Etag"))
+	}
+}
+
+// TestPushStreamMultiChannelDeleted checks a subscriber of several
+// channels whose channels are deleted one by one: each deletion comes as
+// the channel-deleted message of that channel, the subscriber stays on
+// the others, and the last deletion ends the stream with the footer.
+func TestPushStreamMultiChannelDeleted(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, psConfig)
+	got := make(chan string, 1)
+	go func() { got <- rawGet(t, s, "/sub/mda/mdb", 4*time.Second) }()
+	waitSubscribers(t, s, "mdb", 1)
+	del := func(ch string) {
+		if _, err := s.Store.Delete(context.Background(), store.ChannelKey{ID: ch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deleted := func(ch string) string {
+		return `{"id":-2,"channel":"` + ch + `","text":"Channel deleted","tag":"0","time":"Thu, 01 Jan 1970 00:00:00 GMT","eventid":"","type":"","size":15}`
+	}
+	del("mda")
+	time.Sleep(100 * time.Millisecond)
+	m := psPublish(t, s, "mdb", "still here", "", "")
+	time.Sleep(100 * time.Millisecond)
+	del("mdb")
+	_, _, body := splitResponse(t, <-got)
+	if want := chunks("HEAD\r\nline2", deleted("mda"), psJSON(m, "mdb"), deleted("mdb"), "FOOT"); body != want {
+		t.Errorf("body\n%q\nwant\n%q", body, want)
+	}
+}
+
+// TestPushStreamHTTP2 checks streaming and EventSource subscribers over
+// TLS with HTTP/2: the same bytes without chunk framing, ended by the
+// connection TTL with the footer.
+func TestPushStreamHTTP2(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := writeSelfSigned(t)
+	cfg := strings.Replace(psConfig, "    locations:\n", "    ssl_certificate: "+certFile+"\n    ssl_certificate_key: "+keyFile+"\n    locations:\n", 1)
+	s := startServer(t, cfg)
+	m := psPublish(t, s, "h2ch", "hello", "e1", "t1")
+	base := strings.Replace(s.URL, "http://", "https://", 1)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	cases := []struct{ path, ctype, body string }{
+		{"/plain/h2ch.b1", "text/plain", "hello"},
+		{"/ev/h2ch.b1", "text/event-stream; charset=utf-8", ": \nid: e1\nevent: t1\ndata: hello\n\n: -1\n: bye\n"},
+		{"/sub/h2ch.b1", "text/plain", "HEAD\r\nline2" + psJSON(m, "h2ch") + psPing + "FOOT"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			t.Parallel()
+			res, err := client.Get(base + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ProtoMajor != 2 || res.StatusCode != 200 || res.Header.Get("Content-Type") != tc.ctype {
+				t.Fatalf("got %s %d %q", res.Proto, res.StatusCode, res.Header.Get("Content-Type"))
+			}
+			if string(b) != tc.body {
+				t.Errorf("body\n%q\nwant\n%q", b, tc.body)
+			}
+		})
 	}
 }

@@ -64,6 +64,12 @@ type Message struct {
 	// or expired and made again counts from 1. 0 when the engine has none
 	// (an imported message).
 	Number uint64
+	// SecondTag is the message's place among every message the store took
+	// in its second, from 1 (the push-stream module's ~tag~ and Etag,
+	// which count across channels, so a message's time and tag name it
+	// among all channels); 0 when the engine has none (the Redis engine),
+	// and then ID.Tag+1 is the closest.
+	SecondTag uint32
 	// Seq is the engine-wide publish order; it orders messages of different
 	// channels that share a second, so a subscriber to several channels gets
 	// them in the order they were published. 0 when the engine has none.

@@ -71,6 +71,9 @@ type Store struct {
 	stored      atomic.Int64
 	published   atomic.Uint64
 	seq         atomic.Uint64 // publish order across channels.
+	// secondTags counts the messages published in the latest second: the
+	// second in the high 40 bits, the count in the low 24.
+	secondTags atomic.Uint64
 
 	limitsMu sync.Mutex
 	limits   map[string]store.GroupLimits // group limits set so far
@@ -189,6 +192,25 @@ func (s *Store) seconds(now time.Time) int64 {
 		}
 		if s.clock.CompareAndSwap(last, wall) {
 			return wall
+		}
+	}
+}
+
+// secondTag returns the next place among the messages published in second
+// sec (seconds only grow, see seconds): 1 for the first.
+func (s *Store) secondTag(sec int64) uint32 {
+	const countBits, maxCount = 24, 1<<24 - 1
+	for {
+		v := s.secondTags.Load()
+		next := uint64(sec)<<countBits | 1
+		if int64(v>>countBits) >= sec {
+			next = v
+			if v&maxCount < maxCount {
+				next++
+			}
+		}
+		if s.secondTags.CompareAndSwap(v, next) {
+			return uint32(next & maxCount)
 		}
 	}
 }
@@ -455,7 +477,9 @@ func (s *Store) add(ctx context.Context, key store.ChannelKey, m *store.Message,
 	var x int64
 	switch {
 	case !imported:
-		m.ID = msgid.Next(prev, s.seconds(now))
+		sec := s.seconds(now)
+		m.ID = msgid.Next(prev, sec)
+		m.SecondTag = s.secondTag(sec)
 		if ttl := buffer.TTL(o.BufferLength, o.MessageTimeout); ttl > 0 {
 			x = now.Add(ttl).UnixNano()
 		}

@@ -112,6 +112,21 @@ func TestIDsAndRequested(t *testing.T) {
 	}
 }
 
+// TestSecondTags: messages count within their second across channels,
+// from 1, and the count starts again in the next second.
+func TestSecondTags(t *testing.T) {
+	s, clk := newStore(t, Options{})
+	for i, ch := range []string{"a", "b", "a", "c"} {
+		if m := storetest.Publish(t, s, storetest.Key(ch), "x", buffered); m.SecondTag != uint32(i+1) {
+			t.Errorf("message %d (channel %s): second tag %d, want %d", i, ch, m.SecondTag, i+1)
+		}
+	}
+	clk.Advance(time.Second)
+	if m := storetest.Publish(t, s, storetest.Key("b"), "x", buffered); m.SecondTag != 1 || m.ID.Time != t0.Unix()+1 {
+		t.Errorf("first message of the next second: tag %d, id %v", m.SecondTag, m.ID)
+	}
+}
+
 // TestStoreMessagesOff: a channel that keeps no messages still holds its
 // latest ones for buffer.InflightTTL, for subscribers between two requests, and
 // not after.
