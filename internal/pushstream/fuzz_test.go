@@ -2,6 +2,7 @@ package pushstream_test
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -52,6 +53,21 @@ func FuzzTemplate(f *testing.F) {
 		}
 		if !bytes.HasSuffix(ev, []byte("\n")) {
 			t.Fatalf("event %q does not end with a line end", ev)
+		}
+	})
+}
+
+func FuzzParseTag(f *testing.F) {
+	for _, s := range []string{"", "W/3", "3", "W/", "x", "12a", "W/0", "99999999999", "W/W/1", "-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := pushstream.ParseTag(s)
+		if n < -1 || n > 1<<31 {
+			t.Fatalf("ParseTag(%q) = %d", s, n)
+		}
+		if n >= 0 && !strings.HasSuffix(s, strconv.FormatInt(n, 10)) && strings.TrimLeft(strings.TrimPrefix(s, "W/"), "0") != "" {
+			t.Fatalf("ParseTag(%q) = %d, not its digits", s, n)
 		}
 	})
 }

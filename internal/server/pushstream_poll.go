@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/pushstream"
 	"github.com/heraldpush/herald/internal/route"
 	"github.com/heraldpush/herald/internal/store"
@@ -151,16 +152,17 @@ func (s *Server) psAnswer(w http.ResponseWriter, q *route.Request, callback stri
 	rt := q.Route
 	loc := s.psLocation(rt)
 	var newest *store.Message
-	size := len(loc.header[psKindPoll]) + len(loc.footer[psKindPoll]) + len(callback) + 8
+	kind := psPollKind(rt)
+	size := len(loc.header[kind]) + len(loc.footer[kind]) + len(callback) + 8
 	for _, p := range msgs {
 		if newest == nil || newest.ID.Compare(p.m.ID) < 0 {
 			newest = p.m
 		}
 		f := psFields(p.m, p.channel)
-		size += loc.msg[psKindPoll].Len(&f) + 1
+		size += loc.polledLen(kind, &f) + 1
 	}
 	body := make([]byte, 0, size)
-	body = append(body, loc.header[psKindPoll]...)
+	body = append(body, loc.header[kind]...)
 	if callback != "" {
 		body = append(append(body, callback...), pushstream.JSONPOpen...)
 	}
@@ -170,13 +172,13 @@ func (s *Server) psAnswer(w http.ResponseWriter, q *route.Request, callback stri
 			body = append(body, pushstream.JSONPSeparator...)
 		}
 		f := psFields(p.m, p.channel)
-		body = loc.msg[psKindPoll].Append(body, &f)
+		body = loc.appendPolled(body, kind, &f)
 		bytes += len(p.m.Body)
 	}
 	if callback != "" {
 		body = append(body, pushstream.JSONPClose...)
 	}
-	body = append(body, loc.footer[psKindPoll]...)
+	body = append(body, loc.footer[kind]...)
 	hd := w.Header()
 	if newest != nil {
 		psPollHeaders(hd, rt, callback, newest.ID.Time, psTag(newest))
@@ -194,15 +196,16 @@ func (s *Server) psAnswer(w http.ResponseWriter, q *route.Request, callback stri
 func (s *Server) psControl(w http.ResponseWriter, q *route.Request, callback string, f *pushstream.Fields) {
 	rt := q.Route
 	loc := s.psLocation(rt)
-	body := append([]byte(nil), loc.header[psKindPoll]...)
+	kind := psPollKind(rt)
+	body := append([]byte(nil), loc.header[kind]...)
 	if callback != "" {
 		body = append(append(body, callback...), pushstream.JSONPOpen...)
 	}
-	body = loc.msg[psKindPoll].Append(body, f)
+	body = loc.appendPolled(body, kind, f)
 	if callback != "" {
 		body = append(body, pushstream.JSONPClose...)
 	}
-	body = append(body, loc.footer[psKindPoll]...)
+	body = append(body, loc.footer[kind]...)
 	hd := w.Header()
 	psPollHeaders(hd, rt, callback, s.now().Unix(), 0)
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
@@ -233,4 +236,30 @@ func (s *Server) psPollFailed(w http.ResponseWriter, q *route.Request, c psChann
 		return
 	}
 	psRefuse(w, storeError(err).status, "")
+}
+
+// psPollKind is how a location shapes a poll's answer: an EventSource
+// location's polls get its events and comments, as the module answers
+// them; others get the templates as written.
+func psPollKind(rt *route.Route) int {
+	if rt.PushStream.Subscriber == config.PSEventSource {
+		return psKindES
+	}
+	return psKindPoll
+}
+
+// appendPolled appends one message of a poll's answer.
+func (l *psLoc) appendPolled(dst []byte, kind int, f *pushstream.Fields) []byte {
+	if kind == psKindES {
+		return pushstream.AppendEvent(dst, l.msg[kind], f)
+	}
+	return l.msg[kind].Append(dst, f)
+}
+
+// polledLen bounds appendPolled's length.
+func (l *psLoc) polledLen(kind int, f *pushstream.Fields) int {
+	if kind == psKindES {
+		return pushstream.EventLen(l.msg[kind], f)
+	}
+	return l.msg[kind].Len(f)
 }

@@ -235,6 +235,8 @@ func TestPushStreamAnswers(t *testing.T) {
 			"200 OK", []map[string]string{lastMod}, string(m2.Body)},
 		{"polling with nothing newer keeps the position", "/poll/ch1?time=" + strings.ReplaceAll(httpDate(m2.ID.Time), " ", "%20") + fmt.Sprintf("&tag=%d", psTagOf(m2)), nil,
 			"304 Not Modified", []map[string]string{lastMod}, ""},
+		{"mode header polls an eventsource location in its shape", "/ev/ech.b1?callback=f", []string{"X-Nginx-PushStream-Mode: polling"}, "200 OK",
+			[]map[string]string{{"Content-Type": "application/javascript"}}, ": \nf([data: l1\ndata: l2\ndata: l3\n\n]);: bye\n"},
 		{"mode header makes a stream a poll", "/plain/ch1.b1", []string{"X-Nginx-PushStream-Mode: polling"}, "200 OK",
 			[]map[string]string{lastMod}, string(m2.Body)},
 		{"mode header makes a stream a long-poll", "/plain/ch1", []string{"X-Nginx-PushStream-Mode: long-polling", ims, tag1}, "200 OK",
