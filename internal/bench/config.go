@@ -66,6 +66,7 @@ type Config struct {
 	ServerPIDs  []int  // server processes whose memory and CPU are read
 	Channel     string // channel name prefix; empty: "bench-<random>"
 	SourceAddrs int    // source addresses to spread over; 0: as many as the connections need
+	PushStream  bool   // messages come in a push-stream JSON message template (--pushstream)
 	JSON        bool   // print the result as JSON
 	NoProgress  bool   // no progress line on stderr
 }
@@ -178,12 +179,30 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s", ck.what)
 		}
 	}
+	if c.PushStream && c.Transport != TransportEventSource && c.Transport != TransportWebSocket {
+		return fmt.Errorf("--pushstream needs --transport eventsource or websocket (the others keep too little of a message to find its text)")
+	}
 	for _, pid := range c.ServerPIDs {
 		if pid <= 0 {
 			return fmt.Errorf("--server-pid %d: not a process id", pid)
 		}
 	}
 	return nil
+}
+
+// pushStreamEnvelope is how much of a push-stream message may come before
+// its text: the JSON message template's fields before "text" (the module's
+// sample: id and channel).
+const pushStreamEnvelope = 256
+
+// keep is how much of each message an EventSource or WebSocket subscriber
+// keeps: a body's prefix, and with PushStream the template's envelope
+// before it.
+func (c *Config) keep() int {
+	if c.PushStream {
+		return bodyPrefix + pushStreamEnvelope
+	}
+	return bodyPrefix
 }
 
 // subscriberCount is how many subscribers the scenario opens at the start.

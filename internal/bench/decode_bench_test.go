@@ -50,7 +50,7 @@ func BenchmarkDecodeEventSource(b *testing.B) {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			n := 0
 			h := &streamHandler{es: true, deliver: func([]byte) { n++ }}
-			setupESDecoder(&h.sse)
+			setupESDecoder(&h.sse, bodyPrefix)
 			b.SetBytes(int64(len(stream)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -71,7 +71,7 @@ func BenchmarkDecodeWebSocket(b *testing.B) {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			n := 0
 			w := &wsReader{deliver: func([]byte) { n++ }}
-			setupWSDecoder(&w.dec)
+			setupWSDecoder(&w.dec, bodyPrefix)
 			b.SetBytes(int64(len(stream)))
 			b.ReportAllocs()
 			for b.Loop() {

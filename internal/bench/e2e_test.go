@@ -144,6 +144,42 @@ func TestIdle(t *testing.T) {
 	}
 }
 
+// TestIdlePushStream: idle subscribers of the push-stream preset's /ev/
+// (messages in the module's JSON message template), confirmed by the
+// publisher's channel statistics, reached by a broadcast to /pub?id=.
+func TestIdlePushStream(t *testing.T) {
+	cfg, err := config.Preset("pushstream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := servertest.Start(t, servertest.Options{Config: cfg}).URL
+	for _, tc := range []struct{ transport, sub string }{
+		{TransportEventSource, "/ev/{ch}"},
+		{TransportWebSocket, "/ws/{ch}"},
+	} {
+		t.Run(tc.transport, func(t *testing.T) {
+			res := runBench(t, base, ScenarioIdle, func(c *Config) {
+				c.Pub = base + "/pub?id={ch}"
+				c.Sub = base + tc.sub
+				c.Transport = tc.transport
+				c.PushStream = true
+				c.Subscribers = 50
+				c.Settle = 100 * time.Millisecond
+				c.ServerPIDs = []int{os.Getpid()}
+			})
+			if b := res.Broadcast; b == nil || b.Subscribers != 50 || b.Reached != 50 {
+				t.Fatalf("broadcast %+v", b)
+			}
+			if d := res.Delivery; d.Backlog != 0 || d.Latency.Count != 50 {
+				t.Errorf("delivery %+v: want the broadcast timed (its body found in the template)", d)
+			}
+			if res.Connect.ServerConfirmed != 50 {
+				t.Errorf("the server confirmed %d subscribers, want 50", res.Connect.ServerConfirmed)
+			}
+		})
+	}
+}
+
 func TestChurn(t *testing.T) {
 	base := startHerald(t)
 	res := runBench(t, base, ScenarioChurn, func(c *Config) {

@@ -16,12 +16,13 @@ type statusError struct{ code int }
 func (e *statusError) Error() string { return fmt.Sprintf("HTTP status %d", e.code) }
 
 // setupESDecoder sets up the EventSource decoder of a subscriber: it keeps
-// the first bodyPrefix bytes of each event's data, all that the tool reads
-// of a message, so a large message costs no memory. (Set in place: a
-// decoder built on the subscriber's stack would make every subscriber
-// goroutine's stack grow a size.)
-func setupESDecoder(d *protocol.EventSourceDecoder) {
-	d.MaxData, d.Truncate = bodyPrefix, true
+// the first keep bytes of each event's data (bodyPrefix, or more for
+// push-stream messages: see Config.keep), all that the tool reads of a
+// message, so a large message costs no memory. (Set in place: a decoder
+// built on the subscriber's stack would make every subscriber goroutine's
+// stack grow a size.)
+func setupESDecoder(d *protocol.EventSourceDecoder, keep int) {
+	d.MaxData, d.Truncate = keep, true
 }
 
 // appendRequest appends a GET request head. hdr holds name, value pairs.
@@ -128,7 +129,7 @@ func (s *subscriber) runStream(es bool) error {
 		return err
 	}
 	h := &streamHandler{s: s, conn: c, t0: t0, es: es, keepID: es && s.keepID}
-	setupESDecoder(&h.sse)
+	setupESDecoder(&h.sse, r.cfg.keep())
 	h.deliver = s.deliver
 	var p respParser
 	p.reset()

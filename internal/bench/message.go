@@ -1,6 +1,9 @@
 package bench
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+)
 
 // A benchmark message body is "<seq> <unix nanos> " followed by '.' padding
 // up to the requested size, all on one line so every transport carries it
@@ -49,6 +52,26 @@ func parseBody(p []byte) (seq uint64, ts int64, ok bool) {
 		return 0, 0, false
 	}
 	return seq, int64(v), true
+}
+
+// pushStreamText marks the text of a message written with a JSON message
+// template, as nginx-push-stream-module's sample configuration writes
+// messages ({"id":1,"channel":"c","text":"<body>", ...}).
+var pushStreamText = []byte(`"text":"`)
+
+// messageBody returns the body inside a delivered message: the message
+// itself, or, when it does not start with a body's digits, what follows
+// the text field of a push-stream JSON message template. Only transports
+// that deliver whole messages (EventSource, WebSocket) carry enough of one
+// for the latter.
+func messageBody(p []byte) []byte {
+	if len(p) > 0 && p[0] >= '0' && p[0] <= '9' {
+		return p
+	}
+	if i := bytes.Index(p, pushStreamText); i >= 0 {
+		return p[i+len(pushStreamText):]
+	}
+	return p
 }
 
 // prefixBuf collects the first bodyPrefix bytes of a message that may

@@ -38,6 +38,31 @@ func TestBody(t *testing.T) {
 	}
 }
 
+// TestMessageBody: a body is found as it is, or in the text field of a
+// push-stream JSON message template.
+func TestMessageBody(t *testing.T) {
+	body := string(appendBody(nil, 7, 1718000000123456789, 40))
+	tests := []struct {
+		in, want string
+	}{
+		{body, body},
+		{`{"id":3,"channel":"bench-0a1b","text":"` + body + `", "tag":"1", "time":"Thu, 03 Dec 2026 09:22:13 GMT", "eventid":""}`,
+			body + `", "tag":"1", "time":"Thu, 03 Dec 2026 09:22:13 GMT", "eventid":""}`},
+		{`{"id":-1,"channel":"","text":"", "tag":"", "time":"", "eventid":""}`, `", "tag":"", "time":"", "eventid":""}`},
+		{"hello", "hello"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := string(messageBody([]byte(tt.in))); got != tt.want {
+			t.Errorf("messageBody(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	seq, ts, ok := parseBody(messageBody([]byte(tests[1].in)))
+	if !ok || seq != 7 || ts != 1718000000123456789 {
+		t.Errorf("parseBody of the template's text = %d %d %v", seq, ts, ok)
+	}
+}
+
 // recorder is a respHandler that writes down what it sees.
 type recorder struct {
 	events []string
@@ -212,7 +237,7 @@ func TestSSEParser(t *testing.T) {
 				}
 				got = append(got, seq)
 			}}
-			setupESDecoder(&h.sse)
+			setupESDecoder(&h.sse, bodyPrefix)
 			var err error
 			for b := stream; len(b) > 0 && err == nil; {
 				k := min(split, len(b))
@@ -256,7 +281,7 @@ func TestWSReader(t *testing.T) {
 				},
 				pong: func(p []byte) error { pongs = append(pongs, string(p)); return nil },
 			}
-			setupWSDecoder(&w.dec)
+			setupWSDecoder(&w.dec, bodyPrefix)
 			in := append([]byte(nil), stream...)
 			var err error
 			for b := in; len(b) > 0 && err == nil; {
@@ -273,4 +298,23 @@ func TestWSReader(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzMessageBody: any delivered bytes give a suffix of themselves, and a
+// body in a push-stream JSON template is found whole, whatever the channel.
+func FuzzMessageBody(f *testing.F) {
+	f.Add([]byte(`{"id":1,"channel":"c","text":"7 1718000000123456789 ...."`), "c")
+	f.Add([]byte(""), "")
+	f.Add([]byte(`"text":"`), "broad_x")
+	f.Fuzz(func(t *testing.T, in []byte, channel string) {
+		if got := messageBody(in); !strings.HasSuffix(string(in), string(got)) {
+			t.Fatalf("messageBody(%q) = %q, not a suffix", in, got)
+		}
+		channel = strings.ReplaceAll(channel, `"`, "'") // as the module's ids: no quotes
+		msg := append([]byte(`{"id":1,"channel":"`+channel+`","text":"`), appendBody(nil, 3, 1718000000123456789, 32)...)
+		msg = append(msg, `", "tag":"1", "time":"Thu, 03 Dec 2026 09:22:13 GMT", "eventid":""}`...)
+		if seq, ts, ok := parseBody(messageBody(msg)); !ok || seq != 3 || ts != 1718000000123456789 {
+			t.Fatalf("body in %q not found: %d %d %v", msg, seq, ts, ok)
+		}
+	})
 }

@@ -155,7 +155,7 @@ func (s *subscriber) deliver(p []byte) {
 	if now == 0 {
 		now = time.Now().UnixNano()
 	}
-	seq, ts, ok := parseBody(p)
+	seq, ts, ok := parseBody(messageBody(p))
 	if !ok || seq >= s.ch.next.Load() {
 		s.r.malformed.Add(1)
 		return

@@ -101,6 +101,32 @@ func TestConfigValidateRefusesRemote(t *testing.T) {
 	}
 }
 
+// TestConfigPushStream: --pushstream keeps the template's envelope
+// before a body, and only with transports that deliver whole messages.
+func TestConfigPushStream(t *testing.T) {
+	for _, tt := range []struct {
+		transport string
+		ok        bool
+	}{
+		{TransportEventSource, true},
+		{TransportWebSocket, true},
+		{TransportLongPoll, false},
+	} {
+		cfg, _ := DefaultConfig(ScenarioIdle)
+		cfg.Transport, cfg.PushStream = tt.transport, true
+		if err := cfg.Validate(); (err == nil) != tt.ok {
+			t.Errorf("--pushstream --transport %s: %v", tt.transport, err)
+		}
+		if cfg.keep() != bodyPrefix+pushStreamEnvelope {
+			t.Errorf("keep %d", cfg.keep())
+		}
+	}
+	cfg, _ := DefaultConfig(ScenarioIdle)
+	if cfg.keep() != bodyPrefix {
+		t.Errorf("keep without --pushstream %d, want %d", cfg.keep(), bodyPrefix)
+	}
+}
+
 func TestPlanSources(t *testing.T) {
 	v4 := net.IPv4(127, 0, 0, 1)
 	v6 := net.ParseIP("::1")

@@ -73,7 +73,7 @@ func (s *subscriber) runWebSocket() error {
 			return err
 		},
 	}
-	setupWSDecoder(&wr.dec)
+	setupWSDecoder(&wr.dec, r.cfg.keep())
 	if br != nil && br.Buffered() > 0 {
 		// Bytes the server sent right after the handshake.
 		b, _ := br.Peek(br.Buffered())
@@ -90,11 +90,11 @@ func (s *subscriber) runWebSocket() error {
 }
 
 // setupWSDecoder sets up the WebSocket decoder of a subscriber: it keeps
-// the first bodyPrefix bytes of each message, all that the tool reads of
-// one, so a large message costs no memory. (Set in place, as
-// setupESDecoder.)
-func setupWSDecoder(d *protocol.WSDecoder) {
-	d.MaxMessage, d.Truncate = bodyPrefix, true
+// the first keep bytes of each message (as setupESDecoder), all that the
+// tool reads of one, so a large message costs no memory. (Set in place,
+// as setupESDecoder.)
+func setupWSDecoder(d *protocol.WSDecoder, keep int) {
+	d.MaxMessage, d.Truncate = keep, true
 }
 
 // wsReader reads a server's WebSocket frames: data messages are delivered

@@ -37,9 +37,10 @@ const usage = `Herald: a real-time pub/sub push server.
 
 Usage:
   herald [serve] [-c FILE] [--listen ADDR]   run the server (built-in config without -c)
+  herald serve --preset pushstream           run nginx-push-stream-module's sample layout (127.0.0.1:9080)
   herald reload [-c FILE | --pid-file FILE]  make a running server re-read its configuration (SIGHUP)
   herald config check -c FILE                validate a configuration file
-  herald config defaults                     print the built-in configuration
+  herald config defaults [--preset NAME]     print the built-in configuration (or a preset's)
   herald config docs                         print the configuration key reference
   herald bench SCENARIO [flags]              load a server: fanout, publish, idle, channels, churn, storm
   herald token --secret S --sub CH [flags]   mint a signed token (JWT) for testing
@@ -137,7 +138,22 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "defaults":
-		stdout.Write(config.DefaultYAML())
+		fs := flag.NewFlagSet("herald config defaults", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		preset := fs.String("preset", "default", "built-in configuration to print: "+strings.Join(config.PresetNames(), ", "))
+		if err := fs.Parse(args[1:]); err != nil {
+			return ExitUsage
+		}
+		if fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "herald config defaults: unexpected argument %q\n", fs.Arg(0))
+			return ExitUsage
+		}
+		y, err := config.PresetYAML(*preset)
+		if err != nil {
+			fmt.Fprintf(stderr, "herald: %v\n", err)
+			return ExitUsage
+		}
+		stdout.Write(y)
 		return ExitOK
 	case "docs":
 		fmt.Fprint(stdout, config.Reference())
@@ -181,6 +197,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, sig Sig
 	fs.SetOutput(stderr)
 	file := fs.String("c", "", "configuration file (YAML); the built-in default without it")
 	fs.StringVar(file, "config", "", "configuration file (same as -c)")
+	preset := fs.String("preset", "", "run a built-in configuration instead of a file: "+strings.Join(config.PresetNames(), ", "))
 	listen := fs.String("listen", "", "listen address host:port, overriding the configuration's")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (overrides log_level)")
 	if err := fs.Parse(args); err != nil {
@@ -190,13 +207,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, sig Sig
 		fmt.Fprintf(stderr, "herald serve: unexpected argument %q\n", fs.Arg(0))
 		return ExitUsage
 	}
+	if *preset != "" && *file != "" {
+		fmt.Fprintln(stderr, "herald serve: -c and --preset exclude each other")
+		return ExitUsage
+	}
 	// load reads the configuration with the command line's overrides, at
 	// start and on every reload.
 	load := func() (*config.Config, error) {
 		cfg := config.Default()
-		if *file != "" {
-			var err error
+		var err error
+		switch {
+		case *file != "":
 			if cfg, err = config.Load(*file); err != nil {
+				return nil, err
+			}
+		case *preset != "":
+			if cfg, err = config.Preset(*preset); err != nil {
 				return nil, err
 			}
 		}
@@ -256,7 +282,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, sig Sig
 		}
 		defer removePIDFile(cfg.PIDFile)
 	}
-	log.Info("herald started", "version", Version, "config", configName(*file), "pid", os.Getpid())
+	name := configName(*file)
+	if *preset != "" {
+		name = "preset " + *preset
+	}
+	log.Info("herald started", "version", Version, "config", name, "pid", os.Getpid())
 	wctx, stopSignals := context.WithCancel(ctx)
 	signals := make(chan struct{})
 	go func() {
@@ -425,6 +455,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	})
 	fs.StringVar(&cfg.Channel, "channel", "", "channel name (prefix with several channels); default bench-<random>")
 	fs.IntVar(&cfg.SourceAddrs, "source-addrs", 0, "spread client sockets over this many 127.0.0.x addresses (0: as needed)")
+	fs.BoolVar(&cfg.PushStream, "pushstream", false, "the server speaks nginx-push-stream-module's protocol with a JSON message template (as its sample configuration and `herald serve --preset pushstream`): find each body in the template's text field (eventsource and websocket)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the result as JSON")
 	fs.BoolVar(&cfg.NoProgress, "quiet", false, "no progress line on stderr")
 	if err := fs.Parse(args[1:]); err != nil {

@@ -79,6 +79,10 @@ func TestCommands(t *testing.T) {
 		{"check missing file", []string{"config", "check", "-c", "/nonexistent.yaml"}, 2, ``, `read config`},
 		{"check without file", []string{"config", "check"}, 2, ``, `-c FILE is required`},
 		{"defaults", []string{"config", "defaults"}, 0, `location: ~ \^/sub/\(\.\+\)\$`, ``},
+		{"defaults of a preset", []string{"config", "defaults", "--preset", "pushstream"}, 0, `(?s)listen: 127\.0\.0\.1:9080.*push_stream_publisher: admin`, ``},
+		{"defaults of an unknown preset", []string{"config", "defaults", "--preset", "nginx"}, 2, ``, `unknown preset "nginx" \(want default or pushstream\)`},
+		{"serve an unknown preset", []string{"serve", "--preset", "nginx"}, 2, ``, `unknown preset "nginx"`},
+		{"serve a preset and a file", []string{"serve", "--preset", "pushstream", "-c", good}, 2, ``, `-c and --preset exclude each other`},
 		{"docs", []string{"config", "docs"}, 0, "`message_buffer_length` \\| `10`", ``},
 		{"serve bad config", []string{"serve", "-c", badKey}, 2, ``, `unknown key "mesage_timeout"`},
 		{"serve bad flag", []string{"serve", "--bogus"}, 2, ``, `flag provided but not defined`},
@@ -110,6 +114,18 @@ func TestCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("serve the push-stream preset", func(t *testing.T) {
+		// --listen overrides the preset's 127.0.0.1:9080.
+		srv, addr := startHerald(t, bin, "serve", "--preset", "pushstream", "--listen", "127.0.0.1:0")
+		defer stopHerald(t, srv)
+		waitCond(t, 5*time.Second, "the start line naming the preset", func() bool {
+			return regexp.MustCompile(`msg="herald started" .*config="preset pushstream"`).MatchString(srv.log.String())
+		})
+		r := httpDo(t, "POST", "http://"+addr+"/pub?id=chat", "hello")
+		if want := `{"channel": "chat", "published_messages": 1, "stored_messages": 1, "subscribers": 0}` + "\r\n"; r.StatusCode != http.StatusOK || r.body != want {
+			t.Errorf("publish: %d %q, want 200 %q", r.StatusCode, r.body, want)
+		}
+	})
 	t.Run("SIGHUP and herald reload", func(t *testing.T) { testReload(t, bin) })
 	t.Run("SIGUSR2 binary upgrade", func(t *testing.T) { testUpgrade(t, bin) })
 

@@ -1,5 +1,5 @@
 // Package testenv decides what a test does when a program it needs is not
-// installed (redis-server, Chromium, Node.js): it fails, saying what to
+// installed (redis-server, Chromium, Node.js, Ruby): it fails, saying what to
 // install, so a missing prerequisite is never a silent skip (go test
 // prints nothing of a passing package, skips included). A developer who
 // means to run without a group of tests opts out of it by name with
@@ -14,12 +14,12 @@ import (
 )
 
 // SkipVar is the environment variable that opts out of groups of tests:
-// a comma-separated list of their names ("redis", "browser", "nchan"), or
-// "all".
+// a comma-separated list of their names ("redis", "browser", "nchan",
+// "ruby"), or "all".
 const SkipVar = "HERALD_TEST_SKIP"
 
 // Groups are the names SkipVar takes.
-var Groups = []string{"redis", "browser", "nchan"}
+var Groups = []string{"redis", "browser", "nchan", "ruby"}
 
 // OptedOut reports whether SkipVar names group (or "all").
 func OptedOut(group string) bool {

@@ -71,3 +71,19 @@ func (r *recorder) Skipf(format string, args ...any) {
 	r.skipped, r.msg = true, fmt.Sprintf(format, args...)
 	runtime.Goexit()
 }
+
+// TestRubyOptedOut: opted out of the ruby group, Ruby skips before looking
+// for ruby.
+func TestRubyOptedOut(t *testing.T) {
+	t.Setenv(SkipVar, "ruby")
+	r := &recorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Ruby(r)
+	}()
+	<-done
+	if !r.skipped || r.failed {
+		t.Errorf("skipped %v failed %v (%q), want a skip", r.skipped, r.failed, r.msg)
+	}
+}
