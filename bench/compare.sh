@@ -37,17 +37,25 @@ options (environment variables of the same name in capitals work too):
   --pub-messages M   publish scenario: messages (default 20000)
   --pub-duration D   publish scenario: at most this long (default 10s)
   --settle D         idle: wait before reading server memory (default 7s)
+  --rate R           fanout scenarios: publish R messages a second (herald bench
+                     --rate) instead of back to back with a 10 ms pause, so both
+                     servers see the same message rate and latency is not a
+                     queue of messages a server accepted faster than it can
+                     deliver (default: back to back)
   --lp-n N           fanout-lp: long-poll subscribers (default 2000)
   --lp-messages M    fanout-lp: messages (default 30)
+  --ch-n C           channels-es: channels, one EventSource subscriber each
+                     (default 10000)
+  --ch-messages M    channels-es: messages per channel (default 2)
   --batch B          publish-batch: messages per batch request (default 100)
   --storm-n N        storm-es, storm-ws: subscribers dropped at once and
                      reconnected (default 15000, bounded by the per-process
                      file limit less 5000 for connections a server has not
                      closed yet when their successors arrive)
-  --scenarios LIST   subset of: fanout-es fanout-ws fanout-lp publish publish-batch
-                     idle-es idle-ws maxconn storm-es storm-ws (default: all but
-                     fanout-lp, publish-batch and the storms, which are named to
-                     run)
+  --scenarios LIST   subset of: fanout-es fanout-ws fanout-lp channels-es publish
+                     publish-batch idle-es idle-ws maxconn storm-es storm-ws
+                     (default: all but fanout-lp, channels-es, publish-batch and
+                     the storms, which are named to run)
   --servers LIST     subset of: herald nchan
   --store S          memory (default), redis, redis-nostore or redis-nostore-fast:
                      both servers keep channels in one fresh redis-server per
@@ -90,7 +98,7 @@ while (($#)); do
 	--head) BUILD_HEAD=1 ;;
 	--n | --messages | --runs | --cores | --max-n | --publishers | --pub-channels | --pub-messages | \
 		--pub-duration | --settle | --scenarios | --servers | --work | --out | --herald-port | --nchan-port | --herald-bin | \
-		--lp-n | --lp-messages | --batch | --store | --nodes | --redis-port | --storm-n)
+		--lp-n | --lp-messages | --ch-n | --ch-messages | --batch | --rate | --store | --nodes | --redis-port | --storm-n)
 		(($# >= 2)) || die "$1 needs a value"
 		OPT[${1#--}]=$2
 		shift
@@ -116,10 +124,13 @@ PUB_MESSAGES=${PUB_MESSAGES:-20000}
 PUB_DURATION=${PUB_DURATION:-10s}
 SETTLE=${SETTLE:-7s}
 LP_N=${LP_N:-2000}
+RATE=${RATE:-}
 STORE=${STORE:-memory}
 NODES=${NODES:-1}
 REDIS_PORT=${REDIS_PORT:-18095}
 LP_MESSAGES=${LP_MESSAGES:-30}
+CH_N=${CH_N:-10000}
+CH_MESSAGES=${CH_MESSAGES:-2}
 BATCH=${BATCH:-100}
 STORM_N=${STORM_N:-15000}
 SCENARIOS=${SCENARIOS:-"fanout-es fanout-ws publish idle-es idle-ws maxconn"}
@@ -131,7 +142,7 @@ HERALD_BIN=${HERALD_BIN:-}
 NCHAN_PORT=${NCHAN_PORT:-18091}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-600} # seconds, outer bound of one herald bench run
 if ((QUICK)); then
-	N=500 MAX_N=1000 STORM_N=500 PUB_MESSAGES=2000 PUB_DURATION=5s SETTLE=2s
+	N=500 MAX_N=1000 STORM_N=500 CH_N=500 PUB_MESSAGES=2000 PUB_DURATION=5s SETTLE=2s
 fi
 for k in "${!OPT[@]}"; do
 	v=${OPT[$k]}
@@ -141,20 +152,21 @@ for k in "${!OPT[@]}"; do
 	pub-duration) PUB_DURATION=$v ;; settle) SETTLE=$v ;; scenarios) SCENARIOS=$v ;; servers) SERVERS=$v ;;
 	work) WORK=$v ;; out) OUT=$v ;; herald-port) HERALD_PORT=$v ;; nchan-port) NCHAN_PORT=$v ;;
 	herald-bin) HERALD_BIN=$v ;;
-	lp-n) LP_N=$v ;; lp-messages) LP_MESSAGES=$v ;; batch) BATCH=$v ;; storm-n) STORM_N=$v ;;
+	lp-n) LP_N=$v ;; rate) RATE=$v ;; lp-messages) LP_MESSAGES=$v ;; ch-n) CH_N=$v ;; ch-messages) CH_MESSAGES=$v ;; batch) BATCH=$v ;; storm-n) STORM_N=$v ;;
 	store) STORE=$v ;; nodes) NODES=$v ;; redis-port) REDIS_PORT=$v ;;
 	esac
 done
 
 isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
-for v in N MESSAGES RUNS CORES MAX_N PUBLISHERS PUB_CHANNELS PUB_MESSAGES HERALD_PORT NCHAN_PORT BENCH_TIMEOUT LP_N LP_MESSAGES BATCH NODES REDIS_PORT STORM_N; do
+for v in N MESSAGES RUNS CORES MAX_N PUBLISHERS PUB_CHANNELS PUB_MESSAGES HERALD_PORT NCHAN_PORT BENCH_TIMEOUT LP_N LP_MESSAGES CH_N CH_MESSAGES BATCH NODES REDIS_PORT STORM_N; do
 	isnum "${!v}" || die "$v must be a whole number, not '${!v}'"
 done
+[[ -z $RATE || $RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--rate must be a number of messages a second, not '$RATE'"
 ((N >= 1 && MESSAGES >= 1 && CORES >= 1 && MAX_N >= 1 && STORM_N >= 1)) || die "--n, --messages, --cores, --max-n and --storm-n must be at least 1"
 ((RUNS >= 1 && RUNS <= 20)) || die "--runs must be 1..20"
 ((HERALD_PORT != NCHAN_PORT)) || die "Herald and Nchan need different ports"
 for s in $SCENARIOS; do
-	case $s in fanout-es | fanout-ws | fanout-lp | publish | publish-batch | idle-es | idle-ws | maxconn | storm-es | storm-ws) ;; *) die "unknown scenario $s" ;; esac
+	case $s in fanout-es | fanout-ws | fanout-lp | channels-es | publish | publish-batch | idle-es | idle-ws | maxconn | storm-es | storm-ws) ;; *) die "unknown scenario $s" ;; esac
 done
 for s in $SERVERS; do
 	case $s in herald | nchan) ;; *) die "unknown server $s" ;; esac
@@ -544,9 +556,10 @@ start_herald() {
 # no batch publish: its publish-batch run is the plain publish run.
 scenario_args() {
 	case $1 in
-	fanout-es) echo "fanout --transport eventsource -n $N --messages $MESSAGES" ;;
-	fanout-ws) echo "fanout --transport websocket -n $N --messages $MESSAGES" ;;
-	fanout-lp) echo "fanout --transport longpoll -n $LP_N --messages $LP_MESSAGES" ;;
+	fanout-es) echo "fanout --transport eventsource -n $N --messages $MESSAGES${RATE:+ --rate $RATE}" ;;
+	fanout-ws) echo "fanout --transport websocket -n $N --messages $MESSAGES${RATE:+ --rate $RATE}" ;;
+	fanout-lp) echo "fanout --transport longpoll -n $LP_N --messages $LP_MESSAGES${RATE:+ --rate $RATE}" ;;
+	channels-es) echo "channels --transport eventsource --channels $CH_N --messages $CH_MESSAGES --publishers $PUBLISHERS" ;;
 	publish) echo "publish --publishers $PUBLISHERS --channels $PUB_CHANNELS --messages $PUB_MESSAGES --duration $PUB_DURATION" ;;
 	publish-batch)
 		if [[ ${2:-herald} == herald ]]; then
@@ -997,6 +1010,8 @@ func scenarios(env map[string]string) []scenario {
 	pub = append(pub, mResult)
 	lp := append([]metric{mDeliveries, mDelP50, mDelP99, mDelMax, mIntegrity, mCPUPerDelivery, mConnect, mRegistered}, cpu...)
 	lp = append(lp, mResult)
+	chs := append([]metric{mPublishes, mDeliveries, mDelP50, mDelP99, mDelMax, mIntegrity, mConnect, mRegistered}, cpu...)
+	chs = append(chs, mResult)
 	storms := append([]metric{mStormRate, mStormHsP50, mStormHsP99, mSpanFirst, mSpanLast, mReconnected, mStormIntegrity, mConnect}, cpu...)
 	storms = append(storms, mResult)
 	sn := group(env["STORM_N"])
@@ -1004,6 +1019,7 @@ func scenarios(env map[string]string) []scenario {
 		{"fanout-es", fmt.Sprintf("Fan-out: %s EventSource subscribers on one channel × %s messages", n, msgs), fan, mDeliveries},
 		{"fanout-ws", fmt.Sprintf("Fan-out: %s WebSocket subscribers on one channel × %s messages", n, msgs), fan, mDeliveries},
 		{"fanout-lp", fmt.Sprintf("Long-poll fan-out: %s long-poll subscribers on one channel × %s messages, each re-polling with its Etag", group(env["LP_N"]), env["LP_MESSAGES"]), lp, mDeliveries},
+		{"channels-es", fmt.Sprintf("Many channels: %s channels with one EventSource subscriber each, %s publishers, %s messages per channel", group(env["CH_N"]), env["PUBLISHERS"], env["CH_MESSAGES"]), chs, mPublishes},
 		{"publish", fmt.Sprintf("Publish: %s publishers over %s channels, no subscribers, %s messages or %s", env["PUBLISHERS"], env["PUB_CHANNELS"], group(env["PUB_MESSAGES"]), env["PUB_DURATION"]), pub, mPublishes},
 		{"publish-batch", fmt.Sprintf("Batch publish: %s publishers over %s channels, Herald %s messages per request (a publish_batch location), Nchan one per request; %s", env["PUBLISHERS"], env["PUB_CHANNELS"], env["BATCH"], env["PUB_DURATION"]), pub, mPublishes},
 		{"idle-es", fmt.Sprintf("Idle: %s EventSource subscribers, then one broadcast", n), idle, mMem},
@@ -1229,6 +1245,13 @@ func targetFor(sc scenario, byServer map[string][]run) (string, string) {
 		}
 		return t, yes(mean(hd) >= 1.5*mean(nd) && mean(h50) < mean(n50) && mean(h99) < mean(n99) && mean(hc) < mean(nc)) +
 			fmt.Sprintf(" (%.2f×; p50 %s vs %s ms; %s vs %s µs)", mean(hd)/mean(nd), fMs(mean(h50)), fMs(mean(n50)), fMicro(mean(hc)), fMicro(mean(nc)))
+	case "channels-es":
+		hv, nv, hp, np := vals(mPublishes, h), vals(mPublishes, n), vals(mDelP99, h), vals(mDelP99, n)
+		const t = "≥ Nchan's publishes/s, lower p99"
+		if len(hv) == 0 || len(nv) == 0 || len(hp) == 0 || len(np) == 0 {
+			return t, "–"
+		}
+		return t, yes(mean(hv) >= mean(nv) && mean(hp) < mean(np)) + fmt.Sprintf(" (%.2f×; p99 %s vs %s ms)", mean(hv)/mean(nv), fMs(mean(hp)), fMs(mean(np)))
 	case "publish-batch":
 		hv, nv, hc, nc := vals(mPublishes, h), vals(mPublishes, n), vals(mCPUPerPublish, h), vals(mCPUPerPublish, n)
 		const t = "≥ 1.5× Nchan's publishes/s, server CPU per publish ≤ Nchan's"
@@ -1482,6 +1505,8 @@ PUB_MESSAGES=$PUB_MESSAGES
 PUB_DURATION=$PUB_DURATION
 LP_N=$LP_N
 LP_MESSAGES=$LP_MESSAGES
+CH_N=$CH_N
+CH_MESSAGES=$CH_MESSAGES
 BATCH=$BATCH
 STORM_N=$STORM_N
 STORE=$STORE
