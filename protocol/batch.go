@@ -78,6 +78,15 @@ type batchWire struct {
 // *BatchParseError, and then nothing of the batch is to be published.
 func ParseBatch(body []byte, max int) ([]BatchMessage, error) {
 	body = bytes.TrimSpace(body)
+	if msgs, ok := parseBatchFast(body, max); ok {
+		return msgs, nil
+	}
+	return parseBatchJSON(body, max)
+}
+
+// parseBatchJSON is ParseBatch with encoding/json, for every body: the one
+// that decides what a batch means and how it fails. body is trimmed.
+func parseBatchJSON(body []byte, max int) ([]BatchMessage, error) {
 	if len(body) == 0 || body[0] != '[' {
 		return nil, &BatchParseError{Index: -1, Reason: "not a JSON array"}
 	}

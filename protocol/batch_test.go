@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -111,4 +112,36 @@ func FuzzParseBatch(f *testing.F) {
 			t.Fatalf("re-encoded batch has %d messages, want %d", len(again), len(msgs))
 		}
 	})
+}
+
+// benchBatch is a batch of 100 messages over 100 channels.
+func benchBatch() []protocol.BatchMessage {
+	msgs := make([]protocol.BatchMessage, 100)
+	for i := range msgs {
+		msgs[i] = protocol.BatchMessage{Channel: "room" + strconv.Itoa(i), Data: []byte("hello world")}
+	}
+	return msgs
+}
+
+func BenchmarkParseBatch(b *testing.B) {
+	body := protocol.AppendBatchMessages(nil, benchBatch())
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := protocol.ParseBatch(body, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendBatchResults(b *testing.B) {
+	results := make([]protocol.BatchResult, 100)
+	for i := range results {
+		results[i] = protocol.BatchResult{Channel: "room" + strconv.Itoa(i), ID: "1795376591:" + strconv.Itoa(i), Status: 202}
+	}
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = protocol.AppendBatchResults(buf[:0], results)
+	}
 }

@@ -68,16 +68,21 @@ func (q *Request) resolveNamed(n Named) *Refusal {
 	if n.ID == "" {
 		return refuse(http.StatusNotFound, "channel id", "No channel id provided.")
 	}
-	q.values = []string{n.ID}
+	one := &q.one
+	one.value[0] = n.ID
+	q.values = one.value[:]
 	spec := ChannelSpec{Key: store.ChannelKey{Group: group, ID: n.ID}, Start: c.First}
 	if n.StartSet {
 		spec.Start = n.Start
 	}
-	q.Cursor = Cursor{IDs: []msgid.ID{{}}, Active: -1}
+	one.id[0] = msgid.ID{}
+	q.Cursor = Cursor{IDs: one.id[:], Active: -1}
 	if n.Given {
 		spec.Cursor, spec.Given = n.Cursor, true
-		q.Cursor = Cursor{IDs: []msgid.ID{n.Cursor}, Active: 0, Given: true}
+		one.id[0] = n.Cursor
+		q.Cursor = Cursor{IDs: one.id[:], Active: 0, Given: true}
 	}
-	q.Channels = []ChannelSpec{spec}
+	one.spec[0] = spec
+	q.Channels = one.spec[:]
 	return nil
 }

@@ -45,6 +45,7 @@ import (
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/store"
+	"github.com/heraldpush/herald/protocol/msgid"
 )
 
 // Role is what a request asks of its location.
@@ -393,6 +394,15 @@ type Request struct {
 	allowOrigin string
 
 	values []string // the channel id expressions' values, before splitting
+
+	// one holds the channel of a request that names one (Named): values,
+	// Channels and the cursor's IDs point into it, so resolving it does
+	// not allocate them apart from the request.
+	one struct {
+		value [1]string
+		spec  [1]ChannelSpec
+		id    [1]msgid.ID
+	}
 
 	// onDone releases what stages hold for the request's life (Done).
 	onDone []func()

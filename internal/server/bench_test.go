@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldpush/herald/protocol"
 )
 
 // BenchmarkPublishHTTP measures POST /pub/<id> round trips on one connection.
@@ -72,4 +75,30 @@ func BenchmarkLongPollFanout(b *testing.B) {
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "deliveries/s")
 		})
 	}
+}
+
+// BenchmarkPublishBatchHTTP measures batch publishes (publish_batch) of 100
+// messages over 100 channels on one connection: one op is one request, and
+// publishes/s counts its messages.
+func BenchmarkPublishBatchHTTP(b *testing.B) {
+	s := startServer(b, batchConfig(nil))
+	msgs := make([]protocol.BatchMessage, 100)
+	for i := range msgs {
+		msgs[i] = protocol.BatchMessage{Channel: fmt.Sprintf("bench%d", i), Data: []byte("hello world")}
+	}
+	body := protocol.AppendBatchMessages(nil, msgs)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := client.Post(s.URL+"/batch", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	b.ReportMetric(float64(len(msgs)*b.N)/b.Elapsed().Seconds(), "publishes/s")
 }
