@@ -44,6 +44,9 @@ options (environment variables of the same name in capitals work too):
                      deliver (default: back to back)
   --lp-n N           fanout-lp: long-poll subscribers (default 2000)
   --lp-messages M    fanout-lp: messages (default 30)
+  --poll-interval D  fanout-ip: an interval-poll subscriber's wait after a 304
+                     (default 200ms); fanout-ip uses --lp-n and --lp-messages,
+                     published at --rate (default 2 a second)
   --ch-n C           channels-es: channels, one EventSource subscriber each
                      (default 10000)
   --ch-messages M    channels-es: messages per channel (default 2)
@@ -52,10 +55,11 @@ options (environment variables of the same name in capitals work too):
                      reconnected (default 15000, bounded by the per-process
                      file limit less 5000 for connections a server has not
                      closed yet when their successors arrive)
-  --scenarios LIST   subset of: fanout-es fanout-ws fanout-lp channels-es publish
-                     publish-batch idle-es idle-ws maxconn storm-es storm-ws
-                     (default: all but fanout-lp, channels-es, publish-batch and
-                     the storms, which are named to run)
+  --scenarios LIST   subset of: fanout-es fanout-ws fanout-lp fanout-ip channels-es
+                     publish publish-batch idle-es idle-ws maxconn storm-es
+                     storm-ws (default: all but fanout-lp, fanout-ip,
+                     channels-es, publish-batch and the storms, which are named
+                     to run)
   --servers LIST     subset of: herald nchan
   --store S          memory (default), redis, redis-nostore or redis-nostore-fast:
                      both servers keep channels in one fresh redis-server per
@@ -98,7 +102,7 @@ while (($#)); do
 	--head) BUILD_HEAD=1 ;;
 	--n | --messages | --runs | --cores | --max-n | --publishers | --pub-channels | --pub-messages | \
 		--pub-duration | --settle | --scenarios | --servers | --work | --out | --herald-port | --nchan-port | --herald-bin | \
-		--lp-n | --lp-messages | --ch-n | --ch-messages | --batch | --rate | --store | --nodes | --redis-port | --storm-n)
+		--lp-n | --lp-messages | --poll-interval | --ch-n | --ch-messages | --batch | --rate | --store | --nodes | --redis-port | --storm-n)
 		(($# >= 2)) || die "$1 needs a value"
 		OPT[${1#--}]=$2
 		shift
@@ -129,6 +133,7 @@ STORE=${STORE:-memory}
 NODES=${NODES:-1}
 REDIS_PORT=${REDIS_PORT:-18095}
 LP_MESSAGES=${LP_MESSAGES:-30}
+POLL_INTERVAL=${POLL_INTERVAL:-200ms}
 CH_N=${CH_N:-10000}
 CH_MESSAGES=${CH_MESSAGES:-2}
 BATCH=${BATCH:-100}
@@ -152,7 +157,7 @@ for k in "${!OPT[@]}"; do
 	pub-duration) PUB_DURATION=$v ;; settle) SETTLE=$v ;; scenarios) SCENARIOS=$v ;; servers) SERVERS=$v ;;
 	work) WORK=$v ;; out) OUT=$v ;; herald-port) HERALD_PORT=$v ;; nchan-port) NCHAN_PORT=$v ;;
 	herald-bin) HERALD_BIN=$v ;;
-	lp-n) LP_N=$v ;; rate) RATE=$v ;; lp-messages) LP_MESSAGES=$v ;; ch-n) CH_N=$v ;; ch-messages) CH_MESSAGES=$v ;; batch) BATCH=$v ;; storm-n) STORM_N=$v ;;
+	lp-n) LP_N=$v ;; rate) RATE=$v ;; lp-messages) LP_MESSAGES=$v ;; poll-interval) POLL_INTERVAL=$v ;; ch-n) CH_N=$v ;; ch-messages) CH_MESSAGES=$v ;; batch) BATCH=$v ;; storm-n) STORM_N=$v ;;
 	store) STORE=$v ;; nodes) NODES=$v ;; redis-port) REDIS_PORT=$v ;;
 	esac
 done
@@ -162,11 +167,12 @@ for v in N MESSAGES RUNS CORES MAX_N PUBLISHERS PUB_CHANNELS PUB_MESSAGES HERALD
 	isnum "${!v}" || die "$v must be a whole number, not '${!v}'"
 done
 [[ -z $RATE || $RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--rate must be a number of messages a second, not '$RATE'"
+[[ $POLL_INTERVAL =~ ^[0-9]+(ms|s)$ ]] || die "--poll-interval must be like 200ms or 1s, not '$POLL_INTERVAL'"
 ((N >= 1 && MESSAGES >= 1 && CORES >= 1 && MAX_N >= 1 && STORM_N >= 1)) || die "--n, --messages, --cores, --max-n and --storm-n must be at least 1"
 ((RUNS >= 1 && RUNS <= 20)) || die "--runs must be 1..20"
 ((HERALD_PORT != NCHAN_PORT)) || die "Herald and Nchan need different ports"
 for s in $SCENARIOS; do
-	case $s in fanout-es | fanout-ws | fanout-lp | channels-es | publish | publish-batch | idle-es | idle-ws | maxconn | storm-es | storm-ws) ;; *) die "unknown scenario $s" ;; esac
+	case $s in fanout-es | fanout-ws | fanout-lp | fanout-ip | channels-es | publish | publish-batch | idle-es | idle-ws | maxconn | storm-es | storm-ws) ;; *) die "unknown scenario $s" ;; esac
 done
 for s in $SERVERS; do
 	case $s in herald | nchan) ;; *) die "unknown server $s" ;; esac
@@ -419,6 +425,10 @@ http {
             nchan_subscriber;
             nchan_channel_id \$1;
         }
+        location ~ ^/isub/(.+)$ {
+            nchan_subscriber interval-poll;
+            nchan_channel_id \$1;
+        }
     }
 }
 EOF
@@ -530,6 +540,9 @@ write_herald_config() {
       - location: = /batch
         publisher: true
         publish_batch: on
+      - location: ~ ^/isub/(.+)$
+        subscriber: intervalpoll
+        channel_id: $1
 YAML
 	} >"$file"
 	grep -q "listen: 127.0.0.1:$port" "$file" || die "could not set the listen address in $file"
@@ -559,6 +572,7 @@ scenario_args() {
 	fanout-es) echo "fanout --transport eventsource -n $N --messages $MESSAGES${RATE:+ --rate $RATE}" ;;
 	fanout-ws) echo "fanout --transport websocket -n $N --messages $MESSAGES${RATE:+ --rate $RATE}" ;;
 	fanout-lp) echo "fanout --transport longpoll -n $LP_N --messages $LP_MESSAGES${RATE:+ --rate $RATE}" ;;
+	fanout-ip) echo "fanout --transport intervalpoll -n $LP_N --messages $LP_MESSAGES --poll-interval $POLL_INTERVAL --rate ${RATE:-2}" ;;
 	channels-es) echo "channels --transport eventsource --channels $CH_N --messages $CH_MESSAGES --publishers $PUBLISHERS" ;;
 	publish) echo "publish --publishers $PUBLISHERS --channels $PUB_CHANNELS --messages $PUB_MESSAGES --duration $PUB_DURATION" ;;
 	publish-batch)
@@ -576,6 +590,9 @@ scenario_args() {
 	esac
 }
 
+# sub_path SCENARIO: the subscriber location's first path segment.
+sub_path() { [[ $1 == fanout-ip ]] && echo isub || echo sub; }
+
 server_port() { [[ $1 == herald ]] && echo "$HERALD_PORT" || echo "$NCHAN_PORT"; }
 
 # run_one SCENARIO SERVER RUN: fresh server, one herald bench run, server stopped.
@@ -589,7 +606,7 @@ run_one() {
 	if [[ $server == herald ]]; then start_herald; else start_nchan; fi
 	if [[ -n ${REDIS_PID:-} ]]; then MORE_PIDS+=" $REDIS_PID" SERVER_PIDS+=" $REDIS_PID"; REDIS_PID=""; fi
 	local -a cmd=("$WORK/herald" bench $(scenario_args "$scen" "$server" "$port")
-		--pub "http://127.0.0.1:$port/pub/{ch}" --sub "http://127.0.0.1:$subport/sub/{ch}")
+		--pub "http://127.0.0.1:$port/pub/{ch}" --sub "http://127.0.0.1:$subport/$(sub_path "$scen")/{ch}")
 	for p in $SERVER_PIDS; do cmd+=(--server-pid "$p"); done
 	cmd+=(--json --quiet)
 	sleep 0.5 # let the fresh server finish starting before the "before" reading
@@ -772,6 +789,14 @@ func (r run) metaF(k string) float64 {
 }
 
 // ---- formatting
+
+// orDefault returns s, or def when s is empty.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
 
 func group(s string) string {
 	neg := strings.HasPrefix(s, "-")
@@ -1018,6 +1043,7 @@ func scenarios(env map[string]string) []scenario {
 	return []scenario{
 		{"fanout-es", fmt.Sprintf("Fan-out: %s EventSource subscribers on one channel × %s messages", n, msgs), fan, mDeliveries},
 		{"fanout-ws", fmt.Sprintf("Fan-out: %s WebSocket subscribers on one channel × %s messages", n, msgs), fan, mDeliveries},
+		{"fanout-ip", fmt.Sprintf("Interval-poll fan-out: %s interval-poll subscribers on one channel × %s messages at %s a second, each asking with its Etag, again at once after a message and %s after a 304", group(env["LP_N"]), env["LP_MESSAGES"], orDefault(env["RATE"], "2"), env["POLL_INTERVAL"]), lp, mCPUPerDelivery},
 		{"fanout-lp", fmt.Sprintf("Long-poll fan-out: %s long-poll subscribers on one channel × %s messages, each re-polling with its Etag", group(env["LP_N"]), env["LP_MESSAGES"]), lp, mDeliveries},
 		{"channels-es", fmt.Sprintf("Many channels: %s channels with one EventSource subscriber each, %s publishers, %s messages per channel", group(env["CH_N"]), env["PUBLISHERS"], env["CH_MESSAGES"]), chs, mPublishes},
 		{"publish", fmt.Sprintf("Publish: %s publishers over %s channels, no subscribers, %s messages or %s", env["PUBLISHERS"], env["PUB_CHANNELS"], group(env["PUB_MESSAGES"]), env["PUB_DURATION"]), pub, mPublishes},
@@ -1235,6 +1261,15 @@ func targetFor(sc scenario, byServer map[string][]run) (string, string) {
 		}
 		return "≥ 1.5× Nchan's deliveries/s, lower p99", yes(mean(hd) >= 1.5*mean(nd) && mean(hp) < mean(np)) +
 			fmt.Sprintf(" (p99 %s vs %s ms)", fMs(mean(hp)), fMs(mean(np)))
+	case "fanout-ip":
+		h50, n50, h99, n99 := vals(mDelP50, h), vals(mDelP50, n), vals(mDelP99, h), vals(mDelP99, n)
+		hc, nc := vals(mCPUPerDelivery, h), vals(mCPUPerDelivery, n)
+		const t = "less CPU per delivery (polls included), lower p50 and p99"
+		if len(h50) == 0 || len(n50) == 0 || len(hc) == 0 || len(nc) == 0 {
+			return t, "–"
+		}
+		return t, yes(mean(hc) < mean(nc) && mean(h50) < mean(n50) && mean(h99) < mean(n99)) +
+			fmt.Sprintf(" (%s vs %s µs; p50 %s vs %s ms)", fMicro(mean(hc)), fMicro(mean(nc)), fMs(mean(h50)), fMs(mean(n50)))
 	case "fanout-lp":
 		hd, nd := vals(mDeliveries, h), vals(mDeliveries, n)
 		h50, n50, h99, n99 := vals(mDelP50, h), vals(mDelP50, n), vals(mDelP99, h), vals(mDelP99, n)
@@ -1505,6 +1540,8 @@ PUB_MESSAGES=$PUB_MESSAGES
 PUB_DURATION=$PUB_DURATION
 LP_N=$LP_N
 LP_MESSAGES=$LP_MESSAGES
+POLL_INTERVAL=$POLL_INTERVAL
+RATE=$RATE
 CH_N=$CH_N
 CH_MESSAGES=$CH_MESSAGES
 BATCH=$BATCH
@@ -1544,7 +1581,7 @@ invocation="bench/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 	echo
 	echo "Commands (PORT is $HERALD_PORT for Herald and $NCHAN_PORT for Nchan; PIDS are the server's pids: Herald's, or nginx's master and workers):"
 	echo
-	echo "    GOMAXPROCS=$CORES $WORK/herald serve -c herald.yaml   # herald config defaults, listen 127.0.0.1:$HERALD_PORT, plus a publish_batch location at /batch"
+	echo "    GOMAXPROCS=$CORES $WORK/herald serve -c herald.yaml   # herald config defaults, listen 127.0.0.1:$HERALD_PORT, plus a publish_batch location at /batch and an interval-poll subscriber at /isub/<id>"
 	if [[ $SERVERS == *nchan* ]]; then
 		if ((USE_NS)); then
 			echo "    unshare --mount --propagation private sh -c \"mount --bind $WORK/varlib /var/lib && exec $(nginx_cmd)\""
@@ -1558,7 +1595,7 @@ invocation="bench/compare.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 			echo "    herald bench $(scenario_args "$scen" nchan PORT) --pub 'http://127.0.0.1:PORT/pub/{ch}' --sub 'http://127.0.0.1:PORT/sub/{ch}' --server-pid PIDS... --json   # $scen, Nchan (no batch publish)"
 			continue
 		fi
-		echo "    herald bench $(scenario_args "$scen") --pub 'http://127.0.0.1:PORT/pub/{ch}' --sub 'http://127.0.0.1:PORT/sub/{ch}' --server-pid PIDS... --json   # $scen"
+		echo "    herald bench $(scenario_args "$scen") --pub 'http://127.0.0.1:PORT/pub/{ch}' --sub 'http://127.0.0.1:PORT/$(sub_path "$scen")/{ch}' --server-pid PIDS... --json   # $scen"
 	done
 	echo
 	if [[ $SERVERS == *nchan* ]]; then

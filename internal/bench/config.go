@@ -26,6 +26,10 @@ const (
 	TransportWebSocket   = "websocket"
 	TransportLongPoll    = "longpoll"
 	TransportChunked     = "chunked"
+	// TransportIntervalPoll asks with the last answer's Etag and
+	// Last-Modified like long-poll, from an interval-poll location: a 304
+	// (nothing new) is asked again after PollInterval, a message at once.
+	TransportIntervalPoll = "intervalpoll"
 )
 
 // Config is one benchmark run. DefaultConfig fills it for a scenario; the
@@ -34,7 +38,11 @@ type Config struct {
 	Scenario  string
 	Pub       string // publisher URL template with {ch}
 	Sub       string // subscriber URL template with {ch}
-	Transport string // eventsource, websocket, longpoll, chunked
+	Transport string // eventsource, websocket, longpoll, chunked, intervalpoll
+
+	// PollInterval is how long an interval-poll subscriber waits after a
+	// 304 before it asks again.
+	PollInterval time.Duration
 
 	Subscribers           int     // fanout, idle, churn, storm: subscribers in all
 	SubscribersPerChannel int     // publish: subscribers on each channel
@@ -74,18 +82,19 @@ type Config struct {
 // DefaultConfig returns the defaults for a scenario.
 func DefaultConfig(scenario string) (Config, error) {
 	c := Config{
-		Scenario:    scenario,
-		Pub:         "http://127.0.0.1:8080/pub/{ch}",
-		Sub:         "http://127.0.0.1:8080/sub/{ch}",
-		Transport:   TransportEventSource,
-		Size:        64,
-		Duration:    60 * time.Second,
-		Timeout:     10 * time.Second,
-		Concurrency: 256,
-		Settle:      2 * time.Second,
-		ChurnRate:   10,
-		Channels:    1,
-		Publishers:  1,
+		Scenario:     scenario,
+		Pub:          "http://127.0.0.1:8080/pub/{ch}",
+		Sub:          "http://127.0.0.1:8080/sub/{ch}",
+		Transport:    TransportEventSource,
+		PollInterval: time.Second,
+		Size:         64,
+		Duration:     60 * time.Second,
+		Timeout:      10 * time.Second,
+		Concurrency:  256,
+		Settle:       2 * time.Second,
+		ChurnRate:    10,
+		Channels:     1,
+		Publishers:   1,
 	}
 	switch scenario {
 	case ScenarioFanout:
@@ -120,7 +129,7 @@ func (c *Config) Validate() error {
 	if !slices.Contains(Scenarios, c.Scenario) {
 		return fmt.Errorf("unknown scenario %q (want %s)", c.Scenario, strings.Join(Scenarios, ", "))
 	}
-	transports := []string{TransportEventSource, TransportWebSocket, TransportLongPoll, TransportChunked}
+	transports := []string{TransportEventSource, TransportWebSocket, TransportLongPoll, TransportChunked, TransportIntervalPoll}
 	switch c.Scenario {
 	case ScenarioIdle:
 		transports = transports[:3]
@@ -165,6 +174,7 @@ func (c *Config) Validate() error {
 		{c.Batch >= 0, "--batch must not be negative"},
 		{c.Batch == 0 || c.Rate == 0, "--batch publishes back to back: --rate goes without it"},
 		{c.Pace >= 0, "--pace must not be negative"},
+		{c.PollInterval > 0 || c.Transport != TransportIntervalPoll, "--poll-interval must be positive"},
 		{c.ChurnRate > 0 || c.Scenario != ScenarioChurn, "--churn-rate must be positive"},
 		{c.StormPublishAt >= 0 && c.StormPublishAt <= 1, "--storm-publish-at must be between 0 and 1"},
 		{c.Channels <= max(c.Subscribers, 1) || c.Scenario != ScenarioStorm, "--channels must not exceed -n: every channel needs a subscriber"},

@@ -308,3 +308,35 @@ func TestRunRefusesRemote(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestFanoutIntervalPoll: interval-poll subscribers of an interval-poll
+// location get every message once, in order, walking the channel with the
+// answers' Etag and Last-Modified and asking again after each 304.
+func TestFanoutIntervalPoll(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+servers:
+  - listen: 127.0.0.1:0
+    locations:
+      - {location: ~ ^/pub/(.+)$, publisher: true, channel_id: $1}
+      - {location: ~ ^/isub/(.+)$, subscriber: intervalpoll, channel_id: $1}
+`), "intervalpoll.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := servertest.Start(t, servertest.Options{Config: cfg}).URL
+	res := runBench(t, base, ScenarioFanout, func(c *Config) {
+		c.Sub = base + "/isub/{ch}"
+		c.Transport = TransportIntervalPoll
+		c.PollInterval = 20 * time.Millisecond
+		c.Subscribers = 20
+		c.Messages = 20
+		c.Rate = 20 // stay within the 10-message buffer
+	})
+	d := res.Delivery
+	if d.Deliveries != 400 || d.Expected != 400 || d.Complete != 20 {
+		t.Fatalf("deliveries %d expected %d complete %d, want 400 400 20", d.Deliveries, d.Expected, d.Complete)
+	}
+	if res.Connect.ServerConfirmed != -1 {
+		t.Fatalf("server confirmed %d interval-poll subscribers; no server counts them", res.Connect.ServerConfirmed)
+	}
+}

@@ -171,7 +171,8 @@ func (h *pollHandler) bodyEnd() error { h.done = true; return errDone }
 // runLongPoll walks the channel with long-poll requests, sending each
 // answer's Last-Modified and Etag back as If-Modified-Since and
 // If-None-Match so every request asks for the next message. Connections are
-// kept alive and reopened when the server closes them.
+// kept alive and reopened when the server closes them. An interval-poll
+// subscriber walks it alike, waiting PollInterval after each 304.
 func (s *subscriber) runLongPoll() error {
 	r := s.r
 	var (
@@ -257,7 +258,15 @@ func (s *subscriber) runLongPoll() error {
 				lastMod, etag = h.lastMod, h.etag
 			}
 		case 304, 408:
-			// Nothing new (interval poll) or the subscriber timed out: ask again.
+			// Nothing new (interval poll) or the subscriber timed out: ask
+			// again, an interval-poll after its interval.
+			if h.status == 304 && r.cfg.Transport == TransportIntervalPoll {
+				select {
+				case <-r.ctx.Done():
+					return nil
+				case <-time.After(r.cfg.PollInterval):
+				}
+			}
 		case 502, 503, 504:
 			select {
 			case <-r.ctx.Done():

@@ -474,7 +474,9 @@ func (r *runner) serverSubscribers(ch *channel) (int, error) {
 // established before the server has registered it. It returns how many the
 // server confirmed, or -1 if it could not tell.
 func (r *runner) waitServerSubscribers(chans []*channel) int {
-	if len(chans) > 100 {
+	if len(chans) > 100 || r.cfg.Transport == TransportIntervalPoll {
+		// An interval-poll subscriber is not waiting at the server between
+		// its polls: no server counts it.
 		return -1
 	}
 	r.setPhase("registering")

@@ -201,7 +201,7 @@ func (s *subscriber) run() {
 		err = s.runStream(true)
 	case TransportChunked:
 		err = s.runStream(false)
-	case TransportLongPoll:
+	case TransportLongPoll, TransportIntervalPoll:
 		err = s.runLongPoll()
 	case TransportWebSocket:
 		err = s.runWebSocket()
