@@ -29,7 +29,12 @@ import (
 
 const chromiumPath = "/usr/bin/chromium"
 
-func TestBrowser(t *testing.T) {
+// needBrowser skips a browser test in -short mode or when the browser
+// group is opted out, fails it (or skips it, see testenv.Missing) when
+// Chromium, Node.js, playwright-core or one of the other npm modules named
+// is missing, and returns the node command.
+func needBrowser(t *testing.T, modules ...string) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("browser tests skipped in -short mode")
 	}
@@ -41,11 +46,16 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Node.js (node) on PATH (apt-get install -y nodejs npm): %v", err))
 	}
-	for _, dir := range []string{"node_modules/playwright-core", "node_modules/nchan"} {
-		if _, err := os.Stat(dir); err != nil {
-			testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need browser/%s (cd browser && npm ci): %v", dir, err))
+	for _, m := range append([]string{"playwright-core"}, modules...) {
+		if _, err := os.Stat("node_modules/" + m); err != nil {
+			testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need browser/node_modules/%s (cd browser && npm ci): %v", m, err))
 		}
 	}
+	return node
+}
+
+func TestBrowser(t *testing.T) {
+	node := needBrowser(t, "nchan")
 
 	bin := buildHerald(t)
 	h := startHerald(t, bin, "--listen", "127.0.0.1:0")

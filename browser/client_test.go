@@ -1,16 +1,13 @@
 package browser_test
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/heraldpush/herald/internal/testenv"
 	"github.com/heraldpush/herald/internal/token"
 )
 
@@ -18,20 +15,7 @@ import (
 // (examples/chat/herald.yaml, served by Herald from the repository's root
 // as its README says) in headless Chromium. See docs/browser-tests.md.
 func TestBrowserClient(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser tests skipped in -short mode")
-	}
-	testenv.SkipIfOptedOut(t, "browser")
-	if _, err := os.Stat(chromiumPath); err != nil {
-		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Chromium at %s (apt-get update && apt-get install -y chromium): %v", chromiumPath, err))
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Node.js (node) on PATH (apt-get install -y nodejs npm): %v", err))
-	}
-	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
-		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need browser/node_modules/playwright-core (cd browser && npm ci): %v", err))
-	}
+	node := needBrowser(t)
 
 	bin := buildHerald(t)
 	h := startHeraldIn(t, "..", bin, "serve", "-c", "examples/chat/herald.yaml", "--listen", "127.0.0.1:0")

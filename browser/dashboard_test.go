@@ -1,15 +1,11 @@
 package browser_test
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/heraldpush/herald/internal/testenv"
 )
 
 // dashboardConfig is the configuration TestDashboardBrowser runs: the
@@ -34,20 +30,7 @@ const dashboardConfig = `servers:
 // and a screenshot is saved in the test's temporary directory (and copied
 // to HERALD_SCREENSHOT_DIR when that is set).
 func TestDashboardBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser tests skipped in -short mode")
-	}
-	testenv.SkipIfOptedOut(t, "browser")
-	if _, err := os.Stat(chromiumPath); err != nil {
-		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Chromium at %s (apt-get update && apt-get install -y chromium): %v", chromiumPath, err))
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Node.js (node) on PATH (apt-get install -y nodejs npm): %v", err))
-	}
-	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
-		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need browser/node_modules/playwright-core (cd browser && npm ci): %v", err))
-	}
+	node := needBrowser(t)
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "herald.yaml")

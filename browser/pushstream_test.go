@@ -1,9 +1,7 @@
 package browser_test
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,22 +18,7 @@ const pushstreamJS = "../../shared/vendor/pushstream/pushstream.js"
 // Chromium, and its Ruby Pushstream::Publisher, against `herald serve
 // --preset pushstream` on a random port. See docs/browser-tests.md.
 func TestBrowserPushStream(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser tests skipped in -short mode")
-	}
-	testenv.SkipIfOptedOut(t, "browser")
-	if _, err := os.Stat(chromiumPath); err != nil {
-		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Chromium at %s (apt-get update && apt-get install -y chromium): %v", chromiumPath, err))
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need Node.js (node) on PATH (apt-get install -y nodejs npm): %v", err))
-	}
-	for _, dir := range []string{"node_modules/playwright-core", "node_modules/jquery", "node_modules/jquery-deparam"} {
-		if _, err := os.Stat(dir); err != nil {
-			testenv.Missing(t, "browser", fmt.Sprintf("the browser tests need browser/%s (cd browser && npm ci): %v", dir, err))
-		}
-	}
+	node := needBrowser(t, "jquery", "jquery-deparam")
 	js, err := filepath.Abs(pushstreamJS)
 	if err != nil {
 		t.Fatal(err)

@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"os/exec"
 	"regexp"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +47,7 @@ func TestRubyPublisher(t *testing.T) {
 	}
 
 	sub := subscribe(t, s.URL+"/ev/my-channel")
-	if got := sub.wait(func(s string) bool { return len(s) >= 3 }); got != ": \n" {
+	if got := waitFor(sub, func(s string) bool { return len(s) >= 3 }); got != ": \n" {
 		t.Fatalf("EventSource start %q, want %q", got, ": \n")
 	}
 	want := ": \n"
@@ -73,73 +71,25 @@ func TestRubyPublisher(t *testing.T) {
 			t.Fatalf("ruby publish.rb %q: %v, printed %q; want %q", tc.args, err, out, wantOut)
 		}
 		want += `data: {"id":` + n + `,"channel":"my-channel","text":"` + tc.text + `", "tag":"TAG", "time":"DATE", "eventid":""}` + "\n\n"
-		got := normalize(sub.wait(func(s string) bool { return len(normalize(s)) >= len(want) }))
+		got := normalize(waitFor(sub, func(s string) bool { return len(normalize(s)) >= len(want) }))
 		if got != want {
 			t.Fatalf("subscriber received:\n got %q\nwant %q", got, want)
 		}
 	}
 }
 
-// stream is a streaming response read as it comes.
-type stream struct {
-	mu   sync.Mutex
-	got  strings.Builder
-	done bool
-	kick chan struct{}
-}
-
-func subscribe(t *testing.T, url string) *stream {
+// subscribe opens a streaming subscriber of url, which must answer 200.
+func subscribe(t *testing.T, url string) *servertest.Stream {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
+	s := servertest.OpenStream(t, url)
+	if s.Res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d, want 200", url, s.Res.StatusCode)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	if res.StatusCode != http.StatusOK {
-		res.Body.Close()
-		t.Fatalf("GET %s: status %d, want 200", url, res.StatusCode)
-	}
-	s := &stream{kick: make(chan struct{}, 1)}
-	go func() {
-		defer res.Body.Close()
-		buf := make([]byte, 4096)
-		for {
-			n, err := res.Body.Read(buf)
-			s.mu.Lock()
-			s.got.Write(buf[:n])
-			s.done = err != nil
-			s.mu.Unlock()
-			select {
-			case s.kick <- struct{}{}:
-			default:
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
 	return s
 }
 
-// wait waits (up to 5 s) until what arrived is enough, and returns it.
-func (s *stream) wait(enough func(string) bool) string {
-	deadline := time.After(5 * time.Second)
-	for {
-		s.mu.Lock()
-		got, done := s.got.String(), s.done
-		s.mu.Unlock()
-		if enough(got) || done {
-			return got
-		}
-		select {
-		case <-s.kick:
-		case <-deadline:
-			return got
-		}
-	}
+// waitFor waits (up to 5 s) until what the subscriber received is enough,
+// and returns it.
+func waitFor(s *servertest.Stream, enough func(string) bool) string {
+	return s.Wait(5*time.Second, enough)
 }

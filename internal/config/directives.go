@@ -388,19 +388,8 @@ func coreDirectives() []Directive {
 		},
 		{
 			Name: "shutdown_timeout", Scope: ScopeGlobal, Default: "10s",
-			Doc: "On SIGTERM/SIGINT: how long to wait for open requests to finish after waiting subscribers were answered, before closing connections.",
-			setGlob: func(c *Config, n *yaml.Node) error {
-				s, err := scalar(n)
-				if err != nil {
-					return err
-				}
-				d, err := ParseDuration(s)
-				if err != nil {
-					return nodeErr(n, "%v", err)
-				}
-				c.ShutdownTimeout = d
-				return nil
-			},
+			Doc:     "On SIGTERM/SIGINT: how long to wait for open requests to finish after waiting subscribers were answered, before closing connections.",
+			setGlob: globDuration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 		},
 		{
 			Name: "log_level", Scope: ScopeGlobal, Default: "info",
@@ -420,19 +409,8 @@ func coreDirectives() []Directive {
 		},
 		{
 			Name: "upgrade_drain_time", Scope: ScopeGlobal, Default: "10s",
-			Doc: "After a binary upgrade (SIGUSR2), the time over which the old process ends its subscribers, each at a random moment (long-polls with their timeout answer, EventSource with a retry hint, WebSocket with close 1012), so they reconnect to the new process spread out.",
-			setGlob: func(c *Config, n *yaml.Node) error {
-				s, err := scalar(n)
-				if err != nil {
-					return err
-				}
-				d, err := ParseDuration(s)
-				if err != nil {
-					return nodeErr(n, "%v", err)
-				}
-				c.UpgradeDrainTime = d
-				return nil
-			},
+			Doc:     "After a binary upgrade (SIGUSR2), the time over which the old process ends its subscribers, each at a random moment (long-polls with their timeout answer, EventSource with a retry hint, WebSocket with close 1012), so they reconnect to the new process spread out.",
+			setGlob: globDuration(func(c *Config) *time.Duration { return &c.UpgradeDrainTime }),
 		},
 		{
 			Name: "pid_file", Scope: ScopeGlobal, Default: "",
@@ -448,19 +426,8 @@ func coreDirectives() []Directive {
 		},
 		{
 			Name: "memory_trim", Scope: ScopeGlobal, Default: "on",
-			Doc: "Return memory the process no longer uses to the operating system soon after a burst (of connections, say) is over, with a full garbage collection at a quiet moment (no collection and under 5% of a core used since the check a second before), so a busy server leaves this to the runtime's gradual scavenger and its tail latency is not touched. off leaves it all to the runtime, which keeps freed pages for minutes.",
-			setGlob: func(c *Config, n *yaml.Node) error {
-				s, err := scalar(n)
-				if err != nil {
-					return err
-				}
-				b, err := ParseBool(s)
-				if err != nil {
-					return nodeErr(n, "%v", err)
-				}
-				c.MemoryTrim = b
-				return nil
-			},
+			Doc:     "Return memory the process no longer uses to the operating system soon after a burst (of connections, say) is over, with a full garbage collection at a quiet moment (no collection and under 5% of a core used since the check a second before), so a busy server leaves this to the runtime's gradual scavenger and its tail latency is not touched. off leaves it all to the runtime, which keeps freed pages for minutes.",
+			setGlob: globBool(func(c *Config) *bool { return &c.MemoryTrim }),
 		},
 		{
 			Name: "log_format", Scope: ScopeGlobal, Default: "text",
@@ -1370,4 +1337,36 @@ func hookMapping(c *hook.Config, n *yaml.Node) error {
 		return nodeErr(n, "hook needs a url")
 	}
 	return nil
+}
+
+// globBool sets a global on/off directive's field.
+func globBool(field func(*Config) *bool) func(*Config, *yaml.Node) error {
+	return func(c *Config, n *yaml.Node) error {
+		s, err := scalar(n)
+		if err != nil {
+			return err
+		}
+		b, err := ParseBool(s)
+		if err != nil {
+			return nodeErr(n, "%v", err)
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+// globDuration sets a global duration directive's field.
+func globDuration(field func(*Config) *time.Duration) func(*Config, *yaml.Node) error {
+	return func(c *Config, n *yaml.Node) error {
+		s, err := scalar(n)
+		if err != nil {
+			return err
+		}
+		d, err := ParseDuration(s)
+		if err != nil {
+			return nodeErr(n, "%v", err)
+		}
+		*field(c) = d
+		return nil
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/heraldpush/herald/internal/config"
 	"github.com/heraldpush/herald/internal/route"
@@ -85,26 +84,8 @@ func benchPushStreamFanout(b *testing.B, n, kind int) {
 			close(o.done)
 		}
 	}()
-	body := []byte("a message of about sixty-four bytes, as the load tool sends it.")
-	var want int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		res, err := st.Publish(context.Background(), key, store.Publication{Body: body}, rt.PushStream.Channel)
-		if err != nil {
-			b.Fatal(err)
-		}
-		fl := psFields(res.Message, key.ID)
-		want += int64(len(f.wrap(nil, &fl)))
-		deadline := time.Now().Add(10 * time.Second)
-		for _, o := range outs {
-			for o.bytes.Load() < want {
-				if time.Now().After(deadline) {
-					b.Fatalf("a subscriber has %d of %d bytes", o.bytes.Load(), want)
-				}
-				time.Sleep(10 * time.Microsecond)
-			}
-		}
-	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	benchPublishLoop(b, st, key, rt.PushStream.Channel, outs, func(m *store.Message) int {
+		fl := psFields(m, key.ID)
+		return len(f.wrap(nil, &fl))
+	})
 }

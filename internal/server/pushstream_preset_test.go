@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/servertest"
 )
 
 // The module's answers' common headers.
@@ -79,75 +79,27 @@ func startPreset(t *testing.T) *testServer {
 	return startServer(t, string(y))
 }
 
-// presetStream is a streaming response read as it comes.
-type presetStream struct {
-	res  *http.Response
-	mu   sync.Mutex
-	got  strings.Builder
-	done bool
-	kick chan struct{}
-}
+// presetStream is a streaming response of the preset read as it comes.
+type presetStream struct{ *servertest.Stream }
 
-func openPresetStream(t *testing.T, url string) *presetStream {
+func openPresetStream(t *testing.T, url string) presetStream {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	s := &presetStream{res: res, kick: make(chan struct{}, 1)}
-	go func() {
-		defer res.Body.Close()
-		buf := make([]byte, 4096)
-		for {
-			n, err := res.Body.Read(buf)
-			s.mu.Lock()
-			s.got.Write(buf[:n])
-			s.done = err != nil
-			s.mu.Unlock()
-			select {
-			case s.kick <- struct{}{}:
-			default:
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return s
+	return presetStream{servertest.OpenStream(t, url)}
 }
 
 // waitLen waits (up to 3 s) until n bytes arrived and returns what did.
-func (s *presetStream) waitLen(n int) string {
+func (s presetStream) waitLen(n int) string {
 	return s.wait(func(got string) bool { return len(got) >= n })
 }
 
 // waitNormalized waits (up to 3 s) until what arrived, normalized, is as
 // long as want, and returns it normalized.
-func (s *presetStream) waitNormalized(want string) string {
+func (s presetStream) waitNormalized(want string) string {
 	return presetNormalize(s.wait(func(got string) bool { return len(presetNormalize(got)) >= len(want) }))
 }
 
-func (s *presetStream) wait(enough func(string) bool) string {
-	deadline := time.After(3 * time.Second)
-	for {
-		s.mu.Lock()
-		got, done := s.got.String(), s.done
-		s.mu.Unlock()
-		if enough(got) || done {
-			return got
-		}
-		select {
-		case <-s.kick:
-		case <-deadline:
-			return got
-		}
-	}
+func (s presetStream) wait(enough func(string) bool) string {
+	return s.Wait(3*time.Second, enough)
 }
 
 // checkPresetHeaders compares the headers the module sends with want.
@@ -223,10 +175,10 @@ func TestPushStreamPreset(t *testing.T) {
 
 	t.Run("sub streaming", func(t *testing.T) {
 		st := openPresetStream(t, s.URL+"/sub/"+s1)
-		if st.res.StatusCode != 200 {
-			t.Fatalf("status %d", st.res.StatusCode)
+		if st.Res.StatusCode != 200 {
+			t.Fatalf("status %d", st.Res.StatusCode)
 		}
-		checkPresetHeaders(t, "/sub/", st.res.Header, subHeaders("text/html; charset=utf-8"))
+		checkPresetHeaders(t, "/sub/", st.Res.Header, subHeaders("text/html; charset=utf-8"))
 		if got := st.waitLen(len(presetHeader)); got != presetHeader {
 			t.Fatalf("header template:\n got %q\nwant %q", got, presetHeader)
 		}
@@ -239,10 +191,10 @@ func TestPushStreamPreset(t *testing.T) {
 
 	t.Run("ev", func(t *testing.T) {
 		st := openPresetStream(t, s.URL+"/ev/"+e1)
-		if st.res.StatusCode != 200 {
-			t.Fatalf("status %d", st.res.StatusCode)
+		if st.Res.StatusCode != 200 {
+			t.Fatalf("status %d", st.Res.StatusCode)
 		}
-		checkPresetHeaders(t, "/ev/", st.res.Header, subHeaders("text/event-stream; charset=utf-8"))
+		checkPresetHeaders(t, "/ev/", st.Res.Header, subHeaders("text/event-stream; charset=utf-8"))
 		if got := st.waitLen(3); got != ": \n" {
 			t.Fatalf("stream start %q, want %q", got, ": \n")
 		}
