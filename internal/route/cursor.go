@@ -50,13 +50,14 @@ func badMessageID() *Refusal {
 
 // parse finds the message id a subscriber request carries, in Nchan's
 // order: If-Modified-Since with If-None-Match; a compound id in
-// If-None-Match (or the Etag request header NchanSubscriber.js sends);
-// subscriber_last_message_id. As in Nchan, a subscriber_last_message_id
-// value without a ':' is no id (the next value is tried, then the
-// location's start), and one with a ':' that does not parse is refused
-// (400), unless lenient: an EventSource request, whose Last-Event-ID
-// comes from whatever server the browser last talked to and which would
-// never reconnect after a 400, ignores it as well.
+// If-None-Match (or the Etag request header NchanSubscriber.js sends,
+// when If-None-Match holds none); subscriber_last_message_id. As in
+// Nchan, a subscriber_last_message_id value without a ':' is no id (the
+// next value is tried, then the location's start), and one with a ':'
+// that does not parse is refused (400), unless lenient: an EventSource
+// request, whose Last-Event-ID comes from whatever server the browser
+// last talked to and which would never reconnect after a 400, ignores it
+// as well.
 func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient bool) (Cursor, *Refusal) {
 	given := func(m msgid.Multi) (Cursor, *Refusal) {
 		return Cursor{IDs: m.Cursors(), Active: m.Active, Given: true}, nil
@@ -85,6 +86,17 @@ func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient boo
 				return Cursor{}, badMessageID()
 			}
 			return given(m)
+		}
+	}
+	if !strings.Contains(inm, ":") {
+		// A tag alone, without If-Modified-Since, names no message; the
+		// id NchanSubscriber.js sent in its Etag request header does.
+		// Such a tag is what a browser's HTTP cache adds to that request
+		// (the Etag of a cached poll answer, without its Last-Modified
+		// when the answer's Vary does not match): it must not hide the
+		// client's own id.
+		if e := unquote(hd.Get("Etag")); strings.Contains(e, ":") {
+			inm = e
 		}
 	}
 	if strings.Contains(inm, ":") {

@@ -164,6 +164,42 @@ func TestLongPollMalformedID(t *testing.T) {
 	})
 }
 
+// TestLongPollEtagRequestHeaderUnderCachedTag: NchanSubscriber.js resumes
+// a long-poll (reconnect: 'session', after a page reload) with its last id
+// in an Etag request header. Chrome's HTTP cache, holding an earlier poll
+// answer of the URL whose Vary does not match, adds that answer's Etag as
+// If-None-Match, without If-Modified-Since. That tag alone names no
+// message; the id in the Etag header does, and the subscriber resumes
+// after it instead of starting over at the oldest message.
+func TestLongPollEtagRequestHeaderUnderCachedTag(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pollConfig("", ""))
+	ids := publishN(t, s, "reload", "m", 4)
+	cases := []struct {
+		name    string
+		headers []string
+		want    int // message number answered
+	}{
+		// What Chrome sent in the browser test (browser/run.mjs,
+		// nchan-longpoll-reload-session): If-None-Match holds the tag of
+		// the cached answer.
+		{"cached tag of an earlier message", []string{"Etag", ids[1].String(), "If-None-Match", strconv.Itoa(ids[0].Tag)}, 3},
+		{"cached tag of the same message", []string{"Etag", ids[1].String(), "If-None-Match", strconv.Itoa(ids[1].Tag)}, 3},
+		{"quoted cached tag", []string{"Etag", ids[2].String(), "If-None-Match", `"` + strconv.Itoa(ids[0].Tag) + `"`}, 4},
+		// A whole id in If-None-Match still comes first, and
+		// If-Modified-Since with If-None-Match before either.
+		{"whole id in If-None-Match wins", []string{"Etag", ids[2].String(), "If-None-Match", ids[0].String()}, 2},
+		{"If-Modified-Since and If-None-Match win", []string{"Etag", ids[2].String(),
+			"If-Modified-Since", ids[0].httpDate(), "If-None-Match", strconv.Itoa(ids[0].Tag)}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := doTimeout(t, 2*time.Second, "GET", s.URL+"/sub/reload", "", tc.headers...)
+			checkMessage(t, r, fmt.Sprintf("m%d", tc.want), ids[tc.want-1])
+		})
+	}
+}
+
 func TestLongPollTimeoutAndDelete(t *testing.T) {
 	t.Parallel()
 	t.Run("subscriber_timeout gives 408", func(t *testing.T) {
