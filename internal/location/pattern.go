@@ -5,6 +5,7 @@ package location
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 )
 
@@ -25,6 +26,11 @@ type Pattern struct {
 	Kind Kind
 	Path string         // the prefix or exact path; the source text for regexes
 	re   *regexp.Regexp // regex kinds only
+	// A regex of the common shape ^literal(.+)$ or ^literal(.*)$ is
+	// matched without the regex engine: lit is its literal and tail 1
+	// (.*) or 2 (.+); tail is 0 for every other pattern.
+	lit  string
+	tail int8
 }
 
 // ParsePattern parses an nginx location pattern such as "= /pub",
@@ -73,6 +79,9 @@ func ParsePattern(s string) (Pattern, error) {
 			return Pattern{}, fmt.Errorf("location pattern %q: at most 9 capture groups ($1..$9)", s)
 		}
 		p.re = re
+		if p.Kind == Regex {
+			p.lit, p.tail = literalTail(rest)
+		}
 	default:
 		if !strings.HasPrefix(rest, "/") {
 			return Pattern{}, fmt.Errorf("location pattern %q: path must start with '/'", s)
@@ -132,6 +141,12 @@ func (m *Matcher) Match(path string) (index int, captures []string, ok bool) {
 		if p.re == nil {
 			continue
 		}
+		if p.tail != 0 {
+			if c := p.matchLiteralTail(path); c != nil {
+				return i, c, true
+			}
+			continue
+		}
 		if c := p.re.FindStringSubmatch(path); c != nil {
 			return i, c, true
 		}
@@ -140,6 +155,58 @@ func (m *Matcher) Match(path string) (index int, captures []string, ok bool) {
 		return best, nil, true
 	}
 	return -1, nil, false
+}
+
+// literalTail recognizes a regex ^literal(.*)$ or ^literal(.+)$ (a
+// literal without folding, one capture of any characters but a newline,
+// anchored at both ends) and returns its literal and 1 for .*, 2 for .+;
+// tail 0 for any other regex.
+func literalTail(expr string) (lit string, tail int8) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return "", 0
+	}
+	re = re.Simplify()
+	if re.Op != syntax.OpConcat || len(re.Sub) != 4 {
+		return "", 0
+	}
+	begin, l, capture, end := re.Sub[0], re.Sub[1], re.Sub[2], re.Sub[3]
+	if begin.Op != syntax.OpBeginText || end.Op != syntax.OpEndText ||
+		l.Op != syntax.OpLiteral || l.Flags&syntax.FoldCase != 0 ||
+		capture.Op != syntax.OpCapture || len(capture.Sub) != 1 {
+		return "", 0
+	}
+	rep := capture.Sub[0]
+	if len(rep.Sub) != 1 || rep.Sub[0].Op != syntax.OpAnyCharNotNL || rep.Flags&syntax.NonGreedy != 0 {
+		return "", 0
+	}
+	switch rep.Op {
+	case syntax.OpStar:
+		tail = 1
+	case syntax.OpPlus:
+		tail = 2
+	default:
+		return "", 0
+	}
+	for _, r := range l.Rune {
+		if r >= 0x80 {
+			return "", 0 // the regex reads invalid UTF-8 as U+FFFD; keep it simple
+		}
+	}
+	return string(l.Rune), tail
+}
+
+// matchLiteralTail matches path against a ^literal(.*)$ or ^literal(.+)$
+// pattern as its regex would, returning its captures or nil.
+func (p *Pattern) matchLiteralTail(path string) []string {
+	if !strings.HasPrefix(path, p.lit) {
+		return nil
+	}
+	rest := path[len(p.lit):]
+	if (p.tail == 2 && rest == "") || strings.IndexByte(rest, '\n') >= 0 {
+		return nil
+	}
+	return []string{path, rest}
 }
 
 // Captures returns the number of capture groups of a regex pattern, else 0.
