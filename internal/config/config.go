@@ -31,7 +31,10 @@ type Config struct {
 	UpgradeDrainTime  time.Duration
 	// MemoryTrim returns freed memory to the OS at quiet moments
 	// (memory_trim; see internal/memtrim).
-	MemoryTrim     bool
+	MemoryTrim bool
+	// HTTP1Fast serves plain-text HTTP/1.1 with internal/http1
+	// (fast_http1).
+	HTTP1Fast      bool
 	RedisUpstreams map[string]RedisUpstream
 	Servers        []Server
 

@@ -43,6 +43,8 @@ func TestOpsKeys(t *testing.T) {
 		{"access log off", "access_log: off", "health: live", func(c *Config, l *Location) bool { return c.AccessLog == "" }},
 		{"memory trim on by default", "", "health: live", func(c *Config, l *Location) bool { return c.MemoryTrim }},
 		{"memory trim off", "memory_trim: off", "health: live", func(c *Config, l *Location) bool { return !c.MemoryTrim }},
+		{"fast HTTP/1.1 on by default", "", "health: live", func(c *Config, l *Location) bool { return c.HTTP1Fast }},
+		{"fast HTTP/1.1 off", "fast_http1: off", "health: live", func(c *Config, l *Location) bool { return !c.HTTP1Fast }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

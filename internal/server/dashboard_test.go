@@ -300,9 +300,14 @@ func TestDashboardSlowSubscribers(t *testing.T) {
 	defer slow.conn.Close()
 	waitSubscribers(t, s, "slow-one", 1)
 	body := strings.Repeat("x", 64<<10)
+	// The first publishes fill the socket buffers; later ones, paced, keep
+	// the writer blocked until send_timeout passes.
 	for i := 0; s.srv.Server.SlowSubscribers() == 0; i++ {
-		if i == 400 {
+		if i == 1000 {
 			t.Fatalf("no slow subscriber cut after %d publishes of 64 KiB", i)
+		}
+		if i >= 100 {
+			time.Sleep(10 * time.Millisecond)
 		}
 		do(t, "POST", s.URL+"/pub/slow-one", body)
 	}

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/http1"
 )
 
 // block is a server block of the configuration in force: its routes and
@@ -53,18 +55,23 @@ func (s *Server) provision(cfg *config.Config, storeFor StoreFor) ([]*block, err
 // endpoint is one listen address: its socket and the HTTP server on it,
 // serving the server block it belongs to.
 type endpoint struct {
-	s     *Server
-	la    config.Listener
-	tls   bool
-	raw   net.Listener // as opened or inherited
-	ln    net.Listener // raw, with the PROXY protocol and TLS layers
-	hs    *http.Server
+	s   *Server
+	la  config.Listener
+	tls bool
+	raw net.Listener // as opened or inherited
+	ln  net.Listener // raw, with the PROXY protocol and TLS layers
+	hs  *http.Server
+	// h1 serves plain-text HTTP/1.1 (nil over TLS, where hs serves
+	// everything); it hands hs, through fb, whatever it does not serve.
+	h1    *http1.Server
+	fb    *http1.Listener
 	block atomic.Pointer[block]
 }
 
 // openEndpoint opens (or takes inherited, when not nil) a listen address
-// of block b. Nothing is served until serveEndpoint.
-func (s *Server) openEndpoint(ctx context.Context, la config.Listener, b *block, inherited net.Listener) (*endpoint, error) {
+// of block b, served by internal/http1 in clear text when fast
+// (fast_http1). Nothing is served until serveEndpoint.
+func (s *Server) openEndpoint(ctx context.Context, la config.Listener, b *block, inherited net.Listener, fast bool) (*endpoint, error) {
 	raw := inherited
 	if raw == nil {
 		var lc net.ListenConfig
@@ -103,7 +110,42 @@ func (s *Server) openEndpoint(ctx context.Context, la config.Listener, b *block,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	if !ep.tls && fast {
+		ep.fb = http1.NewListener(ep.ln.Addr())
+		ep.h1 = &http1.Server{
+			Handler:           ep,
+			Handoff:           ep.fb.Handoff,
+			ReadHeaderTimeout: ep.hs.ReadHeaderTimeout,
+			IdleTimeout:       ep.hs.IdleTimeout,
+			// httputil.ReverseProxy (proxy_pass) aborts a broken answer
+			// by a panic only under an http.Server, which it finds here.
+			BaseContext: context.WithValue(context.WithoutCancel(ctx), http.ServerContextKey, ep.hs),
+			Log:         s.log,
+		}
+	}
 	return ep, nil
+}
+
+// shutdown stops accepting and waits for every request in progress (see
+// http.Server.Shutdown).
+func (ep *endpoint) shutdown(ctx context.Context) error {
+	if ep.h1 == nil {
+		return ep.hs.Shutdown(ctx)
+	}
+	var wg sync.WaitGroup
+	var e1 error
+	wg.Go(func() { e1 = ep.h1.Shutdown(ctx) })
+	e2 := ep.hs.Shutdown(ctx)
+	wg.Wait()
+	return errors.Join(e1, e2)
+}
+
+// close closes the listener and every connection.
+func (ep *endpoint) close() {
+	if ep.h1 != nil {
+		ep.h1.Close()
+	}
+	ep.hs.Close()
 }
 
 // serveEndpoint serves ep in the background. Its failure, unless it was
@@ -112,7 +154,14 @@ func (s *Server) openEndpoint(ctx context.Context, la config.Listener, b *block,
 func (s *Server) serveEndpoint(ep *endpoint) {
 	go func() {
 		s.log.Info("listening", "addr", ep.ln.Addr().String())
-		if err := ep.hs.Serve(ep.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !s.handover.started.Load() {
+		var err error
+		if ep.h1 != nil {
+			go ep.hs.Serve(ep.fb)
+			err = ep.h1.Serve(ep.ln)
+		} else {
+			err = ep.hs.Serve(ep.ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !s.handover.started.Load() {
 			select {
 			case s.errc <- fmt.Errorf("serve %s: %w", ep.ln.Addr(), err):
 			default:

@@ -85,7 +85,7 @@ func (s *Server) Reload(cfg *config.Config, storeFor StoreFor) error {
 				next = append(next, placed{ep: ep, block: b})
 				continue
 			}
-			ep, err := s.openEndpoint(context.Background(), la, b, nil)
+			ep, err := s.openEndpoint(context.Background(), la, b, nil, cfg.HTTP1Fast)
 			if err != nil {
 				closeFresh()
 				return fmt.Errorf("listen on %s (server %d): %w", la.Addr, b.index+1, err)
@@ -119,8 +119,8 @@ func (s *Server) Reload(cfg *config.Config, storeFor StoreFor) error {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			if err := ep.hs.Shutdown(ctx); err != nil {
-				ep.hs.Close()
+			if err := ep.shutdown(ctx); err != nil {
+				ep.close()
 			}
 		}()
 	}

@@ -186,7 +186,7 @@ func (s *Server) Listen(ctx context.Context, inherited map[string]net.Listener) 
 	var eps []*endpoint
 	for _, b := range *s.blocks.Load() {
 		for _, la := range listenersOf(b.sc) {
-			ep, err := s.openEndpoint(ctx, la, b, inherited[la.Addr])
+			ep, err := s.openEndpoint(ctx, la, b, inherited[la.Addr], s.cfg.Load().HTTP1Fast)
 			if err != nil {
 				for _, e := range eps {
 					e.ln.Close()
@@ -244,7 +244,7 @@ func (s *Server) Drain(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(eps))
 	for i, ep := range eps {
-		wg.Go(func() { errs[i] = ep.hs.Shutdown(ctx) })
+		wg.Go(func() { errs[i] = ep.shutdown(ctx) })
 	}
 	wg.Wait()
 	// Streaming subscribers live on hijacked connections that Shutdown does
@@ -274,7 +274,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		s.log.Warn("shutdown did not finish in time; closing connections", "err", err)
 		s.mu.Lock()
 		for _, ep := range slices.Concat(s.endpoints, s.retiring) {
-			ep.hs.Close()
+			ep.close()
 		}
 		s.mu.Unlock()
 	}

@@ -1,0 +1,377 @@
+package http1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A connection's state, as Shutdown sees it.
+const (
+	stateIdle   int32 = iota // waiting for a request
+	stateActive              // reading or answering one
+	stateClosed              // closed by Shutdown
+)
+
+// bufSize is the size of a connection's read and write buffers; a request
+// head that does not fit in it goes to net/http.
+const bufSize = 4 << 10
+
+// maxPostHandlerRead is how much of a body the handler left unread is
+// read and dropped to keep the connection; more, and it is closed.
+const maxPostHandlerRead = 256 << 10
+
+var (
+	crlfcrlf     = []byte("\r\n\r\n")
+	aLongTimeAgo = time.Unix(1, 0)
+)
+
+// conn is one client connection.
+type conn struct {
+	s      *Server
+	rwc    net.Conn
+	remote string
+	state  atomic.Int32
+	cr     connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	tmpl   http.Request // the fields every request shares, copied by WithContext
+	pend   []byte       // a response's body held back until its head is sent
+	hbuf   []byte       // a response's fields, as they were at WriteHeader
+
+	mu        sync.Mutex // guards what follows: the watch for a client that leaves
+	canWatch  bool       // a handler runs and its request body is read
+	watching  bool
+	watchDone chan struct{}
+	clientErr error // the watch saw the client leave
+	cancel    context.CancelFunc
+}
+
+// connReader reads the connection, first giving back the byte a watch
+// read (the start of a pipelined request).
+type connReader struct {
+	c    *conn
+	held bool
+	b    byte
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.held {
+		r.held = false
+		p[0] = r.b
+		return 1, nil
+	}
+	return r.c.rwc.Read(p)
+}
+
+// serve reads and answers requests until the connection closes, is
+// hijacked or handed to net/http.
+func (c *conn) serve() {
+	// A PROXY protocol connection reads its header here.
+	c.remote = c.rwc.RemoteAddr().String()
+	c.cr.c = c
+	c.br = bufio.NewReaderSize(&c.cr, bufSize)
+	c.bw = bufio.NewWriterSize(c.rwc, bufSize)
+	c.tmpl = http.Request{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, RemoteAddr: c.remote}
+	for {
+		if d := c.s.IdleTimeout; d > 0 {
+			c.rwc.SetReadDeadline(time.Now().Add(d))
+		}
+		if _, err := c.br.Peek(1); err != nil {
+			c.close()
+			return
+		}
+		if !c.state.CompareAndSwap(stateIdle, stateActive) {
+			return // Shutdown closed it
+		}
+		if d := c.s.ReadHeaderTimeout; d > 0 {
+			c.rwc.SetReadDeadline(time.Now().Add(d))
+		}
+		h, n, ok, err := c.readHead()
+		if err != nil {
+			c.close()
+			return
+		}
+		if !ok {
+			c.handoff()
+			return
+		}
+		if c.s.ReadHeaderTimeout > 0 || c.s.IdleTimeout > 0 {
+			c.rwc.SetReadDeadline(time.Time{})
+		}
+		c.br.Discard(n)
+		keep, hijacked, bodyLeft := c.serveRequest(&h)
+		if hijacked {
+			return
+		}
+		if bodyLeft {
+			c.closeWriteAndWait()
+		}
+		if !keep || !c.state.CompareAndSwap(stateActive, stateIdle) {
+			c.close()
+			return
+		}
+	}
+}
+
+// readHead reads a request head, n bytes, leaving it in the buffer. ok is
+// false when the request is not one the fast path serves.
+func (c *conn) readHead() (h head, n int, ok bool, err error) {
+	from := 0
+	for {
+		buf, _ := c.br.Peek(c.br.Buffered())
+		if i := bytes.Index(buf[from:], crlfcrlf); i >= 0 {
+			n = from + i + 4
+			if h, ok = parseHead(buf[:n]); !ok {
+				return h, 0, false, nil
+			}
+			return h, n, true, nil
+		}
+		if len(buf) >= c.br.Size() {
+			return h, 0, false, nil // a large head: net/http's
+		}
+		from = max(len(buf)-3, 0)
+		if _, err = c.br.Peek(len(buf) + 1); err != nil {
+			return h, 0, false, err
+		}
+	}
+}
+
+// handoff gives the connection, from the request it has not consumed, to
+// net/http.
+func (c *conn) handoff() {
+	c.state.Store(stateClosed)
+	c.s.untrack(c)
+	if c.s.Handoff == nil {
+		c.rwc.Close()
+		return
+	}
+	c.rwc.SetReadDeadline(time.Time{})
+	c.s.Handoff(&handedConn{Conn: c.rwc, r: c.br})
+}
+
+// handedConn is a connection handed to net/http: reads start with what
+// the fast path has buffered.
+type handedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *handedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// rstAvoidanceDelay is how long a connection closed with part of a
+// request body unread waits after its answer, as net/http waits: closing
+// at once would reset it, and the client could lose the answer.
+const rstAvoidanceDelay = 500 * time.Millisecond
+
+// closeWriteAndWait ends the sending side and gives the client time to
+// read the answer before the connection closes.
+func (c *conn) closeWriteAndWait() {
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	time.Sleep(rstAvoidanceDelay)
+}
+
+func (c *conn) close() {
+	c.s.untrack(c)
+	c.rwc.Close()
+}
+
+// serveRequest runs the handler for one request and finishes its answer.
+// keep reports whether the connection can take another request.
+func (c *conn) serveRequest(h *head) (keep, hijacked, bodyLeft bool) {
+	base := c.s.BaseContext
+	if base == nil {
+		base = context.Background()
+	}
+	ctx, cancel := context.WithCancel(base)
+	var b *body
+	c.tmpl.Method, c.tmpl.URL, c.tmpl.Header = h.method, h.url, h.header
+	c.tmpl.Host, c.tmpl.RequestURI, c.tmpl.Close = h.host, h.target, h.close
+	c.tmpl.ContentLength, c.tmpl.Body = h.contentLength, http.NoBody
+	if h.contentLength > 0 {
+		b = &body{c: c}
+		b.remaining.Store(h.contentLength)
+		c.tmpl.Body = b
+	}
+	r := c.tmpl.WithContext(&reqCtx{Context: ctx, c: c})
+	c.tmpl.URL, c.tmpl.Header, c.tmpl.Body = nil, nil, nil
+	if c.pend == nil {
+		c.pend = make([]byte, 0, bufSize/2)
+	}
+	w := &response{c: c, req: r, body: b, cl: -1, closeAfter: h.close, pending: c.pend[:0]}
+
+	c.mu.Lock()
+	c.canWatch, c.cancel, c.clientErr = b == nil, cancel, nil
+	c.mu.Unlock()
+	panicked := c.runHandler(w, r)
+	c.stopWatch()
+	cancel()
+	if w.hijacked.Load() {
+		return false, true, false
+	}
+	if panicked {
+		return false, false, false
+	}
+	w.finish()
+	c.mu.Lock()
+	gone := c.clientErr != nil
+	c.mu.Unlock()
+	return w.err == nil && !w.closeAfter && !gone, false, w.bodyLeft
+}
+
+// runHandler calls the handler, recovering (and logging, as net/http
+// does) a panic.
+func (c *conn) runHandler(w *response, r *http.Request) (panicked bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = true
+			if v != http.ErrAbortHandler && c.s.Log != nil {
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.s.Log.Error("http: panic serving "+c.remote, "panic", fmt.Sprint(v), "stack", string(buf))
+			}
+		}
+	}()
+	c.s.Handler.ServeHTTP(w, r)
+	return false
+}
+
+// watch starts a read that notices the client leaving while the handler
+// waits, and then cancels the request context (as net/http's background
+// read does). It starts only once the request body is read and nothing
+// more is buffered: a pipelined request shows the client still there.
+func (c *conn) watch() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.canWatch || c.watching || c.br.Buffered() > 0 || c.cr.held {
+		return
+	}
+	c.watching = true
+	c.watchDone = make(chan struct{})
+	go c.backgroundRead(c.watchDone)
+}
+
+func (c *conn) backgroundRead(done chan struct{}) {
+	defer close(done)
+	var b [1]byte
+	n, err := c.rwc.Read(b[:])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n == 1 {
+		c.cr.held, c.cr.b = true, b[0]
+	}
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		c.clientErr = err
+		c.cancel()
+	}
+}
+
+// stopWatch ends the watch, if one runs, before the connection is read
+// again.
+func (c *conn) stopWatch() {
+	c.mu.Lock()
+	c.canWatch = false
+	w, done := c.watching, c.watchDone
+	c.watching = false
+	c.mu.Unlock()
+	if !w {
+		return
+	}
+	c.rwc.SetReadDeadline(aLongTimeAgo)
+	<-done
+	c.rwc.SetReadDeadline(time.Time{})
+}
+
+// bodyRead notes the request body read to its end: a watch may start.
+func (c *conn) bodyRead() {
+	c.mu.Lock()
+	c.canWatch = c.cancel != nil
+	c.mu.Unlock()
+}
+
+// reqCtx is a request's context: asking for its Done channel starts the
+// watch for the client leaving, so a handler that never waits costs no
+// read and no goroutine.
+type reqCtx struct {
+	context.Context
+	c *conn
+}
+
+// Done starts the watch (see conn.watch) and returns the context's Done.
+func (x *reqCtx) Done() <-chan struct{} {
+	x.c.watch()
+	return x.Context.Done()
+}
+
+// body is a request body of a known length.
+type body struct {
+	c         *conn
+	remaining atomic.Int64
+	closed    bool
+	err       error
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	rem := b.remaining.Load()
+	if rem == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := b.c.br.Read(p)
+	rem -= int64(n)
+	b.remaining.Store(rem)
+	if rem == 0 {
+		b.c.bodyRead()
+		return n, io.EOF
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *body) Close() error {
+	b.closed = true
+	return nil
+}
+
+// discard reads and drops what the handler left of the body, if it is
+// small enough, and reports whether the connection can be kept.
+func (b *body) discard() bool {
+	rem := b.remaining.Load()
+	if rem == 0 {
+		return true
+	}
+	if b.err != nil || rem > maxPostHandlerRead {
+		return false
+	}
+	n, err := io.CopyN(io.Discard, b.c.br, rem)
+	b.remaining.Add(-n)
+	return err == nil
+}

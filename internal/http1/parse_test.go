@@ -1,0 +1,99 @@
+package http1
+
+import (
+	"bufio"
+	"bytes"
+	"maps"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestParseHead(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+		host string
+		cl   int64
+	}{
+		{"plain GET", "GET /sub/a?x=1 HTTP/1.1\r\nHost: h:1\r\nAccept: */*\r\n\r\n", true, "h:1", 0},
+		{"POST with a length", "POST /pub/a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n", true, "h", 5},
+		{"WebSocket upgrade", "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", true, "h", 0},
+		{"lower-case names", "GET / HTTP/1.1\r\nhost: h\r\nx-a: 1\r\n\r\n", true, "h", 0},
+		{"HTTP/1.0", "GET / HTTP/1.0\r\nHost: h\r\n\r\n", false, "", 0},
+		{"no Host", "GET / HTTP/1.1\r\n\r\n", false, "", 0},
+		{"two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", false, "", 0},
+		{"chunked", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", false, "", 0},
+		{"100-continue", "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", false, "", 0},
+		{"h2c upgrade", "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n\r\n", false, "", 0},
+		{"h2 preface", "PRI * HTTP/2.0\r\n\r\n", false, "", 0},
+		{"absolute form", "GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n", false, "", 0},
+		{"bare LF", "GET / HTTP/1.1\nHost: h\n\n", false, "", 0},
+		{"folded field", "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", false, "", 0},
+		{"space before colon", "GET / HTTP/1.1\r\nHost : h\r\n\r\n", false, "", 0},
+		{"signed length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\n", false, "", 0},
+		{"two lengths", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", false, "", 0},
+		{"control byte in a value", "GET / HTTP/1.1\r\nHost: h\r\nX: a\x01b\r\n\r\n", false, "", 0},
+		{"bad Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", false, "", 0},
+		{"bad method", "G(T / HTTP/1.1\r\nHost: h\r\n\r\n", false, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, ok := parseHead([]byte(tt.in))
+			if ok != tt.ok {
+				t.Fatalf("ok = %v, want %v", ok, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			if h.host != tt.host || h.contentLength != tt.cl {
+				t.Errorf("host %q length %d, want %q %d", h.host, h.contentLength, tt.host, tt.cl)
+			}
+			checkAgainstNetHTTP(t, []byte(tt.in), h)
+		})
+	}
+}
+
+// checkAgainstNetHTTP asserts that net/http reads the head b as parseHead
+// read it into h.
+func checkAgainstNetHTTP(t *testing.T, b []byte, h head) {
+	t.Helper()
+	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(b)))
+	if err != nil {
+		t.Fatalf("parseHead took %q, net/http refuses it: %v", b, err)
+	}
+	if r.Method != h.method || r.RequestURI != h.target || r.Host != h.host || r.ContentLength != h.contentLength || r.Close != h.close {
+		t.Fatalf("%q: net/http reads %s %s host %q length %d close %v; parseHead %s %s host %q length %d close %v",
+			b, r.Method, r.RequestURI, r.Host, r.ContentLength, r.Close, h.method, h.target, h.host, h.contentLength, h.close)
+	}
+	if !maps.EqualFunc(r.Header, h.header, func(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }) {
+		t.Fatalf("%q: net/http reads fields %q, parseHead %q", b, r.Header, h.header)
+	}
+}
+
+// FuzzParseHead checks that parseHead never takes a head net/http refuses
+// and reads every head it takes as net/http does.
+func FuzzParseHead(f *testing.F) {
+	for _, s := range []string{
+		"GET /sub/a HTTP/1.1\r\nHost: h\r\n\r\n",
+		"POST /pub/a?x=1 HTTP/1.1\r\nHost: 127.0.0.1:80\r\nContent-Length: 12\r\nContent-Type: text/plain\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, close\r\nPragma: no-cache\r\nX: a\r\nx: b\r\n\r\n",
+		"GET /ws HTTP/1.1\r\nHost: [::1]:8080\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"1:2\"\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		i := bytes.Index(b, crlfcrlf)
+		if i < 0 {
+			return
+		}
+		b = b[:i+4]
+		h, ok := parseHead(b)
+		if !ok {
+			return
+		}
+		checkAgainstNetHTTP(t, b, h)
+	})
+}
