@@ -44,10 +44,12 @@ type conn struct {
 	state  atomic.Int32
 	cr     connReader
 	br     *bufio.Reader
-	bw     *bufio.Writer
-	tmpl   http.Request // the fields every request shares, copied by WithContext
-	pend   []byte       // a response's body held back until its head is sent
-	hbuf   []byte       // a response's fields, as they were at WriteHeader
+	bw     *bufio.Writer // nil but while a response is written (see writer)
+	tmpl   http.Request  // the fields every request shares, copied by WithContext
+	num    [24]byte      // for formatting numbers into the write buffer
+	// deadlines is set when a handler set a read or write deadline, which
+	// the next request must not inherit.
+	deadlines bool
 
 	mu        sync.Mutex // guards what follows: the watch for a client that leaves
 	canWatch  bool       // a handler runs and its request body is read
@@ -84,7 +86,6 @@ func (c *conn) serve() {
 	c.remote = c.rwc.RemoteAddr().String()
 	c.cr.c = c
 	c.br = bufio.NewReaderSize(&c.cr, bufSize)
-	c.bw = bufio.NewWriterSize(c.rwc, bufSize)
 	c.tmpl = http.Request{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, RemoteAddr: c.remote}
 	for {
 		if d := c.s.IdleTimeout; d > 0 {
@@ -119,6 +120,11 @@ func (c *conn) serve() {
 		}
 		if bodyLeft {
 			c.closeWriteAndWait()
+		}
+		if c.deadlines {
+			c.deadlines = false
+			c.rwc.SetWriteDeadline(time.Time{})
+			c.rwc.SetReadDeadline(time.Time{})
 		}
 		if !keep || !c.state.CompareAndSwap(stateActive, stateIdle) {
 			c.close()
@@ -208,12 +214,11 @@ func (c *conn) serveRequest(h *head) (keep, hijacked, bodyLeft bool) {
 		b.remaining.Store(h.contentLength)
 		c.tmpl.Body = b
 	}
-	r := c.tmpl.WithContext(&reqCtx{Context: ctx, c: c})
+	rc := &reqCtx{Context: ctx}
+	rc.c.Store(c)
+	r := c.tmpl.WithContext(rc)
 	c.tmpl.URL, c.tmpl.Header, c.tmpl.Body = nil, nil, nil
-	if c.pend == nil {
-		c.pend = make([]byte, 0, bufSize/2)
-	}
-	w := &response{c: c, req: r, body: b, cl: -1, closeAfter: h.close, pending: c.pend[:0]}
+	w := &response{c: c, ctx: rc, req: r, body: b, cl: -1, closeAfter: h.close}
 
 	c.mu.Lock()
 	c.canWatch, c.cancel, c.clientErr = b == nil, cancel, nil
@@ -228,6 +233,7 @@ func (c *conn) serveRequest(h *head) (keep, hijacked, bodyLeft bool) {
 		return false, false, false
 	}
 	w.finish()
+	c.releaseWriter()
 	c.mu.Lock()
 	gone := c.clientErr != nil
 	c.mu.Unlock()
@@ -258,7 +264,7 @@ func (c *conn) runHandler(w *response, r *http.Request) (panicked bool) {
 func (c *conn) watch() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.canWatch || c.watching || c.br.Buffered() > 0 || c.cr.held {
+	if !c.canWatch || c.watching || c.br == nil || c.br.Buffered() > 0 || c.cr.held {
 		return
 	}
 	c.watching = true
@@ -309,13 +315,39 @@ func (c *conn) bodyRead() {
 // read and no goroutine.
 type reqCtx struct {
 	context.Context
-	c *conn
+	c atomic.Pointer[conn] // nil once hijacked: a stream keeps no buffers
 }
 
 // Done starts the watch (see conn.watch) and returns the context's Done.
 func (x *reqCtx) Done() <-chan struct{} {
-	x.c.watch()
+	if c := x.c.Load(); c != nil {
+		c.watch()
+	}
 	return x.Context.Done()
+}
+
+// writer returns the connection's write buffer, taking one from the
+// server's pool when it has none.
+func (c *conn) writer() *bufio.Writer {
+	if c.bw == nil {
+		if bw, ok := c.s.writers.Get().(*bufio.Writer); ok {
+			bw.Reset(c.rwc)
+			c.bw = bw
+		} else {
+			c.bw = bufio.NewWriterSize(c.rwc, bufSize)
+		}
+	}
+	return c.bw
+}
+
+// releaseWriter gives an emptied write buffer back to the pool, so a
+// connection waiting for its next request holds none.
+func (c *conn) releaseWriter() {
+	if c.bw != nil && c.bw.Buffered() == 0 {
+		c.bw.Reset(nil)
+		c.s.writers.Put(c.bw)
+		c.bw = nil
+	}
 }
 
 // body is a request body of a known length.

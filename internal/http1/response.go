@@ -19,21 +19,25 @@ import (
 // head and body into the connection's buffer.
 type response struct {
 	c    *conn
+	ctx  *reqCtx
 	req  *http.Request
 	body *body // nil without a body
 	hdr  http.Header
 
 	status      int
-	wroteHeader bool  // the status is decided
-	headSent    bool  // the head is in the write buffer
-	chunked     bool  // the body goes in chunks
-	cl          int64 // the handler's Content-Length, -1 without one
-	written     int64 // body bytes the handler wrote
-	pending     []byte
-	closeAfter  bool
-	bodyLeft    bool // part of the request body was left unread
-	handlerDone bool
-	hijacked    atomic.Bool
+	wroteHeader bool   // the status is decided
+	headSent    bool   // the head is in the write buffer
+	chunked     bool   // the body goes in chunks
+	cl          int64  // the handler's Content-Length, -1 without one
+	written     int64  // body bytes the handler wrote
+	pending     []byte // the body held back, in pendBuf
+	hbuf        []byte // the fields as they were at WriteHeader, in hBuf
+	// scratch buffers from the server's pool, nil until needed
+	pendBuf, hBuf *scratchBuf
+	closeAfter    bool
+	bodyLeft      bool // part of the request body was left unread
+	handlerDone   bool
+	hijacked      atomic.Bool
 	// taken from the handler's fields by snapshot
 	te                        string
 	hasType, hasDate, encoded bool
@@ -60,9 +64,10 @@ func (w *response) WriteHeader(code int) {
 	}
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		w.writeStatusLine(code)
-		w.c.bw.Write(appendFields(nil, w.hdr, nil))
-		w.c.bw.WriteString("\r\n")
-		if err := w.c.bw.Flush(); err != nil {
+		bw := w.c.writer()
+		bw.Write(appendFields(nil, w.hdr, nil))
+		bw.WriteString("\r\n")
+		if err := bw.Flush(); err != nil {
 			w.err = err
 		}
 		return
@@ -101,6 +106,10 @@ func (w *response) Write(p []byte) (int, error) {
 	w.written += int64(len(p))
 	if !w.headSent {
 		if len(w.pending)+len(p) <= bufSize/2 {
+			if w.pendBuf == nil {
+				w.pendBuf = w.c.s.getScratch()
+				w.pending = w.pendBuf[:0]
+			}
 			w.pending = append(w.pending, p...)
 			return len(p), nil
 		}
@@ -130,7 +139,7 @@ func (w *response) FlushError() error {
 		w.sendHead(nil)
 	}
 	if w.err == nil {
-		w.err = w.c.bw.Flush()
+		w.err = w.c.writer().Flush()
 	}
 	return w.err
 }
@@ -148,22 +157,36 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.wroteHeader && !w.headSent {
 		w.sendHead(nil)
 	}
-	if err := w.c.bw.Flush(); err != nil {
+	c := w.c
+	bw := c.writer()
+	if err := bw.Flush(); err != nil {
 		return nil, nil, err
 	}
 	w.hijacked.Store(true)
-	w.c.state.Store(stateClosed)
-	w.c.s.untrack(w.c)
-	return w.c.rwc, bufio.NewReadWriter(w.c.br, w.c.bw), nil
+	c.state.Store(stateClosed)
+	c.s.untrack(c)
+	// The connection is the handler's: nothing of it stays reachable from
+	// the request (a stream keeps its request for its life).
+	rw := bufio.NewReadWriter(c.br, bw)
+	w.ctx.c.Store(nil)
+	c.br, c.bw, c.tmpl = nil, nil, http.Request{}
+	w.releaseScratch()
+	return c.rwc, rw, nil
 }
 
 // SetReadDeadline sets the connection's read deadline
-// (http.ResponseController).
-func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }
+// (http.ResponseController), for this request only.
+func (w *response) SetReadDeadline(t time.Time) error {
+	w.c.deadlines = true
+	return w.c.rwc.SetReadDeadline(t)
+}
 
 // SetWriteDeadline sets the connection's write deadline
-// (http.ResponseController).
-func (w *response) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWriteDeadline(t) }
+// (http.ResponseController), for this request only.
+func (w *response) SetWriteDeadline(t time.Time) error {
+	w.c.deadlines = true
+	return w.c.rwc.SetWriteDeadline(t)
+}
 
 // EnableFullDuplex is accepted: the body can be read while answering.
 func (w *response) EnableFullDuplex() error { return nil }
@@ -181,13 +204,27 @@ func (w *response) finish() {
 		w.sendHead(nil)
 	}
 	if w.chunked && w.err == nil {
-		w.c.bw.WriteString("0\r\n\r\n")
+		w.c.writer().WriteString("0\r\n\r\n")
 	}
 	if w.req.Method != "HEAD" && w.cl >= 0 && bodyAllowed(w.status) && w.written != w.cl {
 		w.closeAfter = true
 	}
 	if w.err == nil {
-		w.err = w.c.bw.Flush()
+		w.err = w.c.writer().Flush()
+	}
+	w.releaseScratch()
+}
+
+// releaseScratch returns the response's scratch buffers to the pool.
+func (w *response) releaseScratch() {
+	w.pending, w.hbuf = nil, nil
+	if w.pendBuf != nil {
+		w.c.s.scratch.Put(w.pendBuf)
+		w.pendBuf = nil
+	}
+	if w.hBuf != nil {
+		w.c.s.scratch.Put(w.hBuf)
+		w.hBuf = nil
 	}
 }
 
@@ -206,7 +243,10 @@ func (w *response) snapshot() {
 	if w.status == http.StatusNotModified {
 		skip[3] = "Content-Type"
 	}
-	w.c.hbuf = appendFields(w.c.hbuf[:0], hd, &skip)
+	if w.hBuf == nil {
+		w.hBuf = w.c.s.getScratch()
+	}
+	w.hbuf = appendFields(w.hBuf[:0], hd, &skip)
 }
 
 // sendHead writes the status line and the fields into the buffer, then
@@ -247,17 +287,16 @@ func (w *response) sendHead(next []byte) {
 		w.chunked = true
 	}
 	w.writeStatusLine(w.status)
-	bw := w.c.bw
-	bw.Write(w.c.hbuf)
+	bw := w.c.writer()
+	bw.Write(w.hbuf)
 	if !w.hasDate {
 		bw.WriteString("Date: ")
 		bw.Write(w.c.s.dateValue())
 		bw.WriteString("\r\n")
 	}
 	if sendCL {
-		var num [20]byte
 		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(num[:0], w.cl, 10))
+		bw.Write(strconv.AppendInt(w.c.num[:0], w.cl, 10))
 		bw.WriteString("\r\n")
 	}
 	if contentType != "" {
@@ -291,10 +330,9 @@ func (w *response) writeBody(p []byte) {
 	if w.err != nil || len(p) == 0 || w.req.Method == "HEAD" {
 		return
 	}
-	bw := w.c.bw
+	bw := w.c.writer()
 	if w.chunked {
-		var num [16]byte
-		bw.Write(strconv.AppendInt(num[:0], int64(len(p)), 16))
+		bw.Write(strconv.AppendInt(w.c.num[:0], int64(len(p)), 16))
 		bw.WriteString("\r\n")
 	}
 	if _, err := bw.Write(p); err != nil {
@@ -307,17 +345,17 @@ func (w *response) writeBody(p []byte) {
 }
 
 func (w *response) writeStatusLine(code int) {
-	bw := w.c.bw
+	bw := w.c.writer()
 	bw.WriteString("HTTP/1.1 ")
-	var num [8]byte
+	num := w.c.num[:0]
 	if text := http.StatusText(code); text != "" {
-		bw.Write(strconv.AppendInt(num[:0], int64(code), 10))
+		bw.Write(strconv.AppendInt(num, int64(code), 10))
 		bw.WriteByte(' ')
 		bw.WriteString(text)
 	} else {
-		bw.Write(strconv.AppendInt(num[:0], int64(code), 10))
+		bw.Write(strconv.AppendInt(num, int64(code), 10))
 		bw.WriteString(" status code ")
-		bw.Write(strconv.AppendInt(num[:0], int64(code), 10))
+		bw.Write(strconv.AppendInt(num, int64(code), 10))
 	}
 	bw.WriteString("\r\n")
 }

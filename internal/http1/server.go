@@ -41,6 +41,19 @@ type Server struct {
 	conns   map[*conn]struct{}
 	closing atomic.Bool
 	date    atomic.Pointer[dateCache]
+	writers sync.Pool // *bufio.Writer: a connection holds one only while it answers
+	scratch sync.Pool // *scratchBuf: a held-back body, a head's fields
+}
+
+// scratchBuf is a response's buffer from the server's pool.
+type scratchBuf [bufSize / 2]byte
+
+// getScratch returns a buffer from the pool.
+func (s *Server) getScratch() *scratchBuf {
+	if b, ok := s.scratch.Get().(*scratchBuf); ok {
+		return b
+	}
+	return new(scratchBuf)
 }
 
 // dateCache is a Date field value and the second it stands for.

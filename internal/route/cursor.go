@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldpush/herald/internal/config"
@@ -24,10 +25,20 @@ type IDs struct {
 	Compound bool
 	// LastID are where else a request may carry an id.
 	LastID []location.Expr
+	// lastMod keeps the Last-Modified value last formatted: the
+	// subscribers of a message all get the same one.
+	lastMod *atomic.Pointer[lastModified]
+}
+
+// lastModified is a Last-Modified field value and the time it stands for.
+type lastModified struct {
+	sec   int64
+	value string
 }
 
 func newIDs(l *config.Location) IDs {
-	ids := IDs{Header: "Etag", Compound: l.CompoundEtagMessageID, LastID: l.SubscriberLastMessageID}
+	ids := IDs{Header: "Etag", Compound: l.CompoundEtagMessageID, LastID: l.SubscriberLastMessageID,
+		lastMod: new(atomic.Pointer[lastModified])}
 	if l.CustomEtagHeader != "" {
 		ids.Header, ids.custom = l.CustomEtagHeader, true
 	}
@@ -144,17 +155,37 @@ func unquote(s string) string {
 // 0 (a request that named none, answered without a message) writes
 // neither. Vary is always written.
 func (ids *IDs) SetHeaders(hd http.Header, m msgid.Multi, status int) {
+	// One array holds the fields' values (hd.Set would allocate one each).
+	vals := make([]string, 3)
 	switch {
 	case m.Time <= 0:
 	case ids.Compound:
-		hd.Set(ids.Header, m.String())
+		vals[0] = m.String()
+		hd[http.CanonicalHeaderKey(ids.Header)] = vals[0:1:1]
 	default:
 		if status == http.StatusOK || status == http.StatusNotModified {
-			hd.Set("Last-Modified", time.Unix(m.Time, 0).UTC().Format(http.TimeFormat))
+			vals[1] = ids.lastModified(m.Time)
+			hd["Last-Modified"] = vals[1:2:2]
 		}
-		hd.Set(ids.Header, m.TagString())
+		vals[0] = m.TagString()
+		hd[http.CanonicalHeaderKey(ids.Header)] = vals[0:1:1]
 	}
-	hd.Set("Vary", "If-None-Match, If-Modified-Since")
+	vals[2] = "If-None-Match, If-Modified-Since"
+	hd["Vary"] = vals[2:3:3]
+}
+
+// lastModified formats the Last-Modified value of a message published at
+// sec, once for all of its subscribers.
+func (ids *IDs) lastModified(sec int64) string {
+	if ids.lastMod == nil {
+		return time.Unix(sec, 0).UTC().Format(http.TimeFormat)
+	}
+	if lm := ids.lastMod.Load(); lm != nil && lm.sec == sec {
+		return lm.value
+	}
+	lm := &lastModified{sec: sec, value: time.Unix(sec, 0).UTC().Format(http.TimeFormat)}
+	ids.lastMod.Store(lm)
+	return lm.value
 }
 
 // Cacheable reports whether a message's id can be written as Nchan's

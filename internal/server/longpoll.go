@@ -92,8 +92,16 @@ func (s *Server) writeMessage(w http.ResponseWriter, q *route.Request, ss *sessi
 	if ct == "" {
 		ct = rt.Subscriber.DefaultType
 	}
-	setContentType(hd, ct)
-	hd.Set("Content-Length", strconv.Itoa(len(m.Body)))
+	// One array for both values (hd.Set would allocate one each).
+	vals := make([]string, 2)
+	vals[0] = strconv.Itoa(len(m.Body))
+	hd["Content-Length"] = vals[0:1:1]
+	if ct == "" {
+		hd["Content-Type"] = nil // see setContentType
+	} else {
+		vals[1] = ct
+		hd["Content-Type"] = vals[1:2:2]
+	}
 	pollHeaders(hd, q, ss.multiID(idx), http.StatusOK)
 	w.WriteHeader(http.StatusOK)
 	w.Write(m.Body)
