@@ -171,12 +171,16 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.ctx.c.Store(nil)
 	c.br, c.bw, c.tmpl = nil, nil, http.Request{}
 	w.releaseScratch()
+	w.c = nil // every method checks hijacked before it would use c
 	return c.rwc, rw, nil
 }
 
 // SetReadDeadline sets the connection's read deadline
 // (http.ResponseController), for this request only.
 func (w *response) SetReadDeadline(t time.Time) error {
+	if w.hijacked.Load() {
+		return http.ErrHijacked
+	}
 	w.c.deadlines = true
 	return w.c.rwc.SetReadDeadline(t)
 }
@@ -184,6 +188,9 @@ func (w *response) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline sets the connection's write deadline
 // (http.ResponseController), for this request only.
 func (w *response) SetWriteDeadline(t time.Time) error {
+	if w.hijacked.Load() {
+		return http.ErrHijacked
+	}
 	w.c.deadlines = true
 	return w.c.rwc.SetWriteDeadline(t)
 }
