@@ -48,7 +48,7 @@ type response struct {
 // Header returns the answer's header fields.
 func (w *response) Header() http.Header {
 	if w.hdr == nil {
-		w.hdr = make(http.Header, 4)
+		w.hdr = make(http.Header)
 	}
 	return w.hdr
 }
