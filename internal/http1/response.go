@@ -374,9 +374,14 @@ func (s *skipSet) has(k string) bool {
 	return s != nil && (s[0] == k || s[1] == k || s[2] == k || s[3] == k)
 }
 
-// appendFields appends the fields of hd, sorted by name as net/http
-// writes them, but those in skip; a value's line breaks become spaces and
-// a field with a name that is not a token is dropped.
+// AppendFields appends the fields of hd as response head lines, as
+// net/http writes them: sorted by name, a value's line breaks turned into
+// spaces, a field whose name is not a token dropped.
+func AppendFields(b []byte, hd http.Header) []byte {
+	return appendFields(b, hd, nil)
+}
+
+// appendFields is AppendFields but for the fields in skip.
 func appendFields(b []byte, hd http.Header, skip *skipSet) []byte {
 	var arr [16]string
 	keys := arr[:0]

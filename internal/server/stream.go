@@ -5,12 +5,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/heraldpush/herald/internal/http1"
 	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol"
 	"github.com/heraldpush/herald/protocol/msgid"
@@ -201,29 +201,14 @@ func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-// writeHead writes an HTTP/1.1 response head to a hijacked connection's
-// first batch.
+// appendHead appends an HTTP/1.1 response head, for a hijacked
+// connection's first write: the fields as net/http (and internal/http1)
+// write them.
 func appendHead(b []byte, status int, h http.Header) []byte {
 	b = append(b, "HTTP/1.1 "...)
 	b = protocol.AppendStatusLine(b, status, "")
 	b = append(b, "\r\n"...)
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		for _, v := range h[k] {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			for i := 0; i < len(v); i++ { // a value cannot break the head
-				if v[i] != '\r' && v[i] != '\n' {
-					b = append(b, v[i])
-				}
-			}
-			b = append(b, "\r\n"...)
-		}
-	}
+	b = http1.AppendFields(b, h)
 	return append(b, "\r\n"...)
 }
 
