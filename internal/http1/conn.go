@@ -98,7 +98,9 @@ func (c *conn) serve() {
 		if !c.state.CompareAndSwap(stateIdle, stateActive) {
 			return // Shutdown closed it
 		}
-		if d := c.s.ReadHeaderTimeout; d > 0 {
+		// The head usually arrives in one read: a deadline for the rest of
+		// it is set only when it did not.
+		if d := c.s.ReadHeaderTimeout; d > 0 && !c.headBuffered() {
 			c.rwc.SetReadDeadline(time.Now().Add(d))
 		}
 		h, n, ok, err := c.readHead()
@@ -131,6 +133,12 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// headBuffered reports whether a whole request head is already buffered.
+func (c *conn) headBuffered() bool {
+	buf, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(buf, crlfcrlf)
 }
 
 // readHead reads a request head, n bytes, leaving it in the buffer. ok is

@@ -381,3 +381,29 @@ func TestShutdownWaitsForRequests(t *testing.T) {
 		t.Errorf("still accepting after Shutdown")
 	}
 }
+
+func TestSlowHeadIsCut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}
+	go s.Serve(ln)
+	defer s.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Part of a head, then nothing: the connection is closed once
+	// ReadHeaderTimeout has passed since its first byte.
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: test\r\n")
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || errTimeout(err) == err {
+		t.Fatalf("read %v, want the connection closed", err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("closed after %v, before ReadHeaderTimeout", d)
+	}
+}
