@@ -1,13 +1,13 @@
 // Package http1 serves HTTP/1.1 connections for an http.Handler with less
 // work per request than net/http: no goroutine or read started for a
 // request whose handler never waits on its context, one allocation for a
-// request head's strings, a response header written without sorting
-// copies or reformatting the date. It takes only the plain shape of
-// request (HTTP/1.1, origin form, no body or a Content-Length one) and
-// hands any connection that sends something else, from that request on,
-// to net/http through a Listener, so every other shape, every malformed
-// request and HTTP/2 by prior knowledge are answered exactly as net/http
-// answers them.
+// request head's strings, a response head written straight into a pooled
+// buffer with the Date formatted once a second. It takes only the plain
+// shape of request (HTTP/1.1, origin form, no body or a Content-Length
+// one) and hands any connection that sends something else, from that
+// request on, to net/http through a Listener, so every other shape, every
+// malformed request and HTTP/2 by prior knowledge are answered exactly as
+// net/http answers them.
 package http1
 
 import (
