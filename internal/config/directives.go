@@ -200,19 +200,26 @@ type Directive struct {
 	setSrv  func(s *Server, n *yaml.Node) error
 }
 
-func boolKey(get func(*Location) *bool) func(*Location, *yaml.Node) error {
-	return func(l *Location, n *yaml.Node) error {
+// parsedKey sets a directive's field (a location's or the top level's)
+// from its scalar value read by parse.
+func parsedKey[T, V any](get func(*T) *V, parse func(string) (V, error)) func(*T, *yaml.Node) error {
+	return func(t *T, n *yaml.Node) error {
 		s, err := scalar(n)
 		if err != nil {
 			return err
 		}
-		b, err := ParseBool(s)
+		v, err := parse(s)
 		if err != nil {
 			return nodeErr(n, "%v", err)
 		}
-		*get(l) = b
+		*get(t) = v
 		return nil
 	}
+}
+
+// boolKey sets an on/off directive's field.
+func boolKey[T any](get func(*T) *bool) func(*T, *yaml.Node) error {
+	return parsedKey(get, ParseBool)
 }
 
 func intKey(min, max int, get func(*Location) *int) func(*Location, *yaml.Node) error {
@@ -243,19 +250,9 @@ func sizeValue(n *yaml.Node) (int64, error) {
 	return v, nil
 }
 
-func durationKey(get func(*Location) *time.Duration) func(*Location, *yaml.Node) error {
-	return func(l *Location, n *yaml.Node) error {
-		s, err := scalar(n)
-		if err != nil {
-			return err
-		}
-		d, err := ParseDuration(s)
-		if err != nil {
-			return nodeErr(n, "%v", err)
-		}
-		*get(l) = d
-		return nil
-	}
+// durationKey sets a duration directive's field.
+func durationKey[T any](get func(*T) *time.Duration) func(*T, *yaml.Node) error {
+	return parsedKey(get, ParseDuration)
 }
 
 func templateKey(get func(*Location) *chanevents.Template) func(*Location, *yaml.Node) error {
@@ -389,7 +386,7 @@ func coreDirectives() []Directive {
 		{
 			Name: "shutdown_timeout", Scope: ScopeGlobal, Default: "10s",
 			Doc:     "On SIGTERM/SIGINT: how long to wait for open requests to finish after waiting subscribers were answered, before closing connections.",
-			setGlob: globDuration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+			setGlob: durationKey(func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 		},
 		{
 			Name: "log_level", Scope: ScopeGlobal, Default: "info",
@@ -410,7 +407,7 @@ func coreDirectives() []Directive {
 		{
 			Name: "upgrade_drain_time", Scope: ScopeGlobal, Default: "10s",
 			Doc:     "After a binary upgrade (SIGUSR2), the time over which the old process ends its subscribers, each at a random moment (long-polls with their timeout answer, EventSource with a retry hint, WebSocket with close 1012), so they reconnect to the new process spread out.",
-			setGlob: globDuration(func(c *Config) *time.Duration { return &c.UpgradeDrainTime }),
+			setGlob: durationKey(func(c *Config) *time.Duration { return &c.UpgradeDrainTime }),
 		},
 		{
 			Name: "pid_file", Scope: ScopeGlobal, Default: "",
@@ -427,12 +424,12 @@ func coreDirectives() []Directive {
 		{
 			Name: "memory_trim", Scope: ScopeGlobal, Default: "on",
 			Doc:     "Return memory the process no longer uses to the operating system soon after a burst (of connections, say) is over, with a full garbage collection at a quiet moment (no collection and under 5% of a core used since the check a second before), so a busy server leaves this to the runtime's gradual scavenger and its tail latency is not touched. off leaves it all to the runtime, which keeps freed pages for minutes.",
-			setGlob: globBool(func(c *Config) *bool { return &c.MemoryTrim }),
+			setGlob: boolKey(func(c *Config) *bool { return &c.MemoryTrim }),
 		},
 		{
 			Name: "fast_http1", Scope: ScopeGlobal, Default: "on",
 			Doc:     "Serve plain-text HTTP/1.1 requests of the usual shape (HTTP/1.1, no body or a Content-Length one, a head under 4 KiB) with Herald's own reader and writer, which cost less per request than Go's net/http: no goroutine and no read per request unless the request waits for a message, one allocation for the request head's strings, the Date field formatted once a second. A connection that sends anything else (a chunked or 100-continue body, HTTP/1.0, h2c, a malformed request) is handed to net/http from that request on and answered exactly as net/http answers; TLS listeners are net/http's throughout. off serves everything with net/http. Read when a listener opens: a reload applies it to the listeners it opens, not to those it keeps.",
-			setGlob: globBool(func(c *Config) *bool { return &c.HTTP1Fast }),
+			setGlob: boolKey(func(c *Config) *bool { return &c.HTTP1Fast }),
 		},
 		{
 			Name: "log_format", Scope: ScopeGlobal, Default: "text",
@@ -1342,36 +1339,4 @@ func hookMapping(c *hook.Config, n *yaml.Node) error {
 		return nodeErr(n, "hook needs a url")
 	}
 	return nil
-}
-
-// globBool sets a global on/off directive's field.
-func globBool(field func(*Config) *bool) func(*Config, *yaml.Node) error {
-	return func(c *Config, n *yaml.Node) error {
-		s, err := scalar(n)
-		if err != nil {
-			return err
-		}
-		b, err := ParseBool(s)
-		if err != nil {
-			return nodeErr(n, "%v", err)
-		}
-		*field(c) = b
-		return nil
-	}
-}
-
-// globDuration sets a global duration directive's field.
-func globDuration(field func(*Config) *time.Duration) func(*Config, *yaml.Node) error {
-	return func(c *Config, n *yaml.Node) error {
-		s, err := scalar(n)
-		if err != nil {
-			return err
-		}
-		d, err := ParseDuration(s)
-		if err != nil {
-			return nodeErr(n, "%v", err)
-		}
-		*field(c) = d
-		return nil
-	}
 }
