@@ -98,11 +98,6 @@ func (c *conn) serve() {
 		if !c.state.CompareAndSwap(stateIdle, stateActive) {
 			return // Shutdown closed it
 		}
-		// The head usually arrives in one read: a deadline for the rest of
-		// it is set only when it did not.
-		if d := c.s.ReadHeaderTimeout; d > 0 && !c.headBuffered() {
-			c.rwc.SetReadDeadline(time.Now().Add(d))
-		}
 		h, n, ok, err := c.readHead()
 		if err != nil {
 			c.close()
@@ -135,16 +130,10 @@ func (c *conn) serve() {
 	}
 }
 
-// headBuffered reports whether a whole request head is already buffered.
-func (c *conn) headBuffered() bool {
-	buf, _ := c.br.Peek(c.br.Buffered())
-	return bytes.Contains(buf, crlfcrlf)
-}
-
 // readHead reads a request head, n bytes, leaving it in the buffer. ok is
 // false when the request is not one the fast path serves.
 func (c *conn) readHead() (h head, n int, ok bool, err error) {
-	from := 0
+	from, deadline := 0, false
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		if i := bytes.Index(buf[from:], crlfcrlf); i >= 0 {
@@ -158,6 +147,12 @@ func (c *conn) readHead() (h head, n int, ok bool, err error) {
 			return h, 0, false, nil // a large head: net/http's
 		}
 		from = max(len(buf)-3, 0)
+		// The head usually arrives in one read: the deadline for the rest
+		// of it is set only when it did not.
+		if d := c.s.ReadHeaderTimeout; d > 0 && !deadline {
+			c.rwc.SetReadDeadline(time.Now().Add(d))
+			deadline = true
+		}
 		if _, err = c.br.Peek(len(buf) + 1); err != nil {
 			return h, 0, false, err
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strings"
 )
 
 // head is a request head read by parseHead: the request line and the
@@ -39,7 +40,7 @@ func parseHead(b []byte) (head, bool) {
 	if !ok {
 		return h, false
 	}
-	sp1 := indexByte(line, ' ')
+	sp1 := strings.IndexByte(line, ' ')
 	if sp1 <= 0 {
 		return h, false
 	}
@@ -50,7 +51,7 @@ func parseHead(b []byte) (head, bool) {
 		}
 	}
 	line = line[sp1+1:]
-	sp2 := indexByte(line, ' ')
+	sp2 := strings.IndexByte(line, ' ')
 	if sp2 <= 0 || line[sp2+1:] != "HTTP/1.1" {
 		return h, false
 	}
@@ -83,7 +84,7 @@ func parseHead(b []byte) (head, bool) {
 			}
 			break
 		}
-		colon := indexByte(line, ':')
+		colon := strings.IndexByte(line, ':')
 		if colon <= 0 || i >= n {
 			return h, false
 		}
@@ -153,24 +154,15 @@ func parseHead(b []byte) (head, bool) {
 
 // cutLine splits s at its first CRLF; a bare LF makes it fail.
 func cutLine(s string) (line, rest string, ok bool) {
-	i := indexByte(s, '\n')
+	i := strings.IndexByte(s, '\n')
 	if i < 1 || s[i-1] != '\r' {
 		return "", "", false
 	}
 	line = s[:i-1]
-	if indexByte(line, '\r') >= 0 {
+	if strings.IndexByte(line, '\r') >= 0 {
 		return "", "", false
 	}
 	return line, s[i+1:], true
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // trimOWS strips the optional white space around a field value.
@@ -237,7 +229,7 @@ func isTokenByte(c byte) bool {
 func hasToken(v, token string) bool {
 	for v != "" {
 		var el string
-		if i := indexByte(v, ','); i >= 0 {
+		if i := strings.IndexByte(v, ','); i >= 0 {
 			el, v = v[:i], v[i+1:]
 		} else {
 			el, v = v, ""

@@ -28,8 +28,9 @@ type Server struct {
 	// Handoff receives a connection the server leaves to net/http, with
 	// whatever it has read of it still to be read (see NewListener).
 	Handoff func(net.Conn)
-	// ReadHeaderTimeout bounds reading a request head, from its first
-	// byte; IdleTimeout bounds the wait for the next request.
+	// ReadHeaderTimeout bounds reading the rest of a request head that
+	// did not come in its first read; IdleTimeout bounds the wait for the
+	// next request.
 	ReadHeaderTimeout, IdleTimeout time.Duration
 	// BaseContext is every request context's parent.
 	BaseContext context.Context
