@@ -55,8 +55,9 @@ func newChannels(l *config.Location) Channels {
 
 // Resolve evaluates the subscriber's (or, with publisher set, the
 // publisher's) channel ids for a request: the channels' keys and the
-// values the expressions gave, before splitting.
-func (c *Channels) Resolve(vars location.Request, publisher bool) (keys []store.ChannelKey, values []string, rf *Refusal) {
+// values the expressions gave, before splitting, appended to keys and
+// values.
+func (c *Channels) Resolve(vars location.Request, publisher bool, keys []store.ChannelKey, values []string) ([]store.ChannelKey, []string, *Refusal) {
 	exprs := c.Subscriber
 	if publisher {
 		exprs = c.Publisher
@@ -65,7 +66,6 @@ func (c *Channels) Resolve(vars location.Request, publisher bool) (keys []store.
 	if group == "m" || strings.Contains(group, "/") {
 		return nil, nil, refuse(http.StatusForbidden, "channel group", "Invalid channel group.")
 	}
-	tooMany := func() *Refusal { return refuse(http.StatusForbidden, "limit", "Too many channels (at most 255).") }
 	for _, e := range exprs {
 		v := e.Eval(vars)
 		values = append(values, v)
@@ -73,15 +73,20 @@ func (c *Channels) Resolve(vars location.Request, publisher bool) (keys []store.
 			keys = append(keys, store.ChannelKey{Group: group, ID: v})
 			continue
 		}
-		for part := range strings.SplitSeq(v, c.Delimiter) {
+		for {
+			part, rest, more := strings.Cut(v, c.Delimiter)
 			keys = append(keys, store.ChannelKey{Group: group, ID: part})
 			if len(keys) > msgid.MaxChannels {
-				return nil, values, tooMany()
+				return nil, values, tooManyChannels()
 			}
+			if !more {
+				break
+			}
+			v = rest
 		}
 	}
 	if len(keys) > msgid.MaxChannels {
-		return nil, values, tooMany()
+		return nil, values, tooManyChannels()
 	}
 	for _, k := range keys {
 		if k.ID == "" {
@@ -94,6 +99,10 @@ func (c *Channels) Resolve(vars location.Request, publisher bool) (keys []store.
 	return keys, values, nil
 }
 
+func tooManyChannels() *Refusal {
+	return refuse(http.StatusForbidden, "limit", "Too many channels (at most 255).")
+}
+
 // resolveStage resolves the request's channels into specs and, for a
 // subscriber, where it starts.
 type resolveStage struct{}
@@ -103,12 +112,16 @@ func (resolveStage) Name() string { return "channels" }
 func (resolveStage) Run(_ context.Context, q *Request) *Refusal {
 	rt := q.Route
 	vars := q.Vars()
-	keys, values, rf := rt.Channels.Resolve(vars, q.Role.Publishes())
+	keys, values, rf := rt.Channels.Resolve(vars, q.Role.Publishes(), q.one.key[:0], q.one.value[:0])
 	q.values = values
 	if rf != nil {
 		return rf
 	}
-	q.Channels = make([]ChannelSpec, len(keys))
+	if len(keys) == 1 {
+		q.Channels = q.one.spec[:]
+	} else {
+		q.Channels = make([]ChannelSpec, len(keys))
+	}
 	for i, k := range keys {
 		q.Channels[i] = ChannelSpec{Key: k, Start: rt.Channels.First}
 	}
@@ -129,7 +142,7 @@ func (resolveStage) Run(_ context.Context, q *Request) *Refusal {
 		// A WebSocket on a pubsub location also publishes what it sends,
 		// to the publisher's channels; if they do not resolve, it only
 		// subscribes.
-		q.Publish, _, _ = rt.Channels.Resolve(vars, true)
+		q.Publish, _, _ = rt.Channels.Resolve(vars, true, nil, nil)
 	}
 	return nil
 }

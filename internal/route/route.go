@@ -395,13 +395,15 @@ type Request struct {
 
 	values []string // the channel id expressions' values, before splitting
 
-	// one holds the channel of a request that names one (Named): values,
-	// Channels and the cursor's IDs point into it, so resolving it does
-	// not allocate them apart from the request.
+	// one holds the channel of a request that names one (Named) or whose
+	// channel id resolves to one: values, Channels and the cursor's IDs
+	// point into it, so resolving it does not allocate them apart from
+	// the request.
 	one struct {
 		value [1]string
 		spec  [1]ChannelSpec
 		id    [1]msgid.ID
+		key   [1]store.ChannelKey
 	}
 
 	// onDone releases what stages hold for the request's life (Done).

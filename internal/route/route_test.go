@@ -121,6 +121,10 @@ func TestPrepareRoles(t *testing.T) {
 		{"id too long", request("POST", "/short/abcde"), Publish, 0, http.StatusForbidden},
 		{"id at the limit", request("POST", "/short/abcd"), Publish, 0, 0},
 		{"empty id in a list", request("POST", "/pub/a,,b"), Publish, 0, http.StatusNotFound},
+		{"empty id at a list's end", request("POST", "/pub/a,"), Publish, 0, http.StatusNotFound},
+		{"only a delimiter", request("GET", "/sub/,"), Subscribe, config.LongPoll, http.StatusNotFound},
+		{"255 channels", request("POST", "/pub/"+strings.Repeat("a,", 254)+"a"), Publish, 0, 0},
+		{"256 channels", request("POST", "/pub/"+strings.Repeat("a,", 255)+"a"), Publish, 0, http.StatusForbidden},
 		{"reserved group", request("GET", "/sub/a?group=m"), Subscribe, config.LongPoll, http.StatusForbidden},
 		{"bad message id", request("GET", "/sub/a", "If-None-Match", "x:y"), Subscribe, config.LongPoll, http.StatusBadRequest},
 	}

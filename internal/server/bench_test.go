@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -101,4 +104,66 @@ func BenchmarkPublishBatchHTTP(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(msgs)*b.N)/b.Elapsed().Seconds(), "publishes/s")
+}
+
+// BenchmarkPollAnswer measures a long-poll request answered at once (the
+// channel's oldest message) over one keep-alive connection, with a raw
+// client that allocates nothing: allocs/op are the server's, from reading
+// the request through admitting the subscriber to writing the answer.
+func BenchmarkPollAnswer(b *testing.B) {
+	s := startServer(b, "")
+	res, err := http.Post(s.URL+"/pub/bench", "text/plain", strings.NewReader("hello"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	res.Body.Close()
+	c, err := net.Dial("tcp", s.addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	req := []byte("GET /sub/bench HTTP/1.1\r\nHost: bench\r\n\r\n")
+	br := bufio.NewReaderSize(c, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		if n, err := readRawAnswer(br); err != nil || n != len("hello") {
+			b.Fatalf("answer of %d bytes, %v", n, err)
+		}
+	}
+}
+
+// readRawAnswer reads one answer with a Content-Length and returns its
+// body's length, without allocating.
+func readRawAnswer(br *bufio.Reader) (int, error) {
+	cl := -1
+	for first := true; ; first = false {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		if first {
+			if !bytes.HasPrefix(line, []byte("HTTP/1.1 200 ")) {
+				return 0, fmt.Errorf("status line %q", line)
+			}
+			continue
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
+			cl = 0
+			for _, d := range bytes.TrimSpace(v) {
+				cl = cl*10 + int(d-'0')
+			}
+		}
+	}
+	if cl < 0 {
+		return 0, errors.New("no Content-Length")
+	}
+	_, err := br.Discard(cl)
+	return cl, err
 }

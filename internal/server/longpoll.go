@@ -92,8 +92,9 @@ func (s *Server) writeMessage(w http.ResponseWriter, q *route.Request, ss *sessi
 	if ct == "" {
 		ct = rt.Subscriber.DefaultType
 	}
-	// One array for both values (hd.Set would allocate one each).
-	vals := make([]string, 2)
+	// The session's array for both values (hd.Set would allocate one
+	// each); the answer is written before the session is let go.
+	vals := ss.hdrVals[:]
 	vals[0] = strconv.Itoa(len(m.Body))
 	hd["Content-Length"] = vals[0:1:1]
 	if ct == "" {

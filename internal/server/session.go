@@ -80,10 +80,15 @@ type session struct {
 	// no access log).
 	alog *streamLog
 
-	// Backing arrays for the single-channel case, so delivering a message
-	// allocates nothing per subscriber.
-	tag1  [1]int32
-	wait1 [1]<-chan struct{}
+	// Backing arrays for the single-channel case, so admitting a
+	// subscriber allocates less and delivering a message nothing.
+	tag1    [1]int32
+	wait1   [1]<-chan struct{}
+	cursor1 [1]msgid.ID
+	buf1    [1]*store.Message
+	sub1    [1]store.Subscription
+	// hdrVals backs a poll answer's Content-Length and Content-Type.
+	hdrVals [2]string
 }
 
 // admit subscribes to every channel of a prepared subscriber request and
@@ -92,8 +97,13 @@ func (s *Server) admit(q *route.Request, kind string, follow bool) (*session, er
 	rt := q.Route
 	ss := &session{
 		s: s, rt: rt, kind: kind, remote: q.HTTP.RemoteAddr, key: q.Channels[0].Key,
-		cursors: make([]msgid.ID, len(q.Channels)), active: max(q.Cursor.Active, 0),
-		buf: make([]*store.Message, 0, 1), single: len(q.Channels) == 1, given: q.Cursor.Given,
+		active: max(q.Cursor.Active, 0), single: len(q.Channels) == 1, given: q.Cursor.Given,
+	}
+	ss.buf = ss.buf1[:0]
+	if ss.single {
+		ss.cursors, ss.subs = ss.cursor1[:], ss.sub1[:0]
+	} else {
+		ss.cursors = make([]msgid.ID, len(q.Channels))
 	}
 	opts := rt.Subscriber.Options
 	opts.Follow = follow
@@ -208,7 +218,7 @@ func (ss *session) isOver() bool { return ss.ended.Load() }
 func (ss *session) next() (*store.Message, int, []<-chan struct{}, error) {
 	var best *store.Message
 	bestIdx := -1
-	var waits []<-chan struct{}
+	waits := ss.wait1[:0]
 	for i, sub := range ss.subs {
 		b, err := sub.Read(ss.cursors[i], ss.buf[:0], 1)
 		if err != nil {
