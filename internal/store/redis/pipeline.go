@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"sync"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -44,10 +45,13 @@ type pipeliner struct {
 	exec func(calls []*scriptCall)
 }
 
-// do runs c in a pipeline and waits for its reply, or for ctx to end
-// (then the call may still run; its reply is dropped). A call whose ctx
-// has already ended is not sent.
-func (p *pipeliner) do(ctx context.Context, c *scriptCall) error {
+// do runs c in a pipeline and waits for its reply, for ctx to end or, when
+// timeout is above 0, for timeout to pass (then it returns
+// context.DeadlineExceeded); the call may still run then, and its reply is
+// dropped. A call whose ctx has already ended is not sent. A timer bounds
+// the wait rather than a context derived from ctx: a derived context costs
+// every call several allocations and a place in ctx's list of children.
+func (p *pipeliner) do(ctx context.Context, c *scriptCall, timeout time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -65,8 +69,21 @@ func (p *pipeliner) do(ctx context.Context, c *scriptCall) error {
 	select {
 	case <-c.done:
 		return nil
+	default:
+	}
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-c.done:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-expired:
+		return context.DeadlineExceeded
 	}
 }
 

@@ -52,7 +52,7 @@ func TestPipeliner(t *testing.T) {
 					c := &scriptCall{args: []any{i}}
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					defer cancel()
-					if err := p.do(ctx, c); err != nil {
+					if err := p.do(ctx, c, 0); err != nil {
 						errs <- err
 						return
 					}
@@ -85,8 +85,8 @@ func TestPipeliner(t *testing.T) {
 	}
 }
 
-// TestPipelinerAbandoned: a caller whose context ends returns its error
-// while the pipeline it waits for is stuck, and the pipeline's end still
+// TestPipelinerAbandoned: a caller whose context ends, or whose timeout
+// passes, returns its error while the pipeline it waits for is stuck, and the pipeline's end still
 // answers the others.
 func TestPipelinerAbandoned(t *testing.T) {
 	release := make(chan struct{})
@@ -97,7 +97,7 @@ func TestPipelinerAbandoned(t *testing.T) {
 		}
 	}}
 	first := make(chan error, 1)
-	go func() { first <- p.do(context.Background(), &scriptCall{}) }()
+	go func() { first <- p.do(context.Background(), &scriptCall{}, 0) }()
 	for {
 		p.mu.Lock()
 		n := p.inFlight
@@ -109,8 +109,11 @@ func TestPipelinerAbandoned(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := p.do(ctx, &scriptCall{}); !errors.Is(err, context.DeadlineExceeded) {
+	if err := p.do(ctx, &scriptCall{}, 0); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("abandoned call: %v", err)
+	}
+	if err := p.do(context.Background(), &scriptCall{}, 20*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call past its timeout: %v", err)
 	}
 	close(release)
 	select {

@@ -749,10 +749,8 @@ func (s *Store) Create(ctx context.Context, key store.ChannelKey, o store.Channe
 // in a pipeline with the script calls made at the same time (pipeline.go);
 // a failure is mapped (and emitted) by s.fail.
 func (s *Store) runScript(ctx context.Context, key store.ChannelKey, sc *goredis.Script, keys []string, args ...any) ([]any, error) {
-	octx, cancel := s.opCtx(ctx)
-	defer cancel()
 	c := &scriptCall{sc: sc, keys: keys, args: args}
-	err := s.pipe.do(octx, c)
+	err := s.pipe.do(ctx, c, s.o.OpTimeout)
 	if err == nil {
 		err = c.err
 	}

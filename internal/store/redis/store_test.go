@@ -89,6 +89,68 @@ func TestMessageExpiry(t *testing.T) {
 	}
 }
 
+// TestKeyLifetimes: a channel's meta and stream keys always live at least
+// the time its messages and timeout ask, and at most a second more; a busy
+// channel does not extend them on every publish; a stream key made when
+// the meta already had its lifetime gets one too.
+func TestKeyLifetimes(t *testing.T) {
+	o := store.ChannelOptions{BufferLength: 1, MessageTimeout: time.Minute, ChannelTimeout: time.Second}
+	const need = time.Minute
+	tests := []struct {
+		name string
+		// before runs before the publish that is checked.
+		before func(t *testing.T, s *Store, k store.ChannelKey)
+	}{
+		{"new channel", func(*testing.T, *Store, store.ChannelKey) {}},
+		{"created without messages", func(t *testing.T, s *Store, k store.ChannelKey) {
+			if _, err := s.Create(ctx, k, o); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"stream key lost", func(t *testing.T, s *Store, k store.ChannelKey) {
+			storetest.Publish(t, s, k, "a", o)
+			s.rdb.Del(ctx, s.keys(k).stream)
+		}},
+		{"never-expiring message pushed out", func(t *testing.T, s *Store, k store.ChannelKey) {
+			storetest.Publish(t, s, k, "forever", store.ChannelOptions{BufferLength: 1, ChannelTimeout: time.Second})
+			if ttl := s.rdb.PTTL(ctx, s.keys(k).meta).Val(); ttl >= 0 {
+				t.Fatalf("meta of a never-expiring message has TTL %v", ttl)
+			}
+		}},
+	}
+	s, _ := newStore(t, nil)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k := storetest.Key(strings.ReplaceAll(tc.name, " ", "-"))
+			tc.before(t, s, k)
+			storetest.Publish(t, s, k, "m", o)
+			for _, key := range []string{s.keys(k).meta, s.keys(k).stream} {
+				if ttl := s.rdb.PTTL(ctx, key).Val(); ttl < need-time.Second || ttl > need+time.Second {
+					t.Errorf("%s lives %v, want %v to %v", key, ttl, need, need+time.Second)
+				}
+			}
+		})
+	}
+	t.Run("busy channel", func(t *testing.T) {
+		k := storetest.Key("busy")
+		kx := func() string { return s.rdb.HGet(ctx, s.keys(k).meta, "kx").Val() }
+		storetest.Publish(t, s, k, "a", o)
+		first := kx()
+		storetest.Publish(t, s, k, "b", o)
+		if got := kx(); got != first || first == "" {
+			t.Fatalf("a publish right after extended the keys again: kx %q then %q", first, got)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		storetest.Publish(t, s, k, "c", o)
+		if got := kx(); got == first {
+			t.Fatalf("a publish a second later did not extend the keys: kx %q", got)
+		}
+		if ttl := s.rdb.PTTL(ctx, s.keys(k).stream).Val(); ttl < need {
+			t.Fatalf("stream lives %v, want at least %v", ttl, need)
+		}
+	})
+}
+
 func TestChannelExpiry(t *testing.T) {
 	s, _ := newStore(t, nil)
 	o := store.ChannelOptions{BufferLength: 10, MessageTimeout: time.Second, ChannelTimeout: time.Second}

@@ -23,6 +23,7 @@ end
 redis.call('HSET', mkey, 'a', '1', 'bl', ARGV[7], 'mbl', ARGV[8], 'mt', ARGV[9], 'ct', ARGV[10])
 local n = redis.call('XLEN', skey)
 local need = math.max(ct, 1000)
+local force = false -- an XADD to an empty stream may make the key
 if id ~= '' then
   local lt, lg = idparse(meta[2])
   local t, g = idparse(id)
@@ -39,6 +40,7 @@ if id ~= '' then
         fields[#fields + 1] = ARGV[13]
       end
       redis.call('XADD', skey, id, unpack(fields))
+      force = n == 0
       n = n + 1
     else
       redis.call('HSET', mkey, 'd', id)
@@ -52,5 +54,5 @@ if id ~= '' then
   if bl <= 0 or mt > 0 then need = math.max(mt, ct, 1000) end
 end
 n = trimto(skey, mkey, n, cap)
-keepfor(mkey, skey, nkey, need)
+keepfor(mkey, skey, nkey, need, nowms, force)
 return n

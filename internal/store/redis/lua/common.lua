@@ -114,28 +114,56 @@ local function trimto(skey, mkey, n, max)
   return n - #old
 end
 
--- keepfor makes the channel's keys live at least needms more (-1: forever).
--- While a message that never expires is buffered, the keys never expire.
-local function keepfor(mkey, skey, nkey, needms)
+-- keepslack is how much longer than asked extend() makes the keys live, so
+-- a busy channel extends them once in that time, not on every publish: an
+-- eighth of the time asked, at most a second.
+local function keepslack(needms)
+  return math.min(math.floor(needms / 8), 1000)
+end
+
+-- extend makes the meta and stream keys live at least needms more (-1:
+-- forever). Meta field kx is when they expire at the earliest (only extend
+-- sets their lifetimes, and only ever longer), so a channel whose keys
+-- already live long enough costs no command; force extends anyway (a key
+-- just made has no lifetime yet). fv and kx are the meta's fields, read by
+-- the caller. Returns true when the keys are to live forever: while a
+-- message that never expires is buffered, the keys never expire.
+local function extend(mkey, skey, nkey, needms, nowms, fv, kx, force)
   if needms < 0 then
     redis.call('HSET', mkey, 'fv', '1')
+    redis.call('HDEL', mkey, 'kx')
     redis.call('PERSIST', mkey)
     redis.call('PERSIST', skey)
     redis.call('PERSIST', nkey)
-    return
+    return true
   end
-  if redis.call('HGET', mkey, 'fv') == '1' then
+  if fv == '1' then
     local all = redis.call('XRANGE', skey, '-', '+')
     for _, e in ipairs(all) do
-      if (tonumber(e[2][2]) or 0) == 0 then return end
+      if (tonumber(e[2][2]) or 0) == 0 then return true end
     end
     redis.call('HDEL', mkey, 'fv')
+    -- The counts key was made to live forever too.
+    if redis.call('PTTL', nkey) == -1 then redis.call('PEXPIRE', nkey, needms) end
+    force = true
   end
-  for _, k in ipairs({mkey, skey, nkey}) do
-    local cur = redis.call('PTTL', k)
-    if cur ~= -2 and cur < needms then
-      redis.call('PEXPIRE', k, needms)
-    end
+  if not force and (tonumber(kx) or 0) - nowms >= needms then return false end
+  local ms = needms + keepslack(needms)
+  redis.call('PEXPIRE', mkey, ms)
+  redis.call('PEXPIRE', skey, ms)
+  redis.call('HSET', mkey, 'kx', fmt(nowms + ms))
+  return false
+end
+
+-- keepfor makes the channel's keys live at least needms more (-1: forever),
+-- the counts key as well: the scripts that call it may have just made it.
+-- force as for extend.
+local function keepfor(mkey, skey, nkey, needms, nowms, force)
+  local m = redis.call('HMGET', mkey, 'fv', 'kx')
+  if extend(mkey, skey, nkey, needms, nowms, m[1], m[2], force) then return end
+  local cur = redis.call('PTTL', nkey)
+  if cur ~= -2 and cur < needms then
+    redis.call('PEXPIRE', nkey, needms)
   end
 end
 

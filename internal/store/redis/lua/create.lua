@@ -23,5 +23,5 @@ local n, expired = trimexpired(skey, mkey, nowms, keep)
 n = trimto(skey, mkey, n, cap)
 if bl <= 0 then n = 0 end
 local subs = livesubs(nkey, nowms, ARGV[5]) + tonumber(ARGV[6])
-keepfor(mkey, skey, nkey, math.max(ct, 1000))
+keepfor(mkey, skey, nkey, math.max(ct, 1000), nowms, false)
 return {n, subs, meta[3] or '0', meta[2] or '0-0', fmt(nowms), created, expired, meta[4] or '0', ep}

@@ -16,7 +16,7 @@ local cap, keep = bufsize(bl, mbl)
 local ttl = mt
 if bl <= 0 then ttl = INFLIGHT_TTL end
 
-local meta = redis.call('HMGET', mkey, 'ep', 'l', 'lq', 'pt', 'pr', 'lr')
+local meta = redis.call('HMGET', mkey, 'ep', 'l', 'lq', 'pt', 'pr', 'lr', 'fv', 'kx')
 local ep = meta[1]
 if ep and tok ~= '' and meta[4] == tok then
   -- The client retried a publish that was done: answer as the first time.
@@ -29,17 +29,19 @@ if ep and tok ~= '' and meta[4] == tok then
 end
 -- The first write: Redis refuses it when maxmemory is reached (it checks
 -- only a script's first write), so a full Redis refuses the publish whole.
+local num = fmt(redis.call('HINCRBY', mkey, 'np', 1))
 local created = 0
-if redis.call('HSETNX', mkey, 'ep', newepoch(sec, usec)) == 1 then
+if not ep then
   ep = newepoch(sec, usec)
   created = 1
-  if redis.call('EXISTS', skey) == 1 then redis.call('DEL', skey) end
+  redis.call('DEL', skey)
 end
 local subs = livesubs(nkey, nowms, ARGV[12]) + tonumber(ARGV[13])
 
 -- Drop expired messages (usually the oldest has not expired: one look),
 -- then make room: XADD's MAXLEN drops the oldest, recorded as dropped.
 local n = redis.call('XLEN', skey)
+local fresh = n == 0 -- the XADD may make the stream: give it a lifetime
 local expired = 0
 local oldest = nil
 if n > 0 then
@@ -50,13 +52,14 @@ if n > 0 then
     oldest = nil
   end
 end
+local dropped = nil -- the newest id the XADD drops
 if n >= cap then
   local over = n - cap + 1
   if over > 1 or not oldest then
     local old = redis.call('XRANGE', skey, '-', '+', 'COUNT', over)
     oldest = old[#old]
   end
-  redis.call('HSET', mkey, 'd', oldest[1])
+  dropped = oldest[1]
   n = cap - 1
 end
 
@@ -83,7 +86,6 @@ seq = fmt(seq)
 local x = '0'
 if ttl > 0 then x = fmt(nowms + ttl) end
 
-local num = fmt(redis.call('HINCRBY', mkey, 'np', 1))
 local z = ARGV[14] or '0'
 local eid = ARGV[15] or ''
 local fields = {'x', x, 'q', seq, 'c', ARGV[2], 'e', ARGV[3], 'b', ARGV[1], 'n', num}
@@ -97,12 +99,19 @@ if eid ~= '' then
 end
 redis.call('XADD', skey, 'MAXLEN', cap, id, unpack(fields))
 n = n + 1
-redis.call('HSET', mkey, 'ep', ep, 'l', id, 'lq', seq, 'a', '1', 'bl', ARGV[4], 'mbl', ARGV[5],
-  'mt', ARGV[6], 'ct', ARGV[7], 'pt', tok, 'pr', id .. ' ' .. seq .. ' ' .. prev .. ' ' .. x .. ' ' .. num)
+local set = {'ep', ep, 'l', id, 'lq', seq, 'a', '1', 'bl', ARGV[4], 'mbl', ARGV[5],
+  'mt', ARGV[6], 'ct', ARGV[7], 'pt', tok, 'pr', id .. ' ' .. seq .. ' ' .. prev .. ' ' .. x .. ' ' .. num}
+if dropped then
+  set[#set + 1] = 'd'
+  set[#set + 1] = dropped
+end
+redis.call('HSET', mkey, unpack(set))
 
 local need = -1
 if bl <= 0 or mt > 0 then need = math.max(ttl, ct, 1000) end
-keepfor(mkey, skey, nkey, need)
+-- The counts key is not extended here: the scripts that write counts give
+-- it a lifetime longer than theirs.
+extend(mkey, skey, nkey, need, nowms, meta[7], meta[8], created == 1 or fresh)
 if bl <= 0 then n = 0 end
 
 local hdr = table.concat({'m', ep, id, prev, seq, x, ARGV[4], ARGV[5], tostring(#ARGV[2]), tostring(#ARGV[3]), z, num, tostring(#eid)}, ' ')

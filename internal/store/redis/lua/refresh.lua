@@ -38,6 +38,6 @@ else
 end
 if (tonumber(ARGV[7]) or 0) > (tonumber(meta[3]) or 0) then redis.call('HSET', mkey, 'lr', ARGV[7]) end
 if count > 0 then
-  keepfor(mkey, skey, nkey, math.max(tonumber(meta[4]) or 0, 2 * nodettl, 1000))
+  keepfor(mkey, skey, nkey, math.max(tonumber(meta[4]) or 0, 2 * nodettl, 1000), nowms, false)
 end
 return {status}

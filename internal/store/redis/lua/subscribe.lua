@@ -35,5 +35,5 @@ if ARGV[6] == 'l' then
   ev = fmt(redis.call('HINCRBY', mkey, 'lv', 1))
   redis.call(ARGV[9], ARGV[8], 'v ' .. ep .. ' ' .. ev)
 end
-keepfor(mkey, skey, nkey, math.max(ct, 2 * nodettl, 1000))
+keepfor(mkey, skey, nkey, math.max(ct, 2 * nodettl, 1000), nowms, false)
 return {'ok', ep, meta[3] or '0-0', ev, fmt(nowms), created}
