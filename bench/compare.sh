@@ -481,6 +481,9 @@ start_nchan() {
 	fi
 }
 
+# proc_cpu_ticks PID: user + system clock ticks the process has used.
+proc_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 # start_redis: a fresh redis-server for one run (--store redis*), nothing
 # saved; its pid counts with the server's.
 start_redis() {
@@ -604,7 +607,8 @@ run_one() {
 	base=$RESULTS/$scen.$server.$run
 	start_redis
 	if [[ $server == herald ]]; then start_herald; else start_nchan; fi
-	if [[ -n ${REDIS_PID:-} ]]; then MORE_PIDS+=" $REDIS_PID" SERVER_PIDS+=" $REDIS_PID"; REDIS_PID=""; fi
+	local rpid=${REDIS_PID:-} rcpu0=""
+	if [[ -n $rpid ]]; then MORE_PIDS+=" $REDIS_PID" SERVER_PIDS+=" $REDIS_PID"; REDIS_PID=""; fi
 	local -a cmd=("$WORK/herald" bench $(scenario_args "$scen" "$server" "$port")
 		--pub "http://127.0.0.1:$port/pub/{ch}" --sub "http://127.0.0.1:$subport/$(sub_path "$scen")/{ch}")
 	for p in $SERVER_PIDS; do cmd+=(--server-pid "$p"); done
@@ -629,6 +633,7 @@ run_one() {
 		) &
 		SAMPLER_PID=$!
 	fi
+	[[ -n $rpid ]] && rcpu0=$(proc_cpu_ticks "$rpid")
 	t0=$(date +%s.%N)
 	timeout -k 10 "$BENCH_TIMEOUT" "${cmd[@]}" >"$base.json" 2>"$base.err" &
 	BENCH_PID=$!
@@ -636,6 +641,8 @@ run_one() {
 	BENCH_PID=""
 	t1=$(date +%s.%N)
 	stat1=$(cpu_busy)
+	local redis_cpu=""
+	[[ -n $rpid ]] && redis_cpu=$(awk -v a="$rcpu0" -v b="$(proc_cpu_ticks "$rpid")" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.3f", (b-a)/hz}')
 	if [[ -n $SAMPLER_PID ]]; then stop_pid "$SAMPLER_PID" TERM; SAMPLER_PID=""; fi
 	stop_server
 
@@ -646,6 +653,7 @@ run_one() {
 		echo "wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')"
 		echo "busy_cores=$(awk -v b=$((b1 - b0)) -v t=$((a1 - a0)) -v n="$(nproc)" 'BEGIN{ if (t>0) printf "%.3f", b/t*n; else print 0 }')"
 		echo "load1=$load0"
+		echo "redis_cpu_s=$redis_cpu"
 		echo "slab_before_kb=$slab0"
 		echo "slab_peak_kb=$(cat "$base.slab" 2>/dev/null || echo 0)"
 		echo "cmd=${cmd[*]}"
@@ -918,6 +926,13 @@ var (
 			}
 			return (*r.CPU.ServerUser + *r.CPU.ServerSys) / float64(r.Publish.OK) * 1e6, true
 		}}
+	mRedisCPUPerPublish = metric{name: "— of which Redis (µs) ↓", better: -1, format: fMicro,
+		get: func(r *result, m run) (float64, bool) {
+			if m.meta["redis_cpu_s"] == "" || r.Publish.OK == 0 {
+				return 0, false
+			}
+			return m.metaF("redis_cpu_s") / float64(r.Publish.OK) * 1e6, true
+		}}
 	mCPUPerDelivery = metric{name: "server CPU per delivery (µs) ↓", better: -1, format: fMicro,
 		get: func(r *result, _ run) (float64, bool) {
 			if r.CPU.ServerUser == nil || r.CPU.ServerSys == nil || r.Delivery == nil || r.Delivery.Deliveries == 0 {
@@ -1031,7 +1046,11 @@ func scenarios(env map[string]string) []scenario {
 	fan = append(fan, mResult)
 	idle := append([]metric{mMem, mConnect, mConnected, mReached, mBroadcast}, cpu...)
 	idle = append(idle, mResult)
-	pub := append([]metric{mPublishes, mPubP50, mPubP99, mPubStatus, mCPUPerPublish}, cpu...)
+	pub := []metric{mPublishes, mPubP50, mPubP99, mPubStatus, mCPUPerPublish}
+	if env["STORE"] != "" && env["STORE"] != "memory" {
+		pub = append(pub, mRedisCPUPerPublish)
+	}
+	pub = append(pub, cpu...)
 	pub = append(pub, mResult)
 	lp := append([]metric{mDeliveries, mDelP50, mDelP99, mDelMax, mIntegrity, mCPUPerDelivery, mConnect, mRegistered}, cpu...)
 	lp = append(lp, mResult)

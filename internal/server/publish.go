@@ -55,6 +55,18 @@ func (c *channelsInfo) append(b []byte, f chaninfo.Format, now time.Time) []byte
 	return chaninfo.Append(b, f, c.info, now)
 }
 
+// storeCtx is the context of a publisher location's store calls (publish,
+// create, info, delete): ctx's values without its end. A call, once begun,
+// goes to its end even if the client leaves (the store bounds its own
+// calls, the Redis engine with its operation timeout), so a publish to
+// several channels reaches every one or stops at the first failure. It
+// also keeps a store that waits on the context (the Redis engine) from
+// starting the request's client-gone watch, a goroutine and a read, on
+// every call.
+func storeCtx(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
+}
+
 // publish stores a message in every channel of keys, through the route's
 // store and buffer rules, with what the publisher location adds to it
 // (eventsource_event, deflate_message_for_websocket). It is the one
@@ -62,6 +74,7 @@ func (c *channelsInfo) append(b []byte, f chaninfo.Format, now time.Time) []byte
 // come here. It stops at the first channel that fails. Its info is the
 // channel's, or for several channels their sum.
 func (s *Server) publish(ctx context.Context, rt *route.Route, keys []store.ChannelKey, p store.Publication, transport, remote string) (published, error) {
+	ctx = storeCtx(ctx)
 	if rt.Publisher.EventName != "" {
 		p.EventName = rt.Publisher.EventName
 	}
@@ -143,7 +156,7 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 		info := newChannelsInfo(len(keys))
 		for _, k := range keys {
 			start := s.opStart()
-			i, err := rt.Store.Create(ctx, k, rt.Publisher.Channel)
+			i, err := rt.Store.Create(storeCtx(ctx), k, rt.Publisher.Channel)
 			s.storeOp("create", rt, start, err, 0)
 			if err != nil {
 				storeError(err).write(w)
@@ -193,7 +206,7 @@ func (s *Server) info(w http.ResponseWriter, q *route.Request) {
 		return
 	}
 	start := s.opStart()
-	i, err := q.Route.Store.Info(q.HTTP.Context(), keys[0])
+	i, err := q.Route.Store.Info(storeCtx(q.HTTP.Context()), keys[0])
 	s.storeOp("info", q.Route, start, err, 0)
 	if err != nil {
 		storeError(err).write(w)
@@ -218,7 +231,7 @@ func (s *Server) delete(w http.ResponseWriter, q *route.Request) {
 	found := false
 	for _, k := range keys {
 		start := s.opStart()
-		i, err := q.Route.Store.Delete(q.HTTP.Context(), k)
+		i, err := q.Route.Store.Delete(storeCtx(q.HTTP.Context()), k)
 		s.storeOp("delete", q.Route, start, err, 0)
 		switch {
 		case err == nil:
