@@ -85,7 +85,12 @@ func (c *conn) serve() {
 	// A PROXY protocol connection reads its header here.
 	c.remote = c.rwc.RemoteAddr().String()
 	c.cr.c = c
-	c.br = bufio.NewReaderSize(&c.cr, bufSize)
+	if br, ok := c.s.readers.Get().(*bufio.Reader); ok {
+		br.Reset(&c.cr)
+		c.br = br
+	} else {
+		c.br = bufio.NewReaderSize(&c.cr, bufSize)
+	}
 	c.tmpl = http.Request{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, RemoteAddr: c.remote}
 	for {
 		if d := c.s.IdleTimeout; d > 0 {
@@ -198,6 +203,17 @@ func (c *conn) closeWriteAndWait() {
 func (c *conn) close() {
 	c.s.untrack(c)
 	c.rwc.Close()
+	c.releaseReader()
+}
+
+// releaseReader gives the read buffer back to the pool; the connection
+// reads no more.
+func (c *conn) releaseReader() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		c.s.readers.Put(c.br)
+		c.br = nil
+	}
 }
 
 // serveRequest runs the handler for one request and finishes its answer.

@@ -167,7 +167,19 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.s.untrack(c)
 	// The connection is the handler's: nothing of it stays reachable from
 	// the request (a stream keeps its request for its life).
-	rw := bufio.NewReadWriter(c.br, bw)
+	var rw *bufio.ReadWriter
+	if c.br.Buffered() == 0 && !c.cr.held {
+		// Nothing read ahead: the connection's buffers go back to the
+		// pools, for the next connections (a reconnection storm would
+		// otherwise make two 4 KiB buffers of garbage per connection),
+		// and the handler gets small ones of its own; Herald's streams
+		// write to the connection itself.
+		c.releaseReader()
+		c.releaseWriter()
+		rw = bufio.NewReadWriter(bufio.NewReaderSize(c.rwc, 16), bufio.NewWriterSize(c.rwc, 16))
+	} else {
+		rw = bufio.NewReadWriter(c.br, bw)
+	}
 	w.ctx.c.Store(nil)
 	c.br, c.bw, c.tmpl = nil, nil, http.Request{}
 	w.releaseScratch()

@@ -43,6 +43,7 @@ type Server struct {
 	closing atomic.Bool
 	date    atomic.Pointer[dateCache]
 	writers sync.Pool // *bufio.Writer: a connection holds one only while it answers
+	readers sync.Pool // *bufio.Reader: back when a connection closes or is hijacked with nothing buffered
 	scratch sync.Pool // *scratchBuf: a held-back body, a head's fields
 }
 

@@ -407,3 +407,62 @@ func TestSlowHeadIsCut(t *testing.T) {
 		t.Errorf("closed after %v, before ReadHeaderTimeout", d)
 	}
 }
+
+// TestHijackAfterward: a hijacked connection's reader and writer work for
+// what comes after the request, whether the client sent it with the
+// request (read ahead by the server) or only once answered; and the next
+// connections, which reuse the pooled buffers, are served as well.
+func TestHijackAfterward(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		brw.WriteString("ready\n")
+		brw.Flush()
+		line, err := brw.ReadString('\n')
+		if err != nil {
+			return
+		}
+		brw.WriteString("echo " + line)
+		brw.Flush()
+	})
+	p := startPair(t, h)
+	tests := []struct {
+		name  string
+		ahead bool // the line goes with the request
+	}{
+		{"line sent after the answer", false},
+		{"line sent with the request", true},
+	}
+	for round := range 3 {
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s, round %d", tc.name, round), func(t *testing.T) {
+				c, err := net.DialTimeout("tcp", p.fast, time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				req := "GET /x HTTP/1.1\r\nHost: test\r\n\r\n"
+				if tc.ahead {
+					req += "ping\n"
+				}
+				io.WriteString(c, req)
+				rd := bufio.NewReader(c)
+				if got, err := rd.ReadString('\n'); err != nil || got != "ready\n" {
+					t.Fatalf("first line %q, %v", got, err)
+				}
+				if !tc.ahead {
+					io.WriteString(c, "ping\n")
+				}
+				if got, err := rd.ReadString('\n'); err != nil || got != "echo ping\n" {
+					t.Fatalf("echo %q, %v", got, err)
+				}
+			})
+		}
+	}
+}
