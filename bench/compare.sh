@@ -608,7 +608,7 @@ run_one() {
 	start_redis
 	if [[ $server == herald ]]; then start_herald; else start_nchan; fi
 	local rpid=${REDIS_PID:-} rcpu0=""
-	if [[ -n $rpid ]]; then MORE_PIDS+=" $REDIS_PID" SERVER_PIDS+=" $REDIS_PID"; REDIS_PID=""; fi
+	if [[ -n $rpid ]]; then MORE_PIDS+=" $rpid" SERVER_PIDS+=" $rpid"; REDIS_PID=""; fi
 	local -a cmd=("$WORK/herald" bench $(scenario_args "$scen" "$server" "$port")
 		--pub "http://127.0.0.1:$port/pub/{ch}" --sub "http://127.0.0.1:$subport/$(sub_path "$scen")/{ch}")
 	for p in $SERVER_PIDS; do cmd+=(--server-pid "$p"); done

@@ -154,9 +154,10 @@ func (s *Server) publishHTTP(w http.ResponseWriter, q *route.Request) {
 	if r.Method == http.MethodPut && len(body) == 0 {
 		keys := q.Keys()
 		info := newChannelsInfo(len(keys))
+		sctx := storeCtx(ctx)
 		for _, k := range keys {
 			start := s.opStart()
-			i, err := rt.Store.Create(storeCtx(ctx), k, rt.Publisher.Channel)
+			i, err := rt.Store.Create(sctx, k, rt.Publisher.Channel)
 			s.storeOp("create", rt, start, err, 0)
 			if err != nil {
 				storeError(err).write(w)

@@ -41,7 +41,7 @@ local subs = livesubs(nkey, nowms, ARGV[12]) + tonumber(ARGV[13])
 -- Drop expired messages (usually the oldest has not expired: one look),
 -- then make room: XADD's MAXLEN drops the oldest, recorded as dropped.
 local n = redis.call('XLEN', skey)
-local fresh = n == 0 -- the XADD may make the stream: give it a lifetime
+local fresh = n == 0 -- the XADD may make the stream (always so for a new channel): give it a lifetime
 local expired = 0
 local oldest = nil
 if n > 0 then
@@ -111,7 +111,7 @@ local need = -1
 if bl <= 0 or mt > 0 then need = math.max(ttl, ct, 1000) end
 -- The counts key is not extended here: the scripts that write counts give
 -- it a lifetime longer than theirs.
-extend(mkey, skey, nkey, need, nowms, meta[7], meta[8], created == 1 or fresh)
+extend(mkey, skey, nkey, need, nowms, meta[7], meta[8], fresh)
 if bl <= 0 then n = 0 end
 
 local hdr = table.concat({'m', ep, id, prev, seq, x, ARGV[4], ARGV[5], tostring(#ARGV[2]), tostring(#ARGV[3]), z, num, tostring(#eid)}, ' ')
