@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -464,5 +465,66 @@ func TestHijackAfterward(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// goroutineID returns the calling goroutine's number, from its stack
+// trace's first line.
+func goroutineID() string {
+	var buf [64]byte
+	n := runtime.Stack(buf[:], false)
+	f := strings.Fields(string(buf[:n]))
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
+}
+
+// TestConnectionsShareGoroutines checks that a goroutine which has served
+// a connection serves the next one accepted, and that closing the server
+// ends the goroutines waiting for one.
+func TestConnectionsShareGoroutines(t *testing.T) {
+	ids := make(chan string, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ids <- goroutineID()
+		io.WriteString(w, "ok")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: h, Handoff: func(c net.Conn) { c.Close() }, IdleTimeout: 10 * time.Second, BaseContext: context.Background()}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	const conns = 20
+	seen := map[string]bool{}
+	for range conns {
+		// The server closes the connection after its answer; reading to
+		// the end waits for that, and the pause lets the goroutine get
+		// back to waiting for the next one.
+		ans, closed := exchange(t, ln.Addr().String(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1, false)
+		if len(ans) != 1 || ans[0].body != "ok" || !closed {
+			t.Fatalf("answers %v, closed %v", ans, closed)
+		}
+		seen[<-ids] = true
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(seen) > conns/4 {
+		t.Errorf("%d connections served by %d goroutines, want at most %d", conns, len(seen), conns/4)
+	}
+	s.Close()
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("Serve returned %v", err)
+	}
+	deadline := time.Now().Add(workerLinger / 2)
+	for {
+		buf := make([]byte, 1<<20)
+		if !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "serveFrom") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a goroutine still waits for connections after Close")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -74,9 +74,8 @@ type endpoint struct {
 func (s *Server) openEndpoint(ctx context.Context, la config.Listener, b *block, inherited net.Listener, fast bool) (*endpoint, error) {
 	raw := inherited
 	if raw == nil {
-		var lc net.ListenConfig
 		var err error
-		if raw, err = s.open(ctx, &lc, la); err != nil {
+		if raw, err = s.open(ctx, la); err != nil {
 			return nil, err
 		}
 	}

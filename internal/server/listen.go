@@ -35,16 +35,18 @@ func listenersOf(sc *config.Server) []config.Listener {
 	return out
 }
 
-// open opens a listen address. A Unix socket's stale file (left by a
-// process that did not stop cleanly: nothing answers on it) is removed
-// first; the listener removes its file when it closes.
-func (s *Server) open(ctx context.Context, lc *net.ListenConfig, la config.Listener) (net.Listener, error) {
+// open opens a listen address (a TCP one as tcpListenConfig says). A Unix
+// socket's stale file (left by a process that did not stop cleanly:
+// nothing answers on it) is removed first; the listener removes its file
+// when it closes.
+func (s *Server) open(ctx context.Context, la config.Listener) (net.Listener, error) {
 	if la.Network != "unix" {
-		return lc.Listen(ctx, "tcp", la.Addr)
+		return tcpListenConfig().Listen(ctx, "tcp", la.Addr)
 	}
 	if err := removeStaleSocket(ctx, la.Path); err != nil {
 		return nil, err
 	}
+	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "unix", la.Path)
 	if err != nil {
 		return nil, err
