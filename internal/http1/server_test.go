@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -526,5 +527,108 @@ func TestConnectionsShareGoroutines(t *testing.T) {
 			t.Fatal("a goroutine still waits for connections after Close")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestManyWaitingSomeLeave has requests wait on many connections at once,
+// over several rounds on the same connections, with the clients of some
+// leaving: exactly those requests are cancelled, and the others are
+// answered when released.
+func TestManyWaitingSomeLeave(t *testing.T) {
+	const conns, rounds = 24, 3
+	type result struct {
+		path      string
+		cancelled bool
+	}
+	results := make(chan result, conns)
+	release := make(chan struct{})
+	var waiting sync.WaitGroup
+	p := startPair(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done := r.Context().Done()
+		waiting.Done()
+		select {
+		case <-done:
+			results <- result{r.URL.Path, true}
+		case <-release:
+			results <- result{r.URL.Path, false}
+			io.WriteString(w, r.URL.Path)
+		}
+	}))
+	next := func() result {
+		select {
+		case r := <-results:
+			return r
+		case <-time.After(5 * time.Second):
+			t.Fatal("no request ended within 5s")
+			return result{}
+		}
+	}
+	cs := make([]net.Conn, conns)
+	brs := make([]*bufio.Reader, conns)
+	for i := range cs {
+		c, err := net.Dial("tcp", p.fast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		cs[i], brs[i] = c, bufio.NewReader(c)
+	}
+	for round := range rounds {
+		release = make(chan struct{})
+		waiting.Add(conns)
+		for i, c := range cs {
+			fmt.Fprintf(c, "GET /%d/%d HTTP/1.1\r\nHost: test\r\n\r\n", round, i)
+		}
+		waitGroup(t, &waiting)
+		// In the last round, every third client leaves.
+		leaving := map[string]bool{}
+		if round == rounds-1 {
+			for i := 0; i < conns; i += 3 {
+				leaving[fmt.Sprintf("/%d/%d", round, i)] = true
+				cs[i].Close()
+			}
+			for range len(leaving) {
+				r := next()
+				if !r.cancelled || !leaving[r.path] {
+					t.Fatalf("round %d: %s cancelled %v, want only the leaving clients' requests cancelled", round, r.path, r.cancelled)
+				}
+			}
+		}
+		close(release)
+		for range conns - len(leaving) {
+			if r := next(); r.cancelled || leaving[r.path] {
+				t.Fatalf("round %d: %s cancelled %v after release", round, r.path, r.cancelled)
+			}
+		}
+		for i := range cs {
+			want := fmt.Sprintf("/%d/%d", round, i)
+			if leaving[want] {
+				continue
+			}
+			res, err := http.ReadResponse(brs[i], nil)
+			if err != nil {
+				t.Fatalf("round %d, connection %d: %v", round, i, err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			if res.StatusCode != 200 || string(b) != want {
+				t.Fatalf("got %d %q, want 200 %q", res.StatusCode, b, want)
+			}
+		}
+	}
+}
+
+// waitGroup waits for wg, at most 5 s.
+func waitGroup(t *testing.T, wg *sync.WaitGroup) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("requests not all waiting within 5s")
 	}
 }
