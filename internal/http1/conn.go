@@ -407,6 +407,12 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Buffered returns how much of the rest of the body the connection has
+// read ahead: reading that much will not wait for the client.
+func (b *body) Buffered() int64 {
+	return min(b.remaining.Load(), int64(b.c.br.Buffered()))
+}
+
 func (b *body) Close() error {
 	b.closed = true
 	return nil

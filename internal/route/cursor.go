@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/httpdate"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/protocol/msgid"
 )
@@ -82,16 +83,17 @@ func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient boo
 		inm = unquote(hd.Get("Etag"))
 	}
 	if ims := hd.Get("If-Modified-Since"); ims != "" && !ids.Compound {
-		if t, err := http.ParseTime(ims); err == nil && t.Unix() > 0 {
+		if sec, ok := httpdate.Parse(ims); ok && sec > 0 {
 			if inm == "" {
 				return Cursor{}, badMessageID()
 			}
 			var m msgid.Multi
+			var err error
 			if strings.Contains(inm, ":") {
 				m, err = msgid.Parse(inm, n)
 			} else {
 				m, err = msgid.ParseTags(inm, n)
-				m.Time = t.Unix()
+				m.Time = sec
 			}
 			if err != nil {
 				return Cursor{}, badMessageID()

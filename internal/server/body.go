@@ -120,6 +120,7 @@ func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, rt *route.
 		first = size
 	}
 	buf := make([]byte, 0, first)
+	deadline := false
 	for size < 0 || int64(len(buf)) < size {
 		if len(buf) == cap(buf) {
 			grow := len(buf)
@@ -128,9 +129,10 @@ func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, rt *route.
 			}
 			buf = slices.Grow(buf, grow)
 		}
-		if timeout > 0 {
+		if timeout > 0 && !readAhead(r.Body, size-int64(len(buf))) {
 			// Renewed before every read: the longest wait between two.
 			rc.SetReadDeadline(time.Now().Add(timeout))
+			deadline = true
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		if n > 0 {
@@ -150,12 +152,21 @@ func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, rt *route.
 			return nil, err
 		}
 	}
-	if timeout > 0 {
+	if deadline {
 		// The connection reads on after the body (for the next request, or
 		// to notice the client leaving): no deadline for that.
 		rc.SetReadDeadline(time.Time{})
 	}
 	return buf, nil
+}
+
+// readAhead reports whether the rest of a body, n bytes, is already read
+// from the connection (internal/http1's bodies know), so reading it cannot
+// wait for the client and needs no deadline. A small body usually arrives
+// with its request's head.
+func readAhead(body io.Reader, n int64) bool {
+	b, ok := body.(interface{ Buffered() int64 })
+	return ok && n > 0 && b.Buffered() >= n
 }
 
 // bodyError answers a publish whose body could not be read; nothing was

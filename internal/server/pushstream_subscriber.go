@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldpush/herald/internal/config"
+	"github.com/heraldpush/herald/internal/httpdate"
 	"github.com/heraldpush/herald/internal/location"
 	"github.com/heraldpush/herald/internal/pushstream"
 	"github.com/heraldpush/herald/internal/route"
@@ -199,8 +200,8 @@ func psLastReceived(r *http.Request, ps *route.PushStream, vars location.Request
 		l.eventID = r.Header.Get("Last-Event-Id")
 	}
 	if since != "" {
-		if t, err := http.ParseTime(since); err == nil {
-			l.since = t.Unix()
+		if sec, ok := httpdate.Parse(since); ok {
+			l.since = sec
 		}
 	}
 	l.tag = pushstream.ParseTag(tag)
