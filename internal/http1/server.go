@@ -80,8 +80,10 @@ type dateCache struct {
 	b   []byte
 }
 
-// Serve accepts connections on ln until it is closed, serving each in its
-// own goroutine. It returns http.ErrServerClosed after Shutdown or Close.
+// Serve accepts connections on ln until it is closed, serving each on a
+// goroutine of its own: one that has served an earlier connection when one
+// waits (see workerLinger), else a new one. It returns
+// http.ErrServerClosed after Shutdown or Close.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing.Load() {

@@ -44,11 +44,14 @@ func parseFixdate(s string) (int64, bool) {
 	hour, ok3 := digits(s[17:19])
 	minute, ok4 := digits(s[20:22])
 	sec, ok5 := digits(s[23:25])
-	if month == 0 || !ok1 || !ok2 || !ok3 || !ok4 || !ok5 ||
-		day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+	if month == 0 || !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
 		return 0, false
 	}
-	return time.Date(year, month, day, hour, minute, sec, 0, time.UTC).Unix(), true
+	t := time.Date(year, month, day, hour, minute, sec, 0, time.UTC)
+	if t.Day() != day {
+		return 0, false // past the month's end: time.Date moved it on
+	}
+	return t.Unix(), true
 }
 
 // digits reads a run of decimal digits.
@@ -93,18 +96,4 @@ func monthOf(s string) time.Month {
 		return time.December
 	}
 	return 0
-}
-
-// daysIn returns the number of days of month m in year y.
-func daysIn(m time.Month, y int) int {
-	switch m {
-	case time.February:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case time.April, time.June, time.September, time.November:
-		return 30
-	}
-	return 31
 }
