@@ -508,7 +508,7 @@ func TestConnectionsShareGoroutines(t *testing.T) {
 			t.Fatalf("answers %v, closed %v", ans, closed)
 		}
 		seen[<-ids] = true
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	if len(seen) > conns/4 {
 		t.Errorf("%d connections served by %d goroutines, want at most %d", conns, len(seen), conns/4)
