@@ -230,9 +230,10 @@ func (s *Server) delete(w http.ResponseWriter, q *route.Request) {
 	}
 	info := newChannelsInfo(len(keys))
 	found := false
+	sctx := storeCtx(q.HTTP.Context())
 	for _, k := range keys {
 		start := s.opStart()
-		i, err := q.Route.Store.Delete(storeCtx(q.HTTP.Context()), k)
+		i, err := q.Route.Store.Delete(sctx, k)
 		s.storeOp("delete", q.Route, start, err, 0)
 		switch {
 		case err == nil:
