@@ -46,6 +46,8 @@ type conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer // nil but while a response is written (see writer)
 	tmpl   http.Request  // the fields every request shares, copied by WithContext
+	fields fieldStore    // the requests' header fields
+	out    http.Header   // the answers' header fields, emptied for each
 	num    [24]byte      // for formatting numbers into the write buffer
 	// deadlines is set when a handler set a read or write deadline, which
 	// the next request must not inherit.
@@ -54,8 +56,8 @@ type conn struct {
 	mu        sync.Mutex // guards what follows: the watch for a client that leaves
 	canWatch  bool       // a handler runs and its request body is read
 	watching  bool
-	watchDone chan struct{}
-	clientErr error // the watch saw the client leave
+	watchDone sync.WaitGroup // the watch's read has returned
+	clientErr error          // the watch saw the client leave
 	cancel    context.CancelFunc
 }
 
@@ -143,7 +145,7 @@ func (c *conn) readHead() (h head, n int, ok bool, err error) {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		if i := bytes.Index(buf[from:], crlfcrlf); i >= 0 {
 			n = from + i + 4
-			if h, ok = parseHead(buf[:n]); !ok {
+			if h, ok = parseHead(buf[:n], &c.fields); !ok {
 				return h, 0, false, nil
 			}
 			return h, n, true, nil
@@ -224,20 +226,28 @@ func (c *conn) serveRequest(h *head) (keep, hijacked, bodyLeft bool) {
 		base = context.Background()
 	}
 	ctx, cancel := context.WithCancel(base)
+	x := new(requestState)
 	var b *body
 	c.tmpl.Method, c.tmpl.URL, c.tmpl.Header = h.method, h.url, h.header
 	c.tmpl.Host, c.tmpl.RequestURI, c.tmpl.Close = h.host, h.target, h.close
 	c.tmpl.ContentLength, c.tmpl.Body = h.contentLength, http.NoBody
 	if h.contentLength > 0 {
-		b = &body{c: c}
+		b = &x.body
+		b.c = c
 		b.remaining.Store(h.contentLength)
 		c.tmpl.Body = b
 	}
-	rc := &reqCtx{Context: ctx}
+	rc := &x.ctx
+	rc.Context = ctx
 	rc.c.Store(c)
 	r := c.tmpl.WithContext(rc)
 	c.tmpl.URL, c.tmpl.Header, c.tmpl.Body = nil, nil, nil
-	w := &response{c: c, ctx: rc, req: r, body: b, cl: -1, closeAfter: h.close}
+	w := &x.w
+	w.c, w.ctx, w.req, w.body, w.cl, w.closeAfter = c, rc, r, b, -1, h.close
+	if c.out != nil {
+		clear(c.out)
+		w.hdr = c.out
+	}
 
 	c.mu.Lock()
 	c.canWatch, c.cancel, c.clientErr = b == nil, cancel, nil
@@ -257,6 +267,14 @@ func (c *conn) serveRequest(h *head) (keep, hijacked, bodyLeft bool) {
 	gone := c.clientErr != nil
 	c.mu.Unlock()
 	return w.err == nil && !w.closeAfter && !gone, false, w.bodyLeft
+}
+
+// requestState holds what one request allocates, in one allocation: its
+// answer, its context and its body.
+type requestState struct {
+	w    response
+	ctx  reqCtx
+	body body
 }
 
 // runHandler calls the handler, recovering (and logging, as net/http
@@ -287,12 +305,12 @@ func (c *conn) watch() {
 		return
 	}
 	c.watching = true
-	c.watchDone = make(chan struct{})
-	go c.backgroundRead(c.watchDone)
+	c.watchDone.Add(1)
+	go c.backgroundRead()
 }
 
-func (c *conn) backgroundRead(done chan struct{}) {
-	defer close(done)
+func (c *conn) backgroundRead() {
+	defer c.watchDone.Done()
 	var b [1]byte
 	n, err := c.rwc.Read(b[:])
 	c.mu.Lock()
@@ -311,14 +329,14 @@ func (c *conn) backgroundRead(done chan struct{}) {
 func (c *conn) stopWatch() {
 	c.mu.Lock()
 	c.canWatch = false
-	w, done := c.watching, c.watchDone
+	w := c.watching
 	c.watching = false
 	c.mu.Unlock()
 	if !w {
 		return
 	}
 	c.rwc.SetReadDeadline(aLongTimeAgo)
-	<-done
+	c.watchDone.Wait()
 	c.rwc.SetReadDeadline(time.Time{})
 }
 

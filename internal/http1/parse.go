@@ -30,7 +30,7 @@ const maxContentLength = 1 << 40
 // request in origin form with at most a Content-Length body; the caller
 // then hands the connection to net/http, which answers every other shape
 // (and every malformed one) as it always has.
-func parseHead(b []byte) (head, bool) {
+func parseHead(b []byte, f *fieldStore) (head, bool) {
 	var h head
 	if bytes.IndexByte(b, 0) >= 0 {
 		return h, false
@@ -70,8 +70,8 @@ func parseHead(b []byte) (head, bool) {
 			n++
 		}
 	}
-	h.header = make(http.Header, n)
-	vals := make([]string, n)
+	var vals []string
+	h.header, vals = f.take(n)
 	hosts, lengths := 0, 0
 	for i := 0; ; i++ {
 		line, rest, ok = cutLine(rest)
@@ -150,6 +150,30 @@ func parseHead(b []byte) (head, bool) {
 		}
 	}
 	return h, true
+}
+
+// fieldStore keeps the header fields of a connection's requests: one map
+// and one array of values, reused from request to request, since nothing
+// holds a request's fields once its handler has returned (a handler that
+// hijacks the connection ends its requests).
+type fieldStore struct {
+	hd   http.Header
+	vals []string
+}
+
+// take returns the map, emptied, and n empty values.
+func (f *fieldStore) take(n int) (http.Header, []string) {
+	if f.hd == nil {
+		f.hd = make(http.Header, n)
+	} else {
+		clear(f.hd)
+	}
+	if cap(f.vals) < n {
+		f.vals = make([]string, n)
+	}
+	vals := f.vals[:n]
+	clear(vals)
+	return f.hd, vals
 }
 
 // cutLine splits s at its first CRLF; a bare LF makes it fail.

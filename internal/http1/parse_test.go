@@ -40,7 +40,7 @@ func TestParseHead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, ok := parseHead([]byte(tt.in))
+			h, ok := parseHead([]byte(tt.in), new(fieldStore))
 			if ok != tt.ok {
 				t.Fatalf("ok = %v, want %v", ok, tt.ok)
 			}
@@ -72,8 +72,28 @@ func checkAgainstNetHTTP(t *testing.T, b []byte, h head) {
 	}
 }
 
+// TestParseHeadReusesFields reads heads in turn into one connection's
+// field store: each holds its own fields and none of the one before.
+func TestParseHeadReusesFields(t *testing.T) {
+	heads := []string{
+		"GET /a HTTP/1.1\r\nHost: h\r\nX-One: 1\r\nX-Two: 2\r\nPragma: no-cache\r\nX-Many: a\r\nX-Many: b\r\n\r\n",
+		"GET /b HTTP/1.1\r\nHost: h\r\nX-Two: 3\r\n\r\n",
+		"POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nX-Three: 1\r\nX-Four: 2\r\nX-Five: 3\r\nX-Six: 4\r\nX-Seven: 5\r\nX-Eight: 6\r\nX-Nine: 7\r\nX-Ten: 8\r\n\r\n",
+		"GET /d HTTP/1.1\r\nHost: h\r\n\r\n",
+	}
+	var f fieldStore
+	for _, in := range heads {
+		h, ok := parseHead([]byte(in), &f)
+		if !ok {
+			t.Fatalf("refused %q", in)
+		}
+		checkAgainstNetHTTP(t, []byte(in), h)
+	}
+}
+
 // FuzzParseHead checks that parseHead never takes a head net/http refuses
-// and reads every head it takes as net/http does.
+// and reads every head it takes as net/http does, into a field store that
+// held another request's fields before.
 func FuzzParseHead(f *testing.F) {
 	for _, s := range []string{
 		"GET /sub/a HTTP/1.1\r\nHost: h\r\n\r\n",
@@ -90,7 +110,11 @@ func FuzzParseHead(f *testing.F) {
 			return
 		}
 		b = b[:i+4]
-		h, ok := parseHead(b)
+		var fs fieldStore
+		if _, ok := parseHead([]byte("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\nAccept: */*\r\nCache-Control: max-age=0\r\n\r\n"), &fs); !ok {
+			t.Fatal("the first head was refused")
+		}
+		h, ok := parseHead(b, &fs)
 		if !ok {
 			return
 		}

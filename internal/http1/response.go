@@ -49,6 +49,9 @@ type response struct {
 func (w *response) Header() http.Header {
 	if w.hdr == nil {
 		w.hdr = make(http.Header)
+		if w.c != nil {
+			w.c.out = w.hdr // kept for the connection's next answers
+		}
 	}
 	return w.hdr
 }

@@ -174,6 +174,13 @@ func TestSameAnswersAsNetHTTP(t *testing.T) {
 		extra, _ := brw.Reader.Peek(brw.Reader.Buffered())
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(extra), extra)
 	})
+	mux.HandleFunc("/fields", func(w http.ResponseWriter, r *http.Request) {
+		// What the request's fields were, and a field only some answers set.
+		fmt.Fprintf(w, "%q %d", r.Header["X-Req"], len(r.Header))
+		if r.URL.Query().Has("set") {
+			w.Header().Set("X-Set", "1")
+		}
+	})
 	mux.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) })
 	p := startPair(t, mux)
 
@@ -208,6 +215,8 @@ func TestSameAnswersAsNetHTTP(t *testing.T) {
 		{"Connection: close answered", get("/close"), 1, false},
 		{"a value with a line break", get("/newline"), 1, false},
 		{"pipelined", get("/text") + get("/html") + post("/echo", "x"), 3, false},
+		{"fields of one request and answer are not the next one's",
+			get("/fields?set", "X-Req: a\r\nX-Req: b\r\nAccept: */*\r\n") + get("/fields") + get("/fields", "X-Req: c\r\n"), 3, false},
 		{"shorter than its length", get("/short"), 1, false},
 		{"longer than its length", get("/long"), 1, false},
 		{"lower-case fields", "GET /echo HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n", 1, false},
