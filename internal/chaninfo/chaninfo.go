@@ -62,7 +62,8 @@ func Negotiate(accept string) Format {
 
 // Append writes info in format f to b.
 func Append(b []byte, f Format, info store.Info, now time.Time) []byte {
-	return appendInfo(b, f, info, info.LastMessageID.String(), now)
+	var id [32]byte
+	return appendInfo(b, f, info, info.LastMessageID.AppendTo(id[:0]), now)
 }
 
 // AppendSum writes in format f the info of several channels, as Nchan
@@ -70,7 +71,7 @@ func Append(b []byte, f Format, info store.Info, now time.Time) []byte {
 // their infos added up with Add, and the last message id is "0" (there is
 // no one id for them).
 func AppendSum(b []byte, f Format, sum store.Info, now time.Time) []byte {
-	return appendInfo(b, f, sum, "0", now)
+	return appendInfo(b, f, sum, []byte("0"), now)
 }
 
 // Add adds a channel's info to a sum over several channels (see
@@ -85,7 +86,7 @@ func Add(sum *store.Info, i store.Info) {
 	}
 }
 
-func appendInfo(b []byte, f Format, info store.Info, id string, now time.Time) []byte {
+func appendInfo(b []byte, f Format, info store.Info, id []byte, now time.Time) []byte {
 	req := info.Requested(now)
 	switch f {
 	case JSON:

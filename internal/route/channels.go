@@ -128,7 +128,7 @@ func (resolveStage) Run(_ context.Context, q *Request) *Refusal {
 	if q.Role != Subscribe {
 		return nil
 	}
-	cur, rf := rt.IDs.parse(q.HTTP, vars, len(keys), q.Transport == config.EventSource)
+	cur, rf := rt.IDs.parse(q.HTTP, vars, len(keys), q.Transport == config.EventSource, q.one.id[:0])
 	if rf != nil {
 		return rf
 	}

@@ -69,10 +69,13 @@ func badMessageID() *Refusal {
 // that does not parse is refused (400), unless lenient: an EventSource
 // request, whose Last-Event-ID comes from whatever server the browser
 // last talked to and which would never reconnect after a 400, ignores it
-// as well.
-func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient bool) (Cursor, *Refusal) {
+// as well. The cursor's IDs go into dst when it has room for n.
+func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient bool, dst []msgid.ID) (Cursor, *Refusal) {
+	if cap(dst) < n {
+		dst = make([]msgid.ID, 0, n)
+	}
 	given := func(m msgid.Multi) (Cursor, *Refusal) {
-		return Cursor{IDs: m.Cursors(), Active: m.Active, Given: true}, nil
+		return Cursor{IDs: m.AppendCursors(dst[:0]), Active: m.Active, Given: true}, nil
 	}
 	hd := r.Header
 	inm := unquote(hd.Get("If-None-Match"))
@@ -139,7 +142,9 @@ func (ids *IDs) parse(r *http.Request, vars location.Request, n int, lenient boo
 		}
 		return given(m)
 	}
-	return Cursor{IDs: make([]msgid.ID, n), Active: -1}, nil
+	dst = dst[:n]
+	clear(dst)
+	return Cursor{IDs: dst, Active: -1}, nil
 }
 
 func unquote(s string) string {
@@ -155,10 +160,10 @@ func unquote(s string) string {
 // second) and the tags, or the whole id in compound mode. Last-Modified
 // goes only on 200 and 304, the answers nginx sends it on; an id of time
 // 0 (a request that named none, answered without a message) writes
-// neither. Vary is always written.
-func (ids *IDs) SetHeaders(hd http.Header, m msgid.Multi, status int) {
-	// One array holds the fields' values (hd.Set would allocate one each).
-	vals := make([]string, 3)
+// neither. Vary is always written. The fields' values are kept in vals
+// (hd.Set would allocate one slice each), which must outlive the answer's
+// head.
+func (ids *IDs) SetHeaders(hd http.Header, m msgid.Multi, status int, vals *[3]string) {
 	switch {
 	case m.Time <= 0:
 	case ids.Compound:

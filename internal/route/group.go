@@ -144,7 +144,7 @@ func pollRefusalHeaders(q *Request, status int) http.Header {
 	if q.Cursor.Given {
 		id = msgid.FromCursors(q.Cursor.IDs, max(q.Cursor.Active, 0))
 	}
-	q.Route.IDs.SetHeaders(hd, id, status)
+	q.SetIDHeaders(hd, id, status)
 	q.ExposeIDs(hd)
 	return hd
 }

@@ -406,8 +406,19 @@ type Request struct {
 		key   [1]store.ChannelKey
 	}
 
+	// idVals backs the values of the id fields on a poll answer
+	// (SetIDHeaders).
+	idVals [3]string
+
 	// onDone releases what stages hold for the request's life (Done).
 	onDone []func()
+}
+
+// SetIDHeaders writes, on a poll answer to q with status, the id m the
+// subscriber sends back for the next message (IDs.SetHeaders), with values
+// kept in q.
+func (q *Request) SetIDHeaders(hd http.Header, m msgid.Multi, status int) {
+	q.Route.IDs.SetHeaders(hd, m, status, &q.idVals)
 }
 
 // Vars returns what the location's variables are read from.

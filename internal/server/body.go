@@ -103,7 +103,8 @@ func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, rt *route.
 		return []byte{}, nil
 	}
 	body := io.Reader(r.Body)
-	if limit > 0 {
+	if limit > 0 && size < 0 {
+		// A body of a known length ends there: it was checked above.
 		body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	rc := http.NewResponseController(w)

@@ -79,7 +79,7 @@ func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, inte
 // route.IDs.SetHeaders), Vary and, to a cross-origin request,
 // Access-Control-Expose-Headers.
 func pollHeaders(hd http.Header, q *route.Request, id msgid.Multi, status int) {
-	q.Route.IDs.SetHeaders(hd, id, status)
+	q.SetIDHeaders(hd, id, status)
 	q.ExposeIDs(hd)
 }
 

@@ -255,13 +255,24 @@ func (s *Server) delete(w http.ResponseWriter, q *route.Request) {
 	s.writeInfo(w, q.HTTP, http.StatusOK, &info)
 }
 
+// infoAnswer is the storage of a channel info answer: room for a typical
+// body and the values of its two fields.
+type infoAnswer struct {
+	body [160]byte
+	vals [2]string
+}
+
 // writeInfo answers with channel info in the format the request accepts.
 func (s *Server) writeInfo(w http.ResponseWriter, r *http.Request, status int, info *channelsInfo) {
 	f := chaninfo.Negotiate(r.Header.Get("Accept"))
-	body := info.append(make([]byte, 0, 160), f, s.now())
+	// One allocation holds the body and both field values (hd.Set would
+	// allocate a slice for each).
+	a := new(infoAnswer)
+	body := info.append(a.body[:0], f, s.now())
+	a.vals = [2]string{f.ContentType(), strconv.Itoa(len(body))}
 	hd := w.Header()
-	hd.Set("Content-Type", f.ContentType())
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd["Content-Type"] = a.vals[0:1:1]
+	hd["Content-Length"] = a.vals[1:2:2]
 	w.WriteHeader(status)
 	w.Write(body)
 }

@@ -103,7 +103,12 @@ func (m Multi) String() string {
 }
 
 // TagString formats the tags alone, as sent in a long-poll Etag.
-func (m Multi) TagString() string { return string(m.appendTags(nil)) }
+func (m Multi) TagString() string {
+	if len(m.Tags) == 1 && m.Tags[0] >= 0 {
+		return strconv.Itoa(int(m.Tags[0])) // no allocation for a small tag
+	}
+	return string(m.appendTags(nil))
+}
 
 func (m Multi) appendTags(b []byte) []byte {
 	if len(m.Tags) == 1 {
@@ -135,11 +140,16 @@ func (m Multi) Cursor(i int) ID {
 
 // Cursors returns the position of every channel (see Cursor).
 func (m Multi) Cursors() []ID {
-	c := make([]ID, len(m.Tags))
-	for i := range c {
-		c[i] = m.Cursor(i)
+	return m.AppendCursors(make([]ID, 0, len(m.Tags)))
+}
+
+// AppendCursors appends the position of every channel (see Cursor) to dst
+// and returns the extended slice.
+func (m Multi) AppendCursors(dst []ID) []ID {
+	for i := range m.Tags {
+		dst = append(dst, m.Cursor(i))
 	}
-	return c
+	return dst
 }
 
 // FromCursors builds the id a subscriber is given after receiving a message

@@ -419,6 +419,13 @@ func TestCursor(t *testing.T) {
 	if got := m.Cursors(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Cursors() = %v, want %v", got, want)
 	}
+	// AppendCursors keeps what dst held and fills its room first.
+	dst := make([]ID, 1, 4)
+	dst[0] = ID{7, 7}
+	got := m.AppendCursors(dst)
+	if !reflect.DeepEqual(got, append([]ID{{7, 7}}, want...)) || &got[0] != &dst[0] {
+		t.Fatalf("AppendCursors = %v, want %v after {7 7}, in dst's array", got, want)
+	}
 	// Out of range channel: as if "-".
 	if got := m.Cursor(5); got != (ID{1450755280, -1}) {
 		t.Fatalf("Cursor(5) = %v", got)
