@@ -127,6 +127,7 @@ type snapshot struct {
 	} `json:"status"`
 	Transports map[string]int `json:"transports"`
 	Points     []struct {
+		Time      int64   `json:"t"`
 		Published float64 `json:"pub"`
 		Delivered float64 `json:"del"`
 		LagAvg    float64 `json:"lag_avg"`
@@ -194,12 +195,17 @@ func (d *dashStream) next(t *testing.T) snapshot {
 func (d *dashStream) until(t *testing.T, what string, cond func(snapshot) bool) snapshot {
 	t.Helper()
 	var s snapshot
+	var points []any // every point read, for the failure message
 	for range 12 {
-		if s = d.next(t); cond(s) {
+		s = d.next(t)
+		for _, p := range s.Points {
+			points = append(points, p)
+		}
+		if cond(s) {
 			return s
 		}
 	}
-	t.Fatalf("no snapshot with %s; last %+v", what, s)
+	t.Fatalf("no snapshot with %s; last %+v; points read %+v", what, s, points)
 	return s
 }
 
@@ -230,13 +236,14 @@ func TestDashboardEvents(t *testing.T) {
 	if r := recv(t, lp); r.Status != 200 || r.Body != "four" {
 		t.Fatalf("long-poll subscriber: %d %q, want 200 four", r.Status, r.Body)
 	}
+	// The publishes and their deliveries may fall in two seconds' points.
+	var published, delivered bool
 	d.until(t, "a publish and deliveries in the rates and a lag", func(x snapshot) bool {
 		for _, p := range x.Points {
-			if p.Published > 0 && p.Delivered > 0 && p.LagAvg >= 0 {
-				return true
-			}
+			published = published || p.Published > 0
+			delivered = delivered || p.Delivered > 0 && p.LagAvg >= 0
 		}
-		return false
+		return published && delivered
 	})
 
 	f := openDashStream(t, s.URL+"/dash?events&prefix=dash-")
