@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"sync"
@@ -228,7 +229,8 @@ func (c *conn) serveRequest(h *head) (keep, hijacked, bodyLeft bool) {
 	ctx, cancel := context.WithCancel(base)
 	x := new(requestState)
 	var b *body
-	c.tmpl.Method, c.tmpl.URL, c.tmpl.Header = h.method, h.url, h.header
+	x.url = h.url
+	c.tmpl.Method, c.tmpl.URL, c.tmpl.Header = h.method, &x.url, h.header
 	c.tmpl.Host, c.tmpl.RequestURI, c.tmpl.Close = h.host, h.target, h.close
 	c.tmpl.ContentLength, c.tmpl.Body = h.contentLength, http.NoBody
 	if h.contentLength > 0 {
@@ -270,8 +272,9 @@ func (c *conn) serveRequest(h *head) (keep, hijacked, bodyLeft bool) {
 }
 
 // requestState holds what one request allocates, in one allocation: its
-// answer, its context and its body.
+// answer, its context, its body and its URL.
 type requestState struct {
+	url  url.URL
 	w    response
 	ctx  reqCtx
 	body body

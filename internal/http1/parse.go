@@ -12,7 +12,7 @@ import (
 // header fields, every string a slice of one copy of the bytes read.
 type head struct {
 	method, target string
-	url            *url.URL
+	url            url.URL
 	header         http.Header
 	host           string
 	contentLength  int64 // 0 without a Content-Length
@@ -137,11 +137,9 @@ func parseHead(b []byte, f *fieldStore) (head, bool) {
 	if hosts != 1 || lengths > 1 {
 		return h, false
 	}
-	u, err := url.ParseRequestURI(h.target)
-	if err != nil {
+	if !parseTarget(h.target, &h.url) {
 		return h, false
 	}
-	h.url = u
 	// As net/http: Pragma: no-cache stands for Cache-Control: no-cache
 	// when that is missing (RFC 7234 section 5.4).
 	if p, ok := h.header["Pragma"]; ok && len(p) > 0 && p[0] == "no-cache" {
@@ -150,6 +148,41 @@ func parseHead(b []byte, f *fieldStore) (head, bool) {
 		}
 	}
 	return h, true
+}
+
+// parseTarget reads a request target in origin form into u as
+// url.ParseRequestURI does. A target whose path needs no unescaping, and
+// is its own escaped form, is read without it (and without its
+// allocation): its path is itself and its query what follows the first
+// '?'.
+func parseTarget(target string, u *url.URL) bool {
+	path, query, _ := strings.Cut(target, "?")
+	if plainPath(path) && !strings.HasSuffix(target, "?") {
+		*u = url.URL{Path: path, RawQuery: query}
+		return true
+	}
+	p, err := url.ParseRequestURI(target)
+	if err != nil {
+		return false
+	}
+	*u = *p
+	return true
+}
+
+// plainPath reports whether every byte of path is one net/url leaves as
+// it is in a path, both reading and escaping it: letters, digits and
+// -._~$&+,/:;=@.
+func plainPath(path string) bool {
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~$&+,/:;=@", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // fieldStore keeps the header fields of a connection's requests: one map

@@ -20,6 +20,13 @@ func TestParseHead(t *testing.T) {
 		{"plain GET", "GET /sub/a?x=1 HTTP/1.1\r\nHost: h:1\r\nAccept: */*\r\n\r\n", true, "h:1", 0},
 		{"POST with a length", "POST /pub/a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n", true, "h", 5},
 		{"WebSocket upgrade", "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", true, "h", 0},
+		{"escaped path", "GET /sub/a%20b%2Fc?x=%41 HTTP/1.1\r\nHost: h\r\n\r\n", true, "h", 0},
+		{"an empty query", "GET /sub/a? HTTP/1.1\r\nHost: h\r\n\r\n", true, "h", 0},
+		{"two question marks", "GET /sub/a??b HTTP/1.1\r\nHost: h\r\n\r\n", true, "h", 0},
+		{"a fragment", "GET /sub/a#f?x HTTP/1.1\r\nHost: h\r\n\r\n", true, "h", 0},
+		{"characters escaped when written", "GET /sub/(a)!*' HTTP/1.1\r\nHost: h\r\n\r\n", true, "h", 0},
+		{"plain characters", "GET //h/a;b=c@d:e$f&g+h,i~j HTTP/1.1\r\nHost: h\r\n\r\n", true, "h", 0},
+		{"a bad escape", "GET /sub/a%zz HTTP/1.1\r\nHost: h\r\n\r\n", false, "", 0},
 		{"lower-case names", "GET / HTTP/1.1\r\nhost: h\r\nx-a: 1\r\n\r\n", true, "h", 0},
 		{"HTTP/1.0", "GET / HTTP/1.0\r\nHost: h\r\n\r\n", false, "", 0},
 		{"no Host", "GET / HTTP/1.1\r\n\r\n", false, "", 0},
@@ -67,6 +74,9 @@ func checkAgainstNetHTTP(t *testing.T, b []byte, h head) {
 		t.Fatalf("%q: net/http reads %s %s host %q length %d close %v; parseHead %s %s host %q length %d close %v",
 			b, r.Method, r.RequestURI, r.Host, r.ContentLength, r.Close, h.method, h.target, h.host, h.contentLength, h.close)
 	}
+	if *r.URL != h.url {
+		t.Fatalf("%q: net/http reads the URL %#v, parseHead %#v", b, *r.URL, h.url)
+	}
 	if !maps.EqualFunc(r.Header, h.header, func(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }) {
 		t.Fatalf("%q: net/http reads fields %q, parseHead %q", b, r.Header, h.header)
 	}
@@ -101,6 +111,8 @@ func FuzzParseHead(f *testing.F) {
 		"GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, close\r\nPragma: no-cache\r\nX: a\r\nx: b\r\n\r\n",
 		"GET /ws HTTP/1.1\r\nHost: [::1]:8080\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"1:2\"\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n",
+		"GET /a%2f(b)?c=d#e HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /a? HTTP/1.1\r\nHost: h\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
