@@ -19,12 +19,15 @@ import (
 // once it has it. Every answer carries the id headers (see pollHeaders).
 func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, interval bool) {
 	r, rt := q.HTTP, q.Route
+	// The timer starts when the poll first waits: a poll answered at once
+	// (a message there, an interval-poll) makes none.
 	var timeout <-chan time.Time
-	if rt.Subscriber.Timeout > 0 {
-		t := time.NewTimer(rt.Subscriber.Timeout)
-		defer t.Stop()
-		timeout = t.C
-	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	quit := s.quit
 	for {
 		m, idx, waits, err := ss.next()
@@ -49,6 +52,10 @@ func (s *Server) poll(w http.ResponseWriter, q *route.Request, ss *session, inte
 			ss.end(endAnswered)
 			s.writeStatus(w, q, ss, http.StatusNotModified)
 			return
+		}
+		if timer == nil && timeout == nil && rt.Subscriber.Timeout > 0 {
+			timer = time.NewTimer(rt.Subscriber.Timeout)
+			timeout = timer.C
 		}
 		switch s.waitAnyQuit(waits, r.Context().Done(), timeout, nil, quit) {
 		case clientGone:
