@@ -194,7 +194,8 @@ type fieldStore struct {
 	vals []string
 }
 
-// take returns the map, emptied, and n empty values.
+// take returns the map, emptied, and room for n values (holding the last
+// request's until overwritten: only the map says which are fields).
 func (f *fieldStore) take(n int) (http.Header, []string) {
 	if f.hd == nil {
 		f.hd = make(http.Header, n)
@@ -204,9 +205,7 @@ func (f *fieldStore) take(n int) (http.Header, []string) {
 	if cap(f.vals) < n {
 		f.vals = make([]string, n)
 	}
-	vals := f.vals[:n]
-	clear(vals)
-	return f.hd, vals
+	return f.hd, f.vals[:n]
 }
 
 // cutLine splits s at its first CRLF; a bare LF makes it fail.
