@@ -49,6 +49,7 @@ type conn struct {
 	tmpl   http.Request  // the fields every request shares, copied by WithContext
 	fields fieldStore    // the requests' header fields
 	out    http.Header   // the answers' header fields, emptied for each
+	resp   *response     // the answer, reused from request to request
 	num    [24]byte      // for formatting numbers into the write buffer
 	// deadlines is set when a handler set a read or write deadline, which
 	// the next request must not inherit.
@@ -234,8 +235,7 @@ func (c *conn) serveRequest(h *head) (keep, hijacked, bodyLeft bool) {
 	c.tmpl.Host, c.tmpl.RequestURI, c.tmpl.Close = h.host, h.target, h.close
 	c.tmpl.ContentLength, c.tmpl.Body = h.contentLength, http.NoBody
 	if h.contentLength > 0 {
-		b = &x.body
-		b.c = c
+		b = &body{c: c}
 		b.remaining.Store(h.contentLength)
 		c.tmpl.Body = b
 	}
@@ -244,12 +244,15 @@ func (c *conn) serveRequest(h *head) (keep, hijacked, bodyLeft bool) {
 	rc.c.Store(c)
 	r := c.tmpl.WithContext(rc)
 	c.tmpl.URL, c.tmpl.Header, c.tmpl.Body = nil, nil, nil
-	w := &x.w
-	w.c, w.ctx, w.req, w.body, w.cl, w.closeAfter = c, rc, r, b, -1, h.close
+	w := c.resp
+	if w == nil {
+		w = new(response)
+		c.resp = w
+	}
 	if c.out != nil {
 		clear(c.out)
-		w.hdr = c.out
 	}
+	*w = response{c: c, ctx: rc, req: r, body: b, cl: -1, closeAfter: h.close, hdr: c.out}
 
 	c.mu.Lock()
 	c.canWatch, c.cancel, c.clientErr = b == nil, cancel, nil
@@ -271,13 +274,12 @@ func (c *conn) serveRequest(h *head) (keep, hijacked, bodyLeft bool) {
 	return w.err == nil && !w.closeAfter && !gone, false, w.bodyLeft
 }
 
-// requestState holds what one request allocates, in one allocation: its
-// answer, its context, its body and its URL.
+// requestState is what a request's context and URL take, in one
+// allocation: a stream keeps both for its life, and nothing else of the
+// request.
 type requestState struct {
-	url  url.URL
-	w    response
-	ctx  reqCtx
-	body body
+	ctx reqCtx
+	url url.URL
 }
 
 // runHandler calls the handler, recovering (and logging, as net/http
