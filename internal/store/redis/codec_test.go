@@ -2,7 +2,9 @@ package redis
 
 import (
 	"testing"
+	"time"
 
+	"github.com/heraldpush/herald/internal/store"
 	"github.com/heraldpush/herald/protocol/msgid"
 )
 
@@ -55,4 +57,18 @@ func FuzzDecodeNotice(f *testing.F) {
 			t.Fatalf("%q: decoded more than the payload holds", p)
 		}
 	})
+}
+
+// TestMessagePayload pins the relay notice of a message in nostore mode,
+// the layout apply reads on the other nodes.
+func TestMessagePayload(t *testing.T) {
+	n := &Nostore{node: "n1"}
+	n.seq.Store(41)
+	m := &store.Message{ID: msgid.ID{Time: 1700000000, Tag: 3}, ContentType: "text/plain", EventName: "ev",
+		EventID: "E1", Body: []byte("hello"), Deflate: 6, Number: 12}
+	o := store.ChannelOptions{BufferLength: 10, MinBufferLength: 2, MessageTimeout: 90 * time.Second, ChannelTimeout: time.Hour}
+	want := "m n1 42 1700000000-3 10 2 90000 3600000 10 2 6 12 2\ntext/plainevE1hello"
+	if got := n.messagePayload(m, o); got != want {
+		t.Fatalf("messagePayload = %q, want %q", got, want)
+	}
 }

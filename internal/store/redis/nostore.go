@@ -272,11 +272,7 @@ func (c *nsChan) waitReady(ctx context.Context) error {
 //
 // Nodes that predate a message's number and event id leave them out.
 func (n *Nostore) header(kind byte, extra ...string) []byte {
-	b := make([]byte, 0, 64)
-	b = append(b, kind, ' ')
-	b = append(b, n.node...)
-	b = append(b, ' ')
-	b = strconv.AppendUint(b, n.seq.Add(1), 10)
+	b := n.appendHeader(make([]byte, 0, 64), kind)
 	for _, e := range extra {
 		b = append(b, ' ')
 		b = append(b, e...)
@@ -284,16 +280,40 @@ func (n *Nostore) header(kind byte, extra ...string) []byte {
 	return b
 }
 
+// appendHeader appends a notice's kind, this node and the next sequence
+// number to b.
+func (n *Nostore) appendHeader(b []byte, kind byte) []byte {
+	b = append(b, kind, ' ')
+	b = append(b, n.node...)
+	b = append(b, ' ')
+	return strconv.AppendUint(b, n.seq.Add(1), 10)
+}
+
 func optFields(o store.ChannelOptions) []string {
 	return []string{strconv.Itoa(o.BufferLength), strconv.Itoa(o.MinBufferLength),
 		strconv.FormatInt(ms(o.MessageTimeout), 10), strconv.FormatInt(ms(o.ChannelTimeout), 10)}
 }
 
+// messagePayload is a message's notice: its header line (the message id,
+// the channel's options, the lengths of the strings that follow, its
+// deflate flag and number), then the strings and the body. The header is
+// formatted on the stack and the notice built in one allocation.
 func (n *Nostore) messagePayload(m *store.Message, o store.ChannelOptions) string {
-	f := append([]string{streamID(m.ID)}, optFields(o)...)
-	f = append(f, strconv.Itoa(len(m.ContentType)), strconv.Itoa(len(m.EventName)), strconv.Itoa(int(m.Deflate)),
-		strconv.FormatUint(m.Number, 10), strconv.Itoa(len(m.EventID)))
-	b := n.header('m', f...)
+	var scratch [192]byte
+	b := n.appendHeader(scratch[:0], 'm')
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, m.ID.Time, 10)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(m.ID.Tag), 10)
+	for _, v := range [...]int64{int64(o.BufferLength), int64(o.MinBufferLength), ms(o.MessageTimeout), ms(o.ChannelTimeout),
+		int64(len(m.ContentType)), int64(len(m.EventName)), int64(m.Deflate)} {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, v, 10)
+	}
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, m.Number, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(m.EventID)), 10)
 	var sb strings.Builder
 	sb.Grow(len(b) + 1 + len(m.ContentType) + len(m.EventName) + len(m.EventID) + len(m.Body))
 	sb.Write(b)
