@@ -274,9 +274,9 @@ func (c *conn) serveRequest(h *head) (keep, hijacked, bodyLeft bool) {
 	return w.err == nil && !w.closeAfter && !gone, false, w.bodyLeft
 }
 
-// requestState is what a request's context and URL take, in one
-// allocation: a stream keeps both for its life, and nothing else of the
-// request.
+// requestState is a request's context and URL, in one allocation. A
+// stream keeps its request, and so both, for its life: nothing that is
+// done with when the handler returns shares their allocation.
 type requestState struct {
 	ctx reqCtx
 	url url.URL

@@ -16,13 +16,28 @@ type chanKeys struct {
 }
 
 func (s *Store) keys(channel store.ChannelKey) chanKeys {
-	base := s.ns + "{" + channel.String() + "}"
+	// The five names are formatted one after another and sliced out of
+	// one string: one allocation for all of them.
+	var scratch [320]byte
+	b := scratch[:0]
+	var end [5]int
+	for i, suffix := range [...]string{":m", ":s", ":n", ":f", s.psSuffix} {
+		b = append(b, s.ns...)
+		b = append(b, '{')
+		b = append(b, channel.Group...)
+		b = append(b, '/')
+		b = append(b, channel.ID...)
+		b = append(b, '}')
+		b = append(b, suffix...)
+		end[i] = len(b)
+	}
+	all := string(b)
 	return chanKeys{
-		meta:   base + ":m",
-		stream: base + ":s",
-		counts: base + ":n",
-		floor:  base + ":f",
-		pubsub: base + s.psSuffix,
+		meta:   all[:end[0]],
+		stream: all[end[0]:end[1]],
+		counts: all[end[1]:end[2]],
+		floor:  all[end[2]:end[3]],
+		pubsub: all[end[3]:end[4]],
 	}
 }
 

@@ -618,22 +618,26 @@ func (s *Store) Publish(ctx context.Context, key store.ChannelKey, p store.Publi
 	if err := ctx.Err(); err != nil {
 		return store.PublishResult{}, err
 	}
-	k := s.keys(key)
 	floor, local := s.recentID(key), 0
 	mr := s.lookup(key)
+	var k chanKeys
 	if mr != nil {
+		k = mr.keys
 		mr.mu.Lock()
 		if mr.last.After(floor) {
 			floor = mr.last
 		}
 		local = mr.subs
 		mr.mu.Unlock()
+	} else {
+		k = s.keys(key)
 	}
 	hint := ""
 	if !floor.IsZero() {
 		hint = streamID(floor)
 	}
-	tok := s.node + "." + strconv.FormatUint(s.tokens.Add(1), 36)
+	var tb [64]byte
+	tok := string(strconv.AppendUint(append(append(tb[:0], s.node...), '.'), s.tokens.Add(1), 36))
 	res, err := s.runDurable(ctx, key, scriptPublish, []string{k.meta, k.stream, k.counts, k.floor},
 		p.Body, p.ContentType, p.EventName, o.BufferLength, o.MinBufferLength, ms(o.MessageTimeout),
 		ms(o.ChannelTimeout), tok, hint, k.pubsub, s.pubCmd, s.node, local, int(p.Deflate), p.EventID)

@@ -358,14 +358,16 @@ func TestUnavailable(t *testing.T) {
 // odd the channel name.
 func TestKeysShareSlot(t *testing.T) {
 	s := &Store{ns: "ns:", psSuffix: pubsubSuffix(0)}
-	for _, name := range []string{"/a", "g/b}c", "/{x}", "/}", "/日本", "g/a/b"} {
+	for _, name := range []string{"/a", "g/b}c", "/{x}", "/}", "/日本", "g/a/b", "/" + strings.Repeat("long", 100)} {
 		ch, err := store.ParseChannelKey(name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		k := s.keys(ch)
-		if k.meta != "ns:{"+name+"}:m" {
-			t.Fatalf("channel %q: meta key %q", name, k.meta)
+		base := "ns:{" + name + "}"
+		if got, want := []string{k.meta, k.stream, k.counts, k.floor, k.pubsub},
+			[]string{base + ":m", base + ":s", base + ":n", base + ":f", base + pubsubSuffix(0)}; !slices.Equal(got, want) {
+			t.Fatalf("channel %q: keys %q, want %q", name, got, want)
 		}
 		slot := keySlot(k.meta)
 		for _, key := range []string{k.stream, k.counts, k.floor, k.pubsub} {
